@@ -1,0 +1,660 @@
+//! Configuration: one TOML file plus `BEACONHOUSE_<SECTION>_<KEY>` environment
+//! overrides, read and validated once at start into [`Config`].
+//!
+//! Owns: the file format, the environment mapping and every validation rule.
+//! A `Config` that exists is valid: the rest of the crate never re-checks it.
+//! Must never: touch the network or the disk beyond reading the config file
+//! (the GeoIP file is opened by `enrich::geo`, ClickHouse is reached by `sink`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::enrich::geo::Precision;
+
+/// Prefix of every environment override.
+const ENV_PREFIX: &str = "BEACONHOUSE_";
+/// Variables under this prefix belong to the test harness, not to the service.
+const ENV_TEST_PREFIX: &str = "BEACONHOUSE_TEST_";
+/// Sections of the file, so `BEACONHOUSE_CLICKHOUSE_BATCH_ROWS` can be split into
+/// `clickhouse.batch_rows` although keys themselves contain underscores.
+const SECTIONS: &[&str] = &["clickhouse", "geoip", "http", "email", "pipeline"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration: {0}")]
+    Load(String),
+    #[error("invalid configuration: `{key}` {problem}")]
+    Invalid { key: String, problem: String },
+}
+
+impl ConfigError {
+    fn invalid(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// The file as written by the operator, before validation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawConfig {
+    listen: String,
+    log_format: LogFormat,
+    sites: Vec<Site>,
+    clickhouse: RawClickHouse,
+    geoip: RawGeoip,
+    http: RawHttp,
+    email: RawEmail,
+    pipeline: RawPipeline,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawClickHouse {
+    url: String,
+    #[serde(deserialize_with = "string_or_number")]
+    database: String,
+    #[serde(deserialize_with = "string_or_number")]
+    user: String,
+    #[serde(deserialize_with = "string_or_number")]
+    password: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawGeoip {
+    database: Option<PathBuf>,
+    precision: Precision,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawHttp {
+    trusted_proxies: Vec<String>,
+    max_body_bytes: usize,
+    workers: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawEmail {
+    proxy_networks: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawPipeline {
+    queue_capacity: usize,
+    batch_rows: usize,
+    flush_interval_ms: u64,
+    shutdown_timeout_ms: u64,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        RawConfig {
+            listen: "127.0.0.1:8080".into(),
+            log_format: LogFormat::Text,
+            sites: Vec::new(),
+            clickhouse: RawClickHouse::default(),
+            geoip: RawGeoip::default(),
+            http: RawHttp::default(),
+            email: RawEmail::default(),
+            pipeline: RawPipeline::default(),
+        }
+    }
+}
+
+impl Default for RawClickHouse {
+    fn default() -> Self {
+        RawClickHouse {
+            url: "http://127.0.0.1:8123".into(),
+            database: "default".into(),
+            user: "default".into(),
+            password: String::new(),
+        }
+    }
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        RawHttp {
+            trusted_proxies: Vec::new(),
+            max_body_bytes: 4096,
+            workers: 0,
+        }
+    }
+}
+
+impl Default for RawPipeline {
+    fn default() -> Self {
+        RawPipeline {
+            queue_capacity: 100_000,
+            batch_rows: 10_000,
+            flush_interval_ms: 1_000,
+            shutdown_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A website whose hits are accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// The id pages send as `site`, e.g. `optimumabq.com`.
+    pub id: String,
+    /// Hosts the site's pages are served from; a hit whose page URL names
+    /// another host is not counted (someone copied the snippet elsewhere).
+    pub hostnames: Vec<String>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where `serve` listens.
+    pub listen: SocketAddr,
+    pub log_format: LogFormat,
+    /// Accepted sites by id, hostnames lower-cased.
+    pub sites: HashMap<String, Site>,
+    pub clickhouse: ClickHouseConfig,
+    pub geoip: GeoipConfig,
+    pub http: HttpConfig,
+    pub email: EmailConfig,
+    pub pipeline: PipelineConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClickHouseConfig {
+    /// HTTP endpoint, e.g. `http://127.0.0.1:8123`.
+    pub url: String,
+    pub database: String,
+    pub user: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct GeoipConfig {
+    /// A GeoIP2/GeoLite2 City or Country database; `None` leaves geo columns empty.
+    pub database: Option<PathBuf>,
+    /// How fine a location is stored.
+    pub precision: Precision,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Peers allowed to name the client in `X-Forwarded-For`.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Largest accepted `POST /api/event` body; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// actix worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    /// Networks of mail providers' image proxies whose user agent does not say so.
+    pub proxy_networks: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Rows held in memory between the request path and the batcher.
+    pub queue_capacity: usize,
+    /// A batch is sent when it has this many rows...
+    pub batch_rows: usize,
+    /// ...or when its oldest row is this old.
+    pub flush_interval: Duration,
+    /// How long shutdown may spend delivering what is queued.
+    pub shutdown_timeout: Duration,
+}
+
+impl Config {
+    /// Reads `path` (if given), applies the environment, validates.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with_env(path, std::env::vars())
+    }
+
+    /// As [`Config::load`], with the environment passed in (for tests).
+    pub fn load_with_env(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let text = match path {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::Load(format!(
+                    "{}: {e}; pass an existing, readable TOML file to --config",
+                    path.display()
+                ))
+            })?,
+            None => String::new(),
+        };
+        Self::parse(&text, env)
+    }
+
+    /// Validates TOML text with the environment applied.
+    pub fn parse(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut figment =
+            Figment::from(Serialized::defaults(RawConfig::default())).merge(Toml::string(text));
+        let mut overridden = HashMap::new();
+        for (name, value) in env {
+            if let Some(key) = env_key(&name) {
+                let value: figment::value::Value = value.parse().unwrap_or_else(|_| value.into());
+                figment = figment.merge((key.as_str(), value));
+                overridden.insert(key, name);
+            }
+        }
+        let raw: RawConfig = figment
+            .extract()
+            .map_err(|e| describe_figment_error(&e, &overridden))?;
+        raw.validate()
+    }
+}
+
+/// Maps `BEACONHOUSE_CLICKHOUSE_URL` to `clickhouse.url`, `BEACONHOUSE_LISTEN` to
+/// `listen`; `None` for variables that are not configuration.
+fn env_key(name: &str) -> Option<String> {
+    if name.starts_with(ENV_TEST_PREFIX) || name == "BEACONHOUSE_CONFIG" {
+        return None;
+    }
+    let rest = name.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
+    for section in SECTIONS {
+        if let Some(key) = rest.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
+            return Some(format!("{section}.{key}"));
+        }
+    }
+    Some(rest)
+}
+
+fn describe_figment_error(
+    error: &figment::Error,
+    overridden: &HashMap<String, String>,
+) -> ConfigError {
+    let mut key = error.path.join(".");
+    if key.is_empty() {
+        key = "(top level)".into();
+    }
+    let source = match overridden.get(&key) {
+        Some(variable) => format!(" (set by the environment variable {variable})"),
+        None => String::new(),
+    };
+    ConfigError::invalid(key, format!("{}{source}", error.kind))
+}
+
+/// Accepts `1234` as well as `"1234"` for keys that are strings but may look like
+/// numbers when they come from an environment variable.
+fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Lenient {
+        Text(String),
+        Unsigned(u64),
+        Signed(i64),
+    }
+    Ok(match Lenient::deserialize(deserializer)? {
+        Lenient::Text(s) => s,
+        Lenient::Unsigned(n) => n.to_string(),
+        Lenient::Signed(n) => n.to_string(),
+    })
+}
+
+impl RawConfig {
+    fn validate(self) -> Result<Config, ConfigError> {
+        let listen = self.listen.parse::<SocketAddr>().map_err(|_| {
+            ConfigError::invalid(
+                "listen",
+                format!(
+                    "must be an address and port such as 127.0.0.1:8080, got {:?}",
+                    self.listen
+                ),
+            )
+        })?;
+
+        let mut sites = HashMap::new();
+        for (i, site) in self.sites.into_iter().enumerate() {
+            let key = format!("sites[{i}]");
+            if site.id.trim().is_empty() || site.id.len() > 100 {
+                return Err(ConfigError::invalid(
+                    format!("{key}.id"),
+                    "must be 1 to 100 characters, e.g. \"optimumabq.com\"",
+                ));
+            }
+            if site.hostnames.is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("{key}.hostnames"),
+                    "must list at least one host the site is served from",
+                ));
+            }
+            let hostnames: Vec<String> = site
+                .hostnames
+                .iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .collect();
+            if let Some(bad) = hostnames
+                .iter()
+                .find(|h| h.is_empty() || h.contains(['/', ':', ' ']))
+            {
+                return Err(ConfigError::invalid(
+                    format!("{key}.hostnames"),
+                    format!("must be bare host names such as www.example.com, got {bad:?}"),
+                ));
+            }
+            let id = site.id.clone();
+            if sites
+                .insert(
+                    id.clone(),
+                    Site {
+                        id: site.id,
+                        hostnames,
+                    },
+                )
+                .is_some()
+            {
+                return Err(ConfigError::invalid(
+                    format!("{key}.id"),
+                    format!("{id:?} is configured twice"),
+                ));
+            }
+        }
+        if sites.is_empty() {
+            return Err(ConfigError::invalid(
+                "sites",
+                "must list at least one site, e.g. [[sites]] id = \"example.com\" hostnames = [\"example.com\"]",
+            ));
+        }
+
+        let url = self.clickhouse.url.trim_end_matches('/').to_string();
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 8 {
+            return Err(ConfigError::invalid(
+                "clickhouse.url",
+                format!(
+                    "must be ClickHouse's HTTP endpoint such as http://127.0.0.1:8123, got {url:?}"
+                ),
+            ));
+        }
+        if url.starts_with("https://") {
+            return Err(ConfigError::invalid(
+                "clickhouse.url",
+                "https is not built in; reach ClickHouse over http on a private network or through a local TLS tunnel",
+            ));
+        }
+        let database = self.clickhouse.database;
+        if database.is_empty()
+            || !database
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(ConfigError::invalid(
+                "clickhouse.database",
+                "must be a plain name of letters, digits and underscores",
+            ));
+        }
+
+        let trusted_proxies = parse_networks("http.trusted_proxies", &self.http.trusted_proxies)?;
+        let proxy_networks = parse_networks("email.proxy_networks", &self.email.proxy_networks)?;
+        if !(256..=1_048_576).contains(&self.http.max_body_bytes) {
+            return Err(ConfigError::invalid(
+                "http.max_body_bytes",
+                "must be between 256 and 1048576",
+            ));
+        }
+        if self.http.workers > 256 {
+            return Err(ConfigError::invalid(
+                "http.workers",
+                "must be at most 256 (0 means one per core)",
+            ));
+        }
+
+        let p = &self.pipeline;
+        if p.queue_capacity == 0 {
+            return Err(ConfigError::invalid(
+                "pipeline.queue_capacity",
+                "must be at least 1",
+            ));
+        }
+        if p.batch_rows == 0 || p.batch_rows > 1_000_000 {
+            return Err(ConfigError::invalid(
+                "pipeline.batch_rows",
+                "must be between 1 and 1000000",
+            ));
+        }
+        if p.flush_interval_ms == 0 || p.flush_interval_ms > 600_000 {
+            return Err(ConfigError::invalid(
+                "pipeline.flush_interval_ms",
+                "must be between 1 and 600000",
+            ));
+        }
+
+        Ok(Config {
+            listen,
+            log_format: self.log_format,
+            sites,
+            clickhouse: ClickHouseConfig {
+                url,
+                database,
+                user: self.clickhouse.user,
+                password: self.clickhouse.password,
+            },
+            geoip: GeoipConfig {
+                database: self.geoip.database,
+                precision: self.geoip.precision,
+            },
+            http: HttpConfig {
+                trusted_proxies,
+                max_body_bytes: self.http.max_body_bytes,
+                workers: self.http.workers,
+            },
+            email: EmailConfig { proxy_networks },
+            pipeline: PipelineConfig {
+                queue_capacity: p.queue_capacity,
+                batch_rows: p.batch_rows,
+                flush_interval: Duration::from_millis(p.flush_interval_ms),
+                shutdown_timeout: Duration::from_millis(p.shutdown_timeout_ms),
+            },
+        })
+    }
+}
+
+/// Parses CIDR networks; a bare address means that single host.
+fn parse_networks(key: &str, entries: &[String]) -> Result<Vec<IpNet>, ConfigError> {
+    entries
+        .iter()
+        .map(|entry| {
+            let entry = entry.trim();
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    ConfigError::invalid(
+                        key,
+                        format!("must list networks such as 10.0.0.0/8 or ::1/128, got {entry:?}"),
+                    )
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const MINIMAL: &str = r#"
+        [[sites]]
+        id = "optimumabq.com"
+        hostnames = ["optimumabq.com", "WWW.optimumabq.com"]
+    "#;
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(toml.as_bytes()).unwrap();
+        Config::load_with_env(
+            Some(file.path()),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    fn rejected_key(toml: &str, env: &[(&str, &str)]) -> String {
+        match load(toml, env) {
+            Err(ConfigError::Invalid { key, .. }) => key,
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn minimal_file_gets_defaults() {
+        let config = load(MINIMAL, &[]).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.clickhouse.url, "http://127.0.0.1:8123");
+        assert_eq!(
+            config.sites["optimumabq.com"].hostnames,
+            vec!["optimumabq.com", "www.optimumabq.com"]
+        );
+        assert!(config.http.trusted_proxies.is_empty());
+        assert_eq!(config.geoip.precision, Precision::City);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let config = load(
+            MINIMAL,
+            &[
+                ("BEACONHOUSE_CLICKHOUSE_URL", "http://10.1.2.3:8123/"),
+                ("BEACONHOUSE_LISTEN", "0.0.0.0:9000"),
+                ("BEACONHOUSE_GEOIP_DATABASE", "/srv/geo.mmdb"),
+                ("BEACONHOUSE_GEOIP_PRECISION", "country"),
+                ("BEACONHOUSE_PIPELINE_BATCH_ROWS", "77"),
+                (
+                    "BEACONHOUSE_HTTP_TRUSTED_PROXIES",
+                    "[\"127.0.0.1\", \"fd00::/8\"]",
+                ),
+                ("BEACONHOUSE_TEST_CLICKHOUSE_URL", "ignored"),
+                ("PATH", "/usr/bin"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.clickhouse.url, "http://10.1.2.3:8123");
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(
+            config.geoip.database.as_deref(),
+            Some(Path::new("/srv/geo.mmdb"))
+        );
+        assert_eq!(config.geoip.precision, Precision::Country);
+        assert_eq!(config.pipeline.batch_rows, 77);
+        assert_eq!(config.http.trusted_proxies.len(), 2);
+    }
+
+    #[test]
+    fn numeric_looking_password_stays_a_string() {
+        let config = load(MINIMAL, &[("BEACONHOUSE_CLICKHOUSE_PASSWORD", "1234")]).unwrap();
+        assert_eq!(config.clickhouse.password, "1234");
+    }
+
+    #[test]
+    fn each_rejection_names_its_key() {
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
+            ("", &[], "sites"),
+            (MINIMAL, &[("BEACONHOUSE_LISTEN", "localhost")], "listen"),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_CLICKHOUSE_URL", "127.0.0.1:8123")],
+                "clickhouse.url",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_CLICKHOUSE_DATABASE", "a;b")],
+                "clickhouse.database",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_TRUSTED_PROXIES", "[\"10.0.0.0/33\"]")],
+                "http.trusted_proxies",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_MAX_BODY_BYTES", "10")],
+                "http.max_body_bytes",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_PIPELINE_BATCH_ROWS", "0")],
+                "pipeline.batch_rows",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_PIPELINE_FLUSH_INTERVAL_MS", "0")],
+                "pipeline.flush_interval_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_PIPELINE_QUEUE_CAPACITY", "0")],
+                "pipeline.queue_capacity",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_GEOIP_PRECISION", "street")],
+                "geoip.precision",
+            ),
+            (MINIMAL, &[("BEACONHOUSE_LISTEN_PORT", "1")], "listen_port"),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = []",
+                &[],
+                "sites[0].hostnames",
+            ),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = [\"https://a.com/\"]",
+                &[],
+                "sites[0].hostnames",
+            ),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\n[[sites]]\nid = \"a\"\nhostnames = [\"b\"]",
+                &[],
+                "sites[1].id",
+            ),
+            (
+                "[clickhouse]\nurll = \"x\"\n[[sites]]\nid = \"a\"\nhostnames = [\"a\"]",
+                &[],
+                "clickhouse.urll",
+            ),
+        ];
+        for (toml, env, key) in cases {
+            assert_eq!(&rejected_key(toml, env), key, "case {toml:?} {env:?}");
+        }
+    }
+
+    #[test]
+    fn messages_say_what_to_do() {
+        let message = load(MINIMAL, &[("BEACONHOUSE_LISTEN", "localhost")])
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("`listen`"), "{message}");
+        assert!(message.contains("127.0.0.1:8080"), "{message}");
+    }
+
+    #[test]
+    fn missing_file_is_reported() {
+        let error =
+            Config::load_with_env(Some(Path::new("/nonexistent/bh.toml")), Vec::new()).unwrap_err();
+        assert!(error.to_string().contains("/nonexistent/bh.toml"));
+    }
+}

@@ -1,0 +1,191 @@
+//! User-agent classes: browser family, OS family and device category, and the
+//! decision that a client is a bot.
+//!
+//! A client is a bot when woothee files it under `crawler`, when the `isbot`
+//! crate's maintained pattern list (about a thousand crawlers, monitors, HTTP
+//! libraries and headless browsers) matches, or when it sends no user agent at
+//! all, which no browser does. Only the classes are kept; the user-agent string
+//! itself is never stored.
+
+use woothee::parser::Parser;
+
+use super::{bounded, truncate_bytes};
+
+/// Longest user agent looked at. Real ones are under 500 bytes; the rest of a
+/// longer one cannot change its class and would only cost time.
+const MAX_UA_BYTES: usize = 1024;
+const MAX_NAME_CHARS: usize = 64;
+
+/// The device category stored in `events.device` (an `Enum8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i8)]
+pub enum Device {
+    Desktop = 1,
+    Mobile = 2,
+    Tablet = 3,
+    Other = 4,
+}
+
+impl Device {
+    /// The Enum8 value ClickHouse stores.
+    pub fn code(self) -> i8 {
+        self as i8
+    }
+
+    /// A device guessed from the screen width a script reported, for clients
+    /// whose user agent does not tell.
+    pub fn from_screen_width(width: u32) -> Device {
+        match width {
+            0 => Device::Other,
+            1..=575 => Device::Mobile,
+            576..=991 => Device::Tablet,
+            _ => Device::Desktop,
+        }
+    }
+}
+
+/// What is kept of a human visitor's user agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UaClass {
+    /// e.g. `Chrome`, `Firefox`, `Safari`; empty when unknown.
+    pub browser: String,
+    /// e.g. `Windows 10`, `Mac OSX`, `Android`, `iPhone`; empty when unknown.
+    pub os: String,
+    pub device: Device,
+}
+
+/// Classifies user agents. Build once: the bot pattern set compiles to one regex.
+pub struct UaClassifier {
+    parser: Parser,
+    bots: isbot::Bots,
+}
+
+impl Default for UaClassifier {
+    fn default() -> Self {
+        UaClassifier {
+            parser: Parser::new(),
+            bots: isbot::Bots::default(),
+        }
+    }
+}
+
+impl UaClassifier {
+    /// `None` when the client is a bot.
+    pub fn classify(&self, user_agent: &str) -> Option<UaClass> {
+        let ua = truncate_bytes(user_agent.trim(), MAX_UA_BYTES);
+        if ua.is_empty() || self.is_bot(ua) {
+            return None;
+        }
+        let Some(parsed) = self.parser.parse(ua) else {
+            return Some(UaClass {
+                browser: String::new(),
+                os: String::new(),
+                device: Device::Other,
+            });
+        };
+        if parsed.category == "crawler" {
+            return None;
+        }
+        let device = match parsed.category {
+            _ if parsed.os == "iPad" => Device::Tablet,
+            // Android tablets are Android without the "Mobile" token.
+            "smartphone" if parsed.os == "Android" && !ua.contains("Mobile") => Device::Tablet,
+            "smartphone" | "mobilephone" => Device::Mobile,
+            "pc" => Device::Desktop,
+            _ => Device::Other,
+        };
+        Some(UaClass {
+            browser: known(parsed.name),
+            os: known(parsed.os),
+            device,
+        })
+    }
+
+    /// Bot check alone, for paths that classify nothing else.
+    pub fn is_bot(&self, user_agent: &str) -> bool {
+        let ua = truncate_bytes(user_agent.trim(), MAX_UA_BYTES);
+        ua.is_empty() || self.bots.is_bot(ua)
+    }
+}
+
+fn known(value: &str) -> String {
+    if value == woothee::woothee::VALUE_UNKNOWN {
+        String::new()
+    } else {
+        bounded(value, MAX_NAME_CHARS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+    const FIREFOX_LINUX: &str =
+        "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+    const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+    const SAFARI_IPAD: &str = "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1";
+    const CHROME_ANDROID_PHONE: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36";
+    const CHROME_ANDROID_TABLET: &str = "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+    const SAFARI_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15";
+
+    #[test]
+    fn browsers_and_devices() {
+        let classifier = UaClassifier::default();
+        let cases: &[(&str, &str, &str, Device)] = &[
+            (CHROME_WINDOWS, "Chrome", "Windows 10", Device::Desktop),
+            (FIREFOX_LINUX, "Firefox", "Linux", Device::Desktop),
+            (SAFARI_MAC, "Safari", "Mac OSX", Device::Desktop),
+            (SAFARI_IPHONE, "Safari", "iPhone", Device::Mobile),
+            (SAFARI_IPAD, "Safari", "iPad", Device::Tablet),
+            (CHROME_ANDROID_PHONE, "Chrome", "Android", Device::Mobile),
+            (CHROME_ANDROID_TABLET, "Chrome", "Android", Device::Tablet),
+        ];
+        for (ua, browser, os, device) in cases {
+            let class = classifier
+                .classify(ua)
+                .unwrap_or_else(|| panic!("{ua} is human"));
+            assert_eq!(
+                (class.browser.as_str(), class.os.as_str(), class.device),
+                (*browser, *os, *device),
+                "{ua}"
+            );
+        }
+    }
+
+    #[test]
+    fn bots_are_recognised() {
+        let classifier = UaClassifier::default();
+        for ua in [
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+            "curl/8.4.0",
+            "python-requests/2.31.0",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36",
+            "UptimeRobot/2.0",
+            "",
+            "   ",
+        ] {
+            assert_eq!(classifier.classify(ua), None, "{ua:?} is a bot");
+        }
+    }
+
+    #[test]
+    fn unusual_input_is_classified_without_panicking() {
+        let classifier = UaClassifier::default();
+        let huge = format!("Mozilla/5.0 {}", "x".repeat(1_000_000));
+        let class = classifier.classify(&huge).unwrap();
+        assert!(class.browser.len() <= MAX_NAME_CHARS);
+        let unknown = classifier.classify("SomeNewDevice/1.0").unwrap();
+        assert_eq!(unknown.device, Device::Other);
+        assert!(classifier.classify(&"é".repeat(600)).is_some());
+    }
+
+    #[test]
+    fn screen_width_buckets() {
+        assert_eq!(Device::from_screen_width(375), Device::Mobile);
+        assert_eq!(Device::from_screen_width(800), Device::Tablet);
+        assert_eq!(Device::from_screen_width(1920), Device::Desktop);
+        assert_eq!(Device::from_screen_width(0), Device::Other);
+    }
+}

@@ -1,0 +1,285 @@
+//! The collection endpoints of the contract: `/p.gif`, `/api/event`, `/o.gif`,
+//! `/t.js`, plus `/healthz` and `/metrics`.
+
+use std::borrow::Cow;
+
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::AppState;
+use crate::clock;
+use crate::ingest::{OpenHit, PageHit, RequestMeta};
+use crate::metrics::{DropReason, Endpoint};
+use crate::pipeline::Record;
+
+/// A transparent 1x1 GIF, the smallest there is.
+const PIXEL_GIF: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+const TRACKER_JS: &str = include_str!("tracker.js");
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/p.gif", web::get().to(page_pixel))
+        .route("/o.gif", web::get().to(open_pixel))
+        .route("/api/event", web::post().to(event_beacon))
+        .route(
+            "/api/event",
+            web::method(Method::OPTIONS).to(event_preflight),
+        )
+        .route("/t.js", web::get().to(tracker))
+        .route("/healthz", web::get().to(healthz))
+        .route("/metrics", web::get().to(metrics));
+}
+
+async fn page_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    state.metrics.received(Endpoint::Pixel);
+    let query = Query::parse(request.query_string());
+    let hit = PageHit {
+        site: query.get("site").unwrap_or(""),
+        url: query.get("url"),
+        referrer: query.get("ref"),
+        title: query.get("title"),
+        name: None,
+        screen_width: None,
+    };
+    let meta = request_meta(&request);
+    let outcome = state
+        .ingest
+        .page(&meta, &hit, clock::now_unix())
+        .map(Record::Event);
+    record(&state, outcome);
+    gif()
+}
+
+async fn open_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    state.metrics.received(Endpoint::EmailOpen);
+    let query = Query::parse(request.query_string());
+    let hit = OpenHit {
+        campaign: query.get("c").unwrap_or(""),
+        recipient: query.get("rid").unwrap_or(""),
+    };
+    let meta = request_meta(&request);
+    let outcome = state
+        .ingest
+        .open(&meta, &hit, clock::now_unix())
+        .map(Record::Open);
+    record(&state, outcome);
+    gif()
+}
+
+/// The beacon's JSON body. Unknown fields are ignored so newer trackers keep
+/// working against older collectors.
+#[derive(Debug, Deserialize)]
+struct EventBody {
+    site: String,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default, rename = "ref")]
+    referrer: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    w: Option<f64>,
+}
+
+async fn event_beacon(
+    request: HttpRequest,
+    mut payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    state.metrics.received(Endpoint::Event);
+    let limit = state.max_body_bytes;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        state.metrics.dropped(DropReason::Invalid);
+        return json_error(StatusCode::PAYLOAD_TOO_LARGE, &too_large(limit));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let Ok(chunk) = chunk else {
+            state.metrics.dropped(DropReason::Invalid);
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            );
+        };
+        if body.len() + chunk.len() > limit {
+            state.metrics.dropped(DropReason::Invalid);
+            return json_error(StatusCode::PAYLOAD_TOO_LARGE, &too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let event: EventBody = match serde_json::from_slice(&body) {
+        Ok(event) => event,
+        Err(error) => {
+            state.metrics.dropped(DropReason::Invalid);
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "the body is not an event: {error}; send JSON such as {{\"site\":\"example.com\",\"url\":\"https://example.com/\",\"name\":\"pageview\"}}"
+                ),
+            );
+        }
+    };
+    let hit = PageHit {
+        site: &event.site,
+        url: event.url.as_deref(),
+        referrer: event.referrer.as_deref(),
+        title: None,
+        name: event.name.as_deref(),
+        screen_width: event
+            .w
+            .filter(|w| w.is_finite() && *w >= 0.0)
+            .map(|w| w.min(100_000.0) as u32),
+    };
+    let meta = request_meta(&request);
+    let outcome = state
+        .ingest
+        .page(&meta, &hit, clock::now_unix())
+        .map(Record::Event);
+    record(&state, outcome);
+    HttpResponse::Accepted()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .finish()
+}
+
+/// CORS preflight for trackers that post `application/json`.
+async fn event_preflight() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "POST"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type"))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
+        .finish()
+}
+
+async fn tracker() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(TRACKER_JS)
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok\n")
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    state.metrics.set_queue_depth(state.queue.depth());
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
+}
+
+/// Queues an accepted row or counts why there is none.
+fn record(state: &AppState, outcome: Result<Record, DropReason>) {
+    if let Err(reason) = outcome.and_then(|row| state.queue.offer(row)) {
+        state.metrics.dropped(reason);
+    }
+}
+
+fn gif() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/gif")
+        .insert_header((header::CACHE_CONTROL, "no-store, max-age=0"))
+        .body(PIXEL_GIF)
+}
+
+fn json_error(status: StatusCode, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .json(serde_json::json!({ "error": message }))
+}
+
+fn too_large(limit: usize) -> String {
+    format!("the body is larger than {limit} bytes; an event needs far less")
+}
+
+/// What the transport says about the request. Header values that are not
+/// UTF-8 are treated as absent.
+fn request_meta(request: &HttpRequest) -> RequestMeta<'_> {
+    let headers = request.headers();
+    RequestMeta {
+        peer: request.peer_addr().map(|a| a.ip()),
+        forwarded_for: headers
+            .get_all("x-forwarded-for")
+            .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
+            .collect(),
+        user_agent: text(headers, header::USER_AGENT).unwrap_or(""),
+        dnt: headers.get("dnt").map(HeaderValue::as_bytes),
+        gpc: headers.get("sec-gpc").map(HeaderValue::as_bytes),
+        referer: text(headers, header::REFERER),
+    }
+}
+
+fn text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers
+        .get(name)
+        .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+}
+
+/// A query string's parameters, first occurrence winning. Percent-decoding
+/// errors and invalid UTF-8 become U+FFFD instead of failing the request.
+struct Query<'a> {
+    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+impl<'a> Query<'a> {
+    fn parse(query: &'a str) -> Query<'a> {
+        Query {
+            pairs: form_urlencoded::parse(query.as_bytes()).take(32).collect(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing_is_forgiving() {
+        let query =
+            Query::parse("site=a.com&url=https%3A%2F%2Fa.com%2Fx&site=b.com&bad=%E0%A4%A&x");
+        assert_eq!(query.get("site"), Some("a.com"));
+        assert_eq!(query.get("url"), Some("https://a.com/x"));
+        assert_eq!(query.get("bad"), Some("\u{fffd}%A"));
+        assert_eq!(query.get("x"), Some(""));
+        assert_eq!(query.get("missing"), None);
+    }
+
+    #[test]
+    fn the_pixel_is_a_gif() {
+        assert_eq!(PIXEL_GIF.len(), 43);
+        assert!(PIXEL_GIF.starts_with(b"GIF89a"));
+        assert_eq!(PIXEL_GIF.last(), Some(&0x3b));
+    }
+
+    #[test]
+    fn the_tracker_stays_small() {
+        assert!(
+            TRACKER_JS.len() < 1024,
+            "t.js is {} bytes",
+            TRACKER_JS.len()
+        );
+    }
+}

@@ -1,0 +1,49 @@
+//! The HTTP edge: routes, request parsing and answers.
+//!
+//! Handlers do only cheap work: read the request into plain values, hand them
+//! to `ingest`, offer the row to the queue, answer. Every collection endpoint
+//! answers the same whether or not the hit was stored, so a page never breaks
+//! and never reveals a visitor's privacy choice. No endpoint sets or reads a
+//! cookie.
+//! Must never: log a request's address, user agent, URL or query string (no
+//! access-log middleware is installed for this reason).
+
+mod collect;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{App, HttpServer, web};
+
+use crate::ingest::Ingest;
+use crate::metrics::Metrics;
+use crate::pipeline::Queue;
+
+/// What every handler shares.
+pub struct AppState {
+    pub ingest: Ingest,
+    pub queue: Queue,
+    pub metrics: Arc<Metrics>,
+    /// Largest accepted beacon body.
+    pub max_body_bytes: usize,
+}
+
+/// Registers every route on an actix app: used by `serve` and by tests.
+pub fn routes(config: &mut web::ServiceConfig) {
+    collect::routes(config);
+}
+
+/// Serves on `listener` until SIGINT or SIGTERM, then stops accepting and lets
+/// requests in progress finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    workers: usize,
+) -> std::io::Result<()> {
+    let mut server = HttpServer::new(move || App::new().app_data(state.clone()).configure(routes))
+        .shutdown_timeout(5);
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    server.listen(listener)?.run().await
+}

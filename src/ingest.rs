@@ -1,0 +1,192 @@
+//! Turns one parsed hit into a row, or into the reason it is not stored.
+//!
+//! The steps run cheapest first and stop at the first refusal: consent, site,
+//! page host, bot, then the client address, which is hashed and located and
+//! goes no further than this function's stack.
+//! Owns: the order of the privacy decisions.
+//! Must never: do I/O (salts and the GeoIP database are in memory), or let the
+//! address, user agent or recipient token into the row it returns.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::clock;
+use crate::config::{Config, Site};
+use crate::enrich::email::classify_open;
+use crate::enrich::geo::GeoLookup;
+use crate::enrich::ua::{Device, UaClassifier};
+use crate::enrich::url::{clean_page_url, referrer_host};
+use crate::enrich::{bounded, truncate_bytes};
+use crate::metrics::DropReason;
+use crate::pipeline::{EventRow, OpenRow};
+use crate::privacy::salts::Salts;
+use crate::privacy::{client_ip, consent, hash};
+
+pub const MAX_TITLE_CHARS: usize = 256;
+pub const MAX_EVENT_NAME_CHARS: usize = 64;
+pub const MAX_CAMPAIGN_CHARS: usize = 100;
+/// Recipient tokens longer than this are hashed by their first bytes only.
+const MAX_RECIPIENT_BYTES: usize = 512;
+/// The event name of a page view.
+pub const PAGEVIEW: &str = "pageview";
+
+/// What the transport says about a request, whichever endpoint it hit.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta<'a> {
+    /// The TCP peer.
+    pub peer: Option<IpAddr>,
+    /// Every `X-Forwarded-For` value, in order.
+    pub forwarded_for: Vec<&'a str>,
+    pub user_agent: &'a str,
+    pub dnt: Option<&'a [u8]>,
+    pub gpc: Option<&'a [u8]>,
+    /// The `Referer` header: the page, for a pixel that did not send `url`.
+    pub referer: Option<&'a str>,
+}
+
+/// A page view or custom event, from the pixel's query or the beacon's body.
+#[derive(Debug, Clone, Default)]
+pub struct PageHit<'a> {
+    pub site: &'a str,
+    pub url: Option<&'a str>,
+    pub referrer: Option<&'a str>,
+    pub title: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub screen_width: Option<u32>,
+}
+
+/// An email open, from the open pixel's query.
+#[derive(Debug, Clone, Default)]
+pub struct OpenHit<'a> {
+    pub campaign: &'a str,
+    pub recipient: &'a str,
+}
+
+/// Everything the decisions need, built once at start.
+pub struct Ingest {
+    sites: HashMap<String, Site>,
+    trusted_proxies: Vec<IpNet>,
+    email_proxy_networks: Vec<IpNet>,
+    ua: UaClassifier,
+    geo: GeoLookup,
+    salts: Salts,
+}
+
+impl Ingest {
+    pub fn new(config: &Config, geo: GeoLookup, salts: Salts) -> Ingest {
+        Ingest {
+            sites: config.sites.clone(),
+            trusted_proxies: config.http.trusted_proxies.clone(),
+            email_proxy_networks: config.email.proxy_networks.clone(),
+            ua: UaClassifier::default(),
+            geo,
+            salts,
+        }
+    }
+
+    pub fn page(
+        &self,
+        meta: &RequestMeta<'_>,
+        hit: &PageHit<'_>,
+        now: u32,
+    ) -> Result<EventRow, DropReason> {
+        if let Some(refusal) = consent::refusal(meta.dnt, meta.gpc) {
+            return Err(refusal);
+        }
+        let site = self.sites.get(hit.site).ok_or(DropReason::UnknownSite)?;
+        let page = match hit.url.or(meta.referer) {
+            Some(raw) => clean_page_url(raw).ok_or(DropReason::Invalid)?,
+            None => Default::default(),
+        };
+        if !page.host.is_empty() && !site.hostnames.contains(&page.host) {
+            return Err(DropReason::UnknownSite);
+        }
+        let class = self.ua.classify(meta.user_agent).ok_or(DropReason::Bot)?;
+        let name = match hit.name.map(|n| bounded(n, MAX_EVENT_NAME_CHARS)) {
+            Some(name) if !name.is_empty() => name,
+            _ => PAGEVIEW.to_string(),
+        };
+        let device = match (class.device, hit.screen_width) {
+            (Device::Other, Some(width)) => Device::from_screen_width(width),
+            (device, _) => device,
+        };
+
+        let client = self.client_address(meta).ok_or(DropReason::Invalid)?;
+        let salt = self.salts.visitor_salt(clock::day_of(now));
+        let visitor_id = hash::visitor_id(&salt, &site.id, client, meta.user_agent);
+        let location = self.geo.locate(client);
+
+        Ok(EventRow {
+            site: site.id.clone(),
+            ts: now,
+            name,
+            visitor_id,
+            path: page.path,
+            title: hit
+                .title
+                .map(|t| bounded(t, MAX_TITLE_CHARS))
+                .unwrap_or_default(),
+            referrer_host: hit
+                .referrer
+                .map(|r| referrer_host(r, &site.hostnames))
+                .unwrap_or_default(),
+            utm_source: page.utm.source,
+            utm_medium: page.utm.medium,
+            utm_campaign: page.utm.campaign,
+            utm_term: page.utm.term,
+            utm_content: page.utm.content,
+            country: location.country,
+            region: location.region,
+            city: location.city,
+            browser: class.browser,
+            os: class.os,
+            device: device.code(),
+        })
+    }
+
+    pub fn open(
+        &self,
+        meta: &RequestMeta<'_>,
+        hit: &OpenHit<'_>,
+        now: u32,
+    ) -> Result<OpenRow, DropReason> {
+        if let Some(refusal) = consent::refusal(meta.dnt, meta.gpc) {
+            return Err(refusal);
+        }
+        let campaign = hit.campaign.trim();
+        if campaign.is_empty()
+            || campaign.chars().count() > MAX_CAMPAIGN_CHARS
+            || campaign.chars().any(char::is_control)
+            || hit.recipient.trim().is_empty()
+        {
+            return Err(DropReason::Invalid);
+        }
+        let client = self.client_address(meta).ok_or(DropReason::Invalid)?;
+        let class = classify_open(meta.user_agent, client, &self.email_proxy_networks);
+        if !class.proxied && self.ua.is_bot(meta.user_agent) {
+            // Link scanners and security gateways fetch images too; they are not readers.
+            return Err(DropReason::Bot);
+        }
+        let recipient = truncate_bytes(hit.recipient.trim(), MAX_RECIPIENT_BYTES);
+        let campaign_salt = hash::campaign_salt(&self.salts.recipient_key(), campaign);
+        Ok(OpenRow {
+            campaign: campaign.to_string(),
+            ts: now,
+            recipient_id: hash::recipient_id(&campaign_salt, campaign, recipient),
+            proxied: u8::from(class.proxied),
+            country: self.geo.locate(client).country,
+            client: class.client.to_string(),
+        })
+    }
+
+    fn client_address(&self, meta: &RequestMeta<'_>) -> Option<IpAddr> {
+        let peer = meta.peer?;
+        Some(client_ip::resolve(
+            peer,
+            meta.forwarded_for.iter().copied(),
+            &self.trusted_proxies,
+        ))
+    }
+}

@@ -1,0 +1,198 @@
+//! `beaconhouse migrate`: applies the numbered SQL files of `schema/`, in order,
+//! each once, recording each in `schema_migrations`.
+//!
+//! Every file is compiled into the binary, so the schema always matches the
+//! code that writes to it. Statements use only syntax that ClickHouse 18.16 and
+//! current releases both accept (the test suite runs every file on both).
+//! Must never: take SQL from anywhere but `schema/`.
+
+use clickhouse::Client;
+use clickhouse::sql::Identifier;
+use serde::{Deserialize, Serialize};
+
+use crate::clock;
+use crate::config::ClickHouseConfig;
+
+/// One file of `schema/`.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: u32,
+    pub file: &'static str,
+    pub sql: &'static str,
+}
+
+macro_rules! migrations {
+    ($($version:literal => $file:literal),* $(,)?) => {
+        &[$(Migration {
+            version: $version,
+            file: $file,
+            sql: include_str!(concat!("../schema/", $file)),
+        }),*]
+    };
+}
+
+/// Every migration, in order. Version 0 is the ledger itself, applied always.
+pub const MIGRATIONS: &[Migration] = migrations![
+    0 => "0000_schema_migrations.sql",
+    1 => "0001_events.sql",
+    2 => "0002_email_opens.sql",
+    3 => "0003_salts.sql",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error(
+        "ClickHouse at {url} did not answer: {source}; start it (README, \"Set up\") or set BEACONHOUSE_CLICKHOUSE_URL"
+    )]
+    Unreachable {
+        url: String,
+        source: clickhouse::error::Error,
+    },
+    #[error(
+        "migration {file} failed: {source}; fix the statement or the server, then run migrate again"
+    )]
+    Statement {
+        file: &'static str,
+        source: clickhouse::error::Error,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize, clickhouse::Row)]
+struct LedgerRow {
+    version: u32,
+    name: String,
+    applied_at: u32,
+}
+
+/// Creates the database if needed and applies what is missing; returns the
+/// files applied by this call.
+pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, MigrateError> {
+    let server = Client::default()
+        .with_url(&config.url)
+        .with_user(&config.user)
+        .with_password(&config.password)
+        .with_validation(false);
+    server
+        .query("CREATE DATABASE IF NOT EXISTS ?")
+        .bind(Identifier(&config.database))
+        .execute()
+        .await
+        .map_err(|source| MigrateError::Unreachable {
+            url: config.url.clone(),
+            source,
+        })?;
+    let client = server.with_database(&config.database);
+
+    let (ledger, rest) = MIGRATIONS
+        .split_first()
+        .expect("the ledger migration exists");
+    run_file(&client, ledger).await?;
+    let applied: Vec<u32> = client
+        .query("SELECT version FROM schema_migrations")
+        .fetch_all()
+        .await
+        .map_err(|source| MigrateError::Statement {
+            file: ledger.file,
+            source,
+        })?;
+
+    let mut newly_applied = Vec::new();
+    for migration in rest.iter().filter(|m| !applied.contains(&m.version)) {
+        run_file(&client, migration).await?;
+        let record = async {
+            let mut insert = client.insert::<LedgerRow>("schema_migrations").await?;
+            insert
+                .write(&LedgerRow {
+                    version: migration.version,
+                    name: migration.file.to_string(),
+                    applied_at: clock::now_unix(),
+                })
+                .await?;
+            insert.end().await
+        };
+        record.await.map_err(|source| MigrateError::Statement {
+            file: migration.file,
+            source,
+        })?;
+        newly_applied.push(migration.file);
+    }
+    Ok(newly_applied)
+}
+
+async fn run_file(client: &Client, migration: &Migration) -> Result<(), MigrateError> {
+    for statement in statements(migration.sql) {
+        client
+            .query(&statement)
+            .execute()
+            .await
+            .map_err(|source| MigrateError::Statement {
+                file: migration.file,
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+/// The statements of a file: `--` comment lines removed, split at `;`.
+/// (Schema files keep `;` out of string literals, which the tests check.)
+pub fn statements(sql: &str) -> Vec<String> {
+    let without_comments: String = sql
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    without_comments
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schema_file_is_compiled_in_and_numbered_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/schema");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let compiled: Vec<&str> = MIGRATIONS.iter().map(|m| m.file).collect();
+        assert_eq!(files, compiled);
+        for (i, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version as usize, i);
+            assert!(migration.file.starts_with(&format!("{:04}_", i)));
+        }
+    }
+
+    #[test]
+    fn statements_split_and_skip_comments() {
+        let sql = "-- a comment; with a semicolon\nCREATE TABLE a (x UInt8) ENGINE = Memory;\n\n  -- more\nCREATE TABLE b (y UInt8) ENGINE = Memory;\n";
+        assert_eq!(
+            statements(sql),
+            vec![
+                "CREATE TABLE a (x UInt8) ENGINE = Memory",
+                "CREATE TABLE b (y UInt8) ENGINE = Memory"
+            ]
+        );
+    }
+
+    #[test]
+    fn schema_statements_are_safe_to_repeat() {
+        for migration in MIGRATIONS {
+            for statement in statements(migration.sql) {
+                assert!(
+                    statement.starts_with("CREATE TABLE IF NOT EXISTS")
+                        || statement.starts_with("CREATE MATERIALIZED VIEW IF NOT EXISTS"),
+                    "{}: statements must be safe to repeat: {statement}",
+                    migration.file
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! `beaconhouse serve`: wires the pipeline together and runs it until a signal.
+//!
+//! Start-up order: GeoIP database, ClickHouse client and salts (a collector
+//! whose ClickHouse is down still starts and answers hits), the batcher, then
+//! the listener. Shutdown order is the reverse: stop accepting, let the batcher
+//! deliver what is queued, exit.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::web;
+use tokio::sync::oneshot;
+
+use crate::clock;
+use crate::config::Config;
+use crate::enrich::geo::{GeoError, GeoLookup};
+use crate::http::{self, AppState};
+use crate::ingest::Ingest;
+use crate::metrics::Metrics;
+use crate::pipeline::Queue;
+use crate::pipeline::batcher::{self, BatchSettings};
+use crate::privacy::salts::SaltKeeper;
+use crate::sink::clickhouse::{self, ClickHouseSink};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Geo(#[from] GeoError),
+    #[error(
+        "cannot listen on {address}: {source}; choose a free address with `listen` (BEACONHOUSE_LISTEN)"
+    )]
+    Listen {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the HTTP server failed: {0}")]
+    Server(std::io::Error),
+}
+
+/// Runs the collector until SIGINT/SIGTERM.
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    let geo = match &config.geoip.database {
+        Some(path) => GeoLookup::open(path, config.geoip.precision)?,
+        None => {
+            tracing::warn!(
+                "no GeoIP database configured (geoip.database / BEACONHOUSE_GEOIP_DATABASE): country, region and city will be empty"
+            );
+            GeoLookup::disabled()
+        }
+    };
+
+    let client = clickhouse::client(&config.clickhouse);
+    let keeper = SaltKeeper::new(client.clone());
+    if let Err(error) = keeper.rotate(clock::day_of(clock::now_unix())).await {
+        tracing::warn!(
+            %error,
+            "hashing with local salts until ClickHouse is reachable; visitor ids may differ from other collectors' until then"
+        );
+    }
+    let salts = keeper.salts();
+    tokio::spawn(keeper.run());
+
+    let metrics = Arc::new(Metrics::default());
+    let (queue, receiver) = Queue::bounded(config.pipeline.queue_capacity);
+    let (stop_batcher, batcher_stopped) = oneshot::channel::<()>();
+    let batcher = tokio::spawn(batcher::run(
+        receiver,
+        ClickHouseSink::new(client),
+        BatchSettings {
+            batch_rows: config.pipeline.batch_rows,
+            flush_interval: config.pipeline.flush_interval,
+            shutdown_timeout: config.pipeline.shutdown_timeout,
+        },
+        metrics.clone(),
+        async {
+            let _ = batcher_stopped.await;
+        },
+    ));
+
+    let listener = TcpListener::bind(config.listen).map_err(|source| ServeError::Listen {
+        address: config.listen,
+        source,
+    })?;
+    let state = web::Data::new(AppState {
+        ingest: Ingest::new(&config, geo, salts),
+        queue,
+        metrics,
+        max_body_bytes: config.http.max_body_bytes,
+    });
+    tracing::info!(listen = %config.listen, sites = config.sites.len(), "collector listening");
+    let served = http::serve(listener, state, config.http.workers).await;
+
+    tracing::info!("stopped accepting hits; delivering what is queued");
+    let _ = stop_batcher.send(());
+    if let Err(error) = batcher.await {
+        tracing::error!(%error, "the batcher task failed");
+    }
+    served.map_err(ServeError::Server)
+}

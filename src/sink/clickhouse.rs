@@ -1,0 +1,169 @@
+//! The ClickHouse sink: builds the client and inserts batches, and decides
+//! whether a failed insert is worth retrying.
+//!
+//! Compatibility: the same code runs against ClickHouse 18.16 (Debian's package)
+//! and current releases. Schema validation is off, because 18.16 cannot describe
+//! a table in `RowBinaryWithNamesAndTypes`; rows are therefore plain `RowBinary`
+//! whose field order must match the table (see `pipeline::EventRow`). No
+//! `LowCardinality`, TTL, codecs or `{name:Type}` parameters are used anywhere;
+//! values are bound with the client's `?` placeholders.
+//! Must never: build SQL from request data.
+
+use std::time::Duration;
+
+use crate::config::ClickHouseConfig;
+use crate::pipeline::{EventRow, OpenRow};
+use clickhouse::Client;
+
+/// Longest an insert may take before it counts as failed and is retried.
+const INSERT_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// ClickHouse is down, slow, or failed for a reason that may pass.
+    #[error("ClickHouse insert failed, will retry: {0}")]
+    Retryable(String),
+    /// ClickHouse refused the data itself; sending it again cannot help.
+    #[error(
+        "ClickHouse rejected the batch as malformed: {0}; check that `beaconhouse migrate` ran and the tables were not altered"
+    )]
+    Rejected(String),
+}
+
+/// A client for the configured server and database.
+pub fn client(config: &ClickHouseConfig) -> Client {
+    Client::default()
+        .with_url(&config.url)
+        .with_database(&config.database)
+        .with_user(&config.user)
+        .with_password(&config.password)
+        .with_validation(false)
+}
+
+/// Inserts batches of rows.
+#[derive(Clone)]
+pub struct ClickHouseSink {
+    client: Client,
+}
+
+impl ClickHouseSink {
+    pub fn new(client: Client) -> ClickHouseSink {
+        ClickHouseSink { client }
+    }
+
+    pub async fn insert_events(&self, rows: &[EventRow]) -> Result<(), SinkError> {
+        self.insert("events", rows).await
+    }
+
+    pub async fn insert_opens(&self, rows: &[OpenRow]) -> Result<(), SinkError> {
+        self.insert("email_opens", rows).await
+    }
+
+    async fn insert<T>(&self, table: &str, rows: &[T]) -> Result<(), SinkError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowWrite,
+    {
+        let result = async {
+            let mut insert = self
+                .client
+                .insert::<T>(table)
+                .await?
+                .with_timeouts(Some(INSERT_TIMEOUT), Some(INSERT_TIMEOUT));
+            for row in rows {
+                insert.write(row).await?;
+            }
+            insert.end().await
+        }
+        .await;
+        result.map_err(classify)
+    }
+}
+
+/// Whether an insert error is worth retrying.
+pub fn classify(error: clickhouse::error::Error) -> SinkError {
+    use clickhouse::error::Error;
+    let message = error.to_string();
+    match &error {
+        Error::BadResponse(body) if exception_code(body).is_some_and(is_bad_data) => {
+            SinkError::Rejected(message)
+        }
+        _ => SinkError::Retryable(message),
+    }
+}
+
+/// The `Code: N` of a ClickHouse exception text.
+fn exception_code(body: &str) -> Option<u32> {
+    let start = body.find("Code:")? + "Code:".len();
+    let digits: String = body[start..]
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Errors about the data or the table's shape, as opposed to the server's state.
+fn is_bad_data(code: u32) -> bool {
+    matches!(
+        code,
+        6       // CANNOT_PARSE_TEXT
+        | 16    // NO_SUCH_COLUMN_IN_TABLE
+        | 26    // CANNOT_PARSE_QUOTED_STRING
+        | 27    // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+        | 33    // CANNOT_READ_ALL_DATA
+        | 36    // BAD_ARGUMENTS
+        | 41    // CANNOT_PARSE_DATETIME
+        | 53    // TYPE_MISMATCH
+        | 62    // SYNTAX_ERROR
+        | 69    // ARGUMENT_OUT_OF_BOUND
+        | 70    // CANNOT_CONVERT_TYPE
+        | 117 // INCORRECT_DATA
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clickhouse::error::Error;
+
+    fn bad(body: &str) -> Error {
+        Error::BadResponse(body.to_string())
+    }
+
+    #[test]
+    fn retry_decision_table() {
+        let cases: Vec<(Error, bool)> = vec![
+            (bad("Code: 117. DB::Exception: Incorrect data"), false),
+            (
+                bad("Code: 53, e.displayText() = DB::Exception: Type mismatch"),
+                false,
+            ),
+            (bad("Code: 33. DB::Exception: Cannot read all data"), false),
+            (bad("Code: 16. DB::Exception: No such column"), false),
+            (
+                bad("Code: 60. DB::Exception: Table default.events doesn't exist"),
+                true,
+            ),
+            (bad("Code: 241. DB::Exception: Memory limit exceeded"), true),
+            (bad("Code: 252. DB::Exception: Too many parts"), true),
+            (bad("bad response: 503 Service Unavailable"), true),
+            (Error::TimedOut, true),
+            (Error::Network("connection refused".into()), true),
+        ];
+        for (error, retryable) in cases {
+            let text = error.to_string();
+            assert_eq!(
+                matches!(classify(error), SinkError::Retryable(_)),
+                retryable,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn exception_codes_are_read() {
+        assert_eq!(exception_code("Code: 117. DB::Exception"), Some(117));
+        assert_eq!(exception_code("x Code:53, e.displayText()"), Some(53));
+        assert_eq!(exception_code("no code here"), None);
+    }
+}
