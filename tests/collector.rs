@@ -1,0 +1,594 @@
+//! End to end: a real clickhouse-server, the real binary, real HTTP hits, rows
+//! read back with SQL.
+
+mod common;
+
+use common::{CHROME, ClickHouse, Collector, FIREFOX, enc};
+
+const GOOGLE_PROXY: &str =
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)";
+
+/// A migrated database and a collector trusting loopback as its proxy, with
+/// the GeoIP fixture.
+fn setup(prefix: &str) -> (&'static ClickHouse, String, Collector) {
+    let clickhouse = common::clickhouse();
+    let database = clickhouse.fresh_database(prefix);
+    common::migrate(clickhouse, &database);
+    let geo_dir = tempfile::tempdir().unwrap().keep();
+    let mmdb = geo_dir.join("city.mmdb");
+    common::geoip::write_city_fixture(&mmdb);
+    let collector = Collector::start(
+        clickhouse,
+        &database,
+        &format!(
+            "[http]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[geoip]\ndatabase = \"{}\"\n",
+            mmdb.display()
+        ),
+    );
+    (clickhouse, database, collector)
+}
+
+fn pixel(collector: &Collector, query: &str, headers: &[(&str, &str)]) {
+    let response = collector.get(&format!("/p.gif?{query}"), headers);
+    assert_eq!(response.status, 200, "{query}");
+    assert_eq!(response.header("content-type"), Some("image/gif"));
+    assert_eq!(
+        response.header("cache-control"),
+        Some("no-store, max-age=0")
+    );
+    assert!(response.body.starts_with(b"GIF89a"));
+    assert!(response.header("set-cookie").is_none());
+}
+
+#[test]
+fn page_views_events_and_opens_land_in_clickhouse() {
+    let (clickhouse, db, collector) = setup("e2e");
+    let page = "https://www.optimumabq.com/pricing?utm_source=newsletter&utm_medium=email&utm_campaign=nov&email=jo%40example.com#plans";
+    pixel(
+        &collector,
+        &format!(
+            "site=optimumabq.com&url={}&ref={}&title=Pricing",
+            enc(page),
+            enc("https://www.google.com/search?q=coworking")
+        ),
+        &[("User-Agent", CHROME), ("X-Forwarded-For", "81.2.69.142")],
+    );
+    let beacon = collector.post(
+        "/api/event",
+        br#"{"site":"optimumabq.com","url":"https://optimumabq.com/tour","ref":"https://optimumabq.com/","name":"book_tour","w":390}"#,
+        &[
+            ("Content-Type", "text/plain;charset=UTF-8"),
+            ("User-Agent", FIREFOX),
+            ("X-Forwarded-For", "2001:db8:1::7"),
+        ],
+    );
+    assert_eq!(beacon.status, 202);
+    assert!(beacon.body.is_empty());
+    for rid in ["r-1", "r-1", "r-2"] {
+        let response = collector.get(
+            &format!("/o.gif?c=nov-newsletter&rid={rid}"),
+            &[
+                ("User-Agent", GOOGLE_PROXY),
+                ("X-Forwarded-For", "192.0.2.10"),
+            ],
+        );
+        assert_eq!(response.status, 200);
+        assert!(response.body.starts_with(b"GIF89a"));
+    }
+
+    assert_eq!(
+        clickhouse.wait_for_count(&db, "SELECT count() FROM events", 2),
+        2
+    );
+    assert_eq!(
+        clickhouse.wait_for_count(&db, "SELECT count() FROM email_opens", 3),
+        3
+    );
+
+    let pageview = clickhouse.query(
+        &db,
+        "SELECT site, name, path, title, referrer_host, utm_source, utm_medium, utm_campaign, country, region, city, browser, os, device FROM events WHERE name = 'pageview' FORMAT TSV",
+    );
+    assert_eq!(
+        pageview.trim_end(),
+        "optimumabq.com\tpageview\t/pricing\tPricing\tgoogle.com\tnewsletter\temail\tnov\tGB\tGB-ENG\tLondon\tChrome\tWindows 10\tdesktop"
+    );
+    let event = clickhouse.query(
+        &db,
+        "SELECT name, path, referrer_host, country, region, city, browser, device FROM events WHERE name = 'book_tour' FORMAT TSV",
+    );
+    assert_eq!(
+        event.trim_end(),
+        "book_tour\t/tour\t\tUS\tUS-NM\tAlbuquerque\tFirefox\tdesktop"
+    );
+    let opens = clickhouse.query(
+        &db,
+        "SELECT campaign, count(), uniqExact(recipient_id), sum(proxied), any(country), any(client) FROM email_opens GROUP BY campaign FORMAT TSV",
+    );
+    assert_eq!(opens.trim_end(), "nov-newsletter\t3\t2\t3\tDE\tGmail");
+    let timestamps = clickhouse.query(
+        &db,
+        "SELECT countIf(abs(toInt64(ts) - toInt64(now())) < 120) FROM events FORMAT TSV",
+    );
+    assert_eq!(timestamps.trim(), "2", "ts is the current UTC time");
+
+    assert_eq!(collector.metric("beaconhouse_rows_stored_total"), 5);
+    let (clean_exit, log) = collector.stop();
+    assert!(
+        clean_exit,
+        "SIGTERM ends the collector with status 0:\n{log}"
+    );
+}
+
+#[test]
+fn refusals_are_answered_like_any_hit_and_stored_nowhere() {
+    let (clickhouse, db, collector) = setup("refusals");
+    let url = enc("https://optimumabq.com/private");
+    let human = [("User-Agent", CHROME)];
+    pixel(
+        &collector,
+        &format!("site=optimumabq.com&url={url}"),
+        &[("User-Agent", CHROME), ("DNT", "1")],
+    );
+    pixel(
+        &collector,
+        &format!("site=optimumabq.com&url={url}"),
+        &[("User-Agent", CHROME), ("Sec-GPC", "1")],
+    );
+    pixel(
+        &collector,
+        &format!("site=unknown.example&url={url}"),
+        &human,
+    );
+    pixel(
+        &collector,
+        &format!(
+            "site=optimumabq.com&url={}",
+            enc("https://copycat.example/private")
+        ),
+        &human,
+    );
+    pixel(
+        &collector,
+        &format!("site=optimumabq.com&url={url}"),
+        &[(
+            "User-Agent",
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        )],
+    );
+    pixel(&collector, &format!("site=optimumabq.com&url={url}"), &[]);
+    let beacon = collector.post(
+        "/api/event",
+        br#"{"site":"optimumabq.com","url":"https://optimumabq.com/private"}"#,
+        &[("User-Agent", CHROME), ("DNT", "1")],
+    );
+    assert_eq!(
+        beacon.status, 202,
+        "a refused beacon is answered as an accepted one"
+    );
+    let open = collector.get(
+        "/o.gif?c=nov&rid=r-9",
+        &[("User-Agent", CHROME), ("Sec-GPC", "1")],
+    );
+    assert_eq!(open.status, 200);
+
+    // One accepted hit after the refusals proves the pipeline was flowing.
+    pixel(
+        &collector,
+        &format!(
+            "site=optimumabq.com&url={}",
+            enc("https://optimumabq.com/ok")
+        ),
+        &human,
+    );
+    assert_eq!(
+        clickhouse.wait_for_count(&db, "SELECT count() FROM events", 1),
+        1
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        clickhouse
+            .query(&db, "SELECT groupArray(path) FROM events FORMAT TSV")
+            .trim(),
+        "['/ok']"
+    );
+    assert_eq!(
+        clickhouse
+            .query(&db, "SELECT count() FROM email_opens FORMAT TSV")
+            .trim(),
+        "0"
+    );
+
+    let dropped = |reason: &str| {
+        collector.metric(&format!(
+            "beaconhouse_hits_dropped_total{{reason=\"{reason}\"}}"
+        ))
+    };
+    assert_eq!(dropped("dnt"), 2);
+    assert_eq!(dropped("gpc"), 2);
+    assert_eq!(dropped("unknown_site"), 2);
+    assert_eq!(
+        dropped("bot"),
+        2,
+        "Googlebot and the request without a user agent"
+    );
+    assert_eq!(
+        collector.metric("beaconhouse_hits_received_total{endpoint=\"pixel\"}"),
+        7
+    );
+}
+
+#[test]
+fn visitor_ids_follow_address_and_browser_within_a_day() {
+    let (clickhouse, db, collector) = setup("visitors");
+    let hit = |path: &str, address: &str, agent: &str| {
+        pixel(
+            &collector,
+            &format!(
+                "site=optimumabq.com&url={}",
+                enc(&format!("https://optimumabq.com{path}"))
+            ),
+            &[("User-Agent", agent), ("X-Forwarded-For", address)],
+        )
+    };
+    hit("/a", "81.2.69.1", CHROME);
+    hit("/b", "81.2.69.1", CHROME);
+    hit("/c", "81.2.69.2", CHROME);
+    hit("/d", "81.2.69.1", FIREFOX);
+    // From an untrusted peer the header is ignored: this is the loopback peer.
+    assert_eq!(
+        clickhouse.wait_for_count(&db, "SELECT count() FROM events", 4),
+        4
+    );
+    let ids = clickhouse.query(
+        &db,
+        "SELECT path, visitor_id FROM events ORDER BY path FORMAT TSV",
+    );
+    let ids: Vec<(String, String)> = ids
+        .lines()
+        .map(|l| {
+            let (p, v) = l.split_once('\t').unwrap();
+            (p.to_string(), v.to_string())
+        })
+        .collect();
+    assert_eq!(ids[0].1, ids[1].1, "same address and browser: same visitor");
+    assert_ne!(ids[0].1, ids[2].1, "another address: another visitor");
+    assert_ne!(ids[0].1, ids[3].1, "another browser: another visitor");
+    let salts = clickhouse.query(&db, "SELECT count() FROM visitor_salts FORMAT TSV");
+    assert_eq!(
+        salts.trim(),
+        "2",
+        "today's and tomorrow's salts, nothing older"
+    );
+}
+
+#[test]
+fn bad_input_gets_a_clear_answer_and_loses_no_other_hit() {
+    let (clickhouse, db, collector) = setup("badinput");
+    let human = [("User-Agent", CHROME)];
+    // Pixels always answer the GIF.
+    for query in [
+        "".to_string(),
+        "site=optimumabq.com".to_string(),
+        "site=optimumabq.com&url=%E0%A4%A&ref=%ZZ".to_string(),
+        format!("site=optimumabq.com&url={}", "a".repeat(6000)),
+        "site=optimumabq.com&url=javascript%3Aalert(1)".to_string(),
+        "site=%00%FF&url=http%3A%2F%2F%5B%3A%3A1".to_string(),
+    ] {
+        pixel(&collector, &format!("{query}"), &human);
+    }
+    for query in [
+        "",
+        "c=nov",
+        "rid=x",
+        "c=&rid=",
+        &format!("c={}&rid=x", "c".repeat(500)),
+    ] {
+        let response = collector.get(&format!("/o.gif?{query}"), &human);
+        assert_eq!(response.status, 200, "{query}");
+        assert!(response.body.starts_with(b"GIF89a"));
+    }
+    let huge_agent = format!("Mozilla/5.0 {}", "x".repeat(6000));
+    pixel(
+        &collector,
+        &format!(
+            "site=optimumabq.com&url={}",
+            enc("https://optimumabq.com/huge-agent")
+        ),
+        &[
+            ("User-Agent", &huge_agent),
+            ("X-Forwarded-For", "garbage, [2001:db8:1::9]:443"),
+        ],
+    );
+
+    // The beacon answers 400 with a JSON error, or 413.
+    for body in [
+        &b"not json"[..],
+        b"{\"url\":\"https://optimumabq.com/\"}",
+        b"{\"site\": 5}",
+        b"\xff\xfe\x00garbage",
+        b"",
+        b"[1,2,3]",
+    ] {
+        let response = collector.post("/api/event", body, &human);
+        assert_eq!(response.status, 400, "{}", String::from_utf8_lossy(body));
+        let error: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert!(
+            error["error"].as_str().is_some_and(|e| e.len() > 10),
+            "{error}"
+        );
+    }
+    let too_big = format!(
+        r#"{{"site":"optimumabq.com","name":"{}"}}"#,
+        "n".repeat(10_000)
+    );
+    let response = collector.post("/api/event", too_big.as_bytes(), &human);
+    assert_eq!(response.status, 413);
+    let error: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+    assert!(error["error"].as_str().unwrap().contains("4096"));
+
+    let response = collector.get("/t.js", &[]);
+    assert_eq!(response.status, 200);
+    assert!(response.body.len() < 1024);
+    assert!(
+        response
+            .header("cache-control")
+            .unwrap()
+            .contains("max-age")
+    );
+
+    // Other visitors' hits still land, with odd-but-valid input cleaned.
+    pixel(
+        &collector,
+        &format!(
+            "site=optimumabq.com&url={}",
+            enc("https://optimumabq.com/caf%C3%A9?x=%FF")
+        ),
+        &human,
+    );
+    let response = collector.post(
+        "/api/event",
+        r#"{"site":"optimumabq.com","url":"https://optimumabq.com/beacon","name":"ünïcode ✓","w":"wide"}"#.as_bytes(),
+        &human,
+    );
+    assert_eq!(response.status, 400, "w must be a number");
+    let response = collector.post(
+        "/api/event",
+        r#"{"site":"optimumabq.com","url":"https://optimumabq.com/beacon","name":"ünïcode ✓","w":1e308,"extra":[1]}"#.as_bytes(),
+        &[("User-Agent", CHROME), ("Content-Type", "application/json")],
+    );
+    assert_eq!(response.status, 202);
+
+    assert_eq!(
+        clickhouse.wait_for_count(&db, "SELECT count() FROM events", 4),
+        4
+    );
+    let paths = clickhouse.query(
+        &db,
+        "SELECT arraySort(groupArray(path)) FROM events FORMAT TSV",
+    );
+    assert_eq!(paths.trim(), "['','/beacon','/café','/huge-agent']");
+    let names = clickhouse.query(
+        &db,
+        "SELECT name FROM events WHERE path = '/beacon' FORMAT TSV",
+    );
+    assert_eq!(names.trim(), "ünïcode ✓");
+    let huge = clickhouse.query(
+        &db,
+        "SELECT country, browser FROM events WHERE path = '/huge-agent' FORMAT TSV",
+    );
+    assert_eq!(
+        huge.trim_end_matches('\n'),
+        "US\t",
+        "the client behind a garbage hop is still located; a 6 kB user agent has no browser"
+    );
+    let (clean_exit, log) = collector.stop();
+    assert!(clean_exit, "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn no_address_token_or_user_agent_reaches_clickhouse_or_logs() {
+    let (clickhouse, db, collector) = setup("privacy");
+    let addresses = [
+        "81.2.69.142",
+        "2001:db8:1::abcd",
+        "192.0.2.77",
+        "198.51.100.23",
+    ];
+    let agent = "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/121.0 PrivacyProbe/9.9.9";
+    let token = "recipient-token-5f3c9e";
+    for address in addresses {
+        pixel(
+            &collector,
+            &format!(
+                "site=optimumabq.com&url={}",
+                enc("https://optimumabq.com/p?email=someone%40example.com")
+            ),
+            &[("User-Agent", agent), ("X-Forwarded-For", address)],
+        );
+        let _ = collector.post(
+            "/api/event",
+            br#"{"site":"optimumabq.com","url":"https://optimumabq.com/b?secret=hunter2"}"#,
+            &[("User-Agent", agent), ("X-Forwarded-For", address)],
+        );
+        let _ = collector.get(
+            &format!("/o.gif?c=privacy&rid={token}"),
+            &[("User-Agent", agent), ("X-Forwarded-For", address)],
+        );
+        pixel(
+            &collector,
+            &format!(
+                "site=optimumabq.com&url={}",
+                enc("https://optimumabq.com/dnt-marker")
+            ),
+            &[
+                ("User-Agent", agent),
+                ("X-Forwarded-For", address),
+                ("DNT", "1"),
+            ],
+        );
+    }
+    assert_eq!(
+        clickhouse.wait_for_count(&db, "SELECT count() FROM events", 8),
+        8
+    );
+    assert_eq!(
+        clickhouse.wait_for_count(&db, "SELECT count() FROM email_opens", 4),
+        4
+    );
+    let (clean_exit, log) = collector.stop();
+    assert!(clean_exit, "{log}");
+    assert!(
+        log.contains("DEBUG") || log.contains("TRACE") || log.contains("INFO"),
+        "the log was captured"
+    );
+
+    let tables = clickhouse.query(
+        &db,
+        &format!("SELECT name FROM system.tables WHERE database = '{db}' FORMAT TSV"),
+    );
+    let mut stored = String::new();
+    for table in tables.lines() {
+        stored.push_str(&clickhouse.query(&db, &format!("SELECT * FROM {table} FORMAT TSV")));
+    }
+    assert!(stored.contains("optimumabq.com"), "the dump has the rows");
+    let forbidden = [
+        "81.2.69.142",
+        "81.2.69.",
+        "2001:db8:1::abcd",
+        "2001:db8:1:",
+        "192.0.2.77",
+        "198.51.100.23",
+        "198.51.100.",
+        token,
+        "PrivacyProbe",
+        agent,
+        "someone",
+        "example.com",
+        "hunter2",
+        "dnt-marker",
+    ];
+    for needle in forbidden {
+        assert!(!stored.contains(needle), "{needle:?} reached ClickHouse");
+        assert!(!log.contains(needle), "{needle:?} reached the log");
+    }
+    // Nor as numbers: ClickHouse could hold an address as IPv4 integer.
+    for address in ["81.2.69.142", "192.0.2.77", "198.51.100.23"] {
+        let number: u32 = address.parse::<std::net::Ipv4Addr>().unwrap().into();
+        assert!(
+            !stored.contains(&number.to_string()),
+            "{address} as an integer"
+        );
+    }
+}
+
+#[test]
+fn migrate_is_idempotent() {
+    let clickhouse = common::clickhouse();
+    let db = clickhouse.fresh_database("migrate");
+    let first = common::migrate(clickhouse, &db);
+    assert!(first.contains("applied 0001_events.sql"), "{first}");
+    let second = common::migrate(clickhouse, &db);
+    assert_eq!(second.trim(), "schema is up to date");
+    let ledger = clickhouse.query(&db, "SELECT groupArray(version) FROM (SELECT version FROM schema_migrations ORDER BY version) FORMAT TSV");
+    assert_eq!(ledger.trim(), "[1,2,3]");
+    let engines = clickhouse.query(
+        &db,
+        &format!("SELECT name, partition_key FROM system.tables WHERE database = '{db}' AND name IN ('events','email_opens') ORDER BY name FORMAT TSV"),
+    );
+    assert_eq!(
+        engines.trim(),
+        "email_opens\ttoYYYYMM(ts)\nevents\ttoYYYYMM(ts)"
+    );
+}
+
+#[test]
+fn without_a_geoip_database_locations_are_empty_and_one_warning_is_logged() {
+    let clickhouse = common::clickhouse();
+    let db = clickhouse.fresh_database("nogeo");
+    common::migrate(clickhouse, &db);
+    let collector = Collector::start(
+        clickhouse,
+        &db,
+        "[http]\ntrusted_proxies = [\"127.0.0.1\"]\n",
+    );
+    pixel(
+        &collector,
+        &format!("site=optimumabq.com&url={}", enc("https://optimumabq.com/")),
+        &[("User-Agent", CHROME), ("X-Forwarded-For", "81.2.69.142")],
+    );
+    assert_eq!(
+        clickhouse.wait_for_count(&db, "SELECT count() FROM events", 1),
+        1
+    );
+    let location = clickhouse.query(
+        &db,
+        "SELECT concat(country, region, city) FROM events FORMAT TSV",
+    );
+    assert_eq!(location.trim(), "");
+    let (clean_exit, log) = collector.stop();
+    assert!(clean_exit, "{log}");
+    assert_eq!(
+        log.matches("no GeoIP database configured").count(),
+        1,
+        "{log}"
+    );
+}
+
+#[test]
+fn collectors_agree_on_salts_and_old_salts_are_destroyed() {
+    use beaconhouse::privacy::salts::SaltKeeper;
+    let clickhouse = common::clickhouse();
+    let db = clickhouse.fresh_database("salts");
+    common::migrate(clickhouse, &db);
+    let today = beaconhouse::clock::day_of(beaconhouse::clock::now_unix());
+    for old in [today - 5, today - 2] {
+        clickhouse.query(
+            &db,
+            &format!(
+                "INSERT INTO visitor_salts VALUES (toDate({old}), '{}', now())",
+                "a".repeat(64)
+            ),
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = beaconhouse::config::ClickHouseConfig {
+        url: clickhouse.url.clone(),
+        database: db.clone(),
+        user: "default".into(),
+        password: String::new(),
+    };
+    let (first, second) = runtime.block_on(async {
+        let one = SaltKeeper::new(beaconhouse::sink::clickhouse::client(&config));
+        let two = SaltKeeper::new(beaconhouse::sink::clickhouse::client(&config));
+        one.rotate(today).await.unwrap();
+        two.rotate(today).await.unwrap();
+        (one.salts(), two.salts())
+    });
+    assert_eq!(first.visitor_salt(today), second.visitor_salt(today));
+    assert_eq!(
+        first.visitor_salt(today + 1),
+        second.visitor_salt(today + 1)
+    );
+    assert_ne!(first.visitor_salt(today), first.visitor_salt(today + 1));
+    assert_eq!(first.recipient_key(), second.recipient_key());
+    let days = clickhouse.query(
+        &db,
+        "SELECT groupArray(d) FROM (SELECT DISTINCT toUInt16(day) AS d FROM visitor_salts ORDER BY d) FORMAT TSV",
+    );
+    assert_eq!(
+        days.trim(),
+        format!("[{today},{}]", today + 1),
+        "days before yesterday are gone"
+    );
+    let keys = clickhouse.query(&db, "SELECT count() FROM recipient_keys FORMAT TSV");
+    assert_eq!(
+        keys.trim(),
+        "1",
+        "the second collector adopted the first one's key"
+    );
+}

@@ -1,0 +1,406 @@
+//! Test harness: a real clickhouse-server, the real `beaconhouse` binary, and a
+//! GeoIP fixture written by the tests themselves.
+//!
+//! `BEACONHOUSE_TEST_CLICKHOUSE_URL` points the tests at a running server;
+//! otherwise one is started per test binary on free loopback ports with its own
+//! data directory (`deploy/clickhouse-dev.sh`) and stopped when the tests end.
+//! A missing server binary fails the tests with the command that installs it.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+pub mod geoip;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+pub const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+
+/// A clickhouse-server for the tests.
+pub struct ClickHouse {
+    pub url: String,
+    process: Option<Child>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for ClickHouse {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.process {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The server shared by every test of this binary.
+pub fn clickhouse() -> &'static ClickHouse {
+    static SHARED: OnceLock<ClickHouse> = OnceLock::new();
+    SHARED.get_or_init(|| match std::env::var("BEACONHOUSE_TEST_CLICKHOUSE_URL") {
+        Ok(url) if !url.is_empty() => ClickHouse {
+            url: url.trim_end_matches('/').to_string(),
+            process: None,
+            dir: None,
+        },
+        _ => ClickHouse::start(),
+    })
+}
+
+impl ClickHouse {
+    /// Starts a dedicated server and waits until it answers.
+    pub fn start() -> ClickHouse {
+        let dir = tempfile::Builder::new()
+            .prefix("beaconhouse-clickhouse-")
+            .tempdir()
+            .expect("temporary directory");
+        let ports = [free_port(), free_port(), free_port()];
+        let log = std::fs::File::create(dir.path().join("server.out")).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/clickhouse-dev.sh");
+        let mut process = Command::new("bash")
+            .arg(&script)
+            .arg(dir.path())
+            .args(ports.iter().map(u16::to_string))
+            .env("BEACONHOUSE_WATCH_PID", std::process::id().to_string())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("bash runs deploy/clickhouse-dev.sh");
+        let url = format!("http://127.0.0.1:{}", ports[0]);
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(90) {
+            if let Ok(Some(status)) = process.try_wait() {
+                let output =
+                    std::fs::read_to_string(dir.path().join("server.out")).unwrap_or_default();
+                if status.code() == Some(127) {
+                    panic!(
+                        "clickhouse-server is not installed. Install it with `apt-get install -y clickhouse-server` (as root), or set BEACONHOUSE_TEST_CLICKHOUSE_URL to a running server.\n{output}"
+                    );
+                }
+                panic!("clickhouse-server exited with {status} before answering:\n{output}");
+            }
+            if http_get(&format!("{url}/ping")).is_some_and(|(status, _)| status == 200) {
+                return ClickHouse {
+                    url,
+                    process: Some(process),
+                    dir: Some(dir),
+                };
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = process.kill();
+        panic!(
+            "clickhouse-server did not answer within 90 s; see {}",
+            dir.path().display()
+        );
+    }
+
+    /// Stops the server (for fault tests); `restart` brings it back on the same data.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.dir.as_ref().map(|d| d.path())
+    }
+
+    /// Runs a statement and returns the TSV answer; panics on an error status.
+    pub fn query(&self, database: &str, sql: &str) -> String {
+        let (status, body) = self
+            .try_query(database, sql)
+            .unwrap_or_else(|| panic!("ClickHouse did not answer {sql}"));
+        assert_eq!(status, 200, "{sql}: {body}");
+        body
+    }
+
+    pub fn try_query(&self, database: &str, sql: &str) -> Option<(u16, String)> {
+        http_post(
+            &format!("{}/?database={database}", self.url),
+            sql.as_bytes(),
+            &[],
+        )
+    }
+
+    /// A new, empty database name for one test.
+    pub fn fresh_database(&self, prefix: &str) -> String {
+        let mut bytes = [0u8; 6];
+        getrandom::fill(&mut bytes).unwrap();
+        let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{prefix}_{suffix}")
+    }
+
+    /// Polls `sql` (a single number) until it equals `expected` or 20 s pass.
+    pub fn wait_for_count(&self, database: &str, sql: &str, expected: u64) -> u64 {
+        let started = Instant::now();
+        loop {
+            let count: u64 = self.query(database, sql).trim().parse().unwrap_or(0);
+            if count == expected || started.elapsed() > Duration::from_secs(20) {
+                return count;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The built `beaconhouse` binary.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_beaconhouse")
+}
+
+/// Runs `beaconhouse migrate` against `database`.
+pub fn migrate(clickhouse: &ClickHouse, database: &str) -> String {
+    let output = Command::new(binary())
+        .arg("migrate")
+        .env("BEACONHOUSE_CLICKHOUSE_URL", &clickhouse.url)
+        .env("BEACONHOUSE_CLICKHOUSE_DATABASE", database)
+        .env("BEACONHOUSE_SITES", "[{id=\"x\",hostnames=[\"x\"]}]")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "migrate failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A running collector process with its own config and log file.
+pub struct Collector {
+    pub base: String,
+    pub log_path: PathBuf,
+    process: Child,
+    dir: tempfile::TempDir,
+}
+
+/// The site every collector test configures.
+pub const SITE_TOML: &str = r#"
+[[sites]]
+id = "optimumabq.com"
+hostnames = ["optimumabq.com", "www.optimumabq.com"]
+"#;
+
+impl Collector {
+    /// Starts `beaconhouse serve` with `SITE_TOML` plus `extra_toml`, writing to
+    /// `database`, and waits for `/healthz`.
+    pub fn start(clickhouse: &ClickHouse, database: &str, extra_toml: &str) -> Collector {
+        let dir = tempfile::Builder::new()
+            .prefix("beaconhouse-collector-")
+            .tempdir()
+            .unwrap();
+        let config = dir.path().join("beaconhouse.toml");
+        std::fs::write(&config, format!("{SITE_TOML}\n{extra_toml}")).unwrap();
+        let port = free_port();
+        let log_path = dir.path().join("collector.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let process = Command::new(binary())
+            .arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .env("BEACONHOUSE_CLICKHOUSE_URL", &clickhouse.url)
+            .env("BEACONHOUSE_CLICKHOUSE_DATABASE", database)
+            .env("BEACONHOUSE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("BEACONHOUSE_PIPELINE_FLUSH_INTERVAL_MS", "100")
+            .env("BEACONHOUSE_HTTP_WORKERS", "2")
+            .env("RUST_LOG", "trace")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut collector = Collector {
+            base: format!("http://127.0.0.1:{port}"),
+            log_path,
+            process,
+            dir,
+        };
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(status)) = collector.process.try_wait() {
+                panic!("collector exited with {status}:\n{}", collector.log());
+            }
+            if http_get(&format!("{}/healthz", collector.base)).is_some_and(|(s, _)| s == 200) {
+                return collector;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("collector did not become healthy:\n{}", collector.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// GET with headers; returns status, content type and body bytes.
+    pub fn get(&self, path_and_query: &str, headers: &[(&str, &str)]) -> Response {
+        request(
+            "GET",
+            &format!("{}{path_and_query}", self.base),
+            &[],
+            headers,
+        )
+    }
+
+    pub fn post(&self, path: &str, body: &[u8], headers: &[(&str, &str)]) -> Response {
+        request("POST", &format!("{}{path}", self.base), body, headers)
+    }
+
+    /// The value of one Prometheus sample, e.g. `beaconhouse_hits_dropped_total{reason="bot"}`.
+    pub fn metric(&self, series: &str) -> u64 {
+        let text = String::from_utf8(self.get("/metrics", &[]).body).unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
+    }
+
+    /// SIGTERM, then waits; returns whether it exited successfully.
+    pub fn stop(mut self) -> (bool, String) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.process.id().to_string())
+            .status();
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.process.try_wait() {
+                return (status.success(), self.log());
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = self.process.kill();
+                return (false, self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A minimal HTTP/1.1 client over a raw socket: it lets tests send exactly the
+/// bytes a hostile client would (invalid UTF-8, oversized headers) and keeps the
+/// harness free of an HTTP client's own normalisation.
+pub fn request(method: &str, url: &str, body: &[u8], headers: &[(&str, &str)]) -> Response {
+    try_request(method, url, body, headers).unwrap_or_else(|| panic!("{method} {url} failed"))
+}
+
+pub fn try_request(
+    method: &str,
+    url: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> Option<Response> {
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut stream = TcpStream::connect(host).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body).ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> Option<Response> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status: u16 = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    Some(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size = usize::from_str_radix(
+            String::from_utf8_lossy(&data[..line_end])
+                .split(';')
+                .next()
+                .unwrap()
+                .trim(),
+            16,
+        )
+        .unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        let start = line_end + 2;
+        out.extend_from_slice(&data[start..(start + size).min(data.len())]);
+        data = &data[(start + size + 2).min(data.len())..];
+    }
+}
+
+fn http_get(url: &str) -> Option<(u16, String)> {
+    try_request("GET", url, &[], &[])
+        .map(|r| (r.status, String::from_utf8_lossy(&r.body).into_owned()))
+}
+
+fn http_post(url: &str, body: &[u8], headers: &[(&str, &str)]) -> Option<(u16, String)> {
+    try_request("POST", url, body, headers)
+        .map(|r| (r.status, String::from_utf8_lossy(&r.body).into_owned()))
+}
+
+/// Percent-encodes a query value.
+pub fn enc(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}

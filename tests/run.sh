@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The test command (README, "Set up"): installs what the tests need, then runs
+# them all. Needs a Rust toolchain and Python 3 with pip; installing
+# clickhouse-server needs root (or sudo).
+#
+# BEACONHOUSE_TEST_CLICKHOUSE_URL=http://host:8123 uses a running server instead
+# of starting one per test binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if [ -z "${BEACONHOUSE_TEST_CLICKHOUSE_URL:-}" ] \
+  && ! command -v clickhouse-server >/dev/null && [ ! -x /usr/sbin/clickhouse-server ]; then
+  echo "==> installing clickhouse-server (Debian package)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server
+fi
+
+if ! python3 -c "import chdb" 2>/dev/null; then
+  echo "==> installing chdb (a current ClickHouse engine, to check schema/ on it)"
+  python3 -m pip install --quiet --disable-pip-version-check chdb
+fi
+
+echo "==> schema/ on a current ClickHouse release"
+python3 tests/schema_on_current_clickhouse.py
+
+echo "==> cargo test"
+cargo test --locked
