@@ -42,18 +42,18 @@ pub const MIGRATIONS: &[Migration] = migrations![
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
     #[error(
-        "ClickHouse at {url} did not answer: {source}; start it (README, \"Set up\") or set BEACONHOUSE_CLICKHOUSE_URL"
+        "ClickHouse at {url} did not answer: {cause}; start it (README, \"Set up\") or set BEACONHOUSE_CLICKHOUSE_URL"
     )]
     Unreachable {
         url: String,
-        source: clickhouse::error::Error,
+        cause: clickhouse::error::Error,
     },
     #[error(
-        "migration {file} failed: {source}; fix the statement or the server, then run migrate again"
+        "migration {file} failed: {cause}; fix the statement or the server, then run migrate again"
     )]
     Statement {
         file: &'static str,
-        source: clickhouse::error::Error,
+        cause: clickhouse::error::Error,
     },
 }
 
@@ -77,9 +77,9 @@ pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, Migra
         .bind(Identifier(&config.database))
         .execute()
         .await
-        .map_err(|source| MigrateError::Unreachable {
+        .map_err(|cause| MigrateError::Unreachable {
             url: config.url.clone(),
-            source,
+            cause,
         })?;
     let client = server.with_database(&config.database);
 
@@ -91,9 +91,9 @@ pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, Migra
         .query("SELECT version FROM schema_migrations")
         .fetch_all()
         .await
-        .map_err(|source| MigrateError::Statement {
+        .map_err(|cause| MigrateError::Statement {
             file: ledger.file,
-            source,
+            cause,
         })?;
 
     let mut newly_applied = Vec::new();
@@ -110,9 +110,9 @@ pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, Migra
                 .await?;
             insert.end().await
         };
-        record.await.map_err(|source| MigrateError::Statement {
+        record.await.map_err(|cause| MigrateError::Statement {
             file: migration.file,
-            source,
+            cause,
         })?;
         newly_applied.push(migration.file);
     }
@@ -125,9 +125,9 @@ async fn run_file(client: &Client, migration: &Migration) -> Result<(), MigrateE
             .query(&statement)
             .execute()
             .await
-            .map_err(|source| MigrateError::Statement {
+            .map_err(|cause| MigrateError::Statement {
                 file: migration.file,
-                source,
+                cause,
             })?;
     }
     Ok(())

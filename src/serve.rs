@@ -27,11 +27,11 @@ pub enum ServeError {
     #[error(transparent)]
     Geo(#[from] GeoError),
     #[error(
-        "cannot listen on {address}: {source}; choose a free address with `listen` (BEACONHOUSE_LISTEN)"
+        "cannot listen on {address}: {cause}; choose a free address with `listen` (BEACONHOUSE_LISTEN)"
     )]
     Listen {
         address: std::net::SocketAddr,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("the HTTP server failed: {0}")]
     Server(std::io::Error),
@@ -77,9 +77,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         },
     ));
 
-    let listener = TcpListener::bind(config.listen).map_err(|source| ServeError::Listen {
+    let listener = TcpListener::bind(config.listen).map_err(|cause| ServeError::Listen {
         address: config.listen,
-        source,
+        cause,
     })?;
     let state = web::Data::new(AppState {
         ingest: Ingest::new(&config, geo, salts),

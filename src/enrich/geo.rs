@@ -37,11 +37,11 @@ pub struct Location {
 #[derive(Debug, thiserror::Error)]
 pub enum GeoError {
     #[error(
-        "cannot open the GeoIP database {path}: {source}; point geoip.database (BEACONHOUSE_GEOIP_DATABASE) at a GeoIP2/GeoLite2 City or Country .mmdb file, or remove it to run without geolocation"
+        "cannot open the GeoIP database {path}: {cause}; point geoip.database (BEACONHOUSE_GEOIP_DATABASE) at a GeoIP2/GeoLite2 City or Country .mmdb file, or remove it to run without geolocation"
     )]
     Open {
         path: String,
-        source: maxminddb::MaxMindDbError,
+        cause: maxminddb::MaxMindDbError,
     },
     #[error(
         "{path} is a {kind} database; geolocation needs a GeoIP2/GeoLite2 City or Country .mmdb"
@@ -95,9 +95,9 @@ impl GeoLookup {
     }
 
     pub fn open(path: &Path, precision: Precision) -> Result<GeoLookup, GeoError> {
-        let reader = maxminddb::Reader::open_readfile(path).map_err(|source| GeoError::Open {
+        let reader = maxminddb::Reader::open_readfile(path).map_err(|cause| GeoError::Open {
             path: path.display().to_string(),
-            source,
+            cause,
         })?;
         let kind = reader.metadata().database_type.clone();
         if !(kind.contains("City") || kind.contains("Country")) {
