@@ -275,7 +275,7 @@ fn bad_input_gets_a_clear_answer_and_loses_no_other_hit() {
         "site=optimumabq.com&url=javascript%3Aalert(1)".to_string(),
         "site=%00%FF&url=http%3A%2F%2F%5B%3A%3A1".to_string(),
     ] {
-        pixel(&collector, &format!("{query}"), &human);
+        pixel(&collector, &query, &human);
     }
     for query in [
         "",
