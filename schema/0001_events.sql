@@ -20,7 +20,9 @@ CREATE TABLE IF NOT EXISTS events
     city          String,
     browser       String,
     os            String,
-    device        Enum8('desktop' = 1, 'mobile' = 2, 'tablet' = 3, 'other' = 4)
+    device        Enum8('desktop' = 1, 'mobile' = 2, 'tablet' = 3, 'other' = 4),
+    -- Random per row: lets a retried batch skip rows ClickHouse already has.
+    event_id      UInt64
 )
 ENGINE = MergeTree()
 PARTITION BY toYYYYMM(ts)

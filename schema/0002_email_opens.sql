@@ -7,7 +7,9 @@ CREATE TABLE IF NOT EXISTS email_opens
     recipient_id UInt64,
     proxied      UInt8,
     country      String,
-    client       String
+    client       String,
+    -- Random per row: lets a retried batch skip rows ClickHouse already has.
+    open_id      UInt64
 )
 ENGINE = MergeTree()
 PARTITION BY toYYYYMM(ts)

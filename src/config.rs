@@ -17,6 +17,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::enrich::geo::Precision;
+use crate::spool::{SpoolSettings, SyncMode};
 
 /// Prefix of every environment override.
 const ENV_PREFIX: &str = "BEACONHOUSE_";
@@ -24,7 +25,7 @@ const ENV_PREFIX: &str = "BEACONHOUSE_";
 const ENV_TEST_PREFIX: &str = "BEACONHOUSE_TEST_";
 /// Sections of the file, so `BEACONHOUSE_CLICKHOUSE_BATCH_ROWS` can be split into
 /// `clickhouse.batch_rows` although keys themselves contain underscores.
-const SECTIONS: &[&str] = &["clickhouse", "geoip", "http", "email", "pipeline"];
+const SECTIONS: &[&str] = &["clickhouse", "geoip", "http", "email", "pipeline", "spool"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -55,6 +56,7 @@ struct RawConfig {
     http: RawHttp,
     email: RawEmail,
     pipeline: RawPipeline,
+    spool: RawSpool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -81,6 +83,11 @@ struct RawGeoip {
 struct RawHttp {
     trusted_proxies: Vec<String>,
     max_body_bytes: usize,
+    max_headers: usize,
+    max_header_bytes: usize,
+    request_timeout_ms: u64,
+    rate_limit_per_second: u32,
+    rate_limit_burst: u32,
     workers: usize,
 }
 
@@ -93,10 +100,31 @@ struct RawEmail {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawPipeline {
-    queue_capacity: usize,
     batch_rows: usize,
     flush_interval_ms: u64,
     shutdown_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSpool {
+    dir: PathBuf,
+    max_bytes: u64,
+    segment_bytes: u64,
+    sync: SyncMode,
+    fsync_interval_ms: u64,
+}
+
+impl Default for RawSpool {
+    fn default() -> Self {
+        RawSpool {
+            dir: PathBuf::from("/var/lib/beaconhouse/spool"),
+            max_bytes: 1 << 30,
+            segment_bytes: 8 << 20,
+            sync: SyncMode::Interval,
+            fsync_interval_ms: 5,
+        }
+    }
 }
 
 impl Default for RawConfig {
@@ -110,6 +138,7 @@ impl Default for RawConfig {
             http: RawHttp::default(),
             email: RawEmail::default(),
             pipeline: RawPipeline::default(),
+            spool: RawSpool::default(),
         }
     }
 }
@@ -130,6 +159,11 @@ impl Default for RawHttp {
         RawHttp {
             trusted_proxies: Vec::new(),
             max_body_bytes: 4096,
+            max_headers: 64,
+            max_header_bytes: 16 * 1024,
+            request_timeout_ms: 5_000,
+            rate_limit_per_second: 20,
+            rate_limit_burst: 200,
             workers: 0,
         }
     }
@@ -138,7 +172,6 @@ impl Default for RawHttp {
 impl Default for RawPipeline {
     fn default() -> Self {
         RawPipeline {
-            queue_capacity: 100_000,
             batch_rows: 10_000,
             flush_interval_ms: 1_000,
             shutdown_timeout_ms: 10_000,
@@ -178,6 +211,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub email: EmailConfig,
     pub pipeline: PipelineConfig,
+    pub spool: SpoolSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -203,6 +237,15 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Largest accepted `POST /api/event` body; larger ones get 413.
     pub max_body_bytes: usize,
+    /// A hit with more headers than this, or more header bytes, is answered
+    /// and not stored (no browser sends that much).
+    pub max_headers: usize,
+    pub max_header_bytes: usize,
+    /// A client that has not sent its request head within this is cut off.
+    pub request_timeout: Duration,
+    /// Hits per second one client may have stored, and the burst above that.
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
     /// actix worker threads; 0 means one per core.
     pub workers: usize,
 }
@@ -215,13 +258,11 @@ pub struct EmailConfig {
 
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
-    /// Rows held in memory between the request path and the batcher.
-    pub queue_capacity: usize,
     /// A batch is sent when it has this many rows...
     pub batch_rows: usize,
     /// ...or when its oldest row is this old.
     pub flush_interval: Duration,
-    /// How long shutdown may spend delivering what is queued.
+    /// How long shutdown may spend delivering what is spooled.
     pub shutdown_timeout: Duration,
 }
 
@@ -424,13 +465,59 @@ impl RawConfig {
             ));
         }
 
-        let p = &self.pipeline;
-        if p.queue_capacity == 0 {
+        let h = &self.http;
+        if !(8..=1024).contains(&h.max_headers) {
             return Err(ConfigError::invalid(
-                "pipeline.queue_capacity",
-                "must be at least 1",
+                "http.max_headers",
+                "must be between 8 and 1024",
             ));
         }
+        if !(1024..=1_048_576).contains(&h.max_header_bytes) {
+            return Err(ConfigError::invalid(
+                "http.max_header_bytes",
+                "must be between 1024 and 1048576",
+            ));
+        }
+        if !(100..=600_000).contains(&h.request_timeout_ms) {
+            return Err(ConfigError::invalid(
+                "http.request_timeout_ms",
+                "must be between 100 and 600000",
+            ));
+        }
+        if h.rate_limit_per_second == 0 || h.rate_limit_burst == 0 {
+            return Err(ConfigError::invalid(
+                "http.rate_limit_per_second",
+                "and http.rate_limit_burst must be at least 1",
+            ));
+        }
+
+        let sp = &self.spool;
+        if sp.dir.as_os_str().is_empty() {
+            return Err(ConfigError::invalid(
+                "spool.dir",
+                "must name a directory the collector may write, e.g. /var/lib/beaconhouse/spool",
+            ));
+        }
+        if !(1 << 16..=1 << 40).contains(&sp.segment_bytes) {
+            return Err(ConfigError::invalid(
+                "spool.segment_bytes",
+                "must be between 65536 and 1099511627776",
+            ));
+        }
+        if sp.max_bytes < sp.segment_bytes {
+            return Err(ConfigError::invalid(
+                "spool.max_bytes",
+                "must be at least spool.segment_bytes",
+            ));
+        }
+        if !(1..=10_000).contains(&sp.fsync_interval_ms) {
+            return Err(ConfigError::invalid(
+                "spool.fsync_interval_ms",
+                "must be between 1 and 10000",
+            ));
+        }
+
+        let p = &self.pipeline;
         if p.batch_rows == 0 || p.batch_rows > 1_000_000 {
             return Err(ConfigError::invalid(
                 "pipeline.batch_rows",
@@ -461,14 +548,25 @@ impl RawConfig {
             http: HttpConfig {
                 trusted_proxies,
                 max_body_bytes: self.http.max_body_bytes,
+                max_headers: self.http.max_headers,
+                max_header_bytes: self.http.max_header_bytes,
+                request_timeout: Duration::from_millis(self.http.request_timeout_ms),
+                rate_limit_per_second: self.http.rate_limit_per_second,
+                rate_limit_burst: self.http.rate_limit_burst,
                 workers: self.http.workers,
             },
             email: EmailConfig { proxy_networks },
             pipeline: PipelineConfig {
-                queue_capacity: p.queue_capacity,
                 batch_rows: p.batch_rows,
                 flush_interval: Duration::from_millis(p.flush_interval_ms),
                 shutdown_timeout: Duration::from_millis(p.shutdown_timeout_ms),
+            },
+            spool: SpoolSettings {
+                dir: self.spool.dir,
+                max_bytes: self.spool.max_bytes,
+                segment_bytes: self.spool.segment_bytes,
+                sync: self.spool.sync,
+                fsync_interval: Duration::from_millis(self.spool.fsync_interval_ms),
             },
         })
     }
@@ -607,8 +705,28 @@ mod tests {
             ),
             (
                 MINIMAL,
-                &[("BEACONHOUSE_PIPELINE_QUEUE_CAPACITY", "0")],
-                "pipeline.queue_capacity",
+                &[("BEACONHOUSE_SPOOL_MAX_BYTES", "1000")],
+                "spool.max_bytes",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_SPOOL_SYNC", "never")],
+                "spool.sync",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_SPOOL_FSYNC_INTERVAL_MS", "0")],
+                "spool.fsync_interval_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_RATE_LIMIT_BURST", "0")],
+                "http.rate_limit_per_second",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_MAX_HEADERS", "2")],
+                "http.max_headers",
             ),
             (
                 MINIMAL,

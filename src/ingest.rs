@@ -1,7 +1,7 @@
 //! Turns one parsed hit into a row, or into the reason it is not stored.
 //!
-//! The steps run cheapest first and stop at the first refusal: consent, site,
-//! page host, bot, then the client address, which is hashed and located and
+//! The steps run cheapest first and stop at the first refusal: consent, size,
+//! rate limit, site, page host, bot, then the client address, which is hashed and located and
 //! goes no further than this function's stack.
 //! Owns: the order of the privacy decisions.
 //! Must never: do I/O (salts and the GeoIP database are in memory), or let the
@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::time::Instant;
 
 use ipnet::IpNet;
 
@@ -20,9 +21,10 @@ use crate::enrich::ua::{Device, UaClassifier};
 use crate::enrich::url::{clean_page_url, referrer_host};
 use crate::enrich::{bounded, truncate_bytes};
 use crate::metrics::DropReason;
-use crate::pipeline::{EventRow, OpenRow};
+use crate::pipeline::{EventRow, OpenRow, next_event_id};
 use crate::privacy::salts::Salts;
 use crate::privacy::{client_ip, consent, hash};
+use crate::rate_limit::RateLimiter;
 
 pub const MAX_TITLE_CHARS: usize = 256;
 pub const MAX_EVENT_NAME_CHARS: usize = 64;
@@ -44,6 +46,8 @@ pub struct RequestMeta<'a> {
     pub gpc: Option<&'a [u8]>,
     /// The `Referer` header: the page, for a pixel that did not send `url`.
     pub referer: Option<&'a str>,
+    /// More headers, or header bytes, than `http.max_headers`/`max_header_bytes`.
+    pub oversized: bool,
 }
 
 /// A page view or custom event, from the pixel's query or the beacon's body.
@@ -72,6 +76,7 @@ pub struct Ingest {
     ua: UaClassifier,
     geo: GeoLookup,
     salts: Salts,
+    rate_limit: RateLimiter,
 }
 
 impl Ingest {
@@ -83,6 +88,10 @@ impl Ingest {
             ua: UaClassifier::default(),
             geo,
             salts,
+            rate_limit: RateLimiter::new(
+                config.http.rate_limit_per_second,
+                config.http.rate_limit_burst,
+            ),
         }
     }
 
@@ -92,9 +101,7 @@ impl Ingest {
         hit: &PageHit<'_>,
         now: u32,
     ) -> Result<EventRow, DropReason> {
-        if let Some(refusal) = consent::refusal(meta.dnt, meta.gpc) {
-            return Err(refusal);
-        }
+        let client = self.admit(meta)?;
         let site = self.sites.get(hit.site).ok_or(DropReason::UnknownSite)?;
         let page = match hit.url.or(meta.referer) {
             Some(raw) => clean_page_url(raw).ok_or(DropReason::Invalid)?,
@@ -113,7 +120,6 @@ impl Ingest {
             (device, _) => device,
         };
 
-        let client = self.client_address(meta).ok_or(DropReason::Invalid)?;
         let salt = self.salts.visitor_salt(clock::day_of(now));
         let visitor_id = hash::visitor_id(&salt, &site.id, client, meta.user_agent);
         let location = self.geo.locate(client);
@@ -143,6 +149,7 @@ impl Ingest {
             browser: class.browser,
             os: class.os,
             device: device.code(),
+            event_id: next_event_id(),
         })
     }
 
@@ -152,9 +159,7 @@ impl Ingest {
         hit: &OpenHit<'_>,
         now: u32,
     ) -> Result<OpenRow, DropReason> {
-        if let Some(refusal) = consent::refusal(meta.dnt, meta.gpc) {
-            return Err(refusal);
-        }
+        let client = self.admit(meta)?;
         let campaign = hit.campaign.trim();
         if campaign.is_empty()
             || campaign.chars().count() > MAX_CAMPAIGN_CHARS
@@ -163,7 +168,6 @@ impl Ingest {
         {
             return Err(DropReason::Invalid);
         }
-        let client = self.client_address(meta).ok_or(DropReason::Invalid)?;
         let class = classify_open(meta.user_agent, client, &self.email_proxy_networks);
         if !class.proxied && self.ua.is_bot(meta.user_agent) {
             // Link scanners and security gateways fetch images too; they are not readers.
@@ -178,15 +182,29 @@ impl Ingest {
             proxied: u8::from(class.proxied),
             country: self.geo.locate(client).country,
             client: class.client.to_string(),
+            open_id: next_event_id(),
         })
     }
 
-    fn client_address(&self, meta: &RequestMeta<'_>) -> Option<IpAddr> {
-        let peer = meta.peer?;
-        Some(client_ip::resolve(
+    /// The checks every hit passes first, in this order: consent before
+    /// anything else (a refusing visitor must not even count against a rate
+    /// limit), then the request's size, then the client's rate.
+    fn admit(&self, meta: &RequestMeta<'_>) -> Result<IpAddr, DropReason> {
+        if let Some(refusal) = consent::refusal(meta.dnt, meta.gpc) {
+            return Err(refusal);
+        }
+        if meta.oversized {
+            return Err(DropReason::Invalid);
+        }
+        let peer = meta.peer.ok_or(DropReason::Invalid)?;
+        let client = client_ip::resolve(
             peer,
             meta.forwarded_for.iter().copied(),
             &self.trusted_proxies,
-        ))
+        );
+        if !self.rate_limit.allow(client, Instant::now()) {
+            return Err(DropReason::RateLimited);
+        }
+        Ok(client)
     }
 }

@@ -10,16 +10,18 @@
 //!   - [`privacy`]: consent (DNT/GPC), client address, hashing and salts.
 //!   - [`enrich`]: URL/referrer cleaning, user-agent classes and bots, GeoIP,
 //!     mail clients and image proxies.
-//! - [`pipeline`]: the bounded queue and the batcher that drains it.
+//! - [`spool`]: appends each row to checksummed segment files on disk.
+//! - [`pipeline`]: the row types, and the shipper that reads the spool and
+//!   inserts batches (dead-lettering what ClickHouse rejects).
 //! - [`sink`]: inserts batches into ClickHouse and decides what to retry.
 //!
 //! Around them: [`config`] (one validated struct), [`migrate`] (the `schema/`
-//! files), [`metrics`] (counters for `/metrics`), [`serve`] (wiring), and
-//! [`clock`] (UTC seconds and days).
+//! files), [`metrics`] (counters for `/metrics`), [`rate_limit`] (per-client buckets),
+//! [`serve`] (wiring), and [`clock`] (UTC seconds and days).
 //!
 //! Invariant for all of them: an IP address, a full user agent or a raw
 //! recipient token never leaves the request's stack frame: not into a row,
-//! not to disk, not into a log line.
+//! not into the spool, not into a log line.
 
 pub mod clock;
 pub mod config;
@@ -30,5 +32,7 @@ pub mod metrics;
 pub mod migrate;
 pub mod pipeline;
 pub mod privacy;
+pub mod rate_limit;
 pub mod serve;
 pub mod sink;
+pub mod spool;

@@ -9,6 +9,8 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::spool::SpoolStats;
+
 /// Why an answered hit was not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DropReason {
@@ -22,24 +24,30 @@ pub enum DropReason {
     UnknownSite,
     /// Required parameters missing or unreadable (a pixel still answers the GIF).
     Invalid,
-    /// The in-memory queue to the batcher was full.
-    QueueFull,
-    /// ClickHouse rejected the batch as malformed; retrying cannot help.
-    Rejected,
-    /// Still undelivered when the shutdown deadline passed.
-    ShutdownUndelivered,
+    /// The client sent more hits than `http.rate_limit_*` allow.
+    RateLimited,
+    /// The spool reached `spool.max_bytes`.
+    SpoolFull,
+    /// The spool could not be written (disk error).
+    SpoolError,
+    /// ClickHouse rejected the batch as malformed; it is in the dead-letter directory.
+    DeadLettered,
+    /// A spooled record failed its checksum and was skipped.
+    Damaged,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 10] = [
         DropReason::DoNotTrack,
         DropReason::GlobalPrivacyControl,
         DropReason::Bot,
         DropReason::UnknownSite,
         DropReason::Invalid,
-        DropReason::QueueFull,
-        DropReason::Rejected,
-        DropReason::ShutdownUndelivered,
+        DropReason::RateLimited,
+        DropReason::SpoolFull,
+        DropReason::SpoolError,
+        DropReason::DeadLettered,
+        DropReason::Damaged,
     ];
 
     /// The `reason` label value.
@@ -50,9 +58,11 @@ impl DropReason {
             DropReason::Bot => "bot",
             DropReason::UnknownSite => "unknown_site",
             DropReason::Invalid => "invalid",
-            DropReason::QueueFull => "queue_full",
-            DropReason::Rejected => "rejected",
-            DropReason::ShutdownUndelivered => "shutdown",
+            DropReason::RateLimited => "rate_limited",
+            DropReason::SpoolFull => "spool_full",
+            DropReason::SpoolError => "spool_error",
+            DropReason::DeadLettered => "dead_letter",
+            DropReason::Damaged => "damaged",
         }
     }
 }
@@ -81,12 +91,54 @@ impl Endpoint {
 #[derive(Debug, Default)]
 pub struct Metrics {
     received: [AtomicU64; 3],
-    dropped: [AtomicU64; 8],
+    dropped: [AtomicU64; 10],
     stored_rows: AtomicU64,
     batches_ok: AtomicU64,
     batches_failed: AtomicU64,
-    queue_depth: AtomicU64,
     clickhouse_up: AtomicU64,
+    insert_seconds: Histogram,
+}
+
+/// Upper bounds (seconds) of the insert latency buckets.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// A Prometheus histogram with fixed buckets; counts are per bucket, made
+/// cumulative when rendered.
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, seconds: f64) {
+        let index = LATENCY_BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        self.buckets[index].fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, bucket) in self.buckets.iter().enumerate() {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let bound = LATENCY_BUCKETS
+                .get(i)
+                .map(|b| b.to_string())
+                .unwrap_or_else(|| "+Inf".into());
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}");
+        let _ = writeln!(out, "{name}_count {cumulative}");
+    }
 }
 
 impl Metrics {
@@ -112,17 +164,27 @@ impl Metrics {
         self.clickhouse_up.store(1, Ordering::Relaxed);
     }
 
+    /// Rows of a retried batch that ClickHouse turned out to hold already.
+    pub fn already_stored(&self, rows: u64) {
+        self.stored_rows.fetch_add(rows, Ordering::Relaxed);
+    }
+
     pub fn batch_failed(&self) {
         self.batches_failed.fetch_add(1, Ordering::Relaxed);
         self.clickhouse_up.store(0, Ordering::Relaxed);
     }
 
-    pub fn set_queue_depth(&self, depth: usize) {
-        self.queue_depth.store(depth as u64, Ordering::Relaxed);
+    /// How long a successful insert took.
+    pub fn insert_took(&self, elapsed: std::time::Duration) {
+        self.insert_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    pub fn stored_count(&self) -> u64 {
+        self.stored_rows.load(Ordering::Relaxed)
     }
 
     /// The text exposition format (version 0.0.4).
-    pub fn render(&self) -> String {
+    pub fn render(&self, spool: SpoolStats) -> String {
         let mut out = String::with_capacity(2048);
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         out.push_str("# HELP beaconhouse_hits_received_total Hits answered, by endpoint.\n");
@@ -167,23 +229,52 @@ impl Metrics {
                 &self.batches_failed,
             ),
             (
-                "queue_depth",
-                "gauge",
-                "Rows waiting for the batcher.",
-                &self.queue_depth,
-            ),
-            (
                 "clickhouse_up",
                 "gauge",
                 "1 when the last insert succeeded.",
                 &self.clickhouse_up,
             ),
         ];
-        for (name, kind, help, value) in scalars {
+        let spool_values = [
+            (
+                "spool_bytes",
+                "gauge",
+                "Bytes of spool segments on disk.",
+                spool.bytes,
+            ),
+            (
+                "spool_max_bytes",
+                "gauge",
+                "spool.max_bytes.",
+                spool.max_bytes,
+            ),
+            (
+                "spool_segments",
+                "gauge",
+                "Spool segment files on disk.",
+                spool.segments,
+            ),
+            (
+                "spool_fsync_failures_total",
+                "counter",
+                "Spool fsyncs that failed.",
+                spool.sync_failures,
+            ),
+        ];
+        let all = scalars
+            .into_iter()
+            .map(|(name, kind, help, value)| (name, kind, help, get(value)))
+            .chain(spool_values);
+        for (name, kind, help, value) in all {
             let _ = writeln!(out, "# HELP beaconhouse_{name} {help}");
             let _ = writeln!(out, "# TYPE beaconhouse_{name} {kind}");
-            let _ = writeln!(out, "beaconhouse_{name} {}", get(value));
+            let _ = writeln!(out, "beaconhouse_{name} {value}");
         }
+        self.insert_seconds.render(
+            "beaconhouse_insert_duration_seconds",
+            "Time taken by successful ClickHouse inserts.",
+            &mut out,
+        );
         out
     }
 }
@@ -199,7 +290,17 @@ mod tests {
         metrics.dropped(DropReason::Bot);
         metrics.received(Endpoint::Pixel);
         metrics.stored(5);
-        let text = metrics.render();
+        metrics.insert_took(std::time::Duration::from_millis(30));
+        let text = metrics.render(SpoolStats {
+            bytes: 10,
+            segments: 1,
+            max_bytes: 100,
+            sync_failures: 0,
+        });
+        assert!(text.contains("beaconhouse_spool_bytes 10\n"));
+        assert!(text.contains("beaconhouse_insert_duration_seconds_bucket{le=\"0.025\"} 0\n"));
+        assert!(text.contains("beaconhouse_insert_duration_seconds_bucket{le=\"0.05\"} 1\n"));
+        assert!(text.contains("beaconhouse_insert_duration_seconds_bucket{le=\"+Inf\"} 1\n"));
         assert!(text.contains("beaconhouse_hits_dropped_total{reason=\"bot\"} 2\n"));
         assert!(text.contains("beaconhouse_hits_dropped_total{reason=\"dnt\"} 0\n"));
         assert!(text.contains("beaconhouse_hits_received_total{endpoint=\"pixel\"} 1\n"));

@@ -1,9 +1,10 @@
 //! `beaconhouse serve`: wires the pipeline together and runs it until a signal.
 //!
 //! Start-up order: GeoIP database, ClickHouse client and salts (a collector
-//! whose ClickHouse is down still starts and answers hits), the batcher, then
-//! the listener. Shutdown order is the reverse: stop accepting, let the batcher
-//! deliver what is queued, exit.
+//! whose ClickHouse is down still starts and answers hits), the spool and its
+//! shipper, then the listener. Shutdown order is the reverse: stop accepting,
+//! fsync the spool, let the shipper deliver what it can before the deadline
+//! (the rest stays spooled for the next start), exit.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -17,15 +18,18 @@ use crate::enrich::geo::{GeoError, GeoLookup};
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
-use crate::pipeline::Queue;
-use crate::pipeline::batcher::{self, BatchSettings};
+use crate::pipeline::dead_letter::DeadLetter;
+use crate::pipeline::shipper::{self, ShipSettings};
 use crate::privacy::salts::SaltKeeper;
 use crate::sink::clickhouse::{self, ClickHouseSink};
+use crate::spool::{Spool, SpoolError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
     Geo(#[from] GeoError),
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
     #[error(
         "cannot listen on {address}: {cause}; choose a free address with `listen` (BEACONHOUSE_LISTEN)"
     )]
@@ -61,19 +65,20 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     tokio::spawn(keeper.run());
 
     let metrics = Arc::new(Metrics::default());
-    let (queue, receiver) = Queue::bounded(config.pipeline.queue_capacity);
-    let (stop_batcher, batcher_stopped) = oneshot::channel::<()>();
-    let batcher = tokio::spawn(batcher::run(
-        receiver,
+    let (spool, reader) = Spool::open(config.spool.clone())?;
+    let (stop_shipper, shipper_stopped) = oneshot::channel::<()>();
+    let shipper = tokio::spawn(shipper::run(
+        reader,
         ClickHouseSink::new(client),
-        BatchSettings {
+        DeadLetter::new(&config.spool.dir),
+        ShipSettings {
             batch_rows: config.pipeline.batch_rows,
             flush_interval: config.pipeline.flush_interval,
             shutdown_timeout: config.pipeline.shutdown_timeout,
         },
         metrics.clone(),
         async {
-            let _ = batcher_stopped.await;
+            let _ = shipper_stopped.await;
         },
     ));
 
@@ -83,17 +88,20 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     })?;
     let state = web::Data::new(AppState {
         ingest: Ingest::new(&config, geo, salts),
-        queue,
+        spool: spool.clone(),
         metrics,
         max_body_bytes: config.http.max_body_bytes,
+        max_headers: config.http.max_headers,
+        max_header_bytes: config.http.max_header_bytes,
     });
-    tracing::info!(listen = %config.listen, sites = config.sites.len(), "collector listening");
-    let served = http::serve(listener, state, config.http.workers).await;
+    tracing::info!(listen = %config.listen, sites = config.sites.len(), spool = %config.spool.dir.display(), "collector listening");
+    let served = http::serve(listener, state, &config.http).await;
 
-    tracing::info!("stopped accepting hits; delivering what is queued");
-    let _ = stop_batcher.send(());
-    if let Err(error) = batcher.await {
-        tracing::error!(%error, "the batcher task failed");
+    tracing::info!("stopped accepting hits; delivering what is spooled");
+    spool.close();
+    let _ = stop_shipper.send(());
+    if let Err(error) = shipper.await {
+        tracing::error!(%error, "the shipper task failed");
     }
     served.map_err(ServeError::Server)
 }

@@ -437,11 +437,19 @@ fn no_address_token_or_user_agent_reaches_clickhouse_or_logs() {
         clickhouse.wait_for_count(&db, "SELECT count() FROM email_opens", 4),
         4
     );
-    let (clean_exit, log) = collector.stop();
+    let (clean_exit, log, dir) = collector.stop_keeping_dir();
     assert!(clean_exit, "{log}");
     assert!(
-        log.contains("DEBUG") || log.contains("TRACE") || log.contains("INFO"),
-        "the log was captured"
+        log.contains("TRACE"),
+        "the log was captured at the finest level"
+    );
+    let mut on_disk = Vec::new();
+    for entry in walk(&dir.path().join("spool")) {
+        on_disk.extend(std::fs::read(&entry).unwrap());
+    }
+    assert!(
+        on_disk.windows(14).any(|w| w == b"optimumabq.com"),
+        "the spool holds the rows"
     );
 
     let tables = clickhouse.query(
@@ -472,6 +480,24 @@ fn no_address_token_or_user_agent_reaches_clickhouse_or_logs() {
     for needle in forbidden {
         assert!(!stored.contains(needle), "{needle:?} reached ClickHouse");
         assert!(!log.contains(needle), "{needle:?} reached the log");
+        assert!(
+            !on_disk
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes()),
+            "{needle:?} reached the spool on disk"
+        );
+    }
+    for address in addresses {
+        let octets: Vec<u8> = match address.parse::<std::net::IpAddr>().unwrap() {
+            std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+            std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+        };
+        assert!(
+            !on_disk
+                .windows(octets.len())
+                .any(|w| w == octets.as_slice()),
+            "{address} in binary form reached the spool"
+        );
     }
     // Nor as numbers: ClickHouse could hold an address as IPv4 integer.
     for address in ["81.2.69.142", "192.0.2.77", "198.51.100.23"] {
@@ -591,4 +617,18 @@ fn collectors_agree_on_salts_and_old_salts_are_destroyed() {
         "1",
         "the second collector adopted the first one's key"
     );
+}
+
+/// Every file below `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

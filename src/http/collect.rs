@@ -14,6 +14,8 @@ use crate::clock;
 use crate::ingest::{OpenHit, PageHit, RequestMeta};
 use crate::metrics::{DropReason, Endpoint};
 use crate::pipeline::Record;
+use crate::spool::{SpoolError, SyncMode};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A transparent 1x1 GIF, the smallest there is.
 const PIXEL_GIF: &[u8] = &[
@@ -35,6 +37,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         )
         .route("/t.js", web::get().to(tracker))
         .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics));
 }
 
@@ -49,12 +52,12 @@ async fn page_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
         name: None,
         screen_width: None,
     };
-    let meta = request_meta(&request);
+    let meta = request_meta(&request, &state);
     let outcome = state
         .ingest
         .page(&meta, &hit, clock::now_unix())
         .map(Record::Event);
-    record(&state, outcome);
+    record(&state, outcome).await;
     gif()
 }
 
@@ -65,12 +68,12 @@ async fn open_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
         campaign: query.get("c").unwrap_or(""),
         recipient: query.get("rid").unwrap_or(""),
     };
-    let meta = request_meta(&request);
+    let meta = request_meta(&request, &state);
     let outcome = state
         .ingest
         .open(&meta, &hit, clock::now_unix())
         .map(Record::Open);
-    record(&state, outcome);
+    record(&state, outcome).await;
     gif()
 }
 
@@ -143,12 +146,12 @@ async fn event_beacon(
             .filter(|w| w.is_finite() && *w >= 0.0)
             .map(|w| w.min(100_000.0) as u32),
     };
-    let meta = request_meta(&request);
+    let meta = request_meta(&request, &state);
     let outcome = state
         .ingest
         .page(&meta, &hit, clock::now_unix())
         .map(Record::Event);
-    record(&state, outcome);
+    record(&state, outcome).await;
     HttpResponse::Accepted()
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .finish()
@@ -177,17 +180,67 @@ async fn healthz() -> HttpResponse {
         .body("ok\n")
 }
 
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    state.metrics.set_queue_depth(state.queue.depth());
+/// Ready to take hits: the spool has room and its last fsync worked. A load
+/// balancer should send traffic elsewhere while this answers 503.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let spool = state.spool.stats();
+    let nearly_full = spool.bytes.saturating_mul(10) >= spool.max_bytes.saturating_mul(9);
+    if nearly_full {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the spool is over 90% full: ClickHouse is not keeping up or is down",
+        );
+    }
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render())
+        .content_type("text/plain; charset=utf-8")
+        .body("ready\n")
 }
 
-/// Queues an accepted row or counts why there is none.
-fn record(state: &AppState, outcome: Result<Record, DropReason>) {
-    if let Err(reason) = outcome.and_then(|row| state.queue.offer(row)) {
-        state.metrics.dropped(reason);
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(state.spool.stats()))
+}
+
+/// Spools an accepted row, or counts why there is none. With `sync = "always"`
+/// it returns only once the row is fsynced.
+async fn record(state: &AppState, outcome: Result<Record, DropReason>) {
+    let row = match outcome {
+        Ok(row) => row,
+        Err(reason) => return state.metrics.dropped(reason),
+    };
+    match state.spool.append(&row) {
+        Ok(ticket) => {
+            if state.spool.sync_mode() == SyncMode::Always {
+                state.spool.wait_durable(ticket).await;
+            }
+        }
+        Err(SpoolError::Full) => {
+            state.metrics.dropped(DropReason::SpoolFull);
+            warn_rate_limited(
+                &SPOOL_FULL_WARNED,
+                "the spool is full: hits are being dropped until ClickHouse catches up (see beaconhouse_hits_dropped_total{reason=\"spool_full\"})",
+            );
+        }
+        Err(error) => {
+            state.metrics.dropped(DropReason::SpoolError);
+            tracing::error!(%error, "a hit could not be spooled");
+        }
+    }
+}
+
+static SPOOL_FULL_WARNED: AtomicU32 = AtomicU32::new(0);
+
+/// Logs `message` at most once per ten seconds for the given `last` marker.
+fn warn_rate_limited(last: &AtomicU32, message: &str) {
+    let now = clock::now_unix();
+    let previous = last.load(Ordering::Relaxed);
+    if now >= previous.saturating_add(10)
+        && last
+            .compare_exchange(previous, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::warn!("{message}");
     }
 }
 
@@ -210,9 +263,14 @@ fn too_large(limit: usize) -> String {
 
 /// What the transport says about the request. Header values that are not
 /// UTF-8 are treated as absent.
-fn request_meta(request: &HttpRequest) -> RequestMeta<'_> {
+fn request_meta<'a>(request: &'a HttpRequest, state: &AppState) -> RequestMeta<'a> {
     let headers = request.headers();
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
     RequestMeta {
+        oversized: headers.len() > state.max_headers || header_bytes > state.max_header_bytes,
         peer: request.peer_addr().map(|a| a.ip()),
         forwarded_for: headers
             .get_all("x-forwarded-for")

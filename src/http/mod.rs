@@ -15,17 +15,20 @@ use std::sync::Arc;
 
 use actix_web::{App, HttpServer, web};
 
+use crate::config::HttpConfig;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
-use crate::pipeline::Queue;
+use crate::spool::Spool;
 
 /// What every handler shares.
 pub struct AppState {
     pub ingest: Ingest,
-    pub queue: Queue,
+    pub spool: Arc<Spool>,
     pub metrics: Arc<Metrics>,
     /// Largest accepted beacon body.
     pub max_body_bytes: usize,
+    pub max_headers: usize,
+    pub max_header_bytes: usize,
 }
 
 /// Registers every route on an actix app: used by `serve` and by tests.
@@ -38,12 +41,14 @@ pub fn routes(config: &mut web::ServiceConfig) {
 pub async fn serve(
     listener: TcpListener,
     state: web::Data<AppState>,
-    workers: usize,
+    config: &HttpConfig,
 ) -> std::io::Result<()> {
     let mut server = HttpServer::new(move || App::new().app_data(state.clone()).configure(routes))
+        .client_request_timeout(config.request_timeout)
+        .client_disconnect_timeout(config.request_timeout)
         .shutdown_timeout(5);
-    if workers > 0 {
-        server = server.workers(workers);
+    if config.workers > 0 {
+        server = server.workers(config.workers);
     }
     server.listen(listener)?.run().await
 }

@@ -1,21 +1,18 @@
-//! The path from an accepted hit to ClickHouse: rows, the bounded queue the
-//! request path drops them into, and the batcher that drains it.
+//! The path from an accepted hit to ClickHouse: the rows, and the shipper that
+//! reads them from the spool and inserts them in batches.
 //!
 //! Owns: the row types (the exact column order of `events` and `email_opens`)
-//! and the queue's back-pressure rule: the request path never waits; when the
-//! queue is full the row is dropped and counted.
+//! and the shipper that moves spooled rows into ClickHouse.
 //! Must never: carry an IP address, a user agent or a recipient token: rows are
 //! built by `ingest` from already-hashed, already-coarsened values.
 
-pub mod batcher;
+pub mod dead_letter;
+pub mod shipper;
 
-use serde::Serialize;
-use tokio::sync::mpsc;
-
-use crate::metrics::DropReason;
+use serde::{Deserialize, Serialize};
 
 /// A row of `events`, fields in column order (rows are sent as `RowBinary`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, clickhouse::Row)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, clickhouse::Row)]
 pub struct EventRow {
     pub site: String,
     /// Seconds since the epoch, UTC.
@@ -37,10 +34,12 @@ pub struct EventRow {
     pub os: String,
     /// `Enum8` value, see [`crate::enrich::ua::Device`].
     pub device: i8,
+    /// See [`next_event_id`].
+    pub event_id: u64,
 }
 
 /// A row of `email_opens`, fields in column order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, clickhouse::Row)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, clickhouse::Row)]
 pub struct OpenRow {
     pub campaign: String,
     pub ts: u32,
@@ -48,69 +47,52 @@ pub struct OpenRow {
     pub proxied: u8,
     pub country: String,
     pub client: String,
+    /// See [`next_event_id`].
+    pub open_id: u64,
 }
 
 /// Anything the batcher ships.
 // Nearly every record is an event, so boxing the larger variant would add an
 // allocation to almost every hit to save memory only on opens.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Record {
     Event(EventRow),
     Open(OpenRow),
 }
 
-/// The request path's end of the queue.
-#[derive(Debug, Clone)]
-pub struct Queue {
-    sender: mpsc::Sender<Record>,
+thread_local! {
+    static EVENT_IDS: std::cell::Cell<u64> = std::cell::Cell::new(seed());
 }
 
-/// The batcher's end of the queue.
-pub type QueueReceiver = mpsc::Receiver<Record>;
+fn seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    // Without an OS random source the ids are still unique per thread, just guessable.
+    let _ = getrandom::fill(&mut bytes);
+    u64::from_le_bytes(bytes) | 1
+}
 
-impl Queue {
-    pub fn bounded(capacity: usize) -> (Queue, QueueReceiver) {
-        let (sender, receiver) = mpsc::channel(capacity);
-        (Queue { sender }, receiver)
-    }
-
-    /// Hands a record to the batcher without waiting.
-    pub fn offer(&self, record: Record) -> Result<(), DropReason> {
-        self.sender
-            .try_send(record)
-            .map_err(|_| DropReason::QueueFull)
-    }
-
-    /// Records waiting for the batcher.
-    pub fn depth(&self) -> usize {
-        self.sender.max_capacity() - self.sender.capacity()
-    }
+/// A random id for one row, used to recognise a row ClickHouse already holds
+/// when a batch is retried. Random, so it links the row to nothing.
+pub fn next_event_id() -> u64 {
+    EVENT_IDS.with(|state| {
+        // splitmix64: a full-period generator whose output is well mixed.
+        let next = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        state.set(next);
+        let mut z = next;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn open() -> Record {
-        Record::Open(OpenRow {
-            campaign: "c".into(),
-            ts: 1,
-            recipient_id: 2,
-            proxied: 0,
-            country: String::new(),
-            client: String::new(),
-        })
-    }
-
     #[test]
-    fn a_full_queue_refuses_without_waiting() {
-        let (queue, mut receiver) = Queue::bounded(2);
-        assert_eq!(queue.offer(open()), Ok(()));
-        assert_eq!(queue.offer(open()), Ok(()));
-        assert_eq!(queue.depth(), 2);
-        assert_eq!(queue.offer(open()), Err(DropReason::QueueFull));
-        assert_eq!(receiver.try_recv().ok(), Some(open()));
-        assert_eq!(queue.offer(open()), Ok(()));
+    fn event_ids_do_not_repeat() {
+        let ids: std::collections::HashSet<u64> = (0..100_000).map(|_| next_event_id()).collect();
+        assert_eq!(ids.len(), 100_000);
     }
 }

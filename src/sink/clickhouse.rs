@@ -12,7 +12,6 @@
 use std::time::Duration;
 
 use crate::config::ClickHouseConfig;
-use crate::pipeline::{EventRow, OpenRow};
 use clickhouse::Client;
 
 /// Longest an insert may take before it counts as failed and is retried.
@@ -40,6 +39,34 @@ pub fn client(config: &ClickHouseConfig) -> Client {
         .with_validation(false)
 }
 
+/// The tables rows are inserted into, with the column holding each row's
+/// random id. A fixed enum: table names never come from a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdTable {
+    Events,
+    EmailOpens,
+}
+
+impl IdTable {
+    pub fn name(self) -> &'static str {
+        match self {
+            IdTable::Events => "events",
+            IdTable::EmailOpens => "email_opens",
+        }
+    }
+
+    fn stored_ids_query(self) -> &'static str {
+        match self {
+            IdTable::Events => {
+                "SELECT event_id FROM events WHERE ts BETWEEN toDateTime(?) AND toDateTime(?)"
+            }
+            IdTable::EmailOpens => {
+                "SELECT open_id FROM email_opens WHERE ts BETWEEN toDateTime(?) AND toDateTime(?)"
+            }
+        }
+    }
+}
+
 /// Inserts batches of rows.
 #[derive(Clone)]
 pub struct ClickHouseSink {
@@ -51,22 +78,14 @@ impl ClickHouseSink {
         ClickHouseSink { client }
     }
 
-    pub async fn insert_events(&self, rows: &[EventRow]) -> Result<(), SinkError> {
-        self.insert("events", rows).await
-    }
-
-    pub async fn insert_opens(&self, rows: &[OpenRow]) -> Result<(), SinkError> {
-        self.insert("email_opens", rows).await
-    }
-
-    async fn insert<T>(&self, table: &str, rows: &[T]) -> Result<(), SinkError>
+    pub async fn insert<T>(&self, table: IdTable, rows: &[T]) -> Result<(), SinkError>
     where
         T: clickhouse::RowOwned + clickhouse::RowWrite,
     {
         let result = async {
             let mut insert = self
                 .client
-                .insert::<T>(table)
+                .insert::<T>(table.name())
                 .await?
                 .with_timeouts(Some(INSERT_TIMEOUT), Some(INSERT_TIMEOUT));
             for row in rows {
@@ -76,6 +95,24 @@ impl ClickHouseSink {
         }
         .await;
         result.map_err(classify)
+    }
+
+    /// The row ids `table` holds with `ts` between `from` and `to` (inclusive).
+    pub async fn stored_ids(
+        &self,
+        table: IdTable,
+        from: u32,
+        to: u32,
+    ) -> Result<std::collections::HashSet<u64>, SinkError> {
+        let ids: Vec<u64> = self
+            .client
+            .query(table.stored_ids_query())
+            .bind(from)
+            .bind(to)
+            .fetch_all()
+            .await
+            .map_err(|e| SinkError::Retryable(e.to_string()))?;
+        Ok(ids.into_iter().collect())
     }
 }
 

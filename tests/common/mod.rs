@@ -25,6 +25,7 @@ pub struct ClickHouse {
     pub url: String,
     process: Option<Child>,
     dir: Option<tempfile::TempDir>,
+    ports: [u16; 3],
 }
 
 impl Drop for ClickHouse {
@@ -44,6 +45,7 @@ pub fn clickhouse() -> &'static ClickHouse {
             url: url.trim_end_matches('/').to_string(),
             process: None,
             dir: None,
+            ports: [0; 3],
         },
         _ => ClickHouse::start(),
     })
@@ -60,24 +62,43 @@ impl ClickHouse {
             .tempdir()
             .expect("temporary directory");
         let ports = [free_port(), free_port(), free_port()];
-        let log = std::fs::File::create(dir.path().join("server.out")).unwrap();
+        let mut clickhouse = ClickHouse {
+            url: format!("http://127.0.0.1:{}", ports[0]),
+            process: None,
+            dir: Some(dir),
+            ports,
+        };
+        clickhouse.launch();
+        clickhouse
+    }
+
+    /// Starts the server process on this instance's directory and ports.
+    fn launch(&mut self) {
+        let dir = self
+            .dir
+            .as_ref()
+            .expect("a server this harness started")
+            .path();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("server.out"))
+            .unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/clickhouse-dev.sh");
         let mut process = Command::new("bash")
             .arg(&script)
-            .arg(dir.path())
-            .args(ports.iter().map(u16::to_string))
+            .arg(dir)
+            .args(self.ports.iter().map(u16::to_string))
             .env("BEACONHOUSE_WATCH_PID", std::process::id().to_string())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .expect("bash runs deploy/clickhouse-dev.sh");
-        let url = format!("http://127.0.0.1:{}", ports[0]);
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(90) {
             if let Ok(Some(status)) = process.try_wait() {
-                let output =
-                    std::fs::read_to_string(dir.path().join("server.out")).unwrap_or_default();
+                let output = std::fs::read_to_string(dir.join("server.out")).unwrap_or_default();
                 if status.code() == Some(127) {
                     panic!(
                         "clickhouse-server is not installed. Install it with `apt-get install -y clickhouse-server` (as root), or set BEACONHOUSE_TEST_CLICKHOUSE_URL to a running server.\n{output}"
@@ -85,25 +106,38 @@ impl ClickHouse {
                 }
                 panic!("clickhouse-server exited with {status} before answering:\n{output}");
             }
-            if http_get(&format!("{url}/ping")).is_some_and(|(status, _)| status == 200) {
-                return ClickHouse {
-                    url,
-                    process: Some(process),
-                    dir: Some(dir),
-                };
+            if http_get(&format!("{}/ping", self.url)).is_some_and(|(status, _)| status == 200) {
+                self.process = Some(process);
+                return;
             }
             std::thread::sleep(Duration::from_millis(200));
         }
         let _ = process.kill();
+        let _ = process.wait();
         panic!(
             "clickhouse-server did not answer within 90 s; see {}",
-            dir.path().display()
+            dir.display()
         );
     }
 
-    /// Stops the server (for fault tests); `restart` brings it back on the same data.
-    pub fn data_dir(&self) -> Option<&Path> {
-        self.dir.as_ref().map(|d| d.path())
+    /// Stops the server (an outage); [`ClickHouse::resume`] starts it again on
+    /// the same data and ports.
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+        // The server may still hold its port for a moment after it exits.
+        let started = Instant::now();
+        while http_get(&format!("{}/ping", self.url)).is_some()
+            && started.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn resume(&mut self) {
+        self.launch();
     }
 
     /// Runs a statement and returns the TSV answer; panics on an error status.
@@ -191,16 +225,27 @@ hostnames = ["optimumabq.com", "www.optimumabq.com"]
 
 impl Collector {
     /// Starts `beaconhouse serve` with `SITE_TOML` plus `extra_toml`, writing to
-    /// `database`, and waits for `/healthz`.
+    /// `database`, with a spool in a new directory, and waits for `/healthz`.
     pub fn start(clickhouse: &ClickHouse, database: &str, extra_toml: &str) -> Collector {
         let dir = tempfile::Builder::new()
             .prefix("beaconhouse-collector-")
             .tempdir()
             .unwrap();
+        Collector::start_in(dir, clickhouse, database, extra_toml)
+    }
+
+    /// As [`Collector::start`], in `dir` (whose `spool/` a previous collector may
+    /// have left behind).
+    pub fn start_in(
+        dir: tempfile::TempDir,
+        clickhouse: &ClickHouse,
+        database: &str,
+        extra_toml: &str,
+    ) -> Collector {
         let config = dir.path().join("beaconhouse.toml");
         std::fs::write(&config, format!("{SITE_TOML}\n{extra_toml}")).unwrap();
         let port = free_port();
-        let log_path = dir.path().join("collector.log");
+        let log_path = dir.path().join(format!("collector-{port}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
         let process = Command::new(binary())
             .arg("--config")
@@ -209,8 +254,11 @@ impl Collector {
             .env("BEACONHOUSE_CLICKHOUSE_URL", &clickhouse.url)
             .env("BEACONHOUSE_CLICKHOUSE_DATABASE", database)
             .env("BEACONHOUSE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("BEACONHOUSE_SPOOL_DIR", dir.path().join("spool"))
             .env("BEACONHOUSE_PIPELINE_FLUSH_INTERVAL_MS", "100")
             .env("BEACONHOUSE_HTTP_WORKERS", "2")
+            .env("BEACONHOUSE_HTTP_RATE_LIMIT_PER_SECOND", "100000")
+            .env("BEACONHOUSE_HTTP_RATE_LIMIT_BURST", "100000")
             .env("RUST_LOG", "trace")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -234,6 +282,25 @@ impl Collector {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("collector did not become healthy:\n{}", collector.log());
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+
+    /// SIGKILL: a crash. Returns the directory, spool included, for a restart.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        let placeholder = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, placeholder)
+    }
+
+    /// SIGTERM and wait, keeping the directory for a restart.
+    pub fn stop_keeping_dir(mut self) -> (bool, String, tempfile::TempDir) {
+        let (ok, log) = self.terminate();
+        let placeholder = tempfile::tempdir().unwrap();
+        (ok, log, std::mem::replace(&mut self.dir, placeholder))
     }
 
     pub fn log(&self) -> String {
@@ -264,6 +331,10 @@ impl Collector {
 
     /// SIGTERM, then waits; returns whether it exited successfully.
     pub fn stop(mut self) -> (bool, String) {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> (bool, String) {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.process.id().to_string())
@@ -275,6 +346,7 @@ impl Collector {
             }
             if started.elapsed() > Duration::from_secs(30) {
                 let _ = self.process.kill();
+                let _ = self.process.wait();
                 return (false, self.log());
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -1,0 +1,285 @@
+//! Ships spooled rows to ClickHouse: reads a batch (`batch_rows` rows, or
+//! whatever arrived within `flush_interval` of its first row), inserts it,
+//! then acknowledges it in the spool so its segments can be deleted.
+//!
+//! Failures: a batch ClickHouse cannot take now (down, slow, 5xx) is retried
+//! with capped, jittered exponential backoff while the spool keeps filling; a
+//! batch it rejects as malformed goes to the dead-letter directory and is
+//! counted. Nothing is acknowledged before it is stored or dead-lettered.
+//!
+//! Duplicates: an insert that failed may still have been stored (a timeout
+//! after ClickHouse committed), and the first batch after a restart may have
+//! been stored before the crash. Before sending such a batch the shipper asks
+//! ClickHouse which of its random row ids (`event_id`, `open_id`) it already
+//! holds in the batch's time range and sends only the others. This works on
+//! ClickHouse 18.16, which has no `insert_deduplication_token`.
+//! Must never: log row contents.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::{Instant, sleep, sleep_until};
+
+use super::dead_letter::DeadLetter;
+use super::{EventRow, OpenRow, Record};
+use crate::metrics::{DropReason, Metrics};
+use crate::sink::clickhouse::{ClickHouseSink, IdTable, SinkError};
+use crate::spool::SpoolReader;
+
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const LONGEST_RETRY: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy)]
+pub struct ShipSettings {
+    pub batch_rows: usize,
+    pub flush_interval: Duration,
+    pub shutdown_timeout: Duration,
+}
+
+/// Ships until `shutdown` resolves and the spool is drained, or the shutdown
+/// deadline passes (what is left stays in the spool for the next start).
+pub async fn run(
+    mut reader: SpoolReader,
+    sink: ClickHouseSink,
+    dead_letter: DeadLetter,
+    settings: ShipSettings,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut deadline: Option<Instant> = None;
+    // The batch in flight before a restart may already be stored.
+    let mut maybe_stored = true;
+    loop {
+        let mut records = Vec::new();
+        let mut end = None;
+        let mut first_row_at: Option<Instant> = None;
+        loop {
+            match reader.read(settings.batch_rows - records.len()) {
+                Ok(batch) => {
+                    if batch.damaged > 0 {
+                        metrics.dropped_many(DropReason::Damaged, batch.damaged);
+                        tracing::warn!(
+                            damaged = batch.damaged,
+                            "skipped damaged spool records (failed checksum or unreadable)"
+                        );
+                    }
+                    if !batch.records.is_empty() {
+                        first_row_at.get_or_insert_with(Instant::now);
+                    }
+                    records.extend(batch.records);
+                    end = Some(batch.end);
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot read the spool; retrying in a second");
+                    sleep(Duration::from_secs(1)).await;
+                }
+            }
+            if records.len() >= settings.batch_rows || (deadline.is_some() && reader.caught_up()) {
+                break;
+            }
+            let flush_at = first_row_at.map(|t| t + settings.flush_interval);
+            if flush_at.is_some_and(|t| t <= Instant::now()) {
+                break;
+            }
+            tokio::select! {
+                () = reader.readable_changed() => {}
+                () = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => break,
+                () = &mut shutdown, if deadline.is_none() => {
+                    deadline = Some(Instant::now() + settings.shutdown_timeout);
+                }
+            }
+        }
+        if !records.is_empty()
+            && !deliver(
+                &sink,
+                &dead_letter,
+                records,
+                &metrics,
+                &mut maybe_stored,
+                deadline,
+            )
+            .await
+        {
+            tracing::warn!(
+                "shutdown deadline passed; undelivered rows stay in the spool for the next start"
+            );
+            return;
+        }
+        if let Some(end) = end
+            && let Err(error) = reader.acknowledge(end)
+        {
+            tracing::error!(%error, "cannot record delivery in the spool ledger; rows may be sent again after a restart (they are deduplicated)");
+        }
+        if deadline.is_some() && reader.caught_up() {
+            tracing::info!("spool drained");
+            return;
+        }
+    }
+}
+
+/// Inserts one batch; `false` when the deadline passed before it was stored.
+async fn deliver(
+    sink: &ClickHouseSink,
+    dead_letter: &DeadLetter,
+    records: Vec<Record>,
+    metrics: &Metrics,
+    maybe_stored: &mut bool,
+    deadline: Option<Instant>,
+) -> bool {
+    let (mut events, mut opens): (Vec<EventRow>, Vec<OpenRow>) = (Vec::new(), Vec::new());
+    for record in records {
+        match record {
+            Record::Event(row) => events.push(row),
+            Record::Open(row) => opens.push(row),
+        }
+    }
+    let mut attempt = 0u32;
+    loop {
+        let outcome = async {
+            if *maybe_stored {
+                skip_stored(sink, &mut events, &mut opens, metrics).await?;
+            }
+            ship(sink, dead_letter, IdTable::Events, &mut events, metrics).await?;
+            ship(sink, dead_letter, IdTable::EmailOpens, &mut opens, metrics).await
+        }
+        .await;
+        match outcome {
+            Ok(()) => {
+                *maybe_stored = false;
+                return true;
+            }
+            Err(error) => {
+                *maybe_stored = true;
+                metrics.batch_failed();
+                let wait = backoff(attempt, random_fraction());
+                if deadline.is_some_and(|d| Instant::now() + wait > d) {
+                    return false;
+                }
+                tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "insert failed");
+                sleep(wait).await;
+                attempt = attempt.saturating_add(1);
+            }
+        }
+    }
+}
+
+/// Removes the rows ClickHouse already holds.
+async fn skip_stored(
+    sink: &ClickHouseSink,
+    events: &mut Vec<EventRow>,
+    opens: &mut Vec<OpenRow>,
+    metrics: &Metrics,
+) -> Result<(), SinkError> {
+    let before = events.len() + opens.len();
+    if let Some((from, to)) = time_range(events.iter().map(|r| r.ts)) {
+        let stored = sink.stored_ids(IdTable::Events, from, to).await?;
+        events.retain(|row| !stored.contains(&row.event_id));
+    }
+    if let Some((from, to)) = time_range(opens.iter().map(|r| r.ts)) {
+        let stored = sink.stored_ids(IdTable::EmailOpens, from, to).await?;
+        opens.retain(|row| !stored.contains(&row.open_id));
+    }
+    let skipped = before - events.len() - opens.len();
+    if skipped > 0 {
+        metrics.already_stored(skipped as u64);
+        tracing::info!(skipped, "rows of a retried batch were already stored");
+    }
+    Ok(())
+}
+
+/// Inserts `rows` into `table`, or dead-letters them if ClickHouse rejects them;
+/// empties `rows` either way. Errors are the retryable ones.
+async fn ship<T: serde::Serialize + clickhouse::RowOwned + clickhouse::RowWrite>(
+    sink: &ClickHouseSink,
+    dead_letter: &DeadLetter,
+    table: IdTable,
+    rows: &mut Vec<T>,
+    metrics: &Metrics,
+) -> Result<(), SinkError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    match sink.insert(table, rows).await {
+        Ok(()) => {
+            metrics.insert_took(started.elapsed());
+            metrics.stored(rows.len() as u64);
+        }
+        Err(SinkError::Rejected(reason)) => {
+            metrics.batch_failed();
+            match dead_letter.write(table.name(), &reason, rows) {
+                Ok(path) => {
+                    metrics.dropped_many(DropReason::DeadLettered, rows.len() as u64);
+                    tracing::error!(
+                        error = %reason,
+                        rows = rows.len(),
+                        file = %path.display(),
+                        "ClickHouse rejected a batch; moved to the dead-letter directory"
+                    );
+                }
+                Err(error) => {
+                    return Err(SinkError::Retryable(format!(
+                        "a rejected batch could not be written to {}: {error}",
+                        dead_letter.dir().display()
+                    )));
+                }
+            }
+        }
+        Err(error) => return Err(error),
+    }
+    rows.clear();
+    Ok(())
+}
+
+fn time_range(timestamps: impl Iterator<Item = u32>) -> Option<(u32, u32)> {
+    timestamps.fold(None, |range, ts| match range {
+        None => Some((ts, ts)),
+        Some((low, high)) => Some((low.min(ts), high.max(ts))),
+    })
+}
+
+/// Exponential backoff capped at [`LONGEST_RETRY`], with "equal jitter": half
+/// the step fixed, half random, so collectors that failed together spread out.
+fn backoff(attempt: u32, jitter: f64) -> Duration {
+    let step = FIRST_RETRY
+        .saturating_mul(2u32.saturating_pow(attempt.min(16)))
+        .min(LONGEST_RETRY);
+    step / 2 + step.mul_f64(jitter.clamp(0.0, 1.0) / 2.0)
+}
+
+fn random_fraction() -> f64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        return 0.5;
+    }
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(0, 0.0), Duration::from_millis(50));
+        assert_eq!(backoff(0, 1.0), Duration::from_millis(100));
+        assert_eq!(backoff(3, 1.0), Duration::from_millis(800));
+        assert_eq!(backoff(30, 1.0), LONGEST_RETRY);
+        assert_eq!(backoff(30, 0.0), LONGEST_RETRY / 2);
+        assert_eq!(backoff(u32::MAX, 7.0), LONGEST_RETRY);
+    }
+
+    #[test]
+    fn random_fraction_is_a_fraction() {
+        for _ in 0..1000 {
+            assert!((0.0..1.0).contains(&random_fraction()));
+        }
+    }
+
+    #[test]
+    fn time_range_spans_the_batch() {
+        assert_eq!(time_range([5, 3, 9].into_iter()), Some((3, 9)));
+        assert_eq!(time_range(std::iter::empty()), None);
+    }
+}

@@ -1,0 +1,563 @@
+//! The durable spool between the request path and ClickHouse.
+//!
+//! Every accepted row is appended to the current segment file (`segment-N.log`)
+//! as a checksummed frame ([`frame`]); the shipper reads segments in order,
+//! inserts batches into ClickHouse, and records the position ClickHouse has
+//! acknowledged in `ledger`. A segment is deleted only once every record in it
+//! is acknowledged, never as it is read (a crash mid-batch must not lose it).
+//! On start the reader resumes at the ledger's position, so whatever was not
+//! acknowledged is replayed. Modelled on Vector's disk buffer (`disk_v2`):
+//! segment files, a ledger, a lock file, group-commit fsync, damaged records
+//! skipped and counted.
+//!
+//! Guarantee: at-least-once delivery of every row whose frame was fsynced.
+//! With `sync = "interval"` a hit is answered once its frame is in the page
+//! cache; a SIGKILL loses nothing (the kernel still has the page), a power loss
+//! loses at most the last `fsync_interval_ms`. With `sync = "always"` a hit is
+//! answered only after its frame is fsynced (group commit: one fsync covers
+//! every hit that arrived meanwhile). Duplicates after a replay are removed by
+//! the shipper (see `pipeline::shipper`), so ClickHouse sees each row once.
+//!
+//! Must never: hold anything a row does not (rows carry no address, user agent
+//! or token), or delete a segment that holds an unacknowledged record.
+
+pub mod frame;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::pipeline::Record;
+
+/// Bytes read from a segment at a time.
+const READ_CHUNK: usize = 4 * 1024 * 1024;
+const LEDGER: &str = "ledger";
+const LOCK: &str = "lock";
+
+/// When a frame is fsynced relative to the answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// fsync every `fsync_interval`; answer without waiting.
+    #[default]
+    Interval,
+    /// Answer only once the hit's frame is fsynced.
+    Always,
+}
+
+#[derive(Debug, Clone)]
+pub struct SpoolSettings {
+    pub dir: PathBuf,
+    /// Appends are refused once the segments on disk reach this size.
+    pub max_bytes: u64,
+    /// A new segment is started past this size.
+    pub segment_bytes: u64,
+    pub sync: SyncMode,
+    pub fsync_interval: Duration,
+}
+
+/// A place in the spool: a segment and a byte offset within it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub segment: u64,
+    pub offset: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("the spool is full; the hit was not stored")]
+    Full,
+    #[error("spool I/O failed on {path}: {cause}; check free space and permissions of spool.dir")]
+    Io {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
+    #[error(
+        "the spool at {0} is in use by another collector; give each collector its own spool.dir"
+    )]
+    Locked(PathBuf),
+    #[error("a row could not be encoded for the spool: {0}")]
+    Encode(postcard::Error),
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SpoolError + '_ {
+    move |cause| SpoolError::Io {
+        path: path.to_path_buf(),
+        cause,
+    }
+}
+
+/// The writing end, shared by every request handler.
+pub struct Spool {
+    writer: Mutex<Writer>,
+    shared: Arc<Shared>,
+    syncer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+struct Writer {
+    file: BufWriter<File>,
+    segment: u64,
+    /// Bytes appended to the current segment, buffered or not.
+    written: u64,
+    /// Frames appended since start; a frame's number is its sync ticket.
+    appended: u64,
+}
+
+struct Shared {
+    settings: SpoolSettings,
+    /// Bytes of all segments on disk, including frames still buffered.
+    bytes: AtomicU64,
+    segments: AtomicU64,
+    /// How far the reader may read: everything flushed to the OS.
+    readable: watch::Sender<Position>,
+    /// The number of the last frame known to be fsynced.
+    durable: watch::Sender<u64>,
+    /// Set by `wait_durable` to ask the syncer for an fsync now.
+    sync_wanted: Mutex<bool>,
+    sync_wake: Condvar,
+    stopping: AtomicBool,
+    sync_failures: AtomicU64,
+    /// Held for the spool's lifetime: one collector per spool directory.
+    _lock: File,
+}
+
+/// Spool sizes for `/metrics` and readiness.
+#[derive(Debug, Clone, Copy)]
+pub struct SpoolStats {
+    pub bytes: u64,
+    pub segments: u64,
+    pub max_bytes: u64,
+    pub sync_failures: u64,
+}
+
+impl Spool {
+    /// Opens (or creates) the spool in `settings.dir`, starts the syncer, and
+    /// returns the writer and a reader positioned at the first unacknowledged
+    /// record.
+    pub fn open(settings: SpoolSettings) -> Result<(Arc<Spool>, SpoolReader), SpoolError> {
+        let dir = settings.dir.clone();
+        fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+        let lock_path = dir.join(LOCK);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_error(&lock_path))?;
+        if lock.try_lock().is_err() {
+            return Err(SpoolError::Locked(dir));
+        }
+
+        let existing = list_segments(&dir)?;
+        let acked = read_ledger(&dir).unwrap_or(Position {
+            segment: existing.first().copied().unwrap_or(1),
+            offset: 0,
+        });
+        let mut bytes = 0;
+        let mut segments = 0;
+        for &id in &existing {
+            let path = segment_path(&dir, id);
+            if id < acked.segment {
+                fs::remove_file(&path).map_err(io_error(&path))?;
+            } else {
+                bytes += fs::metadata(&path).map_err(io_error(&path))?.len();
+                segments += 1;
+            }
+        }
+        // Never append to a segment from a previous run: its tail may be torn.
+        let segment = existing
+            .last()
+            .map(|last| last + 1)
+            .unwrap_or(1)
+            .max(acked.segment);
+        let file = create_segment(&dir, segment)?;
+        segments += 1;
+
+        let start = Position { segment, offset: 0 };
+        let (readable, _) = watch::channel(start);
+        let (durable, _) = watch::channel(0);
+        let shared = Arc::new(Shared {
+            settings,
+            bytes: AtomicU64::new(bytes),
+            segments: AtomicU64::new(segments),
+            readable,
+            durable,
+            sync_wanted: Mutex::new(false),
+            sync_wake: Condvar::new(),
+            stopping: AtomicBool::new(false),
+            sync_failures: AtomicU64::new(0),
+            _lock: lock,
+        });
+        let spool = Arc::new(Spool {
+            writer: Mutex::new(Writer {
+                file: BufWriter::with_capacity(256 * 1024, file),
+                segment,
+                written: 0,
+                appended: 0,
+            }),
+            shared: shared.clone(),
+            syncer: Mutex::new(None),
+        });
+        let syncer_spool = spool.clone();
+        let handle = std::thread::Builder::new()
+            .name("spool-sync".into())
+            .spawn(move || syncer_spool.sync_loop())
+            .map_err(io_error(&dir))?;
+        *spool.syncer.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+
+        let reader = SpoolReader {
+            readable: shared.readable.subscribe(),
+            shared,
+            next: acked,
+        };
+        Ok((spool, reader))
+    }
+
+    /// Appends a record; returns its sync ticket for [`Spool::wait_durable`].
+    pub fn append(&self, record: &Record) -> Result<u64, SpoolError> {
+        let payload = postcard::to_stdvec(record).map_err(SpoolError::Encode)?;
+        let mut framed = Vec::with_capacity(payload.len() + frame::HEADER_BYTES);
+        frame::encode(&payload, &mut framed);
+        let length = framed.len() as u64;
+        if self.shared.bytes.load(Ordering::Relaxed) + length > self.shared.settings.max_bytes {
+            return Err(SpoolError::Full);
+        }
+        let mut writer = self.lock_writer();
+        if writer.written > 0 && writer.written + length > self.shared.settings.segment_bytes {
+            self.rotate(&mut writer)?;
+        }
+        let segment = writer.segment;
+        writer
+            .file
+            .write_all(&framed)
+            .map_err(io_error(&segment_path(&self.shared.settings.dir, segment)))?;
+        writer.written += length;
+        writer.appended += 1;
+        self.shared.bytes.fetch_add(length, Ordering::Relaxed);
+        Ok(writer.appended)
+    }
+
+    /// Waits until the frame with `ticket` is fsynced (for `sync = "always"`).
+    pub async fn wait_durable(&self, ticket: u64) {
+        let mut durable = self.shared.durable.subscribe();
+        if *durable.borrow() >= ticket {
+            return;
+        }
+        self.request_sync();
+        let _ = durable.wait_for(|synced| *synced >= ticket).await;
+    }
+
+    pub fn sync_mode(&self) -> SyncMode {
+        self.shared.settings.sync
+    }
+
+    pub fn stats(&self) -> SpoolStats {
+        SpoolStats {
+            bytes: self.shared.bytes.load(Ordering::Relaxed),
+            segments: self.shared.segments.load(Ordering::Relaxed),
+            max_bytes: self.shared.settings.max_bytes,
+            sync_failures: self.shared.sync_failures.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Flushes and fsyncs everything appended, stops the syncer. Appends after
+    /// this still work but are only synced by the next `close` or by the OS.
+    pub fn close(&self) {
+        self.shared.stopping.store(true, Ordering::Relaxed);
+        self.request_sync();
+        let handle = self.syncer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+        if let Err(error) = self.sync() {
+            tracing::error!(%error, "final spool fsync failed");
+        }
+    }
+
+    fn request_sync(&self) {
+        *self
+            .shared
+            .sync_wanted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = true;
+        self.shared.sync_wake.notify_one();
+    }
+
+    fn sync_loop(&self) {
+        let interval = self.shared.settings.fsync_interval;
+        loop {
+            {
+                let mut wanted = self
+                    .shared
+                    .sync_wanted
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if !*wanted {
+                    wanted = self
+                        .shared
+                        .sync_wake
+                        .wait_timeout(wanted, interval)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+                *wanted = false;
+            }
+            if let Err(error) = self.sync() {
+                self.shared.sync_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "spool fsync failed; will retry");
+            }
+            if self.shared.stopping.load(Ordering::Relaxed) {
+                return;
+            }
+        }
+    }
+
+    /// Flushes the buffer to the OS (making it readable), then fsyncs outside
+    /// the lock so appends continue meanwhile.
+    fn sync(&self) -> Result<(), SpoolError> {
+        let (file, position, appended) = {
+            let mut writer = self.lock_writer();
+            if writer.appended == *self.shared.durable.borrow() {
+                return Ok(());
+            }
+            let path = segment_path(&self.shared.settings.dir, writer.segment);
+            writer.file.flush().map_err(io_error(&path))?;
+            let file = writer.file.get_ref().try_clone().map_err(io_error(&path))?;
+            let position = Position {
+                segment: writer.segment,
+                offset: writer.written,
+            };
+            (file, position, writer.appended)
+        };
+        self.shared.readable.send_if_modified(|readable| {
+            let newer = position > *readable;
+            if newer {
+                *readable = position;
+            }
+            newer
+        });
+        file.sync_data().map_err(io_error(&segment_path(
+            &self.shared.settings.dir,
+            position.segment,
+        )))?;
+        self.shared.durable.send_if_modified(|durable| {
+            let newer = appended > *durable;
+            if newer {
+                *durable = appended;
+            }
+            newer
+        });
+        Ok(())
+    }
+
+    /// Closes the current segment (flushed and fsynced) and starts the next.
+    fn rotate(&self, writer: &mut Writer) -> Result<(), SpoolError> {
+        let dir = &self.shared.settings.dir;
+        let old = segment_path(dir, writer.segment);
+        writer.file.flush().map_err(io_error(&old))?;
+        writer.file.get_ref().sync_data().map_err(io_error(&old))?;
+        let next = writer.segment + 1;
+        writer.file = BufWriter::with_capacity(256 * 1024, create_segment(dir, next)?);
+        writer.segment = next;
+        writer.written = 0;
+        self.shared.segments.fetch_add(1, Ordering::Relaxed);
+        self.shared.readable.send_replace(Position {
+            segment: next,
+            offset: 0,
+        });
+        let appended = writer.appended;
+        self.shared
+            .durable
+            .send_if_modified(|durable| std::mem::replace(durable, appended) != appended);
+        Ok(())
+    }
+
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, Writer> {
+        // Every mutation of `Writer` completes before the guard drops or fails
+        // with an error that leaves it consistent, so a poisoned lock is usable.
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Records read from the spool, and where reading stopped.
+#[derive(Debug, Default)]
+pub struct ReadBatch {
+    pub records: Vec<Record>,
+    /// Acknowledge up to here once `records` are stored.
+    pub end: Position,
+    /// Frames that failed their checksum or could not be decoded, skipped.
+    pub damaged: u64,
+}
+
+/// The reading end, owned by the shipper.
+pub struct SpoolReader {
+    shared: Arc<Shared>,
+    readable: watch::Receiver<Position>,
+    /// The first byte not yet read.
+    next: Position,
+}
+
+impl SpoolReader {
+    /// Reads up to `max_records` of what is readable now, without waiting.
+    pub fn read(&mut self, max_records: usize) -> Result<ReadBatch, SpoolError> {
+        let dir = self.shared.settings.dir.clone();
+        let mut batch = ReadBatch::default();
+        while batch.records.len() < max_records {
+            let limit = *self.readable.borrow_and_update();
+            let closed = self.next.segment < limit.segment;
+            let path = segment_path(&dir, self.next.segment);
+            let Ok(mut file) = File::open(&path) else {
+                if closed {
+                    self.next = Position {
+                        segment: self.next.segment + 1,
+                        offset: 0,
+                    };
+                    continue;
+                }
+                break;
+            };
+            let end = if closed {
+                file.metadata().map_err(io_error(&path))?.len()
+            } else {
+                limit.offset
+            };
+            if self.next.offset >= end {
+                if closed {
+                    self.next = Position {
+                        segment: self.next.segment + 1,
+                        offset: 0,
+                    };
+                    continue;
+                }
+                break;
+            }
+            let length = ((end - self.next.offset) as usize).min(READ_CHUNK);
+            let mut buf = vec![0u8; length];
+            file.seek(SeekFrom::Start(self.next.offset))
+                .and_then(|_| file.read_exact(&mut buf))
+                .map_err(io_error(&path))?;
+            let at_end = self.next.offset + length as u64 == end;
+            let consumed = scan_chunk(&buf, closed && at_end, max_records, &mut batch);
+            self.next.offset += consumed as u64;
+            if consumed == 0 {
+                break;
+            }
+        }
+        batch.end = self.next;
+        Ok(batch)
+    }
+
+    /// Records that ClickHouse has everything before `upto`: writes the ledger
+    /// and deletes the segments wholly before it.
+    pub fn acknowledge(&mut self, upto: Position) -> Result<(), SpoolError> {
+        let dir = &self.shared.settings.dir;
+        write_ledger(dir, upto)?;
+        for id in list_segments(dir)? {
+            if id >= upto.segment {
+                break;
+            }
+            let path = segment_path(dir, id);
+            let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            fs::remove_file(&path).map_err(io_error(&path))?;
+            self.shared.bytes.fetch_sub(size, Ordering::Relaxed);
+            self.shared.segments.fetch_sub(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Whether everything readable has been read.
+    pub fn caught_up(&self) -> bool {
+        let limit = *self.readable.borrow();
+        self.next.segment >= limit.segment && self.next.offset >= limit.offset
+    }
+
+    /// Waits until more becomes readable.
+    pub async fn readable_changed(&mut self) {
+        if self.readable.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Decodes frames from `buf` into `batch`; returns the bytes consumed.
+fn scan_chunk(buf: &[u8], final_chunk: bool, max_records: usize, batch: &mut ReadBatch) -> usize {
+    let mut at = 0;
+    while at < buf.len() && batch.records.len() < max_records {
+        match frame::scan(&buf[at..]) {
+            frame::Scan::Frame { payload, next } => {
+                match postcard::from_bytes::<Record>(payload) {
+                    Ok(record) => batch.records.push(record),
+                    Err(_) => batch.damaged += 1,
+                }
+                at += next;
+            }
+            frame::Scan::Damaged { resume } => {
+                batch.damaged += 1;
+                at += resume;
+            }
+            frame::Scan::Incomplete if final_chunk => {
+                batch.damaged += 1;
+                at += frame::skip_damaged(&buf[at..]);
+            }
+            frame::Scan::Incomplete => break,
+        }
+    }
+    at
+}
+
+fn segment_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("segment-{id:020}.log"))
+}
+
+fn create_segment(dir: &Path, id: u64) -> Result<File, SpoolError> {
+    let path = segment_path(dir, id);
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(io_error(&path))
+}
+
+/// Segment ids present on disk, ascending.
+fn list_segments(dir: &Path) -> Result<Vec<u64>, SpoolError> {
+    let mut ids: Vec<u64> = fs::read_dir(dir)
+        .map_err(io_error(dir))?
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name();
+            let name = name.to_str()?;
+            name.strip_prefix("segment-")?
+                .strip_suffix(".log")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+fn read_ledger(dir: &Path) -> Option<Position> {
+    let text = fs::read_to_string(dir.join(LEDGER)).ok()?;
+    let mut parts = text.split_whitespace();
+    let position = Position {
+        segment: parts.next()?.parse().ok()?,
+        offset: parts.next()?.parse().ok()?,
+    };
+    Some(position)
+}
+
+/// Replaces the ledger atomically: a crash leaves the old or the new one.
+fn write_ledger(dir: &Path, position: Position) -> Result<(), SpoolError> {
+    let temporary = dir.join("ledger.tmp");
+    let mut file = File::create(&temporary).map_err(io_error(&temporary))?;
+    writeln!(file, "{} {}", position.segment, position.offset)
+        .and_then(|_| file.sync_data())
+        .map_err(io_error(&temporary))?;
+    let ledger = dir.join(LEDGER);
+    fs::rename(&temporary, &ledger).map_err(io_error(&ledger))
+}
