@@ -36,5 +36,5 @@ status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
-echo "cargo test: $passed passed, $failed failed"
+echo "total: $passed passed, $failed failed"
 exit "$status"

@@ -1,7 +1,7 @@
 //! The HTTP edge: routes, request parsing and answers.
 //!
 //! Handlers do only cheap work: read the request into plain values, hand them
-//! to `ingest`, offer the row to the queue, answer. Every collection endpoint
+//! to `ingest`, append the row to the spool, answer. Every collection endpoint
 //! answers the same whether or not the hit was stored, so a page never breaks
 //! and never reveals a visitor's privacy choice. No endpoint sets or reads a
 //! cookie.

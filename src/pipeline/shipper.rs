@@ -18,7 +18,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::{Instant, sleep, sleep_until};
+use tokio::time::{Instant, sleep_until};
 
 use super::dead_letter::DeadLetter;
 use super::{EventRow, OpenRow, Record};
@@ -46,8 +46,11 @@ pub async fn run(
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let mut shutdown = std::pin::pin!(shutdown);
-    let mut deadline: Option<Instant> = None;
+    let mut stop = Stop {
+        signal: Box::pin(shutdown),
+        deadline: None,
+        timeout: settings.shutdown_timeout,
+    };
     // The batch in flight before a restart may already be stored.
     let mut maybe_stored = true;
     loop {
@@ -72,10 +75,12 @@ pub async fn run(
                 }
                 Err(error) => {
                     tracing::error!(%error, "cannot read the spool; retrying in a second");
-                    sleep(Duration::from_secs(1)).await;
+                    if !stop.sleep(Duration::from_secs(1)).await {
+                        return;
+                    }
                 }
             }
-            if records.len() >= settings.batch_rows || (deadline.is_some() && reader.caught_up()) {
+            if records.len() >= settings.batch_rows || (stop.stopping() && reader.caught_up()) {
                 break;
             }
             let flush_at = first_row_at.map(|t| t + settings.flush_interval);
@@ -85,9 +90,7 @@ pub async fn run(
             tokio::select! {
                 () = reader.readable_changed() => {}
                 () = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => break,
-                () = &mut shutdown, if deadline.is_none() => {
-                    deadline = Some(Instant::now() + settings.shutdown_timeout);
-                }
+                () = stop.signalled() => {}
             }
         }
         if !records.is_empty()
@@ -97,7 +100,7 @@ pub async fn run(
                 records,
                 &metrics,
                 &mut maybe_stored,
-                deadline,
+                &mut stop,
             )
             .await
         {
@@ -111,21 +114,71 @@ pub async fn run(
         {
             tracing::error!(%error, "cannot record delivery in the spool ledger; rows may be sent again after a restart (they are deduplicated)");
         }
-        if deadline.is_some() && reader.caught_up() {
+        if stop.stopping() && reader.caught_up() {
             tracing::info!("spool drained");
             return;
         }
     }
 }
 
+/// The shutdown signal and the deadline it starts.
+struct Stop<F> {
+    signal: std::pin::Pin<Box<F>>,
+    deadline: Option<Instant>,
+    timeout: Duration,
+}
+
+impl<F: std::future::Future<Output = ()>> Stop<F> {
+    fn stopping(&self) -> bool {
+        self.deadline.is_some()
+    }
+
+    /// Resolves when the signal fires (once); never again after that.
+    async fn signalled(&mut self) {
+        if self.deadline.is_some() {
+            return std::future::pending().await;
+        }
+        (&mut self.signal).await;
+        self.deadline = Some(Instant::now() + self.timeout);
+    }
+
+    /// Waits `wait`, or less if shutdown starts meanwhile; `false` when the
+    /// deadline comes first.
+    async fn sleep(&mut self, wait: Duration) -> bool {
+        let until = Instant::now() + wait;
+        loop {
+            if self.deadline.is_some_and(|d| until > d) {
+                return false;
+            }
+            tokio::select! {
+                () = sleep_until(until) => return true,
+                () = self.signalled() => {}
+            }
+        }
+    }
+
+    /// Runs `work`, giving up at the deadline (the signal may start it meanwhile).
+    async fn bounded<T>(&mut self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        let mut work = std::pin::pin!(work);
+        loop {
+            let deadline = self.deadline;
+            tokio::select! {
+                result = &mut work => return Some(result),
+                () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => return None,
+                () = self.signalled() => {}
+            }
+        }
+    }
+}
+
 /// Inserts one batch; `false` when the deadline passed before it was stored.
-async fn deliver(
+async fn deliver<F: std::future::Future<Output = ()>>(
     sink: &ClickHouseSink,
     dead_letter: &DeadLetter,
     records: Vec<Record>,
     metrics: &Metrics,
     maybe_stored: &mut bool,
-    deadline: Option<Instant>,
+    stop: &mut Stop<F>,
 ) -> bool {
     let (mut events, mut opens): (Vec<EventRow>, Vec<OpenRow>) = (Vec::new(), Vec::new());
     for record in records {
@@ -136,14 +189,18 @@ async fn deliver(
     }
     let mut attempt = 0u32;
     loop {
-        let outcome = async {
+        let attempt_once = async {
             if *maybe_stored {
                 skip_stored(sink, &mut events, &mut opens, metrics).await?;
             }
             ship(sink, dead_letter, IdTable::Events, &mut events, metrics).await?;
             ship(sink, dead_letter, IdTable::EmailOpens, &mut opens, metrics).await
-        }
-        .await;
+        };
+        let Some(outcome) = stop.bounded(attempt_once).await else {
+            // Abandoned mid-insert: it may have landed.
+            *maybe_stored = true;
+            return false;
+        };
         match outcome {
             Ok(()) => {
                 *maybe_stored = false;
@@ -153,11 +210,10 @@ async fn deliver(
                 *maybe_stored = true;
                 metrics.batch_failed();
                 let wait = backoff(attempt, random_fraction());
-                if deadline.is_some_and(|d| Instant::now() + wait > d) {
+                tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "insert failed");
+                if !stop.sleep(wait).await {
                     return false;
                 }
-                tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "insert failed");
-                sleep(wait).await;
                 attempt = attempt.saturating_add(1);
             }
         }

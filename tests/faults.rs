@@ -1,0 +1,315 @@
+//! Fault tests: real clickhouse-server processes that the tests stop and
+//! start, a collector that is killed and restarted on its spool, a damaged
+//! spool, a rejected batch, a full spool. Each asserts exact counts.
+
+mod common;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::{CHROME, ClickHouse, Collector, enc};
+
+/// One fault test at a time: each runs its own server, and they measure time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A page view of `/hit/{marker}`; the pixel must answer.
+fn hit(collector: &Collector, marker: usize) {
+    let url = enc(&format!("https://optimumabq.com/hit/{marker}"));
+    let response = collector.get(
+        &format!("/p.gif?site=optimumabq.com&url={url}"),
+        &[("User-Agent", CHROME), ("X-Forwarded-For", "81.2.69.142")],
+    );
+    assert_eq!(response.status, 200);
+}
+
+fn wait_rows(clickhouse: &ClickHouse, db: &str, expected: u64) -> (u64, u64) {
+    let started = Instant::now();
+    loop {
+        let count: u64 = clickhouse
+            .try_query(db, "SELECT count() FROM events FORMAT TSV")
+            .filter(|(status, _)| *status == 200)
+            .and_then(|(_, body)| body.trim().parse().ok())
+            .unwrap_or(0);
+        if count >= expected || started.elapsed() > Duration::from_secs(60) {
+            // Give a duplicate a moment to show up, then read again.
+            std::thread::sleep(Duration::from_millis(500));
+            let body =
+                clickhouse.query(db, "SELECT count(), uniqExact(path) FROM events FORMAT TSV");
+            let (c, u) = body.trim().split_once('\t').unwrap();
+            return (c.parse().unwrap(), u.parse().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn setup(prefix: &str) -> (ClickHouse, String) {
+    let clickhouse = ClickHouse::start();
+    let db = clickhouse.fresh_database(prefix);
+    common::migrate(&clickhouse, &db);
+    (clickhouse, db)
+}
+
+const PROXY: &str = "[http]\ntrusted_proxies = [\"127.0.0.1/32\"]\n";
+
+#[test]
+fn clickhouse_outage_mid_run_loses_and_duplicates_nothing() {
+    let _serial = serial();
+    let (mut clickhouse, db) = setup("outage");
+    let collector = Collector::start(&clickhouse, &db, PROXY);
+    const N: usize = 3000;
+    for marker in 0..N {
+        if marker == N / 3 {
+            clickhouse.stop();
+        }
+        if marker == 2 * N / 3 {
+            clickhouse.resume();
+        }
+        hit(&collector, marker);
+    }
+    let (count, unique) = wait_rows(&clickhouse, &db, N as u64);
+    eprintln!("outage: sent {N}, stored {count} rows, {unique} distinct");
+    assert_eq!((count, unique), (N as u64, N as u64));
+    assert!(
+        collector.metric("beaconhouse_batch_failures_total") > 0,
+        "the outage was felt"
+    );
+    assert_eq!(collector.metric("beaconhouse_rows_stored_total"), N as u64);
+    let (clean_exit, log) = collector.stop();
+    assert!(clean_exit, "{log}");
+}
+
+#[test]
+fn sigkill_and_restart_replays_every_answered_hit_exactly_once() {
+    let _serial = serial();
+    let (clickhouse, db) = setup("sigkill");
+    const N: usize = 2000;
+    let always = format!("{PROXY}[spool]\nsync = \"always\"\n");
+    let collector = Collector::start(&clickhouse, &db, &always);
+    // Hits are answered while the shipper is mid-way through them: some are
+    // stored, some acknowledged, some only spooled when the process dies.
+    for marker in 0..N {
+        hit(&collector, marker);
+    }
+    let dir = collector.kill();
+    let restarted = Collector::start_in(dir, &clickhouse, &db, &always);
+    let (count, unique) = wait_rows(&clickhouse, &db, N as u64);
+    eprintln!("sigkill (sync=always): sent {N}, stored {count} rows, {unique} distinct");
+    assert_eq!((count, unique), (N as u64, N as u64));
+
+    // The interval mode loses nothing to SIGKILL either: the page cache survives.
+    let (clean_exit, log, dir) = restarted.stop_keeping_dir();
+    assert!(clean_exit, "{log}");
+    let interval = Collector::start_in(dir, &clickhouse, &db, PROXY);
+    for marker in N..2 * N {
+        hit(&interval, marker);
+    }
+    let dir = interval.kill();
+    let last = Collector::start_in(dir, &clickhouse, &db, PROXY);
+    let (count, unique) = wait_rows(&clickhouse, &db, 2 * N as u64);
+    eprintln!(
+        "sigkill (sync=interval): sent {}, stored {count} rows, {unique} distinct",
+        2 * N
+    );
+    assert_eq!((count, unique), (2 * N as u64, 2 * N as u64));
+    let (clean_exit, log) = last.stop();
+    assert!(clean_exit, "{log}");
+}
+
+#[test]
+fn damaged_spool_records_are_skipped_counted_and_nothing_else_is_lost() {
+    let _serial = serial();
+    let (mut clickhouse, db) = setup("damaged");
+    clickhouse.stop();
+    let short_deadline = format!("{PROXY}[pipeline]\nshutdown_timeout_ms = 500\n");
+    let collector = Collector::start(&clickhouse, &db, &short_deadline);
+    const N: usize = 500;
+    for marker in 0..N {
+        hit(&collector, marker);
+    }
+    let (clean_exit, log, dir) = collector.stop_keeping_dir();
+    assert!(
+        clean_exit,
+        "ClickHouse down at shutdown still exits 0:\n{log}"
+    );
+
+    let spool = dir.path().join("spool");
+    let mut segments: Vec<_> = std::fs::read_dir(&spool)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("segment-")
+        })
+        .filter(|p| std::fs::metadata(p).unwrap().len() > 0)
+        .collect();
+    segments.sort();
+    assert_eq!(segments.len(), 1, "{segments:?}");
+    let mut bytes = std::fs::read(&segments[0]).unwrap();
+    // Flip one byte in the middle (inside one record), cut the last record short.
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    bytes.truncate(bytes.len() - 5);
+    std::fs::write(&segments[0], &bytes).unwrap();
+
+    clickhouse.resume();
+    let restarted = Collector::start_in(dir, &clickhouse, &db, PROXY);
+    let (count, unique) = wait_rows(&clickhouse, &db, (N - 2) as u64);
+    let damaged = restarted.metric("beaconhouse_hits_dropped_total{reason=\"damaged\"}");
+    eprintln!("damaged spool: sent {N}, stored {count}, skipped as damaged {damaged}");
+    assert_eq!(damaged, 2);
+    assert_eq!((count, unique), ((N - 2) as u64, (N - 2) as u64));
+    let (clean_exit, log) = restarted.stop();
+    assert!(clean_exit, "{log}");
+    assert!(log.contains("skipped damaged spool records"), "{log}");
+}
+
+#[test]
+fn a_rejected_batch_is_dead_lettered_and_later_batches_flow() {
+    let _serial = serial();
+    let clickhouse = common::clickhouse();
+    let db = clickhouse.fresh_database("deadletter");
+    common::migrate(clickhouse, &db);
+    let collector = Collector::start(clickhouse, &db, PROXY);
+    hit(&collector, 1);
+    assert_eq!(
+        clickhouse.wait_for_count(&db, "SELECT count() FROM events", 1),
+        1
+    );
+
+    // The table no longer has a column the collector writes: Code 16, not retryable.
+    clickhouse.query(&db, "ALTER TABLE events DROP COLUMN title");
+    hit(&collector, 2);
+    let dead_letter = collector.dir().join("spool").join("dead-letter");
+    let started = Instant::now();
+    while collector.metric("beaconhouse_hits_dropped_total{reason=\"dead_letter\"}") < 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no dead letter:\n{}",
+            collector.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let files: Vec<_> = std::fs::read_dir(&dead_letter)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(text.lines().next().unwrap().contains("title"), "{text}");
+    assert!(text.contains("/hit/2"), "{text}");
+
+    clickhouse.query(&db, "ALTER TABLE events ADD COLUMN title String AFTER path");
+    hit(&collector, 3);
+    assert_eq!(
+        clickhouse.wait_for_count(&db, "SELECT count() FROM events", 2),
+        2
+    );
+    let paths = clickhouse.query(
+        &db,
+        "SELECT arraySort(groupArray(path)) FROM events FORMAT TSV",
+    );
+    assert_eq!(paths.trim(), "['/hit/1','/hit/3']");
+    assert_eq!(
+        collector.metric("beaconhouse_hits_dropped_total{reason=\"dead_letter\"}"),
+        1
+    );
+    eprintln!(
+        "dead letter: 3 sent, 2 stored, 1 dead-lettered in {}",
+        files[0].display()
+    );
+}
+
+#[test]
+fn a_full_spool_sheds_load_visibly_with_bounded_memory() {
+    let _serial = serial();
+    let (mut clickhouse, db) = setup("spoolfull");
+    clickhouse.stop();
+    let small = format!("{PROXY}[spool]\nmax_bytes = 65536\nsegment_bytes = 65536\n");
+    let collector = Collector::start(&clickhouse, &db, &small);
+    let rss = |pid: u32| -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|kb| kb.parse().ok())
+            .unwrap()
+    };
+    const N: usize = 1500;
+    for marker in 0..N {
+        hit(&collector, marker);
+    }
+    let shed = collector.metric("beaconhouse_hits_dropped_total{reason=\"spool_full\"}");
+    assert!(shed > 0, "the spool filled up");
+    let ready = collector.get("/readyz", &[]);
+    assert_eq!(ready.status, 503, "readiness reflects the full spool");
+    let rss_full = rss(collector.pid());
+    const MORE: usize = 5000;
+    for marker in N..N + MORE {
+        hit(&collector, marker);
+    }
+    let rss_after = rss(collector.pid());
+    let shed = collector.metric("beaconhouse_hits_dropped_total{reason=\"spool_full\"}");
+    let accepted = (N + MORE) as u64 - shed;
+    eprintln!(
+        "spool full: sent {}, shed {shed}, accepted {accepted}; RSS {rss_full} kB when full, {rss_after} kB after {MORE} more hits",
+        N + MORE
+    );
+    assert!(shed >= MORE as u64, "every hit past the limit is shed");
+    assert!(
+        rss_after < rss_full + 4096,
+        "memory stays flat while shedding"
+    );
+
+    clickhouse.resume();
+    let (count, unique) = wait_rows(&clickhouse, &db, accepted);
+    assert_eq!(
+        (count, unique),
+        (accepted, accepted),
+        "exactly the accepted hits are stored"
+    );
+    let (clean_exit, log) = collector.stop();
+    assert!(clean_exit, "{log}");
+    assert!(log.contains("the spool is full"), "a warning was logged");
+}
+
+#[test]
+fn rows_replayed_after_a_crash_before_the_ledger_write_are_not_stored_twice() {
+    let _serial = serial();
+    let clickhouse = common::clickhouse();
+    let db = clickhouse.fresh_database("replay");
+    common::migrate(clickhouse, &db);
+    let collector = Collector::start(clickhouse, &db, PROXY);
+    const N: usize = 300;
+    for marker in 0..N {
+        hit(&collector, marker);
+    }
+    assert_eq!(wait_rows(clickhouse, &db, N as u64), (N as u64, N as u64));
+    let dir = collector.kill();
+    // As if the process died after ClickHouse stored the rows but before the
+    // ledger recorded it: the whole spool is replayed on start.
+    std::fs::remove_file(dir.path().join("spool").join("ledger")).unwrap();
+    let restarted = Collector::start_in(dir, clickhouse, &db, PROXY);
+    let started = Instant::now();
+    while !restarted.log().contains("already stored") {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{}",
+            restarted.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (count, unique) = wait_rows(clickhouse, &db, N as u64);
+    eprintln!("replay: {N} rows replayed, {count} stored, {unique} distinct");
+    assert_eq!((count, unique), (N as u64, N as u64));
+    assert_eq!(restarted.metric("beaconhouse_rows_stored_total"), N as u64);
+    let (clean_exit, log) = restarted.stop();
+    assert!(clean_exit, "{log}");
+}
