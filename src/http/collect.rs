@@ -1,15 +1,13 @@
 //! The collection endpoints of the contract: `/p.gif`, `/api/event`, `/o.gif`,
 //! `/t.js`, plus `/healthz` and `/metrics`.
 
-use std::borrow::Cow;
-
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use serde::Deserialize;
 
 use super::AppState;
+use super::params::{EventBody, Query};
 use crate::clock;
 use crate::ingest::{OpenHit, PageHit, RequestMeta};
 use crate::metrics::{DropReason, Endpoint};
@@ -77,21 +75,6 @@ async fn open_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
     gif()
 }
 
-/// The beacon's JSON body. Unknown fields are ignored so newer trackers keep
-/// working against older collectors.
-#[derive(Debug, Deserialize)]
-struct EventBody {
-    site: String,
-    #[serde(default)]
-    url: Option<String>,
-    #[serde(default, rename = "ref")]
-    referrer: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    w: Option<f64>,
-}
-
 async fn event_beacon(
     request: HttpRequest,
     mut payload: web::Payload,
@@ -123,7 +106,7 @@ async fn event_beacon(
         }
         body.extend_from_slice(&chunk);
     }
-    let event: EventBody = match serde_json::from_slice(&body) {
+    let event = match EventBody::parse(&body) {
         Ok(event) => event,
         Err(error) => {
             state.metrics.dropped(DropReason::Invalid);
@@ -289,41 +272,9 @@ fn text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
         .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
 }
 
-/// A query string's parameters, first occurrence winning. Percent-decoding
-/// errors and invalid UTF-8 become U+FFFD instead of failing the request.
-struct Query<'a> {
-    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
-}
-
-impl<'a> Query<'a> {
-    fn parse(query: &'a str) -> Query<'a> {
-        Query {
-            pairs: form_urlencoded::parse(query.as_bytes()).take(32).collect(),
-        }
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_ref())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn query_parsing_is_forgiving() {
-        let query =
-            Query::parse("site=a.com&url=https%3A%2F%2Fa.com%2Fx&site=b.com&bad=%E0%A4%A&x");
-        assert_eq!(query.get("site"), Some("a.com"));
-        assert_eq!(query.get("url"), Some("https://a.com/x"));
-        assert_eq!(query.get("bad"), Some("\u{fffd}%A"));
-        assert_eq!(query.get("x"), Some(""));
-        assert_eq!(query.get("missing"), None);
-    }
 
     #[test]
     fn the_pixel_is_a_gif() {

@@ -9,6 +9,7 @@
 //! access-log middleware is installed for this reason).
 
 mod collect;
+pub mod params;
 
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -414,31 +414,25 @@ impl SpoolReader {
             let limit = *self.readable.borrow_and_update();
             let closed = self.next.segment < limit.segment;
             let path = segment_path(&dir, self.next.segment);
-            let Ok(mut file) = File::open(&path) else {
-                if closed {
-                    self.next = Position {
-                        segment: self.next.segment + 1,
-                        offset: 0,
-                    };
-                    continue;
-                }
-                break;
-            };
-            let end = if closed {
-                file.metadata().map_err(io_error(&path))?.len()
-            } else {
-                limit.offset
+            // A closed segment is read to its end; the current one up to what
+            // the writer has published. A missing closed segment is skipped.
+            let file = File::open(&path).ok();
+            let end = match &file {
+                Some(file) if closed => file.metadata().map_err(io_error(&path))?.len(),
+                Some(_) => limit.offset,
+                None => 0,
             };
             if self.next.offset >= end {
-                if closed {
-                    self.next = Position {
-                        segment: self.next.segment + 1,
-                        offset: 0,
-                    };
-                    continue;
+                if !closed {
+                    break;
                 }
-                break;
+                self.next = Position {
+                    segment: self.next.segment + 1,
+                    offset: 0,
+                };
+                continue;
             }
+            let Some(mut file) = file else { break };
             let length = ((end - self.next.offset) as usize).min(READ_CHUNK);
             let mut buf = vec![0u8; length];
             file.seek(SeekFrom::Start(self.next.offset))

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Load benchmark: the collector against a bare actix-web GIF server, same run,
+# same machine, same wrk script. Prints a Markdown table.
+#
+#   bash benches/load.sh
+#
+# Knobs (environment): DURATION (s, default 15), CONNECTIONS (32), THREADS (1),
+# WORKERS (collector and baseline HTTP workers, 1). Needs wrk and Debian's
+# clickhouse-server (installed if missing, as root or with sudo) and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-15}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-1}
+WORKERS=${WORKERS:-1}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v clickhouse-server >/dev/null || [ -x /usr/sbin/clickhouse-server ] || need+=(clickhouse-server)
+if [ ${#need[@]} -gt 0 ]; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+http_get() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
+ch_query() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], data=sys.argv[2].encode(), timeout=30).read().decode().strip())' "$BEACONHOUSE_CLICKHOUSE_URL/?database=bench" "$1"; }
+metric() { http_get "$collector/metrics" | awk -v m="$1" 'index($0, m" ") == 1 { print $2 }'; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# wrk output -> "rps p50_ms p99_ms requests"
+summarise() {
+  awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /Requests\/sec/ { rps = $2 }
+    /^ +50%/ { p50 = ms($2) }
+    /^ +99%/ { p99 = ms($2) }
+    / requests in / { n = $1 }
+    END { printf "%.0f %.2f %.2f %d\n", rps, p50, p99, n }' "$1"
+}
+
+echo "==> building (release)" >&2
+cargo build --release --locked --bin beaconhouse --example bare_gif >&2
+
+echo "==> starting ClickHouse" >&2
+ch_http=$(free_port)
+BEACONHOUSE_WATCH_PID=$$ bash deploy/clickhouse-dev.sh "$work/clickhouse" "$ch_http" "$(free_port)" "$(free_port)" >"$work/clickhouse.out" 2>&1 &
+pids+=($!)
+export BEACONHOUSE_CLICKHOUSE_URL="http://127.0.0.1:$ch_http"
+export BEACONHOUSE_CLICKHOUSE_DATABASE=bench
+export BEACONHOUSE_CONFIG=deploy/beaconhouse.example.toml
+export BEACONHOUSE_SPOOL_DIR="$work/spool"
+export BEACONHOUSE_HTTP_TRUSTED_PROXIES='["127.0.0.1/32"]'
+export BEACONHOUSE_HTTP_RATE_LIMIT_PER_SECOND=1000000
+export BEACONHOUSE_HTTP_RATE_LIMIT_BURST=1000000
+export BEACONHOUSE_HTTP_WORKERS=$WORKERS
+export RUST_LOG=warn
+for _ in $(seq 1 90); do target/release/beaconhouse migrate >/dev/null 2>&1 && break; sleep 1; done
+target/release/beaconhouse migrate >/dev/null
+
+port=$(free_port)
+BEACONHOUSE_LISTEN="127.0.0.1:$port" target/release/beaconhouse serve 2>"$work/collector.log" &
+collector_pid=$!
+pids+=($collector_pid)
+collector="http://127.0.0.1:$port"
+base_port=$(free_port)
+target/release/examples/bare_gif "127.0.0.1:$base_port" "$WORKERS" 2>/dev/null &
+pids+=($!)
+for _ in $(seq 1 100); do
+  http_get "$collector/healthz" >/dev/null 2>&1 && http_get "http://127.0.0.1:$base_port/p.gif" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+run_wrk() { # name url script [extra env]
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$3" "$2" >"$work/$1.txt"
+  summarise "$work/$1.txt"
+}
+
+echo "==> warm-up" >&2
+DURATION=3 run_wrk warm "$collector/p.gif" benches/wrk/pixel.lua >/dev/null
+DURATION=3 run_wrk warm-base "http://127.0.0.1:$base_port/p.gif" benches/wrk/pixel.lua >/dev/null
+
+echo "==> baseline: bare GIF server" >&2
+read -r base_rps base_p50 base_p99 _ < <(run_wrk base "http://127.0.0.1:$base_port/p.gif" benches/wrk/pixel.lua)
+
+echo "==> collector: GET /p.gif at peak" >&2
+before=$(cpu_ticks "$collector_pid")
+start=$(date +%s.%N)
+read -r rps p50 p99 requests < <(run_wrk pixel "$collector/p.gif" benches/wrk/pixel.lua)
+end=$(date +%s.%N)
+after=$(cpu_ticks "$collector_pid")
+cpu=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", 100 * t / hz / (e - s) }')
+
+# Every answered hit must land: wait until ClickHouse has them all.
+received=$(( $(metric 'beaconhouse_hits_received_total{endpoint="pixel"}') ))
+dropped=$(http_get "$collector/metrics" | awk '/^beaconhouse_hits_dropped_total/ { s += $2 } END { print s + 0 }')
+expected=$((received - dropped))
+landed=0
+for _ in $(seq 1 600); do
+  landed=$(ch_query "SELECT count() FROM events")
+  [ "$landed" -ge "$expected" ] && break
+  sleep 0.1
+done
+drained=$(date +%s.%N)
+drain_s=$(awk -v a="$end" -v b="$drained" 'BEGIN { printf "%.1f", b - a }')
+landed_rps=$(awk -v n="$landed" -v a="$start" -v b="$drained" 'BEGIN { printf "%.0f", n / (b - a) }')
+
+echo "==> collector: GET /p.gif at half of peak" >&2
+delay=$(awk -v c="$CONNECTIONS" -v r="$rps" 'BEGIN { d = int(c * 1000 / (r / 2) + 0.5); print (d < 1 ? 1 : d) }')
+read -r half_rps half_p50 half_p99 _ < <(WRK_DELAY_MS=$delay run_wrk half "$collector/p.gif" benches/wrk/pixel.lua)
+
+echo "==> collector: POST /api/event at peak" >&2
+read -r event_rps event_p50 event_p99 _ < <(run_wrk event "$collector/api/event" benches/wrk/event.lua)
+
+peak_rss=$(awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$collector_pid/status")
+ratio=$(awk -v a="$rps" -v b="$base_rps" 'BEGIN { printf "%.2f", a / b }')
+event_ratio=$(awk -v a="$event_rps" -v b="$base_rps" 'BEGIN { printf "%.2f", a / b }')
+rows=$(ch_query "SELECT count() FROM events")
+
+cat <<TABLE
+
+Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s; $WORKERS HTTP worker(s) each; ClickHouse $(ch_query "SELECT version()") on the same machine.
+
+| run | req/s | ratio to bare GIF | p50 ms | p99 ms |
+|---|---:|---:|---:|---:|
+| bare actix-web GIF (baseline) | $base_rps | 1.00 | $base_p50 | $base_p99 |
+| collector \`GET /p.gif\`, peak | $rps | $ratio | $p50 | $p99 |
+| collector \`GET /p.gif\`, fixed rate ($half_rps req/s, ~half of peak) | $half_rps | | $half_p50 | $half_p99 |
+| collector \`POST /api/event\`, peak | $event_rps | $event_ratio | $event_p50 | $event_p99 |
+
+| collector | value |
+|---|---|
+| CPU during the peak pixel run | ${cpu}% of one core |
+| peak RSS (no GeoIP database loaded) | ${peak_rss} MiB |
+| pixel hits answered in the peak run | $requests (wrk), $received (collector) |
+| rows landed in ClickHouse from that run | $landed of $expected expected, all within ${drain_s} s after the load stopped |
+| rows/s landed (answer to last row stored) | $landed_rps |
+| rows in ClickHouse after every run | $rows |
+TABLE

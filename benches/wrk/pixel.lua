@@ -1,0 +1,57 @@
+-- GET /p.gif with varied, realistic hits: 12 user agents, 300 paths with a
+-- long tail, long-tailed referrers, campaign parameters on some, a random
+-- client address in X-Forwarded-For (the collector trusts loopback as proxy).
+-- WRK_DELAY_MS=N makes each connection wait N ms between requests (fixed rate).
+local uas = {
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36 Edg/119.0.0.0",
+  "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+  "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+  "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+  "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
+  "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+  "Mozilla/5.0 (Linux; Android 13; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Mobile Safari/537.36",
+  "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+  "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0",
+  "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+}
+local referrers = {
+  "", "", "", "", "https://www.google.com/", "https://www.google.com/", "https://www.google.com/search?q=coworking+albuquerque",
+  "https://duckduckgo.com/", "https://www.bing.com/", "https://news.ycombinator.com/item?id=1",
+  "https://optimumabq.com/", "https://www.facebook.com/", "https://t.co/abc", "https://www.linkedin.com/",
+}
+for i = 1, 40 do referrers[#referrers + 1] = "https://blog" .. i .. ".example.org/post/" .. i end
+local campaigns = { "", "", "", "", "", "?utm_source=newsletter&utm_medium=email&utm_campaign=nov",
+  "?utm_source=google&utm_medium=cpc&utm_campaign=desks", "?utm_source=facebook&utm_medium=social" }
+local paths = { "/", "/", "/", "/pricing", "/pricing", "/tour", "/membership", "/events", "/contact", "/about" }
+for i = 1, 290 do paths[#paths + 1] = "/blog/post-" .. i end
+
+local function pick(list)
+  return list[math.random(#list)]
+end
+
+local function urlencode(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
+end
+
+local delay_ms = tonumber(os.getenv("WRK_DELAY_MS") or "")
+
+function setup(thread)
+  thread:set("seed", math.random(1, 1e9))
+end
+
+function init(args)
+  math.randomseed(seed or os.time())
+end
+
+function delay()
+  return delay_ms or 0
+end
+
+request = function()
+  local page = "https://optimumabq.com" .. pick(paths) .. pick(campaigns)
+  local path = "/p.gif?site=optimumabq.com&url=" .. urlencode(page) .. "&ref=" .. urlencode(pick(referrers))
+  local ip = math.random(1, 223) .. "." .. math.random(0, 255) .. "." .. math.random(0, 255) .. "." .. math.random(1, 254)
+  return wrk.format("GET", path, { ["User-Agent"] = pick(uas), ["X-Forwarded-For"] = ip })
+end
