@@ -7,6 +7,9 @@
 //! all, which no browser does. Only the classes are kept; the user-agent string
 //! itself is never stored.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use woothee::parser::Parser;
 
 use super::{bounded, truncate_bytes};
@@ -54,6 +57,13 @@ pub struct UaClass {
     pub device: Device,
 }
 
+/// User agents remembered per thread, and their classes.
+const CACHE_ENTRIES: usize = 4096;
+
+thread_local! {
+    static CACHE: RefCell<HashMap<Box<str>, Option<UaClass>>> = RefCell::new(HashMap::new());
+}
+
 /// Classifies user agents. Build once: the bot pattern set compiles to one regex.
 pub struct UaClassifier {
     parser: Parser,
@@ -70,9 +80,29 @@ impl Default for UaClassifier {
 }
 
 impl UaClassifier {
-    /// `None` when the client is a bot.
+    /// `None` when the client is a bot. Answers come from a per-thread cache
+    /// when this thread has seen the user agent recently: real traffic repeats
+    /// a few hundred user agents, and parsing one costs ~2 µs (see
+    /// `benches/hot_path.rs`). Every classifier uses the same rules, so one
+    /// cache serves them all.
     pub fn classify(&self, user_agent: &str) -> Option<UaClass> {
         let ua = truncate_bytes(user_agent.trim(), MAX_UA_BYTES);
+        if let Some(known) = CACHE.with(|cache| cache.borrow().get(ua).cloned()) {
+            return known;
+        }
+        let class = self.classify_uncached(ua);
+        CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() >= CACHE_ENTRIES {
+                // A flood of distinct user agents: start over rather than grow.
+                cache.clear();
+            }
+            cache.insert(ua.into(), class.clone());
+        });
+        class
+    }
+
+    fn classify_uncached(&self, ua: &str) -> Option<UaClass> {
         if ua.is_empty() || self.is_bot(ua) {
             return None;
         }
@@ -179,6 +209,20 @@ mod tests {
         let unknown = classifier.classify("SomeNewDevice/1.0").unwrap();
         assert_eq!(unknown.device, Device::Other);
         assert!(classifier.classify(&"é".repeat(600)).is_some());
+    }
+
+    #[test]
+    fn cached_answers_equal_fresh_ones_and_the_cache_stays_bounded() {
+        let classifier = UaClassifier::default();
+        for ua in [CHROME_WINDOWS, SAFARI_IPHONE, "curl/8.4.0", ""] {
+            let fresh = classifier.classify_uncached(ua);
+            assert_eq!(classifier.classify(ua), fresh);
+            assert_eq!(classifier.classify(ua), fresh, "from the cache");
+        }
+        for i in 0..(CACHE_ENTRIES * 2) {
+            classifier.classify(&format!("Agent/{i}"));
+        }
+        assert!(CACHE.with(|c| c.borrow().len()) <= CACHE_ENTRIES);
     }
 
     #[test]
