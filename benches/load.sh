@@ -74,7 +74,8 @@ pids+=($collector_pid)
 collector="http://127.0.0.1:$port"
 base_port=$(free_port)
 target/release/examples/bare_gif "127.0.0.1:$base_port" "$WORKERS" 2>/dev/null &
-pids+=($!)
+base_pid=$!
+pids+=($base_pid)
 for _ in $(seq 1 100); do
   http_get "$collector/healthz" >/dev/null 2>&1 && http_get "http://127.0.0.1:$base_port/p.gif" >/dev/null 2>&1 && break
   sleep 0.1
@@ -90,9 +91,13 @@ DURATION=3 run_wrk warm "$collector/p.gif" benches/wrk/pixel.lua >/dev/null
 DURATION=3 run_wrk warm-base "http://127.0.0.1:$base_port/p.gif" benches/wrk/pixel.lua >/dev/null
 
 echo "==> baseline: bare GIF server" >&2
-read -r base_rps base_p50 base_p99 _ < <(run_wrk base "http://127.0.0.1:$base_port/p.gif" benches/wrk/pixel.lua)
+base_before=$(cpu_ticks "$base_pid")
+read -r base_rps base_p50 base_p99 base_requests < <(run_wrk base "http://127.0.0.1:$base_port/p.gif" benches/wrk/pixel.lua)
+base_after=$(cpu_ticks "$base_pid")
 
 echo "==> collector: GET /p.gif at peak" >&2
+received_before=$(metric 'beaconhouse_hits_received_total{endpoint="pixel"}')
+stored_before=$(ch_query "SELECT count() FROM events")
 before=$(cpu_ticks "$collector_pid")
 start=$(date +%s.%N)
 read -r rps p50 p99 requests < <(run_wrk pixel "$collector/p.gif" benches/wrk/pixel.lua)
@@ -101,12 +106,12 @@ after=$(cpu_ticks "$collector_pid")
 cpu=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", 100 * t / hz / (e - s) }')
 
 # Every answered hit must land: wait until ClickHouse has them all.
-received=$(( $(metric 'beaconhouse_hits_received_total{endpoint="pixel"}') ))
+received=$(( $(metric 'beaconhouse_hits_received_total{endpoint="pixel"}') - received_before ))
 dropped=$(http_get "$collector/metrics" | awk '/^beaconhouse_hits_dropped_total/ { s += $2 } END { print s + 0 }')
 expected=$((received - dropped))
 landed=0
 for _ in $(seq 1 600); do
-  landed=$(ch_query "SELECT count() FROM events")
+  landed=$(( $(ch_query "SELECT count() FROM events") - stored_before ))
   [ "$landed" -ge "$expected" ] && break
   sleep 0.1
 done
@@ -115,7 +120,10 @@ drain_s=$(awk -v a="$end" -v b="$drained" 'BEGIN { printf "%.1f", b - a }')
 landed_rps=$(awk -v n="$landed" -v a="$start" -v b="$drained" 'BEGIN { printf "%.0f", n / (b - a) }')
 
 echo "==> collector: GET /p.gif at half of peak" >&2
-delay=$(awk -v c="$CONNECTIONS" -v r="$rps" 'BEGIN { d = int(c * 1000 / (r / 2) + 0.5); print (d < 1 ? 1 : d) }')
+# wrk has no rate option; each connection waits WRK_DELAY_MS after every
+# answer, so the rate is connections / (delay + latency); the table shows the
+# rate reached.
+delay=$(awk -v c="$CONNECTIONS" -v r="$rps" -v l="$p50" 'BEGIN { d = int(c * 1000 / (r / 2) - l + 0.5); print (d < 1 ? 1 : d) }')
 read -r half_rps half_p50 half_p99 _ < <(WRK_DELAY_MS=$delay run_wrk half "$collector/p.gif" benches/wrk/pixel.lua)
 
 echo "==> collector: POST /api/event at peak" >&2
@@ -123,6 +131,9 @@ read -r event_rps event_p50 event_p99 _ < <(run_wrk event "$collector/api/event"
 
 peak_rss=$(awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$collector_pid/status")
 ratio=$(awk -v a="$rps" -v b="$base_rps" 'BEGIN { printf "%.2f", a / b }')
+hz=$(getconf CLK_TCK)
+cpu_us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$received" 'BEGIN { printf "%.1f", 1e6 * t / hz / n }')
+base_cpu_us=$(awk -v t=$((base_after - base_before)) -v hz="$hz" -v n="$base_requests" 'BEGIN { printf "%.1f", 1e6 * t / hz / n }')
 event_ratio=$(awk -v a="$event_rps" -v b="$base_rps" 'BEGIN { printf "%.2f", a / b }')
 rows=$(ch_query "SELECT count() FROM events")
 
@@ -140,9 +151,10 @@ Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' 
 | collector | value |
 |---|---|
 | CPU during the peak pixel run | ${cpu}% of one core |
+| CPU per pixel hit (all threads: HTTP, spool, shipper) | ${cpu_us} µs, against ${base_cpu_us} µs per request for the bare server |
 | peak RSS (no GeoIP database loaded) | ${peak_rss} MiB |
-| pixel hits answered in the peak run | $requests (wrk), $received (collector) |
-| rows landed in ClickHouse from that run | $landed of $expected expected, all within ${drain_s} s after the load stopped |
+| pixel hits answered in the peak run | $requests completed (wrk), $received received (collector) |
+| rows landed in ClickHouse from that run | $landed of $expected answered and accepted, the last ${drain_s} s after the load stopped |
 | rows/s landed (answer to last row stored) | $landed_rps |
 | rows in ClickHouse after every run | $rows |
 TABLE
