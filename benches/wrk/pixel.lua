@@ -1,7 +1,9 @@
 -- GET /p.gif with varied, realistic hits: 12 user agents, 300 paths with a
 -- long tail, long-tailed referrers, campaign parameters on some, a random
 -- client address in X-Forwarded-For (the collector trusts loopback as proxy).
--- WRK_DELAY_MS=N makes each connection wait N ms between requests (fixed rate).
+-- WRK_DELAY_MS=N makes each connection wait N ms on average between requests
+-- (fixed rate); the wait is drawn uniformly from 0..2N so that connections do
+-- not fire in lockstep bursts.
 local uas = {
   "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
   "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36 Edg/119.0.0.0",
@@ -46,7 +48,8 @@ function init(args)
 end
 
 function delay()
-  return delay_ms or 0
+  if not delay_ms then return 0 end
+  return math.random(0, 2 * delay_ms)
 end
 
 request = function()
