@@ -14,27 +14,10 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 WORKERS=${WORKERS:-1}
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v clickhouse-server >/dev/null || [ -x /usr/sbin/clickhouse-server ] || need+=(clickhouse-server)
-if [ ${#need[@]} -gt 0 ]; then
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
-fi
+. benches/common.sh
+install_missing wrk:wrk clickhouse-server:clickhouse-server
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 http_get() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
-ch_query() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], data=sys.argv[2].encode(), timeout=30).read().decode().strip())' "$BEACONHOUSE_CLICKHOUSE_URL/?database=bench" "$1"; }
 metric() { http_get "$collector/metrics" | awk -v m="$1" 'index($0, m" ") == 1 { print $2 }'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # wrk output -> "rps p50_ms p99_ms requests"
@@ -52,10 +35,7 @@ echo "==> building (release)" >&2
 cargo build --release --locked --bin beaconhouse --example bare_gif >&2
 
 echo "==> starting ClickHouse" >&2
-ch_http=$(free_port)
-BEACONHOUSE_WATCH_PID=$$ bash deploy/clickhouse-dev.sh "$work/clickhouse" "$ch_http" "$(free_port)" "$(free_port)" >"$work/clickhouse.out" 2>&1 &
-pids+=($!)
-export BEACONHOUSE_CLICKHOUSE_URL="http://127.0.0.1:$ch_http"
+start_clickhouse
 export BEACONHOUSE_CLICKHOUSE_DATABASE=bench
 export BEACONHOUSE_CONFIG=deploy/beaconhouse.example.toml
 export BEACONHOUSE_SPOOL_DIR="$work/spool"
@@ -64,8 +44,7 @@ export BEACONHOUSE_HTTP_RATE_LIMIT_PER_SECOND=1000000
 export BEACONHOUSE_HTTP_RATE_LIMIT_BURST=1000000
 export BEACONHOUSE_HTTP_WORKERS=$WORKERS
 export RUST_LOG=warn
-for _ in $(seq 1 90); do target/release/beaconhouse migrate >/dev/null 2>&1 && break; sleep 1; done
-target/release/beaconhouse migrate >/dev/null
+migrate_when_up
 
 port=$(free_port)
 BEACONHOUSE_LISTEN="127.0.0.1:$port" target/release/beaconhouse serve 2>"$work/collector.log" &
@@ -97,7 +76,7 @@ base_after=$(cpu_ticks "$base_pid")
 
 echo "==> collector: GET /p.gif at peak" >&2
 received_before=$(metric 'beaconhouse_hits_received_total{endpoint="pixel"}')
-stored_before=$(ch_query "SELECT count() FROM events")
+stored_before=$(ch_query bench "SELECT count() FROM events")
 before=$(cpu_ticks "$collector_pid")
 start=$(date +%s.%N)
 read -r rps p50 p99 requests < <(run_wrk pixel "$collector/p.gif" benches/wrk/pixel.lua)
@@ -111,7 +90,7 @@ dropped=$(http_get "$collector/metrics" | awk '/^beaconhouse_hits_dropped_total/
 expected=$((received - dropped))
 landed=0
 for _ in $(seq 1 600); do
-  landed=$(( $(ch_query "SELECT count() FROM events") - stored_before ))
+  landed=$(( $(ch_query bench "SELECT count() FROM events") - stored_before ))
   [ "$landed" -ge "$expected" ] && break
   sleep 0.1
 done
@@ -139,11 +118,11 @@ hz=$(getconf CLK_TCK)
 cpu_us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$received" 'BEGIN { printf "%.1f", 1e6 * t / hz / n }')
 base_cpu_us=$(awk -v t=$((base_after - base_before)) -v hz="$hz" -v n="$base_requests" 'BEGIN { printf "%.1f", 1e6 * t / hz / n }')
 event_ratio=$(awk -v a="$event_rps" -v b="$base_rps" 'BEGIN { printf "%.2f", a / b }')
-rows=$(ch_query "SELECT count() FROM events")
+rows=$(ch_query bench "SELECT count() FROM events")
 
 cat <<TABLE
 
-Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s; $WORKERS HTTP worker(s) each; ClickHouse $(ch_query "SELECT version()") on the same machine.
+Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s; $WORKERS HTTP worker(s) each; ClickHouse $(ch_query bench "SELECT version()") on the same machine.
 
 | run | req/s | ratio to bare GIF | p50 ms | p99 ms |
 |---|---:|---:|---:|---:|

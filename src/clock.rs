@@ -32,6 +32,25 @@ pub fn yyyymmdd(day: u16) -> u32 {
     (y * 10_000 + m * 100 + d) as u32
 }
 
+/// The day number of a calendar date, or `None` for a date that does not
+/// exist or falls outside what a day number holds (1970-01-01 to 2149-06-06).
+pub fn day_from_civil(year: u32, month: u32, day: u32) -> Option<u16> {
+    if !(1..=12).contains(&month) || day == 0 {
+        return None;
+    }
+    // Howard Hinnant's days-from-civil algorithm.
+    let y = i64::from(year) - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let number = u16::try_from(days).ok()?;
+    // Day 31 of a 30-day month lands on the 1st of the next: refuse it.
+    (yyyymmdd(number) == year * 10_000 + month * 100 + day).then_some(number)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,6 +62,23 @@ mod tests {
         assert_eq!(yyyymmdd(11_016), 20000229);
         assert_eq!(yyyymmdd(20_446), 20251224);
         assert_eq!(yyyymmdd(day_of(1_795_564_800)), 20261125);
+    }
+
+    #[test]
+    fn civil_dates_round_trip() {
+        assert_eq!(day_from_civil(1970, 1, 1), Some(0));
+        assert_eq!(day_from_civil(2026, 11, 25), Some(day_of(1_795_564_800)));
+        for day in [0u16, 59, 11_016, 20_446, 65_535] {
+            let n = yyyymmdd(day);
+            assert_eq!(
+                day_from_civil(n / 10_000, n / 100 % 100, n % 100),
+                Some(day)
+            );
+        }
+        assert_eq!(day_from_civil(2026, 2, 29), None);
+        assert_eq!(day_from_civil(2026, 4, 31), None);
+        assert_eq!(day_from_civil(1969, 12, 31), None);
+        assert_eq!(day_from_civil(2150, 1, 1), None);
     }
 
     #[test]

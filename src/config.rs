@@ -15,6 +15,7 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::enrich::geo::Precision;
 use crate::spool::{SpoolSettings, SyncMode};
@@ -25,7 +26,15 @@ const ENV_PREFIX: &str = "BEACONHOUSE_";
 const ENV_TEST_PREFIX: &str = "BEACONHOUSE_TEST_";
 /// Sections of the file, so `BEACONHOUSE_CLICKHOUSE_BATCH_ROWS` can be split into
 /// `clickhouse.batch_rows` although keys themselves contain underscores.
-const SECTIONS: &[&str] = &["clickhouse", "geoip", "http", "email", "pipeline", "spool"];
+const SECTIONS: &[&str] = &[
+    "clickhouse",
+    "geoip",
+    "http",
+    "email",
+    "pipeline",
+    "spool",
+    "reporting",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -57,6 +66,7 @@ struct RawConfig {
     email: RawEmail,
     pipeline: RawPipeline,
     spool: RawSpool,
+    reporting: RawReporting,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,6 +125,33 @@ struct RawSpool {
     fsync_interval_ms: u64,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawReporting {
+    min_group_size: u64,
+    tokens: Vec<RawToken>,
+}
+
+impl Default for RawReporting {
+    fn default() -> Self {
+        RawReporting {
+            min_group_size: 5,
+            tokens: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    name: String,
+    token: String,
+    #[serde(default)]
+    sites: Vec<String>,
+    #[serde(default)]
+    campaigns: Vec<String>,
+}
+
 impl Default for RawSpool {
     fn default() -> Self {
         RawSpool {
@@ -139,6 +176,7 @@ impl Default for RawConfig {
             email: RawEmail::default(),
             pipeline: RawPipeline::default(),
             spool: RawSpool::default(),
+            reporting: RawReporting::default(),
         }
     }
 }
@@ -212,6 +250,7 @@ pub struct Config {
     pub email: EmailConfig,
     pub pipeline: PipelineConfig,
     pub spool: SpoolSettings,
+    pub reporting: ReportingConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -265,6 +304,53 @@ pub struct PipelineConfig {
     /// How long shutdown may spend delivering what is spooled.
     pub shutdown_timeout: Duration,
 }
+
+#[derive(Debug, Clone)]
+pub struct ReportingConfig {
+    /// Groups of fewer unique visitors or recipients are folded into `(other)`.
+    pub min_group_size: u64,
+    /// Who may call the stats API.
+    pub tokens: Vec<ApiToken>,
+}
+
+/// A stats API token: only its SHA-256 is kept, so neither a log line nor a
+/// debug print can show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    /// Names the token in logs.
+    pub name: String,
+    pub sha256: [u8; 32],
+    pub sites: Access,
+    pub campaigns: Access,
+}
+
+/// Which sites (or campaigns) a token may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    All,
+    /// Only these; empty means none.
+    Only(Vec<String>),
+}
+
+impl Access {
+    pub fn allows(&self, id: &str) -> bool {
+        match self {
+            Access::All => true,
+            Access::Only(ids) => ids.iter().any(|allowed| allowed == id),
+        }
+    }
+
+    fn from_list(list: Vec<String>) -> Access {
+        if list.iter().any(|id| id == "*") {
+            Access::All
+        } else {
+            Access::Only(list)
+        }
+    }
+}
+
+/// Shortest accepted API token: 128 bits written in hex.
+const MIN_TOKEN_CHARS: usize = 32;
 
 impl Config {
     /// Reads `path` (if given), applies the environment, validates.
@@ -531,6 +617,8 @@ impl RawConfig {
             ));
         }
 
+        let reporting = self.reporting.validate(&sites)?;
+
         Ok(Config {
             listen,
             log_format: self.log_format,
@@ -568,6 +656,67 @@ impl RawConfig {
                 sync: self.spool.sync,
                 fsync_interval: Duration::from_millis(self.spool.fsync_interval_ms),
             },
+            reporting,
+        })
+    }
+}
+
+impl RawReporting {
+    fn validate(self, sites: &HashMap<String, Site>) -> Result<ReportingConfig, ConfigError> {
+        if !(1..=1000).contains(&self.min_group_size) {
+            return Err(ConfigError::invalid(
+                "reporting.min_group_size",
+                "must be between 1 and 1000 (5 is the default)",
+            ));
+        }
+        let mut tokens: Vec<ApiToken> = Vec::new();
+        for (i, raw) in self.tokens.into_iter().enumerate() {
+            let key = format!("reporting.tokens[{i}]");
+            if raw.name.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("{key}.name"),
+                    "must name the token's holder, e.g. \"marketing\"",
+                ));
+            }
+            if raw.token.chars().count() < MIN_TOKEN_CHARS
+                || raw.token.contains(char::is_whitespace)
+            {
+                return Err(ConfigError::invalid(
+                    format!("{key}.token"),
+                    format!(
+                        "must be at least {MIN_TOKEN_CHARS} characters without spaces; make one with `openssl rand -hex 32`"
+                    ),
+                ));
+            }
+            if let Some(unknown) = raw
+                .sites
+                .iter()
+                .find(|id| *id != "*" && !sites.contains_key(*id))
+            {
+                return Err(ConfigError::invalid(
+                    format!("{key}.sites"),
+                    format!(
+                        "names {unknown:?}, which is not a configured site (use \"*\" for all)"
+                    ),
+                ));
+            }
+            let sha256: [u8; 32] = Sha256::digest(raw.token.as_bytes()).into();
+            if tokens.iter().any(|t| t.sha256 == sha256) {
+                return Err(ConfigError::invalid(
+                    format!("{key}.token"),
+                    "is the same as another token's; give each holder their own",
+                ));
+            }
+            tokens.push(ApiToken {
+                name: raw.name,
+                sha256,
+                sites: Access::from_list(raw.sites),
+                campaigns: Access::from_list(raw.campaigns),
+            });
+        }
+        Ok(ReportingConfig {
+            min_group_size: self.min_group_size,
+            tokens,
         })
     }
 }
@@ -774,5 +923,46 @@ mod tests {
         let error =
             Config::load_with_env(Some(Path::new("/nonexistent/bh.toml")), Vec::new()).unwrap_err();
         assert!(error.to_string().contains("/nonexistent/bh.toml"));
+    }
+
+    #[test]
+    fn reporting_tokens_are_validated_and_kept_only_as_digests() {
+        let toml = format!(
+            "{MINIMAL}\n[reporting]\nmin_group_size = 10\n[[reporting.tokens]]\nname = \"marketing\"\ntoken = \"{}\"\nsites = [\"optimumabq.com\"]\n[[reporting.tokens]]\nname = \"all\"\ntoken = \"{}\"\nsites = [\"*\"]\ncampaigns = [\"*\"]\n",
+            "m".repeat(32),
+            "a".repeat(40)
+        );
+        let config = load(&toml, &[]).unwrap();
+        assert_eq!(config.reporting.min_group_size, 10);
+        let marketing = &config.reporting.tokens[0];
+        assert!(marketing.sites.allows("optimumabq.com"));
+        assert!(!marketing.sites.allows("other.example"));
+        assert!(!marketing.campaigns.allows("nov"));
+        assert!(config.reporting.tokens[1].campaigns.allows("nov"));
+        assert!(!format!("{config:?}").contains(&"m".repeat(32)));
+        assert_eq!(load(MINIMAL, &[]).unwrap().reporting.min_group_size, 5);
+
+        let token = |name: &str, token: &str, sites: &str| {
+            format!(
+                "{MINIMAL}\n[[reporting.tokens]]\nname = \"{name}\"\ntoken = \"{token}\"\nsites = [{sites}]\n"
+            )
+        };
+        let long = "t".repeat(32);
+        assert_eq!(
+            rejected_key(&token("m", "short", ""), &[]),
+            "reporting.tokens[0].token"
+        );
+        assert_eq!(
+            rejected_key(&token("", &long, ""), &[]),
+            "reporting.tokens[0].name"
+        );
+        assert_eq!(
+            rejected_key(&token("m", &long, "\"nope.example\""), &[]),
+            "reporting.tokens[0].sites"
+        );
+        assert_eq!(
+            rejected_key(MINIMAL, &[("BEACONHOUSE_REPORTING_MIN_GROUP_SIZE", "0")]),
+            "reporting.min_group_size"
+        );
     }
 }

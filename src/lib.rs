@@ -15,6 +15,10 @@
 //!   inserts batches (dead-lettering what ClickHouse rejects).
 //! - [`sink`]: inserts batches into ClickHouse and decides what to retry.
 //!
+//! Reading is separate: [`report`] answers aggregate-only reports (summary,
+//! time series, breakdowns, email campaigns) from the hourly rollups, for
+//! `http::stats` and `beaconhouse report`.
+//!
 //! Around them: [`config`] (one validated struct), [`migrate`] (the `schema/`
 //! files), [`metrics`] (counters for `/metrics`), [`rate_limit`] (per-client buckets),
 //! [`serve`] (wiring), and [`clock`] (UTC seconds and days).
@@ -33,6 +37,7 @@ pub mod migrate;
 pub mod pipeline;
 pub mod privacy;
 pub mod rate_limit;
+pub mod report;
 pub mod serve;
 pub mod sink;
 pub mod spool;

@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     1 => "0001_events.sql",
     2 => "0002_email_opens.sql",
     3 => "0003_salts.sql",
+    4 => "0004_rollups.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -15,12 +15,14 @@ use tokio::sync::oneshot;
 use crate::clock;
 use crate::config::Config;
 use crate::enrich::geo::{GeoError, GeoLookup};
+use crate::http::stats::StatsState;
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::pipeline::dead_letter::DeadLetter;
 use crate::pipeline::shipper::{self, ShipSettings};
 use crate::privacy::salts::SaltKeeper;
+use crate::report::Reporter;
 use crate::sink::clickhouse::{self, ClickHouseSink};
 use crate::spool::{Spool, SpoolError};
 
@@ -54,6 +56,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     };
 
     let client = clickhouse::client(&config.clickhouse);
+    let stats = web::Data::new(StatsState::new(
+        Reporter::new(client.clone(), config.reporting.min_group_size),
+        config.reporting.tokens.clone(),
+        &config.sites,
+    ));
     let keeper = SaltKeeper::new(client.clone());
     if let Err(error) = keeper.rotate(clock::day_of(clock::now_unix())).await {
         tracing::warn!(
@@ -95,7 +102,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         max_header_bytes: config.http.max_header_bytes,
     });
     tracing::info!(listen = %config.listen, sites = config.sites.len(), spool = %config.spool.dir.display(), "collector listening");
-    let served = http::serve(listener, state, &config.http).await;
+    let served = http::serve(listener, state, stats, &config.http).await;
 
     tracing::info!("stopped accepting hits; delivering what is spooled");
     spool.close();

@@ -458,7 +458,7 @@ fn no_address_token_or_user_agent_reaches_clickhouse_or_logs() {
     );
     let mut stored = String::new();
     for table in tables.lines() {
-        stored.push_str(&clickhouse.query(&db, &format!("SELECT * FROM {table} FORMAT TSV")));
+        stored.push_str(&clickhouse.query(&db, &format!("SELECT * FROM `{table}` FORMAT TSV")));
     }
     assert!(stored.contains("optimumabq.com"), "the dump has the rows");
     let forbidden = [
@@ -518,7 +518,7 @@ fn migrate_is_idempotent() {
     let second = common::migrate(clickhouse, &db);
     assert_eq!(second.trim(), "schema is up to date");
     let ledger = clickhouse.query(&db, "SELECT groupArray(version) FROM (SELECT version FROM schema_migrations ORDER BY version) FORMAT TSV");
-    assert_eq!(ledger.trim(), "[1,2,3]");
+    assert_eq!(ledger.trim(), "[1,2,3,4]");
     let engines = clickhouse.query(
         &db,
         &format!("SELECT name, partition_key FROM system.tables WHERE database = '{db}' AND name IN ('events','email_opens') ORDER BY name FORMAT TSV"),

@@ -22,8 +22,11 @@ if ! python3 -c "import chdb" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check chdb
 fi
 
-echo "==> schema/ on a current ClickHouse release"
-python3 tests/schema_on_current_clickhouse.py
+echo "==> schema/ and report queries on a current ClickHouse release"
+statements=$(mktemp)
+BEACONHOUSE_REPORT_SQL_OUT="$statements" cargo test --locked --quiet --lib every_report_statement_is_fully_bound
+python3 tests/schema_on_current_clickhouse.py "$statements"
+rm -f "$statements"
 
 echo "==> cargo test"
 # Doc tests are left out: the crate has none, and their empty "0 passed" line

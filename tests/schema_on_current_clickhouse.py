@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Applies every file of schema/ to a current ClickHouse engine (chdb, in-process),
-twice, then writes and reads a row of each table the collector writes.
+twice, then writes and reads a row of each table the collector writes, and runs
+every report statement listed in the file given as the first argument (written
+by the unit test report::tests::every_report_statement_is_fully_bound).
 
-CI's clickhouse-server is 18.16; operators run current releases. A migration that
-only the old server accepts fails here. Usage: python3 tests/schema_on_current_clickhouse.py
+CI's clickhouse-server is 18.16; operators run current releases. A migration or
+a report query that only the old server accepts fails here.
+Usage: python3 tests/schema_on_current_clickhouse.py [REPORT_STATEMENTS_FILE]
 """
 import pathlib
 import sys
@@ -64,7 +67,23 @@ def main():
         for statement in runtime:
             db.query(statement)
         print(f"schema: {len(files)} files applied twice on ClickHouse {version}")
-        print(f"{len(files) + len(checks) + len(runtime)} passed, 0 failed")
+        reports = []
+        if len(sys.argv) > 1:
+            reports = [l for l in pathlib.Path(sys.argv[1]).read_text().splitlines() if l.strip()]
+            if not reports:
+                print(f"FAIL {sys.argv[1]} lists no report statements")
+                return 1
+        for statement in reports:
+            try:
+                db.query(statement, "TSV")
+            except Exception as error:
+                failures += 1
+                print(f"FAIL report statement on ClickHouse {version}: {error}\n  {statement}")
+        if failures:
+            print(f"{len(reports) - failures} report statements passed, {failures} failed")
+            return 1
+        print(f"reports: {len(reports)} statements ran on ClickHouse {version}")
+        print(f"{len(files) + len(checks) + len(runtime) + len(reports)} passed, 0 failed")
         return 0
 
 

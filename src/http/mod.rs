@@ -1,4 +1,6 @@
-//! The HTTP edge: routes, request parsing and answers.
+//! The HTTP edge: routes, request parsing and answers. `collect` takes hits;
+//! `stats` serves aggregate reports to token holders and shares nothing
+//! with collection but the listener.
 //!
 //! Handlers do only cheap work: read the request into plain values, hand them
 //! to `ingest`, append the row to the spool, answer. Every collection endpoint
@@ -10,6 +12,7 @@
 
 mod collect;
 pub mod params;
+pub mod stats;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -32,9 +35,10 @@ pub struct AppState {
     pub max_header_bytes: usize,
 }
 
-/// Registers every route on an actix app: used by `serve` and by tests.
+/// Registers every route on an actix app.
 pub fn routes(config: &mut web::ServiceConfig) {
     collect::routes(config);
+    stats::routes(config);
 }
 
 /// Serves on `listener` until SIGINT or SIGTERM, then stops accepting and lets
@@ -42,12 +46,18 @@ pub fn routes(config: &mut web::ServiceConfig) {
 pub async fn serve(
     listener: TcpListener,
     state: web::Data<AppState>,
+    stats: web::Data<stats::StatsState>,
     config: &HttpConfig,
 ) -> std::io::Result<()> {
-    let mut server = HttpServer::new(move || App::new().app_data(state.clone()).configure(routes))
-        .client_request_timeout(config.request_timeout)
-        .client_disconnect_timeout(config.request_timeout)
-        .shutdown_timeout(5);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(stats.clone())
+            .configure(routes)
+    })
+    .client_request_timeout(config.request_timeout)
+    .client_disconnect_timeout(config.request_timeout)
+    .shutdown_timeout(5);
     if config.workers > 0 {
         server = server.workers(config.workers);
     }

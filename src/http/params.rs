@@ -18,11 +18,24 @@ impl<'a> Query<'a> {
         }
     }
 
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub fn get<'q>(&'q self, name: &'q str) -> Option<&'q str> {
+        self.get_all(name).next()
+    }
+
+    /// Every value of a repeated parameter, in order.
+    pub fn get_all<'q>(&'q self, name: &'q str) -> impl Iterator<Item = &'q str> + 'q {
         self.pairs
             .iter()
-            .find(|(key, _)| key == name)
+            .filter(move |(key, _)| key == name)
             .map(|(_, value)| value.as_ref())
+    }
+
+    /// The first parameter whose name is not in `known`.
+    pub fn unknown(&self, known: &[&str]) -> Option<&str> {
+        self.pairs
+            .iter()
+            .map(|(key, _)| key.as_ref())
+            .find(|key| !known.contains(key))
     }
 }
 

@@ -1,0 +1,621 @@
+//! Aggregate reports for marketing staff: summary, time series, breakdowns
+//! and email campaigns, for the stats API and `beaconhouse report`.
+//!
+//! Owns: running the statements of [`sql`] and shaping their answers, with
+//! [`suppress`] applied to every group. Separate from collection: it only
+//! reads ClickHouse, and nothing on the collection path calls it.
+//! Must never: return a row of `events` or `email_opens`, or a group counted
+//! over fewer than `min_group_size` people.
+
+pub mod output;
+pub mod request;
+pub mod sql;
+pub mod suppress;
+
+use clickhouse::Client;
+use serde::Serialize;
+
+use request::{Dimension, Filter, Interval, Period, RequestError};
+use sql::{Aggregation, Bind, CountRow, GroupRow, Key, Scope, Source, Statement, VisitRow, Window};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error(
+        "`tz` is {0:?}, which ClickHouse does not know; use an IANA name such as America/Denver"
+    )]
+    UnknownTimeZone(String),
+    #[error(
+        "ClickHouse could not answer the report: {0}; check that it is up and that `beaconhouse migrate` ran"
+    )]
+    ClickHouse(String),
+}
+
+/// Why unique counts may be off, and by how much; attached to every report.
+pub const NOTE_DAILY_IDS: &str = "Visitors are counted once per day: visitor ids change every UTC day, so a person who comes back on another day counts again.";
+const NOTE_APPROXIMATE: &str = "Unique visitors come from hourly rollups (ClickHouse uniq): exact for groups of a few thousand, within about 2% above that.";
+
+/// The label of hits without a value (no referrer, no campaign, unknown place).
+const NONE: &str = "(none)";
+
+/// The period a report covers, as it is printed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeriodLabel {
+    pub from: String,
+    pub to: String,
+    pub time_zone: String,
+}
+
+impl From<&Period> for PeriodLabel {
+    fn from(p: &Period) -> Self {
+        PeriodLabel {
+            from: p.from.to_string(),
+            to: p.to.to_string(),
+            time_zone: p.time_zone.clone(),
+        }
+    }
+}
+
+/// The figures of one period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SummaryFigures {
+    pub visitors: u64,
+    pub pageviews: u64,
+    pub visits: u64,
+    pub views_per_visit: f64,
+    /// Percent of visits with one page view.
+    pub bounce_rate: f64,
+}
+
+/// How the current period compares with the previous one: percent change,
+/// or `None` when the previous figure was zero; bounce rate in points
+/// (`None` when the previous period had no visits).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SummaryChange {
+    pub visitors: Option<f64>,
+    pub pageviews: Option<f64>,
+    pub visits: Option<f64>,
+    pub views_per_visit: Option<f64>,
+    pub bounce_rate_points: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub site: String,
+    pub period: PeriodLabel,
+    pub previous_period: PeriodLabel,
+    pub filters: Vec<Filter>,
+    /// `None` when the filters leave too few visitors to show.
+    pub current: Option<SummaryFigures>,
+    pub previous: Option<SummaryFigures>,
+    pub change: Option<SummaryChange>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Point {
+    /// Local date (`2026-11-01`) or hour (`2026-11-01 13:00`).
+    pub bucket: String,
+    /// `None` when withheld: filtered, and too few visitors.
+    pub visitors: Option<u64>,
+    pub pageviews: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Timeseries {
+    pub site: String,
+    pub period: PeriodLabel,
+    pub interval: Interval,
+    pub filters: Vec<Filter>,
+    pub points: Vec<Point>,
+    pub notes: Vec<String>,
+}
+
+/// A row of a breakdown or of an email report's groups.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    pub value: String,
+    /// Unique visitors (recipients, in email reports).
+    pub unique: u64,
+    /// Page views, visits, events or opens: see the report's `count` field.
+    pub count: u64,
+    /// Percent of the total's uniques.
+    pub share: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Breakdown {
+    pub site: String,
+    pub period: PeriodLabel,
+    pub dimension: Dimension,
+    pub filters: Vec<Filter>,
+    /// What `count` counts: `pageviews`, `visits` (entry pages) or `events`.
+    pub count: &'static str,
+    pub total: Row,
+    pub rows: Vec<Row>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmailReport {
+    pub campaign: String,
+    pub period: PeriodLabel,
+    pub opens: u64,
+    pub unique_opens: u64,
+    pub proxied_opens: u64,
+    pub direct_opens: u64,
+    /// Recipients with at least one open that did not come through a proxy:
+    /// the closest figure to "people who looked at the email".
+    pub unique_direct_opens: u64,
+    pub by_day: Vec<Row>,
+    pub by_client: Vec<Row>,
+    pub by_country: Vec<Row>,
+    pub notes: Vec<String>,
+}
+
+/// Runs reports against ClickHouse.
+#[derive(Clone)]
+pub struct Reporter {
+    client: Client,
+    min_group_size: u64,
+}
+
+impl Reporter {
+    pub fn new(client: Client, min_group_size: u64) -> Reporter {
+        Reporter {
+            client,
+            min_group_size,
+        }
+    }
+
+    pub async fn summary(
+        &self,
+        site: &str,
+        period: &Period,
+        filters: &[Filter],
+    ) -> Result<Summary, ReportError> {
+        let previous_period = period.previous().ok_or_else(|| RequestError::Invalid {
+            key: "from",
+            value: period.from.to_string(),
+            problem: "the previous period would start before 1970".into(),
+        })?;
+        let current = self.figures(site, period, filters).await?;
+        let previous = self.figures(site, &previous_period, filters).await?;
+        let change = match (&current, &previous) {
+            (Some(c), Some(p)) => Some(SummaryChange {
+                visitors: percent_change(c.visitors as f64, p.visitors as f64),
+                pageviews: percent_change(c.pageviews as f64, p.pageviews as f64),
+                visits: percent_change(c.visits as f64, p.visits as f64),
+                views_per_visit: percent_change(c.views_per_visit, p.views_per_visit),
+                bounce_rate_points: (p.visits > 0).then(|| round2(c.bounce_rate - p.bounce_rate)),
+            }),
+            _ => None,
+        };
+        let mut notes = vec![NOTE_DAILY_IDS.to_string()];
+        notes.push("Visits and bounces are counted from page views: a visit ends after 30 minutes without one, and at UTC midnight.".into());
+        if current.is_none() || previous.is_none() {
+            notes.push(self.withheld_note());
+        }
+        Ok(Summary {
+            site: site.into(),
+            period: period.into(),
+            previous_period: (&previous_period).into(),
+            filters: filters.to_vec(),
+            current,
+            previous,
+            change,
+            notes,
+        })
+    }
+
+    /// One period's figures; `None` when filters leave too few visitors.
+    async fn figures(
+        &self,
+        site: &str,
+        period: &Period,
+        filters: &[Filter],
+    ) -> Result<Option<SummaryFigures>, ReportError> {
+        let window = self.window(site, period).await?;
+        let totals = sql::site(&window, &Key::Nothing, Scope::Everything, filters);
+        let counts: CountRow = self.fetch_one(totals.total()).await?;
+        if !filters.is_empty() && !suppress::may_show(counts.unique, self.min_group_size) {
+            return Ok(None);
+        }
+        let visits: VisitRow = self.fetch_one(sql::visits(&window, filters)).await?;
+        Ok(Some(SummaryFigures {
+            visitors: counts.unique,
+            pageviews: counts.count,
+            visits: visits.visits,
+            views_per_visit: round2(ratio(visits.views, visits.visits)),
+            bounce_rate: round2(100.0 * ratio(visits.bounces, visits.visits)),
+        }))
+    }
+
+    pub async fn timeseries(
+        &self,
+        site: &str,
+        period: &Period,
+        interval: Interval,
+        filters: &[Filter],
+    ) -> Result<Timeseries, ReportError> {
+        let window = self.window(site, period).await?;
+        let aggregation = sql::site(&window, &Key::Bucket(interval), Scope::Everything, filters);
+        let groups: Vec<GroupRow> = self.fetch_all(aggregation.groups_by_key()).await?;
+        let labels: Vec<String> = self
+            .fetch_all(sql::bucket_labels(&window, interval))
+            .await?;
+        let mut withheld = false;
+        let points = every_bucket(labels, &groups)
+            .map(|(bucket, visitors, pageviews)| {
+                let show = filters.is_empty() || suppress::may_show(visitors, self.min_group_size);
+                withheld |= !show;
+                Point {
+                    bucket,
+                    visitors: show.then_some(visitors),
+                    pageviews: show.then_some(pageviews),
+                }
+            })
+            .collect();
+        let mut notes = self.notes(aggregation.source);
+        if withheld {
+            notes.push(self.withheld_note());
+        }
+        Ok(Timeseries {
+            site: site.into(),
+            period: period.into(),
+            interval,
+            filters: filters.to_vec(),
+            points,
+            notes,
+        })
+    }
+
+    pub async fn breakdown(
+        &self,
+        site: &str,
+        period: &Period,
+        dimension: Dimension,
+        filters: &[Filter],
+        limit: usize,
+    ) -> Result<Breakdown, ReportError> {
+        let window = self.window(site, period).await?;
+        let (scope, count) = match dimension {
+            Dimension::Name => (Scope::CustomEvents, "events"),
+            Dimension::EntryPage => (Scope::PageViews, "visits"),
+            _ => (Scope::PageViews, "pageviews"),
+        };
+        let aggregation = sql::site(&window, &Key::Dimension(dimension), scope, filters);
+        let (total, rows) = self.grouped(&aggregation, limit).await?;
+        let mut notes = self.notes(aggregation.source);
+        notes.push(self.folded_note("visitors"));
+        Ok(Breakdown {
+            site: site.into(),
+            period: period.into(),
+            dimension,
+            filters: filters.to_vec(),
+            count,
+            total,
+            rows,
+            notes,
+        })
+    }
+
+    pub async fn email(
+        &self,
+        campaign: &str,
+        period: &Period,
+        limit: usize,
+    ) -> Result<EmailReport, ReportError> {
+        let window = self.window(campaign, period).await?;
+        let totals: CountRow = self
+            .fetch_one(sql::email(&window, &Key::Nothing).total())
+            .await?;
+        let by_proxy: Vec<GroupRow> = self
+            .fetch_all(sql::email(&window, &Key::Proxied).groups_by_key())
+            .await?;
+        let proxied = |flag: &str| by_proxy.iter().find(|g| g.group_key == flag);
+        let by_day: Vec<GroupRow> = self
+            .fetch_all(sql::email(&window, &Key::Day).groups_by_key())
+            .await?;
+        let days: Vec<String> = self
+            .fetch_all(sql::bucket_labels(&window, Interval::Day))
+            .await?;
+        let (_, by_client) = self
+            .grouped(&sql::email(&window, &Key::Client), limit)
+            .await?;
+        let (_, by_country) = self
+            .grouped(&sql::email(&window, &Key::Country), limit)
+            .await?;
+        Ok(EmailReport {
+            campaign: campaign.into(),
+            period: period.into(),
+            opens: totals.count,
+            unique_opens: totals.unique,
+            proxied_opens: proxied("1").map_or(0, |g| g.count),
+            direct_opens: proxied("0").map_or(0, |g| g.count),
+            unique_direct_opens: proxied("0").map_or(0, |g| g.unique),
+            by_day: every_bucket(days, &by_day)
+                .map(|(day, unique, count)| row(day, unique, count, totals.unique))
+                .collect(),
+            by_client,
+            by_country,
+            notes: vec![
+                "Unique opens count recipients exactly, once per campaign.".into(),
+                "Proxied opens were fetched by a mail provider (Gmail's image proxy, Apple Mail Privacy Protection, Yahoo): they show delivery, not that a person looked.".into(),
+                self.folded_note("recipients"),
+            ],
+        })
+    }
+
+    /// The total row and the shown rows of a grouped report, with `(other)`
+    /// for what suppression folded.
+    async fn grouped(
+        &self,
+        aggregation: &Aggregation,
+        limit: usize,
+    ) -> Result<(Row, Vec<Row>), ReportError> {
+        let totals: CountRow = self.fetch_one(aggregation.total()).await?;
+        let groups: Vec<GroupRow> = self.fetch_all(aggregation.groups_by_size()).await?;
+        let folded = suppress::fold(groups, self.min_group_size, limit);
+        let shown_keys: Vec<String> = folded.shown.iter().map(|g| g.group_key.clone()).collect();
+        let mut rows: Vec<Row> = folded
+            .shown
+            .into_iter()
+            .map(|g| {
+                let value = if g.group_key.is_empty() {
+                    NONE.to_string()
+                } else {
+                    g.group_key
+                };
+                row(value, g.unique, g.count, totals.unique)
+            })
+            .collect();
+        if folded.folded > 0 {
+            let other: CountRow = self.fetch_one(aggregation.total_except(shown_keys)).await?;
+            rows.push(row(
+                suppress::OTHER.into(),
+                other.unique,
+                other.count,
+                totals.unique,
+            ));
+        }
+        let total = row("(total)".into(), totals.unique, totals.count, totals.unique);
+        Ok((total, rows))
+    }
+
+    /// Resolves the period's local midnights to UTC instants.
+    async fn window(&self, subject: &str, period: &Period) -> Result<Window, ReportError> {
+        #[derive(serde::Deserialize, clickhouse::Row)]
+        struct Bounds {
+            start: u32,
+            end: u32,
+        }
+        let end = period.to.plus(1).ok_or_else(|| RequestError::Invalid {
+            key: "to",
+            value: period.to.to_string(),
+            problem: "must be before 2106".into(),
+        })?;
+        let statement = sql::midnights(&period.time_zone, period.from.midnight(), end.midnight());
+        let bounds: Bounds = self.fetch_one(statement).await.map_err(|e| match e {
+            ReportError::ClickHouse(message) if mentions_time_zone(&message) => {
+                ReportError::UnknownTimeZone(period.time_zone.clone())
+            }
+            other => other,
+        })?;
+        Ok(Window {
+            subject: subject.into(),
+            start: bounds.start,
+            end: bounds.end,
+            time_zone: period.time_zone.clone(),
+        })
+    }
+
+    fn notes(&self, source: Source) -> Vec<String> {
+        let mut notes = vec![NOTE_DAILY_IDS.to_string()];
+        if source == Source::Rollup {
+            notes.push(NOTE_APPROXIMATE.into());
+        }
+        notes
+    }
+
+    fn folded_note(&self, people: &str) -> String {
+        format!(
+            "Groups of fewer than {} {people}, and groups past the row limit, are folded into \"{}\"; the total is exact.",
+            self.min_group_size,
+            suppress::OTHER
+        )
+    }
+
+    fn withheld_note(&self) -> String {
+        format!(
+            "Figures over fewer than {} visitors are withheld (null) when filters are applied.",
+            self.min_group_size
+        )
+    }
+
+    fn query(&self, statement: Statement) -> clickhouse::query::Query {
+        let mut query = self.client.query(&statement.text);
+        for bind in statement.binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text),
+                Bind::Number(n) => query.bind(n),
+                Bind::List(list) => query.bind(list),
+            };
+        }
+        query
+    }
+
+    async fn fetch_all<T>(&self, statement: Statement) -> Result<Vec<T>, ReportError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        self.query(statement)
+            .fetch_all()
+            .await
+            .map_err(|e| ReportError::ClickHouse(e.to_string()))
+    }
+
+    async fn fetch_one<T>(&self, statement: Statement) -> Result<T, ReportError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        self.query(statement)
+            .fetch_one()
+            .await
+            .map_err(|e| ReportError::ClickHouse(e.to_string()))
+    }
+}
+
+/// Each bucket label with its group's counts, zero where no group has it.
+fn every_bucket(
+    labels: Vec<String>,
+    groups: &[GroupRow],
+) -> impl Iterator<Item = (String, u64, u64)> + '_ {
+    labels.into_iter().map(move |label| {
+        let found = groups.iter().find(|g| g.group_key == label);
+        let (unique, count) = found.map_or((0, 0), |g| (g.unique, g.count));
+        (label, unique, count)
+    })
+}
+
+fn mentions_time_zone(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    lower.contains("time zone") || lower.contains("timezone")
+}
+
+fn row(value: String, unique: u64, count: u64, total_unique: u64) -> Row {
+    Row {
+        value,
+        unique,
+        count,
+        share: round2(100.0 * ratio(unique, total_unique)),
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+fn percent_change(current: f64, previous: f64) -> Option<f64> {
+    (previous != 0.0).then(|| round2(100.0 * (current - previous) / previous))
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock;
+
+    #[test]
+    fn changes_and_shares() {
+        assert_eq!(percent_change(150.0, 100.0), Some(50.0));
+        assert_eq!(percent_change(1.0, 3.0), Some(-66.67));
+        assert_eq!(percent_change(5.0, 0.0), None);
+        assert_eq!(row("x".into(), 1, 2, 3).share, 33.33);
+        assert_eq!(row("x".into(), 0, 0, 0).share, 0.0);
+    }
+
+    #[test]
+    fn time_zone_errors_are_recognised() {
+        assert!(mentions_time_zone(
+            "Code: 36. DB::Exception: Cannot load time zone Mars/Olympus"
+        ));
+        assert!(!mentions_time_zone("Code: 60. Table events doesn't exist"));
+    }
+
+    /// Every statement shape the reports run, bound as the client binds them:
+    /// rollup and raw sources, every key, with and without filters.
+    fn every_statement() -> Vec<String> {
+        let reporter = Reporter::new(Client::default(), 5);
+        let nov_1 = u32::from(clock::day_from_civil(2026, 11, 1).unwrap()) * 86_400;
+        let whole = Window {
+            subject: "optimumabq.com".into(),
+            start: nov_1 + 6 * 3600,
+            end: nov_1 + 31 * 3600,
+            time_zone: "America/Denver".into(),
+        };
+        let half = Window {
+            start: whole.start - 1800,
+            end: whole.end - 1800,
+            time_zone: "Asia/Kolkata".into(),
+            ..whole.clone()
+        };
+        let filters: Vec<Filter> = ["country==US", "path~blog", "device!=mobile"]
+            .into_iter()
+            .map(|f| Filter::parse(f).unwrap())
+            .collect();
+        let same_dimension = [Filter::parse("path~blog").unwrap()];
+        let mut statements = vec![sql::midnights(
+            "America/Denver",
+            "2026-11-01 00:00:00".into(),
+            "2026-11-02 00:00:00".into(),
+        )];
+        for window in [&whole, &half] {
+            let mut keys = vec![Key::Nothing];
+            keys.extend(Interval::ALL.map(Key::Bucket));
+            keys.extend(Dimension::ALL.map(Key::Dimension));
+            for key in keys {
+                for (scope, filters) in [
+                    (Scope::Everything, &filters[..]),
+                    (Scope::PageViews, &[][..]),
+                    (Scope::CustomEvents, &same_dimension[..]),
+                ] {
+                    let a = sql::site(window, &key, scope, filters);
+                    statements.extend([
+                        a.groups_by_size(),
+                        a.groups_by_key(),
+                        a.total(),
+                        a.total_except(vec!["/".into()]),
+                    ]);
+                }
+            }
+            for key in [
+                Key::Nothing,
+                Key::Client,
+                Key::Country,
+                Key::Proxied,
+                Key::Day,
+            ] {
+                let a = sql::email(window, &key);
+                statements.extend([
+                    a.groups_by_size(),
+                    a.groups_by_key(),
+                    a.total(),
+                    a.total_except(vec!["Gmail".into()]),
+                ]);
+            }
+            statements.push(sql::visits(window, &filters));
+            statements.push(sql::visits(window, &[]));
+            statements.extend(Interval::ALL.map(|i| sql::bucket_labels(window, i)));
+        }
+        statements
+            .into_iter()
+            .map(|s| reporter.query(s).sql_display().to_string())
+            .collect()
+    }
+
+    /// Also writes the statements to `$BEACONHOUSE_REPORT_SQL_OUT`, one per
+    /// line, for `tests/schema_on_current_clickhouse.py` to run on a current
+    /// ClickHouse (`tests/run.sh` does both).
+    #[test]
+    fn every_report_statement_is_fully_bound() {
+        let statements = every_statement();
+        assert!(statements.len() > 200);
+        for statement in &statements {
+            assert!(!statement.contains('?'), "{statement}");
+            assert!(!statement.contains('\n'), "{statement}");
+            assert!(statement.starts_with("SELECT "), "{statement}");
+        }
+        if let Some(path) = std::env::var_os("BEACONHOUSE_REPORT_SQL_OUT") {
+            std::fs::write(path, statements.join("\n") + "\n").unwrap();
+        }
+    }
+}

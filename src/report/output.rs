@@ -1,0 +1,391 @@
+//! Reports as text: aligned tables for people, CSV for spreadsheets, JSON for
+//! programs. The API and the CLI print through here, so both say the same.
+//!
+//! Owns: the layout of each report as tables. Must never: compute a figure;
+//! everything printed comes from the report value.
+
+use serde::Serialize;
+
+use super::{Breakdown, EmailReport, Row, Summary, SummaryFigures, Timeseries};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+impl Format {
+    pub fn parse(text: &str) -> Option<Format> {
+        match text {
+            "table" => Some(Format::Table),
+            "json" => Some(Format::Json),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+}
+
+/// A titled table of strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub title: String,
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// A report that can be printed.
+pub trait Report: Serialize {
+    fn tables(&self) -> Vec<Table>;
+    fn notes(&self) -> &[String];
+}
+
+/// Renders `report` in `format`.
+pub fn render(report: &impl Report, format: Format) -> String {
+    match format {
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(report)
+                .unwrap_or_else(|e| format!("{{\"error\": \"cannot encode the report: {e}\"}}"));
+            text.push('\n');
+            text
+        }
+        Format::Csv => csv(&report.tables()),
+        Format::Table => {
+            let mut out = String::new();
+            for table in report.tables() {
+                out.push_str(&aligned(&table));
+                out.push('\n');
+            }
+            for note in report.notes() {
+                out.push_str("note: ");
+                out.push_str(note);
+                out.push('\n');
+            }
+            out
+        }
+    }
+}
+
+fn aligned(table: &Table) -> String {
+    let mut widths: Vec<usize> = table.columns.iter().map(|c| c.chars().count()).collect();
+    for row in &table.rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| -> String {
+        let mut text = String::new();
+        for (i, (cell, width)) in cells.zip(&widths).enumerate() {
+            let pad = width - cell.chars().count();
+            // Text left, figures right, as a reader scans them.
+            let numeric = i > 0 && cell.parse::<f64>().is_ok() || cell == "-";
+            if i > 0 {
+                text.push_str("  ");
+            }
+            if numeric {
+                text.push_str(&" ".repeat(pad));
+                text.push_str(cell);
+            } else {
+                text.push_str(cell);
+                text.push_str(&" ".repeat(pad));
+            }
+        }
+        text.trim_end().to_string() + "\n"
+    };
+    let mut out = format!("{}\n", table.title);
+    out.push_str(&line(&mut table.columns.iter().copied()));
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    out.push_str(&line(&mut rule.iter().map(String::as_str)));
+    for row in &table.rows {
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
+    }
+    out
+}
+
+/// One CSV document; with several tables, a leading `section` column names
+/// the table of each row.
+fn csv(tables: &[Table]) -> String {
+    let sectioned = tables.len() > 1;
+    let mut out = String::new();
+    let mut header: Vec<&str> = Vec::new();
+    if sectioned {
+        header.push("section");
+    }
+    // Every table of one report shares its columns (email), or there is one.
+    header.extend(
+        tables
+            .first()
+            .map(|t| t.columns.clone())
+            .unwrap_or_default(),
+    );
+    out.push_str(&csv_line(header.iter().copied()));
+    for table in tables {
+        for row in &table.rows {
+            let section = sectioned.then_some(table.title.as_str());
+            out.push_str(&csv_line(
+                section.into_iter().chain(row.iter().map(String::as_str)),
+            ));
+        }
+    }
+    out
+}
+
+fn csv_line<'a>(cells: impl Iterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = cells
+        .map(|cell| {
+            if cell.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", cell.replace('"', "\"\""))
+            } else {
+                cell.to_string()
+            }
+        })
+        .collect();
+    quoted.join(",") + "\r\n"
+}
+
+fn optional(value: Option<impl ToString>) -> String {
+    value.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+fn row_cells(row: &Row) -> Vec<String> {
+    vec![
+        row.value.clone(),
+        row.unique.to_string(),
+        row.count.to_string(),
+        format!("{:.2}", row.share),
+    ]
+}
+
+impl Report for Summary {
+    fn tables(&self) -> Vec<Table> {
+        let change = self.change.as_ref();
+        let metric = |name: &str, pick: fn(&SummaryFigures) -> String, change: Option<String>| {
+            let figure = |f: &Option<SummaryFigures>| f.as_ref().map_or_else(|| "-".into(), pick);
+            vec![
+                name.to_string(),
+                figure(&self.current),
+                figure(&self.previous),
+                optional(change),
+            ]
+        };
+        let percent = |v: Option<f64>| v.map(|v| format!("{v:+.2}%"));
+        let rows = vec![
+            metric(
+                "visitors",
+                |f| f.visitors.to_string(),
+                percent(change.and_then(|c| c.visitors)),
+            ),
+            metric(
+                "pageviews",
+                |f| f.pageviews.to_string(),
+                percent(change.and_then(|c| c.pageviews)),
+            ),
+            metric(
+                "visits",
+                |f| f.visits.to_string(),
+                percent(change.and_then(|c| c.visits)),
+            ),
+            metric(
+                "views_per_visit",
+                |f| format!("{:.2}", f.views_per_visit),
+                percent(change.and_then(|c| c.views_per_visit)),
+            ),
+            metric(
+                "bounce_rate_%",
+                |f| format!("{:.2}", f.bounce_rate),
+                change
+                    .and_then(|c| c.bounce_rate_points)
+                    .map(|v| format!("{v:+.2} pts")),
+            ),
+        ];
+        vec![Table {
+            title: format!(
+                "{}: {} to {} ({}), previous period {} to {}{}",
+                self.site,
+                self.period.from,
+                self.period.to,
+                self.period.time_zone,
+                self.previous_period.from,
+                self.previous_period.to,
+                filters_label(&self.filters)
+            ),
+            columns: vec!["metric", "current", "previous", "change"],
+            rows,
+        }]
+    }
+
+    fn notes(&self) -> &[String] {
+        &self.notes
+    }
+}
+
+impl Report for Timeseries {
+    fn tables(&self) -> Vec<Table> {
+        vec![Table {
+            title: format!(
+                "{}: {} to {} ({}), by {}{}",
+                self.site,
+                self.period.from,
+                self.period.to,
+                self.period.time_zone,
+                self.interval.as_str(),
+                filters_label(&self.filters)
+            ),
+            columns: vec!["bucket", "visitors", "pageviews"],
+            rows: self
+                .points
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.bucket.clone(),
+                        optional(p.visitors),
+                        optional(p.pageviews),
+                    ]
+                })
+                .collect(),
+        }]
+    }
+
+    fn notes(&self) -> &[String] {
+        &self.notes
+    }
+}
+
+impl Report for Breakdown {
+    fn tables(&self) -> Vec<Table> {
+        let mut rows: Vec<Vec<String>> = self.rows.iter().map(row_cells).collect();
+        rows.push(row_cells(&self.total));
+        vec![Table {
+            title: format!(
+                "{}: {} to {} ({}), by {}{}",
+                self.site,
+                self.period.from,
+                self.period.to,
+                self.period.time_zone,
+                self.dimension.as_str(),
+                filters_label(&self.filters)
+            ),
+            columns: vec![self.dimension.as_str(), "visitors", self.count, "share_%"],
+            rows,
+        }]
+    }
+
+    fn notes(&self) -> &[String] {
+        &self.notes
+    }
+}
+
+impl Report for EmailReport {
+    fn tables(&self) -> Vec<Table> {
+        let columns = vec!["value", "recipients", "opens", "share_%"];
+        let totals = vec![
+            vec![
+                "opens".into(),
+                String::new(),
+                self.opens.to_string(),
+                String::new(),
+            ],
+            vec![
+                "unique_opens".into(),
+                self.unique_opens.to_string(),
+                String::new(),
+                String::new(),
+            ],
+            vec![
+                "proxied_opens".into(),
+                String::new(),
+                self.proxied_opens.to_string(),
+                String::new(),
+            ],
+            vec![
+                "direct_opens".into(),
+                self.unique_direct_opens.to_string(),
+                self.direct_opens.to_string(),
+                String::new(),
+            ],
+        ];
+        let section = |name: &str, rows: &[Row]| Table {
+            title: name.to_string(),
+            columns: columns.clone(),
+            rows: rows.iter().map(row_cells).collect(),
+        };
+        vec![
+            Table {
+                title: format!(
+                    "campaign {}: {} to {} ({})",
+                    self.campaign, self.period.from, self.period.to, self.period.time_zone
+                ),
+                columns: columns.clone(),
+                rows: totals,
+            },
+            section("by_day", &self.by_day),
+            section("by_client", &self.by_client),
+            section("by_country", &self.by_country),
+        ]
+    }
+
+    fn notes(&self) -> &[String] {
+        &self.notes
+    }
+}
+
+fn filters_label(filters: &[super::request::Filter]) -> String {
+    use super::request::FilterOp;
+    if filters.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = filters
+        .iter()
+        .map(|f| {
+            let op = match f.op {
+                FilterOp::Equals => "==",
+                FilterOp::NotEquals => "!=",
+                FilterOp::Contains => "~",
+            };
+            format!("{}{op}{}", f.dimension.as_str(), f.value)
+        })
+        .collect();
+    format!(", where {}", parts.join(" and "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_text_left_and_figures_right() {
+        let table = Table {
+            title: "t".into(),
+            columns: vec!["path", "visitors"],
+            rows: vec![
+                vec!["/".into(), "1234".into()],
+                vec!["/pricing".into(), "5".into()],
+            ],
+        };
+        assert_eq!(
+            aligned(&table),
+            "t\npath      visitors\n--------  --------\n/             1234\n/pricing         5\n"
+        );
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting_and_names_sections() {
+        let a = Table {
+            title: "by_client".into(),
+            columns: vec!["value", "opens"],
+            rows: vec![vec!["Mail, \"Apple\"".into(), "3".into()]],
+        };
+        assert_eq!(
+            csv(std::slice::from_ref(&a)),
+            "value,opens\r\n\"Mail, \"\"Apple\"\"\",3\r\n"
+        );
+        let b = Table {
+            title: "by_country".into(),
+            ..a.clone()
+        };
+        assert_eq!(
+            csv(&[a, b]),
+            "section,value,opens\r\nby_client,\"Mail, \"\"Apple\"\"\",3\r\nby_country,\"Mail, \"\"Apple\"\"\",3\r\n"
+        );
+    }
+}

@@ -1,0 +1,820 @@
+//! Reports against a real clickhouse-server: known events and opens go in with
+//! SQL (so timestamps and visitor ids are exact), every figure comes back
+//! through `beaconhouse report` and through the stats API, and is checked
+//! against the value worked out by hand in the comments.
+//!
+//! Site time zone America/Denver; clocks went back on 2026-11-01 at 08:00 UTC,
+//! so that local day runs from 06:00 UTC to 07:00 UTC the next day (25 hours).
+//! `min_group_size` is 3 here.
+
+mod common;
+
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::{ClickHouse, Collector};
+use serde_json::{Value, json};
+
+const MARKETING: &str = "marketing-token-0123456789abcdef0123456789";
+const AGENCY: &str = "agency-token-0123456789abcdef0123456789abcd";
+
+const REPORTING_TOML: &str = r#"
+[reporting]
+min_group_size = 3
+
+[[reporting.tokens]]
+name = "marketing"
+token = "marketing-token-0123456789abcdef0123456789"
+sites = ["optimumabq.com"]
+campaigns = ["nov-newsletter"]
+
+[[reporting.tokens]]
+name = "agency"
+token = "agency-token-0123456789abcdef0123456789abcd"
+sites = ["*"]
+"#;
+
+/// (UTC time, visitor, name, path, referrer host, country, browser, device)
+type Event = (
+    &'static str,
+    u64,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+const EVENTS: &[Event] = &[
+    // V1: two visits (a 40-minute gap), the second a bounce.
+    (
+        "2026-11-01 15:00:00",
+        1,
+        "pageview",
+        "/",
+        "google.com",
+        "US",
+        "Chrome",
+        "desktop",
+    ),
+    (
+        "2026-11-01 15:10:00",
+        1,
+        "pageview",
+        "/pricing",
+        "",
+        "US",
+        "Chrome",
+        "desktop",
+    ),
+    (
+        "2026-11-01 15:11:00",
+        1,
+        "signup",
+        "/pricing",
+        "",
+        "US",
+        "Chrome",
+        "desktop",
+    ),
+    (
+        "2026-11-01 15:50:00",
+        1,
+        "pageview",
+        "/",
+        "",
+        "US",
+        "Chrome",
+        "desktop",
+    ),
+    // V2: one bounce, one custom event.
+    (
+        "2026-11-01 16:00:00",
+        2,
+        "pageview",
+        "/",
+        "google.com",
+        "US",
+        "Chrome",
+        "mobile",
+    ),
+    (
+        "2026-11-01 16:00:05",
+        2,
+        "signup",
+        "/",
+        "",
+        "US",
+        "Chrome",
+        "mobile",
+    ),
+    // V3: one visit of two pages.
+    (
+        "2026-11-01 17:00:00",
+        3,
+        "pageview",
+        "/pricing",
+        "",
+        "US",
+        "Firefox",
+        "desktop",
+    ),
+    (
+        "2026-11-01 17:20:00",
+        3,
+        "pageview",
+        "/tour",
+        "",
+        "US",
+        "Firefox",
+        "desktop",
+    ),
+    // V4: one bounce from Hacker News, one custom event.
+    (
+        "2026-11-01 18:00:00",
+        4,
+        "pageview",
+        "/tour",
+        "news.ycombinator.com",
+        "DE",
+        "Firefox",
+        "desktop",
+    ),
+    (
+        "2026-11-01 18:01:00",
+        4,
+        "signup",
+        "/tour",
+        "",
+        "DE",
+        "Firefox",
+        "desktop",
+    ),
+    // V5: 23:30 local on Nov 1, but Nov 2 in UTC.
+    (
+        "2026-11-02 06:30:00",
+        5,
+        "pageview",
+        "/pricing",
+        "",
+        "US",
+        "Safari",
+        "mobile",
+    ),
+    // V6: 00:30 local on Nov 2.
+    (
+        "2026-11-02 07:30:00",
+        6,
+        "pageview",
+        "/",
+        "",
+        "US",
+        "Chrome",
+        "desktop",
+    ),
+    // V7: 01:30 MDT, then 01:30 MST an hour later: two visits, two bounces.
+    (
+        "2026-11-01 07:30:00",
+        7,
+        "pageview",
+        "/",
+        "",
+        "US",
+        "Chrome",
+        "desktop",
+    ),
+    (
+        "2026-11-01 08:30:00",
+        7,
+        "pageview",
+        "/",
+        "",
+        "US",
+        "Chrome",
+        "desktop",
+    ),
+    // V8: 23:30 local on Oct 31: the previous period.
+    (
+        "2026-11-01 05:30:00",
+        8,
+        "pageview",
+        "/",
+        "",
+        "US",
+        "Chrome",
+        "desktop",
+    ),
+    // Another site: never counted.
+    (
+        "2026-11-01 15:00:00",
+        9,
+        "pageview",
+        "/",
+        "",
+        "US",
+        "Chrome",
+        "desktop",
+    ),
+];
+
+/// (campaign, UTC time, recipient, proxied, country, client)
+const OPENS: &[(&str, &str, u64, u8, &str, &str)] = &[
+    ("nov-newsletter", "2026-11-01 15:00:00", 1, 1, "", "Gmail"),
+    ("nov-newsletter", "2026-11-01 18:00:00", 1, 1, "", "Gmail"),
+    (
+        "nov-newsletter",
+        "2026-11-01 16:00:00",
+        2,
+        1,
+        "",
+        "Apple Mail",
+    ),
+    (
+        "nov-newsletter",
+        "2026-11-01 17:00:00",
+        3,
+        0,
+        "US",
+        "Outlook",
+    ),
+    (
+        "nov-newsletter",
+        "2026-11-02 15:00:00",
+        4,
+        0,
+        "US",
+        "Thunderbird",
+    ),
+    ("nov-newsletter", "2026-11-02 16:00:00", 5, 0, "US", "Gmail"),
+    ("nov-newsletter", "2026-11-02 17:00:00", 6, 1, "", "Gmail"),
+    ("dec-newsletter", "2026-11-02 17:00:00", 1, 0, "US", "Gmail"),
+];
+
+struct Fixture {
+    clickhouse: &'static ClickHouse,
+    database: String,
+    config: tempfile::NamedTempFile,
+    collector: Collector,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let clickhouse = common::clickhouse();
+        let database = clickhouse.fresh_database("report");
+        common::migrate(clickhouse, &database);
+        let events: Vec<String> = EVENTS
+            .iter()
+            .map(|(ts, visitor, name, path, referrer, country, browser, device)| {
+                let site = if *visitor == 9 { "elsewhere.example" } else { "optimumabq.com" };
+                format!(
+                    "('{site}', '{ts}', '{name}', {visitor}, '{path}', '{referrer}', '{country}', '{browser}', '{device}')"
+                )
+            })
+            .collect();
+        clickhouse.query(
+            &database,
+            &format!(
+                "INSERT INTO events (site, ts, name, visitor_id, path, referrer_host, country, browser, device) VALUES {}",
+                events.join(", ")
+            ),
+        );
+        let opens: Vec<String> = OPENS
+            .iter()
+            .map(|(campaign, ts, recipient, proxied, country, client)| {
+                format!("('{campaign}', '{ts}', {recipient}, {proxied}, '{country}', '{client}')")
+            })
+            .collect();
+        clickhouse.query(
+            &database,
+            &format!(
+                "INSERT INTO email_opens (campaign, ts, recipient_id, proxied, country, client) VALUES {}",
+                opens.join(", ")
+            ),
+        );
+        let config = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(config.path(), format!("{}\n{REPORTING_TOML}", common::SITE_TOML)).unwrap();
+        let collector = Collector::start(clickhouse, &database, REPORTING_TOML);
+        Fixture {
+            clickhouse,
+            database,
+            config,
+            collector,
+        }
+    })
+}
+
+/// `beaconhouse report ARGS`: (success, stdout, stderr).
+fn cli(args: &[&str]) -> (bool, String, String) {
+    let f = fixture();
+    let output = Command::new(common::binary())
+        .arg("--config")
+        .arg(f.config.path())
+        .arg("report")
+        .args(args)
+        .env("BEACONHOUSE_CLICKHOUSE_URL", &f.clickhouse.url)
+        .env("BEACONHOUSE_CLICKHOUSE_DATABASE", &f.database)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn cli_json(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    let (ok, stdout, stderr) = cli(&all);
+    assert!(ok, "report {args:?} failed: {stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+/// GET on the stats API with a token: (status, body).
+fn api(path_and_query: &str, token: Option<&str>) -> (u16, String) {
+    let f = fixture();
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .iter()
+        .map(|b| ("Authorization", b.as_str()))
+        .collect();
+    let response = f.collector.get(path_and_query, &headers);
+    (
+        response.status,
+        String::from_utf8_lossy(&response.body).into_owned(),
+    )
+}
+
+fn api_json(path_and_query: &str) -> Value {
+    let (status, body) = api(path_and_query, Some(MARKETING));
+    assert_eq!(status, 200, "{path_and_query}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// CLI and API give the same report; returns it.
+fn both(cli_args: &[&str], api_path: &str) -> Value {
+    let from_cli = cli_json(cli_args);
+    let from_api = api_json(api_path);
+    assert_eq!(from_cli, from_api, "CLI and API disagree on {api_path}");
+    from_cli
+}
+
+const DENVER: &str = "site=optimumabq.com&from=2026-11-01&to=2026-11-02&tz=America/Denver";
+const DENVER_ARGS: [&str; 8] = [
+    "--site",
+    "optimumabq.com",
+    "--from",
+    "2026-11-01",
+    "--to",
+    "2026-11-02",
+    "--tz",
+    "America/Denver",
+];
+
+fn args<'a>(report: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec![report];
+    all.extend(DENVER_ARGS);
+    all.extend(extra);
+    all
+}
+
+/// (value, unique, count) of a report's rows.
+fn rows(report: &Value, key: &str) -> Vec<(String, u64, u64)> {
+    report[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["value"].as_str().unwrap().to_string(),
+                r["unique"].as_u64().unwrap(),
+                r["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn owned(expected: &[(&str, u64, u64)]) -> Vec<(String, u64, u64)> {
+    expected
+        .iter()
+        .map(|(v, u, c)| (v.to_string(), *u, *c))
+        .collect()
+}
+
+#[test]
+fn summary_counts_visitors_visits_and_bounces_across_the_dst_change() {
+    let report = both(
+        &args("summary", &[]),
+        &format!("/api/v1/stats/summary?{DENVER}"),
+    );
+    // V1..V7; 11 page views; visits V1 2, V7 2, the others 1 = 9; bounces:
+    // V1's second, V2, V4, V5, V6, V7 twice = 7.
+    assert_eq!(
+        report["current"],
+        json!({"visitors": 7, "pageviews": 11, "visits": 9, "views_per_visit": 1.22, "bounce_rate": 77.78})
+    );
+    // Oct 30-31 local: only V8.
+    assert_eq!(
+        report["previous"],
+        json!({"visitors": 1, "pageviews": 1, "visits": 1, "views_per_visit": 1.0, "bounce_rate": 100.0})
+    );
+    assert_eq!(report["previous_period"]["from"], "2026-10-30");
+    assert_eq!(
+        report["change"],
+        json!({"visitors": 600.0, "pageviews": 1000.0, "visits": 800.0, "views_per_visit": 22.0, "bounce_rate_points": -22.22})
+    );
+    assert!(
+        report["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("once per day")
+    );
+}
+
+#[test]
+fn filters_combine_and_small_filtered_groups_are_withheld() {
+    // Not mobile and in the US: V1, V3, V6, V7; views 3+2+1+2; visits 2+1+1+2;
+    // bounces V1's second, V6, V7 twice.
+    let report = both(
+        &args(
+            "summary",
+            &["--filter", "device!=mobile", "--filter", "country==US"],
+        ),
+        &format!("/api/v1/stats/summary?{DENVER}&filter=device!%3Dmobile&filter=country%3D%3DUS"),
+    );
+    assert_eq!(
+        report["current"],
+        json!({"visitors": 4, "pageviews": 8, "visits": 6, "views_per_visit": 1.33, "bounce_rate": 66.67})
+    );
+    // /pricing: V1, V3, V5, one page view each, so three one-view visits.
+    let report = cli_json(&args("summary", &["--filter", "path==/pricing"]));
+    assert_eq!(
+        report["current"],
+        json!({"visitors": 3, "pageviews": 3, "visits": 3, "views_per_visit": 1.0, "bounce_rate": 100.0})
+    );
+    // Referrer contains "GOOGLE" (any case): V1 and V2, fewer than 3.
+    let report = cli_json(&args("summary", &["--filter", "referrer_host~GOOGLE"]));
+    assert_eq!(report["current"], Value::Null);
+    assert_eq!(report["change"], Value::Null);
+    // A day series filtered to Germany: V4 alone on Nov 1 is withheld.
+    let report = both(
+        &args("timeseries", &["--filter", "country==DE"]),
+        &format!("/api/v1/stats/timeseries?{DENVER}&filter=country%3D%3DDE"),
+    );
+    assert_eq!(
+        report["points"],
+        json!([
+            {"bucket": "2026-11-01", "visitors": null, "pageviews": null},
+            {"bucket": "2026-11-02", "visitors": 0, "pageviews": 0}
+        ])
+    );
+}
+
+#[test]
+fn time_series_follow_the_time_zone() {
+    // Denver days: Nov 1 (25 hours) has V1-V5 and V7; Nov 2 has V6.
+    let report = both(
+        &args("timeseries", &["--interval", "day"]),
+        &format!("/api/v1/stats/timeseries?{DENVER}&interval=day"),
+    );
+    assert_eq!(
+        report["points"],
+        json!([
+            {"bucket": "2026-11-01", "visitors": 6, "pageviews": 10},
+            {"bucket": "2026-11-02", "visitors": 1, "pageviews": 1}
+        ])
+    );
+    // UTC days: V8 and V7 move into Nov 1, V5 into Nov 2.
+    let report = cli_json(&[
+        "timeseries",
+        "--site",
+        "optimumabq.com",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-02",
+    ]);
+    assert_eq!(
+        report["points"],
+        json!([
+            {"bucket": "2026-11-01", "visitors": 6, "pageviews": 10},
+            {"bucket": "2026-11-02", "visitors": 2, "pageviews": 2}
+        ])
+    );
+    // Hours: the day clocks went back has 25 hours, and 01:00 happens twice
+    // (V7 at 01:30 MDT and 01:30 MST): one bucket, one visitor, two views.
+    let report = cli_json(&args("timeseries", &["--interval", "hour"]));
+    let points = report["points"].as_array().unwrap();
+    assert_eq!(
+        points.len(),
+        48,
+        "25 + 24 local hours, the repeated one merged"
+    );
+    assert_eq!(
+        points[1],
+        json!({"bucket": "2026-11-01 01:00", "visitors": 1, "pageviews": 2})
+    );
+    // V1's three page views at 15:00-15:50 UTC are 08:00-08:50 MST.
+    assert_eq!(
+        points[8],
+        json!({"bucket": "2026-11-01 08:00", "visitors": 1, "pageviews": 3})
+    );
+    // Weeks start on Monday (Oct 26 and Nov 2); months on the 1st.
+    let report = cli_json(&args("timeseries", &["--interval", "week"]));
+    assert_eq!(
+        report["points"],
+        json!([
+            {"bucket": "2026-10-26", "visitors": 6, "pageviews": 10},
+            {"bucket": "2026-11-02", "visitors": 1, "pageviews": 1}
+        ])
+    );
+    let report = cli_json(&args("timeseries", &["--interval", "month"]));
+    assert_eq!(
+        report["points"],
+        json!([{"bucket": "2026-11-01", "visitors": 7, "pageviews": 11}])
+    );
+}
+
+#[test]
+fn breakdowns_fold_small_groups_and_keep_totals_exact() {
+    // Paths: / (V1 twice, V2, V6, V7 twice), /pricing (V1, V3, V5), /tour (V3,
+    // V4: two visitors, folded).
+    let report = both(
+        &args("breakdown", &["--by", "path"]),
+        &format!("/api/v1/stats/breakdown?{DENVER}&by=path"),
+    );
+    assert_eq!(report["count"], "pageviews");
+    assert_eq!(
+        rows(&report, "rows"),
+        owned(&[("/", 4, 6), ("/pricing", 3, 3), ("(other)", 2, 2)])
+    );
+    assert_eq!(report["total"]["unique"], 7);
+    assert_eq!(report["total"]["count"], 11);
+    assert_eq!(report["rows"][0]["share"], 57.14);
+
+    // Entry pages, one per visit: / (V1 twice, V2, V6, V7 twice); /pricing
+    // (V3, V5) and /tour (V4) are folded.
+    let report = cli_json(&args("breakdown", &["--by", "entry_page"]));
+    assert_eq!(report["count"], "visits");
+    assert_eq!(
+        rows(&report, "rows"),
+        owned(&[("/", 4, 6), ("(other)", 3, 3)])
+    );
+    assert_eq!(
+        (
+            report["total"]["unique"].as_u64(),
+            report["total"]["count"].as_u64()
+        ),
+        (Some(7), Some(9))
+    );
+
+    // Referrers: none for 5 visitors; google.com (V1, V2) and Hacker News
+    // (V4) folded; V1 is in two groups, so (other) counts 3 people.
+    let report = cli_json(&args("breakdown", &["--by", "referrer_host"]));
+    assert_eq!(
+        rows(&report, "rows"),
+        owned(&[("(none)", 5, 8), ("(other)", 3, 3)])
+    );
+
+    // Custom events: signup by V1, V2, V4.
+    let report = cli_json(&args("breakdown", &["--by", "name"]));
+    assert_eq!(report["count"], "events");
+    assert_eq!(rows(&report, "rows"), owned(&[("signup", 3, 3)]));
+
+    // A limit folds the rest even when large enough.
+    let report = cli_json(&args("breakdown", &["--by", "path", "--limit", "1"]));
+    assert_eq!(
+        rows(&report, "rows"),
+        owned(&[("/", 4, 6), ("(other)", 4, 5)])
+    );
+
+    // Browsers of US visitors (read from events, not the rollup): Chrome
+    // V1, V2, V6, V7; Firefox (V3) and Safari (V5) folded.
+    let report = both(
+        &args("breakdown", &["--by", "browser", "--filter", "country==US"]),
+        &format!("/api/v1/stats/breakdown?{DENVER}&by=browser&filter=country%3D%3DUS"),
+    );
+    assert_eq!(
+        rows(&report, "rows"),
+        owned(&[("Chrome", 4, 7), ("(other)", 2, 3)])
+    );
+    assert_eq!(report["total"]["unique"], 6);
+}
+
+#[test]
+fn the_rollup_and_the_events_table_agree() {
+    // A filter on another dimension makes the events table answer; one that
+    // matches everything must give the rollup's figures.
+    for by in ["path", "country", "browser", "device", "referrer_host"] {
+        let rollup = cli_json(&args("breakdown", &["--by", by]));
+        let raw = cli_json(&args(
+            "breakdown",
+            &["--by", by, "--filter", "city!=Nowhere"],
+        ));
+        assert_eq!(rollup["rows"], raw["rows"], "{by}");
+        assert_eq!(rollup["total"], raw["total"], "{by}");
+    }
+    // A half-hour zone cannot use hourly rollups; the answer is still exact.
+    let report = cli_json(&[
+        "summary",
+        "--site",
+        "optimumabq.com",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-02",
+        "--tz",
+        "Asia/Kolkata",
+    ]);
+    // Kolkata days Nov 1-2 run from 2026-10-31 18:30 to 2026-11-02 18:30 UTC:
+    // V1-V8 all fall inside, so 8 visitors and 12 page views.
+    assert_eq!(report["current"]["visitors"], 8);
+    assert_eq!(report["current"]["pageviews"], 12);
+}
+
+#[test]
+fn no_report_shows_a_group_smaller_than_the_threshold() {
+    for by in [
+        "path",
+        "entry_page",
+        "referrer_host",
+        "utm_source",
+        "country",
+        "region",
+        "city",
+        "browser",
+        "os",
+        "device",
+        "name",
+    ] {
+        let report = cli_json(&args("breakdown", &["--by", by]));
+        for (value, unique, _) in rows(&report, "rows") {
+            assert!(
+                value == "(other)" || unique >= 3,
+                "{by}: group {value:?} of {unique} visitors shown"
+            );
+        }
+    }
+    let report = cli_json(&[
+        "email",
+        "--campaign",
+        "nov-newsletter",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-02",
+    ]);
+    for key in ["by_client", "by_country"] {
+        for (value, unique, _) in rows(&report, key) {
+            assert!(value == "(other)" || unique >= 3, "{key}: {value:?}");
+        }
+    }
+}
+
+#[test]
+fn email_reports_count_opens_recipients_and_proxies() {
+    let report = both(
+        &[
+            "email",
+            "--campaign",
+            "nov-newsletter",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-02",
+        ],
+        "/api/v1/stats/email?campaign=nov-newsletter&from=2026-11-01&to=2026-11-02",
+    );
+    // 7 opens by 6 recipients; proxied: R1 twice, R2, R6; direct: R3, R4, R5.
+    assert_eq!(report["opens"], 7);
+    assert_eq!(report["unique_opens"], 6);
+    assert_eq!(report["proxied_opens"], 4);
+    assert_eq!(report["direct_opens"], 3);
+    assert_eq!(report["unique_direct_opens"], 3);
+    assert_eq!(
+        rows(&report, "by_day"),
+        owned(&[("2026-11-01", 3, 4), ("2026-11-02", 3, 3)])
+    );
+    // Gmail: R1 (twice), R5, R6; Apple Mail, Outlook, Thunderbird folded.
+    assert_eq!(
+        rows(&report, "by_client"),
+        owned(&[("Gmail", 3, 4), ("(other)", 3, 3)])
+    );
+    assert_eq!(
+        rows(&report, "by_country"),
+        owned(&[("(none)", 3, 4), ("US", 3, 3)])
+    );
+}
+
+#[test]
+fn the_api_wants_a_token_allowed_for_the_site_and_says_what_is_wrong() {
+    let summary = format!("/api/v1/stats/summary?{DENVER}");
+    let (status, body) = api(&summary, None);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("Authorization: Bearer"), "{body}");
+    let (status, _) = api(&summary, Some("marketing-token-0123456789abcdef012345678X"));
+    assert_eq!(status, 401);
+    let (status, _) = api(&summary, Some(AGENCY));
+    assert_eq!(status, 200);
+    let (status, body) = api(
+        "/api/v1/stats/email?campaign=nov-newsletter&from=2026-11-01&to=2026-11-02",
+        Some(AGENCY),
+    );
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = api(
+        "/api/v1/stats/summary?site=elsewhere.example&from=2026-11-01&to=2026-11-02",
+        Some(MARKETING),
+    );
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = api(
+        "/api/v1/stats/summary?site=elsewhere.example&from=2026-11-01&to=2026-11-02",
+        Some(AGENCY),
+    );
+    assert_eq!(status, 404, "{body}");
+    for (query, mentions) in [
+        ("site=optimumabq.com&from=2026-11-01", "`to` is missing"),
+        (
+            "site=optimumabq.com&from=2026-11-31&to=2026-12-01",
+            "YYYY-MM-DD",
+        ),
+        (
+            &format!("{DENVER}&by=visitor_id") as &str,
+            "unknown parameter `by`",
+        ),
+        (
+            "site=optimumabq.com&from=2026-11-01&to=2026-11-02&tz=Mars/Base",
+            "does not know",
+        ),
+        (
+            "site=optimumabq.com&from=2026-11-01&to=2026-11-02&filter=ip%3D%3D1.2.3.4",
+            "use one of",
+        ),
+    ] {
+        let (status, body) = api(&format!("/api/v1/stats/summary?{query}"), Some(MARKETING));
+        assert_eq!(status, 400, "{query}: {body}");
+        let error: Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            error["error"].as_str().unwrap().contains(mentions),
+            "{query}: {body}"
+        );
+    }
+}
+
+#[test]
+fn csv_and_tables_carry_the_same_figures() {
+    let f = fixture();
+    let response = f.collector.get(
+        &format!("/api/v1/stats/breakdown?{DENVER}&by=path"),
+        &[
+            ("Authorization", &format!("Bearer {MARKETING}")),
+            ("Accept", "text/csv"),
+        ],
+    );
+    assert_eq!(response.status, 200);
+    assert!(
+        response
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&response.body),
+        "path,visitors,pageviews,share_%\r\n/,4,6,57.14\r\n/pricing,3,3,42.86\r\n(other),2,2,28.57\r\n(total),7,11,100.00\r\n"
+    );
+    let (ok, table, stderr) = cli(&args("breakdown", &["--by", "path"]));
+    assert!(ok, "{stderr}");
+    assert!(
+        table.contains("path      visitors  pageviews  share_%"),
+        "{table}"
+    );
+    assert!(
+        table.contains("/pricing         3          3    42.86"),
+        "{table}"
+    );
+    let (status, body) = api("/api/v1/openapi.json", None);
+    assert_eq!(status, 200);
+    assert!(body.contains("\"openapi\""));
+}
+
+#[test]
+fn the_cli_refuses_unknown_sites_and_bad_arguments_by_name() {
+    let (ok, _, stderr) = cli(&[
+        "summary",
+        "--site",
+        "nope.example",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-02",
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("not configured; configured sites: optimumabq.com"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = cli(&args("breakdown", &["--by", "ip"]));
+    assert!(!ok);
+    assert!(stderr.contains("`by` is \"ip\""), "{stderr}");
+}
