@@ -1,61 +1,44 @@
--- Hourly rollups that the reports read instead of scanning every event.
--- Each is a materialized view: ClickHouse adds to it on every insert into the
--- source table. POPULATE fills it from the events already stored when the
--- migration runs; hits inserted during that statement may miss the rollup (not
--- the source table), so upgrade with the collectors stopped (README, "Reports").
+-- Daily rollups that the reports read instead of scanning every event.
 --
--- Unique counts are uniqState (approximate: exact for small groups, within
--- about 2% for large ones; README, "Reports"); uniqState merges across hours,
--- and visitor ids rotate daily, so a period's visitors count each person once
--- per UTC day.
+-- Visitor ids change every UTC day, so the unique visitors of any set of
+-- whole UTC days are the sum of each day's exact count: a rollup can keep
+-- finished numbers, not sketches. `beaconhouse serve` (or `beaconhouse
+-- rollup`) computes a day once it has ended and again whenever its number of
+-- events changes (hits delivered late from a spool). Recomputed rows replace
+-- the old ones by key; read them with FINAL.
 
--- One row per (site, UTC hour, event name, dimension, value). The dimension ''
--- with value '' holds the site's totals.
-CREATE MATERIALIZED VIEW IF NOT EXISTS events_hourly
-ENGINE = AggregatingMergeTree()
-PARTITION BY toYYYYMM(hour)
-ORDER BY (site, dimension, hour, name, value)
-POPULATE
-AS SELECT
-    site,
-    toStartOfHour(ts) AS hour,
-    name,
-    tupleElement(dim, 1) AS dimension,
-    tupleElement(dim, 2) AS value,
-    countState() AS hits,
-    uniqState(visitor_id) AS visitors
-FROM events
-ARRAY JOIN [
-    tuple('', ''),
-    tuple('path', path),
-    tuple('referrer_host', referrer_host),
-    tuple('utm_source', utm_source),
-    tuple('utm_medium', utm_medium),
-    tuple('utm_campaign', utm_campaign),
-    tuple('country', country),
-    tuple('region', region),
-    tuple('city', city),
-    tuple('browser', browser),
-    tuple('os', os),
-    tuple('device', toString(device)),
-    tuple('name', name)
-] AS dim
-GROUP BY site, hour, name, dimension, value;
+-- One row per (site, UTC day, dimension, value):
+--   dimension ''            : all events; hits = page views, visits, bounces
+--                             (visits of one page view), visit_views
+--   path, referrer_host, utm_*, country, region, city, browser, os, device:
+--                             page views with that value; hits = page views
+--   'pageview_total'        : every page view (the total of those breakdowns)
+--   'name', 'event_total'   : custom events by name, and all of them
+--   'entry_page', 'entry_total': visits by first page; hits = visits
+CREATE TABLE IF NOT EXISTS daily_stats
+(
+    site        String,
+    day         Date,
+    dimension   String,
+    value       String,
+    visitors    UInt64,
+    hits        UInt64,
+    visits      UInt64,
+    bounces     UInt64,
+    visit_views UInt64,
+    computed_at DateTime('UTC')
+)
+ENGINE = ReplacingMergeTree(computed_at)
+PARTITION BY toYYYYMM(day)
+ORDER BY (site, dimension, day, value);
 
--- One row per (campaign, UTC hour, proxied, client, country). Recipient counts
--- are exact (uniqExact): campaigns are small next to page views.
-CREATE MATERIALIZED VIEW IF NOT EXISTS email_opens_hourly
-ENGINE = AggregatingMergeTree()
-PARTITION BY toYYYYMM(hour)
-ORDER BY (campaign, hour, proxied, client, country)
-POPULATE
-AS SELECT
-    campaign,
-    toStartOfHour(ts) AS hour,
-    proxied,
-    client,
-    country,
-    countState() AS opens,
-    uniqExactState(recipient_id) AS recipients
-FROM email_opens
-GROUP BY campaign, hour, proxied, client, country;
+-- Which days daily_stats holds, and how many events each day had when it was
+-- computed: a day whose count in `events` differs is computed again.
+CREATE TABLE IF NOT EXISTS daily_stats_days
+(
+    day         Date,
+    events      UInt64,
+    computed_at DateTime('UTC')
+)
+ENGINE = ReplacingMergeTree(computed_at)
+ORDER BY day;

@@ -16,7 +16,7 @@
 //! - [`sink`]: inserts batches into ClickHouse and decides what to retry.
 //!
 //! Reading is separate: [`report`] answers aggregate-only reports (summary,
-//! time series, breakdowns, email campaigns) from the hourly rollups, for
+//! time series, breakdowns, email campaigns) from the daily rollup, for
 //! `http::stats` and `beaconhouse report`.
 //!
 //! Around them: [`config`] (one validated struct), [`migrate`] (the `schema/`

@@ -34,6 +34,9 @@ enum Command {
     Migrate,
     /// Validate the configuration and exit.
     CheckConfig,
+    /// Compute the reports' daily rollup for every ended day that needs it
+    /// (`serve` does this every 5 minutes).
+    Rollup,
     /// Print an aggregate report, read from ClickHouse.
     Report {
         #[command(subcommand)]
@@ -144,6 +147,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::Ok(())
             })
         }
+        Command::Rollup => {
+            init_logging(config.log_format);
+            let days =
+                runtime()?.block_on(reporter(&config).roll_up(beaconhouse::clock::now_unix()))?;
+            println!("rolled up {} day(s)", days.len());
+            Ok(())
+        }
         Command::Report { report } => {
             init_logging(config.log_format);
             let text = runtime()?.block_on(print_report(&config, report))?;
@@ -182,11 +192,15 @@ impl SiteArgs {
     }
 }
 
-async fn print_report(config: &Config, report: ReportCommand) -> anyhow::Result<String> {
-    let reporter = Reporter::new(
+fn reporter(config: &Config) -> Reporter {
+    Reporter::new(
         beaconhouse::sink::clickhouse::client(&config.clickhouse),
         config.reporting.min_group_size,
-    );
+    )
+}
+
+async fn print_report(config: &Config, report: ReportCommand) -> anyhow::Result<String> {
+    let reporter = reporter(config);
     let known_site = |site: &str| -> anyhow::Result<()> {
         if config.sites.contains_key(site) {
             Ok(())

@@ -1,8 +1,8 @@
 //! `beaconhouse serve`: wires the pipeline together and runs it until a signal.
 //!
 //! Start-up order: GeoIP database, ClickHouse client and salts (a collector
-//! whose ClickHouse is down still starts and answers hits), the spool and its
-//! shipper, then the listener. Shutdown order is the reverse: stop accepting,
+//! whose ClickHouse is down still starts and answers hits), the reports'
+//! daily rollup, the spool and its shipper, then the listener. Shutdown order is the reverse: stop accepting,
 //! fsync the spool, let the shipper deliver what it can before the deadline
 //! (the rest stays spooled for the next start), exit.
 
@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::dead_letter::DeadLetter;
 use crate::pipeline::shipper::{self, ShipSettings};
 use crate::privacy::salts::SaltKeeper;
-use crate::report::Reporter;
+use crate::report::{Reporter, rollup};
 use crate::sink::clickhouse::{self, ClickHouseSink};
 use crate::spool::{Spool, SpoolError};
 
@@ -56,8 +56,10 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     };
 
     let client = clickhouse::client(&config.clickhouse);
+    let reporter = Reporter::new(client.clone(), config.reporting.min_group_size);
+    tokio::spawn(rollup::run(reporter.clone()));
     let stats = web::Data::new(StatsState::new(
-        Reporter::new(client.clone(), config.reporting.min_group_size),
+        reporter,
         config.reporting.tokens.clone(),
         &config.sites,
     ));

@@ -2,21 +2,27 @@
 //! and email campaigns, for the stats API and `beaconhouse report`.
 //!
 //! Owns: running the statements of [`sql`] and shaping their answers, with
-//! [`suppress`] applied to every group. Separate from collection: it only
-//! reads ClickHouse, and nothing on the collection path calls it.
+//! [`suppress`] applied to every group, and the daily [`rollup`]. Separate
+//! from collection: it reads `events` and writes only the rollup, and nothing
+//! on the collection path calls it.
 //! Must never: return a row of `events` or `email_opens`, or a group counted
 //! over fewer than `min_group_size` people.
 
 pub mod output;
 pub mod request;
+pub mod rollup;
 pub mod sql;
 pub mod suppress;
 
 use clickhouse::Client;
 use serde::Serialize;
 
+use crate::clock;
+
 use request::{Dimension, Filter, Interval, Period, RequestError};
-use sql::{Aggregation, Bind, CountRow, GroupRow, Key, Scope, Source, Statement, VisitRow, Window};
+use sql::{
+    Aggregation, Bind, Count, CountRow, GroupRow, Key, Measure, Split, Statement, VisitRow, Window,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -32,9 +38,8 @@ pub enum ReportError {
     ClickHouse(String),
 }
 
-/// Why unique counts may be off, and by how much; attached to every report.
+/// How unique visitors are counted; attached to every site report.
 pub const NOTE_DAILY_IDS: &str = "Visitors are counted once per day: visitor ids change every UTC day, so a person who comes back on another day counts again.";
-const NOTE_APPROXIMATE: &str = "Unique visitors come from hourly rollups (ClickHouse uniq): exact for groups of a few thousand, within about 2% above that.";
 
 /// The label of hits without a value (no referrer, no campaign, unknown place).
 const NONE: &str = "(none)";
@@ -116,12 +121,13 @@ pub struct Timeseries {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
     pub value: String,
-    /// Unique visitors (recipients, in email reports).
-    pub unique: u64,
+    /// Unique visitors (recipients, in email reports); `None` for
+    /// `(other)`, where a person in several folded groups would count twice.
+    pub unique: Option<u64>,
     /// Page views, visits, events or opens: see the report's `count` field.
     pub count: u64,
-    /// Percent of the total's uniques.
-    pub share: f64,
+    /// Percent of the total's uniques; `None` with `unique`.
+    pub share: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -216,13 +222,15 @@ impl Reporter {
         period: &Period,
         filters: &[Filter],
     ) -> Result<Option<SummaryFigures>, ReportError> {
-        let window = self.window(site, period).await?;
-        let totals = sql::site(&window, &Key::Nothing, Scope::Everything, filters);
+        let (window, split) = self.window(site, period).await?;
+        let totals = sql::site(&window, &split, &Key::Nothing, Measure::Everything, filters);
         let counts: CountRow = self.fetch_one(totals.total()).await?;
         if !filters.is_empty() && !suppress::may_show(counts.unique, self.min_group_size) {
             return Ok(None);
         }
-        let visits: VisitRow = self.fetch_one(sql::visits(&window, filters)).await?;
+        let visits: VisitRow = self
+            .fetch_one(sql::visits(&window, &split, filters))
+            .await?;
         Ok(Some(SummaryFigures {
             visitors: counts.unique,
             pageviews: counts.count,
@@ -239,8 +247,14 @@ impl Reporter {
         interval: Interval,
         filters: &[Filter],
     ) -> Result<Timeseries, ReportError> {
-        let window = self.window(site, period).await?;
-        let aggregation = sql::site(&window, &Key::Bucket(interval), Scope::Everything, filters);
+        let (window, split) = self.window(site, period).await?;
+        let aggregation = sql::site(
+            &window,
+            &split,
+            &Key::Bucket(interval),
+            Measure::Everything,
+            filters,
+        );
         let groups: Vec<GroupRow> = self.fetch_all(aggregation.groups_by_key()).await?;
         let labels: Vec<String> = self
             .fetch_all(sql::bucket_labels(&window, interval))
@@ -257,7 +271,7 @@ impl Reporter {
                 }
             })
             .collect();
-        let mut notes = self.notes(aggregation.source);
+        let mut notes = vec![NOTE_DAILY_IDS.to_string()];
         if withheld {
             notes.push(self.withheld_note());
         }
@@ -279,16 +293,22 @@ impl Reporter {
         filters: &[Filter],
         limit: usize,
     ) -> Result<Breakdown, ReportError> {
-        let window = self.window(site, period).await?;
-        let (scope, count) = match dimension {
-            Dimension::Name => (Scope::CustomEvents, "events"),
-            Dimension::EntryPage => (Scope::PageViews, "visits"),
-            _ => (Scope::PageViews, "pageviews"),
+        let (window, split) = self.window(site, period).await?;
+        let (measure, count) = match dimension {
+            Dimension::Name => (Measure::CustomEvents, "events"),
+            Dimension::EntryPage => (Measure::Visits, "visits"),
+            _ => (Measure::PageViews, "pageviews"),
         };
-        let aggregation = sql::site(&window, &Key::Dimension(dimension), scope, filters);
-        let (total, rows) = self.grouped(&aggregation, limit).await?;
-        let mut notes = self.notes(aggregation.source);
-        notes.push(self.folded_note("visitors"));
+        let groups = sql::site(
+            &window,
+            &split,
+            &Key::Dimension(dimension),
+            measure,
+            filters,
+        );
+        let total = sql::site(&window, &split, &Key::Nothing, measure, filters);
+        let (total, rows) = self.grouped(&groups, &total, limit).await?;
+        let notes = vec![NOTE_DAILY_IDS.to_string(), self.folded_note("visitors")];
         Ok(Breakdown {
             site: site.into(),
             period: period.into(),
@@ -307,7 +327,7 @@ impl Reporter {
         period: &Period,
         limit: usize,
     ) -> Result<EmailReport, ReportError> {
-        let window = self.window(campaign, period).await?;
+        let window = self.bounds(campaign, period).await?;
         let totals: CountRow = self
             .fetch_one(sql::email(&window, &Key::Nothing).total())
             .await?;
@@ -321,11 +341,12 @@ impl Reporter {
         let days: Vec<String> = self
             .fetch_all(sql::bucket_labels(&window, Interval::Day))
             .await?;
+        let everything = sql::email(&window, &Key::Nothing);
         let (_, by_client) = self
-            .grouped(&sql::email(&window, &Key::Client), limit)
+            .grouped(&sql::email(&window, &Key::Client), &everything, limit)
             .await?;
         let (_, by_country) = self
-            .grouped(&sql::email(&window, &Key::Country), limit)
+            .grouped(&sql::email(&window, &Key::Country), &everything, limit)
             .await?;
         Ok(EmailReport {
             campaign: campaign.into(),
@@ -336,7 +357,7 @@ impl Reporter {
             direct_opens: proxied("0").map_or(0, |g| g.count),
             unique_direct_opens: proxied("0").map_or(0, |g| g.unique),
             by_day: every_bucket(days, &by_day)
-                .map(|(day, unique, count)| row(day, unique, count, totals.unique))
+                .map(|(day, unique, count)| row(day, Some(unique), count, totals.unique))
                 .collect(),
             by_client,
             by_country,
@@ -352,10 +373,12 @@ impl Reporter {
     /// for what suppression folded.
     async fn grouped(
         &self,
-        aggregation: &Aggregation,
+        groups: &Aggregation,
+        total: &Aggregation,
         limit: usize,
     ) -> Result<(Row, Vec<Row>), ReportError> {
-        let totals: CountRow = self.fetch_one(aggregation.total()).await?;
+        let totals: CountRow = self.fetch_one(total.total()).await?;
+        let aggregation = groups;
         let groups: Vec<GroupRow> = self.fetch_all(aggregation.groups_by_size()).await?;
         let folded = suppress::fold(groups, self.min_group_size, limit);
         let shown_keys: Vec<String> = folded.shown.iter().map(|g| g.group_key.clone()).collect();
@@ -368,24 +391,39 @@ impl Reporter {
                 } else {
                     g.group_key
                 };
-                row(value, g.unique, g.count, totals.unique)
+                row(value, Some(g.unique), g.count, totals.unique)
             })
             .collect();
         if folded.folded > 0 {
-            let other: CountRow = self.fetch_one(aggregation.total_except(shown_keys)).await?;
+            let other: Count = self.fetch_one(aggregation.count_except(shown_keys)).await?;
             rows.push(row(
                 suppress::OTHER.into(),
-                other.unique,
+                None,
                 other.count,
                 totals.unique,
             ));
         }
-        let total = row("(total)".into(), totals.unique, totals.count, totals.unique);
+        let total = row(
+            "(total)".into(),
+            Some(totals.unique),
+            totals.count,
+            totals.unique,
+        );
         Ok((total, rows))
     }
 
+    /// The period's window, and how the daily rollup splits it.
+    async fn window(&self, site: &str, period: &Period) -> Result<(Window, Split), ReportError> {
+        let window = self.bounds(site, period).await?;
+        let first = clock::day_of(window.start);
+        let last = clock::day_of(window.end);
+        let rolled_up: Vec<u16> = self.fetch_all(sql::rolled_up_days(first, last)).await?;
+        let split = sql::split(&window, &rolled_up);
+        Ok((window, split))
+    }
+
     /// Resolves the period's local midnights to UTC instants.
-    async fn window(&self, subject: &str, period: &Period) -> Result<Window, ReportError> {
+    async fn bounds(&self, subject: &str, period: &Period) -> Result<Window, ReportError> {
         #[derive(serde::Deserialize, clickhouse::Row)]
         struct Bounds {
             start: u32,
@@ -411,17 +449,9 @@ impl Reporter {
         })
     }
 
-    fn notes(&self, source: Source) -> Vec<String> {
-        let mut notes = vec![NOTE_DAILY_IDS.to_string()];
-        if source == Source::Rollup {
-            notes.push(NOTE_APPROXIMATE.into());
-        }
-        notes
-    }
-
     fn folded_note(&self, people: &str) -> String {
         format!(
-            "Groups of fewer than {} {people}, and groups past the row limit, are folded into \"{}\"; the total is exact.",
+            "Groups of fewer than {} {people}, and groups past the row limit, are folded into \"{}\", which counts their hits but not their {people} (a person in two groups would count twice); the total is exact.",
             self.min_group_size,
             suppress::OTHER
         )
@@ -456,6 +486,13 @@ impl Reporter {
             .map_err(|e| ReportError::ClickHouse(e.to_string()))
     }
 
+    async fn execute(&self, statement: Statement) -> Result<(), ReportError> {
+        self.query(statement)
+            .execute()
+            .await
+            .map_err(|e| ReportError::ClickHouse(e.to_string()))
+    }
+
     async fn fetch_one<T>(&self, statement: Statement) -> Result<T, ReportError>
     where
         T: clickhouse::RowOwned + clickhouse::RowRead,
@@ -484,12 +521,12 @@ fn mentions_time_zone(message: &str) -> bool {
     lower.contains("time zone") || lower.contains("timezone")
 }
 
-fn row(value: String, unique: u64, count: u64, total_unique: u64) -> Row {
+fn row(value: String, unique: Option<u64>, count: u64, total_unique: u64) -> Row {
     Row {
         value,
         unique,
         count,
-        share: round2(100.0 * ratio(unique, total_unique)),
+        share: unique.map(|u| round2(100.0 * ratio(u, total_unique))),
     }
 }
 
@@ -519,8 +556,9 @@ mod tests {
         assert_eq!(percent_change(150.0, 100.0), Some(50.0));
         assert_eq!(percent_change(1.0, 3.0), Some(-66.67));
         assert_eq!(percent_change(5.0, 0.0), None);
-        assert_eq!(row("x".into(), 1, 2, 3).share, 33.33);
-        assert_eq!(row("x".into(), 0, 0, 0).share, 0.0);
+        assert_eq!(row("x".into(), Some(1), 2, 3).share, Some(33.33));
+        assert_eq!(row("x".into(), Some(0), 0, 0).share, Some(0.0));
+        assert_eq!(row("x".into(), None, 2, 3).share, None);
     }
 
     #[test]
@@ -535,19 +573,27 @@ mod tests {
     /// rollup and raw sources, every key, with and without filters.
     fn every_statement() -> Vec<String> {
         let reporter = Reporter::new(Client::default(), 5);
-        let nov_1 = u32::from(clock::day_from_civil(2026, 11, 1).unwrap()) * 86_400;
-        let whole = Window {
+        let nov_1_day = clock::day_from_civil(2026, 11, 1).unwrap();
+        let nov_1 = u32::from(nov_1_day) * 86_400;
+        let denver = Window {
             subject: "optimumabq.com".into(),
             start: nov_1 + 6 * 3600,
-            end: nov_1 + 31 * 3600,
+            end: nov_1 + (3 * 24 + 7) * 3600,
             time_zone: "America/Denver".into(),
         };
-        let half = Window {
-            start: whole.start - 1800,
-            end: whole.end - 1800,
-            time_zone: "Asia/Kolkata".into(),
-            ..whole.clone()
+        let utc = Window {
+            start: nov_1,
+            end: nov_1 + 3 * 86_400,
+            time_zone: "UTC".into(),
+            ..denver.clone()
         };
+        let kolkata = Window {
+            start: denver.start - 1800,
+            end: denver.end - 1800,
+            time_zone: "Asia/Kolkata".into(),
+            ..denver.clone()
+        };
+        let rolled_up: Vec<u16> = (nov_1_day..nov_1_day + 5).collect();
         let filters: Vec<Filter> = ["country==US", "path~blog", "device!=mobile"]
             .into_iter()
             .map(|f| Filter::parse(f).unwrap())
@@ -558,22 +604,25 @@ mod tests {
             "2026-11-01 00:00:00".into(),
             "2026-11-02 00:00:00".into(),
         )];
-        for window in [&whole, &half] {
+        for window in [&denver, &utc, &kolkata] {
+            let split = sql::split(window, &rolled_up);
+            assert!(split.days.is_some());
             let mut keys = vec![Key::Nothing];
             keys.extend(Interval::ALL.map(Key::Bucket));
             keys.extend(Dimension::ALL.map(Key::Dimension));
             for key in keys {
-                for (scope, filters) in [
-                    (Scope::Everything, &filters[..]),
-                    (Scope::PageViews, &[][..]),
-                    (Scope::CustomEvents, &same_dimension[..]),
+                for (measure, filters) in [
+                    (Measure::Everything, &filters[..]),
+                    (Measure::PageViews, &[][..]),
+                    (Measure::CustomEvents, &same_dimension[..]),
+                    (Measure::Visits, &[][..]),
                 ] {
-                    let a = sql::site(window, &key, scope, filters);
+                    let a = sql::site(window, &split, &key, measure, filters);
                     statements.extend([
                         a.groups_by_size(),
                         a.groups_by_key(),
                         a.total(),
-                        a.total_except(vec!["/".into()]),
+                        a.count_except(vec!["/".into()]),
                     ]);
                 }
             }
@@ -589,13 +638,19 @@ mod tests {
                     a.groups_by_size(),
                     a.groups_by_key(),
                     a.total(),
-                    a.total_except(vec!["Gmail".into()]),
+                    a.count_except(vec!["Gmail".into()]),
                 ]);
             }
-            statements.push(sql::visits(window, &filters));
-            statements.push(sql::visits(window, &[]));
+            statements.push(sql::visits(window, &split, &filters));
+            statements.push(sql::visits(window, &split, &[]));
             statements.extend(Interval::ALL.map(|i| sql::bucket_labels(window, i)));
         }
+        statements.extend([
+            sql::rolled_up_days(nov_1_day, nov_1_day + 3),
+            sql::rolled_up_counts(nov_1_day),
+            sql::events_per_day(nov_1, nov_1 + 86_400),
+        ]);
+        statements.extend(sql::rollup_day(nov_1_day, 12));
         statements
             .into_iter()
             .map(|s| reporter.query(s).sql_display().to_string())
@@ -612,7 +667,11 @@ mod tests {
         for statement in &statements {
             assert!(!statement.contains('?'), "{statement}");
             assert!(!statement.contains('\n'), "{statement}");
-            assert!(statement.starts_with("SELECT "), "{statement}");
+            assert!(
+                statement.starts_with("SELECT ")
+                    || statement.starts_with("INSERT INTO daily_stats"),
+                "{statement}"
+            );
         }
         if let Some(path) = std::env::var_os("BEACONHOUSE_REPORT_SQL_OUT") {
             std::fs::write(path, statements.join("\n") + "\n").unwrap();

@@ -150,9 +150,9 @@ fn optional(value: Option<impl ToString>) -> String {
 fn row_cells(row: &Row) -> Vec<String> {
     vec![
         row.value.clone(),
-        row.unique.to_string(),
+        optional(row.unique),
         row.count.to_string(),
-        format!("{:.2}", row.share),
+        optional(row.share.map(|share| format!("{share:.2}"))),
     ]
 }
 

@@ -72,7 +72,7 @@ impl Dimension {
         Dimension::Name,
     ];
 
-    /// The name used in requests, in the `dimension` column of `events_hourly`,
+    /// The name used in requests, in the `dimension` column of `daily_stats`,
     /// and (except `entry_page`) as the column of `events`.
     pub fn as_str(self) -> &'static str {
         match self {

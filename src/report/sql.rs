@@ -1,21 +1,31 @@
 //! The SQL of every report, built as text plus bound values, and the choice
-//! between the hourly rollups and the raw tables.
+//! between the daily rollups and the raw tables.
 //!
-//! Owns: which table answers what, and every statement's text. Every query
-//! here aggregates: none selects a row of `events` or `email_opens` as it is.
+//! Visitor ids change every UTC day, so unique visitors over whole UTC days
+//! are the sum of each day's exact count. A report window is split
+//! ([`split`]) into the longest run of whole days that `daily_stats` holds,
+//! answered from there, and the rest (the partial days at its edges, today,
+//! days not rolled up yet), answered from `events` with one exact count per
+//! UTC day. Every statement returns such per-day parts, and the reports sum
+//! them: rollup and raw answers are the same numbers.
+//!
+//! Owns: which table answers what, every statement's text, and the rollup
+//! of one day ([`rollup_day`]). Every query aggregates: none selects a row of
+//! `events` or `email_opens` as it is.
 //! Must never: put a value from a request into the text; values travel as
 //! [`Bind`]s, names come from fixed enums. Statements use only what
 //! ClickHouse 18.16 and current releases both accept.
 
 use serde::Serialize;
 
-use super::request::{Dimension, Filter, FilterOp, Interval};
+use super::request::{Day, Dimension, Filter, FilterOp, Interval};
+use crate::clock;
 
 /// A value bound to a `?` of a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Bind {
     Text(String),
-    Number(u32),
+    Number(u64),
     List(Vec<String>),
 }
 
@@ -27,6 +37,13 @@ pub struct Statement {
 }
 
 impl Statement {
+    fn new(text: &str) -> Statement {
+        Statement {
+            text: text.into(),
+            binds: Vec::new(),
+        }
+    }
+
     fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self
@@ -57,33 +74,84 @@ pub struct Window {
     pub time_zone: String,
 }
 
-impl Window {
-    /// The hourly rollups can answer when the window starts and ends on
-    /// whole UTC hours (time zones with whole-hour offsets, which is nearly
-    /// all of them); day boundaries then fall on hour boundaries too.
-    pub fn on_whole_hours(&self) -> bool {
-        self.start.is_multiple_of(3600) && self.end.is_multiple_of(3600)
+const DAY_SECONDS: u32 = 86_400;
+
+/// How a window is answered: a run of whole UTC days from `daily_stats`
+/// (first and last day, both included), and UTC ranges from `events`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    pub days: Option<(u16, u16)>,
+    pub raw: Vec<(u32, u32)>,
+}
+
+/// Splits `window` around the longest run of consecutive `rolled_up` days
+/// (sorted) that lie wholly inside it.
+pub fn split(window: &Window, rolled_up: &[u16]) -> Split {
+    let inside = |day: u16| {
+        let start = u32::from(day) * DAY_SECONDS;
+        start >= window.start && start + DAY_SECONDS <= window.end
+    };
+    let mut best: Option<(u16, u16)> = None;
+    let mut run: Option<(u16, u16)> = None;
+    for &day in rolled_up.iter().filter(|d| inside(**d)) {
+        run = match run {
+            Some((first, last)) if last.checked_add(1) == Some(day) => Some((first, day)),
+            _ => Some((day, day)),
+        };
+        let length = |r: (u16, u16)| r.1 - r.0;
+        if best.is_none_or(|b| length(run.unwrap_or(b)) > length(b)) {
+            best = run;
+        }
+    }
+    let Some((first, last)) = best else {
+        return Split {
+            days: None,
+            raw: vec![(window.start, window.end)],
+        };
+    };
+    let (from, to) = (
+        u32::from(first) * DAY_SECONDS,
+        (u32::from(last) + 1) * DAY_SECONDS,
+    );
+    Split {
+        days: Some((first, last)),
+        raw: [(window.start, from), (to, window.end)]
+            .into_iter()
+            .filter(|(a, b)| a < b)
+            .collect(),
     }
 }
 
-/// Which hits a count covers.
+/// What a site report counts. Unique counts are always of visitors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Scope {
-    /// Page views only (breakdowns of pages, sources, places, software).
-    PageViews,
-    /// Custom events only (the `name` breakdown).
-    CustomEvents,
-    /// Everything; the count column counts page views (summary, time series).
+pub enum Measure {
+    /// Visitors with any event; the count is of page views (summary, series).
     Everything,
+    /// Page views (breakdowns of pages, sources, places, software).
+    PageViews,
+    /// Custom events (the `name` breakdown).
+    CustomEvents,
+    /// Visits, keyed by their first page (the `entry_page` breakdown).
+    Visits,
 }
 
-impl Scope {
+impl Measure {
+    /// The `daily_stats` dimension that holds this measure's totals.
+    fn total_dimension(self) -> &'static str {
+        match self {
+            Measure::Everything => "",
+            Measure::PageViews => "pageview_total",
+            Measure::CustomEvents => "event_total",
+            Measure::Visits => "entry_total",
+        }
+    }
+
     fn condition(self) -> &'static str {
         match self {
-            Scope::PageViews => " AND name = 'pageview'",
-            Scope::CustomEvents => " AND name != 'pageview'",
-            Scope::Everything => "",
+            Measure::PageViews | Measure::Visits => " AND name = 'pageview'",
+            Measure::CustomEvents => " AND name != 'pageview'",
+            Measure::Everything => "",
         }
     }
 }
@@ -102,23 +170,13 @@ pub enum Key {
     Day,
 }
 
-/// Where an aggregation reads from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    Rollup,
-    Raw,
-}
-
-/// A subquery with a `group_key` column, and how to count over it: the
-/// unique count (visitors, recipients) and the plain count (page views,
-/// events, visits, opens).
+/// Rows of `(group_key, unique, count)`, each counted over one UTC day (or,
+/// for emails, over the whole window), to be summed per group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aggregation {
-    pub source: Source,
-    from: Statement,
-    unique: &'static str,
-    count: &'static str,
+    parts: Statement,
+    /// Whether `daily_stats` answers part of it.
+    pub rolled_up: bool,
 }
 
 /// A group: its key, unique count and count.
@@ -129,10 +187,16 @@ pub struct GroupRow {
     pub count: u64,
 }
 
-/// The unique count and count over all (or some) groups.
+/// The unique count and count of a total.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
 pub struct CountRow {
     pub unique: u64,
+    pub count: u64,
+}
+
+/// A count alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
+pub struct Count {
     pub count: u64,
 }
 
@@ -148,52 +212,84 @@ impl Aggregation {
     }
 
     fn groups(&self, order: &str) -> Statement {
-        let mut s = Statement::default();
-        s.push(&format!(
-            "SELECT group_key, {} AS unique, {} AS count FROM (",
-            self.unique, self.count
-        ))
-        .append(self.from.clone())
-        .push(&format!(") GROUP BY group_key {order}"));
+        let mut s =
+            Statement::new("SELECT group_key, sum(unique) AS unique, sum(count) AS count FROM (");
+        s.append(self.parts.clone())
+            .push(&format!(") GROUP BY group_key {order}"));
         s
     }
 
-    /// The counts over every group.
+    /// The total of an aggregation keyed by [`Key::Nothing`].
     pub fn total(&self) -> Statement {
-        let mut s = Statement::default();
-        s.push(&format!(
-            "SELECT {} AS unique, {} AS count FROM (",
-            self.unique, self.count
-        ))
-        .append(self.from.clone())
-        .push(")");
+        let mut s = Statement::new("SELECT sum(unique) AS unique, sum(count) AS count FROM (");
+        s.append(self.parts.clone()).push(")");
         s
     }
 
-    /// The counts over every group but `shown`: the `(other)` row.
-    pub fn total_except(&self, shown: Vec<String>) -> Statement {
-        let mut s = self.total();
-        if shown.is_empty() {
+    /// The count of every group but `shown`: the `(other)` row. Its unique
+    /// count cannot be summed (a person can be in several groups), so there
+    /// is none.
+    pub fn count_except(&self, shown: Vec<String>) -> Statement {
+        let mut s = Statement::new("SELECT sum(count) AS count FROM (");
+        s.append(self.parts.clone()).push(")");
+        if !shown.is_empty() {
             // `has([], x)` does not type-check on 18.16; nothing is excluded.
-            return s;
+            s.push_bound(" WHERE NOT has(?, group_key)", Bind::List(shown));
         }
-        s.push_bound(" WHERE NOT has(?, group_key)", Bind::List(shown));
         s
     }
 }
 
-/// Whether the hourly rollup can answer a site query: whole-hour windows,
-/// and filters only on the dimension being broken down (the rollup keeps
-/// one dimension per row).
+/// Whether `daily_stats` can answer a site query at all: filters only on the
+/// dimension broken down (the rollup keeps one dimension per row), and time
+/// buckets only of whole UTC days.
 pub fn rollup_answers(window: &Window, key: &Key, filters: &[Filter]) -> bool {
-    if !window.on_whole_hours() {
-        return false;
-    }
     match key {
-        Key::Dimension(Dimension::EntryPage) => false,
         Key::Dimension(d) => filters.iter().all(|f| f.dimension == *d),
+        Key::Bucket(Interval::Hour) => false,
+        Key::Bucket(_) => filters.is_empty() && is_utc(&window.time_zone),
         _ => filters.is_empty(),
     }
+}
+
+fn is_utc(time_zone: &str) -> bool {
+    matches!(
+        time_zone,
+        "UTC" | "Etc/UTC" | "GMT" | "Etc/GMT" | "UCT" | "Etc/UCT" | "Universal" | "Zulu"
+    )
+}
+
+/// `ts` in any of the ranges. Each range also bounds `toDate(ts)`: the
+/// primary key of `events` holds `toDate(ts)`, and ClickHouse 18.16 uses an
+/// index only for conditions on the key expression itself (without them, a
+/// one-day range scans the whole site: 45 ms against 20 ms on 10M events).
+fn in_ranges(column: &str, ranges: &[(u32, u32)]) -> Statement {
+    let mut s = Statement::new(" AND (");
+    for (i, (start, end)) in ranges.iter().enumerate() {
+        if i > 0 {
+            s.push(" OR ");
+        }
+        let first_day = Day(clock::day_of(*start)).to_string();
+        let last_day = Day(clock::day_of(end.saturating_sub(1))).to_string();
+        s.push_bound(
+            &format!("({column} >= toDateTime(?)"),
+            Bind::Number((*start).into()),
+        )
+        .push_bound(
+            &format!(" AND {column} < toDateTime(?)"),
+            Bind::Number((*end).into()),
+        )
+        .push_bound(
+            &format!(" AND toDate({column}) >= toDate(?)"),
+            Bind::Text(first_day),
+        )
+        .push_bound(
+            &format!(" AND toDate({column}) <= toDate(?))"),
+            Bind::Text(last_day),
+        );
+    }
+    s.push(")");
+    s
 }
 
 /// The column of `events` a dimension reads.
@@ -244,117 +340,152 @@ fn filter_condition(column: &str, filter: &Filter) -> Statement {
     s
 }
 
-/// An aggregation of a site's hits over `window`.
-pub fn site(window: &Window, key: &Key, scope: Scope, filters: &[Filter]) -> Aggregation {
-    let count_pageviews_only = scope == Scope::Everything;
-    if rollup_answers(window, key, filters) {
-        let dimension = match key {
-            Key::Dimension(d) => d.as_str(),
-            _ => "",
+/// An aggregation of a site's hits over `window`, split as `split` says.
+pub fn site(
+    window: &Window,
+    split: &Split,
+    key: &Key,
+    measure: Measure,
+    filters: &[Filter],
+) -> Aggregation {
+    let days = split.days.filter(|_| rollup_answers(window, key, filters));
+    let raw: Vec<(u32, u32)> = match days {
+        Some(_) => split.raw.clone(),
+        None => vec![(window.start, window.end)],
+    };
+    let mut parts = Statement::default();
+    if let Some((first, last)) = days {
+        let (group, dimension) = match key {
+            Key::Dimension(d) => (plain("value"), d.as_str()),
+            Key::Bucket(interval) => (
+                bucket(*interval, "toDateTime(toUInt32(day) * 86400)", "UTC"),
+                measure.total_dimension(),
+            ),
+            _ => (plain("''"), measure.total_dimension()),
         };
-        let mut from = Statement::default();
-        from.push("SELECT ")
-            .append(match key {
-                Key::Bucket(interval) => bucket(*interval, "hour", &window.time_zone),
-                Key::Dimension(_) => plain("value"),
-                _ => plain("''"),
-            })
-            .push(" AS group_key, visitors, hits, name FROM events_hourly")
+        parts
+            .push("SELECT ")
+            .append(group)
+            .push(" AS group_key, visitors AS unique, hits AS count FROM daily_stats FINAL")
             .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
             .push_bound(" AND dimension = ?", Bind::Text(dimension.into()))
-            .push_bound(" AND hour >= toDateTime(?)", Bind::Number(window.start))
-            .push_bound(" AND hour < toDateTime(?)", Bind::Number(window.end))
-            .push(scope.condition());
+            .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
+            .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()));
         for filter in filters {
-            from.append(filter_condition("value", filter));
+            parts.append(filter_condition("value", filter));
         }
-        return Aggregation {
-            source: Source::Rollup,
-            from,
-            unique: "uniqMerge(visitors)",
-            count: if count_pageviews_only {
-                "countMergeIf(hits, name = 'pageview')"
-            } else {
-                "countMerge(hits)"
-            },
-        };
     }
-    let mut hits = Statement::default();
-    hits.push_bound(
-        " FROM events WHERE site = ?",
-        Bind::Text(window.subject.clone()),
-    )
-    .push_bound(" AND ts >= toDateTime(?)", Bind::Number(window.start))
-    .push_bound(" AND ts < toDateTime(?)", Bind::Number(window.end))
-    .push(scope.condition());
+    if !raw.is_empty() {
+        if days.is_some() {
+            parts.push(" UNION ALL ");
+        }
+        parts.append(raw_site(window, &raw, key, measure, filters));
+    }
+    Aggregation {
+        parts,
+        rolled_up: days.is_some(),
+    }
+}
+
+/// The hits of `events` in `ranges`, one exact count per group and UTC day.
+fn raw_site(
+    window: &Window,
+    ranges: &[(u32, u32)],
+    key: &Key,
+    measure: Measure,
+    filters: &[Filter],
+) -> Statement {
+    let mut hits = Statement::new(" FROM events");
+    hits.push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
+        .append(in_ranges("ts", ranges))
+        .push(measure.condition());
     for filter in filters {
         hits.append(filter_condition(events_column(filter.dimension), filter));
     }
-    let mut from = Statement::default();
-    match key {
-        Key::Dimension(Dimension::EntryPage) => {
-            // One row per visit, keyed by its first page. A visit is a run of
-            // one visitor's page views with no gap over 30 minutes; visitor
-            // ids change daily, so no visit spans a UTC midnight.
-            from.push(
-                "SELECT visitor_id, arrayJoin(arrayMap(v -> tupleElement(v, 2), entries)) AS group_key \
-                 FROM (SELECT visitor_id, arraySort(groupArray(tuple(toUInt32(ts), path))) AS views, \
-                 arrayMap(v -> tupleElement(v, 1), views) AS times, \
-                 arrayFilter((v, i, gap) -> i = 1 OR gap > 1800, views, arrayEnumerate(times), arrayDifference(times)) AS entries",
-            )
-            .append(hits)
-            .push(" GROUP BY visitor_id)");
-        }
-        _ => {
-            from.push("SELECT ")
-                .append(match key {
-                    Key::Bucket(interval) => bucket(*interval, "ts", &window.time_zone),
-                    Key::Dimension(d) => plain(events_column(*d)),
-                    _ => plain("''"),
-                })
-                .push(" AS group_key, visitor_id, name")
-                .append(hits);
-        }
-    }
-    let count = match key {
-        // One row per visit: the count is of visits, whatever the scope.
-        Key::Dimension(Dimension::EntryPage) => "count()",
-        _ if count_pageviews_only => "countIf(name = 'pageview')",
+    let count = match measure {
+        Measure::Everything => "countIf(name = 'pageview')",
         _ => "count()",
     };
-    Aggregation {
-        source: Source::Raw,
-        from,
-        unique: "uniq(visitor_id)",
-        count,
+    let mut s = Statement::new(&format!(
+        "SELECT group_key, uniqExact(visitor_id) AS unique, {count} AS count FROM ("
+    ));
+    if measure == Measure::Visits {
+        // One row per visit, keyed by its first page (or by nothing, for
+        // the total). A visit is a run of one visitor's page views with no
+        // gap over 30 minutes; visitor ids change daily, so no visit spans
+        // a UTC midnight, and a visitor id has one day.
+        let entry = if matches!(key, Key::Dimension(Dimension::EntryPage)) {
+            "tupleElement(v, 2)"
+        } else {
+            "''"
+        };
+        s.push(&format!(
+            "SELECT visitor_id, day, arrayJoin(arrayMap(v -> {entry}, entries)) AS group_key FROM ({}",
+            SESSIONS
+        ))
+        .append(hits)
+        .push(" GROUP BY visitor_id)) GROUP BY group_key, day");
+        return s;
     }
-}
-
-fn plain(text: &str) -> Statement {
-    let mut s = Statement::default();
-    s.push(text);
+    s.push("SELECT ")
+        .append(match key {
+            Key::Bucket(interval) => bucket(*interval, "ts", &window.time_zone),
+            Key::Dimension(d) => plain(events_column(*d)),
+            _ => plain("''"),
+        })
+        .push(" AS group_key, visitor_id, name, ts")
+        .append(hits)
+        .push(") GROUP BY group_key, toDate(ts)");
     s
 }
 
+/// Per visitor: their day, their page views as (time, path) in order, and
+/// the views that start a visit. Followed by `FROM events WHERE ...` and
+/// `GROUP BY visitor_id`.
+const SESSIONS: &str = "SELECT visitor_id, any(toDate(ts)) AS day, \
+     arraySort(groupArray(tuple(toUInt32(ts), path))) AS views, \
+     arrayMap(v -> tupleElement(v, 1), views) AS times, \
+     arrayFilter((v, i, gap) -> i = 1 OR gap > 1800, views, arrayEnumerate(times), arrayDifference(times)) AS entries, \
+     arrayPopFront(arrayDifference(arrayPushBack(arrayFilter((i, gap) -> i = 1 OR gap > 1800, arrayEnumerate(times), arrayDifference(times)), length(times) + 1))) AS visit_views";
+
+fn plain(text: &str) -> Statement {
+    Statement::new(text)
+}
+
 /// Visits, bounces (visits of one page view) and the page views in them.
-/// Only the raw table can split a visitor's hits into visits.
-pub fn visits(window: &Window, filters: &[Filter]) -> Statement {
-    let mut s = Statement::default();
-    s.push(
-        "SELECT count() AS visits, countIf(visit_views = 1) AS bounces, sum(visit_views) AS views \
-         FROM (SELECT arrayJoin(arrayPopFront(arrayDifference(arrayPushBack(starts, length(times) + 1)))) AS visit_views \
-         FROM (SELECT arraySort(groupArray(toUInt32(ts))) AS times, \
-         arrayFilter((i, gap) -> i = 1 OR gap > 1800, arrayEnumerate(times), arrayDifference(times)) AS starts \
-         FROM events",
-    )
-    .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
-    .push_bound(" AND ts >= toDateTime(?)", Bind::Number(window.start))
-        .push_bound(" AND ts < toDateTime(?)", Bind::Number(window.end))
-        .push(Scope::PageViews.condition());
-    for filter in filters {
-        s.append(filter_condition(events_column(filter.dimension), filter));
+pub fn visits(window: &Window, split: &Split, filters: &[Filter]) -> Statement {
+    let days = split.days.filter(|_| filters.is_empty());
+    let raw: Vec<(u32, u32)> = match days {
+        Some(_) => split.raw.clone(),
+        None => vec![(window.start, window.end)],
+    };
+    let mut s = Statement::new(
+        "SELECT sum(visits) AS visits, sum(bounces) AS bounces, sum(views) AS views FROM (",
+    );
+    if let Some((first, last)) = days {
+        s.push("SELECT visits, bounces, visit_views AS views FROM daily_stats FINAL")
+            .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
+            .push(" AND dimension = ''")
+            .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
+            .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()));
     }
-    s.push(" GROUP BY visitor_id))");
+    if !raw.is_empty() {
+        if days.is_some() {
+            s.push(" UNION ALL ");
+        }
+        s.push(&format!(
+            "SELECT count() AS visits, countIf(visit_length = 1) AS bounces, toUInt64(sum(visit_length)) AS views \
+             FROM (SELECT arrayJoin(visit_views) AS visit_length FROM ({SESSIONS} FROM events"
+        ))
+        .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
+        .append(in_ranges("ts", &raw))
+        .push(Measure::PageViews.condition());
+        for filter in filters {
+            s.append(filter_condition(events_column(filter.dimension), filter));
+        }
+        s.push(" GROUP BY visitor_id))");
+    }
+    s.push(")");
     s
 }
 
@@ -366,48 +497,124 @@ pub struct VisitRow {
     pub views: u64,
 }
 
-/// An aggregation of a campaign's opens over `window`; the unique count is
-/// of recipients, the count of opens.
+/// An aggregation of a campaign's opens over `window`, read from
+/// `email_opens`: recipient ids last a whole campaign, so unique opens cannot
+/// be summed over days, and opens are few next to page views.
 pub fn email(window: &Window, key: &Key) -> Aggregation {
-    let rollup = window.on_whole_hours();
-    let time = if rollup { "hour" } else { "ts" };
-    let mut from = Statement::default();
-    from.push("SELECT ").append(match key {
-        Key::Client => plain("client"),
-        Key::Country => plain("country"),
-        Key::Proxied => plain("toString(proxied)"),
-        Key::Day => bucket(Interval::Day, time, &window.time_zone),
-        _ => plain("''"),
-    });
-    if rollup {
-        from.push(" AS group_key, opens, recipients FROM email_opens_hourly");
-    } else {
-        from.push(" AS group_key, recipient_id FROM email_opens");
+    let mut parts = Statement::new(
+        "SELECT group_key, uniqExact(recipient_id) AS unique, count() AS count FROM (SELECT ",
+    );
+    parts
+        .append(match key {
+            Key::Client => plain("client"),
+            Key::Country => plain("country"),
+            Key::Proxied => plain("toString(proxied)"),
+            Key::Day => bucket(Interval::Day, "ts", &window.time_zone),
+            _ => plain("''"),
+        })
+        .push(" AS group_key, recipient_id FROM email_opens")
+        .push_bound(" WHERE campaign = ?", Bind::Text(window.subject.clone()))
+        .append(in_ranges("ts", &[(window.start, window.end)]))
+        .push(") GROUP BY group_key");
+    Aggregation {
+        parts,
+        rolled_up: false,
     }
-    from.push_bound(" WHERE campaign = ?", Bind::Text(window.subject.clone()))
-        .push_bound(
-            &format!(" AND {time} >= toDateTime(?)"),
-            Bind::Number(window.start),
-        )
-        .push_bound(
-            &format!(" AND {time} < toDateTime(?)"),
-            Bind::Number(window.end),
-        );
-    if rollup {
-        Aggregation {
-            source: Source::Rollup,
-            from,
-            unique: "uniqExactMerge(recipients)",
-            count: "countMerge(opens)",
-        }
-    } else {
-        Aggregation {
-            source: Source::Raw,
-            from,
-            unique: "uniqExact(recipient_id)",
-            count: "count()",
-        }
-    }
+}
+
+/// The days `daily_stats` holds between `first` and `last`, in order.
+pub fn rolled_up_days(first: u16, last: u16) -> Statement {
+    let mut s = Statement::new("SELECT toUInt16(day) AS day_number FROM daily_stats_days FINAL");
+    s.push_bound(
+        " WHERE day >= toDate(?)",
+        Bind::Text(Day(first).to_string()),
+    )
+    .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()))
+    .push(" ORDER BY day");
+    s
+}
+
+/// Events per UTC day in `[start, end)`, to find days to roll up (again).
+pub fn events_per_day(start: u32, end: u32) -> Statement {
+    let mut s =
+        Statement::new("SELECT toUInt16(toDate(ts)) AS day, count() AS events FROM events WHERE 1");
+    s.append(in_ranges("ts", &[(start, end)]))
+        .push(" GROUP BY day ORDER BY day");
+    s
+}
+
+/// The events count `daily_stats` was computed from, per rolled-up day.
+pub fn rolled_up_counts(first: u16) -> Statement {
+    let mut s =
+        Statement::new("SELECT toUInt16(day) AS day_number, events FROM daily_stats_days FINAL");
+    s.push_bound(
+        " WHERE day >= toDate(?)",
+        Bind::Text(Day(first).to_string()),
+    )
+    .push(" ORDER BY day");
+    s
+}
+
+/// A day and a count of its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
+pub struct DayCount {
+    pub day: u16,
+    pub events: u64,
+}
+
+/// The statements that (re)compute `daily_stats` for one UTC day, every
+/// site at once, then record the day with its `events` count. Run in order;
+/// re-running replaces the day's rows.
+pub fn rollup_day(day: u16, events: u64) -> Vec<Statement> {
+    let start = u32::from(day) * DAY_SECONDS;
+    let range = || in_ranges("ts", &[(start, start + DAY_SECONDS)]);
+    let insert = "INSERT INTO daily_stats (site, day, dimension, value, visitors, hits, visits, bounces, visit_views, computed_at) ";
+    let page_dimensions: Vec<String> = Dimension::ALL
+        .into_iter()
+        .filter(|d| !matches!(d, Dimension::EntryPage | Dimension::Name))
+        .map(|d| format!("tuple('{}', {})", d.as_str(), events_column(d)))
+        .chain(["tuple('pageview_total', '')".to_string()])
+        .collect();
+    let by_value = |dimensions: &str, condition: &str| {
+        let mut s = Statement::new(&format!(
+            "{insert}SELECT site, toDate(ts) AS day, tupleElement(dim, 1) AS dimension, tupleElement(dim, 2) AS value, \
+             uniqExact(visitor_id), count(), 0, 0, 0, now() FROM events ARRAY JOIN [{dimensions}] AS dim WHERE 1"
+        ));
+        s.append(range())
+            .push(condition)
+            .push(" GROUP BY site, day, dimension, value");
+        s
+    };
+    let pages = by_value(&page_dimensions.join(", "), Measure::PageViews.condition());
+    let custom = by_value(
+        "tuple('name', name), tuple('event_total', '')",
+        Measure::CustomEvents.condition(),
+    );
+    let mut totals = Statement::new(&format!(
+        "{insert}SELECT site, day, '', '', count(), sum(pageviews), sum(length(visit_views)), \
+         sum(arrayCount(v -> v = 1, visit_views)), sum(arraySum(visit_views)), now() \
+         FROM (SELECT site, visitor_id, any(toDate(ts)) AS day, countIf(name = 'pageview') AS pageviews, \
+         arraySort(groupArrayIf(toUInt32(ts), name = 'pageview')) AS times, \
+         arrayPopFront(arrayDifference(arrayPushBack(arrayFilter((i, gap) -> i = 1 OR gap > 1800, arrayEnumerate(times), arrayDifference(times)), length(times) + 1))) AS visit_views \
+         FROM events WHERE 1"
+    ));
+    totals
+        .append(range())
+        .push(" GROUP BY site, visitor_id) GROUP BY site, day");
+    let mut entries = Statement::new(&format!(
+        "{insert}SELECT site, day, tupleElement(dim, 1), tupleElement(dim, 2), uniqExact(visitor_id), count(), 0, 0, 0, now() \
+         FROM (SELECT site, visitor_id, day, arrayJoin(arrayMap(v -> tupleElement(v, 2), entries)) AS path \
+         FROM ({SESSIONS}, site FROM events WHERE 1"
+    ));
+    entries
+        .append(range())
+        .push(Measure::PageViews.condition())
+        .push(" GROUP BY site, visitor_id)) ARRAY JOIN [tuple('entry_page', path), tuple('entry_total', '')] AS dim GROUP BY site, day, tupleElement(dim, 1), tupleElement(dim, 2)");
+    let mut ledger = Statement::new(
+        "INSERT INTO daily_stats_days (day, events, computed_at) SELECT toDate(?), ?, now()",
+    );
+    ledger.binds = vec![Bind::Text(Day(day).to_string()), Bind::Number(events)];
+    vec![pages, custom, totals, entries, ledger]
 }
 
 /// The UTC instants of two local midnights, in one round trip. ClickHouse
@@ -432,7 +639,7 @@ pub fn bucket_labels(window: &Window, interval: Interval) -> Statement {
             &format!("toDateTime({} + number * 3600)", window.start),
             &window.time_zone,
         ))
-        .push_bound(" AS group_key FROM numbers(?))", Bind::Number(hours))
+        .push_bound(" AS group_key FROM numbers(?))", Bind::Number(hours.into()))
         .push(" GROUP BY group_key ORDER BY group_key");
     s
 }
@@ -440,6 +647,8 @@ pub fn bucket_labels(window: &Window, interval: Interval) -> Statement {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const NOV_1: u16 = 20_758;
 
     fn window(start: u32, end: u32) -> Window {
         Window {
@@ -450,29 +659,83 @@ mod tests {
         }
     }
 
+    fn midnight(day: u16) -> u32 {
+        u32::from(day) * DAY_SECONDS
+    }
+
     fn filter(text: &str) -> Filter {
         Filter::parse(text).unwrap()
     }
 
     #[test]
-    fn rollups_answer_whole_hours_without_foreign_filters() {
-        let whole = window(1_793_516_400, 1_796_112_000);
-        let half = window(1_793_516_400 + 1800, 1_796_112_000);
+    fn the_day_constant_is_november_first() {
+        assert_eq!(Day(NOV_1).to_string(), "2026-11-01");
+    }
+
+    #[test]
+    fn windows_split_around_the_longest_run_of_rolled_up_days() {
+        // Denver, Nov 1-30: 06:00 UTC Nov 1 to 07:00 UTC Dec 1.
+        let w = window(midnight(NOV_1) + 6 * 3600, midnight(NOV_1 + 30) + 7 * 3600);
+        let all: Vec<u16> = (NOV_1 - 5..NOV_1 + 40).collect();
+        assert_eq!(
+            split(&w, &all),
+            Split {
+                days: Some((NOV_1 + 1, NOV_1 + 29)),
+                raw: vec![
+                    (w.start, midnight(NOV_1 + 1)),
+                    (midnight(NOV_1 + 30), w.end)
+                ],
+            }
+        );
+        // A gap (a day waiting to be rolled up again): the longer run wins,
+        // the rest is raw.
+        let gappy: Vec<u16> = (NOV_1..NOV_1 + 40).filter(|d| *d != NOV_1 + 10).collect();
+        assert_eq!(
+            split(&w, &gappy),
+            Split {
+                days: Some((NOV_1 + 11, NOV_1 + 29)),
+                raw: vec![
+                    (w.start, midnight(NOV_1 + 11)),
+                    (midnight(NOV_1 + 30), w.end)
+                ],
+            }
+        );
+        // Nothing rolled up, or a window inside one day: all raw.
+        assert_eq!(split(&w, &[]).raw, vec![(w.start, w.end)]);
+        let short = window(midnight(NOV_1) + 3600, midnight(NOV_1) + 7200);
+        assert_eq!(split(&short, &all).days, None);
+        // Whole UTC days exactly: no raw part at all.
+        let utc = window(midnight(NOV_1), midnight(NOV_1 + 2));
+        assert_eq!(
+            split(&utc, &all),
+            Split {
+                days: Some((NOV_1, NOV_1 + 1)),
+                raw: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn rollups_answer_unless_filters_or_time_zones_stop_them() {
+        let w = window(0, DAY_SECONDS);
+        let utc = Window {
+            time_zone: "UTC".into(),
+            ..w.clone()
+        };
         let path = Key::Dimension(Dimension::Path);
-        assert!(rollup_answers(&whole, &path, &[]));
-        assert!(!rollup_answers(&half, &path, &[]));
-        assert!(rollup_answers(&whole, &path, &[filter("path~blog")]));
-        assert!(!rollup_answers(&whole, &path, &[filter("country==US")]));
-        assert!(!rollup_answers(
-            &whole,
-            &Key::Bucket(Interval::Day),
-            &[filter("country==US")]
-        ));
-        assert!(!rollup_answers(
-            &whole,
+        assert!(rollup_answers(&w, &path, &[]));
+        assert!(rollup_answers(&w, &path, &[filter("path~blog")]));
+        assert!(!rollup_answers(&w, &path, &[filter("country==US")]));
+        assert!(rollup_answers(
+            &w,
             &Key::Dimension(Dimension::EntryPage),
             &[]
         ));
+        assert!(rollup_answers(&w, &Key::Nothing, &[]));
+        assert!(!rollup_answers(&w, &Key::Nothing, &[filter("os==iOS")]));
+        assert!(!rollup_answers(&w, &Key::Bucket(Interval::Day), &[]));
+        assert!(rollup_answers(&utc, &Key::Bucket(Interval::Day), &[]));
+        assert!(!rollup_answers(&utc, &Key::Bucket(Interval::Hour), &[]));
     }
 
     #[test]
@@ -480,27 +743,26 @@ mod tests {
         let hostile = "x' OR 1=1 --";
         let w = Window {
             subject: hostile.into(),
-            ..window(3600, 7200)
+            ..window(midnight(NOV_1) + 3600, midnight(NOV_1 + 3))
         };
+        let sp = split(&w, &[NOV_1 + 1]);
         let filters = [filter(&format!("city=={hostile}"))];
+        let path = Key::Dimension(Dimension::Path);
         for statement in [
+            site(&w, &sp, &path, Measure::PageViews, &filters).groups_by_size(),
+            site(&w, &sp, &path, Measure::PageViews, &[]).count_except(vec![hostile.into()]),
             site(
                 &w,
-                &Key::Dimension(Dimension::Path),
-                Scope::PageViews,
-                &filters,
-            )
-            .groups_by_size(),
-            site(
-                &w,
+                &sp,
                 &Key::Bucket(Interval::Hour),
-                Scope::Everything,
+                Measure::Everything,
                 &filters,
             )
             .groups_by_key(),
-            site(&w, &Key::Nothing, Scope::Everything, &[]).total(),
-            visits(&w, &filters),
-            email(&w, &Key::Client).total_except(vec![hostile.into()]),
+            site(&w, &sp, &Key::Nothing, Measure::Everything, &[]).total(),
+            visits(&w, &sp, &filters),
+            visits(&w, &sp, &[]),
+            email(&w, &Key::Client).count_except(vec![hostile.into()]),
         ] {
             assert!(!statement.text.contains(hostile), "{}", statement.text);
             assert_eq!(
@@ -511,29 +773,48 @@ mod tests {
             );
             assert!(statement.binds.contains(&Bind::Text(hostile.into())));
         }
+        for statement in rollup_day(NOV_1, 12) {
+            assert_eq!(statement.text.matches('?').count(), statement.binds.len());
+            assert!(statement.text.starts_with("INSERT INTO daily_stats"));
+        }
     }
 
     #[test]
-    fn the_source_follows_the_window_and_the_filters() {
-        let whole = window(3600, 7200);
-        let path = Key::Dimension(Dimension::Path);
-        let a = site(&whole, &path, Scope::PageViews, &[]);
-        assert_eq!(a.source, Source::Rollup);
-        assert!(a.groups_by_size().text.contains("FROM events_hourly"));
-        let a = site(&whole, &path, Scope::PageViews, &[filter("os==iOS")]);
-        assert_eq!(a.source, Source::Raw);
+    fn the_rollup_answers_whole_days_and_events_the_edges() {
+        let w = window(midnight(NOV_1) + 6 * 3600, midnight(NOV_1 + 3) + 7 * 3600);
+        let sp = split(&w, &[NOV_1, NOV_1 + 1, NOV_1 + 2]);
+        let a = site(
+            &w,
+            &sp,
+            &Key::Dimension(Dimension::Path),
+            Measure::PageViews,
+            &[],
+        );
+        assert!(a.rolled_up);
+        let text = a.groups_by_size().text;
+        assert!(text.contains("FROM daily_stats FINAL"), "{text}");
+        assert!(text.contains(" UNION ALL "), "{text}");
+        assert!(text.contains("GROUP BY group_key, toDate(ts)"), "{text}");
+        let a = site(
+            &w,
+            &sp,
+            &Key::Dimension(Dimension::Path),
+            Measure::PageViews,
+            &[filter("os==iOS")],
+        );
+        assert!(!a.rolled_up);
         assert!(a.total().text.contains("AND os = ?"));
-        let a = email(&window(1800, 7200), &Key::Day);
-        assert_eq!(a.source, Source::Raw);
-        assert!(a.total().text.contains("FROM email_opens WHERE"));
+        assert!(!a.total().text.contains("daily_stats"));
     }
 
     #[test]
     fn device_and_contains_filters_read_the_right_columns() {
+        let w = window(1, 2);
         let s = site(
-            &window(1, 2),
+            &w,
+            &split(&w, &[]),
             &Key::Nothing,
-            Scope::Everything,
+            Measure::Everything,
             &[filter("device==mobile"), filter("referrer_host~Google")],
         )
         .total();
