@@ -720,6 +720,51 @@ fn late_hits_are_rolled_up_again() {
 }
 
 #[test]
+fn visits_end_at_utc_midnight_whichever_table_answers() {
+    let clickhouse = common::clickhouse();
+    let database = clickhouse.fresh_database("midnight");
+    common::migrate(clickhouse, &database);
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        config.path(),
+        format!("{}\n[reporting]\nmin_group_size = 1\n", common::SITE_TOML),
+    )
+    .unwrap();
+    // One id across midnight (real ids change there; these rows pretend
+    // not), 20 minutes apart: two visits, each a bounce.
+    clickhouse.query(
+        &database,
+        "INSERT INTO events (site, ts, name, visitor_id, path, device) VALUES \
+         ('optimumabq.com', '2026-11-10 23:50:00', 'pageview', 7, '/', 'desktop'), \
+         ('optimumabq.com', '2026-11-11 00:10:00', 'pageview', 7, '/', 'desktop')",
+    );
+    let summary = || {
+        let out = run_cli(
+            config.path(),
+            clickhouse,
+            &database,
+            &[
+                "report",
+                "summary",
+                "--site",
+                "optimumabq.com",
+                "--from",
+                "2026-11-10",
+                "--to",
+                "2026-11-11",
+                "--format",
+                "json",
+            ],
+        );
+        serde_json::from_str::<Value>(&out).unwrap()["current"].clone()
+    };
+    let expected = json!({"visitors": 2, "pageviews": 2, "visits": 2, "views_per_visit": 1.0, "bounce_rate": 100.0});
+    assert_eq!(summary(), expected, "from events");
+    run_cli(config.path(), clickhouse, &database, &["rollup"]);
+    assert_eq!(summary(), expected, "from the rollup");
+}
+
+#[test]
 fn the_rollup_and_the_events_table_agree() {
     // A filter on another dimension makes the events table answer; one that
     // matches everything must give the rollup's figures.

@@ -446,8 +446,7 @@ fn raw_site(
     if measure == Measure::Visits {
         // One row per visit, keyed by its first page (or by nothing, for
         // the total). A visit is a run of one visitor's page views with no
-        // gap over 30 minutes; visitor ids change daily, so no visit spans
-        // a UTC midnight, and a visitor id has one day.
+        // gap over 30 minutes, within a UTC day.
         let entry = if matches!(key, Key::Dimension(Dimension::EntryPage)) {
             "tupleElement(v, 2)"
         } else {
@@ -458,7 +457,7 @@ fn raw_site(
             SESSIONS
         ))
         .append(hits)
-        .push(" GROUP BY visitor_id)) GROUP BY group_key, day");
+        .push(" GROUP BY visitor_id, day)) GROUP BY group_key, day");
         return s;
     }
     s.push("SELECT ")
@@ -473,10 +472,12 @@ fn raw_site(
     s
 }
 
-/// Per visitor: their day, their page views as (time, path) in order, and
-/// the views that start a visit. Followed by `FROM events WHERE ...` and
-/// `GROUP BY visitor_id`.
-const SESSIONS: &str = "SELECT visitor_id, any(toDate(ts)) AS day, \
+/// Per visitor and UTC day: the day, the page views as (time, path) in
+/// order, the views that start a visit, and each visit's length. Followed by
+/// `FROM events WHERE ...` and `GROUP BY visitor_id, day`: a visit ends at
+/// UTC midnight, where visitor ids change anyway, so the rollup (one day at
+/// a time) and `events` (any range) split visits the same way.
+const SESSIONS: &str = "SELECT visitor_id, toDate(ts) AS day, \
      arraySort(groupArray(tuple(toUInt32(ts), path))) AS views, \
      arrayMap(v -> tupleElement(v, 1), views) AS times, \
      arrayFilter((v, i, gap) -> i = 1 OR gap > 1800, views, arrayEnumerate(times), arrayDifference(times)) AS entries, \
@@ -518,7 +519,7 @@ pub fn visits(window: &Window, rolled_up: &[u16], filters: &[Filter]) -> Stateme
         for filter in filters {
             s.append(filter_condition(events_column(filter.dimension), filter));
         }
-        s.push(" GROUP BY visitor_id))");
+        s.push(" GROUP BY visitor_id, day))");
     }
     s.push(")");
     s
@@ -644,7 +645,7 @@ pub fn rollup_day(day: u16, events: u64) -> Vec<Statement> {
     entries
         .append(range())
         .push(Measure::PageViews.condition())
-        .push(" GROUP BY site, visitor_id)) ARRAY JOIN [tuple('entry_page', path), tuple('entry_total', '')] AS dim GROUP BY site, day, tupleElement(dim, 1), tupleElement(dim, 2)");
+        .push(" GROUP BY site, visitor_id, day)) ARRAY JOIN [tuple('entry_page', path), tuple('entry_total', '')] AS dim GROUP BY site, day, tupleElement(dim, 1), tupleElement(dim, 2)");
     let mut hours = Statement::new(&format!(
         "{insert}SELECT site, day, tupleElement(dim, 1), tupleElement(dim, 2), count(), 0, 0, 0, 0, now() \
          FROM (SELECT site, visitor_id, any(toDate(ts)) AS day, \
