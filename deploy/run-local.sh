@@ -34,8 +34,14 @@ fi
 
 echo "==> applying schema/"
 for attempt in $(seq 1 60); do
-  if "$bin" migrate; then break; fi
-  [ "$attempt" = 60 ] && { echo "ClickHouse at $BEACONHOUSE_CLICKHOUSE_URL did not come up; see .local/clickhouse.log" >&2; exit 1; }
+  # ClickHouse takes a few seconds to start: only the last attempt's error is shown.
+  if [ "$attempt" -lt 60 ]; then
+    "$bin" migrate 2>/dev/null && break
+  else
+    "$bin" migrate && break
+    echo "ClickHouse at $BEACONHOUSE_CLICKHOUSE_URL did not come up; see .local/clickhouse.log" >&2
+    exit 1
+  fi
   sleep 1
 done
 
