@@ -255,7 +255,6 @@ struct Fixture {
     clickhouse: &'static ClickHouse,
     database: String,
     config: tempfile::NamedTempFile,
-    collector: Collector,
     /// `RAW_ONLY_REPORTS` as printed before the daily rollup existed.
     raw_only: [String; 7],
 }
@@ -339,15 +338,20 @@ fn fixture() -> &'static Fixture {
         });
         let rolled = run_cli(config.path(), clickhouse, &database, &["rollup"]);
         assert_eq!(rolled.trim(), "rolled up 2 day(s)", "Nov 1 and Nov 2, UTC");
-        let collector = Collector::start(clickhouse, &database, REPORTING_TOML);
         Fixture {
             clickhouse,
             database,
             config,
-            collector,
             raw_only,
         }
     })
+}
+
+/// A collector serving the stats API on the fixture's database, for one test
+/// (it stops when dropped).
+fn collector() -> Collector {
+    let f = fixture();
+    Collector::start(f.clickhouse, &f.database, REPORTING_TOML)
 }
 
 /// `beaconhouse report ARGS`: (success, stdout, stderr).
@@ -378,30 +382,29 @@ fn cli_json(args: &[&str]) -> Value {
 }
 
 /// GET on the stats API with a token: (status, body).
-fn api(path_and_query: &str, token: Option<&str>) -> (u16, String) {
-    let f = fixture();
+fn api(collector: &Collector, path_and_query: &str, token: Option<&str>) -> (u16, String) {
     let bearer = token.map(|t| format!("Bearer {t}"));
     let headers: Vec<(&str, &str)> = bearer
         .iter()
         .map(|b| ("Authorization", b.as_str()))
         .collect();
-    let response = f.collector.get(path_and_query, &headers);
+    let response = collector.get(path_and_query, &headers);
     (
         response.status,
         String::from_utf8_lossy(&response.body).into_owned(),
     )
 }
 
-fn api_json(path_and_query: &str) -> Value {
-    let (status, body) = api(path_and_query, Some(MARKETING));
+fn api_json(collector: &Collector, path_and_query: &str) -> Value {
+    let (status, body) = api(collector, path_and_query, Some(MARKETING));
     assert_eq!(status, 200, "{path_and_query}: {body}");
     serde_json::from_str(&body).unwrap()
 }
 
 /// CLI and API give the same report; returns it.
-fn both(cli_args: &[&str], api_path: &str) -> Value {
+fn both(collector: &Collector, cli_args: &[&str], api_path: &str) -> Value {
     let from_cli = cli_json(cli_args);
-    let from_api = api_json(api_path);
+    let from_api = api_json(collector, api_path);
     assert_eq!(from_cli, from_api, "CLI and API disagree on {api_path}");
     from_cli
 }
@@ -451,7 +454,9 @@ fn owned(expected: &[(&str, u64, u64)]) -> Vec<(String, Option<u64>, u64)> {
 
 #[test]
 fn summary_counts_visitors_visits_and_bounces_across_the_dst_change() {
+    let c = collector();
     let report = both(
+        &c,
         &args("summary", &[]),
         &format!("/api/v1/stats/summary?{DENVER}"),
     );
@@ -481,9 +486,11 @@ fn summary_counts_visitors_visits_and_bounces_across_the_dst_change() {
 
 #[test]
 fn filters_combine_and_small_filtered_groups_are_withheld() {
+    let c = collector();
     // Not mobile and in the US: V1, V3, V6, V7; views 3+2+1+2; visits 2+1+1+2;
     // bounces V1's second, V6, V7 twice.
     let report = both(
+        &c,
         &args(
             "summary",
             &["--filter", "device!=mobile", "--filter", "country==US"],
@@ -506,6 +513,7 @@ fn filters_combine_and_small_filtered_groups_are_withheld() {
     assert_eq!(report["change"], Value::Null);
     // A day series filtered to Germany: V4 alone on Nov 1 is withheld.
     let report = both(
+        &c,
         &args("timeseries", &["--filter", "country==DE"]),
         &format!("/api/v1/stats/timeseries?{DENVER}&filter=country%3D%3DDE"),
     );
@@ -520,8 +528,10 @@ fn filters_combine_and_small_filtered_groups_are_withheld() {
 
 #[test]
 fn time_series_follow_the_time_zone() {
+    let c = collector();
     // Denver days: Nov 1 (25 hours) has V1-V5 and V7; Nov 2 has V6.
     let report = both(
+        &c,
         &args("timeseries", &["--interval", "day"]),
         &format!("/api/v1/stats/timeseries?{DENVER}&interval=day"),
     );
@@ -585,9 +595,11 @@ fn time_series_follow_the_time_zone() {
 
 #[test]
 fn breakdowns_fold_small_groups_and_keep_totals_exact() {
+    let c = collector();
     // Paths: / (V1 twice, V2, V6, V7 twice), /pricing (V1, V3, V5), /tour (V3,
     // V4: two visitors, folded).
     let report = both(
+        &c,
         &args("breakdown", &["--by", "path"]),
         &format!("/api/v1/stats/breakdown?{DENVER}&by=path"),
     );
@@ -639,6 +651,7 @@ fn breakdowns_fold_small_groups_and_keep_totals_exact() {
     // Browsers of US visitors (read from events, not the rollup): Chrome
     // V1, V2, V6, V7; Firefox (V3) and Safari (V5) folded.
     let report = both(
+        &c,
         &args("breakdown", &["--by", "browser", "--filter", "country==US"]),
         &format!("/api/v1/stats/breakdown?{DENVER}&by=browser&filter=country%3D%3DUS"),
     );
@@ -850,7 +863,9 @@ fn no_report_shows_a_group_smaller_than_the_threshold() {
 
 #[test]
 fn email_reports_count_opens_recipients_and_proxies() {
+    let c = collector();
     let report = both(
+        &c,
         &[
             "email",
             "--campaign",
@@ -885,25 +900,33 @@ fn email_reports_count_opens_recipients_and_proxies() {
 
 #[test]
 fn the_api_wants_a_token_allowed_for_the_site_and_says_what_is_wrong() {
+    let c = collector();
     let summary = format!("/api/v1/stats/summary?{DENVER}");
-    let (status, body) = api(&summary, None);
+    let (status, body) = api(&c, &summary, None);
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("Authorization: Bearer"), "{body}");
-    let (status, _) = api(&summary, Some("marketing-token-0123456789abcdef012345678X"));
+    let (status, _) = api(
+        &c,
+        &summary,
+        Some("marketing-token-0123456789abcdef012345678X"),
+    );
     assert_eq!(status, 401);
-    let (status, _) = api(&summary, Some(AGENCY));
+    let (status, _) = api(&c, &summary, Some(AGENCY));
     assert_eq!(status, 200);
     let (status, body) = api(
+        &c,
         "/api/v1/stats/email?campaign=nov-newsletter&from=2026-11-01&to=2026-11-02",
         Some(AGENCY),
     );
     assert_eq!(status, 403, "{body}");
     let (status, body) = api(
+        &c,
         "/api/v1/stats/summary?site=elsewhere.example&from=2026-11-01&to=2026-11-02",
         Some(MARKETING),
     );
     assert_eq!(status, 403, "{body}");
     let (status, body) = api(
+        &c,
         "/api/v1/stats/summary?site=elsewhere.example&from=2026-11-01&to=2026-11-02",
         Some(AGENCY),
     );
@@ -927,7 +950,11 @@ fn the_api_wants_a_token_allowed_for_the_site_and_says_what_is_wrong() {
             "use one of",
         ),
     ] {
-        let (status, body) = api(&format!("/api/v1/stats/summary?{query}"), Some(MARKETING));
+        let (status, body) = api(
+            &c,
+            &format!("/api/v1/stats/summary?{query}"),
+            Some(MARKETING),
+        );
         assert_eq!(status, 400, "{query}: {body}");
         let error: Value = serde_json::from_str(&body).unwrap();
         assert!(
@@ -939,8 +966,8 @@ fn the_api_wants_a_token_allowed_for_the_site_and_says_what_is_wrong() {
 
 #[test]
 fn csv_and_tables_carry_the_same_figures() {
-    let f = fixture();
-    let response = f.collector.get(
+    let c = collector();
+    let response = c.get(
         &format!("/api/v1/stats/breakdown?{DENVER}&by=path"),
         &[
             ("Authorization", &format!("Bearer {MARKETING}")),
@@ -968,7 +995,7 @@ fn csv_and_tables_carry_the_same_figures() {
         table.contains("/pricing         3          3    42.86"),
         "{table}"
     );
-    let (status, body) = api("/api/v1/openapi.json", None);
+    let (status, body) = api(&c, "/api/v1/openapi.json", None);
     assert_eq!(status, 200);
     assert!(body.contains("\"openapi\""));
 }
