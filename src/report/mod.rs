@@ -257,8 +257,7 @@ impl Reporter {
         let labels: Vec<String> = self
             .fetch_all(sql::bucket_labels(&window, interval))
             .await?;
-        let hours = (window.end - window.start).div_ceil(3600) as usize;
-        if interval == Interval::Hour && labels.len() < hours {
+        if interval == Interval::Hour && labels.len() < window.hours() as usize {
             // Clocks went back: two UTC hours share a label, and the rollup's
             // per-hour visitor counts cannot be added up. Count from events.
             rolled_up.clear();

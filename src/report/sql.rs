@@ -75,6 +75,13 @@ pub struct Window {
 
 const DAY_SECONDS: u32 = 86_400;
 
+impl Window {
+    /// The UTC hours the window touches.
+    pub fn hours(&self) -> u32 {
+        (self.end - self.start).div_ceil(3600)
+    }
+}
+
 /// How a window is answered: a run of whole UTC days from `daily_stats`
 /// (first and last day, both included), and UTC ranges from `events`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,12 +106,12 @@ pub fn split(window: &Window, rolled_up: &[u16], partial_days: bool) -> Split {
     let mut best: Option<(u16, u16)> = None;
     let mut run: Option<(u16, u16)> = None;
     for &day in rolled_up.iter().filter(|d| usable(**d)) {
-        run = match run {
-            Some((first, last)) if last.checked_add(1) == Some(day) => Some((first, day)),
-            _ => Some((day, day)),
+        let (first, last) = match run {
+            Some((first, last)) if last.checked_add(1) == Some(day) => (first, day),
+            _ => (day, day),
         };
-        let length = |r: (u16, u16)| r.1 - r.0;
-        if best.is_none_or(|b| length(run.unwrap_or(b)) > length(b)) {
+        run = Some((first, last));
+        if best.is_none_or(|(b_first, b_last)| last - first > b_last - b_first) {
             best = run;
         }
     }
@@ -180,8 +187,6 @@ pub enum Key {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aggregation {
     parts: Statement,
-    /// Whether `daily_stats` answers part of it.
-    pub rolled_up: bool,
 }
 
 /// A group: its key, unique count and count.
@@ -351,10 +356,7 @@ pub fn site(
         }
         parts.append(raw_site(window, &split.raw, key, measure, filters));
     }
-    Aggregation {
-        parts,
-        rolled_up: split.days.is_some(),
-    }
+    Aggregation { parts }
 }
 
 /// `daily_stats` rows of whole days, one part per day and group.
@@ -552,10 +554,7 @@ pub fn email(window: &Window, key: &Key) -> Aggregation {
         .push_bound(" WHERE campaign = ?", Bind::Text(window.subject.clone()))
         .append(in_ranges("ts", &[(window.start, window.end)]))
         .push(") GROUP BY group_key");
-    Aggregation {
-        parts,
-        rolled_up: false,
-    }
+    Aggregation { parts }
 }
 
 /// The days `daily_stats` holds between `first` and `last`, in order.
@@ -683,7 +682,7 @@ pub fn midnights(time_zone: &str, first: String, second: String) -> Statement {
 /// Every bucket label of `interval` that falls in `window`, in order, so a
 /// time series lists empty buckets too.
 pub fn bucket_labels(window: &Window, interval: Interval) -> Statement {
-    let hours = (window.end - window.start).div_ceil(3600);
+    let hours = window.hours();
     let mut s = Statement::default();
     s.push("SELECT group_key FROM (SELECT ")
         .append(bucket(
@@ -865,7 +864,6 @@ mod tests {
             Measure::PageViews,
             &[],
         );
-        assert!(a.rolled_up);
         let text = a.groups_by_size().text;
         assert!(text.contains("FROM daily_stats FINAL"), "{text}");
         assert!(text.contains(" UNION ALL "), "{text}");
@@ -877,7 +875,6 @@ mod tests {
             Measure::PageViews,
             &[filter("os==iOS")],
         );
-        assert!(!a.rolled_up);
         assert!(a.total().text.contains("AND os = ?"));
         assert!(!a.total().text.contains("daily_stats"));
     }
