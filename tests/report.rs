@@ -271,27 +271,91 @@ const RAW_ONLY_REPORTS: [&str; 7] = [
     "report timeseries --interval hour --site optimumabq.com --from 2026-11-01 --to 2026-11-01 --tz UTC --format json",
 ];
 
-/// `beaconhouse ARGS` against `database`; panics unless it succeeds.
-fn run_cli(
+/// `beaconhouse --config CONFIG ARGS` against `database`.
+fn beaconhouse(
     config: &std::path::Path,
     clickhouse: &ClickHouse,
     database: &str,
     args: &[&str],
-) -> String {
-    let output = Command::new(common::binary())
+) -> std::process::Output {
+    Command::new(common::binary())
         .arg("--config")
         .arg(config)
         .args(args)
         .env("BEACONHOUSE_CLICKHOUSE_URL", &clickhouse.url)
         .env("BEACONHOUSE_CLICKHOUSE_DATABASE", database)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// As [`beaconhouse`]; panics unless it succeeds, returns standard output.
+fn run_cli(
+    config: &std::path::Path,
+    clickhouse: &ClickHouse,
+    database: &str,
+    args: &[&str],
+) -> String {
+    let output = beaconhouse(config, clickhouse, database, args);
     assert!(
         output.status.success(),
         "{args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A migrated database of a test's own, with a config that folds nothing.
+struct Scratch {
+    clickhouse: &'static ClickHouse,
+    database: String,
+    config: tempfile::NamedTempFile,
+}
+
+impl Scratch {
+    fn new(prefix: &str) -> Scratch {
+        let clickhouse = common::clickhouse();
+        let database = clickhouse.fresh_database(prefix);
+        common::migrate(clickhouse, &database);
+        let config = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            config.path(),
+            format!("{}\n[reporting]\nmin_group_size = 1\n", common::SITE_TOML),
+        )
+        .unwrap();
+        Scratch {
+            clickhouse,
+            database,
+            config,
+        }
+    }
+
+    fn insert_events(&self, rows: &str) {
+        self.clickhouse.query(
+            &self.database,
+            &format!("INSERT INTO events (site, ts, name, visitor_id, path, device) VALUES {rows}"),
+        );
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        run_cli(self.config.path(), self.clickhouse, &self.database, args)
+    }
+
+    /// The current figures of the summary from `from` to `to`, UTC.
+    fn summary(&self, from: &str, to: &str) -> Value {
+        let out = self.run(&[
+            "report",
+            "summary",
+            "--site",
+            "optimumabq.com",
+            "--from",
+            from,
+            "--to",
+            to,
+            "--format",
+            "json",
+        ]);
+        serde_json::from_str::<Value>(&out).unwrap()["current"].clone()
+    }
 }
 
 fn fixture() -> &'static Fixture {
@@ -354,18 +418,13 @@ fn collector() -> Collector {
     Collector::start(f.clickhouse, &f.database, REPORTING_TOML)
 }
 
-/// `beaconhouse report ARGS`: (success, stdout, stderr).
+/// `beaconhouse report ARGS` on the fixture: (success, stdout, stderr).
 fn cli(args: &[&str]) -> (bool, String, String) {
     let f = fixture();
-    let output = Command::new(common::binary())
-        .arg("--config")
-        .arg(f.config.path())
-        .arg("report")
-        .args(args)
-        .env("BEACONHOUSE_CLICKHOUSE_URL", &f.clickhouse.url)
-        .env("BEACONHOUSE_CLICKHOUSE_DATABASE", &f.database)
-        .output()
-        .unwrap();
+    let all: Vec<&str> = std::iter::once("report")
+        .chain(args.iter().copied())
+        .collect();
+    let output = beaconhouse(f.config.path(), f.clickhouse, &f.database, &all);
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -674,107 +733,50 @@ fn reports_say_the_same_before_and_after_the_daily_rollup() {
 
 #[test]
 fn late_hits_are_rolled_up_again() {
-    let clickhouse = common::clickhouse();
-    let database = clickhouse.fresh_database("rollup");
-    common::migrate(clickhouse, &database);
-    let config = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(
-        config.path(),
-        format!("{}\n[reporting]\nmin_group_size = 1\n", common::SITE_TOML),
-    )
-    .unwrap();
+    let scratch = Scratch::new("rollup");
     let insert = |visitor: u32| {
-        clickhouse.query(
-            &database,
-            &format!("INSERT INTO events (site, ts, name, visitor_id, path, device) VALUES ('optimumabq.com', '2026-11-10 12:00:00', 'pageview', {visitor}, '/', 'desktop')"),
-        );
+        scratch.insert_events(&format!(
+            "('optimumabq.com', '2026-11-10 12:00:00', 'pageview', {visitor}, '/', 'desktop')"
+        ));
     };
     let visitors = || {
-        let out = run_cli(
-            config.path(),
-            clickhouse,
-            &database,
-            &[
-                "report",
-                "summary",
-                "--site",
-                "optimumabq.com",
-                "--from",
-                "2026-11-10",
-                "--to",
-                "2026-11-10",
-                "--format",
-                "json",
-            ],
-        );
-        serde_json::from_str::<Value>(&out).unwrap()["current"]["visitors"]
+        scratch.summary("2026-11-10", "2026-11-10")["visitors"]
             .as_u64()
             .unwrap()
     };
     insert(1);
     insert(2);
-    assert_eq!(
-        run_cli(config.path(), clickhouse, &database, &["rollup"]).trim(),
-        "rolled up 1 day(s)"
-    );
+    assert_eq!(scratch.run(&["rollup"]).trim(), "rolled up 1 day(s)");
     assert_eq!(visitors(), 2);
-    assert_eq!(
-        run_cli(config.path(), clickhouse, &database, &["rollup"]).trim(),
-        "rolled up 0 day(s)"
-    );
+    assert_eq!(scratch.run(&["rollup"]).trim(), "rolled up 0 day(s)");
     // A hit for that day arrives late (a spool drained after an outage): the
     // day is computed again and the old rows are replaced, not added to.
     insert(3);
-    assert_eq!(
-        run_cli(config.path(), clickhouse, &database, &["rollup"]).trim(),
-        "rolled up 1 day(s)"
-    );
+    assert_eq!(scratch.run(&["rollup"]).trim(), "rolled up 1 day(s)");
     assert_eq!(visitors(), 3);
 }
 
 #[test]
 fn visits_end_at_utc_midnight_whichever_table_answers() {
-    let clickhouse = common::clickhouse();
-    let database = clickhouse.fresh_database("midnight");
-    common::migrate(clickhouse, &database);
-    let config = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(
-        config.path(),
-        format!("{}\n[reporting]\nmin_group_size = 1\n", common::SITE_TOML),
-    )
-    .unwrap();
+    let scratch = Scratch::new("midnight");
     // One id across midnight (real ids change there; these rows pretend
     // not), 20 minutes apart: two visits, each a bounce.
-    clickhouse.query(
-        &database,
-        "INSERT INTO events (site, ts, name, visitor_id, path, device) VALUES \
-         ('optimumabq.com', '2026-11-10 23:50:00', 'pageview', 7, '/', 'desktop'), \
+    scratch.insert_events(
+        "('optimumabq.com', '2026-11-10 23:50:00', 'pageview', 7, '/', 'desktop'), \
          ('optimumabq.com', '2026-11-11 00:10:00', 'pageview', 7, '/', 'desktop')",
     );
-    let summary = || {
-        let out = run_cli(
-            config.path(),
-            clickhouse,
-            &database,
-            &[
-                "report",
-                "summary",
-                "--site",
-                "optimumabq.com",
-                "--from",
-                "2026-11-10",
-                "--to",
-                "2026-11-11",
-                "--format",
-                "json",
-            ],
-        );
-        serde_json::from_str::<Value>(&out).unwrap()["current"].clone()
-    };
     let expected = json!({"visitors": 2, "pageviews": 2, "visits": 2, "views_per_visit": 1.0, "bounce_rate": 100.0});
-    assert_eq!(summary(), expected, "from events");
-    run_cli(config.path(), clickhouse, &database, &["rollup"]);
-    assert_eq!(summary(), expected, "from the rollup");
+    assert_eq!(
+        scratch.summary("2026-11-10", "2026-11-11"),
+        expected,
+        "from events"
+    );
+    scratch.run(&["rollup"]);
+    assert_eq!(
+        scratch.summary("2026-11-10", "2026-11-11"),
+        expected,
+        "from the rollup"
+    );
 }
 
 #[test]
