@@ -349,6 +349,13 @@ impl Access {
     }
 }
 
+impl ApiToken {
+    /// What is kept of a token, and what a presented token is compared by.
+    pub fn digest(token: &str) -> [u8; 32] {
+        Sha256::digest(token.as_bytes()).into()
+    }
+}
+
 /// Shortest accepted API token: 128 bits written in hex.
 const MIN_TOKEN_CHARS: usize = 32;
 
@@ -700,7 +707,7 @@ impl RawReporting {
                     ),
                 ));
             }
-            let sha256: [u8; 32] = Sha256::digest(raw.token.as_bytes()).into();
+            let sha256 = ApiToken::digest(&raw.token);
             if tokens.iter().any(|t| t.sha256 == sha256) {
                 return Err(ConfigError::invalid(
                     format!("{key}.token"),

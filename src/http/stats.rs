@@ -9,7 +9,6 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::params::Query;
@@ -115,7 +114,7 @@ fn authorize<'t>(
         .ok_or(Refusal::Unauthorized(
             "send an API token from the configuration as `Authorization: Bearer <token>`",
         ))?;
-    let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    let digest = ApiToken::digest(presented);
     let mut found = None;
     for token in tokens {
         if bool::from(token.sha256.ct_eq(&digest)) {
@@ -335,7 +334,7 @@ mod tests {
     fn token(name: &str, secret: &str) -> ApiToken {
         ApiToken {
             name: name.into(),
-            sha256: Sha256::digest(secret.as_bytes()).into(),
+            sha256: ApiToken::digest(secret),
             sites: Access::Only(vec!["optimumabq.com".into()]),
             campaigns: Access::All,
         }
