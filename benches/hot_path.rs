@@ -15,10 +15,10 @@ use beaconhouse::enrich::ua::UaClassifier;
 use beaconhouse::enrich::url::{clean_page_url, referrer_host};
 use beaconhouse::http::params::{EventBody, Query};
 use beaconhouse::ingest::{Ingest, PageHit, RequestMeta};
-use beaconhouse::pipeline::{EventRow, Record};
 use beaconhouse::privacy::hash::{Salt, visitor_id};
 use beaconhouse::privacy::salts::Salts;
 use beaconhouse::privacy::{client_ip, consent};
+use beaconhouse::row::{EventRow, Record};
 use beaconhouse::spool::{Spool, SpoolSettings, SyncMode};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 

@@ -1,8 +1,9 @@
 //! Turns one parsed hit into a row, or into the reason it is not stored.
 //!
 //! The steps run cheapest first and stop at the first refusal: consent, size,
-//! rate limit, site, page host, bot, then the client address, which is hashed and located and
-//! goes no further than this function's stack.
+//! client address (X-Forwarded-For only from trusted proxies), rate limit,
+//! site, page host, bot; then the address is hashed and located and goes no
+//! further than this function's stack.
 //! Owns: the order of the privacy decisions.
 //! Must never: do I/O (salts and the GeoIP database are in memory), or let the
 //! address, user agent or recipient token into the row it returns.
@@ -20,11 +21,11 @@ use crate::enrich::geo::GeoLookup;
 use crate::enrich::ua::{Device, UaClassifier};
 use crate::enrich::url::{clean_page_url, referrer_host};
 use crate::enrich::{bounded, truncate_bytes};
-use crate::metrics::DropReason;
-use crate::pipeline::{EventRow, OpenRow, next_event_id};
+use crate::outcome::DropReason;
 use crate::privacy::salts::Salts;
 use crate::privacy::{client_ip, consent, hash};
 use crate::rate_limit::RateLimiter;
+use crate::row::{EventRow, OpenRow, next_event_id};
 
 pub const MAX_TITLE_CHARS: usize = 256;
 pub const MAX_EVENT_NAME_CHARS: usize = 64;

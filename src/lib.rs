@@ -2,42 +2,63 @@
 //!
 //! # Layout
 //!
-//! A hit flows through these modules, in this order:
+//! Modules are declared below in the order they depend on each other: each
+//! imports only modules above it, never one below.
 //!
-//! - [`http`]: the endpoints; parses a request into plain values and answers.
-//! - [`ingest`]: runs the decisions on one hit and builds its row, or names
-//!   the [`metrics::DropReason`] it is not stored for.
-//!   - [`privacy`]: consent (DNT/GPC), client address, hashing and salts.
-//!   - [`enrich`]: URL/referrer cleaning, user-agent classes and bots, GeoIP,
-//!     mail clients and image proxies.
+//! Ground floor, importing nothing of the crate:
+//! - [`clock`]: UTC seconds and day numbers.
+//! - [`outcome`]: [`outcome::DropReason`], why an answered hit was not stored.
+//! - [`row`]: the rows of `events` and `email_opens`, and the spool's record.
+//!
+//! The decisions, pure functions over plain data:
+//! - [`privacy`]: consent (DNT/GPC), client address, hashing, the salt rules.
+//! - [`enrich`]: URL/referrer cleaning, user-agent classes and bots, GeoIP,
+//!   mail clients and image proxies.
+//! - [`rate_limit`]: per-client token buckets.
+//!
+//! Collection, in the order a hit flows (request → decision → enrichment →
+//! spool → ClickHouse):
 //! - [`spool`]: appends each row to checksummed segment files on disk.
-//! - [`pipeline`]: the row types, and the shipper that reads the spool and
-//!   inserts batches (dead-lettering what ClickHouse rejects).
-//! - [`sink`]: inserts batches into ClickHouse and decides what to retry.
+//! - [`config`]: one validated struct, from a file and the environment.
+//! - [`metrics`]: counters for `/metrics`; counts outcomes, decides nothing.
+//! - [`sink`]: the ClickHouse client, inserts and the retry decision, and the
+//!   salts every collector shares; [`migrate`] applies `schema/`.
+//! - [`pipeline`]: the shipper that reads the spool and inserts batches
+//!   (dead-lettering what ClickHouse rejects).
+//! - [`ingest`]: runs the decisions on one hit and builds its row, or names
+//!   the [`outcome::DropReason`] it is not stored for.
 //!
 //! Reading is separate: [`report`] answers aggregate-only reports (summary,
-//! time series, breakdowns, email campaigns) from the daily rollup, for
-//! `http::stats` and `beaconhouse report`.
+//! time series, breakdowns, email campaigns) and imports nothing of the
+//! collection path.
 //!
-//! Around them: [`config`] (one validated struct), [`migrate`] (the `schema/`
-//! files), [`metrics`] (counters for `/metrics`), [`rate_limit`] (per-client buckets),
-//! [`serve`] (wiring), and [`clock`] (UTC seconds and days).
+//! The edges: [`http`] (the endpoints) and [`serve`] (wiring, start-up and
+//! shutdown order).
 //!
 //! Invariant for all of them: an IP address, a full user agent or a raw
 //! recipient token never leaves the request's stack frame: not into a row,
 //! not into the spool, not into a log line.
 
 pub mod clock;
-pub mod config;
+pub mod outcome;
+pub mod row;
+
 pub mod enrich;
-pub mod http;
-pub mod ingest;
-pub mod metrics;
-pub mod migrate;
-pub mod pipeline;
 pub mod privacy;
 pub mod rate_limit;
-pub mod report;
-pub mod serve;
-pub mod sink;
+
 pub mod spool;
+
+pub mod config;
+pub mod metrics;
+pub mod sink;
+
+pub mod migrate;
+pub mod pipeline;
+
+pub mod ingest;
+
+pub mod report;
+
+pub mod http;
+pub mod serve;

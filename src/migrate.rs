@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::config::ClickHouseConfig;
+use crate::sink;
 
 /// One file of `schema/`.
 #[derive(Debug, Clone, Copy)]
@@ -68,12 +69,7 @@ struct LedgerRow {
 /// Creates the database if needed and applies what is missing; returns the
 /// files applied by this call.
 pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, MigrateError> {
-    let server = Client::default()
-        .with_url(&config.url)
-        .with_user(&config.user)
-        .with_password(&config.password)
-        .with_validation(false);
-    server
+    sink::clickhouse::server(config)
         .query("CREATE DATABASE IF NOT EXISTS ?")
         .bind(Identifier(&config.database))
         .execute()
@@ -82,7 +78,7 @@ pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, Migra
             url: config.url.clone(),
             cause,
         })?;
-    let client = server.with_database(&config.database);
+    let client = sink::clickhouse::client(config);
 
     let (ledger, rest) = MIGRATIONS
         .split_first()

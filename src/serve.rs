@@ -21,9 +21,9 @@ use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::pipeline::dead_letter::DeadLetter;
 use crate::pipeline::shipper::{self, ShipSettings};
-use crate::privacy::salts::SaltKeeper;
 use crate::report::{Reporter, rollup};
 use crate::sink::clickhouse::{self, ClickHouseSink};
+use crate::sink::salts::SaltKeeper;
 use crate::spool::{Spool, SpoolError};
 
 #[derive(Debug, thiserror::Error)]

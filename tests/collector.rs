@@ -564,7 +564,7 @@ fn without_a_geoip_database_locations_are_empty_and_one_warning_is_logged() {
 
 #[test]
 fn collectors_agree_on_salts_and_old_salts_are_destroyed() {
-    use beaconhouse::privacy::salts::SaltKeeper;
+    use beaconhouse::sink::salts::SaltKeeper;
     let clickhouse = common::clickhouse();
     let db = clickhouse.fresh_database("salts");
     common::migrate(clickhouse, &db);

@@ -10,8 +10,9 @@ use super::AppState;
 use super::params::{EventBody, Query};
 use crate::clock;
 use crate::ingest::{OpenHit, PageHit, RequestMeta};
-use crate::metrics::{DropReason, Endpoint};
-use crate::pipeline::Record;
+use crate::metrics::Endpoint;
+use crate::outcome::DropReason;
+use crate::row::Record;
 use crate::spool::{SpoolError, SyncMode};
 use std::sync::atomic::{AtomicU32, Ordering};
 

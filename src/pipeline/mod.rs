@@ -1,98 +1,10 @@
-//! The path from an accepted hit to ClickHouse: the rows, and the shipper that
-//! reads them from the spool and inserts them in batches.
+//! The path from the spool to ClickHouse: the shipper that reads spooled rows
+//! and inserts them in batches, and the dead-letter files for batches
+//! ClickHouse rejects.
 //!
-//! Owns: the row types (the exact column order of `events` and `email_opens`)
-//! and the shipper that moves spooled rows into ClickHouse.
-//! Must never: carry an IP address, a user agent or a recipient token: rows are
-//! built by `ingest` from already-hashed, already-coarsened values.
+//! Owns: batching, retries, the skip of rows ClickHouse already holds, and
+//! dead-lettering.
+//! Must never: delete a spooled row before ClickHouse acknowledged it.
 
 pub mod dead_letter;
 pub mod shipper;
-
-use serde::{Deserialize, Serialize};
-
-/// A row of `events`, fields in column order (rows are sent as `RowBinary`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, clickhouse::Row)]
-pub struct EventRow {
-    pub site: String,
-    /// Seconds since the epoch, UTC.
-    pub ts: u32,
-    pub name: String,
-    pub visitor_id: u64,
-    pub path: String,
-    pub title: String,
-    pub referrer_host: String,
-    pub utm_source: String,
-    pub utm_medium: String,
-    pub utm_campaign: String,
-    pub utm_term: String,
-    pub utm_content: String,
-    pub country: String,
-    pub region: String,
-    pub city: String,
-    pub browser: String,
-    pub os: String,
-    /// `Enum8` value, see [`crate::enrich::ua::Device`].
-    pub device: i8,
-    /// See [`next_event_id`].
-    pub event_id: u64,
-}
-
-/// A row of `email_opens`, fields in column order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, clickhouse::Row)]
-pub struct OpenRow {
-    pub campaign: String,
-    pub ts: u32,
-    pub recipient_id: u64,
-    pub proxied: u8,
-    pub country: String,
-    pub client: String,
-    /// See [`next_event_id`].
-    pub open_id: u64,
-}
-
-/// Anything the batcher ships.
-// Nearly every record is an event, so boxing the larger variant would add an
-// allocation to almost every hit to save memory only on opens.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Record {
-    Event(EventRow),
-    Open(OpenRow),
-}
-
-thread_local! {
-    static EVENT_IDS: std::cell::Cell<u64> = std::cell::Cell::new(seed());
-}
-
-fn seed() -> u64 {
-    let mut bytes = [0u8; 8];
-    // Without an OS random source the ids are still unique per thread, just guessable.
-    let _ = getrandom::fill(&mut bytes);
-    u64::from_le_bytes(bytes) | 1
-}
-
-/// A random id for one row, used to recognise a row ClickHouse already holds
-/// when a batch is retried. Random, so it links the row to nothing.
-pub fn next_event_id() -> u64 {
-    EVENT_IDS.with(|state| {
-        // splitmix64: a full-period generator whose output is well mixed.
-        let next = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
-        state.set(next);
-        let mut z = next;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn event_ids_do_not_repeat() {
-        let ids: std::collections::HashSet<u64> = (0..100_000).map(|_| next_event_id()).collect();
-        assert_eq!(ids.len(), 100_000);
-    }
-}

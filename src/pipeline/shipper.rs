@@ -21,8 +21,9 @@ use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
 
 use super::dead_letter::DeadLetter;
-use super::{EventRow, OpenRow, Record};
-use crate::metrics::{DropReason, Metrics};
+use crate::metrics::Metrics;
+use crate::outcome::DropReason;
+use crate::row::{EventRow, OpenRow, Record};
 use crate::sink::clickhouse::{ClickHouseSink, IdTable, SinkError};
 use crate::spool::SpoolReader;
 

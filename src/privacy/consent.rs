@@ -1,7 +1,7 @@
 //! Do-Not-Track and Global Privacy Control: a visitor who sends either is
 //! recorded nowhere, not even as a count.
 
-use crate::metrics::DropReason;
+use crate::outcome::DropReason;
 
 /// The refusal a request carries, if any. `dnt` and `gpc` are the raw values of
 /// the `DNT` and `Sec-GPC` headers.

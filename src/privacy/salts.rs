@@ -1,36 +1,62 @@
-//! The salts behind the hashes: one random visitor salt per UTC day and one
-//! installation recipient key, shared through ClickHouse by every collector
-//! writing to the same database.
+//! The salts behind the hashes, and the rules that say which one is current:
+//! one random visitor salt per UTC day and one installation recipient key,
+//! shared by every collector writing to the same database.
 //!
 //! Agreement without coordination: each collector proposes a random salt for a
-//! day and everyone uses the smallest one stored. Tomorrow's salt is proposed a
-//! day ahead, so by midnight every collector has long read the same winner. Salts
-//! older than yesterday are dropped from ClickHouse and from memory; from then on
+//! day and everyone uses the smallest one stored ([`winner`]). Tomorrow's salt
+//! is agreed a day ahead ([`days_to_agree`]), so by midnight every collector
+//! has long read the same winner. Salts older than yesterday are forgotten
+//! ([`first_kept_day`], [`expired`]); once the stored copies are destroyed too,
 //! nobody, the operator included, can recompute that day's visitor ids.
 //!
-//! Owns: the `visitor_salts` and `recipient_keys` tables and the in-memory copy.
-//! Must never: derive a daily salt from a fixed secret, or log a salt.
+//! Owns: the in-memory salts every request reads, and the rules above, as pure
+//! functions. Storing, reading and destroying salts in ClickHouse is
+//! `sink::salts`'s job.
+//! Must never: do I/O, derive a daily salt from a fixed secret, or log a salt.
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
-
-use clickhouse::Client;
-use serde::{Deserialize, Serialize};
 
 use super::hash::Salt;
-use crate::clock;
 
-/// How often the keeper re-reads and rotates.
-const REFRESH: Duration = Duration::from_secs(60);
+/// The days whose visitor salts a collector agrees on when it is `today`:
+/// today's, and tomorrow's so that it is settled long before it is needed.
+pub fn days_to_agree(today: u16) -> [u16; 2] {
+    [today, today.saturating_add(1)]
+}
 
-#[derive(Debug, thiserror::Error)]
-pub enum SaltError {
-    #[error(
-        "cannot read or store hashing salts in ClickHouse: {0}; check that ClickHouse is up and `beaconhouse migrate` has run"
-    )]
-    ClickHouse(#[from] clickhouse::error::Error),
-    #[error("the table {0} holds a value that is not a 64-digit hex salt; delete that row")]
-    Unreadable(&'static str),
+/// The oldest day whose visitor salt is kept: yesterday, so that hits of the
+/// day before that arrive late from a spool still hash like their day did.
+pub fn first_kept_day(today: u16) -> u16 {
+    today.saturating_sub(1)
+}
+
+/// Of the stored salts, which ones must be destroyed when it is `today`.
+pub fn expired(stored_days: &[u16], today: u16) -> Vec<u16> {
+    let first_kept = first_kept_day(today);
+    let mut days: Vec<u16> = stored_days
+        .iter()
+        .copied()
+        .filter(|day| *day < first_kept)
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    days
+}
+
+/// Of the salts proposed for one day (or as the recipient key), the one every
+/// collector uses: the smallest, byte by byte (the same order as their
+/// lower-case hex). `None` when nobody has proposed a readable one.
+pub fn winner(proposed: impl IntoIterator<Item = Salt>) -> Option<Salt> {
+    proposed.into_iter().min_by(|a, b| a.0.cmp(&b.0))
+}
+
+/// What the installation agreed on when it was `today`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agreement {
+    pub today: u16,
+    pub recipient_key: Salt,
+    /// The visitor salt of each of [`days_to_agree`]`(today)`.
+    pub visitor: Vec<(u16, Salt)>,
 }
 
 /// The salts a collector hashes with right now. Cheap to read from every request.
@@ -41,14 +67,14 @@ pub struct Salts {
 
 #[derive(Debug)]
 struct Held {
-    /// (day, salt) for today and tomorrow; at most a handful of entries.
+    /// (day, salt) for yesterday, today and tomorrow at most.
     visitor: Vec<(u16, Salt)>,
     recipient_key: Salt,
 }
 
 impl Salts {
-    /// Salts held only in memory: used by tests and by a collector that could not
-    /// reach ClickHouse at start (the keeper replaces them once it can).
+    /// Salts held only in memory until an [`Agreement`] is adopted: used by
+    /// tests and by a collector that could not reach ClickHouse at start.
     pub fn in_memory(recipient_key: Salt) -> Salts {
         Salts {
             inner: Arc::new(RwLock::new(Held {
@@ -58,9 +84,9 @@ impl Salts {
         }
     }
 
-    /// The visitor salt of `day`. A day nobody has proposed a salt for yet (the
-    /// keeper could not reach ClickHouse) gets a local random one, so hashing never
-    /// stops; the keeper publishes or replaces it later.
+    /// The visitor salt of `day`. A day nobody has agreed on yet (ClickHouse
+    /// could not be reached) gets a local random one, so hashing never stops;
+    /// it is proposed, and kept or replaced, at the next agreement.
     pub fn visitor_salt(&self, day: u16) -> Salt {
         if let Some(salt) = self.read().visitor.iter().find(|(d, _)| *d == day) {
             return salt.1;
@@ -78,18 +104,17 @@ impl Salts {
         self.read().recipient_key
     }
 
-    fn set_visitor(&self, day: u16, salt: Salt) {
+    /// Hashes with what was agreed from now on, and forgets the salts of days
+    /// before [`first_kept_day`].
+    pub fn adopt(&self, agreement: &Agreement) {
+        let first_kept = first_kept_day(agreement.today);
         let mut held = self.write();
-        held.visitor.retain(|(d, _)| *d != day);
-        held.visitor.push((day, salt));
-    }
-
-    fn forget_before(&self, first_kept: u16) {
-        self.write().visitor.retain(|(d, _)| *d >= first_kept);
-    }
-
-    fn set_recipient_key(&self, key: Salt) {
-        self.write().recipient_key = key;
+        held.recipient_key = agreement.recipient_key;
+        for (day, salt) in &agreement.visitor {
+            held.visitor.retain(|(d, _)| d != day);
+            held.visitor.push((*day, *salt));
+        }
+        held.visitor.retain(|(d, _)| *d >= first_kept);
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Held> {
@@ -103,160 +128,78 @@ impl Salts {
     }
 }
 
-#[derive(Debug, clickhouse::Row, Serialize, Deserialize)]
-struct VisitorSaltRow {
-    day: u16,
-    salt: String,
-    created_at: u32,
-}
-
-#[derive(Debug, clickhouse::Row, Serialize, Deserialize)]
-struct RecipientKeyRow {
-    key: String,
-    created_at: u32,
-}
-
-/// Reads, proposes and destroys salts in ClickHouse.
-#[derive(Clone)]
-pub struct SaltKeeper {
-    client: Client,
-    salts: Salts,
-}
-
-impl SaltKeeper {
-    /// A keeper whose salts are local and random until the first [`rotate`]
-    /// reaches ClickHouse.
-    ///
-    /// [`rotate`]: SaltKeeper::rotate
-    pub fn new(client: Client) -> SaltKeeper {
-        SaltKeeper {
-            client,
-            salts: Salts::in_memory(Salt::random()),
-        }
-    }
-
-    pub fn salts(&self) -> Salts {
-        self.salts.clone()
-    }
-
-    /// Keeps salts current until the process ends.
-    pub async fn run(self) {
-        let mut tick = tokio::time::interval(REFRESH);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            let today = clock::day_of(clock::now_unix());
-            if let Err(error) = self.rotate(today).await {
-                tracing::warn!(%error, "salt rotation failed; will retry in a minute");
-            }
-        }
-    }
-
-    /// Agrees on today's and tomorrow's salts and destroys the ones before yesterday.
-    pub async fn rotate(&self, today: u16) -> Result<(), SaltError> {
-        let key = agree_on_recipient_key(&self.client).await?;
-        self.salts.set_recipient_key(key);
-        for day in [today, today.saturating_add(1)] {
-            let salt = self.agree_on_visitor_salt(day).await?;
-            self.salts.set_visitor(day, salt);
-        }
-        let first_kept = today.saturating_sub(1);
-        self.salts.forget_before(first_kept);
-        self.destroy_before(first_kept).await
-    }
-
-    async fn agree_on_visitor_salt(&self, day: u16) -> Result<Salt, SaltError> {
-        if let Some(salt) = self.stored_visitor_salt(day).await? {
-            return Ok(salt);
-        }
-        // Propose the salt we may already be hashing with, so a collector that
-        // started without ClickHouse keeps its ids if nobody else proposed one.
-        let candidate = self.salts.visitor_salt(day);
-        let mut insert = self
-            .client
-            .insert::<VisitorSaltRow>("visitor_salts")
-            .await?;
-        insert
-            .write(&VisitorSaltRow {
-                day,
-                salt: candidate.to_hex(),
-                created_at: clock::now_unix(),
-            })
-            .await?;
-        insert.end().await?;
-        Ok(self.stored_visitor_salt(day).await?.unwrap_or(candidate))
-    }
-
-    async fn stored_visitor_salt(&self, day: u16) -> Result<Option<Salt>, SaltError> {
-        let stored: Vec<String> = self
-            .client
-            .query("SELECT salt FROM visitor_salts WHERE toUInt16(day) = ? ORDER BY salt LIMIT 1")
-            .bind(day)
-            .fetch_all()
-            .await?;
-        Ok(stored.first().and_then(|hex| Salt::from_hex(hex)))
-    }
-
-    async fn destroy_before(&self, first_kept: u16) -> Result<(), SaltError> {
-        let old_partitions: Vec<u16> = self
-            .client
-            .query(
-                "SELECT DISTINCT toUInt16(day) FROM visitor_salts WHERE toUInt16(day) < ? ORDER BY 1",
-            )
-            .bind(first_kept)
-            .fetch_all()
-            .await?;
-        for day in old_partitions {
-            self.client
-                .query("ALTER TABLE visitor_salts DROP PARTITION ?")
-                .bind(clock::yyyymmdd(day))
-                .execute()
-                .await?;
-        }
-        Ok(())
-    }
-}
-
-async fn agree_on_recipient_key(client: &Client) -> Result<Salt, SaltError> {
-    let query = "SELECT key FROM recipient_keys ORDER BY key LIMIT 1";
-    let stored: Vec<String> = client.query(query).fetch_all().await?;
-    if let Some(key) = stored.first().and_then(|hex| Salt::from_hex(hex)) {
-        return Ok(key);
-    }
-    let mut insert = client.insert::<RecipientKeyRow>("recipient_keys").await?;
-    insert
-        .write(&RecipientKeyRow {
-            key: Salt::random().to_hex(),
-            created_at: clock::now_unix(),
-        })
-        .await?;
-    insert.end().await?;
-    let stored: Vec<String> = client.query(query).fetch_all().await?;
-    stored
-        .first()
-        .and_then(|hex| Salt::from_hex(hex))
-        .ok_or(SaltError::Unreadable("recipient_keys"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn salt(byte: u8) -> Salt {
+        Salt([byte; 32])
+    }
+
+    /// (today, days agreed, first kept, stored days, destroyed days)
+    type DayCase = (u16, [u16; 2], u16, &'static [u16], &'static [u16]);
+
     #[test]
-    fn a_day_without_a_published_salt_gets_one_random_salt() {
-        let salts = Salts::in_memory(Salt([0; 32]));
+    fn which_days_are_agreed_kept_and_destroyed() {
+        let cases: &[DayCase] = &[
+            (100, [100, 101], 99, &[97, 98, 99, 100, 101], &[97, 98]),
+            (100, [100, 101], 99, &[99, 100], &[]),
+            (100, [100, 101], 99, &[98, 98, 50], &[50, 98]),
+            (0, [0, 1], 0, &[0, 1], &[]),
+            (u16::MAX, [u16::MAX, u16::MAX], u16::MAX - 1, &[1], &[1]),
+        ];
+        for (today, agreed, kept, stored, destroyed) in cases {
+            assert_eq!(days_to_agree(*today), *agreed, "today {today}");
+            assert_eq!(first_kept_day(*today), *kept, "today {today}");
+            assert_eq!(expired(stored, *today), *destroyed, "today {today}");
+        }
+    }
+
+    #[test]
+    fn the_smallest_proposal_wins_whatever_the_order() {
+        let mut low = [9u8; 32];
+        low[0] = 1;
+        let cases: &[(&[Salt], Option<Salt>)] = &[
+            (&[], None),
+            (&[salt(7)], Some(salt(7))),
+            (&[salt(7), salt(3), salt(9)], Some(salt(3))),
+            (&[salt(3), Salt(low)], Some(Salt(low))),
+        ];
+        for (proposed, expected) in cases {
+            assert_eq!(winner(proposed.iter().copied()), *expected);
+        }
+        // Collectors once chose with `ORDER BY salt` on the hex text: same order.
+        assert!(Salt(low).to_hex() < salt(3).to_hex());
+    }
+
+    #[test]
+    fn a_day_without_an_agreed_salt_gets_one_random_salt() {
+        let salts = Salts::in_memory(salt(0));
         let first = salts.visitor_salt(100);
         assert_eq!(salts.visitor_salt(100), first);
         assert_ne!(salts.visitor_salt(101), first);
     }
 
     #[test]
-    fn forgotten_days_get_new_salts() {
-        let salts = Salts::in_memory(Salt([0; 32]));
-        salts.set_visitor(100, Salt([1; 32]));
-        salts.set_visitor(101, Salt([2; 32]));
-        salts.forget_before(101);
-        assert_ne!(salts.visitor_salt(100), Salt([1; 32]));
-        assert_eq!(salts.visitor_salt(101), Salt([2; 32]));
+    fn adopting_an_agreement_replaces_local_salts_and_forgets_old_days() {
+        let salts = Salts::in_memory(salt(0));
+        let local_today = salts.visitor_salt(100);
+        salts.adopt(&Agreement {
+            today: 100,
+            recipient_key: salt(9),
+            visitor: vec![(100, salt(1)), (101, salt(2))],
+        });
+        assert_ne!(local_today, salt(1));
+        assert_eq!(salts.visitor_salt(100), salt(1));
+        assert_eq!(salts.visitor_salt(101), salt(2));
+        assert_eq!(salts.recipient_key(), salt(9));
+
+        salts.adopt(&Agreement {
+            today: 102,
+            recipient_key: salt(9),
+            visitor: vec![(102, salt(3)), (103, salt(4))],
+        });
+        assert_eq!(salts.visitor_salt(101), salt(2), "yesterday is kept");
+        assert_ne!(salts.visitor_salt(100), salt(1), "older days are forgotten");
     }
 }

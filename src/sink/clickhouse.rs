@@ -4,7 +4,7 @@
 //! Compatibility: the same code runs against ClickHouse 18.16 (Debian's package)
 //! and current releases. Schema validation is off, because 18.16 cannot describe
 //! a table in `RowBinaryWithNamesAndTypes`; rows are therefore plain `RowBinary`
-//! whose field order must match the table (see `pipeline::EventRow`). No
+//! whose field order must match the table (see `row::EventRow`). No
 //! `LowCardinality`, TTL, codecs or `{name:Type}` parameters are used anywhere;
 //! values are bound with the client's `?` placeholders.
 //! Must never: build SQL from request data.
@@ -29,11 +29,17 @@ pub enum SinkError {
     Rejected(String),
 }
 
-/// A client for the configured server and database.
+/// A client for the configured server and database: what `serve`, the
+/// reports and `migrate` all use.
 pub fn client(config: &ClickHouseConfig) -> Client {
+    server(config).with_database(&config.database)
+}
+
+/// A client for the configured server with no database chosen, for creating
+/// the database before anything else.
+pub fn server(config: &ClickHouseConfig) -> Client {
     Client::default()
         .with_url(&config.url)
-        .with_database(&config.database)
         .with_user(&config.user)
         .with_password(&config.password)
         .with_validation(false)

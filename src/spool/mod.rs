@@ -34,7 +34,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::pipeline::Record;
+use crate::row::Record;
 
 /// Bytes read from a segment at a time.
 const READ_CHUNK: usize = 4 * 1024 * 1024;
@@ -561,7 +561,7 @@ fn write_ledger(dir: &Path, position: Position) -> Result<(), SpoolError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::OpenRow;
+    use crate::row::OpenRow;
 
     fn settings(dir: &Path, max_bytes: u64, segment_bytes: u64) -> SpoolSettings {
         SpoolSettings {

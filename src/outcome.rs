@@ -1,0 +1,64 @@
+//! Outcomes: why an answered hit was not stored.
+//!
+//! Owns: the one list of drop reasons. The decisions (`privacy`, `ingest`),
+//! the request edge and the shipper return or report a [`DropReason`];
+//! `metrics` merely counts them. Kept on the ground floor (it imports nothing
+//! of the crate) so that a decision can name an outcome without reaching up
+//! into the metrics.
+//! Must never: carry anything of the request (a reason is a fixed enum).
+
+/// Why an answered hit was not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The request carried `DNT: 1`.
+    DoNotTrack,
+    /// The request carried `Sec-GPC: 1`.
+    GlobalPrivacyControl,
+    /// A crawler, monitor or other non-human client.
+    Bot,
+    /// `site` is not configured, or the page's host is not one of the site's.
+    UnknownSite,
+    /// Required parameters missing or unreadable (a pixel still answers the GIF).
+    Invalid,
+    /// The client sent more hits than `http.rate_limit_*` allow.
+    RateLimited,
+    /// The spool reached `spool.max_bytes`.
+    SpoolFull,
+    /// The spool could not be written (disk error).
+    SpoolError,
+    /// ClickHouse rejected the batch as malformed; it is in the dead-letter directory.
+    DeadLettered,
+    /// A spooled record failed its checksum and was skipped.
+    Damaged,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 10] = [
+        DropReason::DoNotTrack,
+        DropReason::GlobalPrivacyControl,
+        DropReason::Bot,
+        DropReason::UnknownSite,
+        DropReason::Invalid,
+        DropReason::RateLimited,
+        DropReason::SpoolFull,
+        DropReason::SpoolError,
+        DropReason::DeadLettered,
+        DropReason::Damaged,
+    ];
+
+    /// The `reason` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            DropReason::DoNotTrack => "dnt",
+            DropReason::GlobalPrivacyControl => "gpc",
+            DropReason::Bot => "bot",
+            DropReason::UnknownSite => "unknown_site",
+            DropReason::Invalid => "invalid",
+            DropReason::RateLimited => "rate_limited",
+            DropReason::SpoolFull => "spool_full",
+            DropReason::SpoolError => "spool_error",
+            DropReason::DeadLettered => "dead_letter",
+            DropReason::Damaged => "damaged",
+        }
+    }
+}
