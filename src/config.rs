@@ -1,8 +1,14 @@
 //! Configuration: one TOML file plus `BEACONHOUSE_<SECTION>_<KEY>` environment
 //! overrides, read and validated once at start into [`Config`].
 //!
-//! Owns: the file format, the environment mapping and every validation rule.
-//! A `Config` that exists is valid: the rest of the crate never re-checks it.
+//! Owns: the file format, the environment mapping and every validation rule;
+//! each section validates itself into its part of [`Config`]. A `Config` that
+//! exists is valid: the rest of the crate never re-checks it.
+//!
+//! The only reader of the environment. Two documented exceptions are read
+//! elsewhere: `RUST_LOG` (the log filter, by `main`) and `BEACONHOUSE_CONFIG`
+//! (the file's path, by the command line). `BEACONHOUSE_TEST_*` variables
+//! belong to the test suite and are never taken for configuration keys.
 //! Must never: touch the network or the disk beyond reading the config file
 //! (the GeoIP file is opened by `enrich::geo`, ClickHouse is reached by `sink`).
 
@@ -451,6 +457,33 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
     })
 }
 
+/// `value` if it lies in `range`, otherwise an error naming `key` and the range.
+fn in_range<T>(key: &str, value: T, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
+where
+    T: PartialOrd + std::fmt::Display,
+{
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::invalid(
+            key,
+            format!(
+                "must be between {} and {}, got {value}",
+                range.start(),
+                range.end()
+            ),
+        ))
+    }
+}
+
+fn millis(
+    key: &str,
+    value: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
+    in_range(key, value, range).map(Duration::from_millis)
+}
+
 impl RawConfig {
     fn validate(self) -> Result<Config, ConfigError> {
         let listen = self.listen.parse::<SocketAddr>().map_err(|_| {
@@ -462,61 +495,88 @@ impl RawConfig {
                 ),
             )
         })?;
+        let sites = validate_sites(self.sites)?;
+        let reporting = self.reporting.validate(&sites)?;
+        Ok(Config {
+            listen,
+            log_format: self.log_format,
+            clickhouse: self.clickhouse.validate()?,
+            geoip: GeoipConfig {
+                database: self.geoip.database,
+                precision: self.geoip.precision,
+            },
+            http: self.http.validate()?,
+            email: EmailConfig {
+                proxy_networks: parse_networks("email.proxy_networks", &self.email.proxy_networks)?,
+            },
+            pipeline: self.pipeline.validate()?,
+            spool: self.spool.validate()?,
+            reporting,
+            sites,
+        })
+    }
+}
 
-        let mut sites = HashMap::new();
-        for (i, site) in self.sites.into_iter().enumerate() {
-            let key = format!("sites[{i}]");
-            if site.id.trim().is_empty() || site.id.len() > 100 {
-                return Err(ConfigError::invalid(
-                    format!("{key}.id"),
-                    "must be 1 to 100 characters, e.g. \"optimumabq.com\"",
-                ));
-            }
-            if site.hostnames.is_empty() {
-                return Err(ConfigError::invalid(
-                    format!("{key}.hostnames"),
-                    "must list at least one host the site is served from",
-                ));
-            }
-            let hostnames: Vec<String> = site
-                .hostnames
-                .iter()
-                .map(|h| h.trim().to_ascii_lowercase())
-                .collect();
-            if let Some(bad) = hostnames
-                .iter()
-                .find(|h| h.is_empty() || h.contains(['/', ':', ' ']))
-            {
-                return Err(ConfigError::invalid(
-                    format!("{key}.hostnames"),
-                    format!("must be bare host names such as www.example.com, got {bad:?}"),
-                ));
-            }
-            let id = site.id.clone();
-            if sites
-                .insert(
-                    id.clone(),
-                    Site {
-                        id: site.id,
-                        hostnames,
-                    },
-                )
-                .is_some()
-            {
-                return Err(ConfigError::invalid(
-                    format!("{key}.id"),
-                    format!("{id:?} is configured twice"),
-                ));
-            }
-        }
-        if sites.is_empty() {
+/// Sites by id, host names lower-cased.
+fn validate_sites(raw: Vec<Site>) -> Result<HashMap<String, Site>, ConfigError> {
+    let mut sites = HashMap::new();
+    for (i, site) in raw.into_iter().enumerate() {
+        let key = format!("sites[{i}]");
+        if site.id.trim().is_empty() || site.id.len() > 100 {
             return Err(ConfigError::invalid(
-                "sites",
-                "must list at least one site, e.g. [[sites]] id = \"example.com\" hostnames = [\"example.com\"]",
+                format!("{key}.id"),
+                "must be 1 to 100 characters, e.g. \"optimumabq.com\"",
             ));
         }
+        if site.hostnames.is_empty() {
+            return Err(ConfigError::invalid(
+                format!("{key}.hostnames"),
+                "must list at least one host the site is served from",
+            ));
+        }
+        let hostnames: Vec<String> = site
+            .hostnames
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
+        if let Some(bad) = hostnames
+            .iter()
+            .find(|h| h.is_empty() || h.contains(['/', ':', ' ']))
+        {
+            return Err(ConfigError::invalid(
+                format!("{key}.hostnames"),
+                format!("must be bare host names such as www.example.com, got {bad:?}"),
+            ));
+        }
+        let id = site.id.clone();
+        if sites
+            .insert(
+                id.clone(),
+                Site {
+                    id: site.id,
+                    hostnames,
+                },
+            )
+            .is_some()
+        {
+            return Err(ConfigError::invalid(
+                format!("{key}.id"),
+                format!("{id:?} is configured twice"),
+            ));
+        }
+    }
+    if sites.is_empty() {
+        return Err(ConfigError::invalid(
+            "sites",
+            "must list at least one site, e.g. [[sites]] id = \"example.com\" hostnames = [\"example.com\"]",
+        ));
+    }
+    Ok(sites)
+}
 
-        let url = self.clickhouse.url.trim_end_matches('/').to_string();
+impl RawClickHouse {
+    fn validate(self) -> Result<ClickHouseConfig, ConfigError> {
+        let url = self.url.trim_end_matches('/').to_string();
         if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 8 {
             return Err(ConfigError::invalid(
                 "clickhouse.url",
@@ -531,151 +591,106 @@ impl RawConfig {
                 "https is not built in; reach ClickHouse over http on a private network or through a local TLS tunnel",
             ));
         }
-        let database = self.clickhouse.database;
-        if database.is_empty()
-            || !database
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
+        let plain_name = |name: &str| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        if !plain_name(&self.database) {
             return Err(ConfigError::invalid(
                 "clickhouse.database",
                 "must be a plain name of letters, digits and underscores",
             ));
         }
+        Ok(ClickHouseConfig {
+            url,
+            database: self.database,
+            user: self.user,
+            password: self.password,
+        })
+    }
+}
 
-        let trusted_proxies = parse_networks("http.trusted_proxies", &self.http.trusted_proxies)?;
-        let proxy_networks = parse_networks("email.proxy_networks", &self.email.proxy_networks)?;
-        if !(256..=1_048_576).contains(&self.http.max_body_bytes) {
-            return Err(ConfigError::invalid(
-                "http.max_body_bytes",
-                "must be between 256 and 1048576",
-            ));
-        }
-        if self.http.workers > 256 {
-            return Err(ConfigError::invalid(
-                "http.workers",
-                "must be at most 256 (0 means one per core)",
-            ));
-        }
-
-        let h = &self.http;
-        if !(8..=1024).contains(&h.max_headers) {
-            return Err(ConfigError::invalid(
-                "http.max_headers",
-                "must be between 8 and 1024",
-            ));
-        }
-        if !(1024..=1_048_576).contains(&h.max_header_bytes) {
-            return Err(ConfigError::invalid(
-                "http.max_header_bytes",
-                "must be between 1024 and 1048576",
-            ));
-        }
-        if !(100..=600_000).contains(&h.request_timeout_ms) {
-            return Err(ConfigError::invalid(
-                "http.request_timeout_ms",
-                "must be between 100 and 600000",
-            ));
-        }
-        if h.rate_limit_per_second == 0 || h.rate_limit_burst == 0 {
+impl RawHttp {
+    fn validate(self) -> Result<HttpConfig, ConfigError> {
+        if self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
             return Err(ConfigError::invalid(
                 "http.rate_limit_per_second",
                 "and http.rate_limit_burst must be at least 1",
             ));
         }
+        Ok(HttpConfig {
+            trusted_proxies: parse_networks("http.trusted_proxies", &self.trusted_proxies)?,
+            max_body_bytes: in_range("http.max_body_bytes", self.max_body_bytes, 256..=1_048_576)?,
+            max_headers: in_range("http.max_headers", self.max_headers, 8..=1024)?,
+            max_header_bytes: in_range(
+                "http.max_header_bytes",
+                self.max_header_bytes,
+                1024..=1_048_576,
+            )?,
+            request_timeout: millis(
+                "http.request_timeout_ms",
+                self.request_timeout_ms,
+                100..=600_000,
+            )?,
+            rate_limit_per_second: self.rate_limit_per_second,
+            rate_limit_burst: self.rate_limit_burst,
+            // 0 means one per core.
+            workers: in_range("http.workers", self.workers, 0..=256)?,
+        })
+    }
+}
 
-        let sp = &self.spool;
-        if sp.dir.as_os_str().is_empty() {
+impl RawPipeline {
+    fn validate(self) -> Result<PipelineConfig, ConfigError> {
+        Ok(PipelineConfig {
+            batch_rows: in_range("pipeline.batch_rows", self.batch_rows, 1..=1_000_000)?,
+            flush_interval: millis(
+                "pipeline.flush_interval_ms",
+                self.flush_interval_ms,
+                1..=600_000,
+            )?,
+            // Past a few minutes a service manager kills the process anyway;
+            // what is not delivered by then stays spooled for the next start.
+            shutdown_timeout: millis(
+                "pipeline.shutdown_timeout_ms",
+                self.shutdown_timeout_ms,
+                100..=600_000,
+            )?,
+        })
+    }
+}
+
+impl RawSpool {
+    fn validate(self) -> Result<SpoolSettings, ConfigError> {
+        if self.dir.as_os_str().is_empty() {
             return Err(ConfigError::invalid(
                 "spool.dir",
                 "must name a directory the collector may write, e.g. /var/lib/beaconhouse/spool",
             ));
         }
-        if !(1 << 16..=1 << 40).contains(&sp.segment_bytes) {
-            return Err(ConfigError::invalid(
-                "spool.segment_bytes",
-                "must be between 65536 and 1099511627776",
-            ));
-        }
-        if sp.max_bytes < sp.segment_bytes {
+        let segment_bytes = in_range("spool.segment_bytes", self.segment_bytes, 1 << 16..=1 << 40)?;
+        if self.max_bytes < segment_bytes {
             return Err(ConfigError::invalid(
                 "spool.max_bytes",
                 "must be at least spool.segment_bytes",
             ));
         }
-        if !(1..=10_000).contains(&sp.fsync_interval_ms) {
-            return Err(ConfigError::invalid(
+        Ok(SpoolSettings {
+            dir: self.dir,
+            max_bytes: self.max_bytes,
+            segment_bytes,
+            sync: self.sync,
+            fsync_interval: millis(
                 "spool.fsync_interval_ms",
-                "must be between 1 and 10000",
-            ));
-        }
-
-        let p = &self.pipeline;
-        if p.batch_rows == 0 || p.batch_rows > 1_000_000 {
-            return Err(ConfigError::invalid(
-                "pipeline.batch_rows",
-                "must be between 1 and 1000000",
-            ));
-        }
-        if p.flush_interval_ms == 0 || p.flush_interval_ms > 600_000 {
-            return Err(ConfigError::invalid(
-                "pipeline.flush_interval_ms",
-                "must be between 1 and 600000",
-            ));
-        }
-
-        let reporting = self.reporting.validate(&sites)?;
-
-        Ok(Config {
-            listen,
-            log_format: self.log_format,
-            sites,
-            clickhouse: ClickHouseConfig {
-                url,
-                database,
-                user: self.clickhouse.user,
-                password: self.clickhouse.password,
-            },
-            geoip: GeoipConfig {
-                database: self.geoip.database,
-                precision: self.geoip.precision,
-            },
-            http: HttpConfig {
-                trusted_proxies,
-                max_body_bytes: self.http.max_body_bytes,
-                max_headers: self.http.max_headers,
-                max_header_bytes: self.http.max_header_bytes,
-                request_timeout: Duration::from_millis(self.http.request_timeout_ms),
-                rate_limit_per_second: self.http.rate_limit_per_second,
-                rate_limit_burst: self.http.rate_limit_burst,
-                workers: self.http.workers,
-            },
-            email: EmailConfig { proxy_networks },
-            pipeline: PipelineConfig {
-                batch_rows: p.batch_rows,
-                flush_interval: Duration::from_millis(p.flush_interval_ms),
-                shutdown_timeout: Duration::from_millis(p.shutdown_timeout_ms),
-            },
-            spool: SpoolSettings {
-                dir: self.spool.dir,
-                max_bytes: self.spool.max_bytes,
-                segment_bytes: self.spool.segment_bytes,
-                sync: self.spool.sync,
-                fsync_interval: Duration::from_millis(self.spool.fsync_interval_ms),
-            },
-            reporting,
+                self.fsync_interval_ms,
+                1..=10_000,
+            )?,
         })
     }
 }
 
 impl RawReporting {
     fn validate(self, sites: &HashMap<String, Site>) -> Result<ReportingConfig, ConfigError> {
-        if !(1..=1000).contains(&self.min_group_size) {
-            return Err(ConfigError::invalid(
-                "reporting.min_group_size",
-                "must be between 1 and 1000 (5 is the default)",
-            ));
-        }
+        let min_group_size = in_range("reporting.min_group_size", self.min_group_size, 1..=1000)?;
         let mut tokens: Vec<ApiToken> = Vec::new();
         for (i, raw) in self.tokens.into_iter().enumerate() {
             let key = format!("reporting.tokens[{i}]");
@@ -722,7 +737,7 @@ impl RawReporting {
             });
         }
         Ok(ReportingConfig {
-            min_group_size: self.min_group_size,
+            min_group_size,
             tokens,
         })
     }
@@ -802,6 +817,8 @@ mod tests {
                     "[\"127.0.0.1\", \"fd00::/8\"]",
                 ),
                 ("BEACONHOUSE_TEST_CLICKHOUSE_URL", "ignored"),
+                ("BEACONHOUSE_TEST_REPORT_SQL_OUT", "/tmp/ignored"),
+                ("BEACONHOUSE_CONFIG", "/etc/ignored.toml"),
                 ("PATH", "/usr/bin"),
             ],
         )
@@ -858,6 +875,31 @@ mod tests {
                 MINIMAL,
                 &[("BEACONHOUSE_PIPELINE_FLUSH_INTERVAL_MS", "0")],
                 "pipeline.flush_interval_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_PIPELINE_SHUTDOWN_TIMEOUT_MS", "0")],
+                "pipeline.shutdown_timeout_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_PIPELINE_SHUTDOWN_TIMEOUT_MS", "3600000")],
+                "pipeline.shutdown_timeout_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_WORKERS", "1000")],
+                "http.workers",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_REQUEST_TIMEOUT_MS", "5")],
+                "http.request_timeout_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_SPOOL_SEGMENT_BYTES", "10")],
+                "spool.segment_bytes",
             ),
             (
                 MINIMAL,
@@ -923,6 +965,16 @@ mod tests {
             .to_string();
         assert!(message.contains("`listen`"), "{message}");
         assert!(message.contains("127.0.0.1:8080"), "{message}");
+        let message = load(
+            MINIMAL,
+            &[("BEACONHOUSE_PIPELINE_SHUTDOWN_TIMEOUT_MS", "0")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            message,
+            "invalid configuration: `pipeline.shutdown_timeout_ms` must be between 100 and 600000, got 0"
+        );
     }
 
     #[test]
