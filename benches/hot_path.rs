@@ -74,7 +74,7 @@ fn parsing(c: &mut Criterion) {
 
 fn privacy(c: &mut Criterion) {
     c.bench_function("privacy/consent", |b| {
-        b.iter(|| black_box(consent::refusal(black_box(Some(b"0")), black_box(None))))
+        b.iter(|| black_box(consent::opts_out(black_box(Some(b"0")), black_box(None))))
     });
     let trusted = vec!["127.0.0.0/8".parse().unwrap()];
     let peer: IpAddr = "127.0.0.1".parse().unwrap();

@@ -64,6 +64,7 @@ impl ConfigError {
 #[serde(deny_unknown_fields, default)]
 struct RawConfig {
     listen: String,
+    admin_listen: String,
     log_format: LogFormat,
     sites: Vec<Site>,
     clickhouse: RawClickHouse,
@@ -174,6 +175,7 @@ impl Default for RawConfig {
     fn default() -> Self {
         RawConfig {
             listen: "127.0.0.1:8080".into(),
+            admin_listen: "127.0.0.1:9091".into(),
             log_format: LogFormat::Text,
             sites: Vec::new(),
             clickhouse: RawClickHouse::default(),
@@ -245,8 +247,11 @@ pub struct Site {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where `serve` listens.
+    /// Where `serve` answers hits, `/t.js`, the stats API and health checks.
     pub listen: SocketAddr,
+    /// Where `serve` answers `/metrics` and health checks: an address no
+    /// reverse proxy exposes, since operational counters are not for visitors.
+    pub admin_listen: SocketAddr,
     pub log_format: LogFormat,
     /// Accepted sites by id, hostnames lower-cased.
     pub sites: HashMap<String, Site>,
@@ -486,19 +491,19 @@ fn millis(
 
 impl RawConfig {
     fn validate(self) -> Result<Config, ConfigError> {
-        let listen = self.listen.parse::<SocketAddr>().map_err(|_| {
-            ConfigError::invalid(
-                "listen",
-                format!(
-                    "must be an address and port such as 127.0.0.1:8080, got {:?}",
-                    self.listen
-                ),
-            )
-        })?;
+        let listen = socket_address("listen", &self.listen, "127.0.0.1:8080")?;
+        let admin_listen = socket_address("admin_listen", &self.admin_listen, "127.0.0.1:9091")?;
+        if admin_listen == listen {
+            return Err(ConfigError::invalid(
+                "admin_listen",
+                "must differ from `listen`: /metrics must not be reachable where hits are",
+            ));
+        }
         let sites = validate_sites(self.sites)?;
         let reporting = self.reporting.validate(&sites)?;
         Ok(Config {
             listen,
+            admin_listen,
             log_format: self.log_format,
             clickhouse: self.clickhouse.validate()?,
             geoip: GeoipConfig {
@@ -515,6 +520,15 @@ impl RawConfig {
             sites,
         })
     }
+}
+
+fn socket_address(key: &str, text: &str, example: &str) -> Result<SocketAddr, ConfigError> {
+    text.parse().map_err(|_| {
+        ConfigError::invalid(
+            key,
+            format!("must be an address and port such as {example}, got {text:?}"),
+        )
+    })
 }
 
 /// Sites by id, host names lower-cased.
@@ -793,6 +807,7 @@ mod tests {
     fn minimal_file_gets_defaults() {
         let config = load(MINIMAL, &[]).unwrap();
         assert_eq!(config.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.admin_listen, "127.0.0.1:9091".parse().unwrap());
         assert_eq!(config.clickhouse.url, "http://127.0.0.1:8123");
         assert_eq!(
             config.sites["optimumabq.com"].hostnames,
@@ -846,6 +861,16 @@ mod tests {
         let cases: &[Case] = &[
             ("", &[], "sites"),
             (MINIMAL, &[("BEACONHOUSE_LISTEN", "localhost")], "listen"),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_ADMIN_LISTEN", "9091")],
+                "admin_listen",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_ADMIN_LISTEN", "127.0.0.1:8080")],
+                "admin_listen",
+            ),
             (
                 MINIMAL,
                 &[("BEACONHOUSE_CLICKHOUSE_URL", "127.0.0.1:8123")],

@@ -1,7 +1,9 @@
 //! Turns one parsed hit into a row, or into the reason it is not stored.
 //!
-//! The steps run cheapest first and stop at the first refusal: consent, size,
-//! client address (X-Forwarded-For only from trusted proxies), rate limit,
+//! Consent is settled before a hit gets here: the HTTP edge answers a DNT or
+//! GPC request without counting it (`privacy::consent`).
+//! The steps run cheapest first and stop at the first refusal: size, client
+//! address (X-Forwarded-For only from trusted proxies), rate limit,
 //! site, page host, bot; then the address is hashed and located and goes no
 //! further than this function's stack.
 //! Owns: the order of the privacy decisions.
@@ -23,7 +25,7 @@ use crate::enrich::url::{clean_page_url, referrer_host};
 use crate::enrich::{bounded, truncate_bytes};
 use crate::outcome::DropReason;
 use crate::privacy::salts::Salts;
-use crate::privacy::{client_ip, consent, hash};
+use crate::privacy::{client_ip, hash};
 use crate::rate_limit::RateLimiter;
 use crate::row::{EventRow, OpenRow, next_event_id};
 
@@ -43,8 +45,6 @@ pub struct RequestMeta<'a> {
     /// Every `X-Forwarded-For` value, in order.
     pub forwarded_for: Vec<&'a str>,
     pub user_agent: &'a str,
-    pub dnt: Option<&'a [u8]>,
-    pub gpc: Option<&'a [u8]>,
     /// The `Referer` header: the page, for a pixel that did not send `url`.
     pub referer: Option<&'a str>,
     /// More headers, or header bytes, than `http.max_headers`/`max_header_bytes`.
@@ -187,13 +187,11 @@ impl Ingest {
         })
     }
 
-    /// The checks every hit passes first, in this order: consent before
-    /// anything else (a refusing visitor must not even count against a rate
-    /// limit), then the request's size, then the client's rate.
+    /// The checks every hit passes first, in this order: the request's size,
+    /// then the client's rate. (Consent comes before ingest: the HTTP edge
+    /// answers an opted-out request before counting it, see
+    /// `privacy::consent`.)
     fn admit(&self, meta: &RequestMeta<'_>) -> Result<IpAddr, DropReason> {
-        if let Some(refusal) = consent::refusal(meta.dnt, meta.gpc) {
-            return Err(refusal);
-        }
         if meta.oversized {
             return Err(DropReason::Invalid);
         }

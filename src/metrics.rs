@@ -36,7 +36,7 @@ impl Endpoint {
 #[derive(Debug, Default)]
 pub struct Metrics {
     received: [AtomicU64; 3],
-    dropped: [AtomicU64; 10],
+    dropped: [AtomicU64; DropReason::ALL.len()],
     stored_rows: AtomicU64,
     batches_ok: AtomicU64,
     batches_failed: AtomicU64,
@@ -247,7 +247,11 @@ mod tests {
         assert!(text.contains("beaconhouse_insert_duration_seconds_bucket{le=\"0.05\"} 1\n"));
         assert!(text.contains("beaconhouse_insert_duration_seconds_bucket{le=\"+Inf\"} 1\n"));
         assert!(text.contains("beaconhouse_hits_dropped_total{reason=\"bot\"} 2\n"));
-        assert!(text.contains("beaconhouse_hits_dropped_total{reason=\"dnt\"} 0\n"));
+        assert!(text.contains("beaconhouse_hits_dropped_total{reason=\"invalid\"} 0\n"));
+        assert!(
+            !text.contains("dnt") && !text.contains("gpc"),
+            "opt-outs are counted nowhere"
+        );
         assert!(text.contains("beaconhouse_hits_received_total{endpoint=\"pixel\"} 1\n"));
         assert!(text.contains("beaconhouse_rows_stored_total 5\n"));
         assert!(text.contains("beaconhouse_clickhouse_up 1\n"));

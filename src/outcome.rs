@@ -5,15 +5,12 @@
 //! `metrics` merely counts them. Kept on the ground floor (it imports nothing
 //! of the crate) so that a decision can name an outcome without reaching up
 //! into the metrics.
-//! Must never: carry anything of the request (a reason is a fixed enum).
+//! Must never: carry anything of the request (a reason is a fixed enum), or
+//! name an opt-out: a DNT or GPC request is not a drop, it is never counted.
 
 /// Why an answered hit was not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DropReason {
-    /// The request carried `DNT: 1`.
-    DoNotTrack,
-    /// The request carried `Sec-GPC: 1`.
-    GlobalPrivacyControl,
     /// A crawler, monitor or other non-human client.
     Bot,
     /// `site` is not configured, or the page's host is not one of the site's.
@@ -33,9 +30,7 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 10] = [
-        DropReason::DoNotTrack,
-        DropReason::GlobalPrivacyControl,
+    pub const ALL: [DropReason; 8] = [
         DropReason::Bot,
         DropReason::UnknownSite,
         DropReason::Invalid,
@@ -49,8 +44,6 @@ impl DropReason {
     /// The `reason` label value.
     pub fn label(self) -> &'static str {
         match self {
-            DropReason::DoNotTrack => "dnt",
-            DropReason::GlobalPrivacyControl => "gpc",
             DropReason::Bot => "bot",
             DropReason::UnknownSite => "unknown_site",
             DropReason::Invalid => "invalid",

@@ -6,7 +6,7 @@
 //! fsync the spool, let the shipper deliver what it can before the deadline
 //! (the rest stays spooled for the next start), exit.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::web;
@@ -16,7 +16,7 @@ use crate::clock;
 use crate::config::Config;
 use crate::enrich::geo::{GeoError, GeoLookup};
 use crate::http::stats::StatsState;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Listeners};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::pipeline::dead_letter::DeadLetter;
@@ -32,11 +32,11 @@ pub enum ServeError {
     Geo(#[from] GeoError),
     #[error(transparent)]
     Spool(#[from] SpoolError),
-    #[error(
-        "cannot listen on {address}: {cause}; choose a free address with `listen` (BEACONHOUSE_LISTEN)"
-    )]
+    #[error("cannot listen on {address}: {cause}; choose a free address with `{key}` ({variable})")]
     Listen {
-        address: std::net::SocketAddr,
+        address: SocketAddr,
+        key: &'static str,
+        variable: &'static str,
         cause: std::io::Error,
     },
     #[error("the HTTP server failed: {0}")]
@@ -91,10 +91,14 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         },
     ));
 
-    let listener = TcpListener::bind(config.listen).map_err(|cause| ServeError::Listen {
-        address: config.listen,
-        cause,
-    })?;
+    let listeners = Listeners {
+        public: bind(config.listen, "listen", "BEACONHOUSE_LISTEN")?,
+        admin: bind(
+            config.admin_listen,
+            "admin_listen",
+            "BEACONHOUSE_ADMIN_LISTEN",
+        )?,
+    };
     let state = web::Data::new(AppState {
         ingest: Ingest::new(&config, geo, salts),
         spool: spool.clone(),
@@ -103,8 +107,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         max_headers: config.http.max_headers,
         max_header_bytes: config.http.max_header_bytes,
     });
-    tracing::info!(listen = %config.listen, sites = config.sites.len(), spool = %config.spool.dir.display(), "collector listening");
-    let served = http::serve(listener, state, stats, &config.http).await;
+    tracing::info!(listen = %config.listen, admin_listen = %config.admin_listen, sites = config.sites.len(), spool = %config.spool.dir.display(), "collector listening");
+    let served = http::serve(listeners, state, stats, &config.http).await;
 
     tracing::info!("stopped accepting hits; delivering what is spooled");
     spool.close();
@@ -113,4 +117,17 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         tracing::error!(%error, "the shipper task failed");
     }
     served.map_err(ServeError::Server)
+}
+
+fn bind(
+    address: SocketAddr,
+    key: &'static str,
+    variable: &'static str,
+) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(address).map_err(|cause| ServeError::Listen {
+        address,
+        key,
+        variable,
+        cause,
+    })
 }

@@ -1,5 +1,6 @@
 //! The collection endpoints of the contract: `/p.gif`, `/api/event`, `/o.gif`,
-//! `/t.js`, plus `/healthz` and `/metrics`.
+//! `/t.js`, plus `/healthz` and `/readyz`; and the admin listener's routes
+//! (`/metrics` and the same health checks).
 
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
@@ -12,6 +13,7 @@ use crate::clock;
 use crate::ingest::{OpenHit, PageHit, RequestMeta};
 use crate::metrics::Endpoint;
 use crate::outcome::DropReason;
+use crate::privacy::consent;
 use crate::row::Record;
 use crate::spool::{SpoolError, SyncMode};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -36,11 +38,21 @@ pub fn routes(config: &mut web::ServiceConfig) {
         )
         .route("/t.js", web::get().to(tracker))
         .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics));
+        .route("/readyz", web::get().to(readyz));
+}
+
+/// The admin listener: operational counters, never on the public listener.
+pub fn admin_routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/metrics", web::get().to(metrics))
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz));
 }
 
 async fn page_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if opts_out(&request) {
+        return gif();
+    }
     state.metrics.received(Endpoint::Pixel);
     let query = Query::parse(request.query_string());
     let hit = PageHit {
@@ -61,6 +73,9 @@ async fn page_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
 }
 
 async fn open_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if opts_out(&request) {
+        return gif();
+    }
     state.metrics.received(Endpoint::EmailOpen);
     let query = Query::parse(request.query_string());
     let hit = OpenHit {
@@ -81,6 +96,9 @@ async fn event_beacon(
     mut payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    if opts_out(&request) {
+        return accepted();
+    }
     state.metrics.received(Endpoint::Event);
     let limit = state.max_body_bytes;
     let declared = request
@@ -136,9 +154,23 @@ async fn event_beacon(
         .page(&meta, &hit, clock::now_unix())
         .map(Record::Event);
     record(&state, outcome).await;
+    accepted()
+}
+
+fn accepted() -> HttpResponse {
     HttpResponse::Accepted()
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .finish()
+}
+
+/// A DNT or GPC request is answered like any other and recorded nowhere: not
+/// stored, not counted as received, not counted as dropped.
+fn opts_out(request: &HttpRequest) -> bool {
+    let headers = request.headers();
+    consent::opts_out(
+        headers.get("dnt").map(HeaderValue::as_bytes),
+        headers.get("sec-gpc").map(HeaderValue::as_bytes),
+    )
 }
 
 /// CORS preflight for trackers that post `application/json`.
@@ -261,8 +293,6 @@ fn request_meta<'a>(request: &'a HttpRequest, state: &AppState) -> RequestMeta<'
             .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
             .collect(),
         user_agent: text(headers, header::USER_AGENT).unwrap_or(""),
-        dnt: headers.get("dnt").map(HeaderValue::as_bytes),
-        gpc: headers.get("sec-gpc").map(HeaderValue::as_bytes),
         referer: text(headers, header::REFERER),
     }
 }

@@ -41,14 +41,33 @@ pub fn routes(config: &mut web::ServiceConfig) {
     stats::routes(config);
 }
 
-/// Serves on `listener` until SIGINT or SIGTERM, then stops accepting and lets
-/// requests in progress finish.
+/// The two listeners `serve` answers on.
+pub struct Listeners {
+    /// Hits, `/t.js`, the stats API, health checks.
+    pub public: TcpListener,
+    /// `/metrics` and health checks, for the operator only.
+    pub admin: TcpListener,
+}
+
+/// Serves until SIGINT or SIGTERM, then stops accepting and lets requests in
+/// progress finish.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Listeners,
     state: web::Data<AppState>,
     stats: web::Data<stats::StatsState>,
     config: &HttpConfig,
 ) -> std::io::Result<()> {
+    let admin_state = state.clone();
+    let admin = HttpServer::new(move || {
+        App::new()
+            .app_data(admin_state.clone())
+            .configure(collect::admin_routes)
+    })
+    .workers(1)
+    .client_request_timeout(config.request_timeout)
+    .shutdown_timeout(5)
+    .listen(listeners.admin)?
+    .run();
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -61,5 +80,17 @@ pub async fn serve(
     if config.workers > 0 {
         server = server.workers(config.workers);
     }
-    server.listen(listener)?.run().await
+    let public = server.listen(listeners.public)?.run();
+    // Each server stops on the signal by itself; if one fails, stop the other.
+    let (public_handle, admin_handle) = (public.handle(), admin.handle());
+    tokio::select! {
+        result = public => {
+            admin_handle.stop(true).await;
+            result
+        }
+        result = admin => {
+            public_handle.stop(true).await;
+            result
+        }
+    }
 }
