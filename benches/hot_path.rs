@@ -130,7 +130,6 @@ fn sample_row() -> Record {
         name: "pageview".into(),
         visitor_id: 0x1234_5678_9abc_def0,
         path: "/pricing".into(),
-        title: "Pricing".into(),
         referrer_host: "google.com".into(),
         utm_source: "newsletter".into(),
         utm_medium: "email".into(),

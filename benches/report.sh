@@ -56,7 +56,6 @@ SELECT
   if(cityHash64(number, 17) % 20 = 0, ['signup', 'download', 'contact'][1 + h % 3], 'pageview') AS name,
   intHash64(visitor + 1) AS visitor_id,
   if(p < 0.15, '/', concat('/blog/post-', toString(toUInt32(300 * pow(p, 3))))) AS path,
-  '' AS title,
   if(r < 0.55, '', if(r < 0.75, 'google.com', if(r < 0.8, 'duckduckgo.com',
      concat('blog', toString(toUInt32(5000 * pow((r - 0.8) * 5, 4))), '.example.org')))) AS referrer_host,
   if(h % 9 = 0, 'newsletter', if(h % 13 = 0, 'google', '')) AS utm_source,

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::enrich::geo::Precision;
+use crate::enrich::scrub::PathPattern;
 use crate::spool::{SpoolSettings, SyncMode};
 
 /// Prefix of every environment override.
@@ -66,7 +67,7 @@ struct RawConfig {
     listen: String,
     admin_listen: String,
     log_format: LogFormat,
-    sites: Vec<Site>,
+    sites: Vec<RawSite>,
     clickhouse: RawClickHouse,
     geoip: RawGeoip,
     http: RawHttp,
@@ -233,15 +234,26 @@ pub enum LogFormat {
     Json,
 }
 
-/// A website whose hits are accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawSite {
+    id: String,
+    hostnames: Vec<String>,
+    #[serde(default)]
+    path_patterns: Vec<String>,
+}
+
+/// A website whose hits are accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Site {
     /// The id pages send as `site`, e.g. `optimumabq.com`.
     pub id: String,
     /// Hosts the site's pages are served from; a hit whose page URL names
     /// another host is not counted (someone copied the snippet elsewhere).
     pub hostnames: Vec<String>,
+    /// Paths whose segments only the site knows to be personal, such as
+    /// `/members/:id`; applied before a path is stored.
+    pub path_patterns: Vec<PathPattern>,
 }
 
 /// The validated configuration.
@@ -532,7 +544,7 @@ fn socket_address(key: &str, text: &str, example: &str) -> Result<SocketAddr, Co
 }
 
 /// Sites by id, host names lower-cased.
-fn validate_sites(raw: Vec<Site>) -> Result<HashMap<String, Site>, ConfigError> {
+fn validate_sites(raw: Vec<RawSite>) -> Result<HashMap<String, Site>, ConfigError> {
     let mut sites = HashMap::new();
     for (i, site) in raw.into_iter().enumerate() {
         let key = format!("sites[{i}]");
@@ -562,6 +574,12 @@ fn validate_sites(raw: Vec<Site>) -> Result<HashMap<String, Site>, ConfigError> 
                 format!("must be bare host names such as www.example.com, got {bad:?}"),
             ));
         }
+        let path_patterns = site
+            .path_patterns
+            .iter()
+            .map(|p| PathPattern::parse(p))
+            .collect::<Result<_, _>>()
+            .map_err(|e| ConfigError::invalid(format!("{key}.path_patterns"), e.to_string()))?;
         let id = site.id.clone();
         if sites
             .insert(
@@ -569,6 +587,7 @@ fn validate_sites(raw: Vec<Site>) -> Result<HashMap<String, Site>, ConfigError> 
                 Site {
                     id: site.id,
                     hostnames,
+                    path_patterns,
                 },
             )
             .is_some()
@@ -961,6 +980,11 @@ mod tests {
                 "[[sites]]\nid = \"a\"\nhostnames = []",
                 &[],
                 "sites[0].hostnames",
+            ),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\npath_patterns = [\"members/:id\"]",
+                &[],
+                "sites[0].path_patterns",
             ),
             (
                 "[[sites]]\nid = \"a\"\nhostnames = [\"https://a.com/\"]",

@@ -20,6 +20,7 @@ use crate::clock;
 use crate::config::{Config, Site};
 use crate::enrich::email::classify_open;
 use crate::enrich::geo::GeoLookup;
+use crate::enrich::scrub;
 use crate::enrich::ua::{Device, UaClassifier};
 use crate::enrich::url::{clean_page_url, referrer_host};
 use crate::enrich::{bounded, truncate_bytes};
@@ -29,7 +30,6 @@ use crate::privacy::{client_ip, hash};
 use crate::rate_limit::RateLimiter;
 use crate::row::{EventRow, OpenRow, next_event_id};
 
-pub const MAX_TITLE_CHARS: usize = 256;
 pub const MAX_EVENT_NAME_CHARS: usize = 64;
 pub const MAX_CAMPAIGN_CHARS: usize = 100;
 /// Recipient tokens longer than this are hashed by their first bytes only.
@@ -57,7 +57,6 @@ pub struct PageHit<'a> {
     pub site: &'a str,
     pub url: Option<&'a str>,
     pub referrer: Option<&'a str>,
-    pub title: Option<&'a str>,
     pub name: Option<&'a str>,
     pub screen_width: Option<u32>,
 }
@@ -112,7 +111,10 @@ impl Ingest {
             return Err(DropReason::UnknownSite);
         }
         let class = self.ua.classify(meta.user_agent).ok_or(DropReason::Bot)?;
-        let name = match hit.name.map(|n| bounded(n, MAX_EVENT_NAME_CHARS)) {
+        let name = match hit
+            .name
+            .map(|n| scrub::value(&bounded(n, MAX_EVENT_NAME_CHARS)))
+        {
             Some(name) if !name.is_empty() => name,
             _ => PAGEVIEW.to_string(),
         };
@@ -130,20 +132,16 @@ impl Ingest {
             ts: now,
             name,
             visitor_id,
-            path: page.path,
-            title: hit
-                .title
-                .map(|t| bounded(t, MAX_TITLE_CHARS))
-                .unwrap_or_default(),
+            path: scrub::path(&page.path, &site.path_patterns),
             referrer_host: hit
                 .referrer
                 .map(|r| referrer_host(r, &site.hostnames))
                 .unwrap_or_default(),
-            utm_source: page.utm.source,
-            utm_medium: page.utm.medium,
-            utm_campaign: page.utm.campaign,
-            utm_term: page.utm.term,
-            utm_content: page.utm.content,
+            utm_source: scrub::value(&page.utm.source),
+            utm_medium: scrub::value(&page.utm.medium),
+            utm_campaign: scrub::value(&page.utm.campaign),
+            utm_term: scrub::value(&page.utm.term),
+            utm_content: scrub::value(&page.utm.content),
             country: location.country,
             region: location.region,
             city: location.city,

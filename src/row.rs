@@ -19,7 +19,6 @@ pub struct EventRow {
     pub name: String,
     pub visitor_id: u64,
     pub path: String,
-    pub title: String,
     pub referrer_host: String,
     pub utm_source: String,
     pub utm_medium: String,
@@ -51,13 +50,89 @@ pub struct OpenRow {
 }
 
 /// Anything the batcher ships.
+///
+/// In the spool a record is tagged by variant number (postcard): 1 is an open
+/// and 2 an event. 0 is an event as spooled by versions that stored page
+/// titles; it is still read, so an upgrade loses nothing spooled, and its
+/// title is dropped on reading.
 // Nearly every record is an event, so boxing the larger variant would add an
 // allocation to almost every hit to save memory only on opens.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "Spooled")]
 pub enum Record {
     Event(EventRow),
     Open(OpenRow),
+}
+
+impl Serialize for Record {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Record::Open(row) => serializer.serialize_newtype_variant("Record", 1, "Open", row),
+            Record::Event(row) => serializer.serialize_newtype_variant("Record", 2, "Event", row),
+        }
+    }
+}
+
+/// Every record layout the spool may hold, in variant-number order.
+#[derive(Deserialize)]
+enum Spooled {
+    TitledEvent(TitledEventRow),
+    Open(OpenRow),
+    Event(EventRow),
+}
+
+/// An event as spooled before titles stopped being stored.
+#[derive(Deserialize)]
+struct TitledEventRow {
+    site: String,
+    ts: u32,
+    name: String,
+    visitor_id: u64,
+    path: String,
+    _title: String,
+    referrer_host: String,
+    utm_source: String,
+    utm_medium: String,
+    utm_campaign: String,
+    utm_term: String,
+    utm_content: String,
+    country: String,
+    region: String,
+    city: String,
+    browser: String,
+    os: String,
+    device: i8,
+    event_id: u64,
+}
+
+impl From<Spooled> for Record {
+    fn from(spooled: Spooled) -> Record {
+        match spooled {
+            Spooled::Event(row) => Record::Event(row),
+            Spooled::Open(row) => Record::Open(row),
+            Spooled::TitledEvent(old) => Record::Event(EventRow {
+                site: old.site,
+                ts: old.ts,
+                name: old.name,
+                visitor_id: old.visitor_id,
+                path: old.path,
+                referrer_host: old.referrer_host,
+                utm_source: old.utm_source,
+                utm_medium: old.utm_medium,
+                utm_campaign: old.utm_campaign,
+                utm_term: old.utm_term,
+                utm_content: old.utm_content,
+                country: old.country,
+                region: old.region,
+                city: old.city,
+                browser: old.browser,
+                os: old.os,
+                device: old.device,
+                event_id: old.event_id,
+            }),
+        }
+    }
 }
 
 thread_local! {
@@ -88,6 +163,79 @@ pub fn next_event_id() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_spooled_with_a_title_are_read_without_it() {
+        // The layout of an event before titles were dropped, as postcard
+        // wrote it: variant 0, then the fields in order.
+        #[derive(Serialize)]
+        enum Old {
+            Event(OldEvent),
+        }
+        #[derive(Serialize)]
+        struct OldEvent {
+            site: &'static str,
+            ts: u32,
+            name: &'static str,
+            visitor_id: u64,
+            path: &'static str,
+            title: &'static str,
+            rest: [&'static str; 11],
+            device: i8,
+            event_id: u64,
+        }
+        let old = Old::Event(OldEvent {
+            site: "optimumabq.com",
+            ts: 7,
+            name: "pageview",
+            visitor_id: 9,
+            path: "/reset",
+            title: "Password reset for carol@example.com",
+            rest: [
+                "google.com",
+                "s",
+                "m",
+                "c",
+                "t",
+                "x",
+                "US",
+                "US-NM",
+                "Albuquerque",
+                "Firefox",
+                "Linux",
+            ],
+            device: 1,
+            event_id: 42,
+        });
+        let bytes = postcard::to_stdvec(&old).unwrap();
+        let Record::Event(row) = postcard::from_bytes::<Record>(&bytes).unwrap() else {
+            panic!("an old event reads as an event");
+        };
+        assert_eq!(
+            (row.path.as_str(), row.referrer_host.as_str()),
+            ("/reset", "google.com")
+        );
+        assert_eq!(
+            (row.os.as_str(), row.device, row.event_id),
+            ("Linux", 1, 42)
+        );
+        assert!(!format!("{row:?}").contains("carol"));
+    }
+
+    #[test]
+    fn records_round_trip_through_the_spool_encoding() {
+        let open = Record::Open(OpenRow {
+            campaign: "nov".into(),
+            ts: 1,
+            recipient_id: 2,
+            proxied: 1,
+            country: "US".into(),
+            client: "Gmail".into(),
+            open_id: 3,
+        });
+        let bytes = postcard::to_stdvec(&open).unwrap();
+        assert_eq!(postcard::from_bytes::<Record>(&bytes).unwrap(), open);
+    }
 
     #[test]
     fn event_ids_do_not_repeat() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Applies every file of schema/ to a current ClickHouse engine (chdb, in-process),
-twice, then writes and reads a row of each table the collector writes, and runs
+twice (a lone `ALTER TABLE ... DROP COLUMN`, which `migrate`'s ledger runs once,
+only the first time), then writes and reads a row of each table the collector writes, and runs
 every report statement listed in the file given as the first argument (written
 by the unit test report::tests::every_report_statement_is_fully_bound).
 
@@ -37,6 +38,8 @@ def main():
         for round_ in ("first", "repeat"):
             for file in files:
                 for statement in statements(file.read_text()):
+                    if round_ == "repeat" and statement.startswith("ALTER TABLE"):
+                        continue
                     try:
                         db.query(statement)
                     except Exception as error:  # chdb raises a plain Exception
@@ -57,12 +60,12 @@ def main():
             if count != "1":
                 print(f"FAIL {table}: expected 1 row, found {count}")
                 return 1
-        # The statements the collector itself runs on these tables (privacy/salts.rs).
+        # The statements the collector itself runs on these tables (sink/salts.rs).
         runtime = [
-            "SELECT salt FROM visitor_salts WHERE toUInt16(day) = 20000 ORDER BY salt LIMIT 1",
-            "SELECT DISTINCT toUInt16(day) FROM visitor_salts WHERE toUInt16(day) < 20000 ORDER BY 1",
+            "SELECT salt FROM visitor_salts WHERE toUInt16(day) = 20000",
+            "SELECT DISTINCT toUInt16(day) FROM visitor_salts",
             "ALTER TABLE visitor_salts DROP PARTITION 19700102",
-            "SELECT key FROM recipient_keys ORDER BY key LIMIT 1",
+            "SELECT key FROM recipient_keys",
         ]
         for statement in runtime:
             db.query(statement)

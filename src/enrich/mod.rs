@@ -8,6 +8,7 @@
 
 pub mod email;
 pub mod geo;
+pub mod scrub;
 pub mod ua;
 pub mod url;
 

@@ -59,7 +59,6 @@ async fn page_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
         site: query.get("site").unwrap_or(""),
         url: query.get("url"),
         referrer: query.get("ref"),
-        title: query.get("title"),
         name: None,
         screen_width: None,
     };
@@ -141,7 +140,6 @@ async fn event_beacon(
         site: &event.site,
         url: event.url.as_deref(),
         referrer: event.referrer.as_deref(),
-        title: None,
         name: event.name.as_deref(),
         screen_width: event
             .w
