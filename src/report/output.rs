@@ -132,6 +132,7 @@ fn csv(tables: &[Table]) -> String {
 
 fn csv_line<'a>(cells: impl Iterator<Item = &'a str>) -> String {
     let quoted: Vec<String> = cells
+        .map(neutralise_formula)
         .map(|cell| {
             if cell.contains([',', '"', '\n', '\r']) {
                 format!("\"{}\"", cell.replace('"', "\"\""))
@@ -141,6 +142,19 @@ fn csv_line<'a>(cells: impl Iterator<Item = &'a str>) -> String {
         })
         .collect();
     quoted.join(",") + "\r\n"
+}
+
+/// A cell a spreadsheet would run as a formula (it starts with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return) gets a leading `'`, as OWASP recommends
+/// against CSV injection: a path, campaign or event name is visitor input.
+/// Numbers, negative ones included, are left as they are.
+fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
+    let formula = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if formula && cell.parse::<f64>().is_err() {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
 }
 
 fn optional(value: Option<impl ToString>) -> String {
@@ -366,6 +380,32 @@ mod tests {
             aligned(&table),
             "t\npath      visitors\n--------  --------\n/             1234\n/pricing         5\n"
         );
+    }
+
+    #[test]
+    fn csv_cells_cannot_start_a_formula() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "=HYPERLINK(\"http://x\")",
+                "\"'=HYPERLINK(\"\"http://x\"\")\"",
+            ),
+            ("+1+cmd", "'+1+cmd"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\r=x", "\"'\r=x\""),
+            ("-12.5", "-12.5"),
+            ("+3", "+3"),
+            ("/pricing", "/pricing"),
+            ("a=b", "a=b"),
+        ];
+        for (cell, expected) in cases {
+            assert_eq!(
+                csv_line([*cell].into_iter()),
+                format!("{expected}\r\n"),
+                "{cell:?}"
+            );
+        }
     }
 
     #[test]
