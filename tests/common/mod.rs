@@ -5,11 +5,15 @@
 //! otherwise one is started per test binary on free loopback ports with its own
 //! data directory (`deploy/clickhouse-dev.sh`) and stopped when the tests end.
 //! A missing server binary fails the tests with the command that installs it.
+//!
+//! Tests wait on facts, never on time: [`eventually`] polls a check until it
+//! holds.
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod geoip;
 
+use std::fmt::Debug;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -19,6 +23,43 @@ use std::time::{Duration, Instant};
 
 pub const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 pub const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+
+/// How long a clickhouse-server may take to answer `/ping` on a new data
+/// directory (it creates its system tables first).
+pub const SERVER_START: Duration = Duration::from_secs(90);
+/// How long a killed clickhouse-server may hold its port.
+pub const SERVER_STOP: Duration = Duration::from_secs(20);
+/// How long a collector may take to answer `/healthz`.
+pub const COLLECTOR_START: Duration = Duration::from_secs(30);
+/// How long a collector may take to exit after SIGTERM: its shipper has
+/// `pipeline.shutdown_timeout_ms` (10 s by default) to drain the spool.
+pub const COLLECTOR_STOP: Duration = Duration::from_secs(30);
+/// How often a fact is checked again.
+const POLL: Duration = Duration::from_millis(25);
+
+/// Runs `check` until it returns `Ok`, every [`POLL`], for at most `timeout`;
+/// then returns its last `Err` (the last thing it saw).
+pub fn within<T, E>(timeout: Duration, mut check: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let outcome = check();
+        if outcome.is_ok() || Instant::now() >= deadline {
+            return outcome;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// As [`within`], and panics with `what` and the last thing `check` saw when
+/// time runs out.
+pub fn eventually<T, E: Debug>(
+    what: &str,
+    timeout: Duration,
+    check: impl FnMut() -> Result<T, E>,
+) -> T {
+    within(timeout, check)
+        .unwrap_or_else(|last| panic!("{what}: not within {timeout:?}; last seen: {last:?}"))
+}
 
 /// A clickhouse-server for the tests.
 pub struct ClickHouse {
@@ -95,8 +136,7 @@ impl ClickHouse {
             .stderr(log)
             .spawn()
             .expect("bash runs deploy/clickhouse-dev.sh");
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(90) {
+        let answered = within(SERVER_START, || {
             if let Ok(Some(status)) = process.try_wait() {
                 let output = std::fs::read_to_string(dir.join("server.out")).unwrap_or_default();
                 if status.code() == Some(127) {
@@ -106,18 +146,17 @@ impl ClickHouse {
                 }
                 panic!("clickhouse-server exited with {status} before answering:\n{output}");
             }
-            if http_get(&format!("{}/ping", self.url)).is_some_and(|(status, _)| status == 200) {
-                self.process = Some(process);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
+            ping(&self.url)
+        });
+        if answered.is_err() {
+            let _ = process.kill();
+            let _ = process.wait();
+            panic!(
+                "clickhouse-server did not answer within {SERVER_START:?}; see {}",
+                dir.display()
+            );
         }
-        let _ = process.kill();
-        let _ = process.wait();
-        panic!(
-            "clickhouse-server did not answer within 90 s; see {}",
-            dir.display()
-        );
+        self.process = Some(process);
     }
 
     /// Stops the server (an outage); [`ClickHouse::resume`] starts it again on
@@ -128,12 +167,14 @@ impl ClickHouse {
             let _ = process.wait();
         }
         // The server may still hold its port for a moment after it exits.
-        let started = Instant::now();
-        while http_get(&format!("{}/ping", self.url)).is_some()
-            && started.elapsed() < Duration::from_secs(20)
-        {
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        eventually(
+            "the stopped clickhouse-server lets go of its port",
+            SERVER_STOP,
+            || match http_get(&format!("{}/ping", self.url)) {
+                None => Ok(()),
+                Some(answer) => Err(answer),
+            },
+        );
     }
 
     pub fn resume(&mut self) {
@@ -175,6 +216,14 @@ impl ClickHouse {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+/// `Ok` once the server at `url` answers `/ping`; else what it answered.
+fn ping(url: &str) -> Result<(), Option<(u16, String)>> {
+    match http_get(&format!("{url}/ping")) {
+        Some((200, _)) => Ok(()),
+        other => Err(other),
     }
 }
 
@@ -271,17 +320,19 @@ impl Collector {
             process,
             dir,
         };
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(30) {
+        let healthy = within(COLLECTOR_START, || {
             if let Ok(Some(status)) = collector.process.try_wait() {
                 panic!("collector exited with {status}:\n{}", collector.log());
             }
-            if http_get(&format!("{}/healthz", collector.base)).is_some_and(|(s, _)| s == 200) {
-                return collector;
+            match http_get(&format!("{}/healthz", collector.base)) {
+                Some((200, _)) => Ok(()),
+                other => Err(other),
             }
-            std::thread::sleep(Duration::from_millis(50));
+        });
+        if healthy.is_err() {
+            panic!("collector did not become healthy:\n{}", collector.log());
         }
-        panic!("collector did not become healthy:\n{}", collector.log());
+        collector
     }
 
     pub fn pid(&self) -> u32 {
@@ -339,17 +390,15 @@ impl Collector {
             .arg("-TERM")
             .arg(self.process.id().to_string())
             .status();
-        let started = Instant::now();
-        loop {
-            if let Ok(Some(status)) = self.process.try_wait() {
-                return (status.success(), self.log());
-            }
-            if started.elapsed() > Duration::from_secs(30) {
+        match within(COLLECTOR_STOP, || {
+            self.process.try_wait().ok().flatten().ok_or(())
+        }) {
+            Ok(status) => (status.success(), self.log()),
+            Err(()) => {
                 let _ = self.process.kill();
                 let _ = self.process.wait();
-                return (false, self.log());
+                (false, self.log())
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
