@@ -7,7 +7,8 @@
 //! A missing server binary fails the tests with the command that installs it.
 //!
 //! Tests wait on facts, never on time: [`eventually`] polls a check until it
-//! holds.
+//! holds, and [`Collector::settled`] waits until a collector has accounted for
+//! every hit it answered, after which ClickHouse's contents are final.
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
@@ -34,6 +35,10 @@ pub const COLLECTOR_START: Duration = Duration::from_secs(30);
 /// How long a collector may take to exit after SIGTERM: its shipper has
 /// `pipeline.shutdown_timeout_ms` (10 s by default) to drain the spool.
 pub const COLLECTOR_STOP: Duration = Duration::from_secs(30);
+/// How long a collector may take to account for every hit it answered. It may
+/// follow a ClickHouse outage, after which the shipper's retry backoff (capped
+/// at 30 s) decides when the spool starts draining.
+pub const SETTLE: Duration = Duration::from_secs(60);
 /// How often a fact is checked again.
 const POLL: Duration = Duration::from_millis(25);
 
@@ -206,16 +211,13 @@ impl ClickHouse {
         format!("{prefix}_{suffix}")
     }
 
-    /// Polls `sql` (a single number) until it equals `expected` or 20 s pass.
-    pub fn wait_for_count(&self, database: &str, sql: &str, expected: u64) -> u64 {
-        let started = Instant::now();
-        loop {
-            let count: u64 = self.query(database, sql).trim().parse().unwrap_or(0);
-            if count == expected || started.elapsed() > Duration::from_secs(20) {
-                return count;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    /// Runs a statement whose answer is one number, e.g. `SELECT count() FROM events`.
+    pub fn number(&self, database: &str, sql: &str) -> u64 {
+        let answer = self.query(database, sql);
+        answer
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{sql} answered {answer:?}, not a number"))
     }
 }
 
@@ -263,6 +265,9 @@ pub struct Collector {
     pub log_path: PathBuf,
     process: Child,
     dir: tempfile::TempDir,
+    /// It started on a spool a previous collector left behind.
+    replaying: bool,
+    clickhouse_url: String,
 }
 
 /// The site every collector test configures.
@@ -293,6 +298,7 @@ impl Collector {
     ) -> Collector {
         let config = dir.path().join("beaconhouse.toml");
         std::fs::write(&config, format!("{SITE_TOML}\n{extra_toml}")).unwrap();
+        let spool = dir.path().join("spool");
         let port = free_port();
         let log_path = dir.path().join(format!("collector-{port}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
@@ -303,7 +309,7 @@ impl Collector {
             .env("BEACONHOUSE_CLICKHOUSE_URL", &clickhouse.url)
             .env("BEACONHOUSE_CLICKHOUSE_DATABASE", database)
             .env("BEACONHOUSE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("BEACONHOUSE_SPOOL_DIR", dir.path().join("spool"))
+            .env("BEACONHOUSE_SPOOL_DIR", &spool)
             .env("BEACONHOUSE_PIPELINE_FLUSH_INTERVAL_MS", "100")
             .env("BEACONHOUSE_HTTP_WORKERS", "2")
             .env("BEACONHOUSE_HTTP_RATE_LIMIT_PER_SECOND", "100000")
@@ -319,6 +325,8 @@ impl Collector {
             log_path,
             process,
             dir,
+            replaying: spool.exists(),
+            clickhouse_url: clickhouse.url.clone(),
         };
         let healthy = within(COLLECTOR_START, || {
             if let Ok(Some(status)) = collector.process.try_wait() {
@@ -339,10 +347,23 @@ impl Collector {
         self.process.id()
     }
 
-    /// SIGKILL: a crash. Returns the directory, spool included, for a restart.
+    /// SIGKILL: a crash. Returns the directory, spool included, for a restart,
+    /// once ClickHouse runs no insert the dead process may have begun (so no
+    /// row of it can land later).
     pub fn kill(mut self) -> tempfile::TempDir {
         let _ = self.process.kill();
         let _ = self.process.wait();
+        let inserts = format!("{}/", self.clickhouse_url);
+        eventually(
+            "ClickHouse ends the inserts of a killed collector",
+            SETTLE,
+            || match http_post(&inserts, INSERTS_RUNNING.as_bytes(), &[]) {
+                // A server that does not answer runs nothing.
+                None => Ok(()),
+                Some((200, running)) if running.trim() == "0" => Ok(()),
+                Some(other) => Err(other),
+            },
+        );
         let placeholder = tempfile::tempdir().unwrap();
         std::mem::replace(&mut self.dir, placeholder)
     }
@@ -372,12 +393,49 @@ impl Collector {
         request("POST", &format!("{}{path}", self.base), body, headers)
     }
 
+    /// Its counters now: the one place the tests read `/metrics`.
+    pub fn counters(&self) -> Counters {
+        Counters(String::from_utf8(self.get("/metrics", &[]).body).unwrap())
+    }
+
     /// The value of one Prometheus sample, e.g. `beaconhouse_hits_dropped_total{reason="bot"}`.
     pub fn metric(&self, series: &str) -> u64 {
-        let text = String::from_utf8(self.get("/metrics", &[]).body).unwrap();
-        text.lines()
-            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
+        self.counters().get(series)
+    }
+
+    /// Waits until the collector has accounted for every hit it answered, and
+    /// returns its counters then. From then on nothing more of it reaches
+    /// ClickHouse, so a test can assert ClickHouse's exact contents.
+    ///
+    /// A collector that started on an empty spool has done so when every hit
+    /// it answered is stored or dropped under one reason:
+    /// `received == rows_stored + dropped` (summed over every endpoint and
+    /// every reason). One started on a spool a previous collector left also
+    /// stores (or drops as damaged) rows it never received, so its counters
+    /// cannot balance; it has done so when its spool is empty, the previous
+    /// run's segments acknowledged and deleted. That holds only while it has
+    /// received no hit of its own (its own segment is never deleted), which is
+    /// how the fault tests use it; the counters tell replayed rows from new
+    /// ones in no other way.
+    pub fn settled(&self) -> Counters {
+        eventually(
+            "the collector accounts for every hit it answered",
+            SETTLE,
+            || {
+                let counters = self.counters();
+                let settled = if self.replaying {
+                    assert_eq!(
+                        counters.received(),
+                        0,
+                        "a collector replaying a spool is settled before it receives hits"
+                    );
+                    counters.spool_bytes() == 0
+                } else {
+                    counters.received() == counters.stored() + counters.dropped()
+                };
+                if settled { Ok(counters) } else { Err(counters) }
+            },
+        )
     }
 
     /// SIGTERM, then waits; returns whether it exited successfully.
@@ -411,6 +469,86 @@ impl Drop for Collector {
     fn drop(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
+    }
+}
+
+/// How many inserts ClickHouse is running (system.processes has no database
+/// column on 18.16; the fault tests run one at a time).
+const INSERTS_RUNNING: &str =
+    "SELECT count() FROM system.processes WHERE query LIKE 'INSERT%' FORMAT TSV";
+
+/// One reading of a collector's `/metrics`.
+pub struct Counters(String);
+
+impl Counters {
+    /// The value of one sample, e.g. `beaconhouse_hits_dropped_total{reason="bot"}`.
+    pub fn get(&self, series: &str) -> u64 {
+        self.0
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no series {series} in\n{}", self.0))
+    }
+
+    /// The sum of every sample of `name`, whatever its labels.
+    fn sum(&self, name: &str) -> u64 {
+        let values: Vec<u64> = self
+            .0
+            .lines()
+            .filter(|line| {
+                line.strip_prefix(name)
+                    .is_some_and(|l| l.starts_with(['{', ' ']))
+            })
+            .map(|line| {
+                let value = line.rsplit(' ').next().and_then(|v| v.parse().ok());
+                value.unwrap_or_else(|| panic!("not a count: {line}"))
+            })
+            .collect();
+        assert!(
+            !values.is_empty(),
+            "no series {name} in
+{}",
+            self.0
+        );
+        values.iter().sum()
+    }
+
+    /// Hits answered, over every endpoint.
+    pub fn received(&self) -> u64 {
+        self.sum("beaconhouse_hits_received_total")
+    }
+
+    /// Rows ClickHouse acknowledged (or already held).
+    pub fn stored(&self) -> u64 {
+        self.get("beaconhouse_rows_stored_total")
+    }
+
+    /// Hits not stored, over every reason.
+    pub fn dropped(&self) -> u64 {
+        self.sum("beaconhouse_hits_dropped_total")
+    }
+
+    /// Hits not stored for `reason`, e.g. `"bot"`.
+    pub fn dropped_for(&self, reason: &str) -> u64 {
+        self.get(&format!(
+            "beaconhouse_hits_dropped_total{{reason=\"{reason}\"}}"
+        ))
+    }
+
+    pub fn spool_bytes(&self) -> u64 {
+        self.get("beaconhouse_spool_bytes")
+    }
+}
+
+impl Debug for Counters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "received {}, stored {}, dropped {}, spool {} bytes",
+            self.received(),
+            self.stored(),
+            self.dropped(),
+            self.spool_bytes()
+        )
     }
 }
 
