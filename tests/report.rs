@@ -9,10 +9,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{ClickHouse, Collector};
+use common::{Beaconhouse, ClickHouse, Collector};
 use serde_json::{Value, json};
 
 const MARKETING: &str = "marketing-token-0123456789abcdef0123456789";
@@ -252,9 +251,7 @@ const OPENS: &[(&str, &str, u64, u8, &str, &str)] = &[
 ];
 
 struct Fixture {
-    clickhouse: &'static ClickHouse,
-    database: String,
-    config: tempfile::NamedTempFile,
+    db: Scratch,
     /// `RAW_ONLY_REPORTS` as printed before the daily rollup existed.
     raw_only: [String; 7],
 }
@@ -271,40 +268,11 @@ const RAW_ONLY_REPORTS: [&str; 7] = [
     "report timeseries --interval hour --site optimumabq.com --from 2026-11-01 --to 2026-11-01 --tz UTC --format json",
 ];
 
-/// `beaconhouse --config CONFIG ARGS` against `database`.
-fn beaconhouse(
-    config: &std::path::Path,
-    clickhouse: &ClickHouse,
-    database: &str,
-    args: &[&str],
-) -> std::process::Output {
-    Command::new(common::binary())
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("BEACONHOUSE_CLICKHOUSE_URL", &clickhouse.url)
-        .env("BEACONHOUSE_CLICKHOUSE_DATABASE", database)
-        .output()
-        .unwrap()
-}
+/// The `[reporting]` of the small tests: nothing is folded.
+const FOLD_NOTHING: &str = "[reporting]\nmin_group_size = 1\n";
 
-/// As [`beaconhouse`]; panics unless it succeeds, returns standard output.
-fn run_cli(
-    config: &std::path::Path,
-    clickhouse: &ClickHouse,
-    database: &str,
-    args: &[&str],
-) -> String {
-    let output = beaconhouse(config, clickhouse, database, args);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// A migrated database of a test's own, with a config that folds nothing.
+/// A migrated database of a test's own, and a config of the test site plus
+/// `reporting_toml`.
 struct Scratch {
     clickhouse: &'static ClickHouse,
     database: String,
@@ -312,14 +280,14 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new(prefix: &str) -> Scratch {
+    fn new(prefix: &str, reporting_toml: &str) -> Scratch {
         let clickhouse = common::clickhouse();
         let database = clickhouse.fresh_database(prefix);
         common::migrate(clickhouse, &database);
         let config = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(
             config.path(),
-            format!("{}\n[reporting]\nmin_group_size = 1\n", common::SITE_TOML),
+            format!("{}\n{reporting_toml}", common::SITE_TOML),
         )
         .unwrap();
         Scratch {
@@ -336,8 +304,16 @@ impl Scratch {
         );
     }
 
+    /// `beaconhouse --config CONFIG` against this database.
+    fn beaconhouse(&self) -> Beaconhouse {
+        Beaconhouse::new()
+            .config(self.config.path())
+            .clickhouse(self.clickhouse, &self.database)
+    }
+
+    /// Runs `beaconhouse ARGS`; panics unless it succeeds, returns standard output.
     fn run(&self, args: &[&str]) -> String {
-        run_cli(self.config.path(), self.clickhouse, &self.database, args)
+        self.beaconhouse().args(args).run_ok()
     }
 
     /// The current figures of the summary from `from` to `to`, UTC.
@@ -361,9 +337,7 @@ impl Scratch {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let clickhouse = common::clickhouse();
-        let database = clickhouse.fresh_database("report");
-        common::migrate(clickhouse, &database);
+        let db = Scratch::new("report", REPORTING_TOML);
         let events: Vec<String> = EVENTS
             .iter()
             .map(|(ts, visitor, name, path, referrer, country, browser, device)| {
@@ -373,8 +347,8 @@ fn fixture() -> &'static Fixture {
                 )
             })
             .collect();
-        clickhouse.query(
-            &database,
+        db.clickhouse.query(
+            &db.database,
             &format!(
                 "INSERT INTO events (site, ts, name, visitor_id, path, referrer_host, country, browser, device) VALUES {}",
                 events.join(", ")
@@ -386,50 +360,34 @@ fn fixture() -> &'static Fixture {
                 format!("('{campaign}', '{ts}', {recipient}, {proxied}, '{country}', '{client}')")
             })
             .collect();
-        clickhouse.query(
-            &database,
+        db.clickhouse.query(
+            &db.database,
             &format!(
                 "INSERT INTO email_opens (campaign, ts, recipient_id, proxied, country, client) VALUES {}",
                 opens.join(", ")
             ),
         );
-        let config = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(config.path(), format!("{}\n{REPORTING_TOML}", common::SITE_TOML)).unwrap();
         // Before the rollup, every report reads `events` alone.
         let raw_only = RAW_ONLY_REPORTS.map(|line| {
             let args: Vec<&str> = line.split_whitespace().collect();
-            run_cli(config.path(), clickhouse, &database, &args)
+            db.run(&args)
         });
-        let rolled = run_cli(config.path(), clickhouse, &database, &["rollup"]);
+        let rolled = db.run(&["rollup"]);
         assert_eq!(rolled.trim(), "rolled up 2 day(s)", "Nov 1 and Nov 2, UTC");
-        Fixture {
-            clickhouse,
-            database,
-            config,
-            raw_only,
-        }
+        Fixture { db, raw_only }
     })
 }
 
 /// A collector serving the stats API on the fixture's database, for one test
 /// (it stops when dropped).
 fn collector() -> Collector {
-    let f = fixture();
-    Collector::start(f.clickhouse, &f.database, REPORTING_TOML)
+    let db = &fixture().db;
+    Collector::start(db.clickhouse, &db.database, REPORTING_TOML)
 }
 
 /// `beaconhouse report ARGS` on the fixture: (success, stdout, stderr).
 fn cli(args: &[&str]) -> (bool, String, String) {
-    let f = fixture();
-    let all: Vec<&str> = std::iter::once("report")
-        .chain(args.iter().copied())
-        .collect();
-    let output = beaconhouse(f.config.path(), f.clickhouse, &f.database, &all);
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    fixture().db.beaconhouse().arg("report").args(args).output()
 }
 
 fn cli_json(args: &[&str]) -> Value {
@@ -726,14 +684,14 @@ fn reports_say_the_same_before_and_after_the_daily_rollup() {
     let f = fixture();
     for (line, before) in RAW_ONLY_REPORTS.iter().zip(&f.raw_only) {
         let args: Vec<&str> = line.split_whitespace().collect();
-        let after = run_cli(f.config.path(), f.clickhouse, &f.database, &args);
+        let after = f.db.run(&args);
         assert_eq!(&after, before, "{line}");
     }
 }
 
 #[test]
 fn late_hits_are_rolled_up_again() {
-    let scratch = Scratch::new("rollup");
+    let scratch = Scratch::new("rollup", FOLD_NOTHING);
     let insert = |visitor: u32| {
         scratch.insert_events(&format!(
             "('optimumabq.com', '2026-11-10 12:00:00', 'pageview', {visitor}, '/', 'desktop')"
@@ -758,7 +716,7 @@ fn late_hits_are_rolled_up_again() {
 
 #[test]
 fn visits_end_at_utc_midnight_whichever_table_answers() {
-    let scratch = Scratch::new("midnight");
+    let scratch = Scratch::new("midnight", FOLD_NOTHING);
     // One id across midnight (real ids change there; these rows pretend
     // not), 20 minutes apart: two visits, each a bounce.
     scratch.insert_events(

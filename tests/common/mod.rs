@@ -14,6 +14,7 @@
 
 pub mod geoip;
 
+use std::ffi::{OsStr, OsString};
 use std::fmt::Debug;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -242,21 +243,102 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_beaconhouse")
 }
 
+/// A command line of the `beaconhouse` binary, as every test builds one:
+/// `Beaconhouse::new().config(path).clickhouse(&ch, db).env(k, v).arg("serve")`,
+/// then [`output`](Beaconhouse::output), [`run_ok`](Beaconhouse::run_ok) or
+/// [`spawn`](Beaconhouse::spawn). `BEACONHOUSE_CONFIG` is not inherited: only
+/// what the test sets counts.
+#[derive(Default)]
+pub struct Beaconhouse {
+    config: Option<PathBuf>,
+    env: Vec<(OsString, OsString)>,
+    args: Vec<OsString>,
+}
+
+impl Beaconhouse {
+    pub fn new() -> Beaconhouse {
+        Beaconhouse::default()
+    }
+
+    /// `--config PATH`.
+    pub fn config(mut self, path: impl AsRef<Path>) -> Beaconhouse {
+        self.config = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Writes to (and reads from) `database` on `clickhouse`.
+    pub fn clickhouse(self, clickhouse: &ClickHouse, database: &str) -> Beaconhouse {
+        self.env("BEACONHOUSE_CLICKHOUSE_URL", &clickhouse.url)
+            .env("BEACONHOUSE_CLICKHOUSE_DATABASE", database)
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Beaconhouse {
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    pub fn arg(self, arg: impl AsRef<OsStr>) -> Beaconhouse {
+        self.args([arg])
+    }
+
+    pub fn args(mut self, args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> Beaconhouse {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(binary());
+        command.env_remove("BEACONHOUSE_CONFIG");
+        if let Some(config) = &self.config {
+            command.arg("--config").arg(config);
+        }
+        command.args(&self.args).envs(self.env.iter().cloned());
+        command
+    }
+
+    /// Runs it to its end: (exited successfully, standard output, standard error).
+    pub fn output(self) -> (bool, String, String) {
+        let output = self
+            .command()
+            .output()
+            .expect("the beaconhouse binary runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// As [`Beaconhouse::output`]; panics with the command line and standard
+    /// error unless it succeeds, and returns standard output.
+    pub fn run_ok(self) -> String {
+        let command = format!("{:?}", self.command());
+        let (ok, stdout, stderr) = self.output();
+        assert!(ok, "{command} failed:\n{stderr}");
+        stdout
+    }
+
+    /// Starts it, its standard output and error going to a new file `log`.
+    pub fn spawn(self, log: &Path) -> Child {
+        let log = std::fs::File::create(log).unwrap();
+        self.command()
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("the beaconhouse binary starts")
+    }
+}
+
 /// Runs `beaconhouse migrate` against `database`.
 pub fn migrate(clickhouse: &ClickHouse, database: &str) -> String {
-    let output = Command::new(binary())
-        .arg("migrate")
-        .env("BEACONHOUSE_CLICKHOUSE_URL", &clickhouse.url)
-        .env("BEACONHOUSE_CLICKHOUSE_DATABASE", database)
+    Beaconhouse::new()
+        .clickhouse(clickhouse, database)
         .env("BEACONHOUSE_SITES", "[{id=\"x\",hostnames=[\"x\"]}]")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "migrate failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+        .arg("migrate")
+        .run_ok()
 }
 
 /// A running collector process with its own config and log file.
@@ -301,13 +383,9 @@ impl Collector {
         let spool = dir.path().join("spool");
         let port = free_port();
         let log_path = dir.path().join(format!("collector-{port}.log"));
-        let log = std::fs::File::create(&log_path).unwrap();
-        let process = Command::new(binary())
-            .arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .env("BEACONHOUSE_CLICKHOUSE_URL", &clickhouse.url)
-            .env("BEACONHOUSE_CLICKHOUSE_DATABASE", database)
+        let process = Beaconhouse::new()
+            .config(&config)
+            .clickhouse(clickhouse, database)
             .env("BEACONHOUSE_LISTEN", format!("127.0.0.1:{port}"))
             .env("BEACONHOUSE_SPOOL_DIR", &spool)
             .env("BEACONHOUSE_PIPELINE_FLUSH_INTERVAL_MS", "100")
@@ -315,11 +393,8 @@ impl Collector {
             .env("BEACONHOUSE_HTTP_RATE_LIMIT_PER_SECOND", "100000")
             .env("BEACONHOUSE_HTTP_RATE_LIMIT_BURST", "100000")
             .env("RUST_LOG", "trace")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+            .arg("serve")
+            .spawn(&log_path);
         let mut collector = Collector {
             base: format!("http://127.0.0.1:{port}"),
             log_path,
