@@ -1,11 +1,11 @@
 //! Fault tests: real clickhouse-server processes that the tests stop and
 //! start, a collector that is killed and restarted on its spool, a damaged
-//! spool, a rejected batch, a full spool. Each asserts exact counts.
+//! spool, a rejected batch, a full spool. Each asserts exact counts, read once
+//! the collector has accounted for every hit (`Collector::settled`).
 
 mod common;
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use common::{CHROME, ClickHouse, Collector, enc};
 
@@ -26,24 +26,13 @@ fn hit(collector: &Collector, marker: usize) {
     assert_eq!(response.status, 200);
 }
 
-fn wait_rows(clickhouse: &ClickHouse, db: &str, expected: u64) -> (u64, u64) {
-    let started = Instant::now();
-    loop {
-        let count: u64 = clickhouse
-            .try_query(db, "SELECT count() FROM events FORMAT TSV")
-            .filter(|(status, _)| *status == 200)
-            .and_then(|(_, body)| body.trim().parse().ok())
-            .unwrap_or(0);
-        if count >= expected || started.elapsed() > Duration::from_secs(60) {
-            // Give a duplicate a moment to show up, then read again.
-            std::thread::sleep(Duration::from_millis(500));
-            let body =
-                clickhouse.query(db, "SELECT count(), uniqExact(path) FROM events FORMAT TSV");
-            let (c, u) = body.trim().split_once('\t').unwrap();
-            return (c.parse().unwrap(), u.parse().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+/// Rows in `events` and distinct paths among them, once `collector` has
+/// accounted for every hit: the final figures, duplicates included.
+fn stored_rows(collector: &Collector, clickhouse: &ClickHouse, db: &str) -> (u64, u64) {
+    collector.settled();
+    let body = clickhouse.query(db, "SELECT count(), uniqExact(path) FROM events FORMAT TSV");
+    let (c, u) = body.trim().split_once('\t').unwrap();
+    (c.parse().unwrap(), u.parse().unwrap())
 }
 
 fn setup(prefix: &str) -> (ClickHouse, String) {
@@ -70,7 +59,7 @@ fn clickhouse_outage_mid_run_loses_and_duplicates_nothing() {
         }
         hit(&collector, marker);
     }
-    let (count, unique) = wait_rows(&clickhouse, &db, N as u64);
+    let (count, unique) = stored_rows(&collector, &clickhouse, &db);
     eprintln!("outage: sent {N}, stored {count} rows, {unique} distinct");
     assert_eq!((count, unique), (N as u64, N as u64));
     assert!(
@@ -96,7 +85,7 @@ fn sigkill_and_restart_replays_every_answered_hit_exactly_once() {
     }
     let dir = collector.kill();
     let restarted = Collector::start_in(dir, &clickhouse, &db, &always);
-    let (count, unique) = wait_rows(&clickhouse, &db, N as u64);
+    let (count, unique) = stored_rows(&restarted, &clickhouse, &db);
     eprintln!("sigkill (sync=always): sent {N}, stored {count} rows, {unique} distinct");
     assert_eq!((count, unique), (N as u64, N as u64));
 
@@ -109,7 +98,7 @@ fn sigkill_and_restart_replays_every_answered_hit_exactly_once() {
     }
     let dir = interval.kill();
     let last = Collector::start_in(dir, &clickhouse, &db, PROXY);
-    let (count, unique) = wait_rows(&clickhouse, &db, 2 * N as u64);
+    let (count, unique) = stored_rows(&last, &clickhouse, &db);
     eprintln!(
         "sigkill (sync=interval): sent {}, stored {count} rows, {unique} distinct",
         2 * N
@@ -160,7 +149,7 @@ fn damaged_spool_records_are_skipped_counted_and_nothing_else_is_lost() {
 
     clickhouse.resume();
     let restarted = Collector::start_in(dir, &clickhouse, &db, PROXY);
-    let (count, unique) = wait_rows(&clickhouse, &db, (N - 2) as u64);
+    let (count, unique) = stored_rows(&restarted, &clickhouse, &db);
     let damaged = restarted.metric("beaconhouse_hits_dropped_total{reason=\"damaged\"}");
     eprintln!("damaged spool: sent {N}, stored {count}, skipped as damaged {damaged}");
     assert_eq!(damaged, 2);
@@ -178,24 +167,19 @@ fn a_rejected_batch_is_dead_lettered_and_later_batches_flow() {
     common::migrate(clickhouse, &db);
     let collector = Collector::start(clickhouse, &db, PROXY);
     hit(&collector, 1);
-    assert_eq!(
-        clickhouse.wait_for_count(&db, "SELECT count() FROM events", 1),
-        1
-    );
+    collector.settled();
+    assert_eq!(clickhouse.number(&db, "SELECT count() FROM events"), 1);
 
     // The table no longer has a column the collector writes: Code 16, not retryable.
     clickhouse.query(&db, "ALTER TABLE events DROP COLUMN title");
     hit(&collector, 2);
     let dead_letter = collector.dir().join("spool").join("dead-letter");
-    let started = Instant::now();
-    while collector.metric("beaconhouse_hits_dropped_total{reason=\"dead_letter\"}") < 1 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no dead letter:\n{}",
-            collector.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert_eq!(
+        collector.settled().dropped_for("dead_letter"),
+        1,
+        "no dead letter:\n{}",
+        collector.log()
+    );
     let files: Vec<_> = std::fs::read_dir(&dead_letter)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -207,10 +191,8 @@ fn a_rejected_batch_is_dead_lettered_and_later_batches_flow() {
 
     clickhouse.query(&db, "ALTER TABLE events ADD COLUMN title String AFTER path");
     hit(&collector, 3);
-    assert_eq!(
-        clickhouse.wait_for_count(&db, "SELECT count() FROM events", 2),
-        2
-    );
+    collector.settled();
+    assert_eq!(clickhouse.number(&db, "SELECT count() FROM events"), 2);
     let paths = clickhouse.query(
         &db,
         "SELECT arraySort(groupArray(path)) FROM events FORMAT TSV",
@@ -269,7 +251,7 @@ fn a_full_spool_sheds_load_visibly_with_bounded_memory() {
     );
 
     clickhouse.resume();
-    let (count, unique) = wait_rows(&clickhouse, &db, accepted);
+    let (count, unique) = stored_rows(&collector, &clickhouse, &db);
     assert_eq!(
         (count, unique),
         (accepted, accepted),
@@ -291,22 +273,21 @@ fn rows_replayed_after_a_crash_before_the_ledger_write_are_not_stored_twice() {
     for marker in 0..N {
         hit(&collector, marker);
     }
-    assert_eq!(wait_rows(clickhouse, &db, N as u64), (N as u64, N as u64));
+    assert_eq!(
+        stored_rows(&collector, clickhouse, &db),
+        (N as u64, N as u64)
+    );
     let dir = collector.kill();
     // As if the process died after ClickHouse stored the rows but before the
     // ledger recorded it: the whole spool is replayed on start.
     std::fs::remove_file(dir.path().join("spool").join("ledger")).unwrap();
     let restarted = Collector::start_in(dir, clickhouse, &db, PROXY);
-    let started = Instant::now();
-    while !restarted.log().contains("already stored") {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{}",
-            restarted.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let (count, unique) = wait_rows(clickhouse, &db, N as u64);
+    let (count, unique) = stored_rows(&restarted, clickhouse, &db);
+    assert!(
+        restarted.log().contains("already stored"),
+        "{}",
+        restarted.log()
+    );
     eprintln!("replay: {N} rows replayed, {count} stored, {unique} distinct");
     assert_eq!((count, unique), (N as u64, N as u64));
     assert_eq!(restarted.metric("beaconhouse_rows_stored_total"), N as u64);

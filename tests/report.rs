@@ -9,10 +9,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{ClickHouse, Collector};
+use common::{Beaconhouse, ClickHouse, Collector};
 use serde_json::{Value, json};
 
 const MARKETING: &str = "marketing-token-0123456789abcdef0123456789";
@@ -34,227 +33,179 @@ token = "agency-token-0123456789abcdef0123456789abcd"
 sites = ["*"]
 "#;
 
-/// (UTC time, visitor, name, path, referrer host, country, browser, device)
-type Event = (
+/// A visitor: what every event of theirs says besides its time and page.
+#[derive(Clone, Copy)]
+struct Visitor {
+    id: u64,
+    site: &'static str,
+    country: &'static str,
+    browser: &'static str,
+    device: &'static str,
+}
+
+/// A visitor of optimumabq.com.
+const fn visitor(
+    id: u64,
+    country: &'static str,
+    browser: &'static str,
+    device: &'static str,
+) -> Visitor {
+    Visitor {
+        id,
+        site: "optimumabq.com",
+        country,
+        browser,
+        device,
+    }
+}
+
+const V1: Visitor = visitor(1, "US", "Chrome", "desktop");
+const V2: Visitor = visitor(2, "US", "Chrome", "mobile");
+const V3: Visitor = visitor(3, "US", "Firefox", "desktop");
+const V4: Visitor = visitor(4, "DE", "Firefox", "desktop");
+const V5: Visitor = visitor(5, "US", "Safari", "mobile");
+const V6: Visitor = visitor(6, "US", "Chrome", "desktop");
+const V7: Visitor = visitor(7, "US", "Chrome", "desktop");
+const V8: Visitor = visitor(8, "US", "Chrome", "desktop");
+/// Of another site: never counted.
+const V9: Visitor = Visitor {
+    site: "elsewhere.example",
+    ..visitor(9, "US", "Chrome", "desktop")
+};
+
+struct Event {
+    visitor: Visitor,
+    /// UTC.
+    at: &'static str,
+    name: &'static str,
+    path: &'static str,
+    referrer_host: &'static str,
+}
+
+/// A page view of `path`, coming from `referrer_host` (or "").
+const fn view(
+    visitor: Visitor,
+    at: &'static str,
+    path: &'static str,
+    referrer_host: &'static str,
+) -> Event {
+    Event {
+        visitor,
+        at,
+        name: "pageview",
+        path,
+        referrer_host,
+    }
+}
+
+/// A custom event `name` on `path`.
+const fn custom(
+    visitor: Visitor,
+    at: &'static str,
+    name: &'static str,
+    path: &'static str,
+) -> Event {
+    Event {
+        visitor,
+        at,
+        name,
+        path,
+        referrer_host: "",
+    }
+}
+
+impl Event {
+    /// `(site, ts, name, visitor_id, path, referrer_host, country, browser, device)`
+    fn values(&self) -> String {
+        let Event {
+            at,
+            name,
+            path,
+            referrer_host,
+            ..
+        } = self;
+        let Visitor {
+            id,
+            site,
+            country,
+            browser,
+            device,
+        } = self.visitor;
+        format!(
+            "('{site}', '{at}', '{name}', {id}, '{path}', '{referrer_host}', '{country}', '{browser}', '{device}')"
+        )
+    }
+}
+
+/// Who did what when (UTC).
+const EVENTS: &[Event] = &[
+    // V1: two visits (a 40-minute gap), the second a bounce.
+    view(V1, "2026-11-01 15:00:00", "/", "google.com"),
+    view(V1, "2026-11-01 15:10:00", "/pricing", ""),
+    custom(V1, "2026-11-01 15:11:00", "signup", "/pricing"),
+    view(V1, "2026-11-01 15:50:00", "/", ""),
+    // V2: one bounce, one custom event.
+    view(V2, "2026-11-01 16:00:00", "/", "google.com"),
+    custom(V2, "2026-11-01 16:00:05", "signup", "/"),
+    // V3: one visit of two pages.
+    view(V3, "2026-11-01 17:00:00", "/pricing", ""),
+    view(V3, "2026-11-01 17:20:00", "/tour", ""),
+    // V4: one bounce from Hacker News, one custom event.
+    view(V4, "2026-11-01 18:00:00", "/tour", "news.ycombinator.com"),
+    custom(V4, "2026-11-01 18:01:00", "signup", "/tour"),
+    // V5: 23:30 local on Nov 1, but Nov 2 in UTC.
+    view(V5, "2026-11-02 06:30:00", "/pricing", ""),
+    // V6: 00:30 local on Nov 2.
+    view(V6, "2026-11-02 07:30:00", "/", ""),
+    // V7: 01:30 MDT, then 01:30 MST an hour later: two visits, two bounces.
+    view(V7, "2026-11-01 07:30:00", "/", ""),
+    view(V7, "2026-11-01 08:30:00", "/", ""),
+    // V8: 23:30 local on Oct 31: the previous period.
+    view(V8, "2026-11-01 05:30:00", "/", ""),
+    // Another site: never counted.
+    view(V9, "2026-11-01 15:00:00", "/", ""),
+];
+
+/// An email open: campaign, UTC time, recipient (R1, R2, ...), whether an
+/// image proxy fetched it (rather than the reader's mail client), country,
+/// mail client.
+struct Open(
+    &'static str,
     &'static str,
     u64,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
+    bool,
     &'static str,
     &'static str,
 );
 
-const EVENTS: &[Event] = &[
-    // V1: two visits (a 40-minute gap), the second a bounce.
-    (
-        "2026-11-01 15:00:00",
-        1,
-        "pageview",
-        "/",
-        "google.com",
-        "US",
-        "Chrome",
-        "desktop",
-    ),
-    (
-        "2026-11-01 15:10:00",
-        1,
-        "pageview",
-        "/pricing",
-        "",
-        "US",
-        "Chrome",
-        "desktop",
-    ),
-    (
-        "2026-11-01 15:11:00",
-        1,
-        "signup",
-        "/pricing",
-        "",
-        "US",
-        "Chrome",
-        "desktop",
-    ),
-    (
-        "2026-11-01 15:50:00",
-        1,
-        "pageview",
-        "/",
-        "",
-        "US",
-        "Chrome",
-        "desktop",
-    ),
-    // V2: one bounce, one custom event.
-    (
-        "2026-11-01 16:00:00",
-        2,
-        "pageview",
-        "/",
-        "google.com",
-        "US",
-        "Chrome",
-        "mobile",
-    ),
-    (
-        "2026-11-01 16:00:05",
-        2,
-        "signup",
-        "/",
-        "",
-        "US",
-        "Chrome",
-        "mobile",
-    ),
-    // V3: one visit of two pages.
-    (
-        "2026-11-01 17:00:00",
-        3,
-        "pageview",
-        "/pricing",
-        "",
-        "US",
-        "Firefox",
-        "desktop",
-    ),
-    (
-        "2026-11-01 17:20:00",
-        3,
-        "pageview",
-        "/tour",
-        "",
-        "US",
-        "Firefox",
-        "desktop",
-    ),
-    // V4: one bounce from Hacker News, one custom event.
-    (
-        "2026-11-01 18:00:00",
-        4,
-        "pageview",
-        "/tour",
-        "news.ycombinator.com",
-        "DE",
-        "Firefox",
-        "desktop",
-    ),
-    (
-        "2026-11-01 18:01:00",
-        4,
-        "signup",
-        "/tour",
-        "",
-        "DE",
-        "Firefox",
-        "desktop",
-    ),
-    // V5: 23:30 local on Nov 1, but Nov 2 in UTC.
-    (
-        "2026-11-02 06:30:00",
-        5,
-        "pageview",
-        "/pricing",
-        "",
-        "US",
-        "Safari",
-        "mobile",
-    ),
-    // V6: 00:30 local on Nov 2.
-    (
-        "2026-11-02 07:30:00",
-        6,
-        "pageview",
-        "/",
-        "",
-        "US",
-        "Chrome",
-        "desktop",
-    ),
-    // V7: 01:30 MDT, then 01:30 MST an hour later: two visits, two bounces.
-    (
-        "2026-11-01 07:30:00",
-        7,
-        "pageview",
-        "/",
-        "",
-        "US",
-        "Chrome",
-        "desktop",
-    ),
-    (
-        "2026-11-01 08:30:00",
-        7,
-        "pageview",
-        "/",
-        "",
-        "US",
-        "Chrome",
-        "desktop",
-    ),
-    // V8: 23:30 local on Oct 31: the previous period.
-    (
-        "2026-11-01 05:30:00",
-        8,
-        "pageview",
-        "/",
-        "",
-        "US",
-        "Chrome",
-        "desktop",
-    ),
-    // Another site: never counted.
-    (
-        "2026-11-01 15:00:00",
-        9,
-        "pageview",
-        "/",
-        "",
-        "US",
-        "Chrome",
-        "desktop",
-    ),
-];
+const NOV: &str = "nov-newsletter";
+const DEC: &str = "dec-newsletter";
+const PROXIED: bool = true;
+const DIRECT: bool = false;
 
-/// (campaign, UTC time, recipient, proxied, country, client)
-const OPENS: &[(&str, &str, u64, u8, &str, &str)] = &[
-    ("nov-newsletter", "2026-11-01 15:00:00", 1, 1, "", "Gmail"),
-    ("nov-newsletter", "2026-11-01 18:00:00", 1, 1, "", "Gmail"),
-    (
-        "nov-newsletter",
-        "2026-11-01 16:00:00",
-        2,
-        1,
-        "",
-        "Apple Mail",
-    ),
-    (
-        "nov-newsletter",
-        "2026-11-01 17:00:00",
-        3,
-        0,
-        "US",
-        "Outlook",
-    ),
-    (
-        "nov-newsletter",
-        "2026-11-02 15:00:00",
-        4,
-        0,
-        "US",
-        "Thunderbird",
-    ),
-    ("nov-newsletter", "2026-11-02 16:00:00", 5, 0, "US", "Gmail"),
-    ("nov-newsletter", "2026-11-02 17:00:00", 6, 1, "", "Gmail"),
-    ("dec-newsletter", "2026-11-02 17:00:00", 1, 0, "US", "Gmail"),
+impl Open {
+    /// `(campaign, ts, recipient_id, proxied, country, client)`
+    fn values(&self) -> String {
+        let Open(campaign, at, recipient, proxied, country, client) = self;
+        let proxied = u8::from(*proxied);
+        format!("('{campaign}', '{at}', {recipient}, {proxied}, '{country}', '{client}')")
+    }
+}
+
+/// Who opened which campaign when (UTC), how and where.
+const OPENS: &[Open] = &[
+    Open(NOV, "2026-11-01 15:00:00", 1, PROXIED, "", "Gmail"),
+    Open(NOV, "2026-11-01 18:00:00", 1, PROXIED, "", "Gmail"),
+    Open(NOV, "2026-11-01 16:00:00", 2, PROXIED, "", "Apple Mail"),
+    Open(NOV, "2026-11-01 17:00:00", 3, DIRECT, "US", "Outlook"),
+    Open(NOV, "2026-11-02 15:00:00", 4, DIRECT, "US", "Thunderbird"),
+    Open(NOV, "2026-11-02 16:00:00", 5, DIRECT, "US", "Gmail"),
+    Open(NOV, "2026-11-02 17:00:00", 6, PROXIED, "", "Gmail"),
+    Open(DEC, "2026-11-02 17:00:00", 1, DIRECT, "US", "Gmail"),
 ];
 
 struct Fixture {
-    clickhouse: &'static ClickHouse,
-    database: String,
-    config: tempfile::NamedTempFile,
+    db: Scratch,
     /// `RAW_ONLY_REPORTS` as printed before the daily rollup existed.
     raw_only: [String; 7],
 }
@@ -271,40 +222,11 @@ const RAW_ONLY_REPORTS: [&str; 7] = [
     "report timeseries --interval hour --site optimumabq.com --from 2026-11-01 --to 2026-11-01 --tz UTC --format json",
 ];
 
-/// `beaconhouse --config CONFIG ARGS` against `database`.
-fn beaconhouse(
-    config: &std::path::Path,
-    clickhouse: &ClickHouse,
-    database: &str,
-    args: &[&str],
-) -> std::process::Output {
-    Command::new(common::binary())
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("BEACONHOUSE_CLICKHOUSE_URL", &clickhouse.url)
-        .env("BEACONHOUSE_CLICKHOUSE_DATABASE", database)
-        .output()
-        .unwrap()
-}
+/// The `[reporting]` of the small tests: nothing is folded.
+const FOLD_NOTHING: &str = "[reporting]\nmin_group_size = 1\n";
 
-/// As [`beaconhouse`]; panics unless it succeeds, returns standard output.
-fn run_cli(
-    config: &std::path::Path,
-    clickhouse: &ClickHouse,
-    database: &str,
-    args: &[&str],
-) -> String {
-    let output = beaconhouse(config, clickhouse, database, args);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// A migrated database of a test's own, with a config that folds nothing.
+/// A migrated database of a test's own, and a config of the test site plus
+/// `reporting_toml`.
 struct Scratch {
     clickhouse: &'static ClickHouse,
     database: String,
@@ -312,14 +234,14 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new(prefix: &str) -> Scratch {
+    fn new(prefix: &str, reporting_toml: &str) -> Scratch {
         let clickhouse = common::clickhouse();
         let database = clickhouse.fresh_database(prefix);
         common::migrate(clickhouse, &database);
         let config = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(
             config.path(),
-            format!("{}\n[reporting]\nmin_group_size = 1\n", common::SITE_TOML),
+            format!("{}\n{reporting_toml}", common::SITE_TOML),
         )
         .unwrap();
         Scratch {
@@ -336,8 +258,16 @@ impl Scratch {
         );
     }
 
+    /// `beaconhouse --config CONFIG` against this database.
+    fn beaconhouse(&self) -> Beaconhouse {
+        Beaconhouse::new()
+            .config(self.config.path())
+            .clickhouse(self.clickhouse, &self.database)
+    }
+
+    /// Runs `beaconhouse ARGS`; panics unless it succeeds, returns standard output.
     fn run(&self, args: &[&str]) -> String {
-        run_cli(self.config.path(), self.clickhouse, &self.database, args)
+        self.beaconhouse().args(args).run_ok()
     }
 
     /// The current figures of the summary from `from` to `to`, UTC.
@@ -361,75 +291,44 @@ impl Scratch {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let clickhouse = common::clickhouse();
-        let database = clickhouse.fresh_database("report");
-        common::migrate(clickhouse, &database);
-        let events: Vec<String> = EVENTS
-            .iter()
-            .map(|(ts, visitor, name, path, referrer, country, browser, device)| {
-                let site = if *visitor == 9 { "elsewhere.example" } else { "optimumabq.com" };
-                format!(
-                    "('{site}', '{ts}', '{name}', {visitor}, '{path}', '{referrer}', '{country}', '{browser}', '{device}')"
-                )
-            })
-            .collect();
-        clickhouse.query(
-            &database,
+        let db = Scratch::new("report", REPORTING_TOML);
+        let events: Vec<String> = EVENTS.iter().map(Event::values).collect();
+        db.clickhouse.query(
+            &db.database,
             &format!(
                 "INSERT INTO events (site, ts, name, visitor_id, path, referrer_host, country, browser, device) VALUES {}",
                 events.join(", ")
             ),
         );
-        let opens: Vec<String> = OPENS
-            .iter()
-            .map(|(campaign, ts, recipient, proxied, country, client)| {
-                format!("('{campaign}', '{ts}', {recipient}, {proxied}, '{country}', '{client}')")
-            })
-            .collect();
-        clickhouse.query(
-            &database,
+        let opens: Vec<String> = OPENS.iter().map(Open::values).collect();
+        db.clickhouse.query(
+            &db.database,
             &format!(
                 "INSERT INTO email_opens (campaign, ts, recipient_id, proxied, country, client) VALUES {}",
                 opens.join(", ")
             ),
         );
-        let config = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(config.path(), format!("{}\n{REPORTING_TOML}", common::SITE_TOML)).unwrap();
         // Before the rollup, every report reads `events` alone.
         let raw_only = RAW_ONLY_REPORTS.map(|line| {
             let args: Vec<&str> = line.split_whitespace().collect();
-            run_cli(config.path(), clickhouse, &database, &args)
+            db.run(&args)
         });
-        let rolled = run_cli(config.path(), clickhouse, &database, &["rollup"]);
+        let rolled = db.run(&["rollup"]);
         assert_eq!(rolled.trim(), "rolled up 2 day(s)", "Nov 1 and Nov 2, UTC");
-        Fixture {
-            clickhouse,
-            database,
-            config,
-            raw_only,
-        }
+        Fixture { db, raw_only }
     })
 }
 
 /// A collector serving the stats API on the fixture's database, for one test
 /// (it stops when dropped).
 fn collector() -> Collector {
-    let f = fixture();
-    Collector::start(f.clickhouse, &f.database, REPORTING_TOML)
+    let db = &fixture().db;
+    Collector::start(db.clickhouse, &db.database, REPORTING_TOML)
 }
 
 /// `beaconhouse report ARGS` on the fixture: (success, stdout, stderr).
 fn cli(args: &[&str]) -> (bool, String, String) {
-    let f = fixture();
-    let all: Vec<&str> = std::iter::once("report")
-        .chain(args.iter().copied())
-        .collect();
-    let output = beaconhouse(f.config.path(), f.clickhouse, &f.database, &all);
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    fixture().db.beaconhouse().arg("report").args(args).output()
 }
 
 fn cli_json(args: &[&str]) -> Value {
@@ -726,14 +625,14 @@ fn reports_say_the_same_before_and_after_the_daily_rollup() {
     let f = fixture();
     for (line, before) in RAW_ONLY_REPORTS.iter().zip(&f.raw_only) {
         let args: Vec<&str> = line.split_whitespace().collect();
-        let after = run_cli(f.config.path(), f.clickhouse, &f.database, &args);
+        let after = f.db.run(&args);
         assert_eq!(&after, before, "{line}");
     }
 }
 
 #[test]
 fn late_hits_are_rolled_up_again() {
-    let scratch = Scratch::new("rollup");
+    let scratch = Scratch::new("rollup", FOLD_NOTHING);
     let insert = |visitor: u32| {
         scratch.insert_events(&format!(
             "('optimumabq.com', '2026-11-10 12:00:00', 'pageview', {visitor}, '/', 'desktop')"
@@ -758,7 +657,7 @@ fn late_hits_are_rolled_up_again() {
 
 #[test]
 fn visits_end_at_utc_midnight_whichever_table_answers() {
-    let scratch = Scratch::new("midnight");
+    let scratch = Scratch::new("midnight", FOLD_NOTHING);
     // One id across midnight (real ids change there; these rows pretend
     // not), 20 minutes apart: two visits, each a bounce.
     scratch.insert_events(

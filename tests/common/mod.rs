@@ -5,11 +5,17 @@
 //! otherwise one is started per test binary on free loopback ports with its own
 //! data directory (`deploy/clickhouse-dev.sh`) and stopped when the tests end.
 //! A missing server binary fails the tests with the command that installs it.
+//!
+//! Tests wait on facts, never on time: [`eventually`] polls a check until it
+//! holds, and [`Collector::settled`] waits until a collector has accounted for
+//! every hit it answered, after which ClickHouse's contents are final.
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod geoip;
 
+use std::ffi::{OsStr, OsString};
+use std::fmt::Debug;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -19,6 +25,47 @@ use std::time::{Duration, Instant};
 
 pub const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 pub const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+
+/// How long a clickhouse-server may take to answer `/ping` on a new data
+/// directory (it creates its system tables first).
+pub const SERVER_START: Duration = Duration::from_secs(90);
+/// How long a killed clickhouse-server may hold its port.
+pub const SERVER_STOP: Duration = Duration::from_secs(20);
+/// How long a collector may take to answer `/healthz`.
+pub const COLLECTOR_START: Duration = Duration::from_secs(30);
+/// How long a collector may take to exit after SIGTERM: its shipper has
+/// `pipeline.shutdown_timeout_ms` (10 s by default) to drain the spool.
+pub const COLLECTOR_STOP: Duration = Duration::from_secs(30);
+/// How long a collector may take to account for every hit it answered. It may
+/// follow a ClickHouse outage, after which the shipper's retry backoff (capped
+/// at 30 s) decides when the spool starts draining.
+pub const SETTLE: Duration = Duration::from_secs(60);
+/// How often a fact is checked again.
+const POLL: Duration = Duration::from_millis(25);
+
+/// Runs `check` until it returns `Ok`, every [`POLL`], for at most `timeout`;
+/// then returns its last `Err` (the last thing it saw).
+pub fn within<T, E>(timeout: Duration, mut check: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let outcome = check();
+        if outcome.is_ok() || Instant::now() >= deadline {
+            return outcome;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// As [`within`], and panics with `what` and the last thing `check` saw when
+/// time runs out.
+pub fn eventually<T, E: Debug>(
+    what: &str,
+    timeout: Duration,
+    check: impl FnMut() -> Result<T, E>,
+) -> T {
+    within(timeout, check)
+        .unwrap_or_else(|last| panic!("{what}: not within {timeout:?}; last seen: {last:?}"))
+}
 
 /// A clickhouse-server for the tests.
 pub struct ClickHouse {
@@ -95,8 +142,7 @@ impl ClickHouse {
             .stderr(log)
             .spawn()
             .expect("bash runs deploy/clickhouse-dev.sh");
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(90) {
+        let answered = within(SERVER_START, || {
             if let Ok(Some(status)) = process.try_wait() {
                 let output = std::fs::read_to_string(dir.join("server.out")).unwrap_or_default();
                 if status.code() == Some(127) {
@@ -106,18 +152,17 @@ impl ClickHouse {
                 }
                 panic!("clickhouse-server exited with {status} before answering:\n{output}");
             }
-            if http_get(&format!("{}/ping", self.url)).is_some_and(|(status, _)| status == 200) {
-                self.process = Some(process);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
+            ping(&self.url)
+        });
+        if answered.is_err() {
+            let _ = process.kill();
+            let _ = process.wait();
+            panic!(
+                "clickhouse-server did not answer within {SERVER_START:?}; see {}",
+                dir.display()
+            );
         }
-        let _ = process.kill();
-        let _ = process.wait();
-        panic!(
-            "clickhouse-server did not answer within 90 s; see {}",
-            dir.display()
-        );
+        self.process = Some(process);
     }
 
     /// Stops the server (an outage); [`ClickHouse::resume`] starts it again on
@@ -128,12 +173,14 @@ impl ClickHouse {
             let _ = process.wait();
         }
         // The server may still hold its port for a moment after it exits.
-        let started = Instant::now();
-        while http_get(&format!("{}/ping", self.url)).is_some()
-            && started.elapsed() < Duration::from_secs(20)
-        {
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        eventually(
+            "the stopped clickhouse-server lets go of its port",
+            SERVER_STOP,
+            || match http_get(&format!("{}/ping", self.url)) {
+                None => Ok(()),
+                Some(answer) => Err(answer),
+            },
+        );
     }
 
     pub fn resume(&mut self) {
@@ -165,16 +212,21 @@ impl ClickHouse {
         format!("{prefix}_{suffix}")
     }
 
-    /// Polls `sql` (a single number) until it equals `expected` or 20 s pass.
-    pub fn wait_for_count(&self, database: &str, sql: &str, expected: u64) -> u64 {
-        let started = Instant::now();
-        loop {
-            let count: u64 = self.query(database, sql).trim().parse().unwrap_or(0);
-            if count == expected || started.elapsed() > Duration::from_secs(20) {
-                return count;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    /// Runs a statement whose answer is one number, e.g. `SELECT count() FROM events`.
+    pub fn number(&self, database: &str, sql: &str) -> u64 {
+        let answer = self.query(database, sql);
+        answer
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{sql} answered {answer:?}, not a number"))
+    }
+}
+
+/// `Ok` once the server at `url` answers `/ping`; else what it answered.
+fn ping(url: &str) -> Result<(), Option<(u16, String)>> {
+    match http_get(&format!("{url}/ping")) {
+        Some((200, _)) => Ok(()),
+        other => Err(other),
     }
 }
 
@@ -191,21 +243,102 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_beaconhouse")
 }
 
+/// A command line of the `beaconhouse` binary, as every test builds one:
+/// `Beaconhouse::new().config(path).clickhouse(&ch, db).env(k, v).arg("serve")`,
+/// then [`output`](Beaconhouse::output), [`run_ok`](Beaconhouse::run_ok) or
+/// [`spawn`](Beaconhouse::spawn). `BEACONHOUSE_CONFIG` is not inherited: only
+/// what the test sets counts.
+#[derive(Default)]
+pub struct Beaconhouse {
+    config: Option<PathBuf>,
+    env: Vec<(OsString, OsString)>,
+    args: Vec<OsString>,
+}
+
+impl Beaconhouse {
+    pub fn new() -> Beaconhouse {
+        Beaconhouse::default()
+    }
+
+    /// `--config PATH`.
+    pub fn config(mut self, path: impl AsRef<Path>) -> Beaconhouse {
+        self.config = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Writes to (and reads from) `database` on `clickhouse`.
+    pub fn clickhouse(self, clickhouse: &ClickHouse, database: &str) -> Beaconhouse {
+        self.env("BEACONHOUSE_CLICKHOUSE_URL", &clickhouse.url)
+            .env("BEACONHOUSE_CLICKHOUSE_DATABASE", database)
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Beaconhouse {
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    pub fn arg(self, arg: impl AsRef<OsStr>) -> Beaconhouse {
+        self.args([arg])
+    }
+
+    pub fn args(mut self, args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> Beaconhouse {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(binary());
+        command.env_remove("BEACONHOUSE_CONFIG");
+        if let Some(config) = &self.config {
+            command.arg("--config").arg(config);
+        }
+        command.args(&self.args).envs(self.env.iter().cloned());
+        command
+    }
+
+    /// Runs it to its end: (exited successfully, standard output, standard error).
+    pub fn output(self) -> (bool, String, String) {
+        let output = self
+            .command()
+            .output()
+            .expect("the beaconhouse binary runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// As [`Beaconhouse::output`]; panics with the command line and standard
+    /// error unless it succeeds, and returns standard output.
+    pub fn run_ok(self) -> String {
+        let command = format!("{:?}", self.command());
+        let (ok, stdout, stderr) = self.output();
+        assert!(ok, "{command} failed:\n{stderr}");
+        stdout
+    }
+
+    /// Starts it, its standard output and error going to a new file `log`.
+    pub fn spawn(self, log: &Path) -> Child {
+        let log = std::fs::File::create(log).unwrap();
+        self.command()
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("the beaconhouse binary starts")
+    }
+}
+
 /// Runs `beaconhouse migrate` against `database`.
 pub fn migrate(clickhouse: &ClickHouse, database: &str) -> String {
-    let output = Command::new(binary())
-        .arg("migrate")
-        .env("BEACONHOUSE_CLICKHOUSE_URL", &clickhouse.url)
-        .env("BEACONHOUSE_CLICKHOUSE_DATABASE", database)
+    Beaconhouse::new()
+        .clickhouse(clickhouse, database)
         .env("BEACONHOUSE_SITES", "[{id=\"x\",hostnames=[\"x\"]}]")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "migrate failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+        .arg("migrate")
+        .run_ok()
 }
 
 /// A running collector process with its own config and log file.
@@ -214,6 +347,9 @@ pub struct Collector {
     pub log_path: PathBuf,
     process: Child,
     dir: tempfile::TempDir,
+    /// It started on a spool a previous collector left behind.
+    replaying: bool,
+    clickhouse_url: String,
 }
 
 /// The site every collector test configures.
@@ -244,54 +380,65 @@ impl Collector {
     ) -> Collector {
         let config = dir.path().join("beaconhouse.toml");
         std::fs::write(&config, format!("{SITE_TOML}\n{extra_toml}")).unwrap();
+        let spool = dir.path().join("spool");
         let port = free_port();
         let log_path = dir.path().join(format!("collector-{port}.log"));
-        let log = std::fs::File::create(&log_path).unwrap();
-        let process = Command::new(binary())
-            .arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .env("BEACONHOUSE_CLICKHOUSE_URL", &clickhouse.url)
-            .env("BEACONHOUSE_CLICKHOUSE_DATABASE", database)
+        let process = Beaconhouse::new()
+            .config(&config)
+            .clickhouse(clickhouse, database)
             .env("BEACONHOUSE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("BEACONHOUSE_SPOOL_DIR", dir.path().join("spool"))
+            .env("BEACONHOUSE_SPOOL_DIR", &spool)
             .env("BEACONHOUSE_PIPELINE_FLUSH_INTERVAL_MS", "100")
             .env("BEACONHOUSE_HTTP_WORKERS", "2")
             .env("BEACONHOUSE_HTTP_RATE_LIMIT_PER_SECOND", "100000")
             .env("BEACONHOUSE_HTTP_RATE_LIMIT_BURST", "100000")
             .env("RUST_LOG", "trace")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+            .arg("serve")
+            .spawn(&log_path);
         let mut collector = Collector {
             base: format!("http://127.0.0.1:{port}"),
             log_path,
             process,
             dir,
+            replaying: spool.exists(),
+            clickhouse_url: clickhouse.url.clone(),
         };
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(30) {
+        let healthy = within(COLLECTOR_START, || {
             if let Ok(Some(status)) = collector.process.try_wait() {
                 panic!("collector exited with {status}:\n{}", collector.log());
             }
-            if http_get(&format!("{}/healthz", collector.base)).is_some_and(|(s, _)| s == 200) {
-                return collector;
+            match http_get(&format!("{}/healthz", collector.base)) {
+                Some((200, _)) => Ok(()),
+                other => Err(other),
             }
-            std::thread::sleep(Duration::from_millis(50));
+        });
+        if healthy.is_err() {
+            panic!("collector did not become healthy:\n{}", collector.log());
         }
-        panic!("collector did not become healthy:\n{}", collector.log());
+        collector
     }
 
     pub fn pid(&self) -> u32 {
         self.process.id()
     }
 
-    /// SIGKILL: a crash. Returns the directory, spool included, for a restart.
+    /// SIGKILL: a crash. Returns the directory, spool included, for a restart,
+    /// once ClickHouse runs no insert the dead process may have begun (so no
+    /// row of it can land later).
     pub fn kill(mut self) -> tempfile::TempDir {
         let _ = self.process.kill();
         let _ = self.process.wait();
+        let inserts = format!("{}/", self.clickhouse_url);
+        eventually(
+            "ClickHouse ends the inserts of a killed collector",
+            SETTLE,
+            || match http_post(&inserts, INSERTS_RUNNING.as_bytes(), &[]) {
+                // A server that does not answer runs nothing.
+                None => Ok(()),
+                Some((200, running)) if running.trim() == "0" => Ok(()),
+                Some(other) => Err(other),
+            },
+        );
         let placeholder = tempfile::tempdir().unwrap();
         std::mem::replace(&mut self.dir, placeholder)
     }
@@ -321,12 +468,49 @@ impl Collector {
         request("POST", &format!("{}{path}", self.base), body, headers)
     }
 
+    /// Its counters now: the one place the tests read `/metrics`.
+    pub fn counters(&self) -> Counters {
+        Counters(String::from_utf8(self.get("/metrics", &[]).body).unwrap())
+    }
+
     /// The value of one Prometheus sample, e.g. `beaconhouse_hits_dropped_total{reason="bot"}`.
     pub fn metric(&self, series: &str) -> u64 {
-        let text = String::from_utf8(self.get("/metrics", &[]).body).unwrap();
-        text.lines()
-            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
+        self.counters().get(series)
+    }
+
+    /// Waits until the collector has accounted for every hit it answered, and
+    /// returns its counters then. From then on nothing more of it reaches
+    /// ClickHouse, so a test can assert ClickHouse's exact contents.
+    ///
+    /// A collector that started on an empty spool has done so when every hit
+    /// it answered is stored or dropped under one reason:
+    /// `received == rows_stored + dropped` (summed over every endpoint and
+    /// every reason). One started on a spool a previous collector left also
+    /// stores (or drops as damaged) rows it never received, so its counters
+    /// cannot balance; it has done so when its spool is empty, the previous
+    /// run's segments acknowledged and deleted. That holds only while it has
+    /// received no hit of its own (its own segment is never deleted), which is
+    /// how the fault tests use it; the counters tell replayed rows from new
+    /// ones in no other way.
+    pub fn settled(&self) -> Counters {
+        eventually(
+            "the collector accounts for every hit it answered",
+            SETTLE,
+            || {
+                let counters = self.counters();
+                let settled = if self.replaying {
+                    assert_eq!(
+                        counters.received(),
+                        0,
+                        "a collector replaying a spool is settled before it receives hits"
+                    );
+                    counters.spool_bytes() == 0
+                } else {
+                    counters.received() == counters.stored() + counters.dropped()
+                };
+                if settled { Ok(counters) } else { Err(counters) }
+            },
+        )
     }
 
     /// SIGTERM, then waits; returns whether it exited successfully.
@@ -339,17 +523,15 @@ impl Collector {
             .arg("-TERM")
             .arg(self.process.id().to_string())
             .status();
-        let started = Instant::now();
-        loop {
-            if let Ok(Some(status)) = self.process.try_wait() {
-                return (status.success(), self.log());
-            }
-            if started.elapsed() > Duration::from_secs(30) {
+        match within(COLLECTOR_STOP, || {
+            self.process.try_wait().ok().flatten().ok_or(())
+        }) {
+            Ok(status) => (status.success(), self.log()),
+            Err(()) => {
                 let _ = self.process.kill();
                 let _ = self.process.wait();
-                return (false, self.log());
+                (false, self.log())
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -362,6 +544,86 @@ impl Drop for Collector {
     fn drop(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
+    }
+}
+
+/// How many inserts ClickHouse is running (system.processes has no database
+/// column on 18.16; the fault tests run one at a time).
+const INSERTS_RUNNING: &str =
+    "SELECT count() FROM system.processes WHERE query LIKE 'INSERT%' FORMAT TSV";
+
+/// One reading of a collector's `/metrics`.
+pub struct Counters(String);
+
+impl Counters {
+    /// The value of one sample, e.g. `beaconhouse_hits_dropped_total{reason="bot"}`.
+    pub fn get(&self, series: &str) -> u64 {
+        self.0
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no series {series} in\n{}", self.0))
+    }
+
+    /// The sum of every sample of `name`, whatever its labels.
+    fn sum(&self, name: &str) -> u64 {
+        let values: Vec<u64> = self
+            .0
+            .lines()
+            .filter(|line| {
+                line.strip_prefix(name)
+                    .is_some_and(|l| l.starts_with(['{', ' ']))
+            })
+            .map(|line| {
+                let value = line.rsplit(' ').next().and_then(|v| v.parse().ok());
+                value.unwrap_or_else(|| panic!("not a count: {line}"))
+            })
+            .collect();
+        assert!(
+            !values.is_empty(),
+            "no series {name} in
+{}",
+            self.0
+        );
+        values.iter().sum()
+    }
+
+    /// Hits answered, over every endpoint.
+    pub fn received(&self) -> u64 {
+        self.sum("beaconhouse_hits_received_total")
+    }
+
+    /// Rows ClickHouse acknowledged (or already held).
+    pub fn stored(&self) -> u64 {
+        self.get("beaconhouse_rows_stored_total")
+    }
+
+    /// Hits not stored, over every reason.
+    pub fn dropped(&self) -> u64 {
+        self.sum("beaconhouse_hits_dropped_total")
+    }
+
+    /// Hits not stored for `reason`, e.g. `"bot"`.
+    pub fn dropped_for(&self, reason: &str) -> u64 {
+        self.get(&format!(
+            "beaconhouse_hits_dropped_total{{reason=\"{reason}\"}}"
+        ))
+    }
+
+    pub fn spool_bytes(&self) -> u64 {
+        self.get("beaconhouse_spool_bytes")
+    }
+}
+
+impl Debug for Counters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "received {}, stored {}, dropped {}, spool {} bytes",
+            self.received(),
+            self.stored(),
+            self.dropped(),
+            self.spool_bytes()
+        )
     }
 }
 
