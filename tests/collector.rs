@@ -47,7 +47,7 @@ fn page_views_events_and_opens_land_in_clickhouse() {
     pixel(
         &collector,
         &format!(
-            "site=optimumabq.com&url={}&ref={}&title=Pricing",
+            "site=optimumabq.com&url={}&ref={}&title=Password+reset+for+carol%40example.com",
             enc(page),
             enc("https://www.google.com/search?q=coworking")
         ),
@@ -82,11 +82,11 @@ fn page_views_events_and_opens_land_in_clickhouse() {
 
     let pageview = clickhouse.query(
         &db,
-        "SELECT site, name, path, title, referrer_host, utm_source, utm_medium, utm_campaign, country, region, city, browser, os, device FROM events WHERE name = 'pageview' FORMAT TSV",
+        "SELECT site, name, path, referrer_host, utm_source, utm_medium, utm_campaign, country, region, city, browser, os, device FROM events WHERE name = 'pageview' FORMAT TSV",
     );
     assert_eq!(
         pageview.trim_end(),
-        "optimumabq.com\tpageview\t/pricing\tPricing\tgoogle.com\tnewsletter\temail\tnov\tGB\tGB-ENG\tLondon\tChrome\tWindows 10\tdesktop"
+        "optimumabq.com\tpageview\t/pricing\tgoogle.com\tnewsletter\temail\tnov\tGB\tGB-ENG\tLondon\tChrome\tWindows 10\tdesktop"
     );
     let event = clickhouse.query(
         &db,
@@ -198,8 +198,6 @@ fn refusals_are_answered_like_any_hit_and_stored_nowhere() {
             "beaconhouse_hits_dropped_total{{reason=\"{reason}\"}}"
         ))
     };
-    assert_eq!(dropped("dnt"), 2);
-    assert_eq!(dropped("gpc"), 2);
     assert_eq!(dropped("unknown_site"), 2);
     assert_eq!(
         dropped("bot"),
@@ -208,7 +206,36 @@ fn refusals_are_answered_like_any_hit_and_stored_nowhere() {
     );
     assert_eq!(
         collector.metric("beaconhouse_hits_received_total{endpoint=\"pixel\"}"),
-        7
+        5,
+        "the two opted-out pixels are not even counted as received"
+    );
+    for endpoint in ["event", "email_open"] {
+        let series = format!("beaconhouse_hits_received_total{{endpoint=\"{endpoint}\"}}");
+        assert_eq!(collector.metric(&series), 0, "{series}");
+    }
+    let metrics = collector.counters().text().to_string();
+    for word in ["dnt", "gpc"] {
+        assert!(!metrics.contains(word), "{word} in\n{metrics}");
+    }
+}
+
+#[test]
+fn metrics_are_served_on_the_admin_listener_only() {
+    let (_clickhouse, _db, collector) = setup("admin");
+    let public = collector.get("/metrics", &[]);
+    assert_eq!(public.status, 404, "no /metrics where visitors reach");
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(collector.get(path, &[]).status, 200, "public {path}");
+        let admin = common::request("GET", &format!("{}{path}", collector.admin), &[], &[]);
+        assert_eq!(admin.status, 200, "admin {path}");
+    }
+    let admin = common::request("GET", &format!("{}/p.gif", collector.admin), &[], &[]);
+    assert_eq!(admin.status, 404, "no hits on the admin listener");
+    assert!(
+        collector
+            .counters()
+            .text()
+            .contains("beaconhouse_rows_stored_total")
     );
 }
 
@@ -402,6 +429,24 @@ fn no_address_token_or_user_agent_reaches_clickhouse_or_logs() {
             br#"{"site":"optimumabq.com","url":"https://optimumabq.com/b?secret=hunter2"}"#,
             &[("User-Agent", agent), ("X-Forwarded-For", address)],
         );
+        // Personal data where a site might put it: in the path, the title,
+        // campaign values and an event name.
+        pixel(
+            &collector,
+            &format!(
+                "site=optimumabq.com&url={}&title={}",
+                enc(
+                    "https://optimumabq.com/u/carol.probe@example.org/reset/3f2a9c1e-7b4d-4e8a-9c0f-1234567890ab;jsessionid=JSESSIONPROBE?utm_source=dave.probe@example.net&utm_campaign=9f86d081884c7d659a2feaa0c55ad015"
+                ),
+                enc("Password reset for erin.probe@example.com")
+            ),
+            &[("User-Agent", agent), ("X-Forwarded-For", address)],
+        );
+        let _ = collector.post(
+            "/api/event",
+            br#"{"site":"optimumabq.com","url":"https://optimumabq.com/orders/55512345","name":"paid a1b2c3d4e5f60718293a4b5c6d7e8f90"}"#,
+            &[("User-Agent", agent), ("X-Forwarded-For", address)],
+        );
         let _ = collector.get(
             &format!("/o.gif?c=privacy&rid={token}"),
             &[("User-Agent", agent), ("X-Forwarded-For", address)],
@@ -420,7 +465,17 @@ fn no_address_token_or_user_agent_reaches_clickhouse_or_logs() {
         );
     }
     collector.settled();
-    assert_eq!(clickhouse.number(&db, "SELECT count() FROM events"), 8);
+    assert_eq!(clickhouse.number(&db, "SELECT count() FROM events"), 16);
+    assert_eq!(
+        clickhouse
+            .query(
+                &db,
+                "SELECT DISTINCT path, utm_source, utm_campaign, name FROM events WHERE path LIKE '/u/%' OR path LIKE '/orders/%' ORDER BY path FORMAT TSV"
+            )
+            .trim_end(),
+        "/orders/:id\t\t\t:token\n/u/:email/reset/:uuid\t:email\t:token\tpageview",
+        "personal data is stored as markers"
+    );
     assert_eq!(clickhouse.number(&db, "SELECT count() FROM email_opens"), 4);
     let (clean_exit, log, dir) = collector.stop_keeping_dir();
     assert!(clean_exit, "{log}");
@@ -461,6 +516,15 @@ fn no_address_token_or_user_agent_reaches_clickhouse_or_logs() {
         "example.com",
         "hunter2",
         "dnt-marker",
+        "carol.probe",
+        "3f2a9c1e",
+        "JSESSIONPROBE",
+        "dave.probe",
+        "9f86d081",
+        "erin.probe",
+        "Password reset",
+        "55512345",
+        "a1b2c3d4e5f6",
     ];
     for needle in forbidden {
         assert!(!stored.contains(needle), "{needle:?} reached ClickHouse");
@@ -503,7 +567,7 @@ fn migrate_is_idempotent() {
     let second = common::migrate(clickhouse, &db);
     assert_eq!(second.trim(), "schema is up to date");
     let ledger = clickhouse.query(&db, "SELECT groupArray(version) FROM (SELECT version FROM schema_migrations ORDER BY version) FORMAT TSV");
-    assert_eq!(ledger.trim(), "[1,2,3,4]");
+    assert_eq!(ledger.trim(), "[1,2,3,4,5]");
     let engines = clickhouse.query(
         &db,
         &format!("SELECT name, partition_key FROM system.tables WHERE database = '{db}' AND name IN ('events','email_opens') ORDER BY name FORMAT TSV"),

@@ -171,7 +171,7 @@ fn a_rejected_batch_is_dead_lettered_and_later_batches_flow() {
     assert_eq!(clickhouse.number(&db, "SELECT count() FROM events"), 1);
 
     // The table no longer has a column the collector writes: Code 16, not retryable.
-    clickhouse.query(&db, "ALTER TABLE events DROP COLUMN title");
+    clickhouse.query(&db, "ALTER TABLE events DROP COLUMN utm_content");
     hit(&collector, 2);
     let dead_letter = collector.dir().join("spool").join("dead-letter");
     assert_eq!(
@@ -186,10 +186,16 @@ fn a_rejected_batch_is_dead_lettered_and_later_batches_flow() {
         .collect();
     assert_eq!(files.len(), 1);
     let text = std::fs::read_to_string(&files[0]).unwrap();
-    assert!(text.lines().next().unwrap().contains("title"), "{text}");
+    assert!(
+        text.lines().next().unwrap().contains("utm_content"),
+        "{text}"
+    );
     assert!(text.contains("/hit/2"), "{text}");
 
-    clickhouse.query(&db, "ALTER TABLE events ADD COLUMN title String AFTER path");
+    clickhouse.query(
+        &db,
+        "ALTER TABLE events ADD COLUMN utm_content String AFTER utm_term",
+    );
     hit(&collector, 3);
     collector.settled();
     assert_eq!(clickhouse.number(&db, "SELECT count() FROM events"), 2);

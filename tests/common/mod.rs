@@ -343,7 +343,10 @@ pub fn migrate(clickhouse: &ClickHouse, database: &str) -> String {
 
 /// A running collector process with its own config and log file.
 pub struct Collector {
+    /// The public listener: hits, `/t.js`, the stats API.
     pub base: String,
+    /// The admin listener: `/metrics`.
+    pub admin: String,
     pub log_path: PathBuf,
     process: Child,
     dir: tempfile::TempDir,
@@ -382,11 +385,16 @@ impl Collector {
         std::fs::write(&config, format!("{SITE_TOML}\n{extra_toml}")).unwrap();
         let spool = dir.path().join("spool");
         let port = free_port();
+        let admin_port = free_port();
         let log_path = dir.path().join(format!("collector-{port}.log"));
         let process = Beaconhouse::new()
             .config(&config)
             .clickhouse(clickhouse, database)
             .env("BEACONHOUSE_LISTEN", format!("127.0.0.1:{port}"))
+            .env(
+                "BEACONHOUSE_ADMIN_LISTEN",
+                format!("127.0.0.1:{admin_port}"),
+            )
             .env("BEACONHOUSE_SPOOL_DIR", &spool)
             .env("BEACONHOUSE_PIPELINE_FLUSH_INTERVAL_MS", "100")
             .env("BEACONHOUSE_HTTP_WORKERS", "2")
@@ -397,6 +405,7 @@ impl Collector {
             .spawn(&log_path);
         let mut collector = Collector {
             base: format!("http://127.0.0.1:{port}"),
+            admin: format!("http://127.0.0.1:{admin_port}"),
             log_path,
             process,
             dir,
@@ -470,7 +479,8 @@ impl Collector {
 
     /// Its counters now: the one place the tests read `/metrics`.
     pub fn counters(&self) -> Counters {
-        Counters(String::from_utf8(self.get("/metrics", &[]).body).unwrap())
+        let metrics = request("GET", &format!("{}/metrics", self.admin), &[], &[]);
+        Counters(String::from_utf8(metrics.body).unwrap())
     }
 
     /// The value of one Prometheus sample, e.g. `beaconhouse_hits_dropped_total{reason="bot"}`.
@@ -556,6 +566,11 @@ const INSERTS_RUNNING: &str =
 pub struct Counters(String);
 
 impl Counters {
+    /// The whole exposition, as the collector wrote it.
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+
     /// The value of one sample, e.g. `beaconhouse_hits_dropped_total{reason="bot"}`.
     pub fn get(&self, series: &str) -> u64 {
         self.0
