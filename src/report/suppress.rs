@@ -1,42 +1,81 @@
-//! Small-group suppression: the rule that keeps reports aggregate.
+//! The one rule that keeps reports aggregate, applied to every figure a
+//! staff-facing surface shows (API JSON and CSV, CLI, dashboard).
 //!
-//! Owns: which groups a report may show on their own. A group counted over
-//! fewer than `min_group_size` unique visitors (or recipients) could point at
-//! one person, so it is folded into `(other)`; so are groups past the row
-//! limit. Totals are computed separately and stay exact.
-//! Must never: show a group below the threshold, whatever the limit.
+//! A figure counted over fewer than `min_group_size` distinct people
+//! (visitors, or recipients) is withheld, and a withheld figure looks the
+//! same whatever it was, zero included: `None`, printed as `-` or `null`, so
+//! that withholding itself says nothing (a filtered 0 and a filtered 3 read
+//! alike). Breakdown groups under the threshold, and groups past the row
+//! limit, fold into `(other)`, which is itself shown only when it provably
+//! holds at least `min_group_size` people. Whole-site figures without
+//! filters are exact and shown as they are; that choice is the caller's.
+//!
+//! Owns: which figures may be shown, as pure functions.
+//! Must never: show a figure over fewer people than the threshold, whatever
+//! the limit, the filters or the order of groups.
 
-use super::sql::GroupRow;
+use super::sql::{CountRow, GroupRow};
 
 /// The label of the row that stands for every folded group.
 pub const OTHER: &str = "(other)";
 
-/// The groups a breakdown shows, and how many it folded.
+/// Whether a figure counted over `people` may be shown.
+pub fn may_show(people: u64, min_group_size: u64) -> bool {
+    people >= min_group_size
+}
+
+/// `value`, counted over `people`, or `None` when it is withheld.
+pub fn shown(value: u64, people: u64, min_group_size: u64) -> Option<u64> {
+    may_show(people, min_group_size).then_some(value)
+}
+
+/// The groups a breakdown shows, and what it says of the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Folded {
     pub shown: Vec<GroupRow>,
+    /// How many groups were folded into `(other)`.
     pub folded: usize,
+    /// The count of `(other)`, `None` when it is withheld (or nothing folded).
+    pub other: Option<u64>,
 }
 
 /// Keeps, in order, at most `limit` groups of at least `min_group_size`
-/// uniques; everything else is folded.
-pub fn fold(groups: Vec<GroupRow>, min_group_size: u64, limit: usize) -> Folded {
-    let total = groups.len();
-    let shown: Vec<GroupRow> = groups
-        .into_iter()
-        .filter(|g| g.unique >= min_group_size)
-        .take(limit)
-        .collect();
+/// people; everything else is folded. `(other)` shows its count only when
+/// the folded groups hold at least `min_group_size` people for certain: at
+/// least as many as the largest folded group, and at least as many as the
+/// total's people that no shown group can account for.
+pub fn fold(groups: Vec<GroupRow>, total: CountRow, min_group_size: u64, limit: usize) -> Folded {
+    let all = groups.len();
+    let (shown, folded): (Vec<GroupRow>, Vec<GroupRow>) = {
+        let mut shown = Vec::new();
+        let mut folded = Vec::new();
+        for group in groups {
+            if shown.len() < limit && may_show(group.unique, min_group_size) {
+                shown.push(group);
+            } else {
+                folded.push(group);
+            }
+        }
+        (shown, folded)
+    };
+    let shown_people: u64 = shown.iter().map(|g| g.unique).sum();
+    let shown_count: u64 = shown.iter().map(|g| g.count).sum();
+    let largest_folded = folded.iter().map(|g| g.unique).max().unwrap_or(0);
+    let folded_people = largest_folded.max(total.unique.saturating_sub(shown_people));
+    let other = (!folded.is_empty())
+        .then(|| {
+            shown(
+                total.count.saturating_sub(shown_count),
+                folded_people,
+                min_group_size,
+            )
+        })
+        .flatten();
     Folded {
-        folded: total - shown.len(),
+        folded: all - shown.len(),
         shown,
+        other,
     }
-}
-
-/// Whether a figure counted over `unique` people may be shown: none at all
-/// is not a group of anyone; a few is.
-pub fn may_show(unique: u64, min_group_size: u64) -> bool {
-    unique == 0 || unique >= min_group_size
 }
 
 #[cfg(test)]
@@ -51,6 +90,10 @@ mod tests {
         }
     }
 
+    fn total(unique: u64, count: u64) -> CountRow {
+        CountRow { unique, count }
+    }
+
     #[test]
     fn small_groups_and_groups_past_the_limit_are_folded() {
         let groups = vec![
@@ -60,29 +103,68 @@ mod tests {
             group("/jobs", 4),
             group("/me", 1),
         ];
-        let f = fold(groups.clone(), 5, 10);
+        let f = fold(groups.clone(), total(60, 138), 5, 10);
         let keys: Vec<&str> = f.shown.iter().map(|g| g.group_key.as_str()).collect();
         assert_eq!(keys, ["/", "/pricing", "/tour"]);
         assert_eq!(f.folded, 2);
-        let f = fold(groups.clone(), 5, 2);
-        assert_eq!(f.shown.len(), 2);
-        assert_eq!(f.folded, 3);
-        let f = fold(groups, 1, 10);
-        assert_eq!((f.shown.len(), f.folded), (5, 0));
+        // 60 people, 64 in shown groups: the folded ones may hold only the 4
+        // of /jobs (the largest), fewer than 5, so (other) is withheld.
+        assert_eq!(f.other, None);
+        let f = fold(groups.clone(), total(60, 138), 5, 2);
+        assert_eq!((f.shown.len(), f.folded), (2, 3));
+        assert_eq!(f.other, Some(138 - 118), "/tour alone holds 5 people");
+        let f = fold(groups, total(60, 138), 1, 10);
+        assert_eq!((f.shown.len(), f.folded, f.other), (5, 0, None));
+    }
+
+    #[test]
+    fn other_shows_only_when_it_holds_enough_people_for_certain() {
+        // (groups, total, expected other)
+        let cases: Vec<(Vec<GroupRow>, CountRow, Option<u64>)> = vec![
+            // One person on five small pages: five groups of 1, sum 5, but
+            // the total says at most 1 person is outside the shown group.
+            (
+                vec![
+                    group("/", 20),
+                    group("/a", 1),
+                    group("/b", 1),
+                    group("/c", 1),
+                    group("/d", 1),
+                    group("/e", 1),
+                ],
+                total(21, 50),
+                None,
+            ),
+            // Six people no shown group accounts for: shown.
+            (
+                vec![group("/", 20), group("/a", 3), group("/b", 3)],
+                total(26, 52),
+                Some(12),
+            ),
+            // A filter that leaves one person: nothing shown, nothing said.
+            (vec![group("Firefox", 1)], total(1, 3), None),
+            (vec![], total(0, 0), None),
+        ];
+        for (groups, total, expected) in cases {
+            let f = fold(groups.clone(), total, 5, 10);
+            assert_eq!(f.other, expected, "{groups:?} {total:?}");
+            assert!(f.shown.iter().all(|g| g.unique >= 5));
+        }
     }
 
     #[test]
     fn a_group_below_the_threshold_is_never_shown_even_out_of_order() {
-        let f = fold(vec![group("/me", 1), group("/", 50)], 5, 10);
+        let f = fold(vec![group("/me", 1), group("/", 50)], total(51, 102), 5, 10);
         assert!(f.shown.iter().all(|g| g.unique >= 5));
         assert_eq!(f.folded, 1);
     }
 
     #[test]
-    fn figures_over_few_people_are_withheld() {
-        assert!(may_show(0, 5));
-        assert!(!may_show(1, 5));
-        assert!(!may_show(4, 5));
-        assert!(may_show(5, 5));
+    fn withheld_figures_look_alike_whatever_they_were() {
+        for people in 0..5 {
+            assert!(!may_show(people, 5));
+            assert_eq!(shown(people * 3, people, 5), None, "{people} people");
+        }
+        assert_eq!(shown(17, 5, 5), Some(17));
     }
 }
