@@ -386,8 +386,9 @@ fn args<'a>(report: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     all
 }
 
-/// (value, unique, count) of a report's rows; `(other)` has no unique count.
-fn rows(report: &Value, key: &str) -> Vec<(String, Option<u64>, u64)> {
+/// (value, unique, count) of a report's rows; `(other)` has no unique count,
+/// and a withheld count is `None`.
+fn rows(report: &Value, key: &str) -> Vec<(String, Option<u64>, Option<u64>)> {
     report[key]
         .as_array()
         .unwrap()
@@ -396,17 +397,24 @@ fn rows(report: &Value, key: &str) -> Vec<(String, Option<u64>, u64)> {
             (
                 r["value"].as_str().unwrap().to_string(),
                 r["unique"].as_u64(),
-                r["count"].as_u64().unwrap(),
+                r["count"].as_u64(),
             )
         })
         .collect()
 }
 
-/// Expected rows; a unique count of 0 stands for none (`(other)`).
-fn owned(expected: &[(&str, u64, u64)]) -> Vec<(String, Option<u64>, u64)> {
+/// A count the report must withhold, in [`owned`]'s expectations.
+const WITHHELD: u64 = u64::MAX;
+
+/// Expected rows; `(other)` never has a unique count, and a count of
+/// [`WITHHELD`] stands for none.
+fn owned(expected: &[(&str, u64, u64)]) -> Vec<(String, Option<u64>, Option<u64>)> {
     expected
         .iter()
-        .map(|(v, u, c)| (v.to_string(), (*v != "(other)").then_some(*u), *c))
+        .map(|(v, u, c)| {
+            let count = (*c != WITHHELD).then_some(*c);
+            (v.to_string(), (*v != "(other)").then_some(*u), count)
+        })
         .collect()
 }
 
@@ -469,7 +477,8 @@ fn filters_combine_and_small_filtered_groups_are_withheld() {
     let report = cli_json(&args("summary", &["--filter", "referrer_host~GOOGLE"]));
     assert_eq!(report["current"], Value::Null);
     assert_eq!(report["change"], Value::Null);
-    // A day series filtered to Germany: V4 alone on Nov 1 is withheld.
+    // A day series filtered to Germany: V4 alone on Nov 1 is withheld, and so
+    // is Nov 2's zero, which must look the same as a small figure.
     let report = both(
         &c,
         &args("timeseries", &["--filter", "country==DE"]),
@@ -479,7 +488,7 @@ fn filters_combine_and_small_filtered_groups_are_withheld() {
         report["points"],
         json!([
             {"bucket": "2026-11-01", "visitors": null, "pageviews": null},
-            {"bucket": "2026-11-02", "visitors": 0, "pageviews": 0}
+            {"bucket": "2026-11-02", "visitors": null, "pageviews": null}
         ])
     );
 }
@@ -555,7 +564,8 @@ fn time_series_follow_the_time_zone() {
 fn breakdowns_fold_small_groups_and_keep_totals_exact() {
     let c = collector();
     // Paths: / (V1 twice, V2, V6, V7 twice), /pricing (V1, V3, V5), /tour (V3,
-    // V4: two visitors, folded).
+    // V4: two visitors, folded). (other) holds at most 2 people for certain,
+    // so its 2 page views are withheld too.
     let report = both(
         &c,
         &args("breakdown", &["--by", "path"]),
@@ -564,14 +574,15 @@ fn breakdowns_fold_small_groups_and_keep_totals_exact() {
     assert_eq!(report["count"], "pageviews");
     assert_eq!(
         rows(&report, "rows"),
-        owned(&[("/", 4, 6), ("/pricing", 3, 3), ("(other)", 2, 2)])
+        owned(&[("/", 4, 6), ("/pricing", 3, 3), ("(other)", 2, WITHHELD)])
     );
     assert_eq!(report["total"]["unique"], 7);
     assert_eq!(report["total"]["count"], 11);
     assert_eq!(report["rows"][0]["share"], 57.14);
 
     // Entry pages, one per visit: / (V1 twice, V2, V6, V7 twice); /pricing
-    // (V3, V5) and /tour (V4) are folded.
+    // (V3, V5) and /tour (V4) are folded. 7 visitors, 4 in the shown group:
+    // (other) certainly holds the other 3, so its count is shown.
     let report = cli_json(&args("breakdown", &["--by", "entry_page"]));
     assert_eq!(report["count"], "visits");
     assert_eq!(
@@ -587,11 +598,12 @@ fn breakdowns_fold_small_groups_and_keep_totals_exact() {
     );
 
     // Referrers: none for 5 visitors; google.com (V1, V2) and Hacker News
-    // (V4) folded; V1 is in two groups, so (other) counts 3 people.
+    // (V4) folded. They hold 3 people, but what the report knows proves only
+    // 2 (V1 is also in (none)), so (other) is withheld.
     let report = cli_json(&args("breakdown", &["--by", "referrer_host"]));
     assert_eq!(
         rows(&report, "rows"),
-        owned(&[("(none)", 5, 8), ("(other)", 3, 3)])
+        owned(&[("(none)", 5, 8), ("(other)", 3, WITHHELD)])
     );
 
     // Custom events: signup by V1, V2, V4.
@@ -607,7 +619,7 @@ fn breakdowns_fold_small_groups_and_keep_totals_exact() {
     );
 
     // Browsers of US visitors (read from events, not the rollup): Chrome
-    // V1, V2, V6, V7; Firefox (V3) and Safari (V5) folded.
+    // V1, V2, V6, V7; Firefox (V3) and Safari (V5) folded, two people: withheld.
     let report = both(
         &c,
         &args("breakdown", &["--by", "browser", "--filter", "country==US"]),
@@ -615,7 +627,7 @@ fn breakdowns_fold_small_groups_and_keep_totals_exact() {
     );
     assert_eq!(
         rows(&report, "rows"),
-        owned(&[("Chrome", 4, 7), ("(other)", 2, 3)])
+        owned(&[("Chrome", 4, 7), ("(other)", 2, WITHHELD)])
     );
     assert_eq!(report["total"]["unique"], 6);
 }
@@ -884,7 +896,7 @@ fn csv_and_tables_carry_the_same_figures() {
     );
     assert_eq!(
         String::from_utf8_lossy(&response.body),
-        "path,visitors,pageviews,share_%\r\n/,4,6,57.14\r\n/pricing,3,3,42.86\r\n(other),-,2,-\r\n(total),7,11,100.00\r\n"
+        "path,visitors,pageviews,share_%\r\n/,4,6,57.14\r\n/pricing,3,3,42.86\r\n(other),-,-,-\r\n(total),7,11,100.00\r\n"
     );
     let (ok, table, stderr) = cli(&args("breakdown", &["--by", "path"]));
     assert!(ok, "{stderr}");

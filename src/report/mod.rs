@@ -122,8 +122,9 @@ pub struct Row {
     /// Unique visitors (recipients, in email reports); `None` for
     /// `(other)`, where a person in several folded groups would count twice.
     pub unique: Option<u64>,
-    /// Page views, visits, events or opens: see the report's `count` field.
-    pub count: u64,
+    /// Page views, visits, events or opens: see the report's `count` field;
+    /// `None` when withheld (counted over too few people).
+    pub count: Option<u64>,
     /// Percent of the total's uniques; `None` with `unique`.
     pub share: Option<f64>,
 }
@@ -145,13 +146,15 @@ pub struct Breakdown {
 pub struct EmailReport {
     pub campaign: String,
     pub period: PeriodLabel,
-    pub opens: u64,
-    pub unique_opens: u64,
-    pub proxied_opens: u64,
-    pub direct_opens: u64,
+    /// Every figure is `None` when counted over fewer recipients than
+    /// `min_group_size` (a small campaign shows none of them).
+    pub opens: Option<u64>,
+    pub unique_opens: Option<u64>,
+    pub proxied_opens: Option<u64>,
+    pub direct_opens: Option<u64>,
     /// Recipients with at least one open that did not come through a proxy:
     /// the closest figure to "people who looked at the email".
-    pub unique_direct_opens: u64,
+    pub unique_direct_opens: Option<u64>,
     pub by_day: Vec<Row>,
     pub by_client: Vec<Row>,
     pub by_country: Vec<Row>,
@@ -179,6 +182,7 @@ impl Reporter {
         period: &Period,
         filters: &[Filter],
     ) -> Result<Summary, ReportError> {
+        suppress::refuse_differencing(filters, None, period)?;
         let previous_period = period.previous().ok_or_else(|| RequestError::Invalid {
             key: "from",
             value: period.from.to_string(),
@@ -201,7 +205,7 @@ impl Reporter {
         let mut notes = vec![NOTE_DAILY_IDS.to_string()];
         notes.push("Visits and bounces are counted from page views: a visit ends after 30 minutes without one, and at UTC midnight.".into());
         if current.is_none() || previous.is_none() {
-            notes.push(self.withheld_note());
+            notes.push(self.withheld_note("visitors"));
         }
         Ok(Summary {
             site: site.into(),
@@ -253,6 +257,7 @@ impl Reporter {
         interval: Interval,
         filters: &[Filter],
     ) -> Result<Timeseries, ReportError> {
+        suppress::refuse_differencing(filters, Some(interval), period)?;
         let (window, mut rolled_up) = self.window(site, period).await?;
         let labels: Vec<String> = self
             .fetch_all(sql::bucket_labels(&window, interval))
@@ -284,7 +289,7 @@ impl Reporter {
             .collect();
         let mut notes = vec![NOTE_DAILY_IDS.to_string()];
         if withheld {
-            notes.push(self.withheld_note());
+            notes.push(self.withheld_note("visitors"));
         }
         Ok(Timeseries {
             site: site.into(),
@@ -304,6 +309,7 @@ impl Reporter {
         filters: &[Filter],
         limit: usize,
     ) -> Result<Breakdown, ReportError> {
+        suppress::refuse_differencing(filters, None, period)?;
         let (window, rolled_up) = self.window(site, period).await?;
         let (measure, count) = match dimension {
             Dimension::Name => (Measure::CustomEvents, "events"),
@@ -323,13 +329,28 @@ impl Reporter {
             self.fetch_all(groups.groups_by_size())
         )?;
         let rows = self.rows(groups, totals, limit);
-        let total = row(
-            "(total)".into(),
-            Some(totals.unique),
-            totals.count,
-            totals.unique,
-        );
-        let notes = vec![NOTE_DAILY_IDS.to_string(), self.folded_note("visitors")];
+        // Without filters the total is the whole site's, exact; with them it
+        // is a figure like any other.
+        let total = if filters.is_empty() {
+            row(
+                "(total)".into(),
+                Some(totals.unique),
+                Some(totals.count),
+                totals.unique,
+            )
+        } else {
+            let shown = |value| suppress::shown(value, totals.unique, self.min_group_size);
+            row(
+                "(total)".into(),
+                shown(totals.unique),
+                shown(totals.count),
+                totals.unique,
+            )
+        };
+        let mut notes = vec![NOTE_DAILY_IDS.to_string(), self.folded_note("visitors")];
+        if !filters.is_empty() {
+            notes.push(self.withheld_note("visitors"));
+        }
         Ok(Breakdown {
             site: site.into(),
             period: period.into(),
@@ -357,17 +378,26 @@ impl Reporter {
             self.fetch_all::<GroupRow>(sql::email(&window, &Key::Client).groups_by_size()),
             self.fetch_all::<GroupRow>(sql::email(&window, &Key::Country).groups_by_size()),
         )?;
-        let proxied = |flag: &str| by_proxy.iter().find(|g| g.group_key == flag);
+        let k = self.min_group_size;
+        let proxied = |flag: &str| {
+            let group = by_proxy.iter().find(|g| g.group_key == flag);
+            group.map_or((0, 0), |g| (g.unique, g.count))
+        };
+        let ((proxied_people, proxied_opens), (direct_people, direct_opens)) =
+            (proxied("1"), proxied("0"));
         Ok(EmailReport {
             campaign: campaign.into(),
             period: period.into(),
-            opens: totals.count,
-            unique_opens: totals.unique,
-            proxied_opens: proxied("1").map_or(0, |g| g.count),
-            direct_opens: proxied("0").map_or(0, |g| g.count),
-            unique_direct_opens: proxied("0").map_or(0, |g| g.unique),
+            opens: suppress::shown(totals.count, totals.unique, k),
+            unique_opens: suppress::shown(totals.unique, totals.unique, k),
+            proxied_opens: suppress::shown(proxied_opens, proxied_people, k),
+            direct_opens: suppress::shown(direct_opens, direct_people, k),
+            unique_direct_opens: suppress::shown(direct_people, direct_people, k),
             by_day: every_bucket(days, &by_day)
-                .map(|(day, unique, count)| row(day, Some(unique), count, totals.unique))
+                .map(|(day, unique, count)| {
+                    let shown = |value| suppress::shown(value, unique, k);
+                    row(day, shown(unique), shown(count), totals.unique)
+                })
                 .collect(),
             by_client: self.rows(by_client, totals, limit),
             by_country: self.rows(by_country, totals, limit),
@@ -375,6 +405,7 @@ impl Reporter {
                 "Unique opens count recipients exactly, once per campaign.".into(),
                 "Proxied opens were fetched by a mail provider (Gmail's image proxy, Apple Mail Privacy Protection, Yahoo): they show delivery, not that a person looked.".into(),
                 self.folded_note("recipients"),
+                self.withheld_note("recipients"),
             ],
         })
     }
@@ -382,8 +413,7 @@ impl Reporter {
     /// The rows a grouped report shows, with `(other)` for what suppression
     /// folded.
     fn rows(&self, groups: Vec<GroupRow>, totals: CountRow, limit: usize) -> Vec<Row> {
-        let folded = suppress::fold(groups, self.min_group_size, limit);
-        let shown_count: u64 = folded.shown.iter().map(|g| g.count).sum();
+        let folded = suppress::fold(groups, totals, self.min_group_size, limit);
         let mut rows: Vec<Row> = folded
             .shown
             .into_iter()
@@ -393,13 +423,16 @@ impl Reporter {
                 } else {
                     g.group_key
                 };
-                row(value, Some(g.unique), g.count, totals.unique)
+                row(value, Some(g.unique), Some(g.count), totals.unique)
             })
             .collect();
         if folded.folded > 0 {
-            // Every hit is in exactly one group, so counts add up.
-            let other = totals.count.saturating_sub(shown_count);
-            rows.push(row(suppress::OTHER.into(), None, other, totals.unique));
+            rows.push(row(
+                suppress::OTHER.into(),
+                None,
+                folded.other,
+                totals.unique,
+            ));
         }
         rows
     }
@@ -442,15 +475,15 @@ impl Reporter {
 
     fn folded_note(&self, people: &str) -> String {
         format!(
-            "Groups of fewer than {} {people}, and groups past the row limit, are folded into \"{}\", which counts their hits but not their {people} (a person in two groups would count twice); the total is exact.",
-            self.min_group_size,
-            suppress::OTHER
+            "Groups of fewer than {k} {people}, and groups past the row limit, are folded into \"{}\", which counts their hits but not their {people} (a person in two groups would count twice), and is itself withheld unless it certainly holds {k} {people} or more.",
+            suppress::OTHER,
+            k = self.min_group_size,
         )
     }
 
-    fn withheld_note(&self) -> String {
+    fn withheld_note(&self, people: &str) -> String {
         format!(
-            "Figures over fewer than {} visitors are withheld (null) when filters are applied.",
+            "A figure over fewer than {} {people} is withheld (null, printed -), whatever it was, zero included: a withheld figure says nothing about how small it was.",
             self.min_group_size
         )
     }
@@ -511,7 +544,7 @@ fn mentions_time_zone(message: &str) -> bool {
     lower.contains("time zone") || lower.contains("timezone")
 }
 
-fn row(value: String, unique: Option<u64>, count: u64, total_unique: u64) -> Row {
+fn row(value: String, unique: Option<u64>, count: Option<u64>, total_unique: u64) -> Row {
     Row {
         value,
         unique,
@@ -546,9 +579,9 @@ mod tests {
         assert_eq!(percent_change(150.0, 100.0), Some(50.0));
         assert_eq!(percent_change(1.0, 3.0), Some(-66.67));
         assert_eq!(percent_change(5.0, 0.0), None);
-        assert_eq!(row("x".into(), Some(1), 2, 3).share, Some(33.33));
-        assert_eq!(row("x".into(), Some(0), 0, 0).share, Some(0.0));
-        assert_eq!(row("x".into(), None, 2, 3).share, None);
+        assert_eq!(row("x".into(), Some(1), Some(2), 3).share, Some(33.33));
+        assert_eq!(row("x".into(), Some(0), Some(0), 0).share, Some(0.0));
+        assert_eq!(row("x".into(), None, Some(2), 3).share, None);
     }
 
     #[test]

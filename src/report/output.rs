@@ -149,7 +149,7 @@ fn csv_line<'a>(cells: impl Iterator<Item = &'a str>) -> String {
 /// against CSV injection: a path, campaign or event name is visitor input.
 /// Numbers, negative ones included, are left as they are.
 fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
-    let formula = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let formula = cell.len() > 1 && cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
     if formula && cell.parse::<f64>().is_err() {
         format!("'{cell}").into()
     } else {
@@ -165,7 +165,7 @@ fn row_cells(row: &Row) -> Vec<String> {
     vec![
         row.value.clone(),
         optional(row.unique),
-        row.count.to_string(),
+        optional(row.count),
         optional(row.share.map(|share| format!("{share:.2}"))),
     ]
 }
@@ -296,25 +296,25 @@ impl Report for EmailReport {
             vec![
                 "opens".into(),
                 String::new(),
-                self.opens.to_string(),
+                optional(self.opens),
                 String::new(),
             ],
             vec![
                 "unique_opens".into(),
-                self.unique_opens.to_string(),
+                optional(self.unique_opens),
                 String::new(),
                 String::new(),
             ],
             vec![
                 "proxied_opens".into(),
                 String::new(),
-                self.proxied_opens.to_string(),
+                optional(self.proxied_opens),
                 String::new(),
             ],
             vec![
                 "direct_opens".into(),
-                self.unique_direct_opens.to_string(),
-                self.direct_opens.to_string(),
+                optional(self.unique_direct_opens),
+                optional(self.direct_opens),
                 String::new(),
             ],
         ];
