@@ -636,7 +636,7 @@ mod tests {
             .collect()
     }
 
-    /// Also writes the statements to `$BEACONHOUSE_REPORT_SQL_OUT`, one per
+    /// Also writes the statements to `$BEACONHOUSE_TEST_REPORT_SQL_OUT`, one per
     /// line, for `tests/schema_on_current_clickhouse.py` to run on a current
     /// ClickHouse (`tests/run.sh` does both).
     #[test]
@@ -652,7 +652,7 @@ mod tests {
                 "{statement}"
             );
         }
-        if let Some(path) = std::env::var_os("BEACONHOUSE_REPORT_SQL_OUT") {
+        if let Some(path) = std::env::var_os("BEACONHOUSE_TEST_REPORT_SQL_OUT") {
             std::fs::write(path, statements.join("\n") + "\n").unwrap();
         }
     }
