@@ -1,7 +1,8 @@
 //! Aggregate reports for marketing staff: summary, time series, breakdowns
 //! and email campaigns, for the stats API and `beaconhouse report`.
 //!
-//! Owns: running the statements of [`sql`] and shaping their answers, with
+//! Owns: answering any [`request::ReportRequest`] ([`Reporter::run`]):
+//! running the statements of [`sql`] and shaping their answers, with
 //! [`suppress`] applied to every group, and the daily [`rollup`]. Separate
 //! from collection: it reads `events` and writes only the rollup, and nothing
 //! on the collection path calls it.
@@ -9,6 +10,7 @@
 //! over fewer than `min_group_size` people.
 
 pub mod output;
+pub mod parameters;
 pub mod request;
 pub mod rollup;
 pub mod sql;
@@ -19,7 +21,7 @@ use serde::Serialize;
 
 use crate::clock;
 
-use request::{Dimension, Filter, Interval, Period, RequestError};
+use request::{Details, Dimension, Filter, Interval, Period, ReportRequest, RequestError};
 use sql::{Bind, CountRow, GroupRow, Key, Measure, Statement, VisitRow, Window};
 
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +160,17 @@ pub struct EmailReport {
     pub notes: Vec<String>,
 }
 
+/// The answer to a [`ReportRequest`]: one report, of the kind asked for.
+/// Serialized as the report itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum AnyReport {
+    Summary(Summary),
+    Timeseries(Timeseries),
+    Breakdown(Breakdown),
+    Email(EmailReport),
+}
+
 /// Runs reports against ClickHouse.
 #[derive(Clone)]
 pub struct Reporter {
@@ -173,7 +186,34 @@ impl Reporter {
         }
     }
 
-    pub async fn summary(
+    /// Runs any report request.
+    pub async fn run(&self, request: &ReportRequest) -> Result<AnyReport, ReportError> {
+        let period = &request.period;
+        Ok(match &request.details {
+            Details::Summary { site, filters } => {
+                AnyReport::Summary(self.summary(site, period, filters).await?)
+            }
+            Details::Timeseries {
+                site,
+                interval,
+                filters,
+            } => AnyReport::Timeseries(self.timeseries(site, period, *interval, filters).await?),
+            Details::Breakdown {
+                site,
+                dimension,
+                filters,
+                limit,
+            } => AnyReport::Breakdown(
+                self.breakdown(site, period, *dimension, filters, *limit)
+                    .await?,
+            ),
+            Details::Email { campaign, limit } => {
+                AnyReport::Email(self.email(campaign, period, *limit).await?)
+            }
+        })
+    }
+
+    async fn summary(
         &self,
         site: &str,
         period: &Period,
@@ -246,7 +286,7 @@ impl Reporter {
         }))
     }
 
-    pub async fn timeseries(
+    async fn timeseries(
         &self,
         site: &str,
         period: &Period,
@@ -296,7 +336,7 @@ impl Reporter {
         })
     }
 
-    pub async fn breakdown(
+    async fn breakdown(
         &self,
         site: &str,
         period: &Period,
@@ -342,7 +382,7 @@ impl Reporter {
         })
     }
 
-    pub async fn email(
+    async fn email(
         &self,
         campaign: &str,
         period: &Period,
@@ -540,6 +580,7 @@ fn round2(x: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::clock;
+    use request::Choice;
 
     #[test]
     fn changes_and_shares() {
@@ -597,8 +638,8 @@ mod tests {
         for window in [&denver, &utc, &kolkata] {
             assert!(sql::split(window, &rolled_up, false).days.is_some());
             let mut keys = vec![Key::Nothing];
-            keys.extend(Interval::ALL.map(Key::Bucket));
-            keys.extend(Dimension::ALL.map(Key::Dimension));
+            keys.extend(Interval::ALL.iter().copied().map(Key::Bucket));
+            keys.extend(Dimension::ALL.iter().copied().map(Key::Dimension));
             for key in keys {
                 for (measure, filters) in [
                     (Measure::Everything, &filters[..]),
@@ -622,7 +663,11 @@ mod tests {
             }
             statements.push(sql::visits(window, &rolled_up, &filters));
             statements.push(sql::visits(window, &rolled_up, &[]));
-            statements.extend(Interval::ALL.map(|i| sql::bucket_labels(window, i)));
+            statements.extend(
+                Interval::ALL
+                    .iter()
+                    .map(|&interval| sql::bucket_labels(window, interval)),
+            );
         }
         statements.extend([
             sql::rolled_up_days(nov_1_day, nov_1_day + 3),
