@@ -17,11 +17,14 @@ pub mod sql;
 pub mod suppress;
 
 use clickhouse::Client;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
 
 use crate::clock;
 
-use request::{Details, Dimension, Filter, Interval, Period, ReportRequest, RequestError};
+use request::{
+    Choice, Details, Dimension, Filter, Interval, Period, ReportKind, ReportRequest, RequestError,
+};
 use sql::{Bind, CountRow, GroupRow, Key, Measure, Statement, VisitRow, Window};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,9 +48,11 @@ pub const NOTE_DAILY_IDS: &str = "Visitors are counted once per day: visitor ids
 const NONE: &str = "(none)";
 
 /// The period a report covers, as it is printed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct PeriodLabel {
+    #[schemars(extend("format" = "date"))]
     pub from: String,
+    #[schemars(extend("format" = "date"))]
     pub to: String,
     pub time_zone: String,
 }
@@ -63,7 +68,7 @@ impl From<&Period> for PeriodLabel {
 }
 
 /// The figures of one period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct SummaryFigures {
     pub visitors: u64,
     pub pageviews: u64,
@@ -74,9 +79,9 @@ pub struct SummaryFigures {
 }
 
 /// How the current period compares with the previous one: percent change,
-/// or `None` when the previous figure was zero; bounce rate in points
-/// (`None` when the previous period had no visits).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// or null when the previous figure was zero; bounce rate in points (null
+/// when the previous period had no visits).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct SummaryChange {
     pub visitors: Option<f64>,
     pub pageviews: Option<f64>,
@@ -85,29 +90,29 @@ pub struct SummaryChange {
     pub bounce_rate_points: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Summary {
     pub site: String,
     pub period: PeriodLabel,
     pub previous_period: PeriodLabel,
     pub filters: Vec<Filter>,
-    /// `None` when the filters leave too few visitors to show.
+    /// Null when the filters leave too few visitors to show.
     pub current: Option<SummaryFigures>,
     pub previous: Option<SummaryFigures>,
     pub change: Option<SummaryChange>,
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Point {
     /// Local date (`2026-11-01`) or hour (`2026-11-01 13:00`).
     pub bucket: String,
-    /// `None` when withheld: filtered, and too few visitors.
+    /// Null when withheld: filtered, and too few visitors.
     pub visitors: Option<u64>,
     pub pageviews: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Timeseries {
     pub site: String,
     pub period: PeriodLabel,
@@ -118,32 +123,55 @@ pub struct Timeseries {
 }
 
 /// A row of a breakdown or of an email report's groups.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Row {
     pub value: String,
-    /// Unique visitors (recipients, in email reports); `None` for
-    /// `(other)`, where a person in several folded groups would count twice.
+    /// Unique visitors (recipients, in email reports); null for `(other)`,
+    /// where a person in several folded groups would count twice.
     pub unique: Option<u64>,
     /// Page views, visits, events or opens: see the report's `count` field.
     pub count: u64,
-    /// Percent of the total's uniques; `None` with `unique`.
+    /// Percent of the total's uniques; null with `unique`.
     pub share: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What the `count` of a breakdown's rows counts: `pageviews`, `visits` (that
+/// entered on the page, by `entry_page`) or `events` (custom events, by
+/// `name`).
+// No doc comments on variants, as on `request::Dimension`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Counted {
+    Pageviews,
+    Visits,
+    Events,
+}
+
+impl Choice for Counted {
+    const ALL: &'static [Counted] = &[Counted::Pageviews, Counted::Visits, Counted::Events];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Counted::Pageviews => "pageviews",
+            Counted::Visits => "visits",
+            Counted::Events => "events",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Breakdown {
     pub site: String,
     pub period: PeriodLabel,
     pub dimension: Dimension,
     pub filters: Vec<Filter>,
-    /// What `count` counts: `pageviews`, `visits` (entry pages) or `events`.
-    pub count: &'static str,
+    pub count: Counted,
     pub total: Row,
     pub rows: Vec<Row>,
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct EmailReport {
     pub campaign: String,
     pub period: PeriodLabel,
@@ -169,6 +197,19 @@ pub enum AnyReport {
     Timeseries(Timeseries),
     Breakdown(Breakdown),
     Email(EmailReport),
+}
+
+impl AnyReport {
+    /// The JSON Schema of the report `kind` answers with: a `$ref` to its
+    /// type's schema, which `generator` adds to its definitions.
+    pub fn schema_of(kind: ReportKind, generator: &mut SchemaGenerator) -> Schema {
+        match kind {
+            ReportKind::Summary => generator.subschema_for::<Summary>(),
+            ReportKind::Timeseries => generator.subschema_for::<Timeseries>(),
+            ReportKind::Breakdown => generator.subschema_for::<Breakdown>(),
+            ReportKind::Email => generator.subschema_for::<EmailReport>(),
+        }
+    }
 }
 
 /// Runs reports against ClickHouse.
@@ -346,9 +387,9 @@ impl Reporter {
     ) -> Result<Breakdown, ReportError> {
         let (window, rolled_up) = self.window(site, period).await?;
         let (measure, count) = match dimension {
-            Dimension::Name => (Measure::CustomEvents, "events"),
-            Dimension::EntryPage => (Measure::Visits, "visits"),
-            _ => (Measure::PageViews, "pageviews"),
+            Dimension::Name => (Measure::CustomEvents, Counted::Events),
+            Dimension::EntryPage => (Measure::Visits, Counted::Visits),
+            _ => (Measure::PageViews, Counted::Pageviews),
         };
         let groups = sql::site(
             &window,
@@ -580,7 +621,6 @@ fn round2(x: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::clock;
-    use request::Choice;
 
     #[test]
     fn changes_and_shares() {

@@ -268,7 +268,12 @@ impl Report for Breakdown {
                 self.dimension.as_str(),
                 filters_label(&self.filters)
             ),
-            columns: vec![self.dimension.as_str(), "visitors", self.count, "share_%"],
+            columns: vec![
+                self.dimension.as_str(),
+                "visitors",
+                self.count.as_str(),
+                "share_%",
+            ],
             rows,
         }]
     }

@@ -3,9 +3,9 @@
 //! its default and the words it may be.
 //!
 //! Owns: which parameters each report kind takes. The parser
-//! ([`super::request::ReportRequest::from_pairs`]) and the CLI's flags read
-//! this table, so neither lists a parameter again; the stats API's tests hold
-//! its `openapi.json` to it.
+//! ([`super::request::ReportRequest::from_pairs`]), the CLI's flags and the
+//! OpenAPI document all read this table, so none of them lists a parameter
+//! again.
 //! Must never: parse or check a value; `request` does that.
 
 use super::output::Format;
@@ -178,7 +178,8 @@ pub const FORMAT: Parameter = Parameter {
     description: "How the answer is written. Without it, the API answers JSON (CSV when the request has `Accept: text/csv`) and `beaconhouse report` prints a table.",
 };
 
-/// Every parameter, in the order errors and `--help` list them.
+/// Every parameter, in the order errors, `--help` and the OpenAPI document
+/// list them.
 pub const ALL: [&Parameter; 10] = [
     &SITE, &CAMPAIGN, &FROM, &TO, &TZ, &FILTER, &INTERVAL, &BY, &LIMIT, &FORMAT,
 ];

@@ -8,6 +8,7 @@
 //! Must never: let a name from a request reach SQL; dimensions map to fixed
 //! column names here, and values are bound as parameters by `report::sql`.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::output::Format;
@@ -58,8 +59,9 @@ fn shortened(text: &str) -> String {
 }
 
 /// A closed set of words that requests pick from and answers use. `ALL` is
-/// the order that error messages and `--help` list them in; `as_str` is how
-/// requests, JSON and tables spell them.
+/// the order that error messages, `--help` and the OpenAPI document list them
+/// in; `as_str` is how requests, JSON (serde's names, which the OpenAPI tests
+/// hold equal) and tables spell them.
 pub trait Choice: Copy + 'static {
     const ALL: &'static [Self];
 
@@ -286,12 +288,15 @@ impl<'a> Given<'a> {
     }
 }
 
-/// What a breakdown groups by, and what a filter tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What a breakdown groups by, and what a filter tests. `entry_page` is the
+/// first page of each visit (a breakdown only, never a filter); `name` is the
+/// name of custom events (page views excluded).
+// No doc comments on variants: JSON Schema would turn each into a `oneOf`
+// branch instead of one `enum` in `ALL` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Dimension {
     Path,
-    /// The first page of each visit; only a breakdown, never a filter.
     EntryPage,
     ReferrerHost,
     UtmSource,
@@ -303,7 +308,6 @@ pub enum Dimension {
     Browser,
     Os,
     Device,
-    /// Custom event names (page views excluded).
     Name,
 }
 
@@ -345,7 +349,7 @@ impl Choice for Dimension {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FilterOp {
     Equals,
@@ -354,7 +358,7 @@ pub enum FilterOp {
 }
 
 /// `country==US`, `path!=/`, `referrer_host~google`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Filter {
     pub dimension: Dimension,
     pub op: FilterOp,
@@ -399,7 +403,7 @@ impl Filter {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Interval {
     Hour,
