@@ -1,6 +1,7 @@
 //! The `beaconhouse` command: parses arguments, loads the configuration and
 //! hands over to the library. Errors end here, printed with what to do.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,8 +9,10 @@ use anyhow::Context;
 use beaconhouse::config::{Config, LogFormat};
 use beaconhouse::report::Reporter;
 use beaconhouse::report::output::{self, Format};
-use beaconhouse::report::request::{Day, Dimension, Filter, Interval, Period, parse_limit};
-use clap::{Parser, Subcommand};
+use beaconhouse::report::parameters::{self, Parameter, Values};
+use beaconhouse::report::request::{Choice, ReportKind, ReportRequest, Subject};
+use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
+use clap::{Arg, ArgAction, ArgMatches, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -44,70 +47,120 @@ enum Command {
     },
 }
 
-#[derive(Subcommand)]
-enum ReportCommand {
-    /// Visitors, page views, visits, views per visit, bounce rate, and the
-    /// change from the previous period of the same length.
-    Summary(SiteArgs),
-    /// Visitors and page views per hour, day, week or month.
-    Timeseries {
-        #[command(flatten)]
-        site: SiteArgs,
-        /// hour, day, week (from Monday) or month.
-        #[arg(long, default_value = "day")]
-        interval: String,
-    },
-    /// Top groups of one dimension with counts and share.
-    Breakdown {
-        #[command(flatten)]
-        site: SiteArgs,
-        /// path, entry_page, referrer_host, utm_source, utm_medium,
-        /// utm_campaign, country, region, city, browser, os, device or name.
-        #[arg(long)]
-        by: String,
-        /// Most rows before "(other)".
-        #[arg(long, default_value = "10")]
-        limit: String,
-    },
-    /// Opens of one email campaign.
-    Email {
-        /// The campaign id (the `c` of /o.gif).
-        #[arg(long)]
-        campaign: String,
-        #[command(flatten)]
-        period: PeriodArgs,
-        /// Most rows per group before "(other)".
-        #[arg(long, default_value = "10")]
-        limit: String,
-    },
+/// `beaconhouse report <kind> --<parameter> VALUE ...`: a subcommand per
+/// report kind and a flag per parameter it takes, built from
+/// `report::parameters`, so the CLI takes what the API takes. The values
+/// reach the same parser as the API's query string.
+struct ReportCommand {
+    kind: ReportKind,
+    pairs: Vec<(&'static str, String)>,
 }
 
-#[derive(clap::Args)]
-struct PeriodArgs {
-    /// First day, YYYY-MM-DD, in --tz.
-    #[arg(long)]
-    from: String,
-    /// Last day (included), YYYY-MM-DD, in --tz.
-    #[arg(long)]
-    to: String,
-    /// IANA time zone for day boundaries.
-    #[arg(long, default_value = "UTC")]
-    tz: String,
-    /// table, json or csv.
-    #[arg(long, default_value = "table")]
-    format: String,
+impl ReportCommand {
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+    }
 }
 
-#[derive(clap::Args)]
-struct SiteArgs {
-    /// A configured site id.
-    #[arg(long)]
-    site: String,
-    #[command(flatten)]
-    period: PeriodArgs,
-    /// dimension==value, dimension!=value or dimension~text; repeat to combine.
-    #[arg(long = "filter")]
-    filters: Vec<String>,
+impl Subcommand for ReportCommand {
+    fn augment_subcommands(mut command: clap::Command) -> clap::Command {
+        for &kind in ReportKind::ALL {
+            command = command.subcommand(
+                clap::Command::new(kind.as_str())
+                    .about(kind.description())
+                    .args(parameters::taken_by(kind).map(flag)),
+            );
+        }
+        command
+    }
+
+    fn augment_subcommands_for_update(command: clap::Command) -> clap::Command {
+        ReportCommand::augment_subcommands(command)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        ReportKind::parse("report", name).is_ok()
+    }
+}
+
+impl FromArgMatches for ReportCommand {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<ReportCommand, clap::Error> {
+        let (name, flags) = matches
+            .subcommand()
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::MissingSubcommand))?;
+        let kind = ReportKind::parse("report", name)
+            .map_err(|e| clap::Error::raw(clap::error::ErrorKind::InvalidSubcommand, e))?;
+        let mut pairs = Vec::new();
+        for parameter in parameters::taken_by(kind) {
+            let values = flags
+                .try_get_many::<String>(parameter.name)
+                .map_err(|e| clap::Error::raw(clap::error::ErrorKind::InvalidValue, e))?;
+            pairs.extend(
+                values
+                    .into_iter()
+                    .flatten()
+                    .map(|v| (parameter.name, v.clone())),
+            );
+        }
+        Ok(ReportCommand { kind, pairs })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = ReportCommand::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+/// The flag `--<name>` of a parameter. Defaults are shown, not filled in:
+/// the parser fills them, as it does for the API.
+fn flag(parameter: &'static Parameter) -> Arg {
+    let words = match parameter.values {
+        Values::OneOf(names) => names(),
+        Values::Text | Values::Date | Values::Count { .. } => Vec::new(),
+    };
+    let help = match parameter.default {
+        Some(default) => format!("{} [default: {default}]", parameter.description),
+        None => parameter.description.to_string(),
+    };
+    Arg::new(parameter.name)
+        .long(parameter.name)
+        .value_name(parameter.name.to_uppercase())
+        .help(help)
+        .required(parameter.required)
+        .action(if parameter.repeatable {
+            ArgAction::Append
+        } else {
+            ArgAction::Set
+        })
+        .value_parser(ShowsWords(words))
+}
+
+/// Takes any text and leaves judging it to the report parser, so the CLI
+/// refuses a value in the same words as the API; lists the parameter's words
+/// in `--help` (and for completion).
+#[derive(Clone)]
+struct ShowsWords(Vec<&'static str>);
+
+impl TypedValueParser for ShowsWords {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        StringValueParser::new().parse_ref(command, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        if self.0.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.0.iter().copied().map(PossibleValue::new)))
+    }
 }
 
 fn main() -> ExitCode {
@@ -156,8 +209,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Report { report } => {
             init_logging(config.log_format);
-            let text = runtime()?.block_on(print_report(&config, report))?;
-            print!("{text}");
+            let request = ReportRequest::from_pairs(report.kind, report.pairs(), Format::Table)?;
+            if let Subject::Site(site) = request.subject() {
+                configured(&config, site)?;
+            }
+            let answer = runtime()?.block_on(reporter(&config).run(&request))?;
+            print!("{}", output::render(&answer, request.format));
             Ok(())
         }
         Command::Serve => {
@@ -169,29 +226,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-impl PeriodArgs {
-    fn parse(&self) -> anyhow::Result<(Period, Format)> {
-        let period = Period::new(
-            Day::parse("from", &self.from)?,
-            Day::parse("to", &self.to)?,
-            &self.tz,
-        )?;
-        let format = Format::parse(&self.format)
-            .with_context(|| format!("--format is {:?}: use table, json or csv", self.format))?;
-        Ok((period, format))
-    }
-}
-
-impl SiteArgs {
-    fn filters(&self) -> anyhow::Result<Vec<Filter>> {
-        Ok(self
-            .filters
-            .iter()
-            .map(|f| Filter::parse(f))
-            .collect::<Result<_, _>>()?)
-    }
-}
-
 fn reporter(config: &Config) -> Reporter {
     Reporter::new(
         beaconhouse::sink::clickhouse::client(&config.clickhouse),
@@ -199,71 +233,17 @@ fn reporter(config: &Config) -> Reporter {
     )
 }
 
-async fn print_report(config: &Config, report: ReportCommand) -> anyhow::Result<String> {
-    let reporter = reporter(config);
-    let known_site = |site: &str| -> anyhow::Result<()> {
-        if config.sites.contains_key(site) {
-            Ok(())
-        } else {
-            let mut known: Vec<&str> = config.sites.keys().map(String::as_str).collect();
-            known.sort();
-            anyhow::bail!(
-                "--site {site:?} is not configured; configured sites: {}",
-                known.join(", ")
-            )
-        }
-    };
-    Ok(match report {
-        ReportCommand::Summary(args) => {
-            known_site(&args.site)?;
-            let (period, format) = args.period.parse()?;
-            let report = reporter
-                .summary(&args.site, &period, &args.filters()?)
-                .await?;
-            output::render(&report, format)
-        }
-        ReportCommand::Timeseries {
-            site: args,
-            interval,
-        } => {
-            known_site(&args.site)?;
-            let (period, format) = args.period.parse()?;
-            let interval = Interval::parse(&interval)?;
-            let report = reporter
-                .timeseries(&args.site, &period, interval, &args.filters()?)
-                .await?;
-            output::render(&report, format)
-        }
-        ReportCommand::Breakdown {
-            site: args,
-            by,
-            limit,
-        } => {
-            known_site(&args.site)?;
-            let (period, format) = args.period.parse()?;
-            let report = reporter
-                .breakdown(
-                    &args.site,
-                    &period,
-                    Dimension::parse("by", &by)?,
-                    &args.filters()?,
-                    parse_limit(&limit)?,
-                )
-                .await?;
-            output::render(&report, format)
-        }
-        ReportCommand::Email {
-            campaign,
-            period,
-            limit,
-        } => {
-            let (period, format) = period.parse()?;
-            let report = reporter
-                .email(&campaign, &period, parse_limit(&limit)?)
-                .await?;
-            output::render(&report, format)
-        }
-    })
+/// Refuses a site the configuration does not have, listing those it has.
+fn configured(config: &Config, site: &str) -> anyhow::Result<()> {
+    if config.sites.contains_key(site) {
+        return Ok(());
+    }
+    let mut known: Vec<&str> = config.sites.keys().map(String::as_str).collect();
+    known.sort();
+    anyhow::bail!(
+        "--site {site:?} is not configured; configured sites: {}",
+        known.join(", ")
+    )
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

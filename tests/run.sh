@@ -24,7 +24,7 @@ fi
 
 echo "==> schema/ and report queries on a current ClickHouse release"
 statements=$(mktemp)
-BEACONHOUSE_REPORT_SQL_OUT="$statements" cargo test --locked --quiet --lib every_report_statement_is_fully_bound
+BEACONHOUSE_TEST_REPORT_SQL_OUT="$statements" cargo test --locked --quiet --lib every_report_statement_is_fully_bound
 python3 tests/schema_on_current_clickhouse.py "$statements"
 rm -f "$statements"
 

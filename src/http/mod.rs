@@ -11,6 +11,7 @@
 //! access-log middleware is installed for this reason).
 
 mod collect;
+pub mod openapi;
 pub mod params;
 pub mod stats;
 

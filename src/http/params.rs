@@ -1,12 +1,12 @@
-//! Request parameters as the collection endpoints read them: the pixels'
-//! query strings and the beacon's JSON body. Pure parsing, no decisions.
+//! Request parameters as the endpoints read them: the pixels' and the stats
+//! API's query strings and the beacon's JSON body. Pure parsing, no decisions.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 
-/// A query string's parameters, first occurrence winning. Percent-decoding
-/// errors and invalid UTF-8 become U+FFFD instead of failing the request.
+/// A query string's parameters (the first 32). Percent-decoding errors and
+/// invalid UTF-8 become U+FFFD instead of failing the request.
 pub struct Query<'a> {
     pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
@@ -18,24 +18,18 @@ impl<'a> Query<'a> {
         }
     }
 
-    pub fn get<'q>(&'q self, name: &'q str) -> Option<&'q str> {
-        self.get_all(name).next()
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value)
     }
 
-    /// Every value of a repeated parameter, in order.
-    pub fn get_all<'q>(&'q self, name: &'q str) -> impl Iterator<Item = &'q str> + 'q {
+    /// Every `(name, value)`, in order, repeated names included.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
         self.pairs
             .iter()
-            .filter(move |(key, _)| key == name)
-            .map(|(_, value)| value.as_ref())
-    }
-
-    /// The first parameter whose name is not in `known`.
-    pub fn unknown(&self, known: &[&str]) -> Option<&str> {
-        self.pairs
-            .iter()
-            .map(|(key, _)| key.as_ref())
-            .find(|key| !known.contains(key))
+            .map(|(key, value)| (key.as_ref(), value.as_ref()))
     }
 }
 
@@ -73,6 +67,11 @@ mod tests {
         assert_eq!(query.get("bad"), Some("\u{fffd}%A"));
         assert_eq!(query.get("x"), Some(""));
         assert_eq!(query.get("missing"), None);
+        assert_eq!(
+            query.pairs().filter(|(key, _)| *key == "site").count(),
+            2,
+            "repeats are kept for the stats API to refuse"
+        );
     }
 
     #[test]

@@ -1,24 +1,24 @@
-//! The stats API: `GET /api/v1/stats/{summary,timeseries,breakdown,email}`
-//! and its OpenAPI document at `GET /api/v1/openapi.json`.
+//! The stats API: `GET /api/v1/stats/<kind>` for every report kind, and its
+//! OpenAPI document at `GET /api/v1/openapi.json` (built by [`super::openapi`]).
 //!
 //! Owns: bearer-token access (compared in constant time, limited to sites
-//! and campaigns), reading the query string into a report request, and the
-//! answer's format (JSON, CSV, or the CLI's table).
+//! and campaigns), handing the query string to the shared report parser, and
+//! the answer's format (JSON, CSV, or the CLI's table).
 //! Must never: answer without a valid token, or log a token.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+use schemars::JsonSchema;
+use serde::Serialize;
 use subtle::ConstantTimeEq;
 
+use super::openapi;
 use super::params::Query;
 use crate::config::{ApiToken, Site};
 use crate::report::output::{self, Format, Report};
-use crate::report::request::{self, Day, Dimension, Filter, Interval, Period, RequestError};
+use crate::report::request::{Choice, ReportKind, ReportRequest, RequestError, Subject};
 use crate::report::{ReportError, Reporter};
-
-/// The OpenAPI 3 description of this module's endpoints.
-pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// What the stats handlers share.
 pub struct StatsState {
@@ -42,13 +42,28 @@ impl StatsState {
     }
 }
 
+/// The path of a kind of report.
+pub fn route(kind: ReportKind) -> String {
+    format!("/api/v1/stats/{}", kind.as_str())
+}
+
 pub fn routes(config: &mut web::ServiceConfig) {
-    config
-        .route("/api/v1/stats/summary", web::get().to(summary))
-        .route("/api/v1/stats/timeseries", web::get().to(timeseries))
-        .route("/api/v1/stats/breakdown", web::get().to(breakdown))
-        .route("/api/v1/stats/email", web::get().to(email))
-        .route("/api/v1/openapi.json", web::get().to(openapi));
+    for &kind in ReportKind::ALL {
+        config.route(
+            &route(kind),
+            web::get().to(move |request: HttpRequest, state: web::Data<StatsState>| {
+                report(kind, request, state)
+            }),
+        );
+    }
+    config.route(openapi::PATH, web::get().to(serve_openapi));
+}
+
+/// The body of every refusal.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ErrorBody {
+    /// What is wrong, and what to do about it.
+    pub error: String,
 }
 
 /// A refusal, with the status it is answered with.
@@ -63,7 +78,7 @@ enum Refusal {
 
 impl Refusal {
     fn response(self) -> HttpResponse {
-        let (status, message) = match self {
+        let (status, error) = match self {
             Refusal::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m.to_string()),
             Refusal::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             Refusal::NotFound(m) => (StatusCode::NOT_FOUND, m),
@@ -74,7 +89,7 @@ impl Refusal {
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.json(serde_json::json!({ "error": message }))
+        response.json(ErrorBody { error })
     }
 }
 
@@ -124,36 +139,31 @@ fn authorize<'t>(
     found.ok_or(Refusal::Unauthorized("the API token is not valid"))
 }
 
-/// The parameters every report takes, checked against the caller's token.
-struct Common {
-    period: Period,
-    format: Format,
-}
-
-fn common(request: &HttpRequest, query: &Query, known: &[&str]) -> Result<Common, Refusal> {
-    if let Some(name) = query.unknown(known) {
-        return Err(Refusal::BadRequest(format!(
-            "unknown parameter `{name}`; this endpoint takes {}",
-            known.join(", ")
-        )));
+/// Whether `token` may read `subject`, and (for a site) whether it exists;
+/// a token that may not read a site learns nothing of whether it exists.
+fn may_read(token: &ApiToken, sites: &[String], subject: Subject) -> Result<(), Refusal> {
+    match subject {
+        Subject::Site(site) => {
+            if !token.sites.allows(site) {
+                return Err(Refusal::Forbidden(format!(
+                    "the token {:?} may not read site {site:?}",
+                    token.name
+                )));
+            }
+            if !sites.iter().any(|s| s == site) {
+                return Err(Refusal::NotFound(format!("no site {site:?} is configured")));
+            }
+        }
+        Subject::Campaign(campaign) => {
+            if !token.campaigns.allows(campaign) {
+                return Err(Refusal::Forbidden(format!(
+                    "the token {:?} may not read campaign {campaign:?}",
+                    token.name
+                )));
+            }
+        }
     }
-    let day = |key: &'static str, example: &'static str| -> Result<Day, Refusal> {
-        let text = query.get(key).ok_or(RequestError::Missing(key, example))?;
-        Ok(Day::parse(key, text)?)
-    };
-    let period = Period::new(
-        day("from", "from=2026-11-01")?,
-        day("to", "to=2026-11-30")?,
-        query.get("tz").unwrap_or("UTC"),
-    )?;
-    let format = match query.get("format") {
-        Some(text) => Format::parse(text).ok_or_else(|| {
-            Refusal::BadRequest(format!("`format` is {text:?}: use json, csv or table"))
-        })?,
-        None if accepts_csv(request) => Format::Csv,
-        None => Format::Json,
-    };
-    Ok(Common { period, format })
+    Ok(())
 }
 
 fn accepts_csv(request: &HttpRequest) -> bool {
@@ -169,42 +179,6 @@ fn authorization(request: &HttpRequest) -> Option<&str> {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-}
-
-/// A site report's common parameters and its site, if the caller's token may
-/// read it and it exists.
-fn site_report<'q>(
-    request: &HttpRequest,
-    state: &StatsState,
-    query: &'q Query,
-    known: &[&str],
-) -> Result<(Common, &'q str), Refusal> {
-    let token = authorize(&state.tokens, authorization(request))?;
-    let common = common(request, query, known)?;
-    let site = query
-        .get("site")
-        .ok_or(RequestError::Missing("site", "site=optimumabq.com"))?;
-    if !token.sites.allows(site) {
-        return Err(Refusal::Forbidden(format!(
-            "the token {:?} may not read site {site:?}",
-            token.name
-        )));
-    }
-    if !state.sites.iter().any(|s| s == site) {
-        return Err(Refusal::NotFound(format!("no site {site:?} is configured")));
-    }
-    Ok((common, site))
-}
-
-fn filters(query: &Query) -> Result<Vec<Filter>, Refusal> {
-    Ok(query
-        .get_all("filter")
-        .map(Filter::parse)
-        .collect::<Result<_, _>>()?)
-}
-
-fn limit(query: &Query) -> Result<usize, Refusal> {
-    Ok(query.get("limit").map_or(Ok(10), request::parse_limit)?)
 }
 
 fn answer(report: &impl Report, format: Format) -> HttpResponse {
@@ -225,105 +199,33 @@ fn answer(report: &impl Report, format: Format) -> HttpResponse {
     response
 }
 
-fn respond(result: Result<HttpResponse, Refusal>) -> HttpResponse {
-    result.unwrap_or_else(Refusal::response)
+/// Every report: token, parameters (any the kind does not take is refused,
+/// so a typo does not silently widen a report), access, then the figures.
+async fn report(
+    kind: ReportKind,
+    request: HttpRequest,
+    state: web::Data<StatsState>,
+) -> HttpResponse {
+    let answered = async {
+        let token = authorize(&state.tokens, authorization(&request))?;
+        let query = Query::parse(request.query_string());
+        let default_format = if accepts_csv(&request) {
+            Format::Csv
+        } else {
+            Format::Json
+        };
+        let report_request = ReportRequest::from_pairs(kind, query.pairs(), default_format)?;
+        may_read(token, &state.sites, report_request.subject())?;
+        let report = state.reporter.run(&report_request).await?;
+        Ok(answer(&report, report_request.format))
+    };
+    answered.await.unwrap_or_else(Refusal::response)
 }
 
-// The query parameters each endpoint takes; any other is refused, so a typo
-// does not silently widen a report. `openapi.json` lists the same.
-const SITE_PARAMETERS: [&str; 6] = ["site", "from", "to", "tz", "filter", "format"];
-const TIMESERIES_PARAMETERS: [&str; 7] =
-    ["site", "from", "to", "tz", "filter", "format", "interval"];
-const BREAKDOWN_PARAMETERS: [&str; 8] = [
-    "site", "from", "to", "tz", "filter", "format", "by", "limit",
-];
-const EMAIL_PARAMETERS: [&str; 6] = ["campaign", "from", "to", "tz", "limit", "format"];
-
-async fn summary(request: HttpRequest, state: web::Data<StatsState>) -> HttpResponse {
-    respond(
-        async {
-            let query = Query::parse(request.query_string());
-            let (common, site) = site_report(&request, &state, &query, &SITE_PARAMETERS)?;
-            let report = state
-                .reporter
-                .summary(site, &common.period, &filters(&query)?)
-                .await?;
-            Ok(answer(&report, common.format))
-        }
-        .await,
-    )
-}
-
-async fn timeseries(request: HttpRequest, state: web::Data<StatsState>) -> HttpResponse {
-    respond(
-        async {
-            let query = Query::parse(request.query_string());
-            let (common, site) = site_report(&request, &state, &query, &TIMESERIES_PARAMETERS)?;
-            let interval = Interval::parse(query.get("interval").unwrap_or("day"))?;
-            let report = state
-                .reporter
-                .timeseries(site, &common.period, interval, &filters(&query)?)
-                .await?;
-            Ok(answer(&report, common.format))
-        }
-        .await,
-    )
-}
-
-async fn breakdown(request: HttpRequest, state: web::Data<StatsState>) -> HttpResponse {
-    respond(
-        async {
-            let query = Query::parse(request.query_string());
-            let (common, site) = site_report(&request, &state, &query, &BREAKDOWN_PARAMETERS)?;
-            let by = query
-                .get("by")
-                .ok_or(RequestError::Missing("by", "by=path"))?;
-            let dimension = Dimension::parse("by", by)?;
-            let report = state
-                .reporter
-                .breakdown(
-                    site,
-                    &common.period,
-                    dimension,
-                    &filters(&query)?,
-                    limit(&query)?,
-                )
-                .await?;
-            Ok(answer(&report, common.format))
-        }
-        .await,
-    )
-}
-
-async fn email(request: HttpRequest, state: web::Data<StatsState>) -> HttpResponse {
-    respond(
-        async {
-            let token = authorize(&state.tokens, authorization(&request))?;
-            let query = Query::parse(request.query_string());
-            let common = common(&request, &query, &EMAIL_PARAMETERS)?;
-            let campaign = query
-                .get("campaign")
-                .ok_or(RequestError::Missing("campaign", "campaign=nov-newsletter"))?;
-            if !token.campaigns.allows(campaign) {
-                return Err(Refusal::Forbidden(format!(
-                    "the token {:?} may not read campaign {campaign:?}",
-                    token.name
-                )));
-            }
-            let report = state
-                .reporter
-                .email(campaign, &common.period, limit(&query)?)
-                .await?;
-            Ok(answer(&report, common.format))
-        }
-        .await,
-    )
-}
-
-async fn openapi() -> HttpResponse {
+async fn serve_openapi() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(OPENAPI)
+        .body(openapi::document())
 }
 
 #[cfg(test)]
@@ -367,62 +269,39 @@ mod tests {
     }
 
     #[test]
-    fn the_openapi_document_lists_every_route_and_parameter() {
-        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
-        let paths = doc["paths"].as_object().unwrap();
-        let mut listed: Vec<&str> = paths.keys().map(String::as_str).collect();
-        listed.sort();
+    fn a_token_reads_only_its_sites_and_campaigns_and_learns_of_sites_only_then() {
+        let marketing = token("marketing", "a-very-long-secret-token-of-marketing");
+        let configured = [
+            "optimumabq.com".to_string(),
+            "elsewhere.example".to_string(),
+        ];
         assert_eq!(
-            listed,
-            [
-                "/api/v1/openapi.json",
-                "/api/v1/stats/breakdown",
-                "/api/v1/stats/email",
-                "/api/v1/stats/summary",
-                "/api/v1/stats/timeseries"
-            ]
+            may_read(&marketing, &configured, Subject::Site("optimumabq.com")),
+            Ok(())
         );
-        let parameters = |path: &str| -> Vec<String> {
-            let mut names: Vec<String> = doc["paths"][path]["get"]["parameters"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p["name"].as_str().unwrap().to_string())
-                .collect();
-            names.sort();
-            names
+        assert!(matches!(
+            may_read(&marketing, &configured, Subject::Site("elsewhere.example")),
+            Err(Refusal::Forbidden(_))
+        ));
+        assert!(matches!(
+            may_read(
+                &marketing,
+                &configured[1..],
+                Subject::Site("optimumabq.com")
+            ),
+            Err(Refusal::NotFound(_))
+        ));
+        assert_eq!(
+            may_read(&marketing, &[], Subject::Campaign("nov-newsletter")),
+            Ok(())
+        );
+        let agency = ApiToken {
+            campaigns: Access::Only(vec!["dec-newsletter".into()]),
+            ..marketing
         };
-        let sorted = |names: &[&str]| {
-            let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-            v.sort();
-            v
-        };
-        assert_eq!(
-            parameters("/api/v1/stats/summary"),
-            sorted(&SITE_PARAMETERS)
-        );
-        assert_eq!(
-            parameters("/api/v1/stats/timeseries"),
-            sorted(&TIMESERIES_PARAMETERS)
-        );
-        assert_eq!(
-            parameters("/api/v1/stats/breakdown"),
-            sorted(&BREAKDOWN_PARAMETERS)
-        );
-        assert_eq!(parameters("/api/v1/stats/email"), sorted(&EMAIL_PARAMETERS));
-        let by: Vec<&str> = doc["components"]["schemas"]["Dimension"]["enum"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
-        assert_eq!(by, Dimension::ALL.map(Dimension::as_str));
-        let intervals: Vec<&str> = doc["components"]["schemas"]["Interval"]["enum"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
-        assert_eq!(intervals, Interval::ALL.map(Interval::as_str));
+        assert!(matches!(
+            may_read(&agency, &[], Subject::Campaign("nov-newsletter")),
+            Err(Refusal::Forbidden(_))
+        ));
     }
 }

@@ -1,7 +1,8 @@
 //! Aggregate reports for marketing staff: summary, time series, breakdowns
 //! and email campaigns, for the stats API and `beaconhouse report`.
 //!
-//! Owns: running the statements of [`sql`] and shaping their answers, with
+//! Owns: answering any [`request::ReportRequest`] ([`Reporter::run`]):
+//! running the statements of [`sql`] and shaping their answers, with
 //! [`suppress`] applied to every group, and the daily [`rollup`]. Separate
 //! from collection: it reads `events` and writes only the rollup, and nothing
 //! on the collection path calls it.
@@ -9,17 +10,21 @@
 //! over fewer than `min_group_size` people.
 
 pub mod output;
+pub mod parameters;
 pub mod request;
 pub mod rollup;
 pub mod sql;
 pub mod suppress;
 
 use clickhouse::Client;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
 
 use crate::clock;
 
-use request::{Dimension, Filter, Interval, Period, RequestError};
+use request::{
+    Choice, Details, Dimension, Filter, Interval, Period, ReportKind, ReportRequest, RequestError,
+};
 use sql::{Bind, CountRow, GroupRow, Key, Measure, Statement, VisitRow, Window};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +48,11 @@ pub const NOTE_DAILY_IDS: &str = "Visitors are counted once per day: visitor ids
 const NONE: &str = "(none)";
 
 /// The period a report covers, as it is printed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct PeriodLabel {
+    #[schemars(extend("format" = "date"))]
     pub from: String,
+    #[schemars(extend("format" = "date"))]
     pub to: String,
     pub time_zone: String,
 }
@@ -61,7 +68,7 @@ impl From<&Period> for PeriodLabel {
 }
 
 /// The figures of one period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct SummaryFigures {
     pub visitors: u64,
     pub pageviews: u64,
@@ -72,9 +79,9 @@ pub struct SummaryFigures {
 }
 
 /// How the current period compares with the previous one: percent change,
-/// or `None` when the previous figure was zero; bounce rate in points
-/// (`None` when the previous period had no visits).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// or null when the previous figure was zero; bounce rate in points (null
+/// when the previous period had no visits).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct SummaryChange {
     pub visitors: Option<f64>,
     pub pageviews: Option<f64>,
@@ -83,29 +90,29 @@ pub struct SummaryChange {
     pub bounce_rate_points: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Summary {
     pub site: String,
     pub period: PeriodLabel,
     pub previous_period: PeriodLabel,
     pub filters: Vec<Filter>,
-    /// `None` when the filters leave too few visitors to show.
+    /// Null when the filters leave too few visitors to show.
     pub current: Option<SummaryFigures>,
     pub previous: Option<SummaryFigures>,
     pub change: Option<SummaryChange>,
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Point {
     /// Local date (`2026-11-01`) or hour (`2026-11-01 13:00`).
     pub bucket: String,
-    /// `None` when withheld: filtered, and too few visitors.
+    /// Null when withheld: filtered, and too few visitors.
     pub visitors: Option<u64>,
     pub pageviews: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Timeseries {
     pub site: String,
     pub period: PeriodLabel,
@@ -116,33 +123,56 @@ pub struct Timeseries {
 }
 
 /// A row of a breakdown or of an email report's groups.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Row {
     pub value: String,
-    /// Unique visitors (recipients, in email reports); `None` for
-    /// `(other)`, where a person in several folded groups would count twice.
+    /// Unique visitors (recipients, in email reports); null for `(other)`,
+    /// where a person in several folded groups would count twice.
     pub unique: Option<u64>,
     /// Page views, visits, events or opens: see the report's `count` field;
-    /// `None` when withheld (counted over too few people).
+    /// null when withheld (counted over too few people).
     pub count: Option<u64>,
-    /// Percent of the total's uniques; `None` with `unique`.
+    /// Percent of the total's uniques; null with `unique`.
     pub share: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What the `count` of a breakdown's rows counts: `pageviews`, `visits` (that
+/// entered on the page, by `entry_page`) or `events` (custom events, by
+/// `name`).
+// No doc comments on variants, as on `request::Dimension`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Counted {
+    Pageviews,
+    Visits,
+    Events,
+}
+
+impl Choice for Counted {
+    const ALL: &'static [Counted] = &[Counted::Pageviews, Counted::Visits, Counted::Events];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Counted::Pageviews => "pageviews",
+            Counted::Visits => "visits",
+            Counted::Events => "events",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Breakdown {
     pub site: String,
     pub period: PeriodLabel,
     pub dimension: Dimension,
     pub filters: Vec<Filter>,
-    /// What `count` counts: `pageviews`, `visits` (entry pages) or `events`.
-    pub count: &'static str,
+    pub count: Counted,
     pub total: Row,
     pub rows: Vec<Row>,
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct EmailReport {
     pub campaign: String,
     pub period: PeriodLabel,
@@ -161,6 +191,30 @@ pub struct EmailReport {
     pub notes: Vec<String>,
 }
 
+/// The answer to a [`ReportRequest`]: one report, of the kind asked for.
+/// Serialized as the report itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum AnyReport {
+    Summary(Summary),
+    Timeseries(Timeseries),
+    Breakdown(Breakdown),
+    Email(EmailReport),
+}
+
+impl AnyReport {
+    /// The JSON Schema of the report `kind` answers with: a `$ref` to its
+    /// type's schema, which `generator` adds to its definitions.
+    pub fn schema_of(kind: ReportKind, generator: &mut SchemaGenerator) -> Schema {
+        match kind {
+            ReportKind::Summary => generator.subschema_for::<Summary>(),
+            ReportKind::Timeseries => generator.subschema_for::<Timeseries>(),
+            ReportKind::Breakdown => generator.subschema_for::<Breakdown>(),
+            ReportKind::Email => generator.subschema_for::<EmailReport>(),
+        }
+    }
+}
+
 /// Runs reports against ClickHouse.
 #[derive(Clone)]
 pub struct Reporter {
@@ -176,7 +230,34 @@ impl Reporter {
         }
     }
 
-    pub async fn summary(
+    /// Runs any report request.
+    pub async fn run(&self, request: &ReportRequest) -> Result<AnyReport, ReportError> {
+        let period = &request.period;
+        Ok(match &request.details {
+            Details::Summary { site, filters } => {
+                AnyReport::Summary(self.summary(site, period, filters).await?)
+            }
+            Details::Timeseries {
+                site,
+                interval,
+                filters,
+            } => AnyReport::Timeseries(self.timeseries(site, period, *interval, filters).await?),
+            Details::Breakdown {
+                site,
+                dimension,
+                filters,
+                limit,
+            } => AnyReport::Breakdown(
+                self.breakdown(site, period, *dimension, filters, *limit)
+                    .await?,
+            ),
+            Details::Email { campaign, limit } => {
+                AnyReport::Email(self.email(campaign, period, *limit).await?)
+            }
+        })
+    }
+
+    async fn summary(
         &self,
         site: &str,
         period: &Period,
@@ -250,7 +331,7 @@ impl Reporter {
         }))
     }
 
-    pub async fn timeseries(
+    async fn timeseries(
         &self,
         site: &str,
         period: &Period,
@@ -301,7 +382,7 @@ impl Reporter {
         })
     }
 
-    pub async fn breakdown(
+    async fn breakdown(
         &self,
         site: &str,
         period: &Period,
@@ -312,9 +393,9 @@ impl Reporter {
         suppress::refuse_differencing(filters, None, period)?;
         let (window, rolled_up) = self.window(site, period).await?;
         let (measure, count) = match dimension {
-            Dimension::Name => (Measure::CustomEvents, "events"),
-            Dimension::EntryPage => (Measure::Visits, "visits"),
-            _ => (Measure::PageViews, "pageviews"),
+            Dimension::Name => (Measure::CustomEvents, Counted::Events),
+            Dimension::EntryPage => (Measure::Visits, Counted::Visits),
+            _ => (Measure::PageViews, Counted::Pageviews),
         };
         let groups = sql::site(
             &window,
@@ -363,7 +444,7 @@ impl Reporter {
         })
     }
 
-    pub async fn email(
+    async fn email(
         &self,
         campaign: &str,
         period: &Period,
@@ -630,8 +711,8 @@ mod tests {
         for window in [&denver, &utc, &kolkata] {
             assert!(sql::split(window, &rolled_up, false).days.is_some());
             let mut keys = vec![Key::Nothing];
-            keys.extend(Interval::ALL.map(Key::Bucket));
-            keys.extend(Dimension::ALL.map(Key::Dimension));
+            keys.extend(Interval::ALL.iter().copied().map(Key::Bucket));
+            keys.extend(Dimension::ALL.iter().copied().map(Key::Dimension));
             for key in keys {
                 for (measure, filters) in [
                     (Measure::Everything, &filters[..]),
@@ -655,7 +736,11 @@ mod tests {
             }
             statements.push(sql::visits(window, &rolled_up, &filters));
             statements.push(sql::visits(window, &rolled_up, &[]));
-            statements.extend(Interval::ALL.map(|i| sql::bucket_labels(window, i)));
+            statements.extend(
+                Interval::ALL
+                    .iter()
+                    .map(|&interval| sql::bucket_labels(window, interval)),
+            );
         }
         statements.extend([
             sql::rolled_up_days(nov_1_day, nov_1_day + 3),
@@ -669,7 +754,7 @@ mod tests {
             .collect()
     }
 
-    /// Also writes the statements to `$BEACONHOUSE_REPORT_SQL_OUT`, one per
+    /// Also writes the statements to `$BEACONHOUSE_TEST_REPORT_SQL_OUT`, one per
     /// line, for `tests/schema_on_current_clickhouse.py` to run on a current
     /// ClickHouse (`tests/run.sh` does both).
     #[test]
@@ -685,7 +770,7 @@ mod tests {
                 "{statement}"
             );
         }
-        if let Some(path) = std::env::var_os("BEACONHOUSE_REPORT_SQL_OUT") {
+        if let Some(path) = std::env::var_os("BEACONHOUSE_TEST_REPORT_SQL_OUT") {
             std::fs::write(path, statements.join("\n") + "\n").unwrap();
         }
     }

@@ -6,22 +6,25 @@
 
 use serde::Serialize;
 
-use super::{Breakdown, EmailReport, Row, Summary, SummaryFigures, Timeseries};
+use super::request::Choice;
+use super::{AnyReport, Breakdown, EmailReport, Row, Summary, SummaryFigures, Timeseries};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    Table,
     Json,
     Csv,
+    /// The aligned tables, with notes, that `beaconhouse report` prints.
+    Table,
 }
 
-impl Format {
-    pub fn parse(text: &str) -> Option<Format> {
-        match text {
-            "table" => Some(Format::Table),
-            "json" => Some(Format::Json),
-            "csv" => Some(Format::Csv),
-            _ => None,
+impl Choice for Format {
+    const ALL: &'static [Format] = &[Format::Json, Format::Csv, Format::Table];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Table => "table",
         }
     }
 }
@@ -279,7 +282,12 @@ impl Report for Breakdown {
                 self.dimension.as_str(),
                 filters_label(&self.filters)
             ),
-            columns: vec![self.dimension.as_str(), "visitors", self.count, "share_%"],
+            columns: vec![
+                self.dimension.as_str(),
+                "visitors",
+                self.count.as_str(),
+                "share_%",
+            ],
             rows,
         }]
     }
@@ -340,6 +348,26 @@ impl Report for EmailReport {
 
     fn notes(&self) -> &[String] {
         &self.notes
+    }
+}
+
+impl Report for AnyReport {
+    fn tables(&self) -> Vec<Table> {
+        match self {
+            AnyReport::Summary(report) => report.tables(),
+            AnyReport::Timeseries(report) => report.tables(),
+            AnyReport::Breakdown(report) => report.tables(),
+            AnyReport::Email(report) => report.tables(),
+        }
+    }
+
+    fn notes(&self) -> &[String] {
+        match self {
+            AnyReport::Summary(report) => report.notes(),
+            AnyReport::Timeseries(report) => report.notes(),
+            AnyReport::Breakdown(report) => report.notes(),
+            AnyReport::Email(report) => report.notes(),
+        }
     }
 }
 

@@ -1,12 +1,18 @@
-//! What a report asks for, parsed from the words the API and the CLI share:
-//! dimensions, filters, intervals, dates and time zones.
+//! What a report asks for: one [`ReportRequest`], parsed by
+//! [`ReportRequest::from_pairs`] from the key/value pairs that the API's query
+//! string and the CLI's flags both become, and the words it is made of
+//! (report kinds, dimensions, filters, intervals, dates, time zones).
 //!
-//! Owns: every rule about what a valid request is, as pure functions.
+//! Owns: every rule about what a valid request is, as pure functions; which
+//! parameters each kind takes is read from [`super::parameters`].
 //! Must never: let a name from a request reach SQL; dimensions map to fixed
 //! column names here, and values are bound as parameters by `report::sql`.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
+use super::output::Format;
+use super::parameters::{self, Parameter};
 use crate::clock;
 
 /// Longest range one report may cover, in days.
@@ -16,8 +22,21 @@ pub const MAX_LIMIT: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
-    #[error("`{0}` is missing; add it (e.g. {1})")]
-    Missing(&'static str, &'static str),
+    #[error("`{name}` is missing; add it (e.g. {name}={example})")]
+    Missing {
+        name: &'static str,
+        example: &'static str,
+    },
+    #[error(
+        "unknown parameter `{name}`; the {kind} report takes {takes}; remove it or check its spelling"
+    )]
+    Unknown {
+        name: String,
+        kind: &'static str,
+        takes: String,
+    },
+    #[error("`{0}` is given more than once; give it once")]
+    Repeated(&'static str),
     #[error("`{key}` is {value:?}: {problem}")]
     Invalid {
         key: &'static str,
@@ -29,17 +48,255 @@ pub enum RequestError {
 fn invalid(key: &'static str, value: &str, problem: impl Into<String>) -> RequestError {
     RequestError::Invalid {
         key,
-        value: value.chars().take(100).collect(),
+        value: shortened(value),
         problem: problem.into(),
     }
 }
 
-/// What a breakdown groups by, and what a filter tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Request text as an error message repeats it: at most 100 characters.
+fn shortened(text: &str) -> String {
+    text.chars().take(100).collect()
+}
+
+/// A closed set of words that requests pick from and answers use. `ALL` is
+/// the order that error messages, `--help` and the OpenAPI document list them
+/// in; `as_str` is how requests, JSON (serde's names, which the OpenAPI tests
+/// hold equal) and tables spell them.
+pub trait Choice: Copy + 'static {
+    const ALL: &'static [Self];
+
+    /// The word, as requests and answers spell it.
+    fn as_str(self) -> &'static str;
+
+    /// Every word, in `ALL` order.
+    fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|choice| choice.as_str()).collect()
+    }
+
+    /// The choice `text` names; the error, under `key`, lists the words.
+    fn parse(key: &'static str, text: &str) -> Result<Self, RequestError> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|choice| choice.as_str() == text)
+            .ok_or_else(|| {
+                invalid(
+                    key,
+                    text,
+                    format!("use one of {}", Self::names().join(", ")),
+                )
+            })
+    }
+}
+
+/// The reports there are. Each is the API route `/api/v1/stats/<kind>` and
+/// the command `beaconhouse report <kind>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    Summary,
+    Timeseries,
+    Breakdown,
+    Email,
+}
+
+impl Choice for ReportKind {
+    const ALL: &'static [ReportKind] = &[
+        ReportKind::Summary,
+        ReportKind::Timeseries,
+        ReportKind::Breakdown,
+        ReportKind::Email,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::Summary => "summary",
+            ReportKind::Timeseries => "timeseries",
+            ReportKind::Breakdown => "breakdown",
+            ReportKind::Email => "email",
+        }
+    }
+}
+
+impl ReportKind {
+    /// What the report gives, for `--help` and the OpenAPI document.
+    pub fn description(self) -> &'static str {
+        match self {
+            ReportKind::Summary => {
+                "Visitors, page views, visits, views per visit and bounce rate, with the previous period of the same length and the change."
+            }
+            ReportKind::Timeseries => {
+                "Visitors and page views per hour, day, week (from Monday) or month, every bucket listed."
+            }
+            ReportKind::Breakdown => "Top groups of one dimension, with counts and share.",
+            ReportKind::Email => {
+                "Opens of one email campaign: total, unique, proxied and direct, by day, by mail client, by country."
+            }
+        }
+    }
+}
+
+/// One report, as the API and the CLI ask for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRequest {
+    pub details: Details,
+    pub period: Period,
+    pub format: Format,
+}
+
+/// What each kind of report asks for besides its period and format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Details {
+    Summary {
+        site: String,
+        filters: Vec<Filter>,
+    },
+    Timeseries {
+        site: String,
+        interval: Interval,
+        filters: Vec<Filter>,
+    },
+    Breakdown {
+        site: String,
+        dimension: Dimension,
+        filters: Vec<Filter>,
+        limit: usize,
+    },
+    Email {
+        campaign: String,
+        limit: usize,
+    },
+}
+
+/// Whose figures a report shows: what the caller checks access against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject<'a> {
+    Site(&'a str),
+    Campaign(&'a str),
+}
+
+impl ReportRequest {
+    /// Parses a request of `kind` from `(name, value)` pairs, in order.
+    /// Refuses a parameter the kind does not take and a repeated one (only
+    /// `filter` may repeat), names the first missing one, and fills in the
+    /// defaults of [`parameters::ALL`]; `format` defaults to
+    /// `default_format`, which is the caller's to choose.
+    pub fn from_pairs<'a>(
+        kind: ReportKind,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+        default_format: Format,
+    ) -> Result<ReportRequest, RequestError> {
+        use parameters::{BY, CAMPAIGN, FILTER, FORMAT, FROM, INTERVAL, LIMIT, SITE, TO, TZ};
+        let given = Given::collect(kind, pairs)?;
+        let period = Period::new(
+            Day::parse(FROM.name, given.value(&FROM)?)?,
+            Day::parse(TO.name, given.value(&TO)?)?,
+            given.value(&TZ)?,
+        )?;
+        let filters = || -> Result<Vec<Filter>, RequestError> {
+            given.values(&FILTER).map(Filter::parse).collect()
+        };
+        let limit = || parse_limit(given.value(&LIMIT)?);
+        let details = match kind {
+            ReportKind::Summary => Details::Summary {
+                site: given.value(&SITE)?.to_string(),
+                filters: filters()?,
+            },
+            ReportKind::Timeseries => Details::Timeseries {
+                site: given.value(&SITE)?.to_string(),
+                interval: Interval::parse(INTERVAL.name, given.value(&INTERVAL)?)?,
+                filters: filters()?,
+            },
+            ReportKind::Breakdown => Details::Breakdown {
+                site: given.value(&SITE)?.to_string(),
+                dimension: Dimension::parse(BY.name, given.value(&BY)?)?,
+                filters: filters()?,
+                limit: limit()?,
+            },
+            ReportKind::Email => Details::Email {
+                campaign: given.value(&CAMPAIGN)?.to_string(),
+                limit: limit()?,
+            },
+        };
+        let format = match given.values(&FORMAT).next() {
+            Some(text) => Format::parse(FORMAT.name, text)?,
+            None => default_format,
+        };
+        Ok(ReportRequest {
+            details,
+            period,
+            format,
+        })
+    }
+
+    pub fn subject(&self) -> Subject<'_> {
+        match &self.details {
+            Details::Summary { site, .. }
+            | Details::Timeseries { site, .. }
+            | Details::Breakdown { site, .. } => Subject::Site(site),
+            Details::Email { campaign, .. } => Subject::Campaign(campaign),
+        }
+    }
+}
+
+/// The pairs of one request, each checked against the parameter table.
+struct Given<'a> {
+    pairs: Vec<(&'static str, &'a str)>,
+}
+
+impl<'a> Given<'a> {
+    fn collect(
+        kind: ReportKind,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Given<'a>, RequestError> {
+        let mut given = Given { pairs: Vec::new() };
+        for (name, value) in pairs {
+            let parameter = parameters::taken_by(kind)
+                .find(|p| p.name == name)
+                .ok_or_else(|| RequestError::Unknown {
+                    name: shortened(name),
+                    kind: kind.as_str(),
+                    takes: parameters::taken_by(kind)
+                        .map(|p| p.name)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            if !parameter.repeatable && given.values(parameter).next().is_some() {
+                return Err(RequestError::Repeated(parameter.name));
+            }
+            given.pairs.push((parameter.name, value));
+        }
+        match parameters::taken_by(kind).find(|p| p.required && given.values(p).next().is_none()) {
+            Some(missing) => Err(missing.missing()),
+            None => Ok(given),
+        }
+    }
+
+    /// Every value given for `parameter`, in order.
+    fn values<'g>(&'g self, parameter: &'g Parameter) -> impl Iterator<Item = &'a str> + 'g {
+        self.pairs
+            .iter()
+            .filter(move |(name, _)| *name == parameter.name)
+            .map(|(_, value)| *value)
+    }
+
+    /// The value given for `parameter`, or its default.
+    fn value(&self, parameter: &Parameter) -> Result<&'a str, RequestError> {
+        self.values(parameter)
+            .next()
+            .or(parameter.default)
+            .ok_or_else(|| parameter.missing())
+    }
+}
+
+/// What a breakdown groups by, and what a filter tests. `entry_page` is the
+/// first page of each visit (a breakdown only, never a filter); `name` is the
+/// name of custom events (page views excluded).
+// No doc comments on variants: JSON Schema would turn each into a `oneOf`
+// branch instead of one `enum` in `ALL` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Dimension {
     Path,
-    /// The first page of each visit; only a breakdown, never a filter.
     EntryPage,
     ReferrerHost,
     UtmSource,
@@ -51,12 +308,11 @@ pub enum Dimension {
     Browser,
     Os,
     Device,
-    /// Custom event names (page views excluded).
     Name,
 }
 
-impl Dimension {
-    pub const ALL: [Dimension; 13] = [
+impl Choice for Dimension {
+    const ALL: &'static [Dimension] = &[
         Dimension::Path,
         Dimension::EntryPage,
         Dimension::ReferrerHost,
@@ -74,7 +330,7 @@ impl Dimension {
 
     /// The name used in requests, in the `dimension` column of `daily_stats`,
     /// and (except `entry_page`) as the column of `events`.
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             Dimension::Path => "path",
             Dimension::EntryPage => "entry_page",
@@ -91,20 +347,9 @@ impl Dimension {
             Dimension::Name => "name",
         }
     }
-
-    pub fn parse(key: &'static str, text: &str) -> Result<Dimension, RequestError> {
-        Dimension::ALL
-            .into_iter()
-            .find(|d| d.as_str() == text)
-            .ok_or_else(|| invalid(key, text, format!("use one of {}", Dimension::names())))
-    }
-
-    fn names() -> String {
-        Dimension::ALL.map(Dimension::as_str).join(", ")
-    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FilterOp {
     Equals,
@@ -113,7 +358,7 @@ pub enum FilterOp {
 }
 
 /// `country==US`, `path!=/`, `referrer_host~google`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Filter {
     pub dimension: Dimension,
     pub op: FilterOp,
@@ -158,7 +403,7 @@ impl Filter {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Interval {
     Hour,
@@ -167,28 +412,21 @@ pub enum Interval {
     Month,
 }
 
-impl Interval {
-    pub const ALL: [Interval; 4] = [
+impl Choice for Interval {
+    const ALL: &'static [Interval] = &[
         Interval::Hour,
         Interval::Day,
         Interval::Week,
         Interval::Month,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             Interval::Hour => "hour",
             Interval::Day => "day",
             Interval::Week => "week",
             Interval::Month => "month",
         }
-    }
-
-    pub fn parse(text: &str) -> Result<Interval, RequestError> {
-        Interval::ALL
-            .into_iter()
-            .find(|i| i.as_str() == text)
-            .ok_or_else(|| invalid("interval", text, "use hour, day, week or month"))
     }
 }
 
@@ -366,17 +604,112 @@ mod tests {
         assert!(Filter::parse("entry_page==/").is_err());
     }
 
+    fn request(kind: ReportKind, pairs: &[(&str, &str)]) -> Result<ReportRequest, RequestError> {
+        ReportRequest::from_pairs(kind, pairs.iter().copied(), Format::Json)
+    }
+
+    const PERIOD: [(&str, &str); 2] = [("from", "2026-11-01"), ("to", "2026-11-30")];
+
+    #[test]
+    fn requests_parse_from_pairs_with_defaults() {
+        let pairs = [("site", "optimumabq.com"), PERIOD[0], PERIOD[1]];
+        let summary = request(ReportKind::Summary, &pairs).unwrap();
+        assert_eq!(summary.subject(), Subject::Site("optimumabq.com"));
+        assert_eq!(summary.period.time_zone, "UTC");
+        assert_eq!(summary.period.days(), 30);
+        assert_eq!(summary.format, Format::Json);
+        let breakdown = request(
+            ReportKind::Breakdown,
+            &[
+                ("filter", "path~blog"),
+                ("by", "path"),
+                ("site", "optimumabq.com"),
+                PERIOD[0],
+                PERIOD[1],
+                ("filter", "country==US"),
+                ("format", "table"),
+                ("tz", "America/Denver"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            breakdown.details,
+            Details::Breakdown {
+                site: "optimumabq.com".into(),
+                dimension: Dimension::Path,
+                filters: vec![
+                    Filter::parse("path~blog").unwrap(),
+                    Filter::parse("country==US").unwrap()
+                ],
+                limit: 10,
+            }
+        );
+        assert_eq!(breakdown.format, Format::Table);
+        assert_eq!(breakdown.period.time_zone, "America/Denver");
+        let timeseries = request(ReportKind::Timeseries, &pairs).unwrap();
+        assert!(matches!(
+            timeseries.details,
+            Details::Timeseries {
+                interval: Interval::Day,
+                ..
+            }
+        ));
+        let email = ReportRequest::from_pairs(
+            ReportKind::Email,
+            [("campaign", "nov-newsletter"), PERIOD[0], PERIOD[1]],
+            Format::Csv,
+        )
+        .unwrap();
+        assert_eq!(email.subject(), Subject::Campaign("nov-newsletter"));
+        assert_eq!(email.format, Format::Csv);
+    }
+
+    #[test]
+    fn unknown_repeated_missing_and_bad_parameters_are_refused_by_name() {
+        let error = request(
+            ReportKind::Summary,
+            &[("site", "a"), PERIOD[0], PERIOD[1], ("by", "path")],
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unknown parameter `by`; the summary report takes site, from, to, tz, filter, format; remove it or check its spelling"
+        );
+        assert_eq!(
+            request(
+                ReportKind::Summary,
+                &[("site", "a"), ("site", "b"), PERIOD[0], PERIOD[1]]
+            ),
+            Err(RequestError::Repeated("site"))
+        );
+        assert_eq!(
+            request(ReportKind::Email, &[PERIOD[0], PERIOD[1]])
+                .unwrap_err()
+                .to_string(),
+            "`campaign` is missing; add it (e.g. campaign=nov-newsletter)"
+        );
+        let error = request(
+            ReportKind::Summary,
+            &[("site", "a"), PERIOD[0], PERIOD[1], ("format", "xml")],
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("use one of json, csv, table"),
+            "{error}"
+        );
+    }
+
     #[test]
     fn dimensions_intervals_and_limits() {
-        for d in Dimension::ALL {
+        for &d in Dimension::ALL {
             assert_eq!(Dimension::parse("by", d.as_str()).unwrap(), d);
         }
         let error = Dimension::parse("by", "visitor_id")
             .unwrap_err()
             .to_string();
         assert!(error.contains("use one of path, entry_page"), "{error}");
-        assert_eq!(Interval::parse("week").unwrap(), Interval::Week);
-        assert!(Interval::parse("minute").is_err());
+        assert_eq!(Interval::parse("interval", "week").unwrap(), Interval::Week);
+        assert!(Interval::parse("interval", "minute").is_err());
         assert_eq!(parse_limit("10").unwrap(), 10);
         assert!(parse_limit("0").is_err() && parse_limit("1001").is_err());
     }

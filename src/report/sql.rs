@@ -18,7 +18,7 @@
 
 use serde::Serialize;
 
-use super::request::{Day, Dimension, Filter, FilterOp, Interval};
+use super::request::{Choice, Day, Dimension, Filter, FilterOp, Interval};
 use crate::clock;
 
 /// A value bound to a `?` of a statement.
@@ -605,7 +605,8 @@ pub fn rollup_day(day: u16, events: u64) -> Vec<Statement> {
     let range = || in_ranges("ts", &[(start, start + DAY_SECONDS)]);
     let insert = "INSERT INTO daily_stats (site, day, dimension, value, visitors, hits, visits, bounces, visit_views, computed_at) ";
     let page_dimensions: Vec<String> = Dimension::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|d| !matches!(d, Dimension::EntryPage | Dimension::Name))
         .map(|d| format!("tuple('{}', {})", d.as_str(), events_column(d)))
         .chain(["tuple('pageview_total', '')".to_string()])
