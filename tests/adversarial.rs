@@ -288,9 +288,7 @@ fn the_api_answers_as_the_cli_does() {
             "at most 3",
         ),
         (
-            format!(
-                "/api/v1/stats/timeseries?site=optimumabq.com&from=2026-11-01&to=2026-11-10&interval=hour&filter=path~that"
-            ),
+            "/api/v1/stats/timeseries?site=optimumabq.com&from=2026-11-01&to=2026-11-10&interval=hour&filter=path~that".to_string(),
             "at most 7 days",
         ),
     ] {
