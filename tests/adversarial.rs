@@ -165,7 +165,7 @@ fn filtered_breakdowns_show_nothing_of_one_person() {
             "entry_page",
         ] {
             let what = format!("breakdown --by {by} --filter {filter}");
-            let report = cli_json(&[
+            let args = [
                 "breakdown",
                 "--site",
                 "optimumabq.com",
@@ -173,20 +173,11 @@ fn filtered_breakdowns_show_nothing_of_one_person() {
                 by,
                 "--filter",
                 filter,
-            ]);
+            ];
+            let report = cli_json(&args);
             assert_nothing_of_the_person(&report, &what);
             assert!(report["total"]["count"].is_null(), "{what}: (total)");
-            let (ok, csv, stderr) = cli(&[
-                "breakdown",
-                "--site",
-                "optimumabq.com",
-                "--by",
-                by,
-                "--filter",
-                filter,
-                "--format",
-                "csv",
-            ]);
+            let (ok, csv, stderr) = cli(&[&args[..], &["--format", "csv"]].concat());
             assert!(ok, "{stderr}");
             assert_no_small_csv_cell(&csv, &what);
         }

@@ -40,6 +40,7 @@ pub struct AppState {
 pub fn routes(config: &mut web::ServiceConfig) {
     collect::routes(config);
     stats::routes(config);
+    openapi::routes(config);
 }
 
 /// The two listeners `serve` answers on.

@@ -21,6 +21,18 @@ use crate::report::request::{Choice, ReportKind};
 /// Where the document is served.
 pub const PATH: &str = "/api/v1/openapi.json";
 
+/// Registers [`PATH`]. Kept here, not in `stats`, so `stats` does not import
+/// the document that describes it.
+pub fn routes(config: &mut actix_web::web::ServiceConfig) {
+    config.route(PATH, actix_web::web::get().to(serve));
+}
+
+async fn serve() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document())
+}
+
 /// The document, as JSON text.
 pub fn document() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();

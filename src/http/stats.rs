@@ -1,5 +1,5 @@
 //! The stats API: `GET /api/v1/stats/<kind>` for every report kind, and its
-//! OpenAPI document at `GET /api/v1/openapi.json` (built by [`super::openapi`]).
+//! OpenAPI document at `GET /api/v1/openapi.json` (served and built by `http::openapi`).
 //!
 //! Owns: bearer-token access (compared in constant time, limited to sites
 //! and campaigns), handing the query string to the shared report parser, and
@@ -13,7 +13,6 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 
-use super::openapi;
 use super::params::Query;
 use crate::config::{ApiToken, Site};
 use crate::report::output::{self, Format, Report};
@@ -56,7 +55,6 @@ pub fn routes(config: &mut web::ServiceConfig) {
             }),
         );
     }
-    config.route(openapi::PATH, web::get().to(serve_openapi));
 }
 
 /// The body of every refusal.
@@ -220,12 +218,6 @@ async fn report(
         Ok(answer(&report, report_request.format))
     };
     answered.await.unwrap_or_else(Refusal::response)
-}
-
-async fn serve_openapi() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(openapi::document())
 }
 
 #[cfg(test)]
