@@ -137,11 +137,11 @@ impl Ingest {
                 .referrer
                 .map(|r| referrer_host(r, &site.hostnames))
                 .unwrap_or_default(),
-            utm_source: scrub::value(&page.utm.source),
-            utm_medium: scrub::value(&page.utm.medium),
-            utm_campaign: scrub::value(&page.utm.campaign),
-            utm_term: scrub::value(&page.utm.term),
-            utm_content: scrub::value(&page.utm.content),
+            utm_source: page.utm.source,
+            utm_medium: page.utm.medium,
+            utm_campaign: page.utm.campaign,
+            utm_term: page.utm.term,
+            utm_content: page.utm.content,
             country: location.country,
             region: location.region,
             city: location.city,

@@ -1,13 +1,13 @@
 //! Page URL and referrer cleaning.
 //!
 //! A page URL keeps its host (to check it belongs to the site), its path and the
-//! `utm_*` campaign parameters; every other query parameter and the fragment
+//! `utm_*` campaign parameters (scrubbed of personal data, `scrub::value`); every other query parameter and the fragment
 //! are dropped, because they routinely carry emails, tokens and search terms.
 //! A referrer keeps only its host, and none at all when it is the site itself.
 
 use url::Url;
 
-use super::{bounded, truncate_bytes};
+use super::{bounded, scrub, truncate_bytes};
 
 /// Longest input looked at; anything past it is ignored before parsing.
 const MAX_INPUT_BYTES: usize = 8192;
@@ -66,7 +66,7 @@ pub fn clean_page_url(raw: &str) -> Option<PageUrl> {
             "utm_content" => &mut utm.content,
             _ => continue,
         };
-        *slot = bounded(&value, MAX_UTM_CHARS);
+        *slot = scrub::value(&bounded(&value, MAX_UTM_CHARS));
     }
     Some(PageUrl { host, path, utm })
 }
@@ -122,6 +122,21 @@ mod tests {
                 term: "desk".into(),
                 content: "hero".into(),
             }
+        );
+    }
+
+    #[test]
+    fn utm_values_holding_personal_data_are_stored_as_markers() {
+        let cleaned = page(
+            "https://a.com/?utm_source=carol%40example.com&utm_campaign=spring&utm_content=3f2a9c1e-7b4d-4e8a-9c0f-1234567890ab",
+        );
+        assert_eq!(
+            (
+                cleaned.utm.source.as_str(),
+                cleaned.utm.campaign.as_str(),
+                cleaned.utm.content.as_str()
+            ),
+            (":email", "spring", ":uuid")
         );
     }
 
