@@ -263,7 +263,6 @@ impl Reporter {
         period: &Period,
         filters: &[Filter],
     ) -> Result<Summary, ReportError> {
-        suppress::refuse_differencing(filters, None, period)?;
         let previous_period = period.previous().ok_or_else(|| RequestError::Invalid {
             key: "from",
             value: period.from.to_string(),
@@ -338,7 +337,6 @@ impl Reporter {
         interval: Interval,
         filters: &[Filter],
     ) -> Result<Timeseries, ReportError> {
-        suppress::refuse_differencing(filters, Some(interval), period)?;
         let (window, mut rolled_up) = self.window(site, period).await?;
         let labels: Vec<String> = self
             .fetch_all(sql::bucket_labels(&window, interval))
@@ -390,7 +388,6 @@ impl Reporter {
         filters: &[Filter],
         limit: usize,
     ) -> Result<Breakdown, ReportError> {
-        suppress::refuse_differencing(filters, None, period)?;
         let (window, rolled_up) = self.window(site, period).await?;
         let (measure, count) = match dimension {
             Dimension::Name => (Measure::CustomEvents, Counted::Events),

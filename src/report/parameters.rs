@@ -126,7 +126,7 @@ pub const FILTER: Parameter = Parameter {
     values: Values::Text,
     default: None,
     example: "country==US",
-    description: "`dimension==value`, `dimension!=value` or `dimension~text` (contains, case-insensitive); repeat to combine (all must hold). Any dimension but `entry_page`.",
+    description: "`dimension==value`, `dimension!=value` or `dimension~text` (contains, case-insensitive); repeat to combine (all must hold; at most 3, none twice). Any dimension but `entry_page`. A filtered hourly series covers at most 7 days.",
 };
 
 pub const INTERVAL: Parameter = Parameter {

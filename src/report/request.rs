@@ -167,6 +167,55 @@ pub enum Details {
     },
 }
 
+/// Most filters one report may combine. Each filter narrows a figure towards
+/// one person; three cover what staff ask (e.g. source, page, country).
+pub const MAX_FILTERS: usize = 3;
+/// Longest filtered hourly series, in days: hour by hour, a narrow filter
+/// traces when one small group came, so a filtered hourly series covers a
+/// week at most (a daily one covers the usual range).
+pub const MAX_FILTERED_HOURLY_DAYS: u16 = 7;
+
+/// Refuses the requests that cost nothing to refuse and mostly serve
+/// differencing: too many filters, the same filter twice, long filtered
+/// hourly series.
+fn refuse_differencing(
+    filters: &[Filter],
+    interval: Option<Interval>,
+    period: &Period,
+) -> Result<(), RequestError> {
+    let refuse = |value: String, problem: String| RequestError::Invalid {
+        key: "filter",
+        value,
+        problem,
+    };
+    if filters.len() > MAX_FILTERS {
+        return Err(refuse(
+            format!("{} filters", filters.len()),
+            format!("combine at most {MAX_FILTERS} filters in one report"),
+        ));
+    }
+    for (i, filter) in filters.iter().enumerate() {
+        if filters[..i].contains(filter) {
+            return Err(refuse(
+                filter.value.clone(),
+                "the same filter is given twice; give it once".into(),
+            ));
+        }
+    }
+    if !filters.is_empty()
+        && interval == Some(Interval::Hour)
+        && period.days() > MAX_FILTERED_HOURLY_DAYS
+    {
+        return Err(refuse(
+            format!("{} days by hour", period.days()),
+            format!(
+                "a filtered hourly series covers at most {MAX_FILTERED_HOURLY_DAYS} days; use interval=day, or a shorter period"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Whose figures a report shows: what the caller checks access against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject<'a> {
@@ -192,24 +241,32 @@ impl ReportRequest {
             Day::parse(TO.name, given.value(&TO)?)?,
             given.value(&TZ)?,
         )?;
-        let filters = || -> Result<Vec<Filter>, RequestError> {
-            given.values(&FILTER).map(Filter::parse).collect()
+        let filters = |interval: Option<Interval>| -> Result<Vec<Filter>, RequestError> {
+            let filters: Vec<Filter> = given
+                .values(&FILTER)
+                .map(Filter::parse)
+                .collect::<Result<_, _>>()?;
+            refuse_differencing(&filters, interval, &period)?;
+            Ok(filters)
         };
         let limit = || parse_limit(given.value(&LIMIT)?);
         let details = match kind {
             ReportKind::Summary => Details::Summary {
                 site: given.value(&SITE)?.to_string(),
-                filters: filters()?,
+                filters: filters(None)?,
             },
-            ReportKind::Timeseries => Details::Timeseries {
-                site: given.value(&SITE)?.to_string(),
-                interval: Interval::parse(INTERVAL.name, given.value(&INTERVAL)?)?,
-                filters: filters()?,
-            },
+            ReportKind::Timeseries => {
+                let interval = Interval::parse(INTERVAL.name, given.value(&INTERVAL)?)?;
+                Details::Timeseries {
+                    site: given.value(&SITE)?.to_string(),
+                    interval,
+                    filters: filters(Some(interval))?,
+                }
+            }
             ReportKind::Breakdown => Details::Breakdown {
                 site: given.value(&SITE)?.to_string(),
                 dimension: Dimension::parse(BY.name, given.value(&BY)?)?,
-                filters: filters()?,
+                filters: filters(None)?,
                 limit: limit()?,
             },
             ReportKind::Email => Details::Email {
@@ -539,6 +596,41 @@ pub fn parse_limit(text: &str) -> Result<usize, RequestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_filter_parameter_states_the_differencing_limits() {
+        let description = parameters::FILTER.description;
+        assert!(
+            description.contains(&format!("at most {MAX_FILTERS}")),
+            "{description}"
+        );
+        assert!(
+            description.contains(&format!("at most {MAX_FILTERED_HOURLY_DAYS} days")),
+            "{description}"
+        );
+    }
+
+    #[test]
+    fn cheap_differencing_is_refused() {
+        let period = |days: i32| {
+            let from = Day::parse("from", "2026-11-01").unwrap();
+            Period::new(from, from.plus(days - 1).unwrap(), "UTC").unwrap()
+        };
+        let filters = |texts: &[&str]| -> Vec<Filter> {
+            texts.iter().map(|t| Filter::parse(t).unwrap()).collect()
+        };
+        let one = filters(&["path==/a"]);
+        assert!(refuse_differencing(&one, Some(Interval::Hour), &period(7)).is_ok());
+        assert!(refuse_differencing(&one, Some(Interval::Hour), &period(8)).is_err());
+        assert!(refuse_differencing(&one, Some(Interval::Day), &period(700)).is_ok());
+        assert!(refuse_differencing(&[], Some(Interval::Hour), &period(60)).is_ok());
+        let four = filters(&["path==/a", "country==US", "browser==Firefox", "os==Linux"]);
+        assert!(refuse_differencing(&four, None, &period(1)).is_err());
+        let twice = filters(&["path==/a", "path==/a"]);
+        assert!(refuse_differencing(&twice, None, &period(1)).is_err());
+        let both_ways = filters(&["path==/a", "path!=/a"]);
+        assert!(refuse_differencing(&both_ways, None, &period(1)).is_ok());
+    }
 
     fn day(text: &str) -> Day {
         Day::parse("from", text).unwrap()

@@ -10,61 +10,13 @@
 //! holds at least `min_group_size` people. Whole-site figures without
 //! filters are exact and shown as they are; that choice is the caller's.
 //!
-//! Owns: which figures may be shown, as pure functions.
+//! Owns: which figures may be shown, as pure functions. (The requests
+//! refused because they mostly serve differencing are refused where every
+//! request is parsed, `request::ReportRequest::from_pairs`.)
 //! Must never: show a figure over fewer people than the threshold, whatever
 //! the limit, the filters or the order of groups.
 
-use super::request::{Filter, Interval, Period, RequestError};
 use super::sql::{CountRow, GroupRow};
-
-/// Most filters one report may combine. Each filter narrows a figure towards
-/// one person; three cover what staff ask (e.g. source, page, country).
-pub const MAX_FILTERS: usize = 3;
-/// Longest filtered hourly series, in days: hour by hour, a narrow filter
-/// traces when one small group came, so a filtered hourly series covers a
-/// week at most (a daily one covers the usual range).
-pub const MAX_FILTERED_HOURLY_DAYS: u16 = 7;
-
-/// Refuses the requests that cost nothing to refuse and mostly serve
-/// differencing: too many filters, the same filter twice, long filtered
-/// hourly series.
-pub fn refuse_differencing(
-    filters: &[Filter],
-    interval: Option<Interval>,
-    period: &Period,
-) -> Result<(), RequestError> {
-    let refuse = |value: String, problem: String| RequestError::Invalid {
-        key: "filter",
-        value,
-        problem,
-    };
-    if filters.len() > MAX_FILTERS {
-        return Err(refuse(
-            format!("{} filters", filters.len()),
-            format!("combine at most {MAX_FILTERS} filters in one report"),
-        ));
-    }
-    for (i, filter) in filters.iter().enumerate() {
-        if filters[..i].contains(filter) {
-            return Err(refuse(
-                filter.value.clone(),
-                "the same filter is given twice; give it once".into(),
-            ));
-        }
-    }
-    if !filters.is_empty()
-        && interval == Some(Interval::Hour)
-        && period.days() > MAX_FILTERED_HOURLY_DAYS
-    {
-        return Err(refuse(
-            format!("{} days by hour", period.days()),
-            format!(
-                "a filtered hourly series covers at most {MAX_FILTERED_HOURLY_DAYS} days; use interval=day, or a shorter period"
-            ),
-        ));
-    }
-    Ok(())
-}
 
 /// The label of the row that stands for every folded group.
 pub const OTHER: &str = "(other)";
@@ -203,28 +155,6 @@ mod tests {
         let f = fold(vec![group("/me", 1), group("/", 50)], total(51, 102), 5, 10);
         assert!(f.shown.iter().all(|g| g.unique >= 5));
         assert_eq!(f.folded, 1);
-    }
-
-    #[test]
-    fn cheap_differencing_is_refused() {
-        let period = |days: i32| {
-            let from = super::super::request::Day::parse("from", "2026-11-01").unwrap();
-            Period::new(from, from.plus(days - 1).unwrap(), "UTC").unwrap()
-        };
-        let filters = |texts: &[&str]| -> Vec<Filter> {
-            texts.iter().map(|t| Filter::parse(t).unwrap()).collect()
-        };
-        let one = filters(&["path==/a"]);
-        assert!(refuse_differencing(&one, Some(Interval::Hour), &period(7)).is_ok());
-        assert!(refuse_differencing(&one, Some(Interval::Hour), &period(8)).is_err());
-        assert!(refuse_differencing(&one, Some(Interval::Day), &period(700)).is_ok());
-        assert!(refuse_differencing(&[], Some(Interval::Hour), &period(60)).is_ok());
-        let four = filters(&["path==/a", "country==US", "browser==Firefox", "os==Linux"]);
-        assert!(refuse_differencing(&four, None, &period(1)).is_err());
-        let twice = filters(&["path==/a", "path==/a"]);
-        assert!(refuse_differencing(&twice, None, &period(1)).is_err());
-        let both_ways = filters(&["path==/a", "path!=/a"]);
-        assert!(refuse_differencing(&both_ways, None, &period(1)).is_ok());
     }
 
     #[test]
