@@ -104,62 +104,45 @@ impl SaltKeeper {
         // Propose the salt we may already be hashing with, so a collector that
         // started without ClickHouse keeps its ids if nobody else proposed one.
         let candidate = self.salts.visitor_salt(day);
-        let mut insert = self
-            .client
-            .insert::<VisitorSaltRow>("visitor_salts")
-            .await?;
-        insert
-            .write(&VisitorSaltRow {
-                day,
-                salt: candidate.to_hex(),
-                created_at: clock::now_unix(),
-            })
-            .await?;
-        insert.end().await?;
+        let row = VisitorSaltRow {
+            day,
+            salt: candidate.to_hex(),
+            created_at: clock::now_unix(),
+        };
+        self.insert_one("visitor_salts", &row).await?;
         Ok(self.stored_visitor_salt(day).await?.unwrap_or(candidate))
     }
 
     async fn stored_visitor_salt(&self, day: u16) -> Result<Option<Salt>, SaltError> {
-        let stored: Vec<String> = self
-            .client
-            .query("SELECT salt FROM visitor_salts WHERE toUInt16(day) = ?")
-            .bind(day)
-            .fetch_all()
-            .await?;
-        Ok(salts::winner(
-            stored.iter().filter_map(|hex| Salt::from_hex(hex)),
-        ))
+        let query = "SELECT salt FROM visitor_salts WHERE toUInt16(day) = ?";
+        winner_of(self.client.query(query).bind(day)).await
     }
 
     async fn agree_on_recipient_key(&self) -> Result<Salt, SaltError> {
         if let Some(key) = self.stored_recipient_key().await? {
             return Ok(key);
         }
-        let mut insert = self
-            .client
-            .insert::<RecipientKeyRow>("recipient_keys")
-            .await?;
-        insert
-            .write(&RecipientKeyRow {
-                key: Salt::random().to_hex(),
-                created_at: clock::now_unix(),
-            })
-            .await?;
-        insert.end().await?;
+        let row = RecipientKeyRow {
+            key: Salt::random().to_hex(),
+            created_at: clock::now_unix(),
+        };
+        self.insert_one("recipient_keys", &row).await?;
         self.stored_recipient_key()
             .await?
             .ok_or(SaltError::Unreadable("recipient_keys"))
     }
 
     async fn stored_recipient_key(&self) -> Result<Option<Salt>, SaltError> {
-        let stored: Vec<String> = self
-            .client
-            .query("SELECT key FROM recipient_keys")
-            .fetch_all()
-            .await?;
-        Ok(salts::winner(
-            stored.iter().filter_map(|hex| Salt::from_hex(hex)),
-        ))
+        winner_of(self.client.query("SELECT key FROM recipient_keys")).await
+    }
+
+    async fn insert_one<T>(&self, table: &str, row: &T) -> Result<(), SaltError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowWrite,
+    {
+        let mut insert = self.client.insert::<T>(table).await?;
+        insert.write(row).await?;
+        Ok(insert.end().await?)
     }
 
     async fn destroy_expired(&self, today: u16) -> Result<(), SaltError> {
@@ -177,4 +160,13 @@ impl SaltKeeper {
         }
         Ok(())
     }
+}
+
+/// The winning salt among the hex salts `query` returns; unreadable ones
+/// are passed over.
+async fn winner_of(query: clickhouse::query::Query) -> Result<Option<Salt>, SaltError> {
+    let stored: Vec<String> = query.fetch_all().await?;
+    Ok(salts::winner(
+        stored.iter().filter_map(|hex| Salt::from_hex(hex)),
+    ))
 }
