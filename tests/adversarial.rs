@@ -77,24 +77,22 @@ fn setup() -> &'static Setup {
     })
 }
 
-/// `beaconhouse report ARGS` (the period of [`DAY`] added): (success, stdout, stderr).
-fn cli(args: &[&str]) -> (bool, String, String) {
+/// `beaconhouse` on the setup's database and config.
+fn beaconhouse() -> Beaconhouse {
     let s = setup();
     Beaconhouse::new()
         .config(s.config.path())
         .clickhouse(s.clickhouse, &s.database)
-        .arg("report")
-        .args(args)
-        .args(DAY)
-        .output()
 }
 
+/// `beaconhouse report ARGS` (the period of [`DAY`] added): (success, stdout, stderr).
+fn cli(args: &[&str]) -> (bool, String, String) {
+    beaconhouse().arg("report").args(args).args(DAY).output()
+}
+
+/// As [`cli`], in JSON, parsed.
 fn cli_json(args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["--format", "json"]);
-    let (ok, stdout, stderr) = cli(&all);
-    assert!(ok, "{args:?}: {stderr}");
-    serde_json::from_str(&stdout).unwrap()
+    beaconhouse().report_json(&[args, &DAY[..]].concat())
 }
 
 fn api(collector: &Collector, path_and_query: &str) -> (u16, String) {

@@ -272,8 +272,7 @@ impl Scratch {
 
     /// The current figures of the summary from `from` to `to`, UTC.
     fn summary(&self, from: &str, to: &str) -> Value {
-        let out = self.run(&[
-            "report",
+        let args = [
             "summary",
             "--site",
             "optimumabq.com",
@@ -281,10 +280,8 @@ impl Scratch {
             from,
             "--to",
             to,
-            "--format",
-            "json",
-        ]);
-        serde_json::from_str::<Value>(&out).unwrap()["current"].clone()
+        ];
+        self.beaconhouse().report_json(&args)["current"].clone()
     }
 }
 
@@ -332,11 +329,7 @@ fn cli(args: &[&str]) -> (bool, String, String) {
 }
 
 fn cli_json(args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["--format", "json"]);
-    let (ok, stdout, stderr) = cli(&all);
-    assert!(ok, "report {args:?} failed: {stderr}");
-    serde_json::from_str(&stdout).unwrap()
+    fixture().db.beaconhouse().report_json(args)
 }
 
 /// GET on the stats API with a token: (status, body).

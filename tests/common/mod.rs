@@ -320,6 +320,17 @@ impl Beaconhouse {
         stdout
     }
 
+    /// `report ARGS --format json`: the report, parsed; panics unless the
+    /// command succeeds.
+    pub fn report_json(self, args: &[&str]) -> serde_json::Value {
+        let out = self
+            .arg("report")
+            .args(args)
+            .args(["--format", "json"])
+            .run_ok();
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+    }
+
     /// Starts it, its standard output and error going to a new file `log`.
     pub fn spawn(self, log: &Path) -> Child {
         let log = std::fs::File::create(log).unwrap();
