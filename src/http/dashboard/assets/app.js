@@ -411,7 +411,7 @@
       }
       history.replaceState(null, '', location.pathname + location.search);
       if (failure) {
-        showSignIn(failure.status === 0 ? failure.message : 'This shared link cannot be opened: ' + failure.message);
+        showSignIn(failure.message);
         return;
       }
       await enter(true);
@@ -789,7 +789,9 @@
       const delta = change ? (key === 'bounce_rate' ? change.bounce_rate_points : change[key]) : null;
       changeEl.replaceChildren();
       if (delta == null) {
-        changeEl.append(h('span', { class: 'delta' }, data.previous ? 'no change to compare' : 'no previous figure'));
+        changeEl.textContent = data.previous
+          ? 'no change: nothing to compare with in the previous period'
+          : 'previous period withheld (fewer than ' + k + ' visitors)';
         continue;
       }
       const good = key === 'bounce_rate' ? delta < 0 : delta > 0;
@@ -832,12 +834,20 @@
     });
   }
 
-  function showSeries(points, series, interval, firstColumn) {
+  function showSeries(points, series, interval, firstColumn, people) {
+    people = people || 'visitors';
     const withheld = points.some((pt) => series.some((s) => pt.values[s.key] == null));
     $('chart-legend').replaceChildren(...series.map((s) =>
       h('span', { class: 'legend-item' }, h('span', { class: 'swatch ' + s.cls, 'aria-hidden': 'true' }), s.name)),
-    withheld ? h('span', { class: 'legend-item legend-gap' }, 'Gaps: withheld, fewer than ' + (app.me.min_group_size || 5)) : '');
-    drawChart($('chart'), points, series, interval);
+    withheld ? h('span', { class: 'legend-item legend-gap' }, 'Gaps: withheld, fewer than ' + (app.me.min_group_size || 5) + ' ' + people) : '');
+    if (points.length && points.every((pt) => series.every((s) => pt.values[s.key] == null))) {
+      app.charts = [];
+      $('chart').replaceChildren(h('p', { class: 'placeholder' },
+        'Every figure of this chart is withheld: fewer than ' + (app.me.min_group_size || 5) + ' ' + people + ' in each ' +
+        (interval === 'day' ? 'day' : interval) + '.'));
+    } else {
+      drawChart($('chart'), points, series, interval);
+    }
     const head = h('tr', null, h('th', { scope: 'col' }, firstColumn),
       series.map((s) => h('th', { scope: 'col', class: 'num' }, s.name)));
     const body = h('tbody', null, points.map((pt) => h('tr', null,
@@ -1203,7 +1213,7 @@
 
   const EMAIL_FIGURES = [
     ['opens', 'Opens'], ['unique_opens', 'Unique opens'], ['proxied_opens', 'Proxied opens'],
-    ['direct_opens', 'Direct opens'], ['unique_direct_opens', 'Recipients who opened directly'],
+    ['direct_opens', 'Direct opens'], ['unique_direct_opens', 'Unique direct opens'],
   ];
 
   function renderCampaign() {
@@ -1252,7 +1262,7 @@
         { key: 'count', name: 'Opens', cls: 's2' },
       ];
       const points = (data.by_day || []).map((row) => ({ bucket: row.value, values: { unique: row.unique, count: row.count } }));
-      showSeries(points, series, 'day', 'Day');
+      showSeries(points, series, 'day', 'Day', 'recipients');
       clients.replaceChildren(...[].concat(emailRows(data.by_client, 'Mail client', 'client')));
       countries.replaceChildren(...[].concat(emailRows(data.by_country, 'Country', 'country')));
     }, (e) => {
