@@ -685,9 +685,15 @@
     return h('p', { class: 'placeholder' }, 'Loading…');
   }
 
+  function sentence(text) {
+    const t = String(text || '').trim();
+    if (!t) return '';
+    return t.charAt(0).toUpperCase() + t.slice(1) + (/[.!?]$/.test(t) ? '' : '.');
+  }
+
   function errorBox(message, retry) {
     return h('div', { class: 'panel-error' },
-      h('p', null, h('strong', null, 'Could not load this report. '), message),
+      h('p', null, h('strong', null, 'Could not load this report: '), sentence(message)),
       retry ? h('button', { type: 'button', class: 'btn btn-small', onclick: retry }, 'Try again') : null);
   }
 
@@ -836,11 +842,12 @@
 
   function showSeries(points, series, interval, firstColumn, people) {
     people = people || 'visitors';
-    const withheld = points.some((pt) => series.some((s) => pt.values[s.key] == null));
+    const allWithheld = points.length > 0 && points.every((pt) => series.every((s) => pt.values[s.key] == null));
+    const withheld = !allWithheld && points.some((pt) => series.some((s) => pt.values[s.key] == null));
     $('chart-legend').replaceChildren(...series.map((s) =>
       h('span', { class: 'legend-item' }, h('span', { class: 'swatch ' + s.cls, 'aria-hidden': 'true' }), s.name)),
     withheld ? h('span', { class: 'legend-item legend-gap' }, 'Gaps: withheld, fewer than ' + (app.me.min_group_size || 5) + ' ' + people) : '');
-    if (points.length && points.every((pt) => series.every((s) => pt.values[s.key] == null))) {
+    if (allWithheld) {
       app.charts = [];
       $('chart').replaceChildren(h('p', { class: 'placeholder' },
         'Every figure of this chart is withheld: fewer than ' + (app.me.min_group_size || 5) + ' ' + people + ' in each ' +
@@ -1063,6 +1070,7 @@
       el.querySelector('[data-see-all]').hidden = !data.rows.length;
     }, (e) => {
       busy(el, false);
+      el.querySelector('[data-see-all]').hidden = true;
       $(panel.id + '-body').replaceChildren(errorBox(e.message, () => loadPanel(panel)));
     });
   }
