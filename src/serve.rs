@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use crate::clock;
 use crate::config::Config;
 use crate::enrich::geo::{GeoError, GeoLookup};
+use crate::http::access::Readers;
 use crate::http::stats::StatsState;
 use crate::http::{self, AppState, Listeners};
 use crate::ingest::Ingest;
@@ -58,11 +59,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let client = clickhouse::client(&config.clickhouse);
     let reporter = Reporter::new(client.clone(), config.reporting.min_group_size);
     tokio::spawn(rollup::run(reporter.clone()));
-    let stats = web::Data::new(StatsState::new(
+    let stats = web::Data::new(StatsState {
         reporter,
-        config.reporting.tokens.clone(),
-        &config.sites,
-    ));
+        readers: Readers::new(&config.reporting, &config.sites),
+        min_group_size: config.reporting.min_group_size,
+    });
     let keeper = SaltKeeper::new(client.clone());
     if let Err(error) = keeper.rotate(clock::day_of(clock::now_unix())).await {
         tracing::warn!(
@@ -131,3 +132,4 @@ fn bind(
         cause,
     })
 }
+
