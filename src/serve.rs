@@ -109,6 +109,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         max_header_bytes: config.http.max_header_bytes,
     });
     tracing::info!(listen = %config.listen, admin_listen = %config.admin_listen, sites = config.sites.len(), spool = %config.spool.dir.display(), "collector listening");
+    tracing::info!("{}", dashboard_hint(&config));
     let served = http::serve(listeners, state, stats, &config.http).await;
 
     tracing::info!("stopped accepting hits; delivering what is spooled");
@@ -133,3 +134,16 @@ fn bind(
     })
 }
 
+/// Where the dashboard is, and how to sign in: what a newcomer needs from
+/// the first screen of logs.
+fn dashboard_hint(config: &Config) -> String {
+    let url = format!("http://{}{}", config.listen, http::dashboard::PATH);
+    match config.reporting.tokens.len() {
+        0 => format!(
+            "dashboard at {url}: add a [[reporting.tokens]] entry (token from `openssl rand -hex 32`) to sign in"
+        ),
+        n => format!(
+            "dashboard at {url}: sign in with one of the {n} stats token(s) in [[reporting.tokens]]"
+        ),
+    }
+}

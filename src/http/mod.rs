@@ -13,6 +13,7 @@
 
 pub mod access;
 mod collect;
+pub mod dashboard;
 pub mod openapi;
 pub mod params;
 pub mod stats;
@@ -43,6 +44,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
     collect::routes(config);
     stats::routes(config);
     openapi::routes(config);
+    dashboard::routes(config);
 }
 
 /// The two listeners `serve` answers on.
