@@ -11,8 +11,14 @@
 #
 #   bash benches/report.sh
 #
+# Then the dashboard's 30-day overview is timed in Debian's Chromium (from
+# navigation to every panel rendered) and its files are weighed
+# (benches/dashboard_render.py).
+#
 # Knobs (environment): EVENTS (10000000), RUNS per report (15). Needs Debian's
-# clickhouse-server (installed if missing, as root or with sudo) and python3.
+# clickhouse-server and chromium (installed if missing, as root or with sudo),
+# python3, and Python Playwright (installed if missing; it drives the system
+# chromium and downloads no browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-10000000}
@@ -20,7 +26,9 @@ RUNS=${RUNS:-15}
 TOKEN=bench-token-0123456789abcdef0123456789abcdef
 
 . benches/common.sh
-install_missing clickhouse-server:clickhouse-server
+install_missing clickhouse-server:clickhouse-server chromium:chromium
+python3 -c "import playwright" 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check "playwright==1.65.2"
 
 echo "==> building (release)" >&2
 cargo build --release --locked --bin beaconhouse >&2
@@ -31,6 +39,7 @@ cat >"$work/beaconhouse.toml" <<TOML
 [[sites]]
 id = "optimumabq.com"
 hostnames = ["optimumabq.com"]
+time_zone = "America/Denver"
 
 [[reporting.tokens]]
 name = "bench"
@@ -162,6 +171,8 @@ print()
 print(f"Summary, path and entry-page breakdowns and the day series from the rollup equal the same reports read from `events` alone: {'yes' if same else 'NO'}.")
 PY
 
+python3 benches/dashboard_render.py "$base" "$TOKEN" "$RUNS" 2026-10-01 2026-10-30 >"$work/dashboard.md"
+
 cat <<TABLE
 
 Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); ClickHouse $(ch_query reportbench "SELECT version()") on the same machine; $RUNS timed calls per report through \`GET /api/v1/stats/...\` after one warm-up.
@@ -169,4 +180,8 @@ Data: $rows events (30 days, 90% on optimumabq.com), inserted in ${load_s} s; \`
 Every figure is exact: rollup rows hold each UTC day's exact counts, and the partial days at a window's edges come from \`events\`.
 
 $(cat "$work/timings.md")
+
+Dashboard: the same data, the same 30 days (America/Denver), $RUNS page loads after one warm-up, signed in, in Debian's Chromium $(chromium --version 2>/dev/null | awk '{print $2}') (headless, same machine).
+
+$(cat "$work/dashboard.md")
 TABLE

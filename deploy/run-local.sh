@@ -4,13 +4,40 @@
 # Without BEACONHOUSE_CLICKHOUSE_URL it installs Debian's clickhouse-server if
 # missing and starts one on 127.0.0.1:8123 with its data in .local/clickhouse.
 # Then it builds the release binary, applies schema/ and serves with
-# deploy/beaconhouse.example.toml (or the file in BEACONHOUSE_CONFIG).
+# .local/beaconhouse.toml: deploy/beaconhouse.example.toml plus a dashboard
+# token and a share key made on the first run and kept in .local/ (or with
+# the file in BEACONHOUSE_CONFIG, as it is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export BEACONHOUSE_CONFIG=${BEACONHOUSE_CONFIG:-deploy/beaconhouse.example.toml}
 export BEACONHOUSE_SPOOL_DIR=${BEACONHOUSE_SPOOL_DIR:-$PWD/.local/spool}
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+secret() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
+
+mkdir -p .local
+chmod 700 .local
+if [ -z "${BEACONHOUSE_CONFIG:-}" ]; then
+  umask 077
+  [ -s .local/dashboard-token ] || secret >.local/dashboard-token
+  [ -s .local/share-key ] || secret >.local/share-key
+  {
+    cat deploy/beaconhouse.example.toml
+    echo
+    echo "# Added by deploy/run-local.sh: the local secrets, kept in .local/."
+    echo "share_key = \"$(cat .local/share-key)\""
+    echo
+    echo "[[reporting.tokens]]"
+    echo "name = \"local\""
+    echo "token = \"$(cat .local/dashboard-token)\""
+    echo "sites = [\"*\"]"
+    echo "campaigns = [\"*\"]"
+  } >.local/beaconhouse.toml
+  umask 022
+  export BEACONHOUSE_CONFIG=$PWD/.local/beaconhouse.toml
+  dashboard_hint="sign in with the token in .local/dashboard-token"
+else
+  dashboard_hint="sign in with a token from [[reporting.tokens]] in $BEACONHOUSE_CONFIG"
+fi
 
 echo "==> building beaconhouse (release)"
 cargo build --release --locked
@@ -25,7 +52,6 @@ if [ -z "${BEACONHOUSE_CLICKHOUSE_URL:-}" ]; then
       as_root apt-get update -qq
       as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server
     fi
-    mkdir -p .local
     echo "==> starting ClickHouse on 127.0.0.1:8123 (data in .local/clickhouse, log in .local/clickhouse.log)"
     nohup bash deploy/clickhouse-dev.sh "$PWD/.local/clickhouse" 8123 9000 9009 \
       >.local/clickhouse.log 2>&1 &
@@ -45,5 +71,7 @@ for attempt in $(seq 1 60); do
   sleep 1
 done
 
-echo "==> serving; stop with Ctrl-C"
+listen=${BEACONHOUSE_LISTEN:-127.0.0.1:8080}
+echo "==> serving on $listen; stop with Ctrl-C"
+echo "==> dashboard: http://$listen/dashboard ($dashboard_hint)"
 exec "$bin" serve

@@ -32,6 +32,19 @@ pub fn yyyymmdd(day: u16) -> u32 {
     (y * 10_000 + m * 100 + d) as u32
 }
 
+/// `2026-11-25 18:05` for a timestamp: UTC to the minute, for people.
+pub fn utc_minute(unix: u32) -> String {
+    let date = yyyymmdd(day_of(unix));
+    format!(
+        "{}-{:02}-{:02} {:02}:{:02}",
+        date / 10_000,
+        date / 100 % 100,
+        date % 100,
+        unix % 86_400 / 3_600,
+        unix % 3_600 / 60
+    )
+}
+
 /// The day number of a calendar date, or `None` for a date that does not
 /// exist or falls outside what a day number holds (1970-01-01 to 2149-06-06).
 pub fn day_from_civil(year: u32, month: u32, day: u32) -> Option<u16> {
@@ -54,6 +67,12 @@ pub fn day_from_civil(year: u32, month: u32, day: u32) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn minutes_for_people() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00");
+        assert_eq!(utc_minute(1_764_093_959), "2025-11-25 18:05");
+    }
 
     #[test]
     fn calendar_dates() {

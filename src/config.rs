@@ -138,6 +138,7 @@ struct RawSpool {
 struct RawReporting {
     min_group_size: u64,
     tokens: Vec<RawToken>,
+    share_key: Option<String>,
 }
 
 impl Default for RawReporting {
@@ -145,6 +146,7 @@ impl Default for RawReporting {
         RawReporting {
             min_group_size: 5,
             tokens: Vec::new(),
+            share_key: None,
         }
     }
 }
@@ -241,6 +243,12 @@ struct RawSite {
     hostnames: Vec<String>,
     #[serde(default)]
     path_patterns: Vec<String>,
+    #[serde(default = "utc")]
+    time_zone: String,
+}
+
+fn utc() -> String {
+    "UTC".into()
 }
 
 /// A website whose hits are accepted.
@@ -254,6 +262,8 @@ pub struct Site {
     /// Paths whose segments only the site knows to be personal, such as
     /// `/members/:id`; applied before a path is stored.
     pub path_patterns: Vec<PathPattern>,
+    /// The IANA time zone its reports use unless a request names another.
+    pub time_zone: String,
 }
 
 /// The validated configuration.
@@ -332,8 +342,31 @@ pub struct PipelineConfig {
 pub struct ReportingConfig {
     /// Groups of fewer unique visitors or recipients are folded into `(other)`.
     pub min_group_size: u64,
-    /// Who may call the stats API.
+    /// Who may call the stats API and sign in to the dashboard.
     pub tokens: Vec<ApiToken>,
+    /// Signs shared dashboard links; `None` means `beaconhouse share` is
+    /// off. Changing it revokes every link.
+    pub share_key: Option<ShareKey>,
+}
+
+/// The key shared links are signed with. Its `Debug` output never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ShareKey(String);
+
+impl ShareKey {
+    pub fn new(key: String) -> ShareKey {
+        ShareKey(key)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for ShareKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ShareKey(<secret>)")
+    }
 }
 
 /// A stats API token: only its SHA-256 is kept, so neither a log line nor a
@@ -580,6 +613,15 @@ fn validate_sites(raw: Vec<RawSite>) -> Result<HashMap<String, Site>, ConfigErro
             .map(|p| PathPattern::parse(p))
             .collect::<Result<_, _>>()
             .map_err(|e| ConfigError::invalid(format!("{key}.path_patterns"), e.to_string()))?;
+        let time_zone = site.time_zone.trim().to_string();
+        if time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(ConfigError::invalid(
+                format!("{key}.time_zone"),
+                format!(
+                    "must be an IANA time zone name such as \"America/Denver\" or \"UTC\", got {time_zone:?}"
+                ),
+            ));
+        }
         let id = site.id.clone();
         if sites
             .insert(
@@ -588,6 +630,7 @@ fn validate_sites(raw: Vec<RawSite>) -> Result<HashMap<String, Site>, ConfigErro
                     id: site.id,
                     hostnames,
                     path_patterns,
+                    time_zone,
                 },
             )
             .is_some()
@@ -733,16 +776,16 @@ impl RawReporting {
                     "must name the token's holder, e.g. \"marketing\"",
                 ));
             }
-            if raw.token.chars().count() < MIN_TOKEN_CHARS
-                || raw.token.contains(char::is_whitespace)
-            {
+            if tokens.iter().any(|t| t.name == raw.name) {
                 return Err(ConfigError::invalid(
-                    format!("{key}.token"),
+                    format!("{key}.name"),
                     format!(
-                        "must be at least {MIN_TOKEN_CHARS} characters without spaces; make one with `openssl rand -hex 32`"
+                        "{:?} names another token too; give each token its own name (sessions are signed per name)",
+                        raw.name
                     ),
                 ));
             }
+            long_secret(&format!("{key}.token"), &raw.token)?;
             if let Some(unknown) = raw
                 .sites
                 .iter()
@@ -769,11 +812,32 @@ impl RawReporting {
                 campaigns: Access::from_list(raw.campaigns),
             });
         }
+        let share_key = match self.share_key {
+            Some(key) => {
+                long_secret("reporting.share_key", &key)?;
+                Some(ShareKey(key))
+            }
+            None => None,
+        };
         Ok(ReportingConfig {
             min_group_size,
             tokens,
+            share_key,
         })
     }
+}
+
+/// Refuses a secret too short to resist guessing.
+fn long_secret(key: &str, secret: &str) -> Result<(), ConfigError> {
+    if secret.chars().count() < MIN_TOKEN_CHARS || secret.contains(char::is_whitespace) {
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "must be at least {MIN_TOKEN_CHARS} characters without spaces; make one with `openssl rand -hex 32`"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Parses CIDR networks; a bare address means that single host.
@@ -834,6 +898,11 @@ mod tests {
         );
         assert!(config.http.trusted_proxies.is_empty());
         assert_eq!(config.geoip.precision, Precision::City);
+        assert_eq!(config.sites["optimumabq.com"].time_zone, "UTC");
+        assert_eq!(config.reporting.share_key, None);
+        let denver = format!("{MINIMAL}time_zone = \"America/Denver\"\n");
+        let config = load(&denver, &[]).unwrap();
+        assert_eq!(config.sites["optimumabq.com"].time_zone, "America/Denver");
     }
 
     #[test]
@@ -969,6 +1038,21 @@ mod tests {
                 MINIMAL,
                 &[("BEACONHOUSE_HTTP_MAX_HEADERS", "2")],
                 "http.max_headers",
+            ),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\ntime_zone = \"America/Denvr\"",
+                &[],
+                "sites[0].time_zone",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_REPORTING_SHARE_KEY", "short")],
+                "reporting.share_key",
+            ),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"0123456789abcdef0123456789abcdef\"\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"fedcba9876543210fedcba9876543210\"",
+                &[],
+                "reporting.tokens[1].name",
             ),
             (
                 MINIMAL,

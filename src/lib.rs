@@ -15,6 +15,7 @@
 //! - [`enrich`]: URL/referrer cleaning, user-agent classes and bots, GeoIP,
 //!   mail clients and image proxies.
 //! - [`rate_limit`]: per-client token buckets.
+//! - [`grant`]: signed, expiring dashboard sessions and shared links.
 //!
 //! Collection, in the order a hit flows (request → decision → enrichment →
 //! spool → ClickHouse):
@@ -44,6 +45,7 @@ pub mod outcome;
 pub mod row;
 
 pub mod enrich;
+pub mod grant;
 pub mod privacy;
 pub mod rate_limit;
 

@@ -7,10 +7,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use beaconhouse::config::{Config, LogFormat};
+use beaconhouse::grant::{self, Grant, Holder};
 use beaconhouse::report::Reporter;
 use beaconhouse::report::output::{self, Format};
 use beaconhouse::report::parameters::{self, Parameter, Values};
-use beaconhouse::report::request::{Choice, ReportKind, ReportRequest, Subject};
+use beaconhouse::report::request::{
+    Choice, ReportKind, ReportRequest, Subject, with_site_time_zone,
+};
 use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Arg, ArgAction, ArgMatches, FromArgMatches, Parser, Subcommand};
 
@@ -44,6 +47,19 @@ enum Command {
     Report {
         #[command(subcommand)]
         report: ReportCommand,
+    },
+    /// Print a link to one site's dashboard that works without a token
+    /// until it expires. Changing `reporting.share_key` revokes every link.
+    Share {
+        /// The configured site the link shows.
+        #[arg(long)]
+        site: String,
+        /// How long the link works: 30d, 12h or 90m (at most 366d).
+        #[arg(long, default_value = "30d")]
+        expires: String,
+        /// The dashboard's public address, as staff reach it.
+        #[arg(long, value_name = "URL", default_value_t = String::new(), hide_default_value = true)]
+        url: String,
     },
 }
 
@@ -209,12 +225,41 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Report { report } => {
             init_logging(config.log_format);
-            let request = ReportRequest::from_pairs(report.kind, report.pairs(), Format::Table)?;
+            let pairs = with_site_time_zone(report.pairs(), |site| {
+                config.sites.get(site).map(|s| s.time_zone.as_str())
+            });
+            let request = ReportRequest::from_pairs(report.kind, pairs, Format::Table)?;
             if let Subject::Site(site) = request.subject() {
                 configured(&config, site)?;
             }
             let answer = runtime()?.block_on(reporter(&config).run(&request))?;
             print!("{}", output::render(&answer, request.format));
+            Ok(())
+        }
+        Command::Share { site, expires, url } => {
+            configured(&config, &site)?;
+            let key = config.reporting.share_key.as_ref().context(
+                "shared links are off: set `reporting.share_key` (BEACONHOUSE_REPORTING_SHARE_KEY) to a secret from `openssl rand -hex 32`, the same on every collector",
+            )?;
+            let lifetime = grant::parse_lifetime(&expires)
+                .map_err(|problem| anyhow::anyhow!("--expires: {problem}"))?;
+            let now = beaconhouse::clock::now_unix();
+            let expires = u64::from(now) + lifetime;
+            let link = Grant {
+                holder: Holder::Shared(site),
+                expires,
+            }
+            .sign(key.as_bytes());
+            let base = if url.is_empty() {
+                format!("http://{}", config.listen)
+            } else {
+                url.trim_end_matches('/').to_string()
+            };
+            println!("{base}/dashboard/#share={link}");
+            eprintln!(
+                "valid until {} UTC; change reporting.share_key to revoke every shared link",
+                beaconhouse::clock::utc_minute(now.saturating_add(lifetime as u32))
+            );
             Ok(())
         }
         Command::Serve => {

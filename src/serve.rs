@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use crate::clock;
 use crate::config::Config;
 use crate::enrich::geo::{GeoError, GeoLookup};
+use crate::http::access::Readers;
 use crate::http::stats::StatsState;
 use crate::http::{self, AppState, Listeners};
 use crate::ingest::Ingest;
@@ -58,11 +59,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let client = clickhouse::client(&config.clickhouse);
     let reporter = Reporter::new(client.clone(), config.reporting.min_group_size);
     tokio::spawn(rollup::run(reporter.clone()));
-    let stats = web::Data::new(StatsState::new(
+    let stats = web::Data::new(StatsState {
         reporter,
-        config.reporting.tokens.clone(),
-        &config.sites,
-    ));
+        readers: Readers::new(&config.reporting, &config.sites),
+        min_group_size: config.reporting.min_group_size,
+    });
     let keeper = SaltKeeper::new(client.clone());
     if let Err(error) = keeper.rotate(clock::day_of(clock::now_unix())).await {
         tracing::warn!(
@@ -108,6 +109,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         max_header_bytes: config.http.max_header_bytes,
     });
     tracing::info!(listen = %config.listen, admin_listen = %config.admin_listen, sites = config.sites.len(), spool = %config.spool.dir.display(), "collector listening");
+    tracing::info!("{}", dashboard_hint(&config));
     let served = http::serve(listeners, state, stats, &config.http).await;
 
     tracing::info!("stopped accepting hits; delivering what is spooled");
@@ -130,4 +132,18 @@ fn bind(
         variable,
         cause,
     })
+}
+
+/// Where the dashboard is, and how to sign in: what a newcomer needs from
+/// the first screen of logs.
+fn dashboard_hint(config: &Config) -> String {
+    let url = format!("http://{}{}", config.listen, http::dashboard::PATH);
+    match config.reporting.tokens.len() {
+        0 => format!(
+            "dashboard at {url}: add a [[reporting.tokens]] entry (token from `openssl rand -hex 32`) to sign in"
+        ),
+        n => format!(
+            "dashboard at {url}: sign in with one of the {n} stats token(s) in [[reporting.tokens]]"
+        ),
+    }
 }

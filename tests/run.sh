@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README, "Set up"): installs what the tests need, then runs
 # them all. Needs a Rust toolchain and Python 3 with pip; installing
-# clickhouse-server needs root (or sudo).
+# clickhouse-server and chromium needs root (or sudo).
 #
 # BEACONHOUSE_TEST_CLICKHOUSE_URL=http://host:8123 uses a running server instead
 # of starting one per test binary.
@@ -15,6 +15,19 @@ if [ -z "${BEACONHOUSE_TEST_CLICKHOUSE_URL:-}" ] \
   echo "==> installing clickhouse-server (Debian package)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server
+fi
+
+if ! command -v chromium >/dev/null; then
+  echo "==> installing chromium (Debian package; the dashboard's browser tests drive it)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
+fi
+
+if ! python3 -c "import playwright" 2>/dev/null; then
+  # Only the Python driver: the tests point it at /usr/bin/chromium, and
+  # nothing downloads a browser.
+  echo "==> installing Python Playwright (drives the system chromium)"
+  python3 -m pip install --quiet --disable-pip-version-check "playwright==1.65.2"
 fi
 
 if ! python3 -c "import chdb" 2>/dev/null; then

@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, request parsing and answers. `collect` takes hits;
-//! `stats` serves aggregate reports to token holders and shares nothing
-//! with collection but the listener.
+//! `stats` serves aggregate reports to the readers `access` lets in, and
+//! `dashboard` the page staff read them on; neither shares anything with
+//! collection but the listener.
 //!
 //! Handlers do only cheap work: read the request into plain values, hand them
 //! to `ingest`, append the row to the spool, answer. Every collection endpoint
@@ -10,7 +11,9 @@
 //! Must never: log a request's address, user agent, URL or query string (no
 //! access-log middleware is installed for this reason).
 
+pub mod access;
 mod collect;
+pub mod dashboard;
 pub mod openapi;
 pub mod params;
 pub mod stats;
@@ -41,6 +44,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
     collect::routes(config);
     stats::routes(config);
     openapi::routes(config);
+    dashboard::routes(config);
 }
 
 /// The two listeners `serve` answers on.

@@ -165,8 +165,8 @@ mod tests {
     use crate::report::output::{self, Format};
     use crate::report::request::{Dimension, Filter, Interval, ReportRequest, RequestError};
     use crate::report::{
-        Breakdown, Counted, EmailReport, PeriodLabel, Point, Row, Summary, SummaryChange,
-        SummaryFigures, Timeseries,
+        Breakdown, CampaignRow, Campaigns, Counted, EmailReport, PeriodLabel, Point, Row, Summary,
+        SummaryChange, SummaryFigures, Timeseries,
     };
 
     fn doc() -> Value {
@@ -350,6 +350,15 @@ mod tests {
             by_country: vec![row("US", Some(3))],
             notes: vec![],
         };
+        let campaigns = Campaigns {
+            period: period(),
+            campaigns: vec![CampaignRow {
+                campaign: "nov-newsletter".into(),
+                opens: Some(7),
+                unique_opens: None,
+            }],
+            notes: vec![],
+        };
         vec![
             (
                 ReportKind::Summary,
@@ -367,6 +376,11 @@ mod tests {
                 AnyReport::Breakdown(breakdown),
             ),
             (ReportKind::Email, name(&email), AnyReport::Email(email)),
+            (
+                ReportKind::Campaigns,
+                name(&campaigns),
+                AnyReport::Campaigns(campaigns),
+            ),
         ]
         .into_iter()
         .map(|(kind, name, report)| (kind, report, name))

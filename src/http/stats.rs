@@ -1,44 +1,32 @@
-//! The stats API: `GET /api/v1/stats/<kind>` for every report kind, and its
-//! OpenAPI document at `GET /api/v1/openapi.json` (served and built by `http::openapi`).
+//! The stats API: `GET /api/v1/stats/<kind>` for every report kind (and the
+//! same handler under `/dashboard/api/stats/<kind>` for the dashboard), and
+//! its OpenAPI document at `GET /api/v1/openapi.json` (served and built by
+//! `http::openapi`).
 //!
-//! Owns: bearer-token access (compared in constant time, limited to sites
-//! and campaigns), handing the query string to the shared report parser, and
-//! the answer's format (JSON, CSV, or the CLI's table).
-//! Must never: answer without a valid token, or log a token.
+//! Owns: handing the query string to the shared report parser (with the
+//! site's time zone as the default `tz`), asking `access` whether the reader
+//! may read the answer, and the answer's format (JSON, CSV, or the CLI's
+//! table).
+//! Must never: answer without a reader `access` let in, or log a token.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use schemars::JsonSchema;
 use serde::Serialize;
-use subtle::ConstantTimeEq;
 
+use super::access::{Denied, Readers};
 use super::params::Query;
-use crate::config::{ApiToken, Site};
+use crate::clock;
 use crate::report::output::{self, Format, Report};
-use crate::report::request::{Choice, ReportKind, ReportRequest, RequestError, Subject};
-use crate::report::{ReportError, Reporter};
+use crate::report::request::{self, Choice, ReportKind, ReportRequest, RequestError};
+use crate::report::{AnyReport, ReportError, Reporter};
 
 /// What the stats handlers share.
 pub struct StatsState {
     pub reporter: Reporter,
-    pub tokens: Vec<ApiToken>,
-    /// Configured site ids: a report on another site is a 404.
-    pub sites: Vec<String>,
-}
-
-impl StatsState {
-    pub fn new(
-        reporter: Reporter,
-        tokens: Vec<ApiToken>,
-        sites: &std::collections::HashMap<String, Site>,
-    ) -> StatsState {
-        StatsState {
-            reporter,
-            tokens,
-            sites: sites.keys().cloned().collect(),
-        }
-    }
+    pub readers: Readers,
+    pub min_group_size: u64,
 }
 
 /// The path of a kind of report.
@@ -48,13 +36,14 @@ pub fn route(kind: ReportKind) -> String {
 
 pub fn routes(config: &mut web::ServiceConfig) {
     for &kind in ReportKind::ALL {
-        config.route(
-            &route(kind),
-            web::get().to(move |request: HttpRequest, state: web::Data<StatsState>| {
-                report(kind, request, state)
-            }),
-        );
+        config.route(&route(kind), handler(kind));
     }
+}
+
+/// The handler of one kind of report, wherever it is mounted.
+pub fn handler(kind: ReportKind) -> actix_web::Route {
+    web::get()
+        .to(move |request: HttpRequest, state: web::Data<StatsState>| report(kind, request, state))
 }
 
 /// The body of every refusal.
@@ -66,22 +55,54 @@ pub struct ErrorBody {
 
 /// A refusal, with the status it is answered with.
 #[derive(Debug, PartialEq, Eq)]
-enum Refusal {
-    Unauthorized(&'static str),
+pub enum Refusal {
+    Unauthorized(String),
     Forbidden(String),
     NotFound(String),
     BadRequest(String),
     Unavailable(String),
 }
 
+impl From<Denied> for Refusal {
+    fn from(denied: Denied) -> Self {
+        match denied {
+            Denied::Unauthorized(m) => Refusal::Unauthorized(m),
+            Denied::Forbidden(m) => Refusal::Forbidden(m),
+            Denied::NotFound(m) => Refusal::NotFound(m),
+        }
+    }
+}
+
 impl Refusal {
-    fn response(self) -> HttpResponse {
-        let (status, error) = match self {
-            Refusal::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m.to_string()),
-            Refusal::Forbidden(m) => (StatusCode::FORBIDDEN, m),
-            Refusal::NotFound(m) => (StatusCode::NOT_FOUND, m),
-            Refusal::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
-            Refusal::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Refusal::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Refusal::Forbidden(_) => StatusCode::FORBIDDEN,
+            Refusal::NotFound(_) => StatusCode::NOT_FOUND,
+            Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// What the caller is told.
+    pub fn message(&self) -> &str {
+        match self {
+            Refusal::Unauthorized(m)
+            | Refusal::Forbidden(m)
+            | Refusal::NotFound(m)
+            | Refusal::BadRequest(m)
+            | Refusal::Unavailable(m) => m,
+        }
+    }
+
+    pub fn response(self) -> HttpResponse {
+        let status = self.status();
+        let error = match self {
+            Refusal::Unauthorized(m)
+            | Refusal::Forbidden(m)
+            | Refusal::NotFound(m)
+            | Refusal::BadRequest(m)
+            | Refusal::Unavailable(m) => m,
         };
         let mut response = HttpResponse::build(status);
         if status == StatusCode::UNAUTHORIZED {
@@ -113,70 +134,12 @@ impl From<ReportError> for Refusal {
     }
 }
 
-/// The token of an `Authorization: Bearer` header, checked against every
-/// configured token without stopping at the first match, so the time taken
-/// says nothing about how close a guess was.
-fn authorize<'t>(
-    tokens: &'t [ApiToken],
-    authorization: Option<&str>,
-) -> Result<&'t ApiToken, Refusal> {
-    let presented = authorization
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|token| !token.is_empty())
-        .ok_or(Refusal::Unauthorized(
-            "send an API token from the configuration as `Authorization: Bearer <token>`",
-        ))?;
-    let digest = ApiToken::digest(presented);
-    let mut found = None;
-    for token in tokens {
-        if bool::from(token.sha256.ct_eq(&digest)) {
-            found = Some(token);
-        }
-    }
-    found.ok_or(Refusal::Unauthorized("the API token is not valid"))
-}
-
-/// Whether `token` may read `subject`, and (for a site) whether it exists;
-/// a token that may not read a site learns nothing of whether it exists.
-fn may_read(token: &ApiToken, sites: &[String], subject: Subject) -> Result<(), Refusal> {
-    match subject {
-        Subject::Site(site) => {
-            if !token.sites.allows(site) {
-                return Err(Refusal::Forbidden(format!(
-                    "the token {:?} may not read site {site:?}",
-                    token.name
-                )));
-            }
-            if !sites.iter().any(|s| s == site) {
-                return Err(Refusal::NotFound(format!("no site {site:?} is configured")));
-            }
-        }
-        Subject::Campaign(campaign) => {
-            if !token.campaigns.allows(campaign) {
-                return Err(Refusal::Forbidden(format!(
-                    "the token {:?} may not read campaign {campaign:?}",
-                    token.name
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
 fn accepts_csv(request: &HttpRequest) -> bool {
     request
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/csv"))
-}
-
-fn authorization(request: &HttpRequest) -> Option<&str> {
-    request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
 }
 
 fn answer(report: &impl Report, format: Format) -> HttpResponse {
@@ -205,95 +168,22 @@ async fn report(
     state: web::Data<StatsState>,
 ) -> HttpResponse {
     let answered = async {
-        let token = authorize(&state.tokens, authorization(&request))?;
+        let readers = &state.readers;
+        let reader = readers.of_request(&request, u64::from(clock::now_unix()))?;
         let query = Query::parse(request.query_string());
         let default_format = if accepts_csv(&request) {
             Format::Csv
         } else {
             Format::Json
         };
-        let report_request = ReportRequest::from_pairs(kind, query.pairs(), default_format)?;
-        may_read(token, &state.sites, report_request.subject())?;
-        let report = state.reporter.run(&report_request).await?;
-        Ok(answer(&report, report_request.format))
+        let pairs = request::with_site_time_zone(query.pairs(), |site| readers.time_zone(site));
+        let report_request = ReportRequest::from_pairs(kind, pairs, default_format)?;
+        readers.may_read(&reader, report_request.subject())?;
+        let mut report = state.reporter.run(&report_request).await?;
+        if let AnyReport::Campaigns(campaigns) = &mut report {
+            campaigns.retain_readable(|campaign| reader.may_read_campaign(campaign));
+        }
+        Ok::<_, Refusal>(answer(&report, report_request.format))
     };
     answered.await.unwrap_or_else(Refusal::response)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Access;
-
-    fn token(name: &str, secret: &str) -> ApiToken {
-        ApiToken {
-            name: name.into(),
-            sha256: ApiToken::digest(secret),
-            sites: Access::Only(vec!["optimumabq.com".into()]),
-            campaigns: Access::All,
-        }
-    }
-
-    #[test]
-    fn only_a_configured_bearer_token_is_let_in() {
-        let tokens = [
-            token("marketing", "a-very-long-secret-token-of-marketing"),
-            token("agency", "another-long-secret-token-for-agency"),
-        ];
-        let found =
-            authorize(&tokens, Some("Bearer another-long-secret-token-for-agency")).unwrap();
-        assert_eq!(found.name, "agency");
-        for bad in [
-            None,
-            Some(""),
-            Some("Bearer "),
-            Some("Basic YWxhZGRpbjpvcGVuc2VzYW1l"),
-            Some("a-very-long-secret-token-of-marketing"),
-            Some("Bearer a-very-long-secret-token-of-marketin"),
-            Some("Bearer a-very-long-secret-token-of-marketingX"),
-        ] {
-            assert!(
-                matches!(authorize(&tokens, bad), Err(Refusal::Unauthorized(_))),
-                "{bad:?}"
-            );
-        }
-        assert!(authorize(&[], Some("Bearer anything-at-all")).is_err());
-    }
-
-    #[test]
-    fn a_token_reads_only_its_sites_and_campaigns_and_learns_of_sites_only_then() {
-        let marketing = token("marketing", "a-very-long-secret-token-of-marketing");
-        let configured = [
-            "optimumabq.com".to_string(),
-            "elsewhere.example".to_string(),
-        ];
-        assert_eq!(
-            may_read(&marketing, &configured, Subject::Site("optimumabq.com")),
-            Ok(())
-        );
-        assert!(matches!(
-            may_read(&marketing, &configured, Subject::Site("elsewhere.example")),
-            Err(Refusal::Forbidden(_))
-        ));
-        assert!(matches!(
-            may_read(
-                &marketing,
-                &configured[1..],
-                Subject::Site("optimumabq.com")
-            ),
-            Err(Refusal::NotFound(_))
-        ));
-        assert_eq!(
-            may_read(&marketing, &[], Subject::Campaign("nov-newsletter")),
-            Ok(())
-        );
-        let agency = ApiToken {
-            campaigns: Access::Only(vec!["dec-newsletter".into()]),
-            ..marketing
-        };
-        assert!(matches!(
-            may_read(&agency, &[], Subject::Campaign("nov-newsletter")),
-            Err(Refusal::Forbidden(_))
-        ));
-    }
 }

@@ -25,19 +25,12 @@ impl Salt {
 
     /// Hex form, as stored in ClickHouse.
     pub fn to_hex(self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.0)
     }
 
-    pub fn from_hex(hex: &str) -> Option<Salt> {
-        let hex = hex.as_bytes();
-        if hex.len() != 64 {
-            return None;
-        }
+    pub fn from_hex(text: &str) -> Option<Salt> {
         let mut bytes = [0u8; 32];
-        for (byte, pair) in bytes.iter_mut().zip(hex.chunks(2)) {
-            let text = std::str::from_utf8(pair).ok()?;
-            *byte = u8::from_str_radix(text, 16).ok()?;
-        }
+        hex::decode_to_slice(text, &mut bytes).ok()?;
         Some(Salt(bytes))
     }
 }

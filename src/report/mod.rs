@@ -191,6 +191,33 @@ pub struct EmailReport {
     pub notes: Vec<String>,
 }
 
+/// One campaign in the list of campaigns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct CampaignRow {
+    pub campaign: String,
+    /// Null when withheld: opened by fewer recipients than `min_group_size`.
+    pub opens: Option<u64>,
+    pub unique_opens: Option<u64>,
+}
+
+/// The campaigns opened in a period, newest id first (ids such as
+/// `2026-11-newsletter` sort by date). Listed by name only, whatever their
+/// size: a name is the sender's, and says nothing of who opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Campaigns {
+    pub period: PeriodLabel,
+    pub campaigns: Vec<CampaignRow>,
+    pub notes: Vec<String>,
+}
+
+impl Campaigns {
+    /// Keeps the campaigns `may_read` allows: a caller learns nothing of the
+    /// others, not even their names.
+    pub fn retain_readable(&mut self, may_read: impl Fn(&str) -> bool) {
+        self.campaigns.retain(|row| may_read(&row.campaign));
+    }
+}
+
 /// The answer to a [`ReportRequest`]: one report, of the kind asked for.
 /// Serialized as the report itself.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -200,6 +227,7 @@ pub enum AnyReport {
     Timeseries(Timeseries),
     Breakdown(Breakdown),
     Email(EmailReport),
+    Campaigns(Campaigns),
 }
 
 impl AnyReport {
@@ -211,6 +239,7 @@ impl AnyReport {
             ReportKind::Timeseries => generator.subschema_for::<Timeseries>(),
             ReportKind::Breakdown => generator.subschema_for::<Breakdown>(),
             ReportKind::Email => generator.subschema_for::<EmailReport>(),
+            ReportKind::Campaigns => generator.subschema_for::<Campaigns>(),
         }
     }
 }
@@ -254,6 +283,7 @@ impl Reporter {
             Details::Email { campaign, limit } => {
                 AnyReport::Email(self.email(campaign, period, *limit).await?)
             }
+            Details::Campaigns => AnyReport::Campaigns(self.campaigns(period).await?),
         })
     }
 
@@ -483,6 +513,27 @@ impl Reporter {
                 "Unique opens count recipients exactly, once per campaign.".into(),
                 "Proxied opens were fetched by a mail provider (Gmail's image proxy, Apple Mail Privacy Protection, Yahoo): they show delivery, not that a person looked.".into(),
                 self.folded_note("recipients"),
+                self.withheld_note("recipients"),
+            ],
+        })
+    }
+
+    async fn campaigns(&self, period: &Period) -> Result<Campaigns, ReportError> {
+        let window = self.bounds("", period).await?;
+        let groups: Vec<GroupRow> = self.fetch_all(sql::campaigns(&window)).await?;
+        let k = self.min_group_size;
+        Ok(Campaigns {
+            period: period.into(),
+            campaigns: groups
+                .into_iter()
+                .map(|g| CampaignRow {
+                    opens: suppress::shown(g.count, g.unique, k),
+                    unique_opens: suppress::shown(g.unique, g.unique, k),
+                    campaign: g.group_key,
+                })
+                .collect(),
+            notes: vec![
+                "Unique opens count recipients exactly, once per campaign; opens include proxied ones.".into(),
                 self.withheld_note("recipients"),
             ],
         })
@@ -731,6 +782,7 @@ mod tests {
                 let a = sql::email(window, &key);
                 statements.extend([a.groups_by_size(), a.groups_by_key(), a.total()]);
             }
+            statements.push(sql::campaigns(window));
             statements.push(sql::visits(window, &rolled_up, &filters));
             statements.push(sql::visits(window, &rolled_up, &[]));
             statements.extend(

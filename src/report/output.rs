@@ -7,7 +7,9 @@
 use serde::Serialize;
 
 use super::request::Choice;
-use super::{AnyReport, Breakdown, EmailReport, Row, Summary, SummaryFigures, Timeseries};
+use super::{
+    AnyReport, Breakdown, Campaigns, EmailReport, Row, Summary, SummaryFigures, Timeseries,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -351,6 +353,33 @@ impl Report for EmailReport {
     }
 }
 
+impl Report for Campaigns {
+    fn tables(&self) -> Vec<Table> {
+        vec![Table {
+            title: format!(
+                "campaigns opened {} to {} ({})",
+                self.period.from, self.period.to, self.period.time_zone
+            ),
+            columns: vec!["campaign", "unique_opens", "opens"],
+            rows: self
+                .campaigns
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.campaign.clone(),
+                        optional(c.unique_opens),
+                        optional(c.opens),
+                    ]
+                })
+                .collect(),
+        }]
+    }
+
+    fn notes(&self) -> &[String] {
+        &self.notes
+    }
+}
+
 impl Report for AnyReport {
     fn tables(&self) -> Vec<Table> {
         match self {
@@ -358,6 +387,7 @@ impl Report for AnyReport {
             AnyReport::Timeseries(report) => report.tables(),
             AnyReport::Breakdown(report) => report.tables(),
             AnyReport::Email(report) => report.tables(),
+            AnyReport::Campaigns(report) => report.tables(),
         }
     }
 
@@ -367,6 +397,7 @@ impl Report for AnyReport {
             AnyReport::Timeseries(report) => report.notes(),
             AnyReport::Breakdown(report) => report.notes(),
             AnyReport::Email(report) => report.notes(),
+            AnyReport::Campaigns(report) => report.notes(),
         }
     }
 }

@@ -115,7 +115,7 @@ pub const TZ: Parameter = Parameter {
     values: Values::Text,
     default: Some("UTC"),
     example: "America/Denver",
-    description: "IANA time zone for day boundaries and buckets.",
+    description: "IANA time zone for day boundaries and buckets; a site report without it uses the site's configured `time_zone`.",
 };
 
 pub const FILTER: Parameter = Parameter {

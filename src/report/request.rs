@@ -97,6 +97,7 @@ pub enum ReportKind {
     Timeseries,
     Breakdown,
     Email,
+    Campaigns,
 }
 
 impl Choice for ReportKind {
@@ -105,6 +106,7 @@ impl Choice for ReportKind {
         ReportKind::Timeseries,
         ReportKind::Breakdown,
         ReportKind::Email,
+        ReportKind::Campaigns,
     ];
 
     fn as_str(self) -> &'static str {
@@ -113,6 +115,7 @@ impl Choice for ReportKind {
             ReportKind::Timeseries => "timeseries",
             ReportKind::Breakdown => "breakdown",
             ReportKind::Email => "email",
+            ReportKind::Campaigns => "campaigns",
         }
     }
 }
@@ -130,6 +133,9 @@ impl ReportKind {
             ReportKind::Breakdown => "Top groups of one dimension, with counts and share.",
             ReportKind::Email => {
                 "Opens of one email campaign: total, unique, proxied and direct, by day, by mail client, by country."
+            }
+            ReportKind::Campaigns => {
+                "The email campaigns opened in the period that the caller may read, with their opens and unique opens."
             }
         }
     }
@@ -165,6 +171,7 @@ pub enum Details {
         campaign: String,
         limit: usize,
     },
+    Campaigns,
 }
 
 /// Most filters one report may combine. Each filter narrows a figure towards
@@ -221,6 +228,8 @@ fn refuse_differencing(
 pub enum Subject<'a> {
     Site(&'a str),
     Campaign(&'a str),
+    /// Every campaign: the answer lists only those the caller may read.
+    Campaigns,
 }
 
 impl ReportRequest {
@@ -273,6 +282,7 @@ impl ReportRequest {
                 campaign: given.value(&CAMPAIGN)?.to_string(),
                 limit: limit()?,
             },
+            ReportKind::Campaigns => Details::Campaigns,
         };
         let format = match given.values(&FORMAT).next() {
             Some(text) => Format::parse(FORMAT.name, text)?,
@@ -291,8 +301,27 @@ impl ReportRequest {
             | Details::Timeseries { site, .. }
             | Details::Breakdown { site, .. } => Subject::Site(site),
             Details::Email { campaign, .. } => Subject::Campaign(campaign),
+            Details::Campaigns => Subject::Campaigns,
         }
     }
+}
+
+/// The pairs of a request, with `tz` set to the site's own time zone when a
+/// request names a site and no `tz`: a site's reports are in its time zone
+/// unless asked otherwise, on every surface.
+pub fn with_site_time_zone<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    time_zone_of: impl Fn(&str) -> Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut pairs: Vec<_> = pairs.into_iter().collect();
+    let names = |name: &str| pairs.iter().any(|(n, _)| *n == name);
+    if !names(parameters::TZ.name) {
+        let site = pairs.iter().find(|(n, _)| *n == parameters::SITE.name);
+        if let Some(zone) = site.and_then(|(_, site)| time_zone_of(site)) {
+            pairs.push((parameters::TZ.name, zone));
+        }
+    }
+    pairs
 }
 
 /// The pairs of one request, each checked against the parameter table.
@@ -596,6 +625,31 @@ pub fn parse_limit(text: &str) -> Result<usize, RequestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_site_report_defaults_to_the_site_time_zone_and_an_explicit_tz_wins() {
+        let zones = |site: &str| (site == "optimumabq.com").then_some("America/Denver");
+        let site = [("site", "optimumabq.com"), ("from", "2026-11-01")];
+        assert_eq!(
+            with_site_time_zone(site, zones),
+            vec![
+                ("site", "optimumabq.com"),
+                ("from", "2026-11-01"),
+                ("tz", "America/Denver")
+            ]
+        );
+        let explicit = [("tz", "UTC"), ("site", "optimumabq.com")];
+        assert_eq!(with_site_time_zone(explicit, zones), explicit.to_vec());
+        for unknown in [
+            &[("site", "elsewhere.example")][..],
+            &[("campaign", "nov-newsletter")][..],
+        ] {
+            assert_eq!(
+                with_site_time_zone(unknown.to_vec(), zones),
+                unknown.to_vec()
+            );
+        }
+    }
 
     #[test]
     fn the_filter_parameter_states_the_differencing_limits() {

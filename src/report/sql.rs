@@ -557,6 +557,17 @@ pub fn email(window: &Window, key: &Key) -> Aggregation {
     Aggregation { parts }
 }
 
+/// Every campaign opened in `window`, with its unique and total opens,
+/// newest id first.
+pub fn campaigns(window: &Window) -> Statement {
+    let mut s = Statement::new(
+        "SELECT campaign AS group_key, uniqExact(recipient_id) AS unique, count() AS count FROM email_opens WHERE 1",
+    );
+    s.append(in_ranges("ts", &[(window.start, window.end)]))
+        .push(" GROUP BY group_key ORDER BY group_key DESC");
+    s
+}
+
 /// The days `daily_stats` holds between `first` and `last`, in order.
 pub fn rolled_up_days(first: u16, last: u16) -> Statement {
     let mut s = Statement::new("SELECT toUInt16(day) AS day_number FROM daily_stats_days FINAL");

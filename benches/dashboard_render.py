@@ -1,0 +1,99 @@
+"""Times the dashboard in Debian's Chromium: from navigation to every panel
+rendered (`body[data-state=ready]`), over a 30-day window of the report
+benchmark's data, and weighs the page's files as served, gzip -9 compressed.
+
+    python3 benches/dashboard_render.py BASE TOKEN RUNS FROM TO
+
+Run by benches/report.sh after its report timings; prints Markdown.
+"""
+
+import gzip
+import statistics
+import sys
+import time
+import urllib.request
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Headless Chromium names itself HeadlessChrome; the dashboard does not care,
+# but an ordinary agent keeps the run like a person's.
+USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/156.0.0.0 Safari/537.36"
+)
+ASSETS = ["/dashboard", "/dashboard/app.js", "/dashboard/app.css"]
+
+
+def weigh(base):
+    rows = []
+    for path in ASSETS:
+        body = urllib.request.urlopen(base + path, timeout=30).read()
+        rows.append((path, len(body), len(gzip.compress(body, 9))))
+    return rows
+
+
+def time_view(page, url, runs):
+    """Median and max milliseconds from navigation to ready, after a warm-up;
+    and the number of requests one load makes."""
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    times = []
+    for run in range(runs + 1):
+        requests.clear()
+        start = time.perf_counter()
+        page.goto(url)
+        page.wait_for_function("document.body.dataset.state === 'ready'", timeout=120_000, polling="raf")
+        elapsed = (time.perf_counter() - start) * 1000
+        if run > 0:
+            times.append(elapsed)
+    return statistics.median(times), max(times), len(requests)
+
+
+def main():
+    base, token, runs, start, end = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+    site = "optimumabq.com"
+    views = [
+        ("30-day overview", f"/dashboard?site={site}&period=custom&from={start}&to={end}"),
+        (
+            "30-day overview, filtered country==US (reads `events`)",
+            f"/dashboard?site={site}&period=custom&from={start}&to={end}&filter=country%3D%3DUS",
+        ),
+    ]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context(user_agent=USER_AGENT, viewport={"width": 1440, "height": 900})
+        page = context.new_page()
+        page.goto(base + "/dashboard")
+        page.wait_for_function("['signed-out', 'ready'].includes(document.body.dataset.state)")
+        answer = page.evaluate(
+            """async (token) => (await fetch('/dashboard/session', {method: 'POST',
+                 headers: {'Content-Type': 'application/json'}, body: JSON.stringify({token})})).status""",
+            token,
+        )
+        if answer != 204:
+            sys.exit(f"sign-in failed: {answer}")
+        print("| dashboard view (Chromium, 1440 px) | median ms | max ms | requests per load |")
+        print("|---|---:|---:|---:|")
+        for name, path in views:
+            median, worst, requests = time_view(page, base + path, runs)
+            print(f"| {name} | {median:.0f} | {worst:.0f} | {requests} |")
+        browser.close()
+    print()
+    print("| file | bytes | gzip -9 bytes |")
+    print("|---|---:|---:|")
+    rows = weigh(base)
+    for path, raw, compressed in rows:
+        print(f"| `{path}` | {raw} | {compressed} |")
+    print(f"| together | {sum(r[1] for r in rows)} | {sum(r[2] for r in rows)} |")
+
+
+if __name__ == "__main__":
+    main()

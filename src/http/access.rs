@@ -1,0 +1,423 @@
+//! Who is reading reports, and what they may read: a stats token presented
+//! as `Authorization: Bearer`, a dashboard session cookie opened with such a
+//! token, or a session opened from a shared link to one site.
+//!
+//! Owns: finding the reader of a request (tokens compared in constant time,
+//! grants checked by `crate::grant`), and whether that reader may read a
+//! site or a campaign.
+//! Must never: let in a request without a valid credential, tell a reader
+//! whether a site it may not read exists, or log a token or a grant.
+
+use std::collections::BTreeMap;
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use subtle::ConstantTimeEq;
+
+use crate::config::{ApiToken, ReportingConfig, ShareKey, Site};
+use crate::grant::{Grant, GrantError, Holder};
+use crate::report::request::Subject;
+
+/// The dashboard's session cookie; its path keeps it to `/dashboard`.
+pub const SESSION_COOKIE: &str = "beaconhouse_session";
+
+/// What access decisions are made from.
+pub struct Readers {
+    tokens: Vec<ApiToken>,
+    share_key: Option<ShareKey>,
+    /// Configured sites and their time zones: a report on another site is a 404.
+    sites: BTreeMap<String, String>,
+}
+
+/// Who is reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reader<'r> {
+    Token(&'r ApiToken),
+    /// A session opened from a shared link: this site's reports only.
+    Shared(String),
+}
+
+/// Why a request is not let in, or not let at what it asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    /// No credential, or one that is not valid: 401.
+    Unauthorized(String),
+    /// A valid reader asking for what it may not read: 403.
+    Forbidden(String),
+    /// A reader asking for a site that is not configured: 404.
+    NotFound(String),
+}
+
+impl Readers {
+    pub fn new(
+        reporting: &ReportingConfig,
+        sites: &std::collections::HashMap<String, Site>,
+    ) -> Readers {
+        Readers {
+            tokens: reporting.tokens.clone(),
+            share_key: reporting.share_key.clone(),
+            sites: sites
+                .values()
+                .map(|site| (site.id.clone(), site.time_zone.clone()))
+                .collect(),
+        }
+    }
+
+    /// The configured sites with their time zones, in id order.
+    pub fn sites(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.sites
+            .iter()
+            .map(|(id, zone)| (id.as_str(), zone.as_str()))
+    }
+
+    /// The time zone a site's reports use unless a request names one.
+    pub fn time_zone(&self, site: &str) -> Option<&str> {
+        self.sites.get(site).map(String::as_str)
+    }
+
+    /// The reader of a request: its bearer token if it sends one, else its
+    /// session cookie.
+    pub fn of_request(&self, request: &HttpRequest, now: u64) -> Result<Reader<'_>, Denied> {
+        let authorization = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        match (authorization, session_cookie(request)) {
+            (Some(authorization), _) => self.bearer(authorization),
+            (None, Some(session)) => self.session(session, now).map(|(reader, _)| reader),
+            (None, None) => Err(Denied::Unauthorized(
+                "send an API token from the configuration as `Authorization: Bearer <token>`, or sign in to the dashboard".into(),
+            )),
+        }
+    }
+
+    /// The token of an `Authorization: Bearer` header, checked against
+    /// every configured token without stopping at the first match, so the
+    /// time taken says nothing about how close a guess was.
+    pub fn bearer(&self, authorization: &str) -> Result<Reader<'_>, Denied> {
+        let presented = authorization
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| {
+                Denied::Unauthorized(
+                    "send an API token from the configuration as `Authorization: Bearer <token>`"
+                        .into(),
+                )
+            })?;
+        self.token(presented).map(Reader::Token)
+    }
+
+    /// The configured token `presented` is.
+    pub fn token(&self, presented: &str) -> Result<&ApiToken, Denied> {
+        let digest = ApiToken::digest(presented);
+        let mut found = None;
+        for token in &self.tokens {
+            if bool::from(token.sha256.ct_eq(&digest)) {
+                found = Some(token);
+            }
+        }
+        found.ok_or_else(|| Denied::Unauthorized("the API token is not valid".into()))
+    }
+
+    /// The reader of a session grant (the dashboard's cookie), and when the
+    /// session ends.
+    pub fn session(&self, text: &str, now: u64) -> Result<(Reader<'_>, u64), Denied> {
+        let refused = |e: GrantError| Denied::Unauthorized(format!("the session ended: {e}"));
+        let unchecked = Grant::read(text).map_err(refused)?;
+        match unchecked.holder().clone() {
+            Holder::Token(name) => {
+                let token = self
+                    .tokens
+                    .iter()
+                    .find(|t| t.name == name)
+                    .ok_or_else(|| refused(GrantError::BadSignature))?;
+                let grant = unchecked.check(&token.sha256, now).map_err(refused)?;
+                Ok((Reader::Token(token), grant.expires))
+            }
+            Holder::Shared(site) => {
+                let grant = unchecked.check(self.share_key()?, now).map_err(refused)?;
+                Ok((Reader::Shared(site), grant.expires))
+            }
+        }
+    }
+
+    /// Checks a shared link's grant, as `beaconhouse share` printed it.
+    pub fn shared_link(&self, text: &str, now: u64) -> Result<Grant, Denied> {
+        let refused =
+            |e: GrantError| Denied::Unauthorized(format!("this shared link cannot be used: {e}"));
+        let unchecked = Grant::read(text).map_err(refused)?;
+        if !matches!(unchecked.holder(), Holder::Shared(_)) {
+            return Err(refused(GrantError::Malformed));
+        }
+        unchecked.check(self.share_key()?, now).map_err(refused)
+    }
+
+    /// The key of shared links; without one, no shared link is valid.
+    pub fn share_key(&self) -> Result<&[u8], Denied> {
+        self.share_key
+            .as_ref()
+            .map(ShareKey::as_bytes)
+            .ok_or_else(|| {
+                Denied::Unauthorized(
+                "shared links are turned off here (the operator has not set `reporting.share_key`)"
+                    .into(),
+            )
+            })
+    }
+
+    /// Whether `reader` may read `subject`, and (for a site) whether it
+    /// exists; a reader that may not read a site learns nothing of whether
+    /// it exists.
+    pub fn may_read(&self, reader: &Reader, subject: Subject) -> Result<(), Denied> {
+        match subject {
+            Subject::Site(site) => {
+                if !reader.may_read_site(site) {
+                    return Err(Denied::Forbidden(format!(
+                        "{} may not read site {site:?}",
+                        reader.describe()
+                    )));
+                }
+                if !self.sites.contains_key(site) {
+                    return Err(Denied::NotFound(format!("no site {site:?} is configured")));
+                }
+            }
+            Subject::Campaign(campaign) => {
+                if !reader.may_read_campaign(campaign) {
+                    return Err(Denied::Forbidden(format!(
+                        "{} may not read campaign {campaign:?}",
+                        reader.describe()
+                    )));
+                }
+            }
+            Subject::Campaigns => {
+                if let Reader::Shared(_) = reader {
+                    return Err(Denied::Forbidden(
+                        "a shared link shows one site's reports, not email campaigns".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Reader<'_> {
+    pub fn may_read_site(&self, site: &str) -> bool {
+        match self {
+            Reader::Token(token) => token.sites.allows(site),
+            Reader::Shared(shared) => shared == site,
+        }
+    }
+
+    pub fn may_read_campaign(&self, campaign: &str) -> bool {
+        match self {
+            Reader::Token(token) => token.campaigns.allows(campaign),
+            Reader::Shared(_) => false,
+        }
+    }
+
+    /// The reader as messages and the dashboard name it.
+    pub fn describe(&self) -> String {
+        match self {
+            Reader::Token(token) => format!("the token {:?}", token.name),
+            Reader::Shared(site) => format!("a shared link to {site:?}"),
+        }
+    }
+}
+
+/// The value of the session cookie, if the request carries one.
+pub fn session_cookie(request: &HttpRequest) -> Option<&str> {
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == SESSION_COOKIE).then_some(value)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Access;
+    use crate::grant::SESSION_SECONDS;
+    use actix_web::test::TestRequest;
+
+    const NOW: u64 = 1_764_000_000;
+    const MARKETING: &str = "a-very-long-secret-token-of-marketing";
+    const AGENCY: &str = "another-long-secret-token-for-agency";
+    const SHARE_KEY: &str = "a-share-key-that-is-long-enough-0123";
+
+    fn token(name: &str, secret: &str) -> ApiToken {
+        ApiToken {
+            name: name.into(),
+            sha256: ApiToken::digest(secret),
+            sites: Access::Only(vec!["optimumabq.com".into()]),
+            campaigns: Access::All,
+        }
+    }
+
+    fn configured(share_key: Option<&str>) -> Readers {
+        Readers {
+            tokens: vec![
+                token("marketing", MARKETING),
+                ApiToken {
+                    campaigns: Access::Only(vec!["dec-newsletter".into()]),
+                    ..token("agency", AGENCY)
+                },
+            ],
+            share_key: share_key.map(|k| ShareKey::new(k.into())),
+            sites: [("optimumabq.com".to_string(), "America/Denver".to_string())]
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    fn unauthorized<T: std::fmt::Debug>(result: Result<T, Denied>) -> bool {
+        matches!(result, Err(Denied::Unauthorized(_)))
+    }
+
+    #[test]
+    fn only_a_configured_bearer_token_is_let_in() {
+        let readers = configured(None);
+        let found = readers.bearer(&format!("Bearer {AGENCY}")).unwrap();
+        assert_eq!(found.describe(), "the token \"agency\"");
+        for bad in [
+            "",
+            "Bearer ",
+            "Basic YWxhZGRpbjpvcGVuc2VzYW1l",
+            MARKETING,
+            "Bearer a-very-long-secret-token-of-marketin",
+            "Bearer a-very-long-secret-token-of-marketingX",
+        ] {
+            assert!(unauthorized(readers.bearer(bad)), "{bad:?}");
+        }
+        let none = Readers {
+            tokens: vec![],
+            ..readers
+        };
+        assert!(unauthorized(none.bearer("Bearer anything-at-all")));
+    }
+
+    #[test]
+    fn a_reader_reads_only_its_sites_and_campaigns_and_learns_of_sites_only_then() {
+        let readers = configured(Some(SHARE_KEY));
+        let marketing = Reader::Token(&readers.tokens[0]);
+        let agency = Reader::Token(&readers.tokens[1]);
+        let shared = Reader::Shared("optimumabq.com".into());
+        assert_eq!(
+            readers.may_read(&marketing, Subject::Site("optimumabq.com")),
+            Ok(())
+        );
+        assert_eq!(
+            readers.may_read(&shared, Subject::Site("optimumabq.com")),
+            Ok(())
+        );
+        for reader in [&marketing, &shared] {
+            assert!(matches!(
+                readers.may_read(reader, Subject::Site("elsewhere.example")),
+                Err(Denied::Forbidden(_))
+            ));
+        }
+        let everything = Reader::Token(&ApiToken {
+            sites: Access::All,
+            ..token("all", MARKETING)
+        });
+        assert!(matches!(
+            readers.may_read(&everything, Subject::Site("elsewhere.example")),
+            Err(Denied::NotFound(_))
+        ));
+        assert_eq!(
+            readers.may_read(&marketing, Subject::Campaign("nov-newsletter")),
+            Ok(())
+        );
+        for reader in [&agency, &shared] {
+            assert!(matches!(
+                readers.may_read(reader, Subject::Campaign("nov-newsletter")),
+                Err(Denied::Forbidden(_))
+            ));
+        }
+        assert_eq!(readers.may_read(&agency, Subject::Campaigns), Ok(()));
+        assert!(matches!(
+            readers.may_read(&shared, Subject::Campaigns),
+            Err(Denied::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn a_session_holds_while_its_token_and_key_are_configured_and_it_has_not_expired() {
+        let readers = configured(Some(SHARE_KEY));
+        let session = Grant {
+            holder: Holder::Token("marketing".into()),
+            expires: NOW + SESSION_SECONDS,
+        };
+        let signed = session.sign(&ApiToken::digest(MARKETING));
+        let (reader, expires) = readers.session(&signed, NOW).unwrap();
+        assert_eq!(reader.describe(), "the token \"marketing\"");
+        assert_eq!(expires, NOW + SESSION_SECONDS);
+        assert!(unauthorized(
+            readers.session(&signed, NOW + SESSION_SECONDS)
+        ));
+        // Signed with another token's digest: a session cannot be moved to
+        // another token's name.
+        let forged = Grant {
+            holder: Holder::Token("marketing".into()),
+            ..session.clone()
+        }
+        .sign(&ApiToken::digest(AGENCY));
+        assert!(unauthorized(readers.session(&forged, NOW)));
+        // The token removed from the configuration: its sessions end.
+        let without = Readers {
+            tokens: readers.tokens[1..].to_vec(),
+            ..configured(Some(SHARE_KEY))
+        };
+        assert!(unauthorized(without.session(&signed, NOW)));
+
+        let link = Grant {
+            holder: Holder::Shared("optimumabq.com".into()),
+            expires: NOW + 30 * 86_400,
+        }
+        .sign(SHARE_KEY.as_bytes());
+        assert_eq!(
+            readers.session(&link, NOW),
+            Ok((Reader::Shared("optimumabq.com".into()), NOW + 30 * 86_400))
+        );
+        assert!(readers.shared_link(&link, NOW).is_ok());
+        assert!(
+            unauthorized(readers.shared_link(&signed, NOW)),
+            "a session is not a link"
+        );
+        // Another key (rotated) or none: every link and shared session ends.
+        let rotated = configured(Some("a-new-share-key-after-rotation-000000"));
+        assert!(unauthorized(rotated.session(&link, NOW)));
+        assert!(unauthorized(rotated.shared_link(&link, NOW)));
+        assert!(unauthorized(configured(None).shared_link(&link, NOW)));
+    }
+
+    #[test]
+    fn a_bearer_header_wins_over_a_cookie_and_the_cookie_is_found_among_others() {
+        let readers = configured(Some(SHARE_KEY));
+        let link = Grant {
+            holder: Holder::Shared("optimumabq.com".into()),
+            expires: NOW + 60,
+        }
+        .sign(SHARE_KEY.as_bytes());
+        let with_cookie = TestRequest::default()
+            .insert_header((header::COOKIE, format!("a=b; {SESSION_COOKIE}={link}; c=d")))
+            .to_http_request();
+        assert_eq!(
+            readers.of_request(&with_cookie, NOW),
+            Ok(Reader::Shared("optimumabq.com".into()))
+        );
+        let both = TestRequest::default()
+            .insert_header((header::COOKIE, format!("{SESSION_COOKIE}={link}")))
+            .insert_header((header::AUTHORIZATION, "Bearer wrong-token"))
+            .to_http_request();
+        assert!(unauthorized(readers.of_request(&both, NOW)));
+        let neither = TestRequest::default().to_http_request();
+        assert!(unauthorized(readers.of_request(&neither, NOW)));
+    }
+}

@@ -1,0 +1,312 @@
+//! The dashboard staff open in a browser: `GET /dashboard`, its script and
+//! style (plain files compiled into the binary, no build step), sign-in and
+//! sign-out, and the reports it reads, which are the stats API's own handler
+//! mounted under `/dashboard/api/stats/<kind>`: the page shows the same
+//! numbers as the API, under the same rules.
+//!
+//! Owns: the session cookie (`HttpOnly; Secure; SameSite=Strict`, path
+//! `/dashboard`, eight hours at most), what `/dashboard/api/me` tells the
+//! page, and the security headers of every dashboard response.
+//! Must never: set a cookie outside `/dashboard` (visitors never get one),
+//! load anything from another host, or run SQL of its own.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::access::{Reader, SESSION_COOKIE, session_cookie};
+use super::stats::{self, Refusal, StatsState};
+use crate::clock;
+use crate::config::Access;
+use crate::grant::{Grant, Holder, SESSION_SECONDS};
+use crate::report::request::{Choice, ReportKind};
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+
+/// Where the dashboard is served.
+pub const PATH: &str = "/dashboard";
+
+/// Scripts and styles from this origin only, nothing inline, no framing,
+/// no form posting elsewhere.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Largest sign-in body: a token or a shared link's grant.
+const MAX_SESSION_BODY: usize = 4096;
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    let page = |body: &'static str, content_type: &'static str| {
+        web::get().to(move || async move {
+            HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, content_type))
+                // Revalidated on every load, so a new release shows at once.
+                .insert_header((header::CACHE_CONTROL, "no-cache"))
+                .body(body)
+        })
+    };
+    let html = "text/html; charset=utf-8";
+    let mut scope = web::scope(PATH)
+        .wrap(
+            DefaultHeaders::new()
+                .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+                .add((header::REFERRER_POLICY, "no-referrer"))
+                .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .add((header::X_FRAME_OPTIONS, "DENY"))
+                .add(("Cross-Origin-Opener-Policy", "same-origin"))
+                .add(("Cross-Origin-Resource-Policy", "same-origin")),
+        )
+        .route("", page(INDEX_HTML, html))
+        .route("/", page(INDEX_HTML, html))
+        .route("/app.js", page(APP_JS, "text/javascript; charset=utf-8"))
+        .route("/app.css", page(APP_CSS, "text/css; charset=utf-8"))
+        .route("/api/me", web::get().to(me))
+        .route("/session", web::post().to(sign_in))
+        .route("/session", web::delete().to(sign_out));
+    for &kind in ReportKind::ALL {
+        scope = scope.route(
+            &format!("/api/stats/{}", kind.as_str()),
+            stats::handler(kind),
+        );
+    }
+    config.service(scope);
+}
+
+/// What the page learns about its reader.
+#[derive(Debug, Serialize, PartialEq)]
+struct Me {
+    signed_in: bool,
+    /// Why the session the browser sent is no longer valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ended: Option<String>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    session: Option<Session>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+struct Session {
+    name: String,
+    shared: bool,
+    /// The session's end, UTC seconds.
+    expires: u64,
+    min_group_size: u64,
+    sites: Vec<SiteInfo>,
+    /// Whether the reader may read any campaign.
+    campaigns: bool,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+struct SiteInfo {
+    id: String,
+    time_zone: String,
+}
+
+/// Always 200, so a signed-out page is not an error in the browser.
+async fn me(request: HttpRequest, state: web::Data<StatsState>) -> HttpResponse {
+    let answer = match session_cookie(&request) {
+        None => Me {
+            signed_in: false,
+            ended: None,
+            session: None,
+        },
+        Some(text) => match state.readers.session(text, u64::from(clock::now_unix())) {
+            Ok((reader, expires)) => Me {
+                signed_in: true,
+                ended: None,
+                session: Some(session(&reader, expires, &state)),
+            },
+            Err(denied) => Me {
+                signed_in: false,
+                ended: Some(Refusal::from(denied).message().to_string()),
+                session: None,
+            },
+        },
+    };
+    private(HttpResponse::Ok().json(answer))
+}
+
+fn session(reader: &Reader, expires: u64, state: &StatsState) -> Session {
+    let sites = state
+        .readers
+        .sites()
+        .filter(|(id, _)| reader.may_read_site(id))
+        .map(|(id, time_zone)| SiteInfo {
+            id: id.into(),
+            time_zone: time_zone.into(),
+        })
+        .collect();
+    let (name, shared, campaigns) = match reader {
+        Reader::Token(token) => (
+            token.name.clone(),
+            false,
+            token.campaigns != Access::Only(Vec::new()),
+        ),
+        Reader::Shared(site) => (format!("shared link to {site}"), true, false),
+    };
+    Session {
+        name,
+        shared,
+        expires,
+        min_group_size: state.min_group_size,
+        sites,
+        campaigns,
+    }
+}
+
+/// A sign-in: a stats token, or a shared link's grant.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+enum SignIn {
+    #[serde(rename = "token")]
+    Token(String),
+    #[serde(rename = "share")]
+    Share(String),
+}
+
+/// Opens a session: checks the token or link, then sets the cookie.
+async fn sign_in(
+    request: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<StatsState>,
+) -> HttpResponse {
+    let opened = (|| {
+        if !same_origin(&request) {
+            return Err(Refusal::Forbidden(
+                "sign in from the dashboard's own page".into(),
+            ));
+        }
+        if body.len() > MAX_SESSION_BODY {
+            return Err(Refusal::BadRequest("the sign-in is too long".into()));
+        }
+        let sign_in: SignIn = serde_json::from_slice(&body).map_err(|_| {
+            Refusal::BadRequest("send {\"token\": \"...\"} or {\"share\": \"...\"} as JSON".into())
+        })?;
+        let now = u64::from(clock::now_unix());
+        let session_end = now + SESSION_SECONDS;
+        let readers = &state.readers;
+        let cookie = match sign_in {
+            SignIn::Token(token) => {
+                let token = readers.token(token.trim())?;
+                Grant {
+                    holder: Holder::Token(token.name.clone()),
+                    expires: session_end,
+                }
+                .sign(&token.sha256)
+            }
+            SignIn::Share(link) => {
+                let link = readers.shared_link(&link, now)?;
+                Grant {
+                    expires: link.expires.min(session_end),
+                    ..link
+                }
+                .sign(readers.share_key()?)
+            }
+        };
+        Ok(cookie)
+    })();
+    match opened {
+        Ok(cookie) => {
+            let max_age = SESSION_SECONDS;
+            private(
+                HttpResponse::NoContent()
+                    .insert_header((header::SET_COOKIE, session_cookie_header(&cookie, max_age)))
+                    .finish(),
+            )
+        }
+        Err(refusal) => {
+            tracing::info!(status = %refusal.status(), "dashboard sign-in refused");
+            refusal.response()
+        }
+    }
+}
+
+async fn sign_out() -> HttpResponse {
+    private(
+        HttpResponse::NoContent()
+            .insert_header((header::SET_COOKIE, session_cookie_header("", 0)))
+            .finish(),
+    )
+}
+
+/// The `Set-Cookie` of a session (empty and aged 0 to end one).
+fn session_cookie_header(value: &str, max_age: u64) -> String {
+    format!(
+        "{SESSION_COOKIE}={value}; Path={PATH}; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
+    )
+}
+
+/// Whether a sign-in comes from a page of this origin: browsers send
+/// `Sec-Fetch-Site` (and `Origin`) with a `fetch`, so another site's page
+/// cannot sign its visitor in with the other site's token.
+fn same_origin(request: &HttpRequest) -> bool {
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return site == "same-origin";
+    }
+    match (header("origin"), header("host")) {
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority == host),
+        (Some(_), None) => false,
+        // Not a browser (curl): nothing to forge.
+        (None, _) => true,
+    }
+}
+
+/// Answers about a session are for the holder only, and never cached.
+fn private(mut response: HttpResponse) -> HttpResponse {
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn the_session_cookie_is_http_only_secure_strict_and_kept_to_the_dashboard() {
+        let header = session_cookie_header("t.6d.1.ab", SESSION_SECONDS);
+        assert_eq!(
+            header,
+            "beaconhouse_session=t.6d.1.ab; Path=/dashboard; Max-Age=28800; HttpOnly; Secure; SameSite=Strict"
+        );
+    }
+
+    #[test]
+    fn only_a_same_origin_page_or_a_non_browser_may_sign_in() {
+        let request = |headers: &[(&'static str, &'static str)]| {
+            let mut request = TestRequest::default();
+            for &header in headers {
+                request = request.insert_header(header);
+            }
+            request.to_http_request()
+        };
+        assert!(same_origin(&request(&[("sec-fetch-site", "same-origin")])));
+        assert!(!same_origin(&request(&[("sec-fetch-site", "cross-site")])));
+        assert!(!same_origin(&request(&[("sec-fetch-site", "same-site")])));
+        assert!(same_origin(&request(&[
+            ("origin", "https://stats.example"),
+            ("host", "stats.example")
+        ])));
+        assert!(!same_origin(&request(&[
+            ("origin", "https://evil.example"),
+            ("host", "stats.example")
+        ])));
+        assert!(same_origin(&request(&[])));
+    }
+
+    #[test]
+    fn the_policy_allows_no_inline_script_no_other_host_and_no_framing() {
+        let policy = CONTENT_SECURITY_POLICY;
+        assert!(!policy.contains("unsafe"));
+        assert!(!policy.contains("http"));
+        assert!(policy.contains("frame-ancestors 'none'"));
+        assert!(policy.contains("script-src 'self';"));
+        assert!(policy.starts_with("default-src 'none';"));
+    }
+}

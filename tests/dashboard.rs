@@ -1,0 +1,595 @@
+//! The dashboard against a real ClickHouse and the real binary: sign-in,
+//! sessions and shared links over HTTP, then the page itself in Debian's
+//! Chromium, driven by `tests/browser/dashboard.py` (Python Playwright,
+//! pointed at `/usr/bin/chromium`; `tests/run.sh` installs both).
+//!
+//! Seeded data: about 120 daily visitors over the last four weeks plus a few
+//! today, on a site whose reports are in America/Denver; two of them from
+//! France, so `country==FR` is withheld; a campaign opened by nine
+//! recipients, a small one opened by two, and one the token may not read.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use beaconhouse::grant::{Grant, Holder};
+use common::{Beaconhouse, ClickHouse, Collector, Response};
+use serde_json::Value;
+
+const TOKEN: &str = "dashboard-token-0123456789abcdef0123456789";
+const SHARE_KEY: &str = "share-key-0123456789abcdef0123456789abcdef";
+const SITE: &str = "optimumabq.com";
+const CAMPAIGN: &str = "2026-11-newsletter";
+
+/// Appended to `common::SITE_TOML`: its first line still belongs to that
+/// `[[sites]]` table.
+const CONFIG_TOML: &str = r#"time_zone = "America/Denver"
+
+[[sites]]
+id = "elsewhere.example"
+hostnames = ["elsewhere.example"]
+
+[reporting]
+share_key = "share-key-0123456789abcdef0123456789abcdef"
+
+[[reporting.tokens]]
+name = "marketing"
+token = "dashboard-token-0123456789abcdef0123456789"
+sites = ["optimumabq.com"]
+campaigns = ["2026-11-newsletter", "2026-10-small"]
+"#;
+
+struct Visitor {
+    id: u64,
+    country: (&'static str, &'static str, &'static str),
+    browser: &'static str,
+    os: &'static str,
+    device: &'static str,
+    referrer: &'static str,
+    utm: (&'static str, &'static str, &'static str),
+}
+
+fn visitor(id: u64) -> Visitor {
+    let pick = |options: &[&'static str]| options[id as usize % options.len()];
+    Visitor {
+        id,
+        country: match id % 3 {
+            _ if id < 2 => ("FR", "FR-IDF", "Paris"),
+            0 => ("US", "US-NM", "Albuquerque"),
+            1 => ("DE", "DE-BE", "Berlin"),
+            _ => ("GB", "GB-ENG", "London"),
+        },
+        browser: pick(&["Chrome", "Firefox", "Safari"]),
+        os: pick(&["Windows 10", "Mac OSX", "iOS", "Linux"]),
+        device: if id % 4 == 2 { "mobile" } else { "desktop" },
+        referrer: pick(&[
+            "",
+            "google.com",
+            "duckduckgo.com",
+            "news.ycombinator.com",
+            "",
+        ]),
+        utm: if id.is_multiple_of(5) {
+            ("newsletter", "email", "november")
+        } else {
+            ("", "", "")
+        },
+    }
+}
+
+/// `(site, ts, name, visitor_id, path, referrer_host, utm_source, utm_medium,
+/// utm_campaign, country, region, city, browser, os, device)` rows.
+fn seed_events(now: u64) -> Vec<String> {
+    const PAGES: &[&str] = &["/", "/pricing", "/tour", "/blog/open-desk", "/contact"];
+    let midnight = now - now % 86_400;
+    let mut rows = Vec::new();
+    let mut hit = |v: &Visitor, ts: u64, name: &str, path: &str| {
+        let (country, region, city) = v.country;
+        let (source, medium, campaign) = v.utm;
+        rows.push(format!(
+            "('{SITE}', {ts}, '{name}', {}, '{path}', '{}', '{source}', '{medium}', '{campaign}', '{country}', '{region}', '{city}', '{}', '{}', '{}')",
+            v.id, v.referrer, v.browser, v.os, v.device
+        ));
+    };
+    // Past days: 15:00 UTC is the morning in Denver, the same local day.
+    for id in 0..120 {
+        let v = visitor(id);
+        let start = midnight - (id % 27 + 1) * 86_400 + 15 * 3600 + id * 7;
+        for k in 0..(1 + id % 3) {
+            let path = PAGES[((id + k) % PAGES.len() as u64) as usize];
+            hit(&v, start + k * 300, "pageview", path);
+        }
+        if id.is_multiple_of(6) {
+            hit(&v, start + 1000, "book_tour", "/tour");
+        }
+    }
+    // Today, whatever the hour: a minute or two ago.
+    for id in 1000..1006 {
+        hit(&visitor(id), now - 120 + id % 60, "pageview", "/");
+    }
+    rows
+}
+
+/// `(campaign, ts, recipient_id, proxied, country, client)` rows.
+fn seed_opens(now: u64) -> Vec<String> {
+    let day = now - now % 86_400 - 3 * 86_400 + 16 * 3600;
+    let mut rows = Vec::new();
+    for recipient in 1..=9u64 {
+        let (proxied, client) = match recipient % 3 {
+            0 => (1, "Gmail"),
+            1 => (0, "Apple Mail"),
+            _ => (0, "Outlook"),
+        };
+        for k in 0..(1 + recipient % 2) {
+            let ts = day + recipient * 600 + k * 86_400;
+            rows.push(format!(
+                "('{CAMPAIGN}', {ts}, {recipient}, {proxied}, 'US', '{client}')"
+            ));
+        }
+    }
+    for recipient in 1..=2u64 {
+        rows.push(format!(
+            "('2026-10-small', {day}, {recipient}, 0, 'US', 'Thunderbird')"
+        ));
+    }
+    for recipient in 1..=7u64 {
+        rows.push(format!(
+            "('2026-09-not-yours', {day}, {recipient}, 0, 'US', 'Gmail')"
+        ));
+    }
+    rows
+}
+
+struct Dashboard {
+    collector: Collector,
+    clickhouse: &'static ClickHouse,
+    database: String,
+    config: PathBuf,
+}
+
+fn start() -> Dashboard {
+    let clickhouse = common::clickhouse();
+    let database = clickhouse.fresh_database("dashboard");
+    common::migrate(clickhouse, &database);
+    let now = u64::from(beaconhouse::clock::now_unix());
+    clickhouse.query(
+        &database,
+        &format!(
+            "INSERT INTO events (site, ts, name, visitor_id, path, referrer_host, utm_source, utm_medium, utm_campaign, country, region, city, browser, os, device) VALUES {}",
+            seed_events(now).join(", ")
+        ),
+    );
+    clickhouse.query(
+        &database,
+        &format!(
+            "INSERT INTO email_opens (campaign, ts, recipient_id, proxied, country, client) VALUES {}",
+            seed_opens(now).join(", ")
+        ),
+    );
+    let collector = Collector::start(clickhouse, &database, CONFIG_TOML);
+    let config = collector.dir().join("beaconhouse.toml");
+    Dashboard {
+        collector,
+        clickhouse,
+        database,
+        config,
+    }
+}
+
+impl Dashboard {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.collector.base)
+    }
+
+    /// `POST /dashboard/session` as the page sends it.
+    fn sign_in(&self, body: &str) -> Response {
+        common::request(
+            "POST",
+            &self.url("/dashboard/session"),
+            body.as_bytes(),
+            &[
+                ("Content-Type", "application/json"),
+                ("Sec-Fetch-Site", "same-origin"),
+            ],
+        )
+    }
+
+    /// The `name=value` of a sign-in's `Set-Cookie`.
+    fn session(&self, body: &str) -> String {
+        let response = self.sign_in(body);
+        assert_eq!(response.status, 204, "{}", text(&response));
+        let cookie = response.header("set-cookie").expect("a session cookie");
+        cookie.split(';').next().unwrap().to_string()
+    }
+
+    fn get_with(&self, path: &str, header: (&str, &str)) -> Response {
+        self.collector.get(path, &[header])
+    }
+
+    fn json_with(&self, path: &str, header: (&str, &str)) -> Value {
+        let response = self.get_with(path, header);
+        assert_eq!(response.status, 200, "{path}: {}", text(&response));
+        serde_json::from_slice(&response.body).unwrap()
+    }
+
+    /// `beaconhouse share ARGS` with the collector's configuration.
+    fn share(&self, args: &[&str]) -> (bool, String, String) {
+        Beaconhouse::new()
+            .config(&self.config)
+            .clickhouse(self.clickhouse, &self.database)
+            .arg("share")
+            .args(args)
+            .output()
+    }
+
+    /// A link as `beaconhouse share` prints it, for the dashboard's base URL.
+    fn shared_link(&self, expires: &str) -> String {
+        let (ok, stdout, stderr) = self.share(&[
+            "--site",
+            SITE,
+            "--expires",
+            expires,
+            "--url",
+            &self.collector.base,
+        ]);
+        assert!(ok, "{stderr}");
+        assert!(stderr.contains("change reporting.share_key"), "{stderr}");
+        stdout.trim().to_string()
+    }
+}
+
+fn text(response: &Response) -> String {
+    String::from_utf8_lossy(&response.body).into_owned()
+}
+
+fn grant_of(link: &str) -> &str {
+    link.split_once("#share=").expect("a #share= link").1
+}
+
+#[test]
+fn every_dashboard_response_carries_the_security_headers_and_no_cookie() {
+    let dashboard = start();
+    for path in [
+        "/dashboard",
+        "/dashboard/",
+        "/dashboard/app.js",
+        "/dashboard/app.css",
+        "/dashboard/api/me",
+    ] {
+        let response = dashboard.collector.get(path, &[]);
+        assert_eq!(response.status, 200, "{path}");
+        let csp = response
+            .header("content-security-policy")
+            .unwrap_or_default();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+            "{path}: {csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}");
+        assert_eq!(
+            response.header("referrer-policy"),
+            Some("no-referrer"),
+            "{path}"
+        );
+        assert_eq!(
+            response.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(response.header("set-cookie"), None, "{path}");
+    }
+    let page = text(&dashboard.collector.get("/dashboard", &[]));
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no other host: {page}"
+    );
+    let me: Value =
+        serde_json::from_slice(&dashboard.collector.get("/dashboard/api/me", &[]).body).unwrap();
+    assert_eq!(me["signed_in"], false);
+    // The reports need a session there as on the API.
+    let refused = dashboard.collector.get(
+        "/dashboard/api/stats/campaigns?from=2026-11-01&to=2026-11-30",
+        &[],
+    );
+    assert_eq!(refused.status, 401);
+}
+
+#[test]
+fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the_token_may() {
+    let dashboard = start();
+    for (body, status) in [
+        (
+            r#"{"token": "dashboard-token-0123456789abcdef012345678"}"#,
+            401,
+        ),
+        (r#"{"token": ""}"#, 401),
+        (r#"{"password": "x"}"#, 400),
+        ("not json", 400),
+    ] {
+        let response = dashboard.sign_in(body);
+        assert_eq!(response.status, status, "{body}: {}", text(&response));
+        assert_eq!(response.header("set-cookie"), None, "{body}");
+        let error: Value = serde_json::from_slice(&response.body).unwrap();
+        assert!(
+            error["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{body}"
+        );
+    }
+    // Another site's page cannot sign its visitor in.
+    let cross_site = common::request(
+        "POST",
+        &dashboard.url("/dashboard/session"),
+        format!(r#"{{"token": "{TOKEN}"}}"#).as_bytes(),
+        &[
+            ("Content-Type", "application/json"),
+            ("Sec-Fetch-Site", "cross-site"),
+        ],
+    );
+    assert_eq!(cross_site.status, 403);
+
+    let response = dashboard.sign_in(&format!(r#"{{"token": "{TOKEN}"}}"#));
+    assert_eq!(response.status, 204);
+    let set_cookie = response.header("set-cookie").unwrap();
+    for attribute in [
+        "Path=/dashboard",
+        "Max-Age=28800",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+    ] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    assert!(!cookie.contains(TOKEN), "the cookie is not the token");
+
+    let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &cookie));
+    assert_eq!(me["signed_in"], true);
+    assert_eq!(me["name"], "marketing");
+    assert_eq!(me["shared"], false);
+    assert_eq!(me["campaigns"], true);
+    assert_eq!(me["min_group_size"], 5);
+    assert_eq!(
+        me["sites"],
+        serde_json::json!([{"id": SITE, "time_zone": "America/Denver"}]),
+        "only the token's site"
+    );
+
+    // The same report through the session and through the API, in the
+    // site's own time zone when none is asked for.
+    let query = "from=2026-10-01&to=2026-11-30&by=country";
+    let by_session = dashboard.json_with(
+        &format!("/dashboard/api/stats/breakdown?site={SITE}&{query}"),
+        ("Cookie", &cookie),
+    );
+    let bearer = format!("Bearer {TOKEN}");
+    let by_token = dashboard.json_with(
+        &format!("/api/v1/stats/breakdown?site={SITE}&{query}"),
+        ("Authorization", &bearer),
+    );
+    assert_eq!(by_session, by_token);
+    assert_eq!(by_token["period"]["time_zone"], "America/Denver");
+    let other_site = dashboard.get_with(
+        "/dashboard/api/stats/summary?site=elsewhere.example&from=2026-11-01&to=2026-11-30",
+        ("Cookie", &cookie),
+    );
+    assert_eq!(other_site.status, 403);
+
+    // Campaigns: only those the token may read, small ones withheld.
+    let campaigns = dashboard.json_with(
+        "/dashboard/api/stats/campaigns?from=2020-01-01&to=2021-12-31",
+        ("Cookie", &cookie),
+    );
+    assert_eq!(campaigns["campaigns"], serde_json::json!([]));
+    // From July last year to the end of this one: the last few days, whenever
+    // the test runs, in at most 732 days.
+    let today = beaconhouse::clock::utc_minute(beaconhouse::clock::now_unix());
+    let year: u32 = today[..4].parse().unwrap();
+    let (from, to) = (format!("{}-07-01", year - 1), format!("{year}-12-31"));
+    let wide = format!("from={from}&to={to}&tz=UTC");
+    let campaigns = dashboard.json_with(
+        &format!("/api/v1/stats/campaigns?{wide}"),
+        ("Authorization", &bearer),
+    );
+    assert_eq!(
+        campaigns["campaigns"],
+        serde_json::json!([
+            {"campaign": CAMPAIGN, "opens": 14, "unique_opens": 9},
+            {"campaign": "2026-10-small", "opens": null, "unique_opens": null},
+        ])
+    );
+    let cli = Beaconhouse::new()
+        .config(&dashboard.config)
+        .clickhouse(dashboard.clickhouse, &dashboard.database)
+        .report_json(&["campaigns", "--from", &from, "--to", &to, "--tz", "UTC"]);
+    assert_eq!(
+        cli["campaigns"].as_array().unwrap().len(),
+        3,
+        "the operator's CLI lists every campaign: {cli}"
+    );
+
+    // A forged or damaged session is no session, and says why.
+    let forged = cookie.replacen("=t.", "=s.", 1);
+    let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &forged));
+    assert_eq!(me["signed_in"], false);
+    assert!(
+        me["ended"]
+            .as_str()
+            .is_some_and(|m| m.contains("not valid")),
+        "{me}"
+    );
+    assert_eq!(
+        dashboard
+            .get_with(
+                "/dashboard/api/stats/campaigns?from=2026-11-01&to=2026-11-30",
+                ("Cookie", &forged)
+            )
+            .status,
+        401
+    );
+
+    // Signing out clears the cookie.
+    let out = common::request(
+        "DELETE",
+        &dashboard.url("/dashboard/session"),
+        b"",
+        &[("Cookie", &cookie)],
+    );
+    assert_eq!(out.status, 204);
+    assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+
+    // Neither the token nor the session reaches the log, at trace level.
+    let log = dashboard.collector.log();
+    assert!(
+        !log.contains(TOKEN) && !log.contains(&cookie[20..]),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_shared_link_shows_one_site_until_it_expires_or_the_key_changes() {
+    let dashboard = start();
+    let link = dashboard.shared_link("30d");
+    assert!(
+        link.starts_with(&format!("{}/dashboard/#share=", dashboard.collector.base)),
+        "{link}"
+    );
+    let cookie = dashboard.session(&format!(r#"{{"share": "{}"}}"#, grant_of(&link)));
+    let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &cookie));
+    assert_eq!(me["shared"], true);
+    assert_eq!(me["campaigns"], false);
+    assert_eq!(me["sites"].as_array().unwrap().len(), 1);
+    let expires = me["expires"].as_u64().unwrap();
+    let now = u64::from(beaconhouse::clock::now_unix());
+    assert!(
+        expires <= now + 8 * 3600,
+        "a shared session is short-lived too"
+    );
+    let summary = dashboard.get_with(
+        &format!("/dashboard/api/stats/summary?site={SITE}&from=2026-11-01&to=2026-11-30"),
+        ("Cookie", &cookie),
+    );
+    assert_eq!(summary.status, 200);
+    for path in [
+        "/dashboard/api/stats/summary?site=elsewhere.example&from=2026-11-01&to=2026-11-30"
+            .to_string(),
+        format!("/dashboard/api/stats/email?campaign={CAMPAIGN}&from=2026-11-01&to=2026-11-30"),
+        "/dashboard/api/stats/campaigns?from=2026-11-01&to=2026-11-30".to_string(),
+    ] {
+        assert_eq!(
+            dashboard.get_with(&path, ("Cookie", &cookie)).status,
+            403,
+            "{path}"
+        );
+    }
+
+    // Expired, signed with another key (the key was rotated), for another
+    // site than it claims, or not a link at all: refused with a reason.
+    let expired = Grant {
+        holder: Holder::Shared(SITE.into()),
+        expires: now - 1,
+    }
+    .sign(SHARE_KEY.as_bytes());
+    let rotated = Grant {
+        holder: Holder::Shared(SITE.into()),
+        expires: now + 600,
+    }
+    .sign(b"the-previous-share-key-0123456789abcdef");
+    let token_session = Grant {
+        holder: Holder::Token("marketing".into()),
+        expires: now + 600,
+    }
+    .sign(&beaconhouse::config::ApiToken::digest(TOKEN));
+    for (grant, reason) in [
+        (expired.as_str(), "expired"),
+        (rotated.as_str(), "not valid here"),
+        (token_session.as_str(), "damaged"),
+        ("s.00.1", "damaged"),
+    ] {
+        let response = dashboard.sign_in(&format!(r#"{{"share": "{grant}"}}"#));
+        assert_eq!(response.status, 401, "{grant}");
+        assert!(
+            text(&response).contains(reason),
+            "{grant}: {}",
+            text(&response)
+        );
+    }
+
+    for (args, problem) in [
+        (&["--site", SITE, "--expires", "400d"][..], "--expires"),
+        (&["--site", "nowhere.example"][..], "not configured"),
+    ] {
+        let (ok, _, stderr) = dashboard.share(args);
+        assert!(!ok && stderr.contains(problem), "{args:?}: {stderr}");
+    }
+    let (ok, _, stderr) = Beaconhouse::new()
+        .config(&dashboard.config)
+        .env("BEACONHOUSE_REPORTING_SHARE_KEY", "")
+        .args(["share", "--site", SITE])
+        .output();
+    assert!(!ok && stderr.contains("reporting.share_key"), "{stderr}");
+}
+
+/// Where the browser test leaves its screenshots.
+fn screenshots() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots")
+}
+
+#[test]
+fn the_dashboard_in_chromium_shows_the_apis_figures() {
+    let dashboard = start();
+    let link = dashboard.shared_link("30d");
+    let now = u64::from(beaconhouse::clock::now_unix());
+    let expired = Grant {
+        holder: Holder::Shared(SITE.into()),
+        expires: now - 1,
+    }
+    .sign(SHARE_KEY.as_bytes());
+    let expired_link = format!("{}/dashboard/#share={expired}", dashboard.collector.base);
+    let out = screenshots();
+    std::fs::create_dir_all(&out).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/dashboard.py");
+    let run = Command::new("python3")
+        .arg(script)
+        .args([
+            "--base",
+            &dashboard.collector.base,
+            "--token",
+            TOKEN,
+            "--site",
+            SITE,
+        ])
+        .args(["--campaign", CAMPAIGN, "--small-filter", "country==FR"])
+        .args(["--share-link", &link, "--expired-share-link", &expired_link])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("python3 runs (tests/run.sh installs Python Playwright and Debian's chromium)");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    println!("{stdout}");
+    assert!(
+        run.status.success(),
+        "the browser test failed:\n{stdout}\n{stderr}\ncollector log:\n{}",
+        dashboard
+            .collector
+            .log()
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let shots = std::fs::read_dir(&out)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "png"))
+        })
+        .count();
+    assert!(
+        shots >= 12,
+        "a screenshot of each page at both widths, found {shots} in {}",
+        out.display()
+    );
+}
