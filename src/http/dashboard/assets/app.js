@@ -434,9 +434,10 @@
     }
     if (!me || !me.signed_in) {
       app.me = null;
+      // `ended`: why the session the browser sent is no longer valid.
       showSignIn(justSignedIn
         ? 'Your browser did not keep the sign-in cookie: open the dashboard over HTTPS (or on localhost).'
-        : '');
+        : (me && typeof me.ended === 'string' ? sentence(me.ended) : ''));
       return;
     }
     me.sites = Array.isArray(me.sites) ? me.sites : [];
@@ -640,7 +641,7 @@
     app.period = { from, to, tz };
     syncChrome();
     $('filters-note').textContent = options.keepNote ? $('filters-note').textContent : '';
-    const label = PERIODS[nav.period] + (nav.period === 'custom' ? '' : '') + ' · ' + rangeLabel(from, to) + ' · ' + tz;
+    const label = PERIODS[nav.period] + ' · ' + rangeLabel(from, to) + ' · ' + tz;
     $('view-period').textContent = label;
     if (nav.view === 'campaigns') renderCampaigns();
     else if (nav.view === 'campaign') renderCampaign();
@@ -913,8 +914,14 @@
     }
     const labelsFit = Math.max(2, Math.floor(plotW / (interval === 'month' ? 80 : 64)));
     const every = Math.max(1, Math.ceil(n / labelsFit));
-    for (let i = 0; i < n; i += every) {
-      const anchor = n === 1 ? 'middle' : i === 0 ? 'start' : 'middle';
+    const labelled = [];
+    for (let i = 0; i < n; i += every) labelled.push(i);
+    // The last bucket too, when it does not crowd the one before it.
+    if (n > 1 && labelled[labelled.length - 1] !== n - 1 && n - 1 - labelled[labelled.length - 1] >= every * 0.75) {
+      labelled.push(n - 1);
+    }
+    for (const i of labelled) {
+      const anchor = n === 1 ? 'middle' : i === 0 ? 'start' : i === n - 1 ? 'end' : 'middle';
       grid.append(svg('text', { x: x(i), y: height - 8, 'text-anchor': anchor, class: 'x-label' },
         bucketLabel(points[i].bucket, interval)));
     }
@@ -973,9 +980,11 @@
         ...series.map((s) => h('span', { class: 'tip-row' }, h('span', { class: 'swatch ' + s.cls }), s.name + ': ' +
           (pt.values[s.key] == null ? '— (withheld)' : fmt(pt.values[s.key])))));
       tip.hidden = false;
-      const left = (x(i) / width) * rect.width;
+      // Beside the guide line, on the side with room, so it hides no point.
+      const at = (x(i) / width) * rect.width;
       const tipWidth = tip.offsetWidth;
-      tip.style.left = Math.max(0, Math.min(rect.width - tipWidth, left - tipWidth / 2)) + 'px';
+      const left = at + 12 + tipWidth <= rect.width ? at + 12 : Math.max(0, at - 12 - tipWidth);
+      tip.style.left = left + 'px';
     };
     const leave = () => {
       tip.hidden = true;
