@@ -411,7 +411,7 @@
       }
       history.replaceState(null, '', location.pathname + location.search);
       if (failure) {
-        showSignIn(failure.message);
+        showSignIn(sentence(failure.message));
         return;
       }
       await enter(true);
@@ -503,7 +503,7 @@
     } catch (e) {
       button.disabled = false;
       setState('signed-out');
-      error.textContent = e.status === 401 || e.status === 400 ? e.message : 'Could not sign in: ' + e.message;
+      error.textContent = e.status === 401 || e.status === 400 ? sentence(e.message) : 'Could not sign in: ' + sentence(e.message);
       input.select();
       input.focus();
       return;
@@ -796,9 +796,7 @@
       const delta = change ? (key === 'bounce_rate' ? change.bounce_rate_points : change[key]) : null;
       changeEl.replaceChildren();
       if (delta == null) {
-        changeEl.textContent = data.previous
-          ? 'no change: nothing to compare with in the previous period'
-          : 'previous period withheld (fewer than ' + k + ' visitors)';
+        changeEl.textContent = 'no comparison';
         continue;
       }
       const good = key === 'bounce_rate' ? delta < 0 : delta > 0;
@@ -811,9 +809,15 @@
         ' vs previous period');
     }
     const prev = data.previous_period;
-    $('summary-caption').textContent = prev
-      ? 'Changes compare with the previous period (' + rangeLabel(prev.from, prev.to) + ').'
-      : '';
+    let caption = '';
+    if (prev && current) {
+      const dates = '(' + rangeLabel(prev.from, prev.to) + ')';
+      if (!data.previous) caption = 'No comparison: the previous period ' + dates + ' is withheld, fewer than ' + k + ' visitors.';
+      else if (!change || SITE_FIGURES.some(([key]) => (key === 'bounce_rate' ? change.bounce_rate_points : change[key]) == null)) {
+        caption = 'Changes compare with the previous period ' + dates + '; where it had none, there is no change to show.';
+      } else caption = 'Changes compare with the previous period ' + dates + '.';
+    }
+    $('summary-caption').textContent = caption;
   }
 
   function loadChart() {
@@ -926,7 +930,9 @@
         bucketLabel(points[i].bucket, interval)));
     }
     chartSvg.append(grid);
-    series.forEach((s, index) => {
+    // The first series is drawn last, on top: where both are equal, it shows.
+    series.slice().reverse().forEach((s) => {
+      const index = series.indexOf(s);
       const segments = [];
       let current = [];
       points.forEach((pt, i) => {
