@@ -89,7 +89,7 @@
   const fmt = (n) => (n == null ? '—' : n.toLocaleString('en-US'));
 
   function fmtPercent(n) {
-    return n.toLocaleString('en-US', { maximumFractionDigits: 1 }) + '%';
+    return n.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 }) + '%';
   }
 
   function signed(n, digits) {
@@ -793,7 +793,9 @@
       }
       value.parentElement.classList.remove('withheld');
       value.textContent = fmt(current[key]);
-      const delta = change ? (key === 'bounce_rate' ? change.bounce_rate_points : change[key]) : null;
+      const exact = change ? (key === 'bounce_rate' ? change.bounce_rate_points : change[key]) : null;
+      // Judged as shown (one decimal): a change that reads 0 is no change.
+      const delta = exact == null ? null : Math.round(exact * 10) / 10 || 0;
       changeEl.replaceChildren();
       if (delta == null) {
         changeEl.textContent = 'no comparison';
