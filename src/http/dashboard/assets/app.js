@@ -819,7 +819,9 @@
         caption = 'Changes compare with the previous period ' + dates + '; where it had none, there is no change to show.';
       } else caption = 'Changes compare with the previous period ' + dates + '.';
     }
-    $('summary-caption').textContent = caption;
+    // What "visitors" means, where the figure is shown: ids change daily.
+    const daily = 'A visitor counts once per day: someone who comes back on another day counts again.';
+    $('summary-caption').textContent = caption ? caption + ' ' + daily : daily;
   }
 
   function loadChart() {
