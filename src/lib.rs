@@ -11,7 +11,8 @@
 //! - [`row`]: the rows of `events` and `email_opens`, and the spool's record.
 //!
 //! The decisions, pure functions over plain data:
-//! - [`privacy`]: consent (DNT/GPC), client address, hashing, the salt rules.
+//! - [`privacy`]: consent (DNT/GPC), client address, hashing, the salt rules,
+//!   the retention rule.
 //! - [`enrich`]: URL/referrer cleaning, user-agent classes and bots, GeoIP,
 //!   mail clients and image proxies.
 //! - [`rate_limit`]: per-client token buckets.
