@@ -132,28 +132,20 @@ impl Metrics {
     pub fn render(&self, spool: SpoolStats) -> String {
         let mut out = String::with_capacity(2048);
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        out.push_str("# HELP beaconhouse_hits_received_total Hits answered, by endpoint.\n");
-        out.push_str("# TYPE beaconhouse_hits_received_total counter\n");
-        for endpoint in Endpoint::ALL {
-            let _ = writeln!(
-                out,
-                "beaconhouse_hits_received_total{{endpoint=\"{}\"}} {}",
-                endpoint.label(),
-                get(&self.received[endpoint as usize])
-            );
-        }
-        out.push_str(
-            "# HELP beaconhouse_hits_dropped_total Hits answered but not stored, by reason.\n",
+        counters_by(
+            &mut out,
+            "beaconhouse_hits_received_total",
+            "Hits answered, by endpoint.",
+            "endpoint",
+            Endpoint::ALL.map(|e| (e.label(), get(&self.received[e as usize]))),
         );
-        out.push_str("# TYPE beaconhouse_hits_dropped_total counter\n");
-        for reason in DropReason::ALL {
-            let _ = writeln!(
-                out,
-                "beaconhouse_hits_dropped_total{{reason=\"{}\"}} {}",
-                reason.label(),
-                get(&self.dropped[reason as usize])
-            );
-        }
+        counters_by(
+            &mut out,
+            "beaconhouse_hits_dropped_total",
+            "Hits answered but not stored, by reason.",
+            "reason",
+            DropReason::ALL.map(|r| (r.label(), get(&self.dropped[r as usize]))),
+        );
         let scalars = [
             (
                 "rows_stored_total",
@@ -221,6 +213,22 @@ impl Metrics {
             &mut out,
         );
         out
+    }
+}
+
+/// A counter with one label: its HELP and TYPE lines, then a sample for each
+/// `(label value, count)`.
+fn counters_by<const N: usize>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    samples: [(&str, u64); N],
+) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for (value, count) in samples {
+        let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {count}");
     }
 }
 
