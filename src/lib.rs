@@ -23,8 +23,9 @@
 //! - [`spool`]: appends each row to checksummed segment files on disk.
 //! - [`config`]: one validated struct, from a file and the environment.
 //! - [`metrics`]: counters for `/metrics`; counts outcomes, decides nothing.
-//! - [`sink`]: the ClickHouse client, inserts and the retry decision, and the
-//!   salts every collector shares; [`migrate`] applies `schema/`.
+//! - [`sink`]: the ClickHouse client, inserts and the retry decision, the
+//!   salts every collector shares, and dropping expired months; [`migrate`]
+//!   applies `schema/`.
 //! - [`pipeline`]: the shipper that reads the spool and inserts batches
 //!   (dead-lettering what ClickHouse rejects).
 //! - [`ingest`]: runs the decisions on one hit and builds its row, or names
