@@ -14,6 +14,7 @@ use beaconhouse::report::parameters::{self, Parameter, Values};
 use beaconhouse::report::request::{
     Choice, ReportKind, ReportRequest, Subject, with_site_time_zone,
 };
+use beaconhouse::sink::retention::Retention;
 use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Arg, ArgAction, ArgMatches, FromArgMatches, Parser, Subcommand};
 
@@ -43,6 +44,14 @@ enum Command {
     /// Compute the reports' daily rollup for every ended day that needs it
     /// (`serve` does this every 5 minutes).
     Rollup,
+    /// Drop the months of events, email opens and the daily rollup whose
+    /// `[retention]` period has ended, and print them per table (`serve` does
+    /// this daily).
+    Retention {
+        /// Print what would be dropped; drop nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print an aggregate report, read from ClickHouse.
     Report {
         #[command(subcommand)]
@@ -221,6 +230,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let days =
                 runtime()?.block_on(reporter(&config).roll_up(beaconhouse::clock::now_unix()))?;
             println!("rolled up {} day(s)", days.len());
+            Ok(())
+        }
+        Command::Retention { dry_run } => {
+            init_logging(config.log_format);
+            let retention = Retention::new(
+                beaconhouse::sink::clickhouse::client(&config.clickhouse),
+                config.retention.clone(),
+            );
+            let today = beaconhouse::clock::day_of(beaconhouse::clock::now_unix());
+            let expired = runtime()?.block_on(async {
+                if dry_run {
+                    retention.expired(today).await
+                } else {
+                    retention.enforce(today, |_| {}).await
+                }
+            })?;
+            for expiry in expired {
+                println!("{}", expiry.describe(dry_run));
+            }
             Ok(())
         }
         Command::Report { report } => {
