@@ -1,5 +1,6 @@
 //! The deploy files as shipped (`deploy/`): nginx and Caddy run in front of a
-//! real collector; `nginx -t` and `caddy validate`.
+//! real collector; `nginx -t`, `caddy validate`, `systemd-analyze verify` and
+//! `security` on the units.
 //!
 //! Each file is used as it ships, with only what a test machine needs put in
 //! (loopback addresses and ports, a throw-away certificate, log and temporary
@@ -12,17 +13,18 @@
 //! side of the upstream connection).
 //!
 //! Missing tools fail the tests with the Debian package to install
-//! (`tests/run.sh` installs them): nginx, caddy, openssl.
+//! (`tests/run.sh` installs them): nginx, caddy, systemd, openssl.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{CHROME, ClickHouse, Collector, Response, within};
+use common::{Beaconhouse, CHROME, ClickHouse, Collector, Response, within};
 
 /// How long nginx or Caddy may take to answer on its port.
 const PROXY_START: Duration = Duration::from_secs(30);
@@ -757,4 +759,125 @@ fn through_caddy_visitors_keep_their_address_and_caddy_logs_none_of_them() {
             TOKEN,
         ],
     );
+}
+
+// ---------------------------------------------------------------------------
+// systemd
+
+const UNITS: &[&str] = &[
+    "beaconhouse.service",
+    "beaconhouse-rollup.service",
+    "beaconhouse-rollup.timer",
+    "beaconhouse-geoip.path",
+    "beaconhouse-geoip.service",
+];
+
+/// The services that run beaconhouse, and the highest `systemd-analyze
+/// security` exposure each may have (0 is best, 10 worst; the shipped 1.1).
+const SANDBOXED: &[(&str, f64)] = &[
+    ("beaconhouse.service", 2.0),
+    ("beaconhouse-rollup.service", 2.0),
+];
+
+/// A root directory as an installation makes it: the units in
+/// /etc/systemd/system, the binary in /usr/local/bin, the configuration in
+/// /etc/beaconhouse, and the system's own units (targets) beside them.
+fn systemd_root() -> tempfile::TempDir {
+    let root = temp_dir("beaconhouse-systemd-");
+    let path = |p: &str| root.path().join(p);
+    for dir in [
+        "etc/systemd/system",
+        "usr/local/bin",
+        "usr/bin",
+        "etc/beaconhouse",
+        "usr/lib/systemd",
+    ] {
+        std::fs::create_dir_all(path(dir)).unwrap();
+    }
+    for unit in UNITS {
+        std::fs::write(path("etc/systemd/system").join(unit), shipped(unit)).unwrap();
+    }
+    // verify checks that each command exists and is executable; the test
+    // below runs the real binary's command lines.
+    for command in ["usr/local/bin/beaconhouse", "usr/bin/systemctl"] {
+        std::fs::write(path(command), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(path(command), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::write(path("etc/beaconhouse/beaconhouse.toml"), common::SITE_TOML).unwrap();
+    let system_units = ["/usr/lib/systemd/system", "/lib/systemd/system"]
+        .into_iter()
+        .find(|dir| Path::new(dir).join("sysinit.target").exists())
+        .expect("systemd's own units (sysinit.target): apt-get install -y systemd");
+    let (ok, output) = run(Command::new("cp")
+        .arg("-r")
+        .arg(system_units)
+        .arg(path("usr/lib/systemd/")));
+    assert!(ok, "{output}");
+    root
+}
+
+#[test]
+fn systemd_units_verify_and_are_sandboxed() {
+    let analyze = tool("systemd-analyze", "systemd");
+    let root = systemd_root();
+    let units = root.path().join("etc/systemd/system");
+    let (ok, output) = run(Command::new(&analyze)
+        .arg("verify")
+        .arg(format!("--root={}", root.path().display()))
+        .args(UNITS)
+        .current_dir(&units));
+    assert!(
+        ok && output.trim().is_empty(),
+        "systemd-analyze verify:\n{output}"
+    );
+
+    for (unit, highest) in SANDBOXED {
+        let (ok, output) = run(Command::new(&analyze)
+            .args(["security", "--offline=true", "--no-pager"])
+            .arg(units.join(unit)));
+        assert!(ok, "systemd-analyze security {unit}:\n{output}");
+        let exposure: f64 = output
+            .lines()
+            .find_map(|l| {
+                l.split_once("Overall exposure level for ")?
+                    .1
+                    .split_once(": ")?
+                    .1
+                    .split(' ')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no exposure level in:\n{output}"));
+        assert!(
+            exposure <= *highest,
+            "{unit}: exposure {exposure} > {highest}:\n{output}"
+        );
+    }
+
+    // Every beaconhouse command line in the units is one the binary takes.
+    for unit in UNITS {
+        for line in shipped(unit).lines() {
+            let Some((key, command)) = line.split_once('=') else {
+                continue;
+            };
+            if !key.starts_with("Exec") {
+                continue;
+            }
+            let Some(args) = command
+                .trim_start_matches('-')
+                .strip_prefix("/usr/local/bin/beaconhouse")
+            else {
+                continue;
+            };
+            let (ok, _, stderr) = Beaconhouse::new()
+                .args(args.split_whitespace())
+                .arg("--help")
+                .output();
+            assert!(
+                ok,
+                "{unit}: `beaconhouse{args}` is not a command of the binary: {stderr}"
+            );
+        }
+    }
 }
