@@ -1,11 +1,13 @@
 //! The deploy files as shipped (`deploy/`): nginx and Caddy run in front of a
 //! real collector; `nginx -t`, `caddy validate`, `systemd-analyze verify` and
-//! `security` on the units.
+//! `security` on the units, `docker-compose config` on the compose file and
+//! the image's build context, `beaconhouse healthcheck`.
 //!
 //! Each file is used as it ships, with only what a test machine needs put in
 //! (loopback addresses and ports, a throw-away certificate, log and temporary
 //! paths) by [`render`], which fails when a line it replaces is no longer in
-//! the file, so the tests cannot drift from what ships.
+//! the file, so the tests cannot drift from what ships. Container images
+//! cannot be pulled here: the Dockerfile and compose file are checked, not run.
 //!
 //! A proxy on this machine sees every client as a loopback address: clients
 //! here connect from 127.0.0.2 and 127.0.0.3 (`common::try_request_from`), the
@@ -13,7 +15,7 @@
 //! side of the upstream connection).
 //!
 //! Missing tools fail the tests with the Debian package to install
-//! (`tests/run.sh` installs them): nginx, caddy, systemd, openssl.
+//! (`tests/run.sh` installs them): nginx, caddy, systemd, docker-compose, openssl.
 
 mod common;
 
@@ -880,4 +882,269 @@ fn systemd_units_verify_and_are_sandboxed() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// `beaconhouse healthcheck`, the image's and compose file's health check
+
+#[test]
+fn healthcheck_asks_the_admin_listener() {
+    let clickhouse = common::clickhouse();
+    let database = clickhouse.fresh_database("deploy_health");
+    let collector = Collector::start(clickhouse, &database, "");
+    let config = collector.dir().join("beaconhouse.toml");
+    let admin_port = port_of(&collector.admin);
+    for admin in [
+        format!("127.0.0.1:{admin_port}"),
+        format!("0.0.0.0:{admin_port}"),
+    ] {
+        let (ok, stdout, stderr) = Beaconhouse::new()
+            .config(&config)
+            .env("BEACONHOUSE_ADMIN_LISTEN", &admin)
+            .arg("healthcheck")
+            .output();
+        assert!(ok, "healthcheck against {admin}: {stderr}");
+        assert!(stdout.contains("ready"), "{stdout}");
+    }
+    let nobody = format!("127.0.0.1:{}", common::free_port());
+    let (ok, _, stderr) = Beaconhouse::new()
+        .config(&config)
+        .env("BEACONHOUSE_ADMIN_LISTEN", &nobody)
+        .arg("healthcheck")
+        .output();
+    assert!(!ok, "healthcheck with nothing on {nobody} fails");
+    assert!(stderr.contains("admin_listen"), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------
+// Containers: checked, not run (no registry here)
+
+/// deploy/compose.yaml in a copy of deploy/ with `.env` made from
+/// env.example (`password` filled in) and an empty configuration file.
+fn compose_config(password: &str) -> (bool, String) {
+    let compose = tool("docker-compose", "docker-compose");
+    let dir = temp_dir("beaconhouse-compose-");
+    let deploy = dir.path().join("deploy");
+    std::fs::create_dir_all(&deploy).unwrap();
+    for file in ["compose.yaml", "Caddyfile", "Dockerfile"] {
+        std::fs::write(deploy.join(file), shipped(file)).unwrap();
+    }
+    let filled = format!("CLICKHOUSE_PASSWORD={password}\n");
+    let env = render(
+        "env.example",
+        &shipped("env.example"),
+        &[("CLICKHOUSE_PASSWORD=\n", filled.as_str())],
+    );
+    std::fs::write(deploy.join(".env"), env).unwrap();
+    std::fs::write(deploy.join("beaconhouse.toml"), "").unwrap();
+    run(Command::new(compose)
+        .args(["-f", "deploy/compose.yaml", "config"])
+        .current_dir(dir.path()))
+}
+
+/// `docker-compose config`'s services, each with its top-level keys and
+/// their text (the normalized YAML, two spaces a level).
+fn services(config: &str) -> BTreeMap<String, String> {
+    let mut services = BTreeMap::new();
+    let mut current: Option<String> = None;
+    let mut in_services = false;
+    for line in config.lines() {
+        if !line.starts_with(' ') {
+            in_services = line == "services:";
+            current = None;
+            continue;
+        }
+        if !in_services {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix("  ").filter(|l| !l.starts_with(' ')) {
+            current = Some(name.trim_end_matches(':').to_string());
+        } else if let Some(name) = &current {
+            let text: &mut String = services.entry(name.clone()).or_default();
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    services
+}
+
+#[test]
+fn compose_file_is_valid_and_publishes_only_the_tls_proxy() {
+    let (ok, config) = compose_config("0123456789abcdef");
+    assert!(
+        ok,
+        "docker-compose config refused deploy/compose.yaml:\n{config}"
+    );
+    let services = services(&config);
+    assert_eq!(
+        services.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["clickhouse", "collector", "migrate", "proxy"],
+        "{config}"
+    );
+    for (name, text) in &services {
+        assert_eq!(
+            text.contains("\n    ports:") || text.starts_with("    ports:"),
+            name == "proxy",
+            "{name} publishes ports (only the proxy may):\n{text}"
+        );
+        if name != "migrate" {
+            assert!(
+                text.contains("restart: unless-stopped"),
+                "{name}: no restart policy:\n{text}"
+            );
+        }
+    }
+    let collector = &services["collector"];
+    for expected in [
+        "condition: service_completed_successfully",
+        "condition: service_healthy",
+        "spool:/var/lib/beaconhouse",
+        "/etc/beaconhouse/beaconhouse.toml:ro",
+        "/var/lib/GeoIP:ro",
+        "BEACONHOUSE_CLICKHOUSE_PASSWORD: 0123456789abcdef",
+        "/usr/local/bin/beaconhouse",
+        "stop_grace_period: 30s",
+    ] {
+        assert!(
+            collector.contains(expected),
+            "collector: no {expected:?}:\n{collector}"
+        );
+    }
+    assert!(
+        !collector.contains("BEACONHOUSE_ADMIN_LISTEN"),
+        "/metrics stays inside the container"
+    );
+    let clickhouse = &services["clickhouse"];
+    for expected in [
+        "CLICKHOUSE_PASSWORD: 0123456789abcdef",
+        "CLICKHOUSE_USER: beaconhouse",
+        "healthcheck:",
+        "clickhouse:/var/lib/clickhouse",
+    ] {
+        assert!(
+            clickhouse.contains(expected),
+            "clickhouse: no {expected:?}:\n{clickhouse}"
+        );
+    }
+    assert!(
+        services["migrate"].contains("restart: 'no'")
+            || services["migrate"].contains("restart: \"no\""),
+        "{}",
+        services["migrate"]
+    );
+    assert!(
+        services["proxy"].contains("/etc/caddy/Caddyfile:ro"),
+        "{}",
+        services["proxy"]
+    );
+
+    // As env.example ships, with no password: refused, naming what to set.
+    let (ok, output) = compose_config("");
+    assert!(
+        !ok,
+        "compose accepted an empty ClickHouse password:\n{output}"
+    );
+    assert!(output.contains("CLICKHOUSE_PASSWORD"), "{output}");
+}
+
+/// The files of the build context `docker build` would send for `root`, as
+/// the Docker SDK for Python (Debian's python3-docker, a dependency of
+/// docker-compose) reads .dockerignore.
+fn build_context(root: &Path) -> Vec<String> {
+    let script = r##"
+import os, sys
+from docker.utils.build import exclude_paths
+root = sys.argv[1]
+patterns = [l.strip() for l in open(os.path.join(root, ".dockerignore"))
+            if l.strip() and not l.startswith("#")]
+files = [f for f in exclude_paths(root, patterns) if os.path.isfile(os.path.join(root, f))]
+print("\n".join(sorted(files)))
+"##;
+    let (ok, output) = run(Command::new("python3").arg("-c").arg(script).arg(root));
+    assert!(
+        ok,
+        "python3-docker (apt-get install -y docker-compose) lists the build context:\n{output}"
+    );
+    output.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn image_build_context_has_the_sources_and_no_secrets() {
+    tool("docker-compose", "docker-compose");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let context = build_context(repo);
+    for needed in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "src/main.rs",
+        "src/http/dashboard/assets/index.html",
+        "schema/0001_events.sql",
+        "benches/hot_path.rs",
+        "benches/bare_gif.rs",
+        "deploy/Dockerfile",
+        "deploy/beaconhouse.example.toml",
+    ] {
+        assert!(
+            context.iter().any(|f| f == needed),
+            "{needed} is not in the build context"
+        );
+    }
+    for file in &context {
+        for left_out in ["target", ".git", ".local"] {
+            let inside = file == left_out || file.starts_with(&format!("{left_out}/"));
+            assert!(!inside, "{file} is in the build context");
+        }
+    }
+
+    // An operator's secrets next to compose.yaml stay out.
+    let dir = temp_dir("beaconhouse-context-");
+    let root = dir.path();
+    for file in [
+        ".dockerignore",
+        "Cargo.toml",
+        "src/main.rs",
+        "deploy/.env",
+        "deploy/beaconhouse.toml",
+        "deploy/geoip/GeoLite2-City.mmdb",
+        ".local/dashboard-token",
+        "target/release/beaconhouse",
+        ".git/HEAD",
+    ] {
+        let path = root.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let text = if file == ".dockerignore" {
+            std::fs::read_to_string(repo.join(file)).unwrap()
+        } else {
+            String::new()
+        };
+        std::fs::write(path, text).unwrap();
+    }
+    assert_eq!(
+        build_context(root),
+        [".dockerignore", "Cargo.toml", "src/main.rs"]
+    );
+}
+
+#[test]
+fn dockerfile_runs_unprivileged_reachable_and_health_checked() {
+    let dockerfile = shipped("Dockerfile");
+    let last_stage = dockerfile.rsplit("\nFROM ").next().unwrap();
+    for expected in [
+        "USER 10001:10001",
+        "BEACONHOUSE_LISTEN=0.0.0.0:8080",
+        "HEALTHCHECK",
+        "\"healthcheck\"",
+        "-o beaconhouse -g beaconhouse -m 0700 /var/lib/beaconhouse /var/lib/beaconhouse/spool",
+        "VOLUME /var/lib/beaconhouse",
+    ] {
+        assert!(
+            last_stage.contains(expected),
+            "deploy/Dockerfile's image: no {expected:?}"
+        );
+    }
+    assert!(
+        !last_stage.contains("ADMIN_LISTEN"),
+        "/metrics stays on the container's loopback"
+    );
+    assert!(!last_stage.contains("EXPOSE 9091"));
 }

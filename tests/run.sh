@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, "Set up"): installs what the tests need, then runs
 # them all. Needs a Rust toolchain and Python 3 with pip; installing
-# clickhouse-server, chromium, nginx, caddy, systemd and openssl (Debian
-# packages) needs root (or sudo).
+# clickhouse-server, chromium, nginx, caddy, systemd, docker-compose and
+# openssl (Debian packages) needs root (or sudo).
 #
 # BEACONHOUSE_TEST_CLICKHOUSE_URL=http://host:8123 uses a running server instead
 # of starting one per test binary.
@@ -29,6 +29,7 @@ missing=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v caddy >/dev/null || missing+=(caddy)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v docker-compose >/dev/null || missing+=(docker-compose)
 command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]} (Debian packages; tests/deploy.rs runs them)"
