@@ -1,7 +1,8 @@
 //! The deploy files as shipped (`deploy/`): nginx and Caddy run in front of a
 //! real collector; `nginx -t`, `caddy validate`, `systemd-analyze verify` and
 //! `security` on the units, `docker-compose config` on the compose file and
-//! the image's build context, `beaconhouse healthcheck`.
+//! the image's build context, `beaconhouse healthcheck`, and `grants.sql` on a
+//! current ClickHouse's parser.
 //!
 //! Each file is used as it ships, with only what a test machine needs put in
 //! (loopback addresses and ports, a throw-away certificate, log and temporary
@@ -1147,4 +1148,92 @@ fn dockerfile_runs_unprivileged_reachable_and_health_checked() {
         "/metrics stays on the container's loopback"
     );
     assert!(!last_stage.contains("EXPOSE 9091"));
+}
+
+// ---------------------------------------------------------------------------
+// deploy/grants.sql
+
+/// Its statements, as `migrate` splits a file: `--` lines dropped, cut at `;`.
+fn grant_statements() -> Vec<String> {
+    let text = shipped("grants.sql");
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect();
+    kept.join("\n")
+        .split(';')
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[test]
+fn grants_sql_parses_and_grants_only_the_staff_tables() {
+    let statements = grant_statements();
+    let granted: Vec<&str> = statements
+        .iter()
+        .filter_map(|s| {
+            s.strip_prefix("GRANT SELECT ON beaconhouse.")?
+                .strip_suffix(" TO beaconhouse_reporting")
+        })
+        .collect();
+    assert_eq!(granted, ["events", "email_opens", "daily_stats"]);
+    for statement in &statements {
+        assert!(
+            statement.starts_with("GRANT SELECT ON beaconhouse.") || !statement.contains("ON "),
+            "grants.sql grants more than SELECT on the staff tables: {statement}"
+        );
+        for secret in ["visitor_salts", "recipient_keys", "*"] {
+            assert!(!statement.contains(secret), "{statement}");
+        }
+    }
+    // Each granted table is one the migrations create.
+    let schema: Vec<String> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("schema"))
+            .unwrap()
+            .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+            .collect();
+    let schema = schema
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for table in &granted {
+        assert!(
+            schema.contains(&format!("CREATE TABLE IF NOT EXISTS {table} ")),
+            "schema/ creates no table {table}"
+        );
+    }
+
+    // A current ClickHouse parses every statement (chdb, in-process; 18.16
+    // has no SQL-driven users at all).
+    let script = r#"
+import sys
+import chdb
+for statement in sys.stdin.read().split("\0"):
+    quoted = statement.replace("\\", "\\\\").replace("'", "\\'")
+    chdb.query(f"SELECT formatQuery('{quoted}')", "TSV")
+print(chdb.query("SELECT version()", "TSV").bytes().decode().strip())
+"#;
+    let mut python = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    use std::io::Write;
+    python
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(statements.join("\0").as_bytes())
+        .unwrap();
+    let output = python.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "a current ClickHouse (chdb: `pip install chdb`, as tests/run.sh does) refuses deploy/grants.sql:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
