@@ -92,9 +92,11 @@ pub fn referrer_host(raw: &str, own_hosts: &[String]) -> String {
         return String::new();
     }
     let short = host.strip_prefix("www.").unwrap_or(&host);
+    // What is kept must not be one of the site's hosts either
+    // (`www.www.example.org` would be kept as `www.example.org`).
     if own_hosts
         .iter()
-        .any(|own| own.strip_prefix("www.").unwrap_or(own) == short)
+        .any(|own| own == short || own.strip_prefix("www.").unwrap_or(own) == short)
     {
         return String::new();
     }
@@ -209,6 +211,8 @@ mod tests {
             ),
             ("https://optimumabq.com/about", ""),
             ("https://www.optimumabq.com/", ""),
+            ("https://www.www.optimumabq.com/", ""),
+            ("https://www.www.google.com/", "www.google.com"),
             (
                 "android-app://com.google.android.gm/",
                 "com.google.android.gm",
