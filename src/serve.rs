@@ -82,11 +82,12 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     tokio::spawn(keeper.run());
 
     let (spool, reader) = Spool::open(config.spool.clone())?;
+    let dead_letter = DeadLetter::open(&config.spool.dir)?;
     let (stop_shipper, shipper_stopped) = oneshot::channel::<()>();
     let shipper = tokio::spawn(shipper::run(
         reader,
         ClickHouseSink::new(client),
-        DeadLetter::new(&config.spool.dir),
+        dead_letter,
         ShipSettings {
             batch_rows: config.pipeline.batch_rows,
             flush_interval: config.pipeline.flush_interval,

@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use common::{CHROME, ClickHouse, Collector, enc};
@@ -180,10 +182,7 @@ fn a_rejected_batch_is_dead_lettered_and_later_batches_flow() {
         "no dead letter:\n{}",
         collector.log()
     );
-    let files: Vec<_> = std::fs::read_dir(&dead_letter)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let files = files_in(&dead_letter);
     assert_eq!(files.len(), 1);
     let text = std::fs::read_to_string(&files[0]).unwrap();
     assert!(
@@ -212,6 +211,40 @@ fn a_rejected_batch_is_dead_lettered_and_later_batches_flow() {
         "dead letter: 3 sent, 2 stored, 1 dead-lettered in {}",
         files[0].display()
     );
+
+    // Segments, the ledger, the lock and the dead letter: 0600, in 0700
+    // directories, although the test's umask would give 0644 and 0755.
+    let (clean_exit, log, dir) = collector.stop_keeping_dir();
+    assert!(clean_exit, "{log}");
+    assert_private(&dir.path().join("spool"));
+}
+
+/// The entries of `dir`, by name.
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Asserts that every directory under `dir` (itself included) is 0700 and
+/// every file 0600, and that no entry is a link.
+fn assert_private(dir: &Path) {
+    let mode = |path: &Path| {
+        let metadata = std::fs::symlink_metadata(path).unwrap();
+        assert!(!metadata.is_symlink(), "{} is a link", path.display());
+        metadata.permissions().mode() & 0o7777
+    };
+    assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    for path in files_in(dir) {
+        if path.is_dir() {
+            assert_private(&path);
+        } else {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! one JSON-lines file per batch in `<spool.dir>/dead-letter/`, first line the
 //! error, then one row per line. Replay one with
 //! `clickhouse-client --query "INSERT INTO events FORMAT JSONEachRow" < file`
-//! (after `tail -n +2`) once the cause is fixed.
+//! (after `tail -n +2`) once the cause is fixed. Files are 0600 in a 0700
+//! directory, opened through no link (`spool::files`).
 //! Must never: hold anything a row does not (rows carry no address, user agent
 //! or token).
 
@@ -11,15 +12,18 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::spool::{DEAD_LETTER, SpoolError, files};
+
 pub struct DeadLetter {
     dir: PathBuf,
 }
 
 impl DeadLetter {
-    pub fn new(spool_dir: &Path) -> DeadLetter {
-        DeadLetter {
-            dir: spool_dir.join("dead-letter"),
-        }
+    /// Creates (or checks) the directory under `spool_dir`.
+    pub fn open(spool_dir: &Path) -> Result<DeadLetter, SpoolError> {
+        let dir = spool_dir.join(DEAD_LETTER);
+        files::private_dir(&dir, |name| name.ends_with(".jsonl"))?;
+        Ok(DeadLetter { dir })
     }
 
     /// Writes and fsyncs one rejected batch; returns the file's path.
@@ -29,7 +33,6 @@ impl DeadLetter {
         error: &str,
         rows: &[T],
     ) -> std::io::Result<PathBuf> {
-        std::fs::create_dir_all(&self.dir)?;
         let mut suffix = [0u8; 4];
         let _ = getrandom::fill(&mut suffix);
         let name = format!(
@@ -38,7 +41,8 @@ impl DeadLetter {
             u32::from_le_bytes(suffix)
         );
         let path = self.dir.join(name);
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let file = files::options().write(true).create_new(true).open(&path)?;
+        let mut out = std::io::BufWriter::new(file);
         let header = serde_json::json!({ "table": table, "error": error, "rows": rows.len() });
         writeln!(out, "{header}")?;
         for row in rows {
@@ -57,11 +61,16 @@ impl DeadLetter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
 
     #[test]
-    fn writes_the_error_then_the_rows() {
+    fn writes_the_error_then_the_rows_privately() {
         let spool = tempfile::tempdir().unwrap();
-        let dead = DeadLetter::new(spool.path());
+        let dead = DeadLetter::open(spool.path()).unwrap();
         let path = dead
             .write(
                 "events",
@@ -69,10 +78,23 @@ mod tests {
                 &[serde_json::json!({"path": "/a"})],
             )
             .unwrap();
-        let text = std::fs::read_to_string(path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(lines[0].contains("Type mismatch"));
         assert_eq!(lines[1], r#"{"path":"/a"}"#);
+        assert_eq!(mode(&path), files::FILE_MODE);
+        assert_eq!(mode(dead.dir()), files::DIR_MODE);
+    }
+
+    #[test]
+    fn a_link_for_the_directory_is_refused() {
+        let spool = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), spool.path().join(DEAD_LETTER)).unwrap();
+        assert!(matches!(
+            DeadLetter::open(spool.path()),
+            Err(SpoolError::Link(_))
+        ));
     }
 }
