@@ -134,6 +134,7 @@ struct RawSpool {
     segment_bytes: u64,
     sync: SyncMode,
     fsync_interval_ms: u64,
+    dead_letter_max_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -193,6 +194,7 @@ impl Default for RawSpool {
             segment_bytes: 8 << 20,
             sync: SyncMode::Interval,
             fsync_interval_ms: 5,
+            dead_letter_max_bytes: 128 << 20,
         }
     }
 }
@@ -808,6 +810,13 @@ impl RawSpool {
                 self.fsync_interval_ms,
                 1..=10_000,
             )?,
+            // Apart from spool.max_bytes: rejected batches must not make the
+            // collector shed live hits.
+            dead_letter_max_bytes: in_range(
+                "spool.dead_letter_max_bytes",
+                self.dead_letter_max_bytes,
+                1024..=1 << 40,
+            )?,
         })
     }
 }
@@ -1125,6 +1134,11 @@ mod tests {
                 MINIMAL,
                 &[("BEACONHOUSE_SPOOL_FSYNC_INTERVAL_MS", "0")],
                 "spool.fsync_interval_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_SPOOL_DEAD_LETTER_MAX_BYTES", "100")],
+                "spool.dead_letter_max_bytes",
             ),
             (
                 MINIMAL,

@@ -82,7 +82,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     tokio::spawn(keeper.run());
 
     let (spool, reader) = Spool::open(config.spool.clone())?;
-    let dead_letter = DeadLetter::open(&config.spool.dir)?;
+    let dead_letter = DeadLetter::open(
+        &config.spool.dir,
+        config.spool.dead_letter_max_bytes,
+        &metrics,
+    )?;
     let (stop_shipper, shipper_stopped) = oneshot::channel::<()>();
     let shipper = tokio::spawn(shipper::run(
         reader,

@@ -68,6 +68,9 @@ pub struct SpoolSettings {
     pub segment_bytes: u64,
     pub sync: SyncMode,
     pub fsync_interval: Duration,
+    /// Past this, the oldest dead-letter files (in `DEAD_LETTER`) are
+    /// removed; read by `pipeline::dead_letter`.
+    pub dead_letter_max_bytes: u64,
 }
 
 /// A place in the spool: a segment and a byte offset within it.
@@ -621,6 +624,7 @@ mod tests {
             segment_bytes,
             sync: SyncMode::Interval,
             fsync_interval: Duration::from_millis(1),
+            dead_letter_max_bytes: 1 << 20,
         }
     }
 
