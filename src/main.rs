@@ -42,8 +42,14 @@ enum Command {
     Serve,
     /// Create or update the ClickHouse tables (safe to run again).
     Migrate,
-    /// Validate the configuration and exit.
-    CheckConfig,
+    /// Validate the configuration and exit; warn when the file holds
+    /// secrets that its group or others may read.
+    CheckConfig {
+        /// Fail, rather than warn, when the file holds secrets that its
+        /// group or others may read.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Exit 0 if the collector on this host answers `/readyz` on its admin
     /// listener (`admin_listen`); for container health checks, as the image
     /// has no HTTP client.
@@ -209,7 +215,13 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::CheckConfig => {
+        Command::CheckConfig { strict } => {
+            if let Some(exposed) = &config.exposed_secrets {
+                if strict {
+                    anyhow::bail!("{exposed}");
+                }
+                eprintln!("beaconhouse: warning: {exposed}");
+            }
             println!(
                 "configuration is valid: {} site(s), ClickHouse at {}, database {}",
                 config.sites.len(),

@@ -48,6 +48,9 @@ pub enum ServeError {
 
 /// Runs the collector until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> Result<(), ServeError> {
+    if let Some(exposed) = &config.exposed_secrets {
+        tracing::warn!("{exposed}");
+    }
     let geo = match &config.geoip.database {
         Some(path) => GeoLookup::open(path, config.geoip.precision)?,
         None => {
