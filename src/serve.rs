@@ -24,7 +24,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::dead_letter::DeadLetter;
 use crate::pipeline::shipper::{self, ShipSettings};
 use crate::report::{Reporter, rollup};
-use crate::sink::clickhouse::{self, ClickHouseSink};
+use crate::sink::clickhouse::{self, ClickHouseSink, TlsError};
 use crate::sink::retention::{self, Retention};
 use crate::sink::salts::SaltKeeper;
 use crate::spool::{Spool, SpoolError};
@@ -35,6 +35,8 @@ pub enum ServeError {
     Geo(#[from] GeoError),
     #[error(transparent)]
     Spool(#[from] SpoolError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("cannot listen on {address}: {cause}; choose a free address with `{key}` ({variable})")]
     Listen {
         address: SocketAddr,
@@ -62,7 +64,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     };
 
     let metrics = Arc::new(Metrics::default());
-    let client = clickhouse::client(&config.clickhouse);
+    let client = clickhouse::client(&config.clickhouse)?;
     let reporter = Reporter::new(client.clone(), config.reporting.min_group_size);
     tokio::spawn(rollup::run(reporter.clone()));
     tokio::spawn(retention::run(
