@@ -197,6 +197,7 @@ fn spool_append(c: &mut Criterion) {
             segment_bytes: 64 << 20,
             sync,
             fsync_interval: Duration::from_millis(5),
+            dead_letter_max_bytes: 1 << 20,
         })
         .unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread()

@@ -8,12 +8,22 @@
 //! The only reader of the environment. Two documented exceptions are read
 //! elsewhere: `RUST_LOG` (the log filter, by `main`) and `BEACONHOUSE_CONFIG`
 //! (the file's path, by the command line). `BEACONHOUSE_TEST_*` variables
-//! belong to the test suite and are never taken for configuration keys.
+//! belong to the test suite and are never taken for configuration keys;
+//! `CREDENTIALS_DIRECTORY` (set by systemd) only tells a credential apart.
+//!
+//! Secrets: a file that itself holds a stats token, the share key or the
+//! ClickHouse password, and that its group or others may read, is described
+//! in [`Config::exposed_secrets`] (`serve` warns, `check-config --strict`
+//! refuses). A systemd credential is not: systemd makes it readable by the
+//! service's user alone, with an ACL whose mask shows in the group bits.
 //! Must never: touch the network or the disk beyond reading the config file
-//! (the GeoIP file is opened by `enrich::geo`, ClickHouse is reached by `sink`).
+//! and its mode (the GeoIP file is opened by `enrich::geo`, ClickHouse is
+//! reached by `sink`).
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,6 +42,16 @@ use crate::spool::{SpoolSettings, SyncMode};
 const ENV_PREFIX: &str = "BEACONHOUSE_";
 /// Variables under this prefix belong to the test harness, not to the service.
 const ENV_TEST_PREFIX: &str = "BEACONHOUSE_TEST_";
+/// Where systemd puts a service's credentials (`LoadCredential=`).
+const ENV_CREDENTIALS: &str = "CREDENTIALS_DIRECTORY";
+/// The keys that hold secrets, as written in the file.
+const SECRET_KEYS: [&str; 3] = [
+    "clickhouse.password",
+    "reporting.share_key",
+    "reporting.tokens",
+];
+/// Read permission for the file's group and for others.
+const READABLE_BY_OTHERS: u32 = 0o044;
 /// Sections of the file, so `BEACONHOUSE_CLICKHOUSE_BATCH_ROWS` can be split into
 /// `clickhouse.batch_rows` although keys themselves contain underscores.
 const SECTIONS: &[&str] = &[
@@ -90,6 +110,7 @@ struct RawClickHouse {
     user: String,
     #[serde(deserialize_with = "string_or_number")]
     password: String,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -134,6 +155,7 @@ struct RawSpool {
     segment_bytes: u64,
     sync: SyncMode,
     fsync_interval_ms: u64,
+    dead_letter_max_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -193,6 +215,7 @@ impl Default for RawSpool {
             segment_bytes: 8 << 20,
             sync: SyncMode::Interval,
             fsync_interval_ms: 5,
+            dead_letter_max_bytes: 128 << 20,
         }
     }
 }
@@ -223,6 +246,7 @@ impl Default for RawClickHouse {
             database: "default".into(),
             user: "default".into(),
             password: String::new(),
+            ca_file: None,
         }
     }
 }
@@ -309,15 +333,44 @@ pub struct Config {
     pub spool: SpoolSettings,
     pub reporting: ReportingConfig,
     pub retention: RetentionConfig,
+    /// Set when the file holds secrets and others may read it.
+    pub exposed_secrets: Option<ExposedSecrets>,
+}
+
+/// A configuration file that holds secrets and that its group or others may
+/// read; its `Display` says what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExposedSecrets {
+    pub path: PathBuf,
+    /// Its permission bits.
+    pub mode: u32,
+    /// The keys of the secrets written in the file itself.
+    pub keys: Vec<&'static str>,
+}
+
+impl std::fmt::Display for ExposedSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path.display();
+        write!(
+            f,
+            "the configuration file {path} holds secrets ({}) and its group or others may read it (mode {:04o}): run `chmod 600 {path}` (the collector's user must own it), or keep the secrets out of the file: a systemd credential (LoadCredential=, as deploy/beaconhouse.service does) or environment variables (BEACONHOUSE_CLICKHOUSE_PASSWORD, BEACONHOUSE_REPORTING_SHARE_KEY, BEACONHOUSE_REPORTING_TOKENS)",
+            self.keys.join(", "),
+            self.mode
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct ClickHouseConfig {
-    /// HTTP endpoint, e.g. `http://127.0.0.1:8123`.
+    /// HTTP endpoint, e.g. `http://127.0.0.1:8123` or
+    /// `https://clickhouse.internal:8443`.
     pub url: String,
     pub database: String,
     pub user: String,
     pub password: String,
+    /// PEM certificates to trust for an `https` URL instead of the built-in
+    /// roots (a private CA); read by `sink::clickhouse`. Only with `https`.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -473,16 +526,34 @@ impl Config {
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        let text = match path {
-            Some(path) => std::fs::read_to_string(path).map_err(|e| {
-                ConfigError::Load(format!(
-                    "{}: {e}; pass an existing, readable TOML file to --config",
-                    path.display()
-                ))
-            })?,
-            None => String::new(),
+        let Some(path) = path else {
+            return Self::parse("", env);
         };
-        Self::parse(&text, env)
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let unreadable = |e: std::io::Error| {
+            ConfigError::Load(format!(
+                "{}: {e}; pass an existing, readable TOML file to --config",
+                path.display()
+            ))
+        };
+        let mut file = std::fs::File::open(path).map_err(unreadable)?;
+        let mode = file.metadata().map_err(unreadable)?.permissions().mode() & 0o7777;
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(unreadable)?;
+        let mut config = Self::parse(&text, env.iter().cloned())?;
+        let credential = env
+            .iter()
+            .find(|(name, _)| name == ENV_CREDENTIALS)
+            .is_some_and(|(_, dir)| !dir.is_empty() && path.starts_with(dir));
+        let keys = secrets_in(&text);
+        if mode & READABLE_BY_OTHERS != 0 && !credential && !keys.is_empty() {
+            config.exposed_secrets = Some(ExposedSecrets {
+                path: path.to_path_buf(),
+                mode,
+                keys,
+            });
+        }
+        Ok(config)
     }
 
     /// Validates TOML text with the environment applied.
@@ -505,6 +576,22 @@ impl Config {
             .map_err(|e| describe_figment_error(&e, &overridden))?;
         raw.validate()
     }
+}
+
+/// The secret keys the file's text itself sets (an empty password or an
+/// empty token list is none).
+fn secrets_in(text: &str) -> Vec<&'static str> {
+    use figment::value::Value;
+    let file = Figment::from(Toml::string(text));
+    SECRET_KEYS
+        .into_iter()
+        .filter(|key| match file.find_value(key) {
+            Ok(Value::String(_, value)) => !value.is_empty(),
+            Ok(Value::Array(_, values)) => !values.is_empty(),
+            Ok(_) => true,
+            Err(_) => false,
+        })
+        .collect()
 }
 
 /// Maps `BEACONHOUSE_CLICKHOUSE_URL` to `clickhouse.url`, `BEACONHOUSE_LISTEN` to
@@ -611,6 +698,7 @@ impl RawConfig {
             reporting,
             retention: self.retention.validate()?,
             sites,
+            exposed_secrets: None,
         })
     }
 }
@@ -705,14 +793,14 @@ impl RawClickHouse {
             return Err(ConfigError::invalid(
                 "clickhouse.url",
                 format!(
-                    "must be ClickHouse's HTTP endpoint such as http://127.0.0.1:8123, got {url:?}"
+                    "must be ClickHouse's HTTP endpoint such as http://127.0.0.1:8123 or https://clickhouse.internal:8443, got {url:?}"
                 ),
             ));
         }
-        if url.starts_with("https://") {
+        if self.ca_file.is_some() && !url.starts_with("https://") {
             return Err(ConfigError::invalid(
-                "clickhouse.url",
-                "https is not built in; reach ClickHouse over http on a private network or through a local TLS tunnel",
+                "clickhouse.ca_file",
+                "is set but clickhouse.url is not https://: nothing would be verified; use ClickHouse's HTTPS port (8443 by default) or remove clickhouse.ca_file",
             ));
         }
         let plain_name = |name: &str| {
@@ -729,6 +817,7 @@ impl RawClickHouse {
             database: self.database,
             user: self.user,
             password: self.password,
+            ca_file: self.ca_file,
         })
     }
 }
@@ -807,6 +896,13 @@ impl RawSpool {
                 "spool.fsync_interval_ms",
                 self.fsync_interval_ms,
                 1..=10_000,
+            )?,
+            // Apart from spool.max_bytes: rejected batches must not make the
+            // collector shed live hits.
+            dead_letter_max_bytes: in_range(
+                "spool.dead_letter_max_bytes",
+                self.dead_letter_max_bytes,
+                1024..=1 << 40,
             )?,
         })
     }
@@ -1035,6 +1131,25 @@ mod tests {
     }
 
     #[test]
+    fn https_urls_are_taken_with_a_ca_file_or_without() {
+        let https = [
+            (
+                "BEACONHOUSE_CLICKHOUSE_URL",
+                "https://clickhouse.internal:8443/",
+            ),
+            ("BEACONHOUSE_CLICKHOUSE_CA_FILE", "/etc/beaconhouse/ca.pem"),
+        ];
+        let config = load(MINIMAL, &https).unwrap().clickhouse;
+        assert_eq!(config.url, "https://clickhouse.internal:8443");
+        assert_eq!(
+            config.ca_file.as_deref(),
+            Some(Path::new("/etc/beaconhouse/ca.pem"))
+        );
+        let config = load(MINIMAL, &https[..1]).unwrap().clickhouse;
+        assert_eq!(config.ca_file, None, "Mozilla's roots, built in");
+    }
+
+    #[test]
     fn numeric_looking_password_stays_a_string() {
         let config = load(MINIMAL, &[("BEACONHOUSE_CLICKHOUSE_PASSWORD", "1234")]).unwrap();
         assert_eq!(config.clickhouse.password, "1234");
@@ -1065,6 +1180,11 @@ mod tests {
                 MINIMAL,
                 &[("BEACONHOUSE_CLICKHOUSE_DATABASE", "a;b")],
                 "clickhouse.database",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_CLICKHOUSE_CA_FILE", "/etc/ssl/ca.pem")],
+                "clickhouse.ca_file",
             ),
             (
                 MINIMAL,
@@ -1125,6 +1245,11 @@ mod tests {
                 MINIMAL,
                 &[("BEACONHOUSE_SPOOL_FSYNC_INTERVAL_MS", "0")],
                 "spool.fsync_interval_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_SPOOL_DEAD_LETTER_MAX_BYTES", "100")],
+                "spool.dead_letter_max_bytes",
             ),
             (
                 MINIMAL,
@@ -1268,6 +1393,70 @@ mod tests {
             let message = load(&toml, &[]).unwrap_err().to_string();
             assert!(message.contains(problem), "{lines}: {message}");
         }
+    }
+
+    #[test]
+    fn secrets_in_a_file_others_may_read_are_flagged() {
+        use std::os::unix::fs::PermissionsExt;
+        let token = "t".repeat(32);
+        let with_secrets = format!(
+            "{MINIMAL}\n[clickhouse]\npassword = 1234\n[reporting]\nshare_key = \"{token}\"\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"{token}\"\n"
+        );
+        let exposed = |toml: &str, mode: u32, env: &[(&str, &str)]| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("beaconhouse.toml");
+            std::fs::write(&path, toml).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let mut env: Vec<(String, String)> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            if env.iter().any(|(k, _)| k == "CREDENTIALS_DIRECTORY") {
+                env = vec![(
+                    "CREDENTIALS_DIRECTORY".into(),
+                    dir.path().display().to_string(),
+                )];
+            }
+            Config::load_with_env(Some(&path), env)
+                .unwrap()
+                .exposed_secrets
+                .map(|e| {
+                    let says_what_to_do = e.to_string().contains("chmod 600");
+                    (e.keys, e.mode, says_what_to_do)
+                })
+        };
+        assert_eq!(
+            exposed(&with_secrets, 0o644, &[]),
+            Some((
+                vec![
+                    "clickhouse.password",
+                    "reporting.share_key",
+                    "reporting.tokens"
+                ],
+                0o644,
+                true
+            ))
+        );
+        assert_eq!(
+            exposed(&with_secrets, 0o640, &[]).map(|e| e.1),
+            Some(0o640),
+            "the group is others too"
+        );
+        assert_eq!(exposed(&with_secrets, 0o600, &[]), None);
+        assert_eq!(exposed(&with_secrets, 0o400, &[]), None);
+        // Secrets from the environment are not in the file.
+        let password = [("BEACONHOUSE_CLICKHOUSE_PASSWORD", "secret")];
+        assert_eq!(exposed(MINIMAL, 0o644, &password), None);
+        let tokens = format!("[{{name=\"m\",token=\"{token}\",sites=[\"*\"]}}]");
+        let from_env = [("BEACONHOUSE_REPORTING_TOKENS", tokens.as_str())];
+        assert_eq!(exposed(MINIMAL, 0o644, &from_env), None);
+        assert_eq!(load(MINIMAL, &from_env).unwrap().reporting.tokens.len(), 1);
+        let empty = format!("{MINIMAL}\n[clickhouse]\npassword = \"\"\n");
+        assert_eq!(exposed(&empty, 0o644, &[]), None);
+        // A systemd credential reads 0440 (its ACL's mask) and is the
+        // service's alone.
+        let credential = [("CREDENTIALS_DIRECTORY", "")];
+        assert_eq!(exposed(&with_secrets, 0o440, &credential), None);
     }
 
     #[test]

@@ -42,8 +42,14 @@ enum Command {
     Serve,
     /// Create or update the ClickHouse tables (safe to run again).
     Migrate,
-    /// Validate the configuration and exit.
-    CheckConfig,
+    /// Validate the configuration and exit; warn when the file holds
+    /// secrets that its group or others may read.
+    CheckConfig {
+        /// Fail, rather than warn, when the file holds secrets that its
+        /// group or others may read.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Exit 0 if the collector on this host answers `/readyz` on its admin
     /// listener (`admin_listen`); for container health checks, as the image
     /// has no HTTP client.
@@ -209,7 +215,15 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::CheckConfig => {
+        Command::CheckConfig { strict } => {
+            if let Some(exposed) = &config.exposed_secrets {
+                if strict {
+                    anyhow::bail!("{exposed}");
+                }
+                eprintln!("beaconhouse: warning: {exposed}");
+            }
+            // Reads clickhouse.ca_file; reaches nothing.
+            beaconhouse::sink::clickhouse::client(&config.clickhouse)?;
             println!(
                 "configuration is valid: {} site(s), ClickHouse at {}, database {}",
                 config.sites.len(),
@@ -240,14 +254,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rollup => {
             init_logging(config.log_format);
             let days =
-                runtime()?.block_on(reporter(&config).roll_up(beaconhouse::clock::now_unix()))?;
+                runtime()?.block_on(reporter(&config)?.roll_up(beaconhouse::clock::now_unix()))?;
             println!("rolled up {} day(s)", days.len());
             Ok(())
         }
         Command::Retention { dry_run } => {
             init_logging(config.log_format);
             let retention = Retention::new(
-                beaconhouse::sink::clickhouse::client(&config.clickhouse),
+                beaconhouse::sink::clickhouse::client(&config.clickhouse)?,
                 config.retention.clone(),
             );
             let today = beaconhouse::clock::day_of(beaconhouse::clock::now_unix());
@@ -272,7 +286,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Subject::Site(site) = request.subject() {
                 configured(&config, site)?;
             }
-            let answer = runtime()?.block_on(reporter(&config).run(&request))?;
+            let answer = runtime()?.block_on(reporter(&config)?.run(&request))?;
             print!("{}", output::render(&answer, request.format));
             Ok(())
         }
@@ -340,11 +354,11 @@ fn healthcheck(admin: SocketAddr) -> anyhow::Result<String> {
     Ok(format!("ready: {address}/readyz answered {status_line}"))
 }
 
-fn reporter(config: &Config) -> Reporter {
-    Reporter::new(
-        beaconhouse::sink::clickhouse::client(&config.clickhouse),
+fn reporter(config: &Config) -> anyhow::Result<Reporter> {
+    Ok(Reporter::new(
+        beaconhouse::sink::clickhouse::client(&config.clickhouse)?,
         config.reporting.min_group_size,
-    )
+    ))
 }
 
 /// Refuses a site the configuration does not have, listing those it has.

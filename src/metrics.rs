@@ -45,6 +45,12 @@ pub struct Metrics {
     insert_seconds: Histogram,
     partitions_dropped: [AtomicU64; Table::ALL.len()],
     retention_failures: AtomicU64,
+    /// Dead-letter files on disk now, and their bytes.
+    dead_letter_files: AtomicU64,
+    dead_letter_bytes: AtomicU64,
+    /// Dead-letter files removed to stay within `spool.dead_letter_max_bytes`.
+    dead_letter_pruned_files: AtomicU64,
+    dead_letter_pruned_bytes: AtomicU64,
 }
 
 /// Upper bounds (seconds) of the insert latency buckets.
@@ -137,6 +143,20 @@ impl Metrics {
         self.retention_failures.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The dead-letter files on disk now.
+    pub fn dead_letter_held(&self, files: u64, bytes: u64) {
+        self.dead_letter_files.store(files, Ordering::Relaxed);
+        self.dead_letter_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Dead-letter files removed, oldest first, past the limit.
+    pub fn dead_letter_pruned(&self, files: u64, bytes: u64) {
+        self.dead_letter_pruned_files
+            .fetch_add(files, Ordering::Relaxed);
+        self.dead_letter_pruned_bytes
+            .fetch_add(bytes, Ordering::Relaxed);
+    }
+
     pub fn stored_count(&self) -> u64 {
         self.stored_rows.load(Ordering::Relaxed)
     }
@@ -196,6 +216,30 @@ impl Metrics {
                 "counter",
                 "Retention runs that could not finish (retried within the hour).",
                 &self.retention_failures,
+            ),
+            (
+                "dead_letter_files",
+                "gauge",
+                "Dead-letter files (rejected batches) on disk.",
+                &self.dead_letter_files,
+            ),
+            (
+                "dead_letter_bytes",
+                "gauge",
+                "Bytes of dead-letter files on disk.",
+                &self.dead_letter_bytes,
+            ),
+            (
+                "dead_letter_pruned_files_total",
+                "counter",
+                "Dead-letter files removed, oldest first, past spool.dead_letter_max_bytes.",
+                &self.dead_letter_pruned_files,
+            ),
+            (
+                "dead_letter_pruned_bytes_total",
+                "counter",
+                "Bytes of the dead-letter files removed past spool.dead_letter_max_bytes.",
+                &self.dead_letter_pruned_bytes,
             ),
         ];
         let spool_values = [

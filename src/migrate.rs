@@ -44,8 +44,11 @@ pub const MIGRATIONS: &[Migration] = migrations![
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
+    #[error(transparent)]
+    Tls(#[from] sink::clickhouse::TlsError),
     #[error(
-        "ClickHouse at {url} did not answer: {cause}; start it (README, \"Set up\") or set BEACONHOUSE_CLICKHOUSE_URL"
+        "ClickHouse at {url} did not answer: {}; start it (README, \"Set up\") or set BEACONHOUSE_CLICKHOUSE_URL",
+        sink::clickhouse::describe(.cause)
     )]
     Unreachable {
         url: String,
@@ -70,7 +73,7 @@ struct LedgerRow {
 /// Creates the database if needed and applies what is missing; returns the
 /// files applied by this call.
 pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, MigrateError> {
-    sink::clickhouse::server(config)
+    sink::clickhouse::server(config)?
         .query("CREATE DATABASE IF NOT EXISTS ?")
         .bind(Identifier(&config.database))
         .execute()
@@ -79,7 +82,7 @@ pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, Migra
             url: config.url.clone(),
             cause,
         })?;
-    let client = sink::clickhouse::client(config);
+    let client = sink::clickhouse::client(config)?;
 
     let (ledger, rest) = MIGRATIONS
         .split_first()

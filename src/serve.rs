@@ -24,7 +24,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::dead_letter::DeadLetter;
 use crate::pipeline::shipper::{self, ShipSettings};
 use crate::report::{Reporter, rollup};
-use crate::sink::clickhouse::{self, ClickHouseSink};
+use crate::sink::clickhouse::{self, ClickHouseSink, TlsError};
 use crate::sink::retention::{self, Retention};
 use crate::sink::salts::SaltKeeper;
 use crate::spool::{Spool, SpoolError};
@@ -35,6 +35,8 @@ pub enum ServeError {
     Geo(#[from] GeoError),
     #[error(transparent)]
     Spool(#[from] SpoolError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("cannot listen on {address}: {cause}; choose a free address with `{key}` ({variable})")]
     Listen {
         address: SocketAddr,
@@ -48,6 +50,9 @@ pub enum ServeError {
 
 /// Runs the collector until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> Result<(), ServeError> {
+    if let Some(exposed) = &config.exposed_secrets {
+        tracing::warn!("{exposed}");
+    }
     let geo = match &config.geoip.database {
         Some(path) => GeoLookup::open(path, config.geoip.precision)?,
         None => {
@@ -59,7 +64,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     };
 
     let metrics = Arc::new(Metrics::default());
-    let client = clickhouse::client(&config.clickhouse);
+    let client = clickhouse::client(&config.clickhouse)?;
     let reporter = Reporter::new(client.clone(), config.reporting.min_group_size);
     tokio::spawn(rollup::run(reporter.clone()));
     tokio::spawn(retention::run(
@@ -82,11 +87,16 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     tokio::spawn(keeper.run());
 
     let (spool, reader) = Spool::open(config.spool.clone())?;
+    let dead_letter = DeadLetter::open(
+        &config.spool.dir,
+        config.spool.dead_letter_max_bytes,
+        &metrics,
+    )?;
     let (stop_shipper, shipper_stopped) = oneshot::channel::<()>();
     let shipper = tokio::spawn(shipper::run(
         reader,
         ClickHouseSink::new(client),
-        DeadLetter::new(&config.spool.dir),
+        dead_letter,
         ShipSettings {
             batch_rows: config.pipeline.batch_rows,
             flush_interval: config.pipeline.flush_interval,

@@ -1,12 +1,27 @@
-//! The command line: `check-config` and start-up refusals, without ClickHouse.
+//! The command line: `check-config` and start-up refusals and warnings,
+//! without ClickHouse.
 
 mod common;
 
-use common::Beaconhouse;
+use std::os::unix::fs::PermissionsExt;
 
+use common::{Beaconhouse, COLLECTOR_START, eventually};
+
+/// A configuration file, mode 0600 (as `tempfile` makes it).
 fn config_file(text: &str) -> tempfile::NamedTempFile {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), text).unwrap();
+    file
+}
+
+/// A configuration with a stats token in it, mode `mode`.
+fn config_with_a_token(mode: u32) -> tempfile::NamedTempFile {
+    let file = config_file(&format!(
+        "{}\n[[reporting.tokens]]\nname = \"staff\"\ntoken = \"{}\"\nsites = [\"*\"]\n",
+        common::SITE_TOML,
+        "0123456789abcdef".repeat(2)
+    ));
+    std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(mode)).unwrap();
     file
 }
 
@@ -64,4 +79,117 @@ fn serve_refuses_an_unreadable_geoip_database() {
     assert!(!ok);
     assert!(stderr.contains("/nonexistent/city.mmdb"), "{stderr}");
     assert!(stderr.contains("geoip.database"), "{stderr}");
+}
+
+#[test]
+fn serve_follows_no_link_planted_in_the_spool() {
+    let file = config_file(common::SITE_TOML);
+    // Where the first segment and the ledger would be.
+    for name in ["segment-00000000000000000001.log", "ledger"] {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = dir.path().join("spool");
+        std::fs::create_dir(&spool).unwrap();
+        let target = dir.path().join("not-the-collectors");
+        std::fs::write(&target, "kept as it was").unwrap();
+        let link = spool.join(name);
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let (ok, _, stderr) = Beaconhouse::new()
+            .config(file.path())
+            .env("BEACONHOUSE_SPOOL_DIR", &spool)
+            .env("BEACONHOUSE_LISTEN", "127.0.0.1:0")
+            .env("BEACONHOUSE_CLICKHOUSE_URL", "http://127.0.0.1:9")
+            .arg("serve")
+            .output();
+        assert!(!ok, "{name}: serve started on a spool with a link");
+        assert!(
+            stderr.contains(&format!("{} is a symbolic link", link.display())),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains("spool.dir"), "{stderr}");
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "kept as it was",
+            "{name}: the link's target was touched"
+        );
+    }
+}
+
+#[test]
+fn check_config_strict_refuses_secrets_others_may_read() {
+    let file = config_with_a_token(0o644);
+    let path = file.path().display().to_string();
+    let check = |strict: bool| {
+        let command = Beaconhouse::new().config(file.path()).arg("check-config");
+        if strict {
+            command.arg("--strict").output()
+        } else {
+            command.output()
+        }
+    };
+    let (ok, stdout, stderr) = check(false);
+    assert!(ok, "without --strict it is a warning: {stderr}");
+    assert!(stdout.contains("configuration is valid"), "{stdout}");
+    assert!(stderr.contains("warning"), "{stderr}");
+
+    let (ok, _, stderr) = check(true);
+    assert!(!ok, "--strict refuses a file others may read");
+    for needed in [
+        path.as_str(),
+        "reporting.tokens",
+        "mode 0644",
+        &format!("chmod 600 {path}"),
+        "LoadCredential=",
+    ] {
+        assert!(stderr.contains(needed), "{needed:?} in {stderr}");
+    }
+
+    std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (ok, _, stderr) = check(true);
+    assert!(ok, "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+
+    // The same secret from the environment leaves the file nothing to hide.
+    let plain = config_file(common::SITE_TOML);
+    std::fs::set_permissions(plain.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (ok, _, stderr) = Beaconhouse::new()
+        .config(plain.path())
+        .env("BEACONHOUSE_CLICKHOUSE_PASSWORD", "from-the-environment")
+        .args(["check-config", "--strict"])
+        .output();
+    assert!(ok, "{stderr}");
+}
+
+#[test]
+fn serve_warns_at_start_of_secrets_others_may_read() {
+    let file = config_with_a_token(0o640);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let mut serve = Beaconhouse::new()
+        .config(file.path())
+        .env("BEACONHOUSE_SPOOL_DIR", dir.path().join("spool"))
+        .env(
+            "BEACONHOUSE_LISTEN",
+            format!("127.0.0.1:{}", common::free_port()),
+        )
+        .env(
+            "BEACONHOUSE_ADMIN_LISTEN",
+            format!("127.0.0.1:{}", common::free_port()),
+        )
+        .env("BEACONHOUSE_CLICKHOUSE_URL", "http://127.0.0.1:9")
+        .arg("serve")
+        .spawn(&log);
+    let warning = eventually("serve warns about the file", COLLECTOR_START, || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        match text.lines().find(|line| line.contains("chmod 600")) {
+            Some(line) => Ok(line.to_string()),
+            None => Err(text),
+        }
+    });
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(
+        warning.contains(&file.path().display().to_string()),
+        "{warning}"
+    );
 }

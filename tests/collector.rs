@@ -634,10 +634,11 @@ fn collectors_agree_on_salts_and_old_salts_are_destroyed() {
         database: db.clone(),
         user: "default".into(),
         password: String::new(),
+        ca_file: None,
     };
     let (first, second) = runtime.block_on(async {
-        let one = SaltKeeper::new(beaconhouse::sink::clickhouse::client(&config));
-        let two = SaltKeeper::new(beaconhouse::sink::clickhouse::client(&config));
+        let one = SaltKeeper::new(beaconhouse::sink::clickhouse::client(&config).unwrap());
+        let two = SaltKeeper::new(beaconhouse::sink::clickhouse::client(&config).unwrap());
         one.rotate(today).await.unwrap();
         two.rotate(today).await.unwrap();
         (one.salts(), two.salts())

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Beaconhouse, CHROME, ClickHouse, Collector, Response, within};
+use common::{Beaconhouse, CHROME, ClickHouse, Collector, Response, run, tool, within};
 
 /// How long nginx or Caddy may take to answer on its port.
 const PROXY_START: Duration = Duration::from_secs(30);
@@ -62,30 +62,6 @@ fn render(name: &str, text: &str, substitutions: &[(&str, &str)]) -> String {
         text = text.replace(from, to);
     }
     text
-}
-
-/// The path of `command`, or a panic naming the Debian package that has it.
-fn tool(command: &str, package: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/usr/bin".into(), "/sbin".into()])
-        .map(|dir| dir.join(command))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`{command}` is not installed: run `apt-get install -y {package}` (as root), or `bash tests/run.sh`, which does"
-            )
-        })
-}
-
-/// Runs `command` to its end: (succeeded, standard output and error).
-fn run(command: &mut Command) -> (bool, String) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    (output.status.success(), text)
 }
 
 fn temp_dir(prefix: &str) -> tempfile::TempDir {
@@ -422,7 +398,6 @@ impl Nginx {
     /// test client speaks no TLS; `nginx_accepts_the_shipped_site` checks the
     /// TLS lines), in front of the collector on `upstream`.
     fn start(upstream: u16) -> Nginx {
-        let nginx = tool("nginx", "nginx");
         let dir = temp_dir("beaconhouse-nginx-");
         let port = common::free_port();
         let listen = format!("listen {CLIENT_A}:{port};\n    listen {CLIENT_B}:{port};");
@@ -436,17 +411,11 @@ impl Nginx {
             ],
         );
         let main = nginx_main_config(dir.path(), &site);
-        let out = std::fs::File::create(dir.path().join("nginx.out")).unwrap();
-        let mut process = Command::new(nginx)
-            .arg("-c")
-            .arg(&main)
-            .arg("-e")
-            .arg(dir.path().join("log/startup.log"))
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("nginx starts");
+        let mut process = common::spawn_nginx(
+            &main,
+            &dir.path().join("log/startup.log"),
+            &dir.path().join("nginx.out"),
+        );
         let answered = within(PROXY_START, || {
             if let Ok(Some(status)) = process.try_wait() {
                 panic!("nginx exited with {status}: {:?}", files_in(dir.path()));

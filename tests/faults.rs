@@ -1,10 +1,13 @@
 //! Fault tests: real clickhouse-server processes that the tests stop and
 //! start, a collector that is killed and restarted on its spool, a damaged
-//! spool, a rejected batch, a full spool. Each asserts exact counts, read once
-//! the collector has accounted for every hit (`Collector::settled`).
+//! spool, a rejected batch, dead letters past their limit, a full spool. Each
+//! asserts exact counts, read once the collector has accounted for every hit
+//! (`Collector::settled`).
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use common::{CHROME, ClickHouse, Collector, enc};
@@ -39,6 +42,15 @@ fn setup(prefix: &str) -> (ClickHouse, String) {
     let clickhouse = ClickHouse::start();
     let db = clickhouse.fresh_database(prefix);
     common::migrate(&clickhouse, &db);
+    (clickhouse, db)
+}
+
+/// A new database on the server shared by this binary's tests, for those
+/// that do not stop it.
+fn shared(prefix: &str) -> (&'static ClickHouse, String) {
+    let clickhouse = common::clickhouse();
+    let db = clickhouse.fresh_database(prefix);
+    common::migrate(clickhouse, &db);
     (clickhouse, db)
 }
 
@@ -162,9 +174,7 @@ fn damaged_spool_records_are_skipped_counted_and_nothing_else_is_lost() {
 #[test]
 fn a_rejected_batch_is_dead_lettered_and_later_batches_flow() {
     let _serial = serial();
-    let clickhouse = common::clickhouse();
-    let db = clickhouse.fresh_database("deadletter");
-    common::migrate(clickhouse, &db);
+    let (clickhouse, db) = shared("deadletter");
     let collector = Collector::start(clickhouse, &db, PROXY);
     hit(&collector, 1);
     collector.settled();
@@ -180,10 +190,7 @@ fn a_rejected_batch_is_dead_lettered_and_later_batches_flow() {
         "no dead letter:\n{}",
         collector.log()
     );
-    let files: Vec<_> = std::fs::read_dir(&dead_letter)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let files = files_in(&dead_letter);
     assert_eq!(files.len(), 1);
     let text = std::fs::read_to_string(&files[0]).unwrap();
     assert!(
@@ -212,6 +219,109 @@ fn a_rejected_batch_is_dead_lettered_and_later_batches_flow() {
         "dead letter: 3 sent, 2 stored, 1 dead-lettered in {}",
         files[0].display()
     );
+
+    // Segments, the ledger, the lock and the dead letter: 0600, in 0700
+    // directories, although the test's umask would give 0644 and 0755.
+    let (clean_exit, log, dir) = collector.stop_keeping_dir();
+    assert!(clean_exit, "{log}");
+    assert_private(&dir.path().join("spool"));
+}
+
+/// The entries of `dir`, by name.
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Asserts that every directory under `dir` (itself included) is 0700 and
+/// every file 0600, and that no entry is a link.
+fn assert_private(dir: &Path) {
+    let mode = |path: &Path| {
+        let metadata = std::fs::symlink_metadata(path).unwrap();
+        assert!(!metadata.is_symlink(), "{} is a link", path.display());
+        metadata.permissions().mode() & 0o7777
+    };
+    assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    for path in files_in(dir) {
+        if path.is_dir() {
+            assert_private(&path);
+        } else {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
+}
+
+#[test]
+fn dead_letters_stay_within_their_limit_the_oldest_removed_first() {
+    let _serial = serial();
+    let (clickhouse, db) = shared("deadlimit");
+    clickhouse.query(&db, "ALTER TABLE events DROP COLUMN utm_content");
+    // Room for two of this test's dead-letter files, not three.
+    const LIMIT: u64 = 1200;
+    let collector = Collector::start(
+        clickhouse,
+        &db,
+        &format!("{PROXY}[spool]\ndead_letter_max_bytes = {LIMIT}\n"),
+    );
+    let dead_letter = collector.dir().join("spool").join("dead-letter");
+
+    // One hit at a time, so each rejected batch is one file; its size is
+    // read as it appears.
+    const REJECTED: usize = 5;
+    let mut sizes = Vec::new();
+    for marker in 0..REJECTED {
+        hit(&collector, marker);
+        assert_eq!(
+            collector.settled().dropped_for("dead_letter"),
+            marker as u64 + 1
+        );
+        let path = format!("\"/hit/{marker}\"");
+        let file = files_in(&dead_letter)
+            .into_iter()
+            .find(|file| std::fs::read_to_string(file).unwrap().contains(&path))
+            .unwrap_or_else(|| panic!("no dead letter holds {path}"));
+        sizes.push(std::fs::metadata(&file).unwrap().len());
+    }
+    let (smallest, largest) = (*sizes.iter().min().unwrap(), *sizes.iter().max().unwrap());
+    assert!(
+        2 * largest <= LIMIT && LIMIT < 3 * smallest,
+        "the test assumes two files fit in {LIMIT} bytes and three do not: {sizes:?}"
+    );
+
+    // Each file from the third on pushed out the oldest: three went, the
+    // newest two stayed.
+    let kept = files_in(&dead_letter);
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    for (file, marker) in kept.iter().zip([3, 4]) {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(text.contains(&format!("\"/hit/{marker}\"")), "{text}");
+    }
+    let counters = collector.counters();
+    let pruned_bytes: u64 = sizes[..3].iter().sum();
+    let kept_bytes: u64 = sizes[3..].iter().sum();
+    for (series, value) in [
+        ("beaconhouse_dead_letter_pruned_files_total", 3),
+        ("beaconhouse_dead_letter_pruned_bytes_total", pruned_bytes),
+        ("beaconhouse_dead_letter_files", 2),
+        ("beaconhouse_dead_letter_bytes", kept_bytes),
+        ("beaconhouse_hits_dropped_total{reason=\"dead_letter\"}", 5),
+    ] {
+        assert_eq!(counters.get(series), value, "{series}");
+    }
+    eprintln!(
+        "dead-letter limit {LIMIT}: {REJECTED} rejected batches of {sizes:?} bytes; 3 files ({pruned_bytes} bytes) removed, 2 ({kept_bytes} bytes) kept"
+    );
+    assert!(
+        collector.log().contains("removed the oldest"),
+        "{}",
+        collector.log()
+    );
+    let (clean_exit, log) = collector.stop();
+    assert!(clean_exit, "{log}");
 }
 
 #[test]
@@ -271,9 +381,7 @@ fn a_full_spool_sheds_load_visibly_with_bounded_memory() {
 #[test]
 fn rows_replayed_after_a_crash_before_the_ledger_write_are_not_stored_twice() {
     let _serial = serial();
-    let clickhouse = common::clickhouse();
-    let db = clickhouse.fresh_database("replay");
-    common::migrate(clickhouse, &db);
+    let (clickhouse, db) = shared("replay");
     let collector = Collector::start(clickhouse, &db, PROXY);
     const N: usize = 300;
     for marker in 0..N {

@@ -24,7 +24,8 @@ if ! command -v chromium >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
 fi
 
-# tests/deploy.rs runs the deploy files with the real tools.
+# tests/deploy.rs runs the deploy files with the real tools; tests/clickhouse_tls.rs
+# runs nginx and openssl too.
 missing=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v caddy >/dev/null || missing+=(caddy)

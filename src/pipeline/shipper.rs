@@ -265,7 +265,7 @@ async fn ship<T: serde::Serialize + clickhouse::RowOwned + clickhouse::RowWrite>
         }
         Err(SinkError::Rejected(reason)) => {
             metrics.batch_failed();
-            match dead_letter.write(table.name(), &reason, rows) {
+            match dead_letter.write(table.name(), &reason, rows, metrics) {
                 Ok(path) => {
                     metrics.dropped_many(DropReason::DeadLettered, rows.len() as u64);
                     tracing::error!(

@@ -1,6 +1,16 @@
 //! The ClickHouse sink: builds the client and inserts batches, and decides
 //! whether a failed insert is worth retrying.
 //!
+//! TLS: an `https://` `clickhouse.url` is reached through a rustls connector
+//! (ring, HTTP/1) that verifies the server's certificate against Mozilla's
+//! roots (`webpki-roots`, compiled in: no dependence on the host's trust
+//! store, so it works the same in a slim image and under systemd's
+//! sandbox), or, when `clickhouse.ca_file` is set, against that file's
+//! certificates alone (a private CA). An `http://` URL gets the crate's own
+//! plain client, as before. A certificate that is not trusted is an error
+//! like any connection error (retried, hits stay spooled), and [`describe`]
+//! says so and what to set.
+//!
 //! Compatibility: the same code runs against ClickHouse 18.16 (Debian's package)
 //! and current releases. Schema validation is off, because 18.16 cannot describe
 //! a table in `RowBinaryWithNamesAndTypes`; rows are therefore plain `RowBinary`
@@ -9,10 +19,18 @@
 //! values are bound with the client's `?` placeholders.
 //! Must never: build SQL from request data.
 
+use std::error::Error as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::ClickHouseConfig;
 use clickhouse::Client;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 /// Longest an insert may take before it counts as failed and is retried.
 const INSERT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -29,20 +47,134 @@ pub enum SinkError {
     Rejected(String),
 }
 
+/// Keep-alive probes on idle connections, as the crate's own client does.
+const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
+/// Idle connections are closed before ClickHouse's own keep-alive timeout
+/// (3 s on 18.16), as the crate's own client does.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why no client could be built for an `https://` URL.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error(
+        "cannot read clickhouse.ca_file {path}: {cause}; give the PEM file of the certificate authority that signed ClickHouse's certificate, readable by the collector"
+    )]
+    CaFile { path: PathBuf, cause: String },
+    #[error(
+        "clickhouse.ca_file {0} holds no certificate rustls can use; it must hold PEM certificates (-----BEGIN CERTIFICATE-----), such as the CA's `ca.pem`"
+    )]
+    NoCertificate(PathBuf),
+    #[error("cannot set up TLS for ClickHouse: {0}")]
+    Setup(rustls::Error),
+}
+
 /// A client for the configured server and database: what `serve`, the
 /// reports and `migrate` all use.
-pub fn client(config: &ClickHouseConfig) -> Client {
-    server(config).with_database(&config.database)
+pub fn client(config: &ClickHouseConfig) -> Result<Client, TlsError> {
+    Ok(server(config)?.with_database(&config.database))
 }
 
 /// A client for the configured server with no database chosen, for creating
 /// the database before anything else.
-pub fn server(config: &ClickHouseConfig) -> Client {
-    Client::default()
+pub fn server(config: &ClickHouseConfig) -> Result<Client, TlsError> {
+    let client = if config.url.starts_with("https://") {
+        https_client(config.ca_file.as_deref())?
+    } else {
+        Client::default()
+    };
+    Ok(client
         .with_url(&config.url)
         .with_user(&config.user)
         .with_password(&config.password)
-        .with_validation(false)
+        .with_validation(false))
+}
+
+/// A client that speaks only HTTPS and trusts `ca_file`'s certificates, or
+/// Mozilla's roots without one.
+fn https_client(ca_file: Option<&Path>) -> Result<Client, TlsError> {
+    let roots = match ca_file {
+        Some(path) => certificate_authorities(path)?,
+        None => rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        },
+    };
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(TlsError::Setup)?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut tcp = HttpConnector::new();
+    tcp.set_keepalive(Some(TCP_KEEPALIVE));
+    tcp.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .wrap_connector(tcp);
+    Ok(Client::with_http_client(
+        HttpClient::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .build(connector),
+    ))
+}
+
+/// The certificates in the PEM file `path`, as the only roots to trust.
+fn certificate_authorities(path: &Path) -> Result<rustls::RootCertStore, TlsError> {
+    let unreadable = |cause: rustls::pki_types::pem::Error| TlsError::CaFile {
+        path: path.to_path_buf(),
+        cause: cause.to_string(),
+    };
+    let certificates = CertificateDer::pem_file_iter(path)
+        .map_err(unreadable)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(unreadable)?;
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _unusable) = roots.add_parsable_certificates(certificates);
+    if added == 0 {
+        return Err(TlsError::NoCertificate(path.to_path_buf()));
+    }
+    Ok(roots)
+}
+
+/// A client error in words: the error and its causes (a TLS failure is
+/// only in the causes), and what to do when ClickHouse's certificate is
+/// not trusted.
+pub fn describe(error: &clickhouse::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        let words = current.to_string();
+        if !text.contains(&words) {
+            text.push_str(": ");
+            text.push_str(&words);
+        }
+        cause = current.source();
+    }
+    if untrusted_certificate(error) {
+        text.push_str(
+            "; ClickHouse's certificate is not trusted: set clickhouse.ca_file to the PEM file of the certificate authority that signed it, and check that clickhouse.url names a host the certificate is for",
+        );
+    }
+    text
+}
+
+/// Whether rustls refused the server's certificate somewhere in `error`'s
+/// causes, looking inside `io::Error`s too (they show the error they wrap
+/// but hide it from `source`; hyper-rustls wraps it twice).
+fn untrusted_certificate(error: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(rustls::Error::InvalidCertificate(_)) = error.downcast_ref::<rustls::Error>() {
+        return true;
+    }
+    let wrapped = error
+        .downcast_ref::<std::io::Error>()
+        .and_then(std::io::Error::get_ref)
+        .map(|inner| inner as &(dyn std::error::Error + 'static));
+    wrapped
+        .into_iter()
+        .chain(error.source())
+        .any(untrusted_certificate)
 }
 
 /// The tables rows are inserted into, with the column holding each row's
@@ -117,7 +249,7 @@ impl ClickHouseSink {
             .bind(to)
             .fetch_all()
             .await
-            .map_err(|e| SinkError::Retryable(e.to_string()))?;
+            .map_err(|e| SinkError::Retryable(describe(&e)))?;
         Ok(ids.into_iter().collect())
     }
 }
@@ -125,7 +257,7 @@ impl ClickHouseSink {
 /// Whether an insert error is worth retrying.
 pub fn classify(error: clickhouse::error::Error) -> SinkError {
     use clickhouse::error::Error;
-    let message = error.to_string();
+    let message = describe(&error);
     match &error {
         Error::BadResponse(body) if exception_code(body).is_some_and(is_bad_data) => {
             SinkError::Rejected(message)
@@ -201,6 +333,53 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn an_untrusted_certificate_is_named_with_what_to_do() {
+        use std::io::{Error as Io, ErrorKind};
+        // As hyper-rustls reports it: rustls' error in two io::Errors.
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let nested = Io::other(Io::new(ErrorKind::InvalidData, refused));
+        let text = describe(&Error::Network(Box::new(nested)));
+        assert!(
+            text.contains("invalid peer certificate: UnknownIssuer"),
+            "{text}"
+        );
+        assert!(
+            text.contains("certificate is not trusted: set clickhouse.ca_file"),
+            "{text}"
+        );
+        assert!(matches!(
+            classify(Error::Network(Box::new(Io::other("x")))),
+            SinkError::Retryable(_)
+        ));
+        let text = describe(&Error::Network("connection refused".into()));
+        assert_eq!(text, "network error: connection refused");
+    }
+
+    #[test]
+    fn a_ca_file_must_be_readable_pem() {
+        let missing = Path::new("/nonexistent/ca.pem");
+        let error = certificate_authorities(missing).unwrap_err().to_string();
+        assert!(
+            error.contains("clickhouse.ca_file /nonexistent/ca.pem"),
+            "{error}"
+        );
+        let not_pem = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(not_pem.path(), "not a certificate\n").unwrap();
+        assert!(matches!(
+            certificate_authorities(not_pem.path()),
+            Err(TlsError::NoCertificate(_))
+        ));
+        let config = ClickHouseConfig {
+            url: "https://127.0.0.1:8443".into(),
+            database: "default".into(),
+            user: "default".into(),
+            password: String::new(),
+            ca_file: Some(missing.to_path_buf()),
+        };
+        assert!(matches!(client(&config), Err(TlsError::CaFile { .. })));
     }
 
     #[test]

@@ -19,12 +19,16 @@
 //! every hit that arrived meanwhile). Duplicates after a replay are removed by
 //! the shipper (see `pipeline::shipper`), so ClickHouse sees each row once.
 //!
+//! Files: every file of the spool is created 0600 and its directory 0700,
+//! and no link is followed (see [`files`]).
+//!
 //! Must never: hold anything a row does not (rows carry no address, user agent
 //! or token), or delete a segment that holds an unacknowledged record.
 
+pub mod files;
 pub mod frame;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -39,7 +43,10 @@ use crate::row::Record;
 /// Bytes read from a segment at a time.
 const READ_CHUNK: usize = 4 * 1024 * 1024;
 const LEDGER: &str = "ledger";
+const LEDGER_TEMPORARY: &str = "ledger.tmp";
 const LOCK: &str = "lock";
+/// The directory `pipeline::dead_letter` keeps rejected batches in.
+pub const DEAD_LETTER: &str = "dead-letter";
 
 /// When a frame is fsynced relative to the answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +68,9 @@ pub struct SpoolSettings {
     pub segment_bytes: u64,
     pub sync: SyncMode,
     pub fsync_interval: Duration,
+    /// Past this, the oldest dead-letter files (in `DEAD_LETTER`) are
+    /// removed; read by `pipeline::dead_letter`.
+    pub dead_letter_max_bytes: u64,
 }
 
 /// A place in the spool: a segment and a byte offset within it.
@@ -85,12 +95,36 @@ pub enum SpoolError {
     Locked(PathBuf),
     #[error("a row could not be encoded for the spool: {0}")]
     Encode(postcard::Error),
+    #[error(
+        "{0} is a symbolic link, and the collector follows no link in its spool (spool.dir): remove the link and check what else writes there, or set spool.dir to the directory it points to"
+    )]
+    Link(PathBuf),
+    #[error(
+        "{dir} (spool.dir) has mode {mode:04o}, so others may read it, and holds {entry:?}, which is not the collector's: give spool.dir a directory of its own (`install -d -m 0700 DIR`), or `chmod 700 {dir}` if only the collector uses it"
+    )]
+    Shared {
+        dir: PathBuf,
+        mode: u32,
+        entry: String,
+    },
 }
 
+/// Wraps an I/O error on `path`; an open refused because `path` is a link
+/// (`O_NOFOLLOW`, or `O_EXCL` finding one) says so.
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SpoolError + '_ {
-    move |cause| SpoolError::Io {
-        path: path.to_path_buf(),
-        cause,
+    move |cause| {
+        let link = match cause.raw_os_error() {
+            Some(libc::ELOOP) => true,
+            Some(libc::EEXIST) => fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()),
+            _ => false,
+        };
+        if link {
+            return SpoolError::Link(path.to_path_buf());
+        }
+        SpoolError::Io {
+            path: path.to_path_buf(),
+            cause,
+        }
     }
 }
 
@@ -146,9 +180,9 @@ impl Spool {
     /// record.
     pub fn open(settings: SpoolSettings) -> Result<(Arc<Spool>, SpoolReader), SpoolError> {
         let dir = settings.dir.clone();
-        fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+        files::private_dir(&dir, is_spool_entry)?;
         let lock_path = dir.join(LOCK);
-        let lock = OpenOptions::new()
+        let lock = files::options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -416,7 +450,11 @@ impl SpoolReader {
             let path = segment_path(&dir, self.next.segment);
             // A closed segment is read to its end; the current one up to what
             // the writer has published. A missing closed segment is skipped.
-            let file = File::open(&path).ok();
+            let file = match files::open_read(&path) {
+                Ok(file) => Some(file),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+                Err(error) => return Err(io_error(&path)(error)),
+            };
             let end = match &file {
                 Some(file) if closed => file.metadata().map_err(io_error(&path))?.len(),
                 Some(_) => limit.offset,
@@ -511,13 +549,20 @@ fn segment_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("segment-{id:020}.log"))
 }
 
+/// Creates a new segment: never an existing file, never through a link.
 fn create_segment(dir: &Path, id: u64) -> Result<File, SpoolError> {
     let path = segment_path(dir, id);
-    OpenOptions::new()
-        .create(true)
+    files::options()
+        .create_new(true)
         .append(true)
         .open(&path)
         .map_err(io_error(&path))
+}
+
+/// Whether `name` is one the spool (or its dead-letter directory) uses.
+fn is_spool_entry(name: &str) -> bool {
+    [LEDGER, LEDGER_TEMPORARY, LOCK, DEAD_LETTER].contains(&name)
+        || name.starts_with("segment-") && name.ends_with(".log")
 }
 
 /// Segment ids present on disk, ascending.
@@ -538,7 +583,11 @@ fn list_segments(dir: &Path) -> Result<Vec<u64>, SpoolError> {
 }
 
 fn read_ledger(dir: &Path) -> Option<Position> {
-    let text = fs::read_to_string(dir.join(LEDGER)).ok()?;
+    let mut text = String::new();
+    files::open_read(&dir.join(LEDGER))
+        .ok()?
+        .read_to_string(&mut text)
+        .ok()?;
     let mut parts = text.split_whitespace();
     let position = Position {
         segment: parts.next()?.parse().ok()?,
@@ -549,8 +598,13 @@ fn read_ledger(dir: &Path) -> Option<Position> {
 
 /// Replaces the ledger atomically: a crash leaves the old or the new one.
 fn write_ledger(dir: &Path, position: Position) -> Result<(), SpoolError> {
-    let temporary = dir.join("ledger.tmp");
-    let mut file = File::create(&temporary).map_err(io_error(&temporary))?;
+    let temporary = dir.join(LEDGER_TEMPORARY);
+    let mut file = files::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&temporary)
+        .map_err(io_error(&temporary))?;
     writeln!(file, "{} {}", position.segment, position.offset)
         .and_then(|_| file.sync_data())
         .map_err(io_error(&temporary))?;
@@ -570,6 +624,7 @@ mod tests {
             segment_bytes,
             sync: SyncMode::Interval,
             fsync_interval: Duration::from_millis(1),
+            dead_letter_max_bytes: 1 << 20,
         }
     }
 
@@ -676,6 +731,67 @@ mod tests {
         reader.acknowledge(batch.end).unwrap();
         assert!(spool.append(&open(0)).is_ok(), "room again once shipped");
         spool.close();
+    }
+
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn spool_files_are_private() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("spool");
+        let (spool, mut reader) = Spool::open(settings(&dir, 1 << 20, 1 << 10)).unwrap();
+        for n in 0..50 {
+            spool.append(&open(n)).unwrap();
+        }
+        let batch = read_n(&mut reader, 50);
+        reader.acknowledge(batch.end).unwrap();
+        spool.close();
+        assert_eq!(mode(&dir), files::DIR_MODE);
+        let names: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.contains(&"ledger".to_string()), "{names:?}");
+        assert!(names.iter().any(|n| n.starts_with("segment-")), "{names:?}");
+        for name in names {
+            assert_eq!(mode(&dir.join(&name)), files::FILE_MODE, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_link_planted_in_the_spool_is_not_followed() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("spool");
+        let target = root.path().join("target");
+        fs::write(&target, "precious").unwrap();
+        let target_mode = mode(&target);
+        // At start: the collector refuses to open the spool and names the link.
+        fs::create_dir(&dir).unwrap();
+        let ledger = dir.join(LEDGER);
+        std::os::unix::fs::symlink(&target, &ledger).unwrap();
+        assert!(matches!(
+            Spool::open(settings(&dir, 1 << 20, 1 << 16)),
+            Err(SpoolError::Link(path)) if path == ledger
+        ));
+        fs::remove_file(&ledger).unwrap();
+
+        // While running: where the next segment would be.
+        let (spool, _reader) = Spool::open(settings(&dir, 1 << 20, 1 << 16)).unwrap();
+        let next = segment_path(&dir, 2);
+        std::os::unix::fs::symlink(&target, &next).unwrap();
+        let refused = (0..10_000)
+            .map(|n| spool.append(&open(n)))
+            .find_map(Result::err);
+        assert!(
+            matches!(&refused, Some(SpoolError::Link(path)) if *path == next),
+            "{refused:?}"
+        );
+        spool.close();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "precious");
+        assert_eq!(mode(&target), target_mode);
     }
 
     #[tokio::test]

@@ -88,17 +88,24 @@ impl Drop for ClickHouse {
 pub fn clickhouse() -> &'static ClickHouse {
     static SHARED: OnceLock<ClickHouse> = OnceLock::new();
     SHARED.get_or_init(|| match std::env::var("BEACONHOUSE_TEST_CLICKHOUSE_URL") {
-        Ok(url) if !url.is_empty() => ClickHouse {
-            url: url.trim_end_matches('/').to_string(),
-            process: None,
-            dir: None,
-            ports: [0; 3],
-        },
+        Ok(url) if !url.is_empty() => ClickHouse::at(&url),
         _ => ClickHouse::start(),
     })
 }
 
 impl ClickHouse {
+    /// A server running elsewhere, reached at `url`: one the harness did
+    /// not start, or the shared one through a proxy (whose URL only the
+    /// collector's configuration takes; run queries on the plain one).
+    pub fn at(url: &str) -> ClickHouse {
+        ClickHouse {
+            url: url.trim_end_matches('/').to_string(),
+            process: None,
+            dir: None,
+            ports: [0; 3],
+        }
+    }
+
     /// Starts a dedicated server and waits until it answers.
     // The child is reaped by `Drop` once stored, and by `try_wait` when it exits
     // early; clippy cannot follow it into the struct.
@@ -236,6 +243,47 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// The path of `command`, or a panic naming the Debian package that has it.
+pub fn tool(command: &str, package: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/bin".into(), "/sbin".into()])
+        .map(|dir| dir.join(command))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "`{command}` is not installed: run `apt-get install -y {package}` (as root), or `bash tests/run.sh`, which does"
+            )
+        })
+}
+
+/// Runs `command` to its end: (succeeded, standard output and error).
+pub fn run(command: &mut Command) -> (bool, String) {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+/// Starts nginx in the foreground on the main configuration `config` (which
+/// says `daemon off;`), its start-up errors going to `startup_log` and its
+/// output to `output`, not to the system's log directory.
+pub fn spawn_nginx(config: &Path, startup_log: &Path, output: &Path) -> Child {
+    let out = std::fs::File::create(output).unwrap();
+    Command::new(tool("nginx", "nginx"))
+        .arg("-c")
+        .arg(config)
+        .arg("-e")
+        .arg(startup_log)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("nginx starts")
 }
 
 /// The built `beaconhouse` binary.
