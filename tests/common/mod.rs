@@ -13,6 +13,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod geoip;
+pub mod known_hits;
 
 use std::ffi::{OsStr, OsString};
 use std::fmt::Debug;
