@@ -80,13 +80,32 @@ struct RawConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawClickHouse {
-    url: String,
+    url: UrlList,
     #[serde(deserialize_with = "string_or_number")]
     database: String,
     #[serde(deserialize_with = "string_or_number")]
     user: String,
     #[serde(deserialize_with = "string_or_number")]
     password: String,
+}
+
+/// `clickhouse.url` as written: one endpoint, several separated by commas,
+/// or a list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum UrlList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl UrlList {
+    fn entries(&self) -> Vec<&str> {
+        let all: Vec<&str> = match self {
+            UrlList::One(text) => text.split(',').collect(),
+            UrlList::Many(list) => list.iter().map(String::as_str).collect(),
+        };
+        all.into_iter().map(str::trim).collect()
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -195,7 +214,7 @@ impl Default for RawConfig {
 impl Default for RawClickHouse {
     fn default() -> Self {
         RawClickHouse {
-            url: "http://127.0.0.1:8123".into(),
+            url: UrlList::One("http://127.0.0.1:8123".into()),
             database: "default".into(),
             user: "default".into(),
             password: String::new(),
@@ -288,8 +307,9 @@ pub struct Config {
 
 #[derive(Debug, Clone)]
 pub struct ClickHouseConfig {
-    /// HTTP endpoint, e.g. `http://127.0.0.1:8123`.
-    pub url: String,
+    /// HTTP endpoints, e.g. `http://127.0.0.1:8123`, in the order they are
+    /// tried; never empty.
+    pub urls: Vec<String>,
     pub database: String,
     pub user: String,
     pub password: String,
@@ -652,24 +672,23 @@ fn validate_sites(raw: Vec<RawSite>) -> Result<HashMap<String, Site>, ConfigErro
 
 impl RawClickHouse {
     fn validate(self) -> Result<ClickHouseConfig, ConfigError> {
-        let url = self.url.trim_end_matches('/').to_string();
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 8 {
+        let mut urls: Vec<String> = Vec::new();
+        for entry in self.url.entries() {
+            let url = http_endpoint(entry)?;
+            if urls.contains(&url) {
+                return Err(ConfigError::invalid(
+                    "clickhouse.url",
+                    format!("lists {url} twice; list each endpoint once"),
+                ));
+            }
+            urls.push(url);
+        }
+        if urls.is_empty() {
             return Err(ConfigError::invalid(
                 "clickhouse.url",
-                format!(
-                    "must be ClickHouse's HTTP endpoint such as http://127.0.0.1:8123, got {url:?}"
-                ),
+                "must list at least one endpoint such as http://127.0.0.1:8123",
             ));
         }
-        if url.starts_with("https://") {
-            return Err(ConfigError::invalid(
-                "clickhouse.url",
-                "https is not built in; reach ClickHouse over http on a private network or through a local TLS tunnel",
-            ));
-        }
-        let plain_name = |name: &str| {
-            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        };
         if !plain_name(&self.database) {
             return Err(ConfigError::invalid(
                 "clickhouse.database",
@@ -677,12 +696,37 @@ impl RawClickHouse {
             ));
         }
         Ok(ClickHouseConfig {
-            url,
+            urls,
             database: self.database,
             user: self.user,
             password: self.password,
         })
     }
+}
+
+/// One entry of `clickhouse.url`, without a trailing slash.
+fn http_endpoint(entry: &str) -> Result<String, ConfigError> {
+    let url = entry.trim_end_matches('/').to_string();
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 8 {
+        return Err(ConfigError::invalid(
+            "clickhouse.url",
+            format!(
+                "must be ClickHouse's HTTP endpoint such as http://127.0.0.1:8123 (or several, comma-separated or a list), got {url:?}"
+            ),
+        ));
+    }
+    if url.starts_with("https://") {
+        return Err(ConfigError::invalid(
+            "clickhouse.url",
+            "https is not built in; reach ClickHouse over http on a private network or through a local TLS tunnel",
+        ));
+    }
+    Ok(url)
+}
+
+/// A name that may stand in SQL unquoted.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 impl RawHttp {
@@ -891,7 +935,7 @@ mod tests {
         let config = load(MINIMAL, &[]).unwrap();
         assert_eq!(config.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(config.admin_listen, "127.0.0.1:9091".parse().unwrap());
-        assert_eq!(config.clickhouse.url, "http://127.0.0.1:8123");
+        assert_eq!(config.clickhouse.urls, ["http://127.0.0.1:8123"]);
         assert_eq!(
             config.sites["optimumabq.com"].hostnames,
             vec!["optimumabq.com", "www.optimumabq.com"]
@@ -926,7 +970,7 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(config.clickhouse.url, "http://10.1.2.3:8123");
+        assert_eq!(config.clickhouse.urls, ["http://10.1.2.3:8123"]);
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(
             config.geoip.database.as_deref(),
@@ -935,6 +979,29 @@ mod tests {
         assert_eq!(config.geoip.precision, Precision::Country);
         assert_eq!(config.pipeline.batch_rows, 77);
         assert_eq!(config.http.trusted_proxies.len(), 2);
+    }
+
+    #[test]
+    fn several_endpoints() {
+        let two = ["http://10.0.0.1:8123", "http://10.0.0.2:8123"];
+        let file = format!(
+            "{MINIMAL}\n[clickhouse]\nurl = [\"http://10.0.0.1:8123/\", \"http://10.0.0.2:8123\"]\n"
+        );
+        assert_eq!(load(&file, &[]).unwrap().clickhouse.urls, two);
+        for url in [
+            "http://10.0.0.1:8123, http://10.0.0.2:8123/",
+            "[\"http://10.0.0.1:8123\",\"http://10.0.0.2:8123\"]",
+        ] {
+            let config = load(MINIMAL, &[("BEACONHOUSE_CLICKHOUSE_URL", url)]).unwrap();
+            assert_eq!(config.clickhouse.urls, two, "{url}");
+        }
+        let file = format!("{MINIMAL}\n[clickhouse]\nurl = \"http://10.0.0.1:8123\"\n");
+        let env = [("BEACONHOUSE_CLICKHOUSE_URL", "http://10.0.0.3:8123")];
+        assert_eq!(
+            load(&file, &env).unwrap().clickhouse.urls,
+            ["http://10.0.0.3:8123"],
+            "the environment overrides the file's list"
+        );
     }
 
     #[test]
@@ -962,6 +1029,27 @@ mod tests {
             (
                 MINIMAL,
                 &[("BEACONHOUSE_CLICKHOUSE_URL", "127.0.0.1:8123")],
+                "clickhouse.url",
+            ),
+            (
+                MINIMAL,
+                &[(
+                    "BEACONHOUSE_CLICKHOUSE_URL",
+                    "http://10.0.0.1:8123,10.0.0.2:8123",
+                )],
+                "clickhouse.url",
+            ),
+            (
+                MINIMAL,
+                &[(
+                    "BEACONHOUSE_CLICKHOUSE_URL",
+                    "http://10.0.0.1:8123,http://10.0.0.1:8123/",
+                )],
+                "clickhouse.url",
+            ),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\n[clickhouse]\nurl = []",
+                &[],
                 "clickhouse.url",
             ),
             (

@@ -197,7 +197,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "configuration is valid: {} site(s), ClickHouse at {}, database {}",
                 config.sites.len(),
-                config.clickhouse.url,
+                config.clickhouse.urls.join(", "),
                 config.clickhouse.database
             );
             Ok(())
@@ -273,7 +273,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn reporter(config: &Config) -> Reporter {
     Reporter::new(
-        beaconhouse::sink::clickhouse::client(&config.clickhouse),
+        beaconhouse::sink::clickhouse::Endpoints::new(&config.clickhouse),
         config.reporting.min_group_size,
     )
 }

@@ -4,15 +4,15 @@
 //! Every file is compiled into the binary, so the schema always matches the
 //! code that writes to it. Statements use only syntax that ClickHouse 18.16 and
 //! current releases both accept (the test suite runs every file on both).
+//! Each statement goes to the first endpoint that answers.
 //! Must never: take SQL from anywhere but `schema/`.
 
-use clickhouse::Client;
 use clickhouse::sql::Identifier;
 use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::config::ClickHouseConfig;
-use crate::sink;
+use crate::sink::clickhouse::Endpoints;
 
 /// One file of `schema/`.
 #[derive(Debug, Clone, Copy)]
@@ -45,10 +45,10 @@ pub const MIGRATIONS: &[Migration] = migrations![
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
     #[error(
-        "ClickHouse at {url} did not answer: {cause}; start it (README, \"Set up\") or set BEACONHOUSE_CLICKHOUSE_URL"
+        "ClickHouse at {urls} did not answer: {cause}; start it (README, \"Set up\") or set BEACONHOUSE_CLICKHOUSE_URL"
     )]
     Unreachable {
-        url: String,
+        urls: String,
         cause: clickhouse::error::Error,
     },
     #[error(
@@ -70,24 +70,31 @@ struct LedgerRow {
 /// Creates the database if needed and applies what is missing; returns the
 /// files applied by this call.
 pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, MigrateError> {
-    sink::clickhouse::server(config)
-        .query("CREATE DATABASE IF NOT EXISTS ?")
-        .bind(Identifier(&config.database))
-        .execute()
+    let server = Endpoints::server(config);
+    server
+        .run(|client| {
+            client
+                .query("CREATE DATABASE IF NOT EXISTS ?")
+                .bind(Identifier(&config.database))
+                .execute()
+        })
         .await
         .map_err(|cause| MigrateError::Unreachable {
-            url: config.url.clone(),
+            urls: server.urls(),
             cause,
         })?;
-    let client = sink::clickhouse::client(config);
+    let endpoints = Endpoints::new(config);
 
     let (ledger, rest) = MIGRATIONS
         .split_first()
         .expect("the ledger migration exists");
-    run_file(&client, ledger).await?;
-    let applied: Vec<u32> = client
-        .query("SELECT version FROM schema_migrations")
-        .fetch_all()
+    run_file(&endpoints, ledger).await?;
+    let applied: Vec<u32> = endpoints
+        .run(|client| {
+            client
+                .query("SELECT version FROM schema_migrations")
+                .fetch_all()
+        })
         .await
         .map_err(|cause| MigrateError::Statement {
             file: ledger.file,
@@ -96,32 +103,38 @@ pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, Migra
 
     let mut newly_applied = Vec::new();
     for migration in rest.iter().filter(|m| !applied.contains(&m.version)) {
-        run_file(&client, migration).await?;
-        let record = async {
-            let mut insert = client.insert::<LedgerRow>("schema_migrations").await?;
-            insert
-                .write(&LedgerRow {
-                    version: migration.version,
-                    name: migration.file.to_string(),
-                    applied_at: clock::now_unix(),
-                })
-                .await?;
-            insert.end().await
+        run_file(&endpoints, migration).await?;
+        let record = LedgerRow {
+            version: migration.version,
+            name: migration.file.to_string(),
+            applied_at: clock::now_unix(),
         };
-        record.await.map_err(|cause| MigrateError::Statement {
-            file: migration.file,
-            cause,
-        })?;
+        endpoints
+            .run(|client| {
+                let record = &record;
+                async move {
+                    let mut insert = client.insert::<LedgerRow>("schema_migrations").await?;
+                    insert.write(record).await?;
+                    insert.end().await
+                }
+            })
+            .await
+            .map_err(|cause| MigrateError::Statement {
+                file: migration.file,
+                cause,
+            })?;
         newly_applied.push(migration.file);
     }
     Ok(newly_applied)
 }
 
-async fn run_file(client: &Client, migration: &Migration) -> Result<(), MigrateError> {
+async fn run_file(endpoints: &Endpoints, migration: &Migration) -> Result<(), MigrateError> {
     for statement in statements(migration.sql) {
-        client
-            .query(&statement)
-            .execute()
+        endpoints
+            .run(|client| {
+                let statement = &statement;
+                async move { client.query(statement).execute().await }
+            })
             .await
             .map_err(|cause| MigrateError::Statement {
                 file: migration.file,

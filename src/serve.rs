@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::dead_letter::DeadLetter;
 use crate::pipeline::shipper::{self, ShipSettings};
 use crate::report::{Reporter, rollup};
-use crate::sink::clickhouse::{self, ClickHouseSink};
+use crate::sink::clickhouse::{ClickHouseSink, Endpoints};
 use crate::sink::salts::SaltKeeper;
 use crate::spool::{Spool, SpoolError};
 
@@ -56,15 +56,15 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         }
     };
 
-    let client = clickhouse::client(&config.clickhouse);
-    let reporter = Reporter::new(client.clone(), config.reporting.min_group_size);
+    let endpoints = Endpoints::new(&config.clickhouse);
+    let reporter = Reporter::new(endpoints.clone(), config.reporting.min_group_size);
     tokio::spawn(rollup::run(reporter.clone()));
     let stats = web::Data::new(StatsState {
         reporter,
         readers: Readers::new(&config.reporting, &config.sites),
         min_group_size: config.reporting.min_group_size,
     });
-    let keeper = SaltKeeper::new(client.clone());
+    let keeper = SaltKeeper::new(endpoints.clone());
     if let Err(error) = keeper.rotate(clock::day_of(clock::now_unix())).await {
         tracing::warn!(
             %error,
@@ -79,7 +79,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let (stop_shipper, shipper_stopped) = oneshot::channel::<()>();
     let shipper = tokio::spawn(shipper::run(
         reader,
-        ClickHouseSink::new(client),
+        ClickHouseSink::new(endpoints),
         DeadLetter::new(&config.spool.dir),
         ShipSettings {
             batch_rows: config.pipeline.batch_rows,

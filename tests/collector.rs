@@ -630,14 +630,14 @@ fn collectors_agree_on_salts_and_old_salts_are_destroyed() {
         .build()
         .unwrap();
     let config = beaconhouse::config::ClickHouseConfig {
-        url: clickhouse.url.clone(),
+        urls: vec![clickhouse.url.clone()],
         database: db.clone(),
         user: "default".into(),
         password: String::new(),
     };
     let (first, second) = runtime.block_on(async {
-        let one = SaltKeeper::new(beaconhouse::sink::clickhouse::client(&config));
-        let two = SaltKeeper::new(beaconhouse::sink::clickhouse::client(&config));
+        let one = SaltKeeper::new(beaconhouse::sink::clickhouse::Endpoints::new(&config));
+        let two = SaltKeeper::new(beaconhouse::sink::clickhouse::Endpoints::new(&config));
         one.rotate(today).await.unwrap();
         two.rotate(today).await.unwrap();
         (one.salts(), two.salts())

@@ -3,9 +3,11 @@
 //! then acknowledges it in the spool so its segments can be deleted.
 //!
 //! Failures: a batch ClickHouse cannot take now (down, slow, 5xx) is retried
-//! with capped, jittered exponential backoff while the spool keeps filling; a
-//! batch it rejects as malformed goes to the dead-letter directory and is
-//! counted. Nothing is acknowledged before it is stored or dead-lettered.
+//! with capped, jittered exponential backoff while the spool keeps filling,
+//! each retry through the next configured endpoint (the sink moves on after
+//! a failure); a batch it rejects as malformed goes to the dead-letter
+//! directory and is counted. Nothing is acknowledged before it is stored or
+//! dead-lettered.
 //!
 //! Duplicates: an insert that failed may still have been stored (a timeout
 //! after ClickHouse committed), and the first batch after a restart may have
