@@ -87,6 +87,7 @@ struct RawClickHouse {
     user: String,
     #[serde(deserialize_with = "string_or_number")]
     password: String,
+    cluster: Option<String>,
 }
 
 /// `clickhouse.url` as written: one endpoint, several separated by commas,
@@ -218,6 +219,7 @@ impl Default for RawClickHouse {
             database: "default".into(),
             user: "default".into(),
             password: String::new(),
+            cluster: None,
         }
     }
 }
@@ -308,11 +310,14 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct ClickHouseConfig {
     /// HTTP endpoints, e.g. `http://127.0.0.1:8123`, in the order they are
-    /// tried; never empty.
+    /// tried; never empty. On a cluster, one per node (or some of them).
     pub urls: Vec<String>,
     pub database: String,
     pub user: String,
     pub password: String,
+    /// The cluster of ClickHouse's `remote_servers` that `migrate` creates
+    /// the tables on; `None` for a single server.
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -695,11 +700,23 @@ impl RawClickHouse {
                 "must be a plain name of letters, digits and underscores",
             ));
         }
+        let cluster = match self.cluster {
+            Some(name) if !plain_name(&name) => {
+                return Err(ConfigError::invalid(
+                    "clickhouse.cluster",
+                    format!(
+                        "must name a cluster of the servers' <remote_servers> in letters, digits and underscores, got {name:?}"
+                    ),
+                ));
+            }
+            cluster => cluster,
+        };
         Ok(ClickHouseConfig {
             urls,
             database: self.database,
             user: self.user,
             password: self.password,
+            cluster,
         })
     }
 }
@@ -724,7 +741,7 @@ fn http_endpoint(entry: &str) -> Result<String, ConfigError> {
     Ok(url)
 }
 
-/// A name that may stand in SQL unquoted.
+/// A name that may stand in SQL unquoted: a database or a cluster.
 fn plain_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
@@ -936,6 +953,7 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(config.admin_listen, "127.0.0.1:9091".parse().unwrap());
         assert_eq!(config.clickhouse.urls, ["http://127.0.0.1:8123"]);
+        assert_eq!(config.clickhouse.cluster, None);
         assert_eq!(
             config.sites["optimumabq.com"].hostnames,
             vec!["optimumabq.com", "www.optimumabq.com"]
@@ -982,18 +1000,28 @@ mod tests {
     }
 
     #[test]
-    fn several_endpoints() {
+    fn several_endpoints_and_a_cluster() {
         let two = ["http://10.0.0.1:8123", "http://10.0.0.2:8123"];
         let file = format!(
-            "{MINIMAL}\n[clickhouse]\nurl = [\"http://10.0.0.1:8123/\", \"http://10.0.0.2:8123\"]\n"
+            "{MINIMAL}\n[clickhouse]\nurl = [\"http://10.0.0.1:8123/\", \"http://10.0.0.2:8123\"]\ncluster = \"analytics\"\n"
         );
-        assert_eq!(load(&file, &[]).unwrap().clickhouse.urls, two);
-        for url in [
-            "http://10.0.0.1:8123, http://10.0.0.2:8123/",
-            "[\"http://10.0.0.1:8123\",\"http://10.0.0.2:8123\"]",
+        let config = load(&file, &[]).unwrap();
+        assert_eq!(config.clickhouse.urls, two);
+        assert_eq!(config.clickhouse.cluster.as_deref(), Some("analytics"));
+        for (url, cluster) in [
+            ("http://10.0.0.1:8123, http://10.0.0.2:8123/", "analytics"),
+            (
+                "[\"http://10.0.0.1:8123\",\"http://10.0.0.2:8123\"]",
+                "analytics",
+            ),
         ] {
-            let config = load(MINIMAL, &[("BEACONHOUSE_CLICKHOUSE_URL", url)]).unwrap();
+            let env = [
+                ("BEACONHOUSE_CLICKHOUSE_URL", url),
+                ("BEACONHOUSE_CLICKHOUSE_CLUSTER", cluster),
+            ];
+            let config = load(MINIMAL, &env).unwrap();
             assert_eq!(config.clickhouse.urls, two, "{url}");
+            assert_eq!(config.clickhouse.cluster.as_deref(), Some("analytics"));
         }
         let file = format!("{MINIMAL}\n[clickhouse]\nurl = \"http://10.0.0.1:8123\"\n");
         let env = [("BEACONHOUSE_CLICKHOUSE_URL", "http://10.0.0.3:8123")];
@@ -1056,6 +1084,16 @@ mod tests {
                 MINIMAL,
                 &[("BEACONHOUSE_CLICKHOUSE_DATABASE", "a;b")],
                 "clickhouse.database",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_CLICKHOUSE_CLUSTER", "my-cluster")],
+                "clickhouse.cluster",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_CLICKHOUSE_CLUSTER", "")],
+                "clickhouse.cluster",
             ),
             (
                 MINIMAL,

@@ -24,7 +24,7 @@
 //! - [`metrics`]: counters for `/metrics`; counts outcomes, decides nothing.
 //! - [`sink`]: the ClickHouse clients (one per endpoint, tried in turn),
 //!   inserts and the retry decision, and the salts every collector shares;
-//!   [`migrate`] applies `schema/`.
+//!   [`migrate`] applies `schema/`, or its cluster form.
 //! - [`pipeline`]: the shipper that reads the spool and inserts batches
 //!   (dead-lettering what ClickHouse rejects).
 //! - [`ingest`]: runs the decisions on one hit and builds its row, or names

@@ -195,10 +195,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::CheckConfig => {
             println!(
-                "configuration is valid: {} site(s), ClickHouse at {}, database {}",
+                "configuration is valid: {} site(s), ClickHouse at {}, database {}{}",
                 config.sites.len(),
                 config.clickhouse.urls.join(", "),
-                config.clickhouse.database
+                config.clickhouse.database,
+                match &config.clickhouse.cluster {
+                    Some(cluster) => format!(" on cluster {cluster}"),
+                    None => String::new(),
+                }
             );
             Ok(())
         }

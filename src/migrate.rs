@@ -4,8 +4,13 @@
 //! Every file is compiled into the binary, so the schema always matches the
 //! code that writes to it. Statements use only syntax that ClickHouse 18.16 and
 //! current releases both accept (the test suite runs every file on both).
-//! Each statement goes to the first endpoint that answers.
+//! With `clickhouse.cluster` set, each statement is run in its [`cluster`]
+//! form (`ON CLUSTER`, replicated, under `Distributed` tables) and the
+//! ledger is a table on every node, so a migration is recorded once for the
+//! whole cluster. Each statement goes to the first endpoint that answers.
 //! Must never: take SQL from anywhere but `schema/`.
+
+pub mod cluster;
 
 use clickhouse::sql::Identifier;
 use serde::{Deserialize, Serialize};
@@ -13,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock;
 use crate::config::ClickHouseConfig;
 use crate::sink::clickhouse::Endpoints;
+use cluster::{Cluster, ClusterFormError};
 
 /// One file of `schema/`.
 #[derive(Debug, Clone, Copy)]
@@ -52,11 +58,16 @@ pub enum MigrateError {
         cause: clickhouse::error::Error,
     },
     #[error(
-        "migration {file} failed: {cause}; fix the statement or the server, then run migrate again"
+        "migration {file} failed: {cause}; fix the statement or the server (on a cluster, start every node), then run migrate again"
     )]
     Statement {
         file: &'static str,
         cause: clickhouse::error::Error,
+    },
+    #[error("migration {file} cannot run on a cluster: {cause}")]
+    ClusterForm {
+        file: &'static str,
+        cause: ClusterFormError,
     },
 }
 
@@ -71,12 +82,19 @@ struct LedgerRow {
 /// files applied by this call.
 pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, MigrateError> {
     let server = Endpoints::server(config);
+    let database = Identifier(&config.database);
     server
-        .run(|client| {
-            client
-                .query("CREATE DATABASE IF NOT EXISTS ?")
-                .bind(Identifier(&config.database))
-                .execute()
+        .run(|client| async move {
+            let query = match &config.cluster {
+                None => client
+                    .query("CREATE DATABASE IF NOT EXISTS ?")
+                    .bind(database),
+                Some(cluster) => client
+                    .query("CREATE DATABASE IF NOT EXISTS ? ON CLUSTER ?")
+                    .bind(database)
+                    .bind(Identifier(cluster)),
+            };
+            query.execute().await
         })
         .await
         .map_err(|cause| MigrateError::Unreachable {
@@ -84,16 +102,29 @@ pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, Migra
             cause,
         })?;
     let endpoints = Endpoints::new(config);
+    let cluster = config.cluster.as_deref().map(|name| Cluster {
+        name,
+        database: &config.database,
+    });
 
     let (ledger, rest) = MIGRATIONS
         .split_first()
         .expect("the ledger migration exists");
-    run_file(&endpoints, ledger).await?;
+    run_file(&endpoints, cluster, ledger).await?;
     let applied: Vec<u32> = endpoints
-        .run(|client| {
+        .run(|client| async move {
+            if cluster.is_some() {
+                // The ledger is replicated: read it once this node holds
+                // what other nodes recorded.
+                client
+                    .query("SYSTEM SYNC REPLICA schema_migrations")
+                    .execute()
+                    .await?;
+            }
             client
                 .query("SELECT version FROM schema_migrations")
                 .fetch_all()
+                .await
         })
         .await
         .map_err(|cause| MigrateError::Statement {
@@ -103,7 +134,7 @@ pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, Migra
 
     let mut newly_applied = Vec::new();
     for migration in rest.iter().filter(|m| !applied.contains(&m.version)) {
-        run_file(&endpoints, migration).await?;
+        run_file(&endpoints, cluster, migration).await?;
         let record = LedgerRow {
             version: migration.version,
             name: migration.file.to_string(),
@@ -128,18 +159,31 @@ pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, Migra
     Ok(newly_applied)
 }
 
-async fn run_file(endpoints: &Endpoints, migration: &Migration) -> Result<(), MigrateError> {
+/// Runs a file's statements, each in its cluster form on a cluster.
+async fn run_file(
+    endpoints: &Endpoints,
+    cluster: Option<Cluster<'_>>,
+    migration: &Migration,
+) -> Result<(), MigrateError> {
     for statement in statements(migration.sql) {
-        endpoints
-            .run(|client| {
-                let statement = &statement;
-                async move { client.query(statement).execute().await }
-            })
-            .await
-            .map_err(|cause| MigrateError::Statement {
-                file: migration.file,
-                cause,
-            })?;
+        let texts = match cluster {
+            None => vec![statement],
+            Some(cluster) => cluster::statements(&statement, cluster).map_err(|cause| {
+                MigrateError::ClusterForm {
+                    file: migration.file,
+                    cause,
+                }
+            })?,
+        };
+        for text in &texts {
+            endpoints
+                .run(|client| async move { client.query(text).execute().await })
+                .await
+                .map_err(|cause| MigrateError::Statement {
+                    file: migration.file,
+                    cause,
+                })?;
+        }
     }
     Ok(())
 }

@@ -634,6 +634,7 @@ fn collectors_agree_on_salts_and_old_salts_are_destroyed() {
         database: db.clone(),
         user: "default".into(),
         password: String::new(),
+        cluster: None,
     };
     let (first, second) = runtime.block_on(async {
         let one = SaltKeeper::new(beaconhouse::sink::clickhouse::Endpoints::new(&config));

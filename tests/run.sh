@@ -35,11 +35,13 @@ if ! python3 -c "import chdb" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check chdb
 fi
 
-echo "==> schema/ and report queries on a current ClickHouse release"
+echo "==> schema/, its cluster form and report queries on a current ClickHouse release"
 statements=$(mktemp)
-BEACONHOUSE_TEST_REPORT_SQL_OUT="$statements" cargo test --locked --quiet --lib every_report_statement_is_fully_bound
-python3 tests/schema_on_current_clickhouse.py "$statements"
-rm -f "$statements"
+cluster_statements=$(mktemp)
+BEACONHOUSE_TEST_REPORT_SQL_OUT="$statements" BEACONHOUSE_TEST_CLUSTER_SQL_OUT="$cluster_statements" \
+  cargo test --locked --quiet --lib -- every_report_statement_is_fully_bound every_schema_statement_has_a_cluster_form
+python3 tests/schema_on_current_clickhouse.py "$statements" "$cluster_statements"
+rm -f "$statements" "$cluster_statements"
 
 echo "==> cargo test"
 # Doc tests are left out: the crate has none, and their empty "0 passed" line

@@ -4,10 +4,14 @@ twice (a lone `ALTER TABLE ... DROP COLUMN`, which `migrate`'s ledger runs once,
 only the first time), then writes and reads a row of each table the collector writes, and runs
 every report statement listed in the file given as the first argument (written
 by the unit test report::tests::every_report_statement_is_fully_bound).
+The second argument lists the cluster form of schema/ (written by
+migrate::cluster::tests::every_schema_statement_has_a_cluster_form): chdb has no
+ZooKeeper, so each statement is parsed (EXPLAIN AST) rather than run, and the
+setting the collectors send on a cluster must exist.
 
 CI's clickhouse-server is 18.16; operators run current releases. A migration or
 a report query that only the old server accepts fails here.
-Usage: python3 tests/schema_on_current_clickhouse.py [REPORT_STATEMENTS_FILE]
+Usage: python3 tests/schema_on_current_clickhouse.py [REPORT_STATEMENTS_FILE [CLUSTER_STATEMENTS_FILE]]
 """
 import pathlib
 import sys
@@ -86,7 +90,29 @@ def main():
             print(f"{len(reports) - failures} report statements passed, {failures} failed")
             return 1
         print(f"reports: {len(reports)} statements ran on ClickHouse {version}")
-        print(f"{len(files) + len(checks) + len(runtime) + len(reports)} passed, 0 failed")
+        cluster = []
+        if len(sys.argv) > 2:
+            cluster = [l for l in pathlib.Path(sys.argv[2]).read_text().splitlines() if l.strip()]
+            if not cluster:
+                print(f"FAIL {sys.argv[2]} lists no cluster statements")
+                return 1
+        for statement in cluster:
+            try:
+                db.query(f"EXPLAIN AST {statement}", "TSV")
+            except Exception as error:
+                failures += 1
+                print(f"FAIL cluster statement on ClickHouse {version}: {error}\n  {statement}")
+        if cluster:
+            known = db.query("SELECT count() FROM system.settings WHERE name = 'insert_distributed_sync'", "TSV")
+            if known.bytes().decode().strip() != "1":
+                failures += 1
+                print(f"FAIL ClickHouse {version} does not know the setting insert_distributed_sync")
+        if failures:
+            print(f"{len(cluster) - failures} cluster statements passed, {failures} failed")
+            return 1
+        if cluster:
+            print(f"cluster: {len(cluster)} statements parsed on ClickHouse {version}")
+        print(f"{len(files) + len(checks) + len(runtime) + len(reports) + len(cluster)} passed, 0 failed")
         return 0
 
 

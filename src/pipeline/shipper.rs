@@ -15,6 +15,16 @@
 //! ClickHouse which of its random row ids (`event_id`, `open_id`) it already
 //! holds in the batch's time range and sends only the others. This works on
 //! ClickHouse 18.16, which has no `insert_deduplication_token`.
+//!
+//! On a cluster the replicated tables also drop a block identical to one
+//! they stored (through any node: the sharding keys split a batch the same
+//! way every time), which covers a retry whose check read a replica that had
+//! not yet fetched the first attempt. The check remains what prevents
+//! duplicates on a single server, for the first batch after a restart (cut
+//! anew from the spool, so in general a different block), and for a retry
+//! that comes after more than 100 other inserts into the shard (18.16's
+//! `replicated_deduplication_window`). `tests/cluster.rs` measures what the
+//! engine catches and what it does not.
 //! Must never: log row contents.
 
 use std::sync::Arc;

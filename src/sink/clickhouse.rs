@@ -6,7 +6,10 @@
 //! (the shipper, the salt keeper, the reports, `migrate`) reaches ClickHouse
 //! through [`Endpoints`], which starts at the endpoint that answered last and
 //! moves on to the next when one fails in a way another may not (any error
-//! but ClickHouse refusing the data).
+//! but ClickHouse refusing the data). On a cluster (`clickhouse.cluster`)
+//! every client sends `insert_distributed_sync=1`: an insert into a
+//! `Distributed` table is acknowledged once each shard's replica stored its
+//! rows, not when the node that took it has queued them on its own disk.
 //!
 //! Compatibility: the same code runs against ClickHouse 18.16 (Debian's package)
 //! and current releases. Schema validation is off, because 18.16 cannot describe
@@ -81,6 +84,9 @@ impl Endpoints {
                     .with_validation(false);
                 if let Some(database) = database {
                     client = client.with_database(database);
+                }
+                if config.cluster.is_some() {
+                    client = client.with_setting("insert_distributed_sync", "1");
                 }
                 (url.clone(), client)
             })
@@ -319,6 +325,7 @@ mod tests {
             database: "default".into(),
             user: "default".into(),
             password: String::new(),
+            cluster: Some("analytics".into()),
         })
     }
 

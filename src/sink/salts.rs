@@ -1,6 +1,10 @@
 //! Stores, reads and destroys the hashing salts in ClickHouse, so that every
 //! collector writing to the same database hashes with the same salts.
 //!
+//! On a cluster both tables are kept whole on every node (see
+//! `migrate::cluster`): a collector reads the salts of the node it reaches,
+//! and dropping a day's partition there destroys it on every replica.
+//!
 //! Owns: the `visitor_salts` and `recipient_keys` tables, and the loop that
 //! keeps a collector's [`Salts`] current. Which salt wins, which days are
 //! agreed and which are destroyed are `privacy::salts`'s rules; this module
