@@ -275,7 +275,8 @@ mod tests {
     /// a placement, and every sharded table a local and a distributed table.
     /// Also writes the cluster form to `$BEACONHOUSE_TEST_CLUSTER_SQL_OUT`,
     /// one statement per line, for `tests/schema_on_current_clickhouse.py` to
-    /// parse on a current ClickHouse (`tests/run.sh` does both).
+    /// parse on a current ClickHouse (`tests/run.sh` does both; the cluster
+    /// tests run it on 18.16).
     #[test]
     fn every_schema_statement_has_a_cluster_form() {
         let mut created = Vec::new();
