@@ -5,8 +5,8 @@
 #
 # Copies the packaged config (Debian's clickhouse-server), moves every data and log
 # path into DIR, sets the ports, listens on 127.0.0.1 only, then execs the server
-# in the foreground. With BEACONHOUSE_WATCH_PID set, the server is stopped when
-# that process exits, so a crashed test run leaves no server behind.
+# in the foreground. With BEACONHOUSE_WATCH_PID set, the server is stopped and
+# DIR removed when that process exits, so a test run leaves neither behind.
 set -euo pipefail
 
 if [ $# -ne 4 ]; then
@@ -36,7 +36,14 @@ sed -e "s#/var/lib/clickhouse/#$dir/data/#g" \
 if [ -n "${BEACONHOUSE_WATCH_PID:-}" ]; then
   watched=$BEACONHOUSE_WATCH_PID
   server_pid=$$
-  ( while kill -0 "$watched" 2>/dev/null; do sleep 1; done; kill "$server_pid" 2>/dev/null ) &
+  # Its directory goes too, once the server is gone (or after 60 s): a
+  # harness's shared server is never dropped, so nothing else removes it.
+  (
+    while kill -0 "$watched" 2>/dev/null; do sleep 1; done
+    kill "$server_pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$server_pid" 2>/dev/null || break; sleep 1; done
+    rm -rf "$dir"
+  ) &
 fi
 cd "$dir"
 exec "$server" --config-file="$dir/config.xml"

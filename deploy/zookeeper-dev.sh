@@ -8,8 +8,8 @@
 # in DIR/data, listens on 127.0.0.1 only (its admin web server off), then
 # execs ZooKeeper in the foreground. It is ready when the four-letter word
 # `srvr` answers with a `Mode:` line (`ruok` answers before the data is
-# loaded). With BEACONHOUSE_WATCH_PID set, it is stopped when that process
-# exits, so a crashed test run leaves nothing behind.
+# loaded). With BEACONHOUSE_WATCH_PID set, it is stopped and DIR removed when
+# that process exits, so a test run leaves neither behind.
 set -euo pipefail
 
 if [ $# -ne 2 ]; then
@@ -48,7 +48,14 @@ CFG
 if [ -n "${BEACONHOUSE_WATCH_PID:-}" ]; then
   watched=$BEACONHOUSE_WATCH_PID
   server_pid=$$
-  ( while kill -0 "$watched" 2>/dev/null; do sleep 1; done; kill "$server_pid" 2>/dev/null ) &
+  # Its directory goes too, once the server is gone (or after 60 s): a
+  # harness's shared server is never dropped, so nothing else removes it.
+  (
+    while kill -0 "$watched" 2>/dev/null; do sleep 1; done
+    kill "$server_pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$server_pid" 2>/dev/null || break; sleep 1; done
+    rm -rf "$dir"
+  ) &
 fi
 # zookeeper.jar's manifest names the rest of its class path; the log4j
 # binding makes it read the log4j.properties above.
