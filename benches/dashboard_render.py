@@ -50,7 +50,7 @@ def time_view(page, url, runs):
         requests.clear()
         start = time.perf_counter()
         page.goto(url)
-        page.wait_for_function("document.body.dataset.state === 'ready'", timeout=120_000, polling="raf")
+        page.wait_for_selector('body[data-state="ready"]', state="attached", timeout=120_000)
         elapsed = (time.perf_counter() - start) * 1000
         if run > 0:
             times.append(elapsed)
@@ -72,7 +72,7 @@ def main():
         context = browser.new_context(user_agent=USER_AGENT, viewport={"width": 1440, "height": 900})
         page = context.new_page()
         page.goto(base + "/dashboard")
-        page.wait_for_function("['signed-out', 'ready'].includes(document.body.dataset.state)")
+        page.wait_for_selector('body[data-state="signed-out"], body[data-state="ready"]', state="attached")
         answer = page.evaluate(
             """async (token) => (await fetch('/dashboard/session', {method: 'POST',
                  headers: {'Content-Type': 'application/json'}, body: JSON.stringify({token})})).status""",

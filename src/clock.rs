@@ -32,14 +32,23 @@ pub fn yyyymmdd(day: u16) -> u32 {
     (y * 10_000 + m * 100 + d) as u32
 }
 
-/// `2026-11-25 18:05` for a timestamp: UTC to the minute, for people.
-pub fn utc_minute(unix: u32) -> String {
-    let date = yyyymmdd(day_of(unix));
+/// `2026-11-25` for a day number: the date, for people and for ClickHouse's
+/// `toDate`.
+pub fn iso_date(day: u16) -> String {
+    let date = yyyymmdd(day);
     format!(
-        "{}-{:02}-{:02} {:02}:{:02}",
+        "{:04}-{:02}-{:02}",
         date / 10_000,
         date / 100 % 100,
-        date % 100,
+        date % 100
+    )
+}
+
+/// `2026-11-25 18:05` for a timestamp: UTC to the minute, for people.
+pub fn utc_minute(unix: u32) -> String {
+    format!(
+        "{} {:02}:{:02}",
+        iso_date(day_of(unix)),
         unix % 86_400 / 3_600,
         unix % 3_600 / 60
     )
@@ -69,7 +78,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn minutes_for_people() {
+    fn dates_and_minutes_for_people() {
+        assert_eq!(iso_date(0), "1970-01-01");
+        assert_eq!(iso_date(11_016), "2000-02-29");
         assert_eq!(utc_minute(0), "1970-01-01 00:00");
         assert_eq!(utc_minute(1_764_093_959), "2025-11-25 18:05");
     }

@@ -11,7 +11,8 @@
 //! - [`row`]: the rows of `events` and `email_opens`, and the spool's record.
 //!
 //! The decisions, pure functions over plain data:
-//! - [`privacy`]: consent (DNT/GPC), client address, hashing, the salt rules.
+//! - [`privacy`]: consent (DNT/GPC), client address, hashing, the salt rules,
+//!   the retention rule.
 //! - [`enrich`]: URL/referrer cleaning, user-agent classes and bots, GeoIP,
 //!   mail clients and image proxies.
 //! - [`rate_limit`]: per-client token buckets.
@@ -23,8 +24,9 @@
 //! - [`config`]: one validated struct, from a file and the environment.
 //! - [`metrics`]: counters for `/metrics`; counts outcomes, decides nothing.
 //! - [`sink`]: the ClickHouse clients (one per endpoint, tried in turn),
-//!   inserts and the retry decision, and the salts every collector shares;
-//!   [`migrate`] applies `schema/`, or its cluster form.
+//!   inserts and the retry decision, the salts every collector shares, and
+//!   dropping expired months; [`migrate`] applies `schema/`, or its cluster
+//!   form.
 //! - [`pipeline`]: the shipper that reads the spool and inserts batches
 //!   (dead-lettering what ClickHouse rejects).
 //! - [`ingest`]: runs the decisions on one hit and builds its row, or names

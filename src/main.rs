@@ -2,8 +2,11 @@
 //! hands over to the library. Errors end here, printed with what to do.
 
 use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use beaconhouse::config::{Config, LogFormat};
@@ -14,6 +17,7 @@ use beaconhouse::report::parameters::{self, Parameter, Values};
 use beaconhouse::report::request::{
     Choice, ReportKind, ReportRequest, Subject, with_site_time_zone,
 };
+use beaconhouse::sink::retention::Retention;
 use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Arg, ArgAction, ArgMatches, FromArgMatches, Parser, Subcommand};
 
@@ -40,9 +44,21 @@ enum Command {
     Migrate,
     /// Validate the configuration and exit.
     CheckConfig,
+    /// Exit 0 if the collector on this host answers `/readyz` on its admin
+    /// listener (`admin_listen`); for container health checks, as the image
+    /// has no HTTP client.
+    Healthcheck,
     /// Compute the reports' daily rollup for every ended day that needs it
     /// (`serve` does this every 5 minutes).
     Rollup,
+    /// Drop the months of events, email opens and the daily rollup whose
+    /// `[retention]` period has ended, and print them per table (`serve` does
+    /// this daily).
+    Retention {
+        /// Print what would be dropped; drop nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print an aggregate report, read from ClickHouse.
     Report {
         #[command(subcommand)]
@@ -206,6 +222,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Healthcheck => {
+            let answer = healthcheck(config.admin_listen)?;
+            println!("{answer}");
+            Ok(())
+        }
         Command::Migrate => {
             init_logging(config.log_format);
             runtime()?.block_on(async {
@@ -225,6 +246,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let days =
                 runtime()?.block_on(reporter(&config).roll_up(beaconhouse::clock::now_unix()))?;
             println!("rolled up {} day(s)", days.len());
+            Ok(())
+        }
+        Command::Retention { dry_run } => {
+            init_logging(config.log_format);
+            let retention = Retention::new(
+                beaconhouse::sink::clickhouse::Endpoints::new(&config.clickhouse),
+                config.retention.clone(),
+            );
+            let today = beaconhouse::clock::day_of(beaconhouse::clock::now_unix());
+            let expired = runtime()?.block_on(async {
+                if dry_run {
+                    retention.expired(today).await
+                } else {
+                    retention.enforce(today, |_| {}).await
+                }
+            })?;
+            for expiry in expired {
+                println!("{}", expiry.describe(dry_run));
+            }
             Ok(())
         }
         Command::Report { report } => {
@@ -273,6 +313,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("the collector stopped with an error")
         }
     }
+}
+
+/// Asks the admin listener for `/readyz` and returns its status line if it
+/// is 200. A wildcard address (`0.0.0.0`, `::`) is asked on loopback.
+fn healthcheck(admin: SocketAddr) -> anyhow::Result<String> {
+    let ip = match admin.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let address = SocketAddr::new(ip, admin.port());
+    let timeout = Duration::from_secs(3);
+    let ask = || -> std::io::Result<String> {
+        let mut stream = TcpStream::connect_timeout(&address, timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        stream.write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut head = Vec::new();
+        stream.take(1024).read_to_end(&mut head)?;
+        let head = String::from_utf8_lossy(&head);
+        Ok(head.lines().next().unwrap_or_default().to_string())
+    };
+    let status_line = ask().with_context(|| {
+        format!("no answer from the admin listener at {address} (admin_listen, BEACONHOUSE_ADMIN_LISTEN)")
+    })?;
+    if status_line.split_whitespace().nth(1) != Some("200") {
+        anyhow::bail!("{address}/readyz answered {status_line:?}");
+    }
+    Ok(format!("ready: {address}/readyz answered {status_line}"))
 }
 
 fn reporter(config: &Config) -> Reporter {

@@ -10,6 +10,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::outcome::DropReason;
+use crate::privacy::retention::Table;
 use crate::spool::SpoolStats;
 
 /// Which endpoint a hit came through.
@@ -42,6 +43,8 @@ pub struct Metrics {
     batches_failed: AtomicU64,
     clickhouse_up: AtomicU64,
     insert_seconds: Histogram,
+    partitions_dropped: [AtomicU64; Table::ALL.len()],
+    retention_failures: AtomicU64,
 }
 
 /// Upper bounds (seconds) of the insert latency buckets.
@@ -124,6 +127,16 @@ impl Metrics {
         self.insert_seconds.observe(elapsed.as_secs_f64());
     }
 
+    /// A month of `table` dropped because its retention period ended.
+    pub fn partition_dropped(&self, table: Table) {
+        self.partitions_dropped[table as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A retention run that could not finish.
+    pub fn retention_failed(&self) {
+        self.retention_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn stored_count(&self) -> u64 {
         self.stored_rows.load(Ordering::Relaxed)
     }
@@ -132,28 +145,27 @@ impl Metrics {
     pub fn render(&self, spool: SpoolStats) -> String {
         let mut out = String::with_capacity(2048);
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        out.push_str("# HELP beaconhouse_hits_received_total Hits answered, by endpoint.\n");
-        out.push_str("# TYPE beaconhouse_hits_received_total counter\n");
-        for endpoint in Endpoint::ALL {
-            let _ = writeln!(
-                out,
-                "beaconhouse_hits_received_total{{endpoint=\"{}\"}} {}",
-                endpoint.label(),
-                get(&self.received[endpoint as usize])
-            );
-        }
-        out.push_str(
-            "# HELP beaconhouse_hits_dropped_total Hits answered but not stored, by reason.\n",
+        counters_by(
+            &mut out,
+            "beaconhouse_hits_received_total",
+            "Hits answered, by endpoint.",
+            "endpoint",
+            Endpoint::ALL.map(|e| (e.label(), get(&self.received[e as usize]))),
         );
-        out.push_str("# TYPE beaconhouse_hits_dropped_total counter\n");
-        for reason in DropReason::ALL {
-            let _ = writeln!(
-                out,
-                "beaconhouse_hits_dropped_total{{reason=\"{}\"}} {}",
-                reason.label(),
-                get(&self.dropped[reason as usize])
-            );
-        }
+        counters_by(
+            &mut out,
+            "beaconhouse_hits_dropped_total",
+            "Hits answered but not stored, by reason.",
+            "reason",
+            DropReason::ALL.map(|r| (r.label(), get(&self.dropped[r as usize]))),
+        );
+        counters_by(
+            &mut out,
+            "beaconhouse_retention_partitions_dropped_total",
+            "Monthly partitions dropped at the end of their retention period, by table.",
+            "table",
+            Table::ALL.map(|t| (t.name(), get(&self.partitions_dropped[t as usize]))),
+        );
         let scalars = [
             (
                 "rows_stored_total",
@@ -178,6 +190,12 @@ impl Metrics {
                 "gauge",
                 "1 when the last insert succeeded.",
                 &self.clickhouse_up,
+            ),
+            (
+                "retention_failures_total",
+                "counter",
+                "Retention runs that could not finish (retried within the hour).",
+                &self.retention_failures,
             ),
         ];
         let spool_values = [
@@ -224,6 +242,22 @@ impl Metrics {
     }
 }
 
+/// A counter with one label: its HELP and TYPE lines, then a sample for each
+/// `(label value, count)`.
+fn counters_by<const N: usize>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    samples: [(&str, u64); N],
+) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for (value, count) in samples {
+        let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {count}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +270,8 @@ mod tests {
         metrics.received(Endpoint::Pixel);
         metrics.stored(5);
         metrics.insert_took(std::time::Duration::from_millis(30));
+        metrics.partition_dropped(Table::EmailOpens);
+        metrics.retention_failed();
         let text = metrics.render(SpoolStats {
             bytes: 10,
             segments: 1,
@@ -255,6 +291,15 @@ mod tests {
         assert!(text.contains("beaconhouse_hits_received_total{endpoint=\"pixel\"} 1\n"));
         assert!(text.contains("beaconhouse_rows_stored_total 5\n"));
         assert!(text.contains("beaconhouse_clickhouse_up 1\n"));
+        assert!(
+            text.contains(
+                "beaconhouse_retention_partitions_dropped_total{table=\"email_opens\"} 1\n"
+            )
+        );
+        assert!(
+            text.contains("beaconhouse_retention_partitions_dropped_total{table=\"events\"} 0\n")
+        );
+        assert!(text.contains("beaconhouse_retention_failures_total 1\n"));
         for reason in DropReason::ALL {
             assert!(text.contains(&format!("reason=\"{}\"", reason.label())));
         }

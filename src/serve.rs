@@ -1,8 +1,9 @@
 //! `beaconhouse serve`: wires the pipeline together and runs it until a signal.
 //!
 //! Start-up order: GeoIP database, ClickHouse client and salts (a collector
-//! whose ClickHouse is down still starts and answers hits), the reports'
-//! daily rollup, the spool and its shipper, then the listener. Shutdown order is the reverse: stop accepting,
+//! whose ClickHouse is down still starts and answers hits), the periodic jobs
+//! (the reports' daily rollup, retention), the spool and its shipper, then
+//! the listener. Shutdown order is the reverse: stop accepting,
 //! fsync the spool, let the shipper deliver what it can before the deadline
 //! (the rest stays spooled for the next start), exit.
 
@@ -24,6 +25,7 @@ use crate::pipeline::dead_letter::DeadLetter;
 use crate::pipeline::shipper::{self, ShipSettings};
 use crate::report::{Reporter, rollup};
 use crate::sink::clickhouse::{ClickHouseSink, Endpoints};
+use crate::sink::retention::{self, Retention};
 use crate::sink::salts::SaltKeeper;
 use crate::spool::{Spool, SpoolError};
 
@@ -56,9 +58,14 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         }
     };
 
+    let metrics = Arc::new(Metrics::default());
     let endpoints = Endpoints::new(&config.clickhouse);
     let reporter = Reporter::new(endpoints.clone(), config.reporting.min_group_size);
     tokio::spawn(rollup::run(reporter.clone()));
+    tokio::spawn(retention::run(
+        Retention::new(endpoints.clone(), config.retention.clone()),
+        metrics.clone(),
+    ));
     let stats = web::Data::new(StatsState {
         reporter,
         readers: Readers::new(&config.reporting, &config.sites),
@@ -74,7 +81,6 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let salts = keeper.salts();
     tokio::spawn(keeper.run());
 
-    let metrics = Arc::new(Metrics::default());
     let (spool, reader) = Spool::open(config.spool.clone())?;
     let (stop_shipper, shipper_stopped) = oneshot::channel::<()>();
     let shipper = tokio::spawn(shipper::run(

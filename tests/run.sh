@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, "Set up"): installs what the tests need, then runs
 # them all. Needs a Rust toolchain and Python 3 with pip; installing
-# clickhouse-server, zookeeper and chromium needs root (or sudo).
+# clickhouse-server, zookeeper, chromium, nginx, caddy, systemd, docker-compose
+# and openssl (Debian packages) needs root (or sudo).
 #
 # BEACONHOUSE_TEST_CLICKHOUSE_URL=http://host:8123 uses a running server instead
 # of starting one per test binary.
@@ -27,6 +28,30 @@ if ! command -v chromium >/dev/null; then
   echo "==> installing chromium (Debian package; the dashboard's browser tests drive it)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
+fi
+
+# tests/deploy.rs runs the deploy files with the real tools.
+missing=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v caddy >/dev/null || missing+=(caddy)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v docker-compose >/dev/null || missing+=(docker-compose)
+command -v openssl >/dev/null || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing ${missing[*]} (Debian packages; tests/deploy.rs runs them)"
+  as_root apt-get update -qq
+  # nginx's and caddy's packages start their service on ports 80 and 2019
+  # where the init system lets them; the tests start their own, so a
+  # temporary policy-rc.d keeps those from starting.
+  policy=/usr/sbin/policy-rc.d made_policy=
+  if [ ! -e "$policy" ]; then
+    as_root sh -c "printf '#!/bin/sh\nexit 101\n' >$policy && chmod 755 $policy"
+    made_policy=1
+  fi
+  installed=0
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" || installed=$?
+  [ -z "$made_policy" ] || as_root rm -f "$policy"
+  [ "$installed" = 0 ] || exit "$installed"
 fi
 
 if ! python3 -c "import playwright" 2>/dev/null; then

@@ -10,12 +10,15 @@
 //! Must never: return a row of `events` or `email_opens`, or a group counted
 //! over fewer than `min_group_size` people.
 
+mod coalesce;
 pub mod output;
 pub mod parameters;
 pub mod request;
 pub mod rollup;
 pub mod sql;
 pub mod suppress;
+
+use std::sync::Arc;
 
 use clickhouse::Client;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -252,6 +255,9 @@ impl AnyReport {
 pub struct Reporter {
     endpoints: Endpoints,
     min_group_size: u64,
+    /// Shared by the clones of a reporter, so reports asked for together
+    /// share their identical statements.
+    in_flight: Arc<coalesce::InFlight>,
 }
 
 impl Reporter {
@@ -259,6 +265,7 @@ impl Reporter {
         Reporter {
             endpoints,
             min_group_size,
+            in_flight: Arc::default(),
         }
     }
 
@@ -580,7 +587,7 @@ impl Reporter {
 
     /// Resolves the period's local midnights to UTC instants.
     async fn bounds(&self, subject: &str, period: &Period) -> Result<Window, ReportError> {
-        #[derive(serde::Deserialize, clickhouse::Row)]
+        #[derive(Clone, serde::Deserialize, clickhouse::Row)]
         struct Bounds {
             start: u32,
             end: u32,
@@ -622,12 +629,19 @@ impl Reporter {
 
     async fn fetch_all<T>(&self, statement: Statement) -> Result<Vec<T>, ReportError>
     where
-        T: clickhouse::RowOwned + clickhouse::RowRead,
+        T: clickhouse::RowOwned + clickhouse::RowRead + Clone + Send + Sync + 'static,
     {
-        self.endpoints
-            .run(|client| query(&client, &statement).fetch_all())
+        let key = format!("{:?}", (&statement.text, &statement.binds));
+        let endpoints = self.endpoints.clone();
+        self.in_flight
+            .run(key, async move {
+                endpoints
+                    .run(|client| query(&client, &statement).fetch_all())
+                    .await
+                    .map_err(|e| e.to_string())
+            })
             .await
-            .map_err(|e| ReportError::ClickHouse(e.to_string()))
+            .map_err(ReportError::ClickHouse)
     }
 
     async fn execute(&self, statement: Statement) -> Result<(), ReportError> {
@@ -639,12 +653,19 @@ impl Reporter {
 
     async fn fetch_one<T>(&self, statement: Statement) -> Result<T, ReportError>
     where
-        T: clickhouse::RowOwned + clickhouse::RowRead,
+        T: clickhouse::RowOwned + clickhouse::RowRead + Clone + Send + Sync + 'static,
     {
-        self.endpoints
-            .run(|client| query(&client, &statement).fetch_one())
+        let key = format!("{:?}", (&statement.text, &statement.binds));
+        let endpoints = self.endpoints.clone();
+        self.in_flight
+            .run(key, async move {
+                endpoints
+                    .run(|client| query(&client, &statement).fetch_one())
+                    .await
+                    .map_err(|e| e.to_string())
+            })
             .await
-            .map_err(|e| ReportError::ClickHouse(e.to_string()))
+            .map_err(ReportError::ClickHouse)
     }
 }
 

@@ -553,8 +553,7 @@ impl Day {
 
 impl std::fmt::Display for Day {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = clock::yyyymmdd(self.0);
-        write!(f, "{:04}-{:02}-{:02}", n / 10_000, n / 100 % 100, n % 100)
+        f.write_str(&clock::iso_date(self.0))
     }
 }
 

@@ -19,7 +19,7 @@ pub mod known_hits;
 use std::ffi::{OsStr, OsString};
 use std::fmt::Debug;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -777,12 +777,39 @@ pub fn try_request(
     body: &[u8],
     headers: &[(&str, &str)],
 ) -> Option<Response> {
+    try_request_from(None, method, url, body, headers)
+}
+
+/// As [`try_request`], from the local address `source` when given: a loopback
+/// address such as 127.0.0.2 is the client's address as a reverse proxy on
+/// this machine sees it (the kernel would otherwise pick 127.0.0.1).
+pub fn try_request_from(
+    source: Option<IpAddr>,
+    method: &str,
+    url: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> Option<Response> {
     let rest = url.strip_prefix("http://")?;
     let (host, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let mut stream = TcpStream::connect(host).ok()?;
+    let mut stream = match source {
+        None => TcpStream::connect(host).ok()?,
+        Some(source) => {
+            let target: SocketAddr = host.to_socket_addrs().ok()?.next()?;
+            let socket = socket2::Socket::new(
+                socket2::Domain::for_address(target),
+                socket2::Type::STREAM,
+                None,
+            )
+            .ok()?;
+            socket.bind(&SocketAddr::new(source, 0).into()).ok()?;
+            socket.connect(&target.into()).ok()?;
+            socket.into()
+        }
+    };
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .ok()?;

@@ -89,7 +89,7 @@
   const fmt = (n) => (n == null ? '—' : n.toLocaleString('en-US'));
 
   function fmtPercent(n) {
-    return n.toLocaleString('en-US', { maximumFractionDigits: 1 }) + '%';
+    return n.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 }) + '%';
   }
 
   function signed(n, digits) {
@@ -411,7 +411,7 @@
       }
       history.replaceState(null, '', location.pathname + location.search);
       if (failure) {
-        showSignIn(failure.status === 0 ? failure.message : 'This shared link cannot be opened: ' + failure.message);
+        showSignIn(sentence(failure.message));
         return;
       }
       await enter(true);
@@ -434,9 +434,10 @@
     }
     if (!me || !me.signed_in) {
       app.me = null;
+      // `ended`: why the session the browser sent is no longer valid.
       showSignIn(justSignedIn
         ? 'Your browser did not keep the sign-in cookie: open the dashboard over HTTPS (or on localhost).'
-        : '');
+        : (me && typeof me.ended === 'string' ? sentence(me.ended) : ''));
       return;
     }
     me.sites = Array.isArray(me.sites) ? me.sites : [];
@@ -502,7 +503,7 @@
     } catch (e) {
       button.disabled = false;
       setState('signed-out');
-      error.textContent = e.status === 401 || e.status === 400 ? e.message : 'Could not sign in: ' + e.message;
+      error.textContent = e.status === 401 || e.status === 400 ? sentence(e.message) : 'Could not sign in: ' + sentence(e.message);
       input.select();
       input.focus();
       return;
@@ -640,7 +641,7 @@
     app.period = { from, to, tz };
     syncChrome();
     $('filters-note').textContent = options.keepNote ? $('filters-note').textContent : '';
-    const label = PERIODS[nav.period] + (nav.period === 'custom' ? '' : '') + ' · ' + rangeLabel(from, to) + ' · ' + tz;
+    const label = PERIODS[nav.period] + ' · ' + rangeLabel(from, to) + ' · ' + tz;
     $('view-period').textContent = label;
     if (nav.view === 'campaigns') renderCampaigns();
     else if (nav.view === 'campaign') renderCampaign();
@@ -685,9 +686,15 @@
     return h('p', { class: 'placeholder' }, 'Loading…');
   }
 
+  function sentence(text) {
+    const t = String(text || '').trim();
+    if (!t) return '';
+    return t.charAt(0).toUpperCase() + t.slice(1) + (/[.!?]$/.test(t) ? '' : '.');
+  }
+
   function errorBox(message, retry) {
     return h('div', { class: 'panel-error' },
-      h('p', null, h('strong', null, 'Could not load this report. '), message),
+      h('p', null, h('strong', null, 'Could not load this report: '), sentence(message)),
       retry ? h('button', { type: 'button', class: 'btn btn-small', onclick: retry }, 'Try again') : null);
   }
 
@@ -786,10 +793,12 @@
       }
       value.parentElement.classList.remove('withheld');
       value.textContent = fmt(current[key]);
-      const delta = change ? (key === 'bounce_rate' ? change.bounce_rate_points : change[key]) : null;
+      const exact = change ? (key === 'bounce_rate' ? change.bounce_rate_points : change[key]) : null;
+      // Judged as shown (one decimal): a change that reads 0 is no change.
+      const delta = exact == null ? null : Math.round(exact * 10) / 10 || 0;
       changeEl.replaceChildren();
       if (delta == null) {
-        changeEl.append(h('span', { class: 'delta' }, data.previous ? 'no change to compare' : 'no previous figure'));
+        changeEl.textContent = 'no comparison';
         continue;
       }
       const good = key === 'bounce_rate' ? delta < 0 : delta > 0;
@@ -802,9 +811,17 @@
         ' vs previous period');
     }
     const prev = data.previous_period;
-    $('summary-caption').textContent = prev
-      ? 'Changes compare with the previous period (' + rangeLabel(prev.from, prev.to) + ').'
-      : '';
+    let caption = '';
+    if (prev && current) {
+      const dates = '(' + rangeLabel(prev.from, prev.to) + ')';
+      if (!data.previous) caption = 'No comparison: the previous period ' + dates + ' is withheld, fewer than ' + k + ' visitors.';
+      else if (!change || SITE_FIGURES.some(([key]) => (key === 'bounce_rate' ? change.bounce_rate_points : change[key]) == null)) {
+        caption = 'Changes compare with the previous period ' + dates + '; where it had none, there is no change to show.';
+      } else caption = 'Changes compare with the previous period ' + dates + '.';
+    }
+    // What "visitors" means, where the figure is shown: ids change daily.
+    const daily = 'A visitor counts once per day: someone who comes back on another day counts again.';
+    $('summary-caption').textContent = caption ? caption + ' ' + daily : daily;
   }
 
   function loadChart() {
@@ -832,12 +849,21 @@
     });
   }
 
-  function showSeries(points, series, interval, firstColumn) {
-    const withheld = points.some((pt) => series.some((s) => pt.values[s.key] == null));
+  function showSeries(points, series, interval, firstColumn, people) {
+    people = people || 'visitors';
+    const allWithheld = points.length > 0 && points.every((pt) => series.every((s) => pt.values[s.key] == null));
+    const withheld = !allWithheld && points.some((pt) => series.some((s) => pt.values[s.key] == null));
     $('chart-legend').replaceChildren(...series.map((s) =>
       h('span', { class: 'legend-item' }, h('span', { class: 'swatch ' + s.cls, 'aria-hidden': 'true' }), s.name)),
-    withheld ? h('span', { class: 'legend-item legend-gap' }, 'Gaps: withheld, fewer than ' + (app.me.min_group_size || 5)) : '');
-    drawChart($('chart'), points, series, interval);
+    withheld ? h('span', { class: 'legend-item legend-gap' }, 'Gaps: withheld, fewer than ' + (app.me.min_group_size || 5) + ' ' + people) : '');
+    if (allWithheld) {
+      app.charts = [];
+      $('chart').replaceChildren(h('p', { class: 'placeholder' },
+        'Every figure of this chart is withheld: fewer than ' + (app.me.min_group_size || 5) + ' ' + people + ' in each ' +
+        (interval === 'day' ? 'day' : interval) + '.'));
+    } else {
+      drawChart($('chart'), points, series, interval);
+    }
     const head = h('tr', null, h('th', { scope: 'col' }, firstColumn),
       series.map((s) => h('th', { scope: 'col', class: 'num' }, s.name)));
     const body = h('tbody', null, points.map((pt) => h('tr', null,
@@ -896,13 +922,21 @@
     }
     const labelsFit = Math.max(2, Math.floor(plotW / (interval === 'month' ? 80 : 64)));
     const every = Math.max(1, Math.ceil(n / labelsFit));
-    for (let i = 0; i < n; i += every) {
-      const anchor = n === 1 ? 'middle' : i === 0 ? 'start' : 'middle';
+    const labelled = [];
+    for (let i = 0; i < n; i += every) labelled.push(i);
+    // The last bucket too, when it does not crowd the one before it.
+    if (n > 1 && labelled[labelled.length - 1] !== n - 1 && n - 1 - labelled[labelled.length - 1] >= every * 0.75) {
+      labelled.push(n - 1);
+    }
+    for (const i of labelled) {
+      const anchor = n === 1 ? 'middle' : i === 0 ? 'start' : i === n - 1 ? 'end' : 'middle';
       grid.append(svg('text', { x: x(i), y: height - 8, 'text-anchor': anchor, class: 'x-label' },
         bucketLabel(points[i].bucket, interval)));
     }
     chartSvg.append(grid);
-    series.forEach((s, index) => {
+    // The first series is drawn last, on top: where both are equal, it shows.
+    series.slice().reverse().forEach((s) => {
+      const index = series.indexOf(s);
       const segments = [];
       let current = [];
       points.forEach((pt, i) => {
@@ -956,9 +990,11 @@
         ...series.map((s) => h('span', { class: 'tip-row' }, h('span', { class: 'swatch ' + s.cls }), s.name + ': ' +
           (pt.values[s.key] == null ? '— (withheld)' : fmt(pt.values[s.key])))));
       tip.hidden = false;
-      const left = (x(i) / width) * rect.width;
+      // Beside the guide line, on the side with room, so it hides no point.
+      const at = (x(i) / width) * rect.width;
       const tipWidth = tip.offsetWidth;
-      tip.style.left = Math.max(0, Math.min(rect.width - tipWidth, left - tipWidth / 2)) + 'px';
+      const left = at + 12 + tipWidth <= rect.width ? at + 12 : Math.max(0, at - 12 - tipWidth);
+      tip.style.left = left + 'px';
     };
     const leave = () => {
       tip.hidden = true;
@@ -1053,6 +1089,7 @@
       el.querySelector('[data-see-all]').hidden = !data.rows.length;
     }, (e) => {
       busy(el, false);
+      el.querySelector('[data-see-all]').hidden = true;
       $(panel.id + '-body').replaceChildren(errorBox(e.message, () => loadPanel(panel)));
     });
   }
@@ -1203,7 +1240,7 @@
 
   const EMAIL_FIGURES = [
     ['opens', 'Opens'], ['unique_opens', 'Unique opens'], ['proxied_opens', 'Proxied opens'],
-    ['direct_opens', 'Direct opens'], ['unique_direct_opens', 'Recipients who opened directly'],
+    ['direct_opens', 'Direct opens'], ['unique_direct_opens', 'Unique direct opens'],
   ];
 
   function renderCampaign() {
@@ -1252,7 +1289,7 @@
         { key: 'count', name: 'Opens', cls: 's2' },
       ];
       const points = (data.by_day || []).map((row) => ({ bucket: row.value, values: { unique: row.unique, count: row.count } }));
-      showSeries(points, series, 'day', 'Day');
+      showSeries(points, series, 'day', 'Day', 'recipients');
       clients.replaceChildren(...[].concat(emailRows(data.by_client, 'Mail client', 'client')));
       countries.replaceChildren(...[].concat(emailRows(data.by_country, 'Country', 'country')));
     }, (e) => {

@@ -1,0 +1,241 @@
+//! Carries out the retention periods in ClickHouse: lists each table's
+//! monthly partitions in `system.parts` and drops the months
+//! `privacy::retention` says have expired, `events` before `daily_stats`.
+//!
+//! Owns: the two statements retention runs (the DDL built in one place,
+//! [`drop_partition_statement`], where `ON CLUSTER` belongs), and the loop
+//! `beaconhouse serve` runs: once at start, then daily, again within the hour
+//! after a failure. Several collectors may run it at once: dropping a month
+//! that is already gone does nothing.
+//! Must never: drop a partition the rule did not name, drop anything on a
+//! dry run, or build SQL from anything but [`Table`] (partitions are bound
+//! as numbers).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::clickhouse::Endpoints;
+use crate::clock;
+use crate::config::RetentionConfig;
+use crate::metrics::Metrics;
+use crate::privacy::retention::{self, Table};
+
+/// How often `serve` enforces retention.
+const INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// How soon `serve` tries again after a failure.
+const RETRY: Duration = Duration::from_secs(3600);
+
+/// The table's partitions that hold rows, as `system.parts` names them.
+const PARTITIONS: &str = "SELECT DISTINCT partition_id FROM system.parts WHERE active AND database = currentDatabase() AND table = ?";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    #[error(
+        "cannot list the partitions of {table}: {cause}; check that ClickHouse is up and `beaconhouse migrate` has run"
+    )]
+    List {
+        table: &'static str,
+        cause: clickhouse::error::Error,
+    },
+    #[error(
+        "cannot drop partition {partition} of {table}: {cause}; check that the ClickHouse user may ALTER {table}, then run `beaconhouse retention` (or wait for the collector's next try)"
+    )]
+    Drop {
+        table: &'static str,
+        partition: u32,
+        cause: clickhouse::error::Error,
+    },
+}
+
+/// What one table's retention period lets go of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expiry {
+    pub table: Table,
+    /// `retention.<table>_days`; 0 keeps the table forever.
+    pub keep_days: u16,
+    /// Months that ended before this day go; `None` when kept forever.
+    pub cutoff: Option<u16>,
+    /// The expired months (`202410`), oldest first.
+    pub partitions: Vec<u32>,
+}
+
+impl Expiry {
+    /// One line for people: `events (732 days, months ended before
+    /// 2024-11-23): dropped 202410`, or `would drop` on a dry run.
+    pub fn describe(&self, dry_run: bool) -> String {
+        let period = match self.cutoff {
+            Some(cutoff) => format!(
+                "{} days, months ended before {}",
+                self.keep_days,
+                clock::iso_date(cutoff)
+            ),
+            None => "kept forever".to_string(),
+        };
+        let action = match (self.partitions.is_empty(), dry_run) {
+            (true, _) => "nothing to drop".to_string(),
+            (false, true) => format!("would drop {}", self.months()),
+            (false, false) => format!("dropped {}", self.months()),
+        };
+        format!("{} ({period}): {action}", self.table.name())
+    }
+
+    fn months(&self) -> String {
+        let months: Vec<String> = self.partitions.iter().map(u32::to_string).collect();
+        months.join(", ")
+    }
+}
+
+/// `ALTER TABLE <table> DROP PARTITION ?`, the partition bound as its
+/// `toYYYYMM` value (which ClickHouse 18.16 and current releases both
+/// accept). The one DDL statement of retention: a cluster's `ON CLUSTER`
+/// goes here.
+fn drop_partition_statement(table: Table) -> String {
+    format!("ALTER TABLE {} DROP PARTITION ?", table.name())
+}
+
+/// Lists and drops expired partitions.
+#[derive(Clone)]
+pub struct Retention {
+    endpoints: Endpoints,
+    periods: RetentionConfig,
+}
+
+impl Retention {
+    pub fn new(endpoints: Endpoints, periods: RetentionConfig) -> Retention {
+        Retention { endpoints, periods }
+    }
+
+    /// What each table's period lets go of when it is `today`, in the order
+    /// tables are dropped. Drops nothing: this is the dry run.
+    pub async fn expired(&self, today: u16) -> Result<Vec<Expiry>, RetentionError> {
+        let mut all = Vec::with_capacity(Table::ALL.len());
+        for table in Table::ALL {
+            let keep_days = self.periods.days(table);
+            let cutoff = retention::cutoff(today, keep_days);
+            let partitions = match cutoff {
+                Some(_) => retention::expired(&self.partition_ids(table).await?, today, keep_days),
+                None => Vec::new(),
+            };
+            all.push(Expiry {
+                table,
+                keep_days,
+                cutoff,
+                partitions,
+            });
+        }
+        Ok(all)
+    }
+
+    /// Drops every expired partition, table by table in [`Table::ALL`]'s
+    /// order, calling `dropped` after each one; stops at the first failure, so
+    /// `daily_stats` never loses a month whose events are still there.
+    pub async fn enforce(
+        &self,
+        today: u16,
+        mut dropped: impl FnMut(Table),
+    ) -> Result<Vec<Expiry>, RetentionError> {
+        let expired = self.expired(today).await?;
+        for expiry in &expired {
+            let statement = drop_partition_statement(expiry.table);
+            for &partition in &expiry.partitions {
+                self.endpoints
+                    .run(|client| client.query(&statement).bind(partition).execute())
+                    .await
+                    .map_err(|cause| RetentionError::Drop {
+                        table: expiry.table.name(),
+                        partition,
+                        cause,
+                    })?;
+                dropped(expiry.table);
+            }
+        }
+        Ok(expired)
+    }
+
+    async fn partition_ids(&self, table: Table) -> Result<Vec<String>, RetentionError> {
+        self.endpoints
+            .run(|client| client.query(PARTITIONS).bind(table.name()).fetch_all())
+            .await
+            .map_err(|cause| RetentionError::List {
+                table: table.name(),
+                cause,
+            })
+    }
+}
+
+/// Enforces retention now, then every [`INTERVAL`] (every [`RETRY`] after a
+/// failure) until the process ends. Failures are logged and counted, never
+/// fatal: the collector keeps collecting.
+pub async fn run(retention: Retention, metrics: Arc<Metrics>) {
+    loop {
+        let today = clock::day_of(clock::now_unix());
+        let outcome = retention
+            .enforce(today, |table| metrics.partition_dropped(table))
+            .await;
+        let wait = match outcome {
+            Ok(expired) => {
+                for expiry in expired.iter().filter(|e| !e.partitions.is_empty()) {
+                    tracing::info!("retention: {}", expiry.describe(false));
+                }
+                INTERVAL
+            }
+            Err(error) => {
+                metrics.retention_failed();
+                tracing::warn!(%error, "retention could not finish; expired rows stay until the next try, within the hour");
+                RETRY
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expiry(table: Table, keep_days: u16, partitions: &[u32]) -> Expiry {
+        Expiry {
+            table,
+            keep_days,
+            cutoff: retention::cutoff(clock::day_from_civil(2026, 11, 25).unwrap(), keep_days),
+            partitions: partitions.to_vec(),
+        }
+    }
+
+    #[test]
+    fn each_table_is_described_in_one_line() {
+        let cases = [
+            (
+                expiry(Table::Events, 732, &[202409, 202410]),
+                true,
+                "events (732 days, months ended before 2024-11-23): would drop 202409, 202410",
+            ),
+            (
+                expiry(Table::EmailOpens, 400, &[202509]),
+                false,
+                "email_opens (400 days, months ended before 2025-10-21): dropped 202509",
+            ),
+            (
+                expiry(Table::EmailOpens, 400, &[]),
+                false,
+                "email_opens (400 days, months ended before 2025-10-21): nothing to drop",
+            ),
+            (
+                expiry(Table::DailyStats, 0, &[]),
+                true,
+                "daily_stats (kept forever): nothing to drop",
+            ),
+        ];
+        for (expiry, dry_run, line) in cases {
+            assert_eq!(expiry.describe(dry_run), line);
+        }
+    }
+
+    #[test]
+    fn the_drop_statement_names_the_table_and_binds_the_partition() {
+        assert_eq!(
+            drop_partition_statement(Table::DailyStats),
+            "ALTER TABLE daily_stats DROP PARTITION ?"
+        );
+    }
+}

@@ -1,0 +1,529 @@
+#!/usr/bin/env python3
+"""Drives the dashboard in Chromium against a running collector and checks
+what it shows against the stats API.
+
+    python3 tests/browser/dashboard.py --base http://127.0.0.1:PORT \
+        --token TOKEN --site optimumabq.com --campaign 2026-11-newsletter \
+        --small-filter country==FR --share-link URL --expired-share-link URL \
+        --out DIR
+
+Prints one line per check (PASS/FAIL name: detail) and exits 0 only if every
+check passed. Needs Python Playwright and Debian's /usr/bin/chromium (it never
+downloads a browser). Every scenario runs in a fresh browser context.
+
+Hooks it relies on (kept stable by app.js): body[data-state]
+(signed-out|loading|ready|error), [data-panel], [data-figure], [data-row]
+with data-value and [data-cell="unique"|"count"], [data-filter], a[data-csv],
+and the tab buttons' data-tab.
+"""
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+from zoneinfo import ZoneInfo
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/131.0.0.0 Safari/537.36")
+WIDTHS = (1440, 375)
+TIMEOUT_MS = 30_000
+SITE_FIGURES = ["visitors", "pageviews", "visits", "views_per_visit", "bounce_rate"]
+EMAIL_FIGURES = ["opens", "unique_opens", "proxied_opens", "direct_opens"]
+PANEL_TABS = {
+    "pages": ["path", "entry_page"],
+    "sources": ["referrer_host", "utm_source", "utm_medium", "utm_campaign"],
+    "locations": ["country", "region", "city"],
+    "devices": ["browser", "os", "device"],
+    "events": ["name"],
+}
+PROXIED_TEXT = "Proxied opens were fetched by a mail provider"
+STATS_PREFIX = "/dashboard/api/stats/"
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def expect(condition, message):
+    if not condition:
+        raise CheckFailed(message)
+
+
+def expect_equal(actual, expected, what):
+    if actual != expected:
+        raise CheckFailed(f"{what}: the page has {actual!r}, expected {expected!r}")
+
+
+# --------------------------------------------------------------- results
+class Results:
+    def __init__(self):
+        self.failed = 0
+        self.passed = 0
+
+    def record(self, name, error=None, detail=""):
+        if error is None:
+            self.passed += 1
+            print(f"PASS {name}" + (f": {detail}" if detail else ""), flush=True)
+        else:
+            self.failed += 1
+            print(f"FAIL {name}: {error}", flush=True)
+
+    def run(self, name, function, *args):
+        """Runs one check; a CheckFailed or any other exception fails it."""
+        try:
+            detail = function(*args)
+        except CheckFailed as e:
+            self.record(name, str(e))
+            return False
+        except Exception as e:  # a timeout or a broken page is a failure too
+            self.record(name, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            traceback.print_exc(file=sys.stderr)
+            return False
+        self.record(name, detail=detail or "")
+        return True
+
+
+# ------------------------------------------------------------------- API
+class Api:
+    """The public stats API, with the bearer token."""
+
+    def __init__(self, base, token):
+        self.base = base.rstrip("/")
+        self.token = token
+
+    def get(self, kind, query, raw=False):
+        url = f"{self.base}/api/v1/stats/{kind}?{query}"
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                body = response.read()
+        except urllib.error.HTTPError as e:
+            raise CheckFailed(f"API {kind}?{query} answered {e.code}: {e.read()[:300]!r}")
+        return body if raw else json.loads(body)
+
+    def same_as(self, page_url, raw=False):
+        """The API's answer to the request the page made to /dashboard/api/stats/."""
+        parts = urllib.parse.urlsplit(page_url)
+        expect(parts.path.startswith(STATS_PREFIX), f"not a stats request: {page_url}")
+        return self.get(parts.path[len(STATS_PREFIX):], parts.query, raw)
+
+
+def query_of(url):
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(url).query, keep_blank_values=True)
+
+
+def shown(n):
+    """A number as the page writes it: toLocaleString('en-US'), '—' when withheld."""
+    if n is None:
+        return "—"
+    if isinstance(n, float) and not n.is_integer():
+        return f"{n:,.3f}".rstrip("0").rstrip(".")
+    return f"{int(n):,}"
+
+
+def today_in(time_zone):
+    return dt.datetime.now(ZoneInfo(time_zone)).date()
+
+
+# --------------------------------------------------------------- browser
+class Session:
+    """One browser context and page, recording requests and errors."""
+
+    def __init__(self, browser, args, host, width=WIDTHS[0]):
+        self.args = args
+        self.context = browser.new_context(viewport={"width": width, "height": 900},
+                                           user_agent=USER_AGENT, accept_downloads=True)
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.page = self.context.new_page()
+        self.requests = []
+        self.errors = []
+        self.recording_errors = False
+        self.overflow = []
+        self.host = host
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda e: self._error(f"uncaught exception: {e}"))
+
+    def _console(self, message):
+        if message.type == "error":
+            self._error(f"console error: {message.text}")
+
+    def _error(self, text):
+        if self.recording_errors:
+            self.errors.append(text)
+
+    def close(self):
+        self.context.close()
+
+    def goto(self, path_or_url):
+        url = path_or_url if "://" in path_or_url else self.args.base.rstrip("/") + path_or_url
+        self.page.goto(url)
+
+    def state(self):
+        return self.page.evaluate("() => document.body.dataset.state")
+
+    def wait_settled(self):
+        self.page.wait_for_function(
+            "() => ['ready', 'error', 'signed-out'].includes(document.body.dataset.state)")
+        return self.state()
+
+    def wait_ready(self, what="the view"):
+        state = self.wait_settled()
+        if state != "ready":
+            errors = self.page.locator(".panel-error, .fatal, #signin-error").all_inner_texts()
+            raise CheckFailed(f"{what} ended in state {state!r}: {' | '.join(t.strip() for t in errors if t.strip())}")
+
+    def sign_in(self, token):
+        self.goto("/dashboard")
+        self.page.wait_for_function("() => document.body.dataset.state === 'signed-out'")
+        self.page.fill("#token", token)
+        self.page.click("#signin-button")
+        self.wait_ready("sign-in")
+        self.recording_errors = True
+
+    def stats_requests(self, kind, since=0):
+        return [u for u in self.requests[since:]
+                if urllib.parse.urlsplit(u).path == STATS_PREFIX + kind]
+
+    def last_request(self, kind, since=0, **params):
+        for url in reversed(self.stats_requests(kind, since)):
+            q = query_of(url)
+            if "csv" in q.get("format", []):
+                continue
+            if all(q.get(k, [None])[0] == v for k, v in params.items()):
+                return url
+        raise CheckFailed(f"the page made no {kind} request with {params or 'these parameters'}")
+
+    def me(self):
+        return self.context.request.get(self.args.base.rstrip("/") + "/dashboard/api/me").json()
+
+    def figure(self, name):
+        return self.page.locator(f'[data-figure="{name}"]').first.inner_text().strip()
+
+    def rows(self, panel):
+        return self.page.eval_on_selector_all(
+            f'[data-panel="{panel}"] [data-row]',
+            """rows => rows.map(r => [r.dataset.value,
+                 r.querySelector('[data-cell="unique"]').textContent.trim(),
+                 r.querySelector('[data-cell="count"]').textContent.trim()])""")
+
+    def select_tab(self, panel, dim):
+        tab = self.page.locator(f'[data-panel="{panel}"] [data-tab="{dim}"]')
+        if tab.count() and tab.get_attribute("aria-selected") != "true":
+            tab.click()
+        self.wait_ready(f"the {panel} panel's {dim} tab")
+
+    def screenshot(self, name):
+        """Full-page PNGs at every width; notes a page wider than the window."""
+        for width in WIDTHS:
+            self.page.set_viewport_size({"width": width, "height": 900})
+            self.page.wait_for_timeout(150)  # the chart redraws on resize
+            path = os.path.join(self.args.out, f"{name}-{width}.png")
+            self.page.screenshot(path=path, full_page=True)
+            scroll = self.page.evaluate("() => document.documentElement.scrollWidth")
+            if scroll > width:
+                self.overflow.append(f"{name} at {width}px is {scroll}px wide")
+        self.page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+        self.page.wait_for_timeout(150)
+
+
+# ---------------------------------------------------------------- checks
+def rows_from_api(report):
+    return [[r["value"], shown(r["unique"]), shown(r["count"])] for r in report["rows"]]
+
+
+def compare_summary(s, api, since=0):
+    url = s.last_request("summary", since)
+    report = api.same_as(url)
+    for name in SITE_FIGURES:
+        expected = shown(report["current"][name]) if report["current"] else "—"
+        expect_equal(s.figure(name), expected, f"figure {name}")
+    return url
+
+
+def compare_panel(s, api, panel, dim, since=0):
+    url = s.last_request("breakdown", since, by=dim, limit="10")
+    expect_equal(s.rows(panel), rows_from_api(api.same_as(url)), f"panel {panel}, tab {dim}")
+
+
+def check_sign_in(s, args):
+    s.goto("/dashboard")
+    s.page.wait_for_function("() => document.body.dataset.state === 'signed-out'")
+    s.page.fill("#token", args.token + "-wrong")
+    s.page.click("#signin-button")
+    s.page.wait_for_function(
+        "() => document.body.dataset.state === 'signed-out' && document.querySelector('#signin-error').textContent.trim() !== ''")
+    message = s.page.inner_text("#signin-error").strip()
+    expect(s.page.is_visible("#signin-error"), "the error message is not visible")
+    expect(s.page.is_visible("#token"), "the sign-in form went away after a wrong token")
+    s.screenshot("sign-in")
+    s.page.fill("#token", args.token)
+    s.page.click("#signin-button")
+    s.wait_ready("sign-in with the right token")
+    s.recording_errors = True
+    expect(s.page.locator('[data-panel="summary"]').is_visible(), "no summary after signing in")
+    return f"wrong token refused ({message!r}), right token accepted"
+
+
+def check_default_view(s, api, args):
+    """The default view is the last 30 days in the site's zone; figures and
+    every panel tab equal the API's."""
+    me = s.me()
+    site = next(x for x in me["sites"] if x["id"] == args.site)
+    params = query_of(s.page.url)
+    expect_equal(params.get("period"), ["30d"], "period in the URL")
+    url = compare_summary(s, api)
+    q = query_of(url)
+    today = today_in(site["time_zone"])
+    expected = {"site": [args.site], "from": [str(today - dt.timedelta(days=29))], "to": [str(today)],
+                "tz": [site["time_zone"]]}
+    for key, value in expected.items():
+        expect_equal(q.get(key), value, f"summary request parameter {key}")
+    tabs = 0
+    for panel, dims in PANEL_TABS.items():
+        for dim in dims:
+            s.select_tab(panel, dim)
+            compare_panel(s, api, panel, dim)
+            tabs += 1
+        s.select_tab(panel, dims[0])
+    s.screenshot("overview")
+    return f"5 figures and {tabs} panel tabs equal the API's ({q['from'][0]} to {q['to'][0]}, {q['tz'][0]})"
+
+
+def check_filter_by_click(s, api, args):
+    before = [s.figure(n) for n in SITE_FIGURES]
+    s.select_tab("locations", "country")
+    rows = s.page.locator('[data-panel="locations"] [data-row] button')
+    expect(rows.count() > 0, "no clickable country row")
+    row = s.page.locator('[data-panel="locations"] [data-row]').filter(has=s.page.locator("button")).first
+    value = row.get_attribute("data-value")
+    wanted = "country==" + ("" if value == "(none)" else value)
+    mark = len(s.requests)
+    row.locator("button").click()
+    s.wait_ready("the filtered view")
+    expect(s.page.locator(f'[data-filter="{wanted}"]').count() == 1, f"no chip [data-filter={wanted!r}]")
+    expect_equal(query_of(s.page.url).get("filter"), [wanted], "filter in the URL")
+    for kind in ("summary", "timeseries"):
+        expect(any(query_of(u).get("filter") == [wanted] for u in s.stats_requests(kind, mark)),
+               f"{kind} was not fetched again with the filter")
+    for panel in PANEL_TABS:
+        fetched = [u for u in s.stats_requests("breakdown", mark) if query_of(u).get("filter") == [wanted]]
+        dims = {query_of(u)["by"][0] for u in fetched}
+        expect(dims & set(PANEL_TABS[panel]), f"panel {panel} was not fetched again with the filter")
+    compare_summary(s, api, mark)
+    compare_panel(s, api, "pages", "path", mark)
+    drilled = s.page.get_attribute('[data-panel="locations"] [data-tab="region"]', "aria-selected")
+    expect_equal(drilled, "true", "locations panel switched to regions")
+    compare_panel(s, api, "locations", "region", mark)
+    s.screenshot("overview-filtered")
+    chip = s.page.locator(f'[data-filter="{wanted}"] button')
+    expect(bool(chip.get_attribute("aria-label")), "the chip's remove button has no label")
+    mark = len(s.requests)
+    chip.click()
+    s.wait_ready("the view without the filter")
+    expect(s.page.locator("[data-filter]").count() == 0, "the chip is still there")
+    expect("filter" not in query_of(s.page.url), "the URL still has a filter")
+    compare_summary(s, api, mark)
+    expect_equal([s.figure(n) for n in SITE_FIGURES], before, "figures after removing the filter")
+    return f"{wanted}: chip, URL, 7 reports refetched with it; removed again"
+
+
+def chart_points(s):
+    return s.page.locator('[data-panel="chart"] table tbody tr').count()
+
+
+def check_period_change(s, api, args):
+    mark = len(s.requests)
+    s.page.select_option("#period", "7d")
+    s.wait_ready("the last 7 days")
+    expect_equal(query_of(s.page.url).get("period"), ["7d"], "period in the URL")
+    url = s.last_request("timeseries", mark)
+    q = query_of(url)
+    expect_equal(q.get("interval"), ["day"], "interval for 7 days")
+    expect_equal((dt.date.fromisoformat(q["to"][0]) - dt.date.fromisoformat(q["from"][0])).days, 6,
+                 "days in the last 7 days")
+    points = len(api.same_as(url)["points"])
+    expect_equal(chart_points(s), points, "chart points")
+    expect(s.page.locator('[data-panel="chart"] svg path.line, [data-panel="chart"] svg circle.dot').count() > 0,
+           "the chart has no line")
+    compare_summary(s, api, mark)
+    s.page.go_back()
+    s.wait_ready("Back to 30 days")
+    expect_equal(query_of(s.page.url).get("period"), ["30d"], "period after Back")
+    expect_equal(s.page.input_value("#period"), "30d", "period picker after Back")
+    return f"7 days: {points} points, as the API; Back restores 30 days"
+
+
+def check_csv_download(s, api, args):
+    link = s.page.locator('[data-panel="pages"] a[data-csv]')
+    href = link.get_attribute("href")
+    q = query_of(href)
+    expect_equal(q.get("format"), ["csv"], "format of the CSV link")
+    with s.page.expect_download() as info:
+        link.click()
+    download = info.value
+    with open(download.path(), "rb") as f:
+        got = f.read()
+    expected = api.same_as(urllib.parse.urljoin(args.base, href), raw=True)
+    expect(got == expected, f"the download ({len(got)} bytes) differs from the API's CSV ({len(expected)} bytes)")
+    chart_href = s.page.get_attribute('[data-panel="chart"] a[data-csv]', "href")
+    expect(chart_href and "format=csv" in chart_href, "the chart has no CSV link")
+    return f"{download.suggested_filename}: {len(got)} bytes, same as the API"
+
+
+def check_campaign(s, api, args):
+    s.page.click("#nav-campaigns")
+    s.wait_ready("the campaigns list")
+    expect(s.page.locator('[data-panel="campaigns"]').is_visible(), "no campaigns panel")
+    expect_equal(query_of(s.page.url).get("view"), ["campaigns"], "view in the URL")
+    s.screenshot("campaigns")
+    link = s.page.locator(f'[data-panel="campaigns"] [data-row][data-value="{args.campaign}"] a')
+    expect(link.count() == 1, f"campaign {args.campaign} is not listed")
+    link.click()
+    s.wait_ready("the campaign page")
+    expect_equal(query_of(s.page.url).get("campaign"), [args.campaign], "campaign in the URL")
+    report = api.same_as(s.last_request("email", campaign=args.campaign))
+    for name in EMAIL_FIGURES:
+        expect_equal(s.figure(name), shown(report[name]), f"figure {name}")
+    expect(report["opens"] is not None, "the API withholds the campaign's opens; seed more recipients")
+    text = s.page.inner_text('[data-panel="campaign"]')
+    expect(PROXIED_TEXT in text, "the proxied explanation is missing")
+    expect_equal(chart_points(s), len(report["by_day"]), "days in the opens chart")
+    s.screenshot("campaign")
+    return f"opens {report['opens']}, unique {report['unique_opens']}, as the API"
+
+
+def check_small_filter(s, api, args):
+    mark = len(s.requests)
+    path = "/dashboard?" + urllib.parse.urlencode(
+        [("site", args.site), ("period", "30d"), ("filter", args.small_filter)])
+    s.goto(path)
+    s.wait_ready("the small filter")
+    report = api.same_as(s.last_request("summary", mark))
+    expect(report["current"] is None, "the API does not withhold the small filter; nothing to check")
+    for name in SITE_FIGURES:
+        expect_equal(s.figure(name), "—", f"withheld figure {name}")
+    k = s.me().get("min_group_size", 5)
+    text = s.page.inner_text('[data-panel="summary"]')
+    expect(f"fewer than {k}" in text, f"no 'fewer than {k}' next to the withheld figures")
+    return f"all five figures read — with 'fewer than {k}'"
+
+
+def check_shared_link(browser, args, host, results_errors, overflow):
+    s = Session(browser, args, host)
+    try:
+        s.recording_errors = True
+        s.goto(args.share_link)
+        s.wait_ready("the shared link")
+        expect("#share=" not in s.page.url, "the grant is still in the URL")
+        expect(s.page.locator('[data-panel="summary"]').is_visible(), "no summary in the shared view")
+        expect(not s.page.is_visible("#nav-campaigns"), "the shared view offers campaigns")
+        expect(s.page.locator('[data-panel="campaigns"], [data-panel="campaign"]').count() == 0,
+               "the shared view shows campaigns")
+        expect_equal(s.page.inner_text("#signout").strip(), "Leave shared view", "sign-out button")
+        expect(not any("/stats/campaigns" in u or "/stats/email" in u for u in s.requests),
+               "the shared view asked for campaigns")
+        s.screenshot("shared")
+        results_errors.extend(s.errors)
+        overflow.extend(s.overflow)
+        shared_site = query_of(s.page.url).get("site", ["?"])[0]
+    finally:
+        s.close()
+    expired = Session(browser, args, host)
+    try:
+        expired.goto(args.expired_share_link)
+        expired.page.wait_for_function("() => document.body.dataset.state === 'signed-out'")
+        message = expired.page.inner_text("#signin-error").strip()
+        expect(message, "the expired link is refused without a message")
+        expect("#share=" not in expired.page.url, "the expired grant is still in the URL")
+    finally:
+        expired.close()
+    return f"shared view of {shared_site} without campaigns; expired link: {message!r}"
+
+
+def check_hosts_and_errors(sessions_requests, errors, host):
+    foreign = sorted({urllib.parse.urlsplit(u).netloc for u in sessions_requests
+                      if urllib.parse.urlsplit(u).scheme in ("http", "https", "ws", "wss")
+                      and urllib.parse.urlsplit(u).netloc != host})
+    expect(not foreign, f"requests left for {foreign}")
+    other = [u for u in sessions_requests if urllib.parse.urlsplit(u).scheme not in ("http", "https", "data")]
+    expect(not other, f"unexpected requests: {other[:3]}")
+    expect(not errors, "; ".join(errors[:5]))
+    return f"{len(sessions_requests)} requests, all to {host}; no console errors"
+
+
+# ------------------------------------------------------------------ main
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for name in ("base", "token", "site", "campaign", "small-filter", "share-link", "expired-share-link", "out"):
+        parser.add_argument("--" + name, required=True)
+    return parser.parse_args(argv)
+
+
+def main(argv):
+    args = parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    host = urllib.parse.urlsplit(args.base).netloc
+    api = Api(args.base, args.token)
+    results = Results()
+    all_requests, errors, overflow = [], [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+        def scenario(checks, signed_in=True):
+            """Runs `checks` in order in one fresh context (each goes on from
+            where the one before left the page)."""
+            s = Session(browser, args, host)
+            try:
+                if signed_in and not results.run("sign in", s.sign_in, args.token):
+                    for name, _ in checks:
+                        results.record(name, "not run: sign-in failed")
+                    return
+                for name, check in checks:
+                    results.run(name, check, s)
+            finally:
+                all_requests.extend(s.requests)
+                errors.extend(s.errors)
+                overflow.extend(s.overflow)
+                s.close()
+
+        scenario([("1. sign-in refused, then accepted", lambda s: check_sign_in(s, args))], signed_in=False)
+        scenario([
+            ("2. figures and panels equal the API", lambda s: check_default_view(s, api, args)),
+            ("4. period change redraws the chart", lambda s: check_period_change(s, api, args)),
+            ("5. CSV download equals the API's CSV", lambda s: check_csv_download(s, api, args)),
+        ])
+        scenario([("3. clicking a row filters everything", lambda s: check_filter_by_click(s, api, args))])
+        scenario([("6. campaign page equals the email report", lambda s: check_campaign(s, api, args))])
+        scenario([("7. small filter is withheld", lambda s: check_small_filter(s, api, args))])
+        results.run("8. shared link opens, expired one is refused",
+                    check_shared_link, browser, args, host, errors, overflow)
+        results.run("9. no other host, no console errors",
+                    check_hosts_and_errors, all_requests, errors, host)
+        shots = sorted(f for f in os.listdir(args.out) if f.endswith(".png"))
+        results.run("10. screenshots at 375 and 1440 px", lambda: check_screenshots(args.out, shots, overflow))
+        browser.close()
+    print(f"{results.passed} passed, {results.failed} failed")
+    return 0 if results.failed == 0 else 1
+
+
+def check_screenshots(out, shots, overflow):
+    wanted = [f"{name}-{w}.png" for name in ("overview", "overview-filtered", "campaigns", "campaign", "sign-in", "shared")
+              for w in WIDTHS]
+    missing = [w for w in wanted if w not in shots]
+    expect(not missing, f"missing {missing}")
+    expect(not overflow, "wider than the window: " + "; ".join(overflow))
+    return f"{len(wanted)} PNGs in {out}, none wider than its window"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
