@@ -252,6 +252,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging(config.log_format);
             let retention = Retention::new(
                 beaconhouse::sink::clickhouse::Endpoints::new(&config.clickhouse),
+                &config.clickhouse,
                 config.retention.clone(),
             );
             let today = beaconhouse::clock::day_of(beaconhouse::clock::now_unix());

@@ -63,7 +63,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let reporter = Reporter::new(endpoints.clone(), config.reporting.min_group_size);
     tokio::spawn(rollup::run(reporter.clone()));
     tokio::spawn(retention::run(
-        Retention::new(endpoints.clone(), config.retention.clone()),
+        Retention::new(
+            endpoints.clone(),
+            &config.clickhouse,
+            config.retention.clone(),
+        ),
         metrics.clone(),
     ));
     let stats = web::Data::new(StatsState {

@@ -422,6 +422,50 @@ fn a_replica_killed_mid_load_loses_and_duplicates_nothing_and_catches_up() {
     assert!(clean_exit, "{log}");
 }
 
+#[test]
+fn retention_drops_an_expired_month_from_every_shard_and_replica() {
+    let cluster = cluster();
+    let db = migrated(&cluster, "retention");
+    for months_ago in [30, 3] {
+        cluster.insert(
+            0,
+            &db,
+            &format!(
+                "INSERT INTO events (site, ts, name, visitor_id, path, device) SELECT 'optimumabq.com', addMonths(now(), -{months_ago}), 'pageview', number, '/', 'desktop' FROM numbers(20)"
+            ),
+        );
+    }
+    let expired_here =
+        "SELECT count() > 0 FROM events_local WHERE ts < addMonths(now(), -12) FORMAT TSV";
+    cluster.everywhere(
+        "every node holds rows of the expired month",
+        &db,
+        expired_here,
+        "1",
+    );
+    // Through node 1, which need not lead the tables it drops from.
+    let out = Beaconhouse::new()
+        .on(&cluster.target(&[1]), &db)
+        .env("BEACONHOUSE_SITES", "[{id=\"x\",hostnames=[\"x\"]}]")
+        .env("BEACONHOUSE_RETENTION_EVENTS_DAYS", "365")
+        .arg("retention")
+        .run_ok();
+    assert!(out.contains("events (365 days"), "{out}");
+    cluster.everywhere(
+        "the expired month is gone from every node",
+        &db,
+        expired_here,
+        "0",
+    );
+    cluster.everywhere(
+        "the kept month stays whole, read from any node",
+        &db,
+        "SELECT count() FROM events FORMAT TSV",
+        "20",
+    );
+    eprintln!("retention on the cluster: {}", out.trim());
+}
+
 /// ClickHouse's own insert deduplication, measured: what it catches, and
 /// what is left to the shipper's `event_id` check.
 #[test]

@@ -3,9 +3,10 @@
 //! statement text in, statements out.
 //!
 //! Owns: where every table's rows live on a cluster ([`TABLES`]: spread over
-//! the shards by a sharding key, or kept whole on every node), the names
-//! of the tables on each node (`<table>_local` under a `Distributed` table
-//! `<table>`), and the ZooKeeper paths of the replicated tables.
+//! the shards by a sharding key, or kept whole on every node, each sharded
+//! table as `<table>_local` on every node, named by
+//! `sink::clickhouse::local_table`, under a `Distributed` table `<table>`),
+//! and the ZooKeeper paths of the replicated tables.
 //! `schema/` stays plain SQL for one server; this module rewrites it.
 //!
 //! The rewrite, per statement:
@@ -29,6 +30,8 @@
 //! Must never: take a name from anywhere but `schema/` and the validated
 //! configuration (database and cluster are plain names), or place a table
 //! that [`TABLES`] does not list.
+
+use crate::sink::clickhouse::local_table;
 
 /// Where a table's rows live on a cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,11 +97,6 @@ pub enum ClusterFormError {
     Unsupported(String),
 }
 
-/// The name of a sharded table's part on each node.
-pub fn local_name(table: &str) -> String {
-    format!("{table}_local")
-}
-
 /// The statements that apply one statement of `schema/` on `cluster`.
 pub fn statements(statement: &str, cluster: Cluster<'_>) -> Result<Vec<String>, ClusterFormError> {
     let unsupported = || ClusterFormError::Unsupported(statement.to_string());
@@ -120,7 +118,7 @@ pub fn statements(statement: &str, cluster: Cluster<'_>) -> Result<Vec<String>, 
             Placement::Sharded { key } => vec![
                 replicated(
                     format!("/clickhouse/tables/{{shard}}/{database}/{table}"),
-                    &local_name(table),
+                    &local_table(table),
                 ),
                 distributed(table, key, cluster),
             ],
@@ -137,7 +135,7 @@ pub fn statements(statement: &str, cluster: Cluster<'_>) -> Result<Vec<String>, 
             Placement::Sharded { key } => vec![
                 format!(
                     "ALTER TABLE {database}.{} ON CLUSTER {name} {action}",
-                    local_name(table)
+                    local_table(table)
                 ),
                 format!("DROP TABLE IF EXISTS {database}.{table} ON CLUSTER {name}"),
                 distributed(table, key, cluster),
@@ -159,7 +157,7 @@ fn placement(table: &str) -> Result<Placement, ClusterFormError> {
 /// The `Distributed` table a sharded table is read and written through.
 fn distributed(table: &str, key: &str, cluster: Cluster<'_>) -> String {
     let Cluster { name, database } = cluster;
-    let local = local_name(table);
+    let local = local_table(table);
     format!(
         "CREATE TABLE IF NOT EXISTS {database}.{table} ON CLUSTER {name} AS {database}.{local} ENGINE = Distributed({name}, {database}, {local}, {key})"
     )
@@ -301,7 +299,7 @@ mod tests {
         let mut expected: Vec<String> = TABLES
             .iter()
             .flat_map(|(table, placement)| match placement {
-                Placement::Sharded { .. } => vec![local_name(table), table.to_string()],
+                Placement::Sharded { .. } => vec![local_table(table), table.to_string()],
                 Placement::EveryNode => vec![table.to_string()],
             })
             .collect();

@@ -146,6 +146,13 @@ impl Endpoints {
     }
 }
 
+/// On a cluster (`clickhouse.cluster`), the table on each node that holds
+/// its shard's rows of the `Distributed` table `table`: `migrate::cluster`
+/// creates it, retention drops its partitions.
+pub fn local_table(table: &str) -> String {
+    format!("{table}_local")
+}
+
 /// The tables rows are inserted into, with the column holding each row's
 /// random id. A fixed enum: table names never come from a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
