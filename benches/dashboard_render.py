@@ -1,6 +1,13 @@
-"""Times the dashboard in Debian's Chromium: from navigation to every panel
-rendered (`body[data-state=ready]`), over a 30-day window of the report
-benchmark's data, and weighs the page's files as served, gzip -9 compressed.
+"""Times the dashboard in Debian's Chromium: from navigation start to the
+first frame painted after every panel is rendered (`body[data-state=ready]`),
+read in the page itself, over a 30-day window of the report benchmark's
+data; and weighs the page's files as served, gzip -9 compressed.
+
+The time is the page's own clock (`performance.now()`, zero at navigation
+start), taken two animation frames after the state turns ready, so the
+rendered panels have been painted. Playwright's own wait for the selector
+polls and adds some 300 ms on this machine, which is the harness, not the
+page; the wall time it sees is printed next to it.
 
     python3 benches/dashboard_render.py BASE TOKEN RUNS FROM TO
 
@@ -40,21 +47,37 @@ def weigh(base):
     return rows
 
 
+# Records, in the page, when the first frame after `data-state=ready` is
+# painted. Injected by the browser driver, not subject to the page's CSP.
+PAINTED_AFTER_READY = """
+new MutationObserver(() => {
+  if (document.body && document.body.dataset.state === 'ready' && !window.__painted) {
+    window.__painted = -1;
+    requestAnimationFrame(() => requestAnimationFrame(() => { window.__painted = performance.now(); }));
+  }
+}).observe(document, {attributes: true, subtree: true, attributeFilter: ['data-state']});
+"""
+
+
 def time_view(page, url, runs):
-    """Median and max milliseconds from navigation to ready, after a warm-up;
-    and the number of requests one load makes."""
+    """Median and max milliseconds from navigation start to the frame painted
+    after ready (the page's clock), and the harness's wall time, after a
+    warm-up; and the number of requests one load makes."""
     requests = []
     page.on("request", lambda request: requests.append(request.url))
-    times = []
+    painted, walls = [], []
     for run in range(runs + 1):
         requests.clear()
         start = time.perf_counter()
         page.goto(url)
         page.wait_for_selector('body[data-state="ready"]', state="attached", timeout=120_000)
-        elapsed = (time.perf_counter() - start) * 1000
+        while page.evaluate("window.__painted || 0") <= 0:
+            time.sleep(0.005)
+        wall = (time.perf_counter() - start) * 1000
         if run > 0:
-            times.append(elapsed)
-    return statistics.median(times), max(times), len(requests)
+            painted.append(page.evaluate("window.__painted"))
+            walls.append(wall)
+    return statistics.median(painted), max(painted), statistics.median(walls), len(requests)
 
 
 def main():
@@ -71,6 +94,7 @@ def main():
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         context = browser.new_context(user_agent=USER_AGENT, viewport={"width": 1440, "height": 900})
         page = context.new_page()
+        page.add_init_script(PAINTED_AFTER_READY)
         page.goto(base + "/dashboard")
         page.wait_for_selector('body[data-state="signed-out"], body[data-state="ready"]', state="attached")
         answer = page.evaluate(
@@ -80,11 +104,11 @@ def main():
         )
         if answer != 204:
             sys.exit(f"sign-in failed: {answer}")
-        print("| dashboard view (Chromium, 1440 px) | median ms | max ms | requests per load |")
-        print("|---|---:|---:|---:|")
+        print("| dashboard view (Chromium, 1440 px) | rendered and painted, median ms | max ms | harness wall, median ms | requests per load |")
+        print("|---|---:|---:|---:|---:|")
         for name, path in views:
-            median, worst, requests = time_view(page, base + path, runs)
-            print(f"| {name} | {median:.0f} | {worst:.0f} | {requests} |")
+            median, worst, wall, requests = time_view(page, base + path, runs)
+            print(f"| {name} | {median:.0f} | {worst:.0f} | {wall:.0f} | {requests} |")
         browser.close()
     print()
     print("| file | bytes | gzip -9 bytes |")

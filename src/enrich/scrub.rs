@@ -106,11 +106,14 @@ fn personal_data(text: &str) -> Option<&'static str> {
     }
 }
 
-/// Something `@` something-with-a-dot: loose on purpose, a false positive
-/// only costs a path its segment.
+/// Something `@` something-with-a-dot, at any `@`: loose on purpose, a
+/// false positive only costs a path its segment. Not only at the first `@`
+/// (`@alice@mastodon.social`, a fediverse handle), and a dot that ends the
+/// text does not clear it (`bob@example.com.`).
 fn is_email(text: &str) -> bool {
-    text.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && domain.contains('.') && !domain.ends_with('.')
+    text.match_indices('@').any(|(at, _)| {
+        let domain = text[at + 1..].trim_end_matches('.');
+        at > 0 && domain.contains('.')
     })
 }
 
@@ -193,6 +196,12 @@ mod tests {
             ("/cart;jsessionid=A1B2C3D4E5F6", "/cart"),
             ("/a;b=c/d;e", "/a/d"),
             ("/c@t", "/c@t"),
+            ("/c@t.", "/c@t."),
+            (
+                "/@alice@mastodon.social/with_replies",
+                "/:email/with_replies",
+            ),
+            ("/u/bob@example.com./x", "/u/:email/x"),
         ];
         for (raw, expected) in cases {
             assert_eq!(path(raw, &[]), *expected, "{raw}");
@@ -233,6 +242,10 @@ mod tests {
             ("newsletter", "newsletter"),
             ("spring-2026", "spring-2026"),
             ("carol@example.com", ":email"),
+            ("carol@example.com.", ":email"),
+            ("see carol@example.com/..", ":email"),
+            ("@carol@example.com", ":email"),
+            ("@carol", "@carol"),
             ("signup-3f2a9c1e-7b4d-4e8a-9c0f-1234567890ab", ":uuid"),
             ("user 55512345", ":id"),
             ("=HYPERLINK(\"http://x\")", "=HYPERLINK(\"http://x\")"),

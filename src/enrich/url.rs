@@ -52,7 +52,10 @@ pub fn clean_page_url(raw: &str) -> Option<PageUrl> {
         bounded(url.host_str().unwrap_or(""), MAX_HOST_CHARS).to_ascii_lowercase()
     };
     let decoded = percent_encoding::percent_decode_str(url.path()).decode_utf8_lossy();
-    let mut path = bounded(&decoded, MAX_PATH_CHARS);
+    // `%3F` and `%23` decode to `?` and `#`: what follows is a query or a
+    // fragment encoded once too often, and is dropped as one would be.
+    let decoded = decoded.split(['?', '#']).next().unwrap_or_default();
+    let mut path = bounded(decoded, MAX_PATH_CHARS);
     if path.is_empty() {
         path.push('/');
     }
@@ -89,9 +92,11 @@ pub fn referrer_host(raw: &str, own_hosts: &[String]) -> String {
         return String::new();
     }
     let short = host.strip_prefix("www.").unwrap_or(&host);
+    // What is kept must not be one of the site's hosts either
+    // (`www.www.example.org` would be kept as `www.example.org`).
     if own_hosts
         .iter()
-        .any(|own| own.strip_prefix("www.").unwrap_or(own) == short)
+        .any(|own| own == short || own.strip_prefix("www.").unwrap_or(own) == short)
     {
         return String::new();
     }
@@ -152,6 +157,13 @@ mod tests {
                 Some(("a.com", "/bad\u{fffd}byte")),
             ),
             ("https://a.com/%", Some(("a.com", "/%"))),
+            // An encoded query or fragment is cut like a plain one.
+            (
+                "https://a.com/search%3Fq%3Dmy%20name/x",
+                Some(("a.com", "/search")),
+            ),
+            ("/a%2Fb/%23frag%40x", Some(("", "/a/b/"))),
+            ("https://a.com/%3f", Some(("a.com", "/"))),
             ("https://[2001:db8::1]/p", Some(("[2001:db8::1]", "/p"))),
             ("javascript:alert(1)", None),
             ("file:///etc/passwd", None),
@@ -199,6 +211,8 @@ mod tests {
             ),
             ("https://optimumabq.com/about", ""),
             ("https://www.optimumabq.com/", ""),
+            ("https://www.www.optimumabq.com/", ""),
+            ("https://www.www.google.com/", "www.google.com"),
             (
                 "android-app://com.google.android.gm/",
                 "com.google.android.gm",

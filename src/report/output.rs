@@ -403,21 +403,10 @@ impl Report for AnyReport {
 }
 
 fn filters_label(filters: &[super::request::Filter]) -> String {
-    use super::request::FilterOp;
     if filters.is_empty() {
         return String::new();
     }
-    let parts: Vec<String> = filters
-        .iter()
-        .map(|f| {
-            let op = match f.op {
-                FilterOp::Equals => "==",
-                FilterOp::NotEquals => "!=",
-                FilterOp::Contains => "~",
-            };
-            format!("{}{op}{}", f.dimension.as_str(), f.value)
-        })
-        .collect();
+    let parts: Vec<String> = filters.iter().map(ToString::to_string).collect();
     format!(", where {}", parts.join(" and "))
 }
 

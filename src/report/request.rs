@@ -443,6 +443,19 @@ pub enum FilterOp {
     Contains,
 }
 
+impl FilterOp {
+    const ALL: [FilterOp; 3] = [FilterOp::Equals, FilterOp::NotEquals, FilterOp::Contains];
+
+    /// How a filter writes the operator.
+    fn token(self) -> &'static str {
+        match self {
+            FilterOp::Equals => "==",
+            FilterOp::NotEquals => "!=",
+            FilterOp::Contains => "~",
+        }
+    }
+}
+
 /// `country==US`, `path!=/`, `referrer_host~google`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Filter {
@@ -460,14 +473,10 @@ impl Filter {
             .char_indices()
             .find_map(|(i, _)| {
                 let rest = &text[i..];
-                [
-                    ("==", FilterOp::Equals),
-                    ("!=", FilterOp::NotEquals),
-                    ("~", FilterOp::Contains),
-                ]
-                .into_iter()
-                .find(|(token, _)| rest.starts_with(token))
-                .map(|(token, op)| (&text[..i], op, &rest[token.len()..]))
+                FilterOp::ALL
+                    .into_iter()
+                    .find(|op| rest.starts_with(op.token()))
+                    .map(|op| (&text[..i], op, &rest[op.token().len()..]))
             })
             .ok_or_else(|| invalid("filter", text, format!("write {}", Filter::SYNTAX)))?;
         let dimension = Dimension::parse("filter", name.trim())?;
@@ -486,6 +495,19 @@ impl Filter {
             op,
             value: value.to_string(),
         })
+    }
+}
+
+/// The text [`Filter::parse`] reads back: `country==US`.
+impl std::fmt::Display for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}{}{}",
+            self.dimension.as_str(),
+            self.op.token(),
+            self.value
+        )
     }
 }
 
@@ -739,6 +761,7 @@ mod tests {
         );
         let f = Filter::parse("path!=/a==b").unwrap();
         assert_eq!((f.op, f.value.as_str()), (FilterOp::NotEquals, "/a==b"));
+        assert_eq!(f.to_string(), "path!=/a==b", "prints as it parses");
         let f = Filter::parse("path!=/pricing").unwrap();
         assert_eq!((f.op, f.value.as_str()), (FilterOp::NotEquals, "/pricing"));
         let f = Filter::parse("referrer_host~google").unwrap();
