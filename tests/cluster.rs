@@ -301,12 +301,16 @@ fn reports_through_the_cluster_equal_a_single_servers() {
         "the day's second computation replaced its first"
     );
 
-    let shown = on_cluster()
-        .arg("report")
-        .args(BY_PATH.split_whitespace())
-        .run_ok();
+    let [on_one_server, through_the_cluster] = [on_single(), on_cluster()].map(|command| {
+        command
+            .arg("report")
+            .args(BY_PATH.split_whitespace())
+            .run_ok()
+    });
+    assert_eq!(through_the_cluster, on_one_server);
     eprintln!(
-        "{} reports equal on a single server and on the cluster, before and after the rollup; through the cluster:\n{shown}",
+        "{} reports equal on a single server and on the cluster, before and after the rollup; \
+         `report {BY_PATH}` on one server:\n{on_one_server}and through the cluster:\n{through_the_cluster}",
         REPORTS.len()
     );
 
