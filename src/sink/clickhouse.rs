@@ -52,11 +52,11 @@ pub struct Endpoints {
 }
 
 /// One endpoint, as [`Endpoints::current`] hands it out.
-pub struct Endpoint<'a> {
+struct Endpoint<'a> {
     /// Its place in the list, for [`Endpoints::failed`].
-    pub index: usize,
-    pub url: &'a str,
-    pub client: &'a Client,
+    index: usize,
+    url: &'a str,
+    client: &'a Client,
 }
 
 impl Endpoints {
@@ -104,7 +104,7 @@ impl Endpoints {
     }
 
     /// The endpoint work goes to first.
-    pub fn current(&self) -> Endpoint<'_> {
+    fn current(&self) -> Endpoint<'_> {
         let index = self.first.load(Ordering::Relaxed) % self.clients.len();
         let (url, client) = &self.clients[index];
         Endpoint { index, url, client }
@@ -112,7 +112,7 @@ impl Endpoints {
 
     /// Records that the endpoint at `index` failed: work starts at the next
     /// one from now on (unless a concurrent failure moved on already).
-    pub fn failed(&self, index: usize) {
+    fn failed(&self, index: usize) {
         let next = (index + 1) % self.clients.len();
         let _ = self
             .first
