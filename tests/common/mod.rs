@@ -1,5 +1,7 @@
-//! Test harness: a real clickhouse-server, the real `beaconhouse` binary, and a
-//! GeoIP fixture written by the tests themselves.
+//! Test harness: a real clickhouse-server (or a real cluster of them,
+//! [`cluster`]), the real `beaconhouse` binary, the known hits of the report
+//! tests ([`known_hits`]), and a GeoIP fixture written by the tests
+//! themselves.
 //!
 //! `BEACONHOUSE_TEST_CLICKHOUSE_URL` points the tests at a running server;
 //! otherwise one is started per test binary on free loopback ports with its own
