@@ -33,17 +33,8 @@ sed -e "s#/var/lib/clickhouse/#$dir/data/#g" \
     -e '/<listen_host>::<\/listen_host>/d' \
     "$packaged/config.xml" > "$dir/config.xml"
 
-if [ -n "${BEACONHOUSE_WATCH_PID:-}" ]; then
-  watched=$BEACONHOUSE_WATCH_PID
-  server_pid=$$
-  # Its directory goes too, once the server is gone (or after 60 s): a
-  # harness's shared server is never dropped, so nothing else removes it.
-  (
-    while kill -0 "$watched" 2>/dev/null; do sleep 1; done
-    kill "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 60); do kill -0 "$server_pid" 2>/dev/null || break; sleep 1; done
-    rm -rf "$dir"
-  ) &
-fi
+# shellcheck source=deploy/dev-watch.sh
+. "$(dirname "$0")/dev-watch.sh"
+stop_with_watched_process "$dir"
 cd "$dir"
 exec "$server" --config-file="$dir/config.xml"

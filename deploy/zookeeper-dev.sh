@@ -45,18 +45,9 @@ log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
 log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} %-5p %m%n
 CFG
 
-if [ -n "${BEACONHOUSE_WATCH_PID:-}" ]; then
-  watched=$BEACONHOUSE_WATCH_PID
-  server_pid=$$
-  # Its directory goes too, once the server is gone (or after 60 s): a
-  # harness's shared server is never dropped, so nothing else removes it.
-  (
-    while kill -0 "$watched" 2>/dev/null; do sleep 1; done
-    kill "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 60); do kill -0 "$server_pid" 2>/dev/null || break; sleep 1; done
-    rm -rf "$dir"
-  ) &
-fi
+# shellcheck source=deploy/dev-watch.sh
+. "$(dirname "$0")/dev-watch.sh"
+stop_with_watched_process "$dir"
 # zookeeper.jar's manifest names the rest of its class path; the log4j
 # binding makes it read the log4j.properties above.
 classpath="$jars/zookeeper.jar:$jars/slf4j-log4j12.jar:$jars/log4j-1.2.jar:$dir/conf"
