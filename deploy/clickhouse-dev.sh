@@ -5,8 +5,8 @@
 #
 # Copies the packaged config (Debian's clickhouse-server), moves every data and log
 # path into DIR, sets the ports, listens on 127.0.0.1 only, then execs the server
-# in the foreground. With BEACONHOUSE_WATCH_PID set, the server is stopped when
-# that process exits, so a crashed test run leaves no server behind.
+# in the foreground. With BEACONHOUSE_WATCH_PID set, the server is stopped and
+# DIR removed when that process exits, so a test run leaves neither behind.
 set -euo pipefail
 
 if [ $# -ne 4 ]; then
@@ -33,10 +33,8 @@ sed -e "s#/var/lib/clickhouse/#$dir/data/#g" \
     -e '/<listen_host>::<\/listen_host>/d' \
     "$packaged/config.xml" > "$dir/config.xml"
 
-if [ -n "${BEACONHOUSE_WATCH_PID:-}" ]; then
-  watched=$BEACONHOUSE_WATCH_PID
-  server_pid=$$
-  ( while kill -0 "$watched" 2>/dev/null; do sleep 1; done; kill "$server_pid" 2>/dev/null ) &
-fi
+# shellcheck source=deploy/dev-watch.sh
+. "$(dirname "$0")/dev-watch.sh"
+stop_with_watched_process "$dir"
 cd "$dir"
 exec "$server" --config-file="$dir/config.xml"

@@ -103,7 +103,7 @@ struct RawConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawClickHouse {
-    url: String,
+    url: UrlList,
     #[serde(deserialize_with = "string_or_number")]
     database: String,
     #[serde(deserialize_with = "string_or_number")]
@@ -111,6 +111,26 @@ struct RawClickHouse {
     #[serde(deserialize_with = "string_or_number")]
     password: String,
     ca_file: Option<PathBuf>,
+    cluster: Option<String>,
+}
+
+/// `clickhouse.url` as written: one endpoint, several separated by commas,
+/// or a list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum UrlList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl UrlList {
+    fn entries(&self) -> Vec<&str> {
+        let all: Vec<&str> = match self {
+            UrlList::One(text) => text.split(',').collect(),
+            UrlList::Many(list) => list.iter().map(String::as_str).collect(),
+        };
+        all.into_iter().map(str::trim).collect()
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -242,11 +262,12 @@ impl Default for RawConfig {
 impl Default for RawClickHouse {
     fn default() -> Self {
         RawClickHouse {
-            url: "http://127.0.0.1:8123".into(),
+            url: UrlList::One("http://127.0.0.1:8123".into()),
             database: "default".into(),
             user: "default".into(),
             password: String::new(),
             ca_file: None,
+            cluster: None,
         }
     }
 }
@@ -362,15 +383,19 @@ impl std::fmt::Display for ExposedSecrets {
 
 #[derive(Debug, Clone)]
 pub struct ClickHouseConfig {
-    /// HTTP endpoint, e.g. `http://127.0.0.1:8123` or
-    /// `https://clickhouse.internal:8443`.
-    pub url: String,
+    /// HTTP endpoints, e.g. `http://127.0.0.1:8123` or
+    /// `https://clickhouse.internal:8443`, in the order they are tried;
+    /// never empty. On a cluster, one per node (or some of them).
+    pub urls: Vec<String>,
     pub database: String,
     pub user: String,
     pub password: String,
-    /// PEM certificates to trust for an `https` URL instead of the built-in
+    /// PEM certificates to trust for `https` URLs instead of the built-in
     /// roots (a private CA); read by `sink::clickhouse`. Only with `https`.
     pub ca_file: Option<PathBuf>,
+    /// The cluster of ClickHouse's `remote_servers` that `migrate` creates
+    /// the tables on; `None` for a single server.
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -788,38 +813,74 @@ fn validate_sites(raw: Vec<RawSite>) -> Result<HashMap<String, Site>, ConfigErro
 
 impl RawClickHouse {
     fn validate(self) -> Result<ClickHouseConfig, ConfigError> {
-        let url = self.url.trim_end_matches('/').to_string();
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 8 {
+        let mut urls: Vec<String> = Vec::new();
+        for entry in self.url.entries() {
+            let url = http_endpoint(entry)?;
+            if urls.contains(&url) {
+                return Err(ConfigError::invalid(
+                    "clickhouse.url",
+                    format!("lists {url} twice; list each endpoint once"),
+                ));
+            }
+            urls.push(url);
+        }
+        if urls.is_empty() {
             return Err(ConfigError::invalid(
                 "clickhouse.url",
-                format!(
-                    "must be ClickHouse's HTTP endpoint such as http://127.0.0.1:8123 or https://clickhouse.internal:8443, got {url:?}"
-                ),
+                "must list at least one endpoint such as http://127.0.0.1:8123",
             ));
         }
-        if self.ca_file.is_some() && !url.starts_with("https://") {
+        if self.ca_file.is_some() && !urls.iter().any(|url| url.starts_with("https://")) {
             return Err(ConfigError::invalid(
                 "clickhouse.ca_file",
-                "is set but clickhouse.url is not https://: nothing would be verified; use ClickHouse's HTTPS port (8443 by default) or remove clickhouse.ca_file",
+                "is set but no clickhouse.url is https://: nothing would be verified; use ClickHouse's HTTPS port (8443 by default) or remove clickhouse.ca_file",
             ));
         }
-        let plain_name = |name: &str| {
-            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        };
         if !plain_name(&self.database) {
             return Err(ConfigError::invalid(
                 "clickhouse.database",
                 "must be a plain name of letters, digits and underscores",
             ));
         }
+        let cluster = match self.cluster {
+            Some(name) if !plain_name(&name) => {
+                return Err(ConfigError::invalid(
+                    "clickhouse.cluster",
+                    format!(
+                        "must name a cluster of the servers' <remote_servers> in letters, digits and underscores, got {name:?}"
+                    ),
+                ));
+            }
+            cluster => cluster,
+        };
         Ok(ClickHouseConfig {
-            url,
+            urls,
             database: self.database,
             user: self.user,
             password: self.password,
             ca_file: self.ca_file,
+            cluster,
         })
     }
+}
+
+/// One entry of `clickhouse.url`, without a trailing slash.
+fn http_endpoint(entry: &str) -> Result<String, ConfigError> {
+    let url = entry.trim_end_matches('/').to_string();
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 8 {
+        return Err(ConfigError::invalid(
+            "clickhouse.url",
+            format!(
+                "must be ClickHouse's HTTP endpoint such as http://127.0.0.1:8123 or https://clickhouse.internal:8443 (or several, comma-separated or a list), got {url:?}"
+            ),
+        ));
+    }
+    Ok(url)
+}
+
+/// A name that may stand in SQL unquoted: a database or a cluster.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 impl RawHttp {
@@ -1084,7 +1145,8 @@ mod tests {
         let config = load(MINIMAL, &[]).unwrap();
         assert_eq!(config.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(config.admin_listen, "127.0.0.1:9091".parse().unwrap());
-        assert_eq!(config.clickhouse.url, "http://127.0.0.1:8123");
+        assert_eq!(config.clickhouse.urls, ["http://127.0.0.1:8123"]);
+        assert_eq!(config.clickhouse.cluster, None);
         assert_eq!(
             config.sites["optimumabq.com"].hostnames,
             vec!["optimumabq.com", "www.optimumabq.com"]
@@ -1119,7 +1181,7 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(config.clickhouse.url, "http://10.1.2.3:8123");
+        assert_eq!(config.clickhouse.urls, ["http://10.1.2.3:8123"]);
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(
             config.geoip.database.as_deref(),
@@ -1140,13 +1202,46 @@ mod tests {
             ("BEACONHOUSE_CLICKHOUSE_CA_FILE", "/etc/beaconhouse/ca.pem"),
         ];
         let config = load(MINIMAL, &https).unwrap().clickhouse;
-        assert_eq!(config.url, "https://clickhouse.internal:8443");
+        assert_eq!(config.urls, ["https://clickhouse.internal:8443"]);
         assert_eq!(
             config.ca_file.as_deref(),
             Some(Path::new("/etc/beaconhouse/ca.pem"))
         );
         let config = load(MINIMAL, &https[..1]).unwrap().clickhouse;
         assert_eq!(config.ca_file, None, "Mozilla's roots, built in");
+    }
+
+    #[test]
+    fn several_endpoints_and_a_cluster() {
+        let two = ["http://10.0.0.1:8123", "http://10.0.0.2:8123"];
+        let file = format!(
+            "{MINIMAL}\n[clickhouse]\nurl = [\"http://10.0.0.1:8123/\", \"http://10.0.0.2:8123\"]\ncluster = \"analytics\"\n"
+        );
+        let config = load(&file, &[]).unwrap();
+        assert_eq!(config.clickhouse.urls, two);
+        assert_eq!(config.clickhouse.cluster.as_deref(), Some("analytics"));
+        for (url, cluster) in [
+            ("http://10.0.0.1:8123, http://10.0.0.2:8123/", "analytics"),
+            (
+                "[\"http://10.0.0.1:8123\",\"http://10.0.0.2:8123\"]",
+                "analytics",
+            ),
+        ] {
+            let env = [
+                ("BEACONHOUSE_CLICKHOUSE_URL", url),
+                ("BEACONHOUSE_CLICKHOUSE_CLUSTER", cluster),
+            ];
+            let config = load(MINIMAL, &env).unwrap();
+            assert_eq!(config.clickhouse.urls, two, "{url}");
+            assert_eq!(config.clickhouse.cluster.as_deref(), Some("analytics"));
+        }
+        let file = format!("{MINIMAL}\n[clickhouse]\nurl = \"http://10.0.0.1:8123\"\n");
+        let env = [("BEACONHOUSE_CLICKHOUSE_URL", "http://10.0.0.3:8123")];
+        assert_eq!(
+            load(&file, &env).unwrap().clickhouse.urls,
+            ["http://10.0.0.3:8123"],
+            "the environment overrides the file's list"
+        );
     }
 
     #[test]
@@ -1178,6 +1273,27 @@ mod tests {
             ),
             (
                 MINIMAL,
+                &[(
+                    "BEACONHOUSE_CLICKHOUSE_URL",
+                    "http://10.0.0.1:8123,10.0.0.2:8123",
+                )],
+                "clickhouse.url",
+            ),
+            (
+                MINIMAL,
+                &[(
+                    "BEACONHOUSE_CLICKHOUSE_URL",
+                    "http://10.0.0.1:8123,http://10.0.0.1:8123/",
+                )],
+                "clickhouse.url",
+            ),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\n[clickhouse]\nurl = []",
+                &[],
+                "clickhouse.url",
+            ),
+            (
+                MINIMAL,
                 &[("BEACONHOUSE_CLICKHOUSE_DATABASE", "a;b")],
                 "clickhouse.database",
             ),
@@ -1185,6 +1301,16 @@ mod tests {
                 MINIMAL,
                 &[("BEACONHOUSE_CLICKHOUSE_CA_FILE", "/etc/ssl/ca.pem")],
                 "clickhouse.ca_file",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_CLICKHOUSE_CLUSTER", "my-cluster")],
+                "clickhouse.cluster",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_CLICKHOUSE_CLUSTER", "")],
+                "clickhouse.cluster",
             ),
             (
                 MINIMAL,

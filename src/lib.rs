@@ -23,9 +23,10 @@
 //! - [`spool`]: appends each row to checksummed segment files on disk.
 //! - [`config`]: one validated struct, from a file and the environment.
 //! - [`metrics`]: counters for `/metrics`; counts outcomes, decides nothing.
-//! - [`sink`]: the ClickHouse client, inserts and the retry decision, the
-//!   salts every collector shares, and dropping expired months; [`migrate`]
-//!   applies `schema/`.
+//! - [`sink`]: the ClickHouse clients (one per endpoint, tried in turn),
+//!   inserts and the retry decision, the salts every collector shares, and
+//!   dropping expired months; [`migrate`] applies `schema/`, or its cluster
+//!   form.
 //! - [`pipeline`]: the shipper that reads the spool and inserts batches
 //!   (dead-lettering what ClickHouse rejects).
 //! - [`ingest`]: runs the decisions on one hit and builds its row, or names
@@ -33,7 +34,7 @@
 //!
 //! Reading is separate: [`report`] answers aggregate-only reports (summary,
 //! time series, breakdowns, email campaigns) and imports nothing of the
-//! collection path.
+//! collection path but the client.
 //!
 //! The edges: [`http`] (the endpoints) and [`serve`] (wiring, start-up and
 //! shutdown order).

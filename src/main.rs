@@ -223,12 +223,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("beaconhouse: warning: {exposed}");
             }
             // Reads clickhouse.ca_file; reaches nothing.
-            beaconhouse::sink::clickhouse::client(&config.clickhouse)?;
+            beaconhouse::sink::clickhouse::Endpoints::new(&config.clickhouse)?;
             println!(
-                "configuration is valid: {} site(s), ClickHouse at {}, database {}",
+                "configuration is valid: {} site(s), ClickHouse at {}, database {}{}",
                 config.sites.len(),
-                config.clickhouse.url,
-                config.clickhouse.database
+                config.clickhouse.urls.join(", "),
+                config.clickhouse.database,
+                match &config.clickhouse.cluster {
+                    Some(cluster) => format!(" on cluster {cluster}"),
+                    None => String::new(),
+                }
             );
             Ok(())
         }
@@ -261,7 +265,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Retention { dry_run } => {
             init_logging(config.log_format);
             let retention = Retention::new(
-                beaconhouse::sink::clickhouse::client(&config.clickhouse)?,
+                beaconhouse::sink::clickhouse::Endpoints::new(&config.clickhouse)?,
+                &config.clickhouse,
                 config.retention.clone(),
             );
             let today = beaconhouse::clock::day_of(beaconhouse::clock::now_unix());
@@ -356,7 +361,7 @@ fn healthcheck(admin: SocketAddr) -> anyhow::Result<String> {
 
 fn reporter(config: &Config) -> anyhow::Result<Reporter> {
     Ok(Reporter::new(
-        beaconhouse::sink::clickhouse::client(&config.clickhouse)?,
+        beaconhouse::sink::clickhouse::Endpoints::new(&config.clickhouse)?,
         config.reporting.min_group_size,
     ))
 }

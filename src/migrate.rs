@@ -4,15 +4,21 @@
 //! Every file is compiled into the binary, so the schema always matches the
 //! code that writes to it. Statements use only syntax that ClickHouse 18.16 and
 //! current releases both accept (the test suite runs every file on both).
+//! With `clickhouse.cluster` set, each statement is run in its [`cluster`]
+//! form (`ON CLUSTER`, replicated, under `Distributed` tables) and the
+//! ledger is a table on every node, so a migration is recorded once for the
+//! whole cluster. Each statement goes to the first endpoint that answers.
 //! Must never: take SQL from anywhere but `schema/`.
 
-use clickhouse::Client;
+pub mod cluster;
+
 use clickhouse::sql::Identifier;
 use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::config::ClickHouseConfig;
-use crate::sink;
+use crate::sink::clickhouse::Endpoints;
+use cluster::{Cluster, ClusterFormError};
 
 /// One file of `schema/`.
 #[derive(Debug, Clone, Copy)]
@@ -45,21 +51,26 @@ pub const MIGRATIONS: &[Migration] = migrations![
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
     #[error(transparent)]
-    Tls(#[from] sink::clickhouse::TlsError),
+    Tls(#[from] crate::sink::clickhouse::TlsError),
     #[error(
-        "ClickHouse at {url} did not answer: {}; start it (README, \"Set up\") or set BEACONHOUSE_CLICKHOUSE_URL",
-        sink::clickhouse::describe(.cause)
+        "ClickHouse at {urls} did not answer: {}; start it (README, \"Set up\") or set BEACONHOUSE_CLICKHOUSE_URL",
+        crate::sink::clickhouse::describe(.cause)
     )]
     Unreachable {
-        url: String,
+        urls: String,
         cause: clickhouse::error::Error,
     },
     #[error(
-        "migration {file} failed: {cause}; fix the statement or the server, then run migrate again"
+        "migration {file} failed: {cause}; fix the statement or the server (on a cluster, start every node), then run migrate again"
     )]
     Statement {
         file: &'static str,
         cause: clickhouse::error::Error,
+    },
+    #[error("migration {file} cannot run on a cluster: {cause}")]
+    ClusterForm {
+        file: &'static str,
+        cause: ClusterFormError,
     },
 }
 
@@ -73,24 +84,51 @@ struct LedgerRow {
 /// Creates the database if needed and applies what is missing; returns the
 /// files applied by this call.
 pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, MigrateError> {
-    sink::clickhouse::server(config)?
-        .query("CREATE DATABASE IF NOT EXISTS ?")
-        .bind(Identifier(&config.database))
-        .execute()
+    let server = Endpoints::server(config)?;
+    let database = Identifier(&config.database);
+    server
+        .run(|client| async move {
+            let query = match &config.cluster {
+                None => client
+                    .query("CREATE DATABASE IF NOT EXISTS ?")
+                    .bind(database),
+                Some(cluster) => client
+                    .query("CREATE DATABASE IF NOT EXISTS ? ON CLUSTER ?")
+                    .bind(database)
+                    .bind(Identifier(cluster)),
+            };
+            query.execute().await
+        })
         .await
         .map_err(|cause| MigrateError::Unreachable {
-            url: config.url.clone(),
+            urls: server.urls(),
             cause,
         })?;
-    let client = sink::clickhouse::client(config)?;
+    let endpoints = Endpoints::new(config)?;
+    let cluster = config.cluster.as_deref().map(|name| Cluster {
+        name,
+        database: &config.database,
+    });
 
     let (ledger, rest) = MIGRATIONS
         .split_first()
         .expect("the ledger migration exists");
-    run_file(&client, ledger).await?;
-    let applied: Vec<u32> = client
-        .query("SELECT version FROM schema_migrations")
-        .fetch_all()
+    run_file(&endpoints, cluster, ledger).await?;
+    let applied: Vec<u32> = endpoints
+        .run(|client| async move {
+            if cluster.is_some() {
+                // The ledger is replicated: read it once this node holds
+                // what other nodes recorded.
+                client
+                    .query("SYSTEM SYNC REPLICA schema_migrations")
+                    .execute()
+                    .await?;
+            }
+            client
+                .query("SELECT version FROM schema_migrations")
+                .fetch_all()
+                .await
+        })
         .await
         .map_err(|cause| MigrateError::Statement {
             file: ledger.file,
@@ -99,37 +137,56 @@ pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, Migra
 
     let mut newly_applied = Vec::new();
     for migration in rest.iter().filter(|m| !applied.contains(&m.version)) {
-        run_file(&client, migration).await?;
-        let record = async {
-            let mut insert = client.insert::<LedgerRow>("schema_migrations").await?;
-            insert
-                .write(&LedgerRow {
-                    version: migration.version,
-                    name: migration.file.to_string(),
-                    applied_at: clock::now_unix(),
-                })
-                .await?;
-            insert.end().await
+        run_file(&endpoints, cluster, migration).await?;
+        let record = LedgerRow {
+            version: migration.version,
+            name: migration.file.to_string(),
+            applied_at: clock::now_unix(),
         };
-        record.await.map_err(|cause| MigrateError::Statement {
-            file: migration.file,
-            cause,
-        })?;
-        newly_applied.push(migration.file);
-    }
-    Ok(newly_applied)
-}
-
-async fn run_file(client: &Client, migration: &Migration) -> Result<(), MigrateError> {
-    for statement in statements(migration.sql) {
-        client
-            .query(&statement)
-            .execute()
+        endpoints
+            .run(|client| {
+                let record = &record;
+                async move {
+                    let mut insert = client.insert::<LedgerRow>("schema_migrations").await?;
+                    insert.write(record).await?;
+                    insert.end().await
+                }
+            })
             .await
             .map_err(|cause| MigrateError::Statement {
                 file: migration.file,
                 cause,
             })?;
+        newly_applied.push(migration.file);
+    }
+    Ok(newly_applied)
+}
+
+/// Runs a file's statements, each in its cluster form on a cluster.
+async fn run_file(
+    endpoints: &Endpoints,
+    cluster: Option<Cluster<'_>>,
+    migration: &Migration,
+) -> Result<(), MigrateError> {
+    for statement in statements(migration.sql) {
+        let texts = match cluster {
+            None => vec![statement],
+            Some(cluster) => cluster::statements(&statement, cluster).map_err(|cause| {
+                MigrateError::ClusterForm {
+                    file: migration.file,
+                    cause,
+                }
+            })?,
+        };
+        for text in &texts {
+            endpoints
+                .run(|client| async move { client.query(text).execute().await })
+                .await
+                .map_err(|cause| MigrateError::Statement {
+                    file: migration.file,
+                    cause,
+                })?;
+        }
     }
     Ok(())
 }

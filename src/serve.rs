@@ -24,7 +24,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::dead_letter::DeadLetter;
 use crate::pipeline::shipper::{self, ShipSettings};
 use crate::report::{Reporter, rollup};
-use crate::sink::clickhouse::{self, ClickHouseSink, TlsError};
+use crate::sink::clickhouse::{ClickHouseSink, Endpoints, TlsError};
 use crate::sink::retention::{self, Retention};
 use crate::sink::salts::SaltKeeper;
 use crate::spool::{Spool, SpoolError};
@@ -64,11 +64,15 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     };
 
     let metrics = Arc::new(Metrics::default());
-    let client = clickhouse::client(&config.clickhouse)?;
-    let reporter = Reporter::new(client.clone(), config.reporting.min_group_size);
+    let endpoints = Endpoints::new(&config.clickhouse)?;
+    let reporter = Reporter::new(endpoints.clone(), config.reporting.min_group_size);
     tokio::spawn(rollup::run(reporter.clone()));
     tokio::spawn(retention::run(
-        Retention::new(client.clone(), config.retention.clone()),
+        Retention::new(
+            endpoints.clone(),
+            &config.clickhouse,
+            config.retention.clone(),
+        ),
         metrics.clone(),
     ));
     let stats = web::Data::new(StatsState {
@@ -76,7 +80,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         readers: Readers::new(&config.reporting, &config.sites),
         min_group_size: config.reporting.min_group_size,
     });
-    let keeper = SaltKeeper::new(client.clone());
+    let keeper = SaltKeeper::new(endpoints.clone());
     if let Err(error) = keeper.rotate(clock::day_of(clock::now_unix())).await {
         tracing::warn!(
             %error,
@@ -95,7 +99,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let (stop_shipper, shipper_stopped) = oneshot::channel::<()>();
     let shipper = tokio::spawn(shipper::run(
         reader,
-        ClickHouseSink::new(client),
+        ClickHouseSink::new(endpoints),
         dead_letter,
         ShipSettings {
             batch_rows: config.pipeline.batch_rows,

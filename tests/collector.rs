@@ -630,15 +630,16 @@ fn collectors_agree_on_salts_and_old_salts_are_destroyed() {
         .build()
         .unwrap();
     let config = beaconhouse::config::ClickHouseConfig {
-        url: clickhouse.url.clone(),
+        urls: vec![clickhouse.url.clone()],
         database: db.clone(),
         user: "default".into(),
         password: String::new(),
         ca_file: None,
+        cluster: None,
     };
     let (first, second) = runtime.block_on(async {
-        let one = SaltKeeper::new(beaconhouse::sink::clickhouse::client(&config).unwrap());
-        let two = SaltKeeper::new(beaconhouse::sink::clickhouse::client(&config).unwrap());
+        let one = SaltKeeper::new(beaconhouse::sink::clickhouse::Endpoints::new(&config).unwrap());
+        let two = SaltKeeper::new(beaconhouse::sink::clickhouse::Endpoints::new(&config).unwrap());
         one.rotate(today).await.unwrap();
         two.rotate(today).await.unwrap();
         (one.salts(), two.salts())

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, "Set up"): installs what the tests need, then runs
 # them all. Needs a Rust toolchain and Python 3 with pip; installing
-# clickhouse-server, chromium, nginx, caddy, systemd, docker-compose and
-# openssl (Debian packages) needs root (or sudo).
+# clickhouse-server, zookeeper, chromium, nginx, caddy, systemd, docker-compose
+# and openssl (Debian packages) needs root (or sudo).
 #
 # BEACONHOUSE_TEST_CLICKHOUSE_URL=http://host:8123 uses a running server instead
 # of starting one per test binary.
@@ -16,6 +16,12 @@ if [ -z "${BEACONHOUSE_TEST_CLICKHOUSE_URL:-}" ] \
   echo "==> installing clickhouse-server (Debian package)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server
+fi
+
+if [ ! -f /usr/share/java/zookeeper.jar ] || ! command -v java >/dev/null; then
+  echo "==> installing zookeeper and a Java runtime (Debian packages; tests/cluster.rs runs a ClickHouse cluster on them)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper default-jre-headless
 fi
 
 if ! command -v chromium >/dev/null; then
@@ -61,17 +67,21 @@ if ! python3 -c "import chdb" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check chdb
 fi
 
-echo "==> schema/ and report queries on a current ClickHouse release"
+echo "==> schema/, its cluster form and report queries on a current ClickHouse release"
 statements=$(mktemp)
-BEACONHOUSE_TEST_REPORT_SQL_OUT="$statements" cargo test --locked --quiet --lib every_report_statement_is_fully_bound
-python3 tests/schema_on_current_clickhouse.py "$statements"
-rm -f "$statements"
+cluster_statements=$(mktemp)
+BEACONHOUSE_TEST_REPORT_SQL_OUT="$statements" BEACONHOUSE_TEST_CLUSTER_SQL_OUT="$cluster_statements" \
+  cargo test --locked --quiet --lib -- every_report_statement_is_fully_bound every_schema_statement_has_a_cluster_form
+python3 tests/schema_on_current_clickhouse.py "$statements" "$cluster_statements"
+rm -f "$cluster_statements"
+# tests/cluster.rs runs the same report statements on every node of its cluster.
+export BEACONHOUSE_TEST_REPORT_STATEMENTS="$statements"
 
 echo "==> cargo test"
 # Doc tests are left out: the crate has none, and their empty "0 passed" line
 # would be the last word of the run.
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log" "$statements"' EXIT
 set +e
 cargo test --locked --lib --bins --tests 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -4,10 +4,15 @@ twice (a lone `ALTER TABLE ... DROP COLUMN`, which `migrate`'s ledger runs once,
 only the first time), then writes and reads a row of each table the collector writes, and runs
 every report statement listed in the file given as the first argument (written
 by the unit test report::tests::every_report_statement_is_fully_bound).
+The second argument lists the cluster form of schema/ (written by
+migrate::cluster::tests::every_schema_statement_has_a_cluster_form): chdb has no
+ZooKeeper, so each statement, and what retention runs on a cluster, is parsed
+(EXPLAIN AST) rather than run, and the setting the collectors send on a
+cluster must exist.
 
 CI's clickhouse-server is 18.16; operators run current releases. A migration or
 a report query that only the old server accepts fails here.
-Usage: python3 tests/schema_on_current_clickhouse.py [REPORT_STATEMENTS_FILE]
+Usage: python3 tests/schema_on_current_clickhouse.py [REPORT_STATEMENTS_FILE [CLUSTER_STATEMENTS_FILE]]
 """
 import pathlib
 import sys
@@ -22,6 +27,31 @@ def statements(sql):
     # The same rule as migrate::statements: drop `--` comment lines, split at `;`.
     kept = "\n".join(l for l in sql.splitlines() if not l.lstrip().startswith("--"))
     return [s.strip() for s in kept.split(";") if s.strip()]
+
+
+def listed(index, what):
+    """The statements, one a line, in the file named by argument `index`: []
+    when no such argument is given, None (and a message) when the file lists
+    none."""
+    if len(sys.argv) <= index:
+        return []
+    statements = [l for l in pathlib.Path(sys.argv[index]).read_text().splitlines() if l.strip()]
+    if not statements:
+        print(f"FAIL {sys.argv[index]} lists no {what} statements")
+        return None
+    return statements
+
+
+def run_each(db, statements, prefix, what):
+    """Runs `prefix` + each statement; prints each failure; returns how many failed."""
+    failures = 0
+    for statement in statements:
+        try:
+            db.query(f"{prefix}{statement}", "TSV")
+        except Exception as error:  # chdb raises a plain Exception
+            failures += 1
+            print(f"FAIL {what}: {error}\n  {statement}")
+    return failures
 
 
 def main():
@@ -77,23 +107,36 @@ def main():
         for statement in runtime:
             db.query(statement)
         print(f"schema: {len(files)} files applied twice on ClickHouse {version}")
-        reports = []
-        if len(sys.argv) > 1:
-            reports = [l for l in pathlib.Path(sys.argv[1]).read_text().splitlines() if l.strip()]
-            if not reports:
-                print(f"FAIL {sys.argv[1]} lists no report statements")
-                return 1
-        for statement in reports:
-            try:
-                db.query(statement, "TSV")
-            except Exception as error:
-                failures += 1
-                print(f"FAIL report statement on ClickHouse {version}: {error}\n  {statement}")
+        reports = listed(1, "report")
+        if reports is None:
+            return 1
+        failures = run_each(db, reports, "", f"report statement on ClickHouse {version}")
         if failures:
             print(f"{len(reports) - failures} report statements passed, {failures} failed")
             return 1
         print(f"reports: {len(reports)} statements ran on ClickHouse {version}")
-        print(f"{len(files) + len(checks) + len(runtime) + len(reports)} passed, 0 failed")
+        cluster = listed(2, "cluster")
+        if cluster is None:
+            return 1
+        if cluster:
+            # What retention runs on a cluster (sink/retention.rs).
+            cluster += [
+                "ALTER TABLE beaconhouse.events_local ON CLUSTER analytics DROP PARTITION 197001",
+                "SELECT DISTINCT partition_id FROM cluster('analytics', system, parts)"
+                " WHERE active AND database = 'beaconhouse' AND table = 'events_local'",
+            ]
+        failures = run_each(db, cluster, "EXPLAIN AST ", f"cluster statement on ClickHouse {version}")
+        if cluster:
+            known = db.query("SELECT count() FROM system.settings WHERE name = 'insert_distributed_sync'", "TSV")
+            if known.bytes().decode().strip() != "1":
+                failures += 1
+                print(f"FAIL ClickHouse {version} does not know the setting insert_distributed_sync")
+        if failures:
+            print(f"{len(cluster) - failures} cluster statements passed, {failures} failed")
+            return 1
+        if cluster:
+            print(f"cluster: {len(cluster)} statements parsed on ClickHouse {version}")
+        print(f"{len(files) + len(checks) + len(runtime) + len(reports) + len(cluster)} passed, 0 failed")
         return 0
 
 

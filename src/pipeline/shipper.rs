@@ -3,9 +3,11 @@
 //! then acknowledges it in the spool so its segments can be deleted.
 //!
 //! Failures: a batch ClickHouse cannot take now (down, slow, 5xx) is retried
-//! with capped, jittered exponential backoff while the spool keeps filling; a
-//! batch it rejects as malformed goes to the dead-letter directory and is
-//! counted. Nothing is acknowledged before it is stored or dead-lettered.
+//! with capped, jittered exponential backoff while the spool keeps filling,
+//! each retry through the next configured endpoint (the sink moves on after
+//! a failure); a batch it rejects as malformed goes to the dead-letter
+//! directory and is counted. Nothing is acknowledged before it is stored or
+//! dead-lettered.
 //!
 //! Duplicates: an insert that failed may still have been stored (a timeout
 //! after ClickHouse committed), and the first batch after a restart may have
@@ -13,6 +15,16 @@
 //! ClickHouse which of its random row ids (`event_id`, `open_id`) it already
 //! holds in the batch's time range and sends only the others. This works on
 //! ClickHouse 18.16, which has no `insert_deduplication_token`.
+//!
+//! On a cluster the replicated tables also drop a block identical to one
+//! they stored (through any node: the sharding keys split a batch the same
+//! way every time), which covers a retry whose check read a replica that had
+//! not yet fetched the first attempt. The check remains what prevents
+//! duplicates on a single server, for the first batch after a restart (cut
+//! anew from the spool, so in general a different block), and for a retry
+//! that comes after more than 100 other inserts into the shard (18.16's
+//! `replicated_deduplication_window`). `tests/cluster.rs` measures what the
+//! engine catches and what it does not.
 //! Must never: log row contents.
 
 use std::sync::Arc;

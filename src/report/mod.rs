@@ -5,7 +5,8 @@
 //! running the statements of [`sql`] and shaping their answers, with
 //! [`suppress`] applied to every group, and the daily [`rollup`]. Separate
 //! from collection: it reads `events` and writes only the rollup, and nothing
-//! on the collection path calls it.
+//! on the collection path calls it. Of the collection path it uses only the
+//! client ([`Endpoints`], the one place clients are built).
 //! Must never: return a row of `events` or `email_opens`, or a group counted
 //! over fewer than `min_group_size` people.
 
@@ -24,6 +25,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
 
 use crate::clock;
+use crate::sink::clickhouse::Endpoints;
 
 use request::{
     Choice, Details, Dimension, Filter, Interval, Period, ReportKind, ReportRequest, RequestError,
@@ -247,10 +249,11 @@ impl AnyReport {
     }
 }
 
-/// Runs reports against ClickHouse.
+/// Runs reports against ClickHouse, each statement on the first endpoint
+/// that answers.
 #[derive(Clone)]
 pub struct Reporter {
-    client: Client,
+    endpoints: Endpoints,
     min_group_size: u64,
     /// Shared by the clones of a reporter, so reports asked for together
     /// share their identical statements.
@@ -258,9 +261,9 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    pub fn new(client: Client, min_group_size: u64) -> Reporter {
+    pub fn new(endpoints: Endpoints, min_group_size: u64) -> Reporter {
         Reporter {
-            client,
+            endpoints,
             min_group_size,
             in_flight: Arc::default(),
         }
@@ -624,34 +627,26 @@ impl Reporter {
         )
     }
 
-    fn query(&self, statement: Statement) -> clickhouse::query::Query {
-        let mut query = self.client.query(&statement.text);
-        for bind in statement.binds {
-            query = match bind {
-                Bind::Text(text) => query.bind(text),
-                Bind::Number(n) => query.bind(n),
-            };
-        }
-        query
-    }
-
     async fn fetch_all<T>(&self, statement: Statement) -> Result<Vec<T>, ReportError>
     where
         T: clickhouse::RowOwned + clickhouse::RowRead + Clone + Send + Sync + 'static,
     {
         let key = format!("{:?}", (&statement.text, &statement.binds));
-        let query = self.query(statement);
+        let endpoints = self.endpoints.clone();
         self.in_flight
             .run(key, async move {
-                query.fetch_all().await.map_err(|e| e.to_string())
+                endpoints
+                    .run(|client| query(&client, &statement).fetch_all())
+                    .await
+                    .map_err(|e| e.to_string())
             })
             .await
             .map_err(ReportError::ClickHouse)
     }
 
     async fn execute(&self, statement: Statement) -> Result<(), ReportError> {
-        self.query(statement)
-            .execute()
+        self.endpoints
+            .run(|client| query(&client, &statement).execute())
             .await
             .map_err(|e| ReportError::ClickHouse(e.to_string()))
     }
@@ -661,14 +656,29 @@ impl Reporter {
         T: clickhouse::RowOwned + clickhouse::RowRead + Clone + Send + Sync + 'static,
     {
         let key = format!("{:?}", (&statement.text, &statement.binds));
-        let query = self.query(statement);
+        let endpoints = self.endpoints.clone();
         self.in_flight
             .run(key, async move {
-                query.fetch_one().await.map_err(|e| e.to_string())
+                endpoints
+                    .run(|client| query(&client, &statement).fetch_one())
+                    .await
+                    .map_err(|e| e.to_string())
             })
             .await
             .map_err(ReportError::ClickHouse)
     }
+}
+
+/// `statement` with its values bound, ready to run on `client`.
+fn query(client: &Client, statement: &Statement) -> clickhouse::query::Query {
+    let mut query = client.query(&statement.text);
+    for bind in &statement.binds {
+        query = match bind {
+            Bind::Text(text) => query.bind(text.as_str()),
+            Bind::Number(n) => query.bind(*n),
+        };
+    }
+    query
 }
 
 /// Each bucket label with its group's counts, zero where no group has it.
@@ -739,7 +749,7 @@ mod tests {
     /// Every statement shape the reports run, bound as the client binds them:
     /// rollup and raw sources, every key, with and without filters.
     fn every_statement() -> Vec<String> {
-        let reporter = Reporter::new(Client::default(), 5);
+        let client = Client::default();
         let nov_1_day = clock::day_from_civil(2026, 11, 1).unwrap();
         let nov_1 = u32::from(nov_1_day) * 86_400;
         let denver = Window {
@@ -814,7 +824,7 @@ mod tests {
         statements.extend(sql::rollup_day(nov_1_day, 12));
         statements
             .into_iter()
-            .map(|s| reporter.query(s).sql_display().to_string())
+            .map(|s| query(&client, &s).sql_display().to_string())
             .collect()
     }
 

@@ -1,5 +1,15 @@
-//! The ClickHouse sink: builds the client and inserts batches, and decides
-//! whether a failed insert is worth retrying.
+//! The ClickHouse sink: builds the clients ([`Endpoints`], one per configured
+//! endpoint, tried in turn), inserts batches, and decides whether a failed
+//! insert is worth retrying.
+//!
+//! Several endpoints (`clickhouse.url` as a list): every part of beaconhouse
+//! (the shipper, the salt keeper, the reports, `migrate`) reaches ClickHouse
+//! through [`Endpoints`], which starts at the endpoint that answered last and
+//! moves on to the next when one fails in a way another may not (any error
+//! but ClickHouse refusing the data). On a cluster (`clickhouse.cluster`)
+//! every client sends `insert_distributed_sync=1`: an insert into a
+//! `Distributed` table is acknowledged once each shard's replica stored its
+//! rows, not when the node that took it has queued them on its own disk.
 //!
 //! TLS: an `https://` `clickhouse.url` is reached through a rustls connector
 //! (ring, HTTP/1) that verifies the server's certificate against Mozilla's
@@ -22,6 +32,7 @@
 use std::error::Error as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::config::ClickHouseConfig;
@@ -68,25 +79,121 @@ pub enum TlsError {
     Setup(rustls::Error),
 }
 
-/// A client for the configured server and database: what `serve`, the
-/// reports and `migrate` all use.
-pub fn client(config: &ClickHouseConfig) -> Result<Client, TlsError> {
-    Ok(server(config)?.with_database(&config.database))
+/// The configured ClickHouse endpoints, each with its client, and which one
+/// to try first.
+#[derive(Clone)]
+pub struct Endpoints {
+    /// `(url, client)` in the configured order; never empty.
+    clients: Arc<[(String, Client)]>,
+    /// The index of the endpoint work starts at: the last one that answered.
+    first: Arc<AtomicUsize>,
 }
 
-/// A client for the configured server with no database chosen, for creating
-/// the database before anything else.
-pub fn server(config: &ClickHouseConfig) -> Result<Client, TlsError> {
-    let client = if config.url.starts_with("https://") {
-        https_client(config.ca_file.as_deref())?
-    } else {
-        Client::default()
-    };
-    Ok(client
-        .with_url(&config.url)
-        .with_user(&config.user)
-        .with_password(&config.password)
-        .with_validation(false))
+/// One endpoint, as [`Endpoints::current`] hands it out.
+struct Endpoint<'a> {
+    /// Its place in the list, for [`Endpoints::failed`].
+    index: usize,
+    url: &'a str,
+    client: &'a Client,
+}
+
+impl Endpoints {
+    /// Clients for the configured endpoints and database: what `serve`, the
+    /// reports and `migrate` all use.
+    pub fn new(config: &ClickHouseConfig) -> Result<Endpoints, TlsError> {
+        Endpoints::build(config, Some(&config.database))
+    }
+
+    /// Clients with no database chosen, for creating the database before
+    /// anything else.
+    pub fn server(config: &ClickHouseConfig) -> Result<Endpoints, TlsError> {
+        Endpoints::build(config, None)
+    }
+
+    fn build(config: &ClickHouseConfig, database: Option<&str>) -> Result<Endpoints, TlsError> {
+        let clients = config
+            .urls
+            .iter()
+            .map(|url| {
+                let plain_or_tls = if url.starts_with("https://") {
+                    https_client(config.ca_file.as_deref())?
+                } else {
+                    Client::default()
+                };
+                let mut client = plain_or_tls
+                    .with_url(url)
+                    .with_user(&config.user)
+                    .with_password(&config.password)
+                    .with_validation(false);
+                if let Some(database) = database {
+                    client = client.with_database(database);
+                }
+                if config.cluster.is_some() {
+                    client = client.with_setting("insert_distributed_sync", "1");
+                }
+                Ok((url.clone(), client))
+            })
+            .collect::<Result<_, TlsError>>()?;
+        Ok(Endpoints {
+            clients,
+            first: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// The endpoints, in the configured order, for messages.
+    pub fn urls(&self) -> String {
+        let urls: Vec<&str> = self.clients.iter().map(|(url, _)| url.as_str()).collect();
+        urls.join(", ")
+    }
+
+    /// The endpoint work goes to first.
+    fn current(&self) -> Endpoint<'_> {
+        let index = self.first.load(Ordering::Relaxed) % self.clients.len();
+        let (url, client) = &self.clients[index];
+        Endpoint { index, url, client }
+    }
+
+    /// Records that the endpoint at `index` failed: work starts at the next
+    /// one from now on (unless a concurrent failure moved on already).
+    fn failed(&self, index: usize) {
+        let next = (index + 1) % self.clients.len();
+        let _ = self
+            .first
+            .compare_exchange(index, next, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// Runs `work` with the current endpoint's client and, while it fails
+    /// in a way another endpoint may not ([`refused`] says which errors do
+    /// not), with each of the others in turn; returns the first answer or
+    /// the last error.
+    pub async fn run<T, F, Fut>(&self, mut work: F) -> Result<T, clickhouse::error::Error>
+    where
+        F: FnMut(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, clickhouse::error::Error>>,
+    {
+        let mut tried = 1;
+        loop {
+            let Endpoint { index, url, client } = self.current();
+            match work(client.clone()).await {
+                Err(error) if !refused(&error) => {
+                    self.failed(index);
+                    if tried == self.clients.len() {
+                        return Err(error);
+                    }
+                    tracing::warn!(%url, %error, "ClickHouse endpoint failed; trying the next one");
+                    tried += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+}
+
+/// On a cluster (`clickhouse.cluster`), the table on each node that holds
+/// its shard's rows of the `Distributed` table `table`: `migrate::cluster`
+/// creates it, retention drops its partitions.
+pub fn local_table(table: &str) -> String {
+    format!("{table}_local")
 }
 
 /// A client that speaks only HTTPS and trusts `ca_file`'s certificates, or
@@ -205,23 +312,26 @@ impl IdTable {
     }
 }
 
-/// Inserts batches of rows.
+/// Inserts batches of rows, each attempt through one endpoint: a failure
+/// that may pass moves the next attempt (the shipper's retry) to the next
+/// endpoint.
 #[derive(Clone)]
 pub struct ClickHouseSink {
-    client: Client,
+    endpoints: Endpoints,
 }
 
 impl ClickHouseSink {
-    pub fn new(client: Client) -> ClickHouseSink {
-        ClickHouseSink { client }
+    pub fn new(endpoints: Endpoints) -> ClickHouseSink {
+        ClickHouseSink { endpoints }
     }
 
     pub async fn insert<T>(&self, table: IdTable, rows: &[T]) -> Result<(), SinkError>
     where
         T: clickhouse::RowOwned + clickhouse::RowWrite,
     {
+        let endpoint = self.endpoints.current();
         let result = async {
-            let mut insert = self
+            let mut insert = endpoint
                 .client
                 .insert::<T>(table.name())
                 .await?
@@ -232,7 +342,7 @@ impl ClickHouseSink {
             insert.end().await
         }
         .await;
-        result.map_err(classify)
+        result.map_err(|error| self.attempt_failed(&endpoint, error))
     }
 
     /// The row ids `table` holds with `ts` between `from` and `to` (inclusive).
@@ -242,28 +352,39 @@ impl ClickHouseSink {
         from: u32,
         to: u32,
     ) -> Result<std::collections::HashSet<u64>, SinkError> {
-        let ids: Vec<u64> = self
+        let endpoint = self.endpoints.current();
+        let ids: Vec<u64> = endpoint
             .client
             .query(table.stored_ids_query())
             .bind(from)
             .bind(to)
             .fetch_all()
             .await
-            .map_err(|e| SinkError::Retryable(describe(&e)))?;
+            .map_err(|error| self.attempt_failed(&endpoint, error))?;
         Ok(ids.into_iter().collect())
+    }
+
+    /// Classifies a failed attempt, naming its endpoint, and moves the next
+    /// attempt to the next endpoint unless ClickHouse refused the data itself.
+    fn attempt_failed(
+        &self,
+        endpoint: &Endpoint<'_>,
+        error: clickhouse::error::Error,
+    ) -> SinkError {
+        let message = format!("{}: {}", endpoint.url, describe(&error));
+        if refused(&error) {
+            SinkError::Rejected(message)
+        } else {
+            self.endpoints.failed(endpoint.index);
+            SinkError::Retryable(message)
+        }
     }
 }
 
-/// Whether an insert error is worth retrying.
-pub fn classify(error: clickhouse::error::Error) -> SinkError {
-    use clickhouse::error::Error;
-    let message = describe(&error);
-    match &error {
-        Error::BadResponse(body) if exception_code(body).is_some_and(is_bad_data) => {
-            SinkError::Rejected(message)
-        }
-        _ => SinkError::Retryable(message),
-    }
+/// Whether ClickHouse refused the statement or its data itself, which no
+/// retry and no other endpoint can mend; every other error may pass.
+pub fn refused(error: &clickhouse::error::Error) -> bool {
+    matches!(error, clickhouse::error::Error::BadResponse(body) if exception_code(body).is_some_and(is_bad_data))
 }
 
 /// The `Code: N` of a ClickHouse exception text.
@@ -326,21 +447,123 @@ mod tests {
             (Error::Network("connection refused".into()), true),
         ];
         for (error, retryable) in cases {
-            let text = error.to_string();
-            assert_eq!(
-                matches!(classify(error), SinkError::Retryable(_)),
-                retryable,
-                "{text}"
-            );
+            assert_eq!(refused(&error), !retryable, "{error}");
         }
+    }
+
+    fn three_endpoints() -> Endpoints {
+        Endpoints::new(&ClickHouseConfig {
+            urls: [
+                "http://10.0.0.1:8123",
+                "http://10.0.0.2:8123",
+                "http://10.0.0.3:8123",
+            ]
+            .map(String::from)
+            .to_vec(),
+            database: "default".into(),
+            user: "default".into(),
+            password: String::new(),
+            ca_file: None,
+            cluster: Some("analytics".into()),
+        })
+        .unwrap()
+    }
+
+    /// Runs `answers` through [`Endpoints::run`], one answer per attempt;
+    /// returns the outcome, the attempts made and where the next run starts.
+    async fn run_through(
+        endpoints: &Endpoints,
+        answers: Vec<Result<u8, Error>>,
+    ) -> (Result<u8, Error>, usize, usize) {
+        let answers = std::sync::Mutex::new(answers.into_iter());
+        let attempts = AtomicUsize::new(0);
+        let outcome = endpoints
+            .run(|_client| {
+                attempts.fetch_add(1, Ordering::Relaxed);
+                let answer = answers
+                    .lock()
+                    .unwrap()
+                    .next()
+                    .expect("an answer per attempt");
+                async move { answer }
+            })
+            .await;
+        (outcome, attempts.into_inner(), endpoints.current().index)
+    }
+
+    #[tokio::test]
+    async fn work_moves_to_the_next_endpoint_only_when_another_may_answer() {
+        let endpoints = three_endpoints();
+        assert_eq!(endpoints.current().url, "http://10.0.0.1:8123");
+        let down = || Error::Network("connection refused".into());
+
+        let (outcome, attempts, next) = run_through(&endpoints, vec![Err(down()), Ok(7)]).await;
+        assert_eq!((outcome.unwrap(), attempts, next), (7, 2, 1));
+        let (outcome, attempts, next) = run_through(&endpoints, vec![Ok(8)]).await;
+        assert_eq!(
+            (outcome.unwrap(), attempts, next),
+            (8, 1, 1),
+            "the endpoint that answered last goes first"
+        );
+
+        let (outcome, attempts, next) = run_through(
+            &endpoints,
+            vec![Err(bad("Code: 62. DB::Exception: Syntax error"))],
+        )
+        .await;
+        assert!(outcome.is_err());
+        assert_eq!(
+            (attempts, next),
+            (1, 1),
+            "a refused statement fails everywhere"
+        );
+
+        let (outcome, attempts, next) = run_through(
+            &endpoints,
+            vec![Err(down()), Err(down()), Err(Error::TimedOut)],
+        )
+        .await;
+        assert!(matches!(outcome, Err(Error::TimedOut)), "the last error");
+        assert_eq!(
+            (attempts, next),
+            (3, 1),
+            "each endpoint once, round to the start"
+        );
+    }
+
+    #[test]
+    fn a_failure_moves_on_once_however_many_saw_it() {
+        let endpoints = three_endpoints();
+        endpoints.failed(0);
+        endpoints.failed(0);
+        assert_eq!(endpoints.current().index, 1);
+        endpoints.failed(1);
+        endpoints.failed(2);
+        assert_eq!(
+            endpoints.current().index,
+            0,
+            "after the last comes the first"
+        );
+        assert_eq!(
+            endpoints.urls(),
+            "http://10.0.0.1:8123, http://10.0.0.2:8123, http://10.0.0.3:8123"
+        );
+    }
+
+    #[test]
+    fn exception_codes_are_read() {
+        assert_eq!(exception_code("Code: 117. DB::Exception"), Some(117));
+        assert_eq!(exception_code("x Code:53, e.displayText()"), Some(53));
+        assert_eq!(exception_code("no code here"), None);
     }
 
     #[test]
     fn an_untrusted_certificate_is_named_with_what_to_do() {
         use std::io::{Error as Io, ErrorKind};
         // As hyper-rustls reports it: rustls' error in two io::Errors.
-        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
-        let nested = Io::other(Io::new(ErrorKind::InvalidData, refused));
+        let untrusted =
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let nested = Io::other(Io::new(ErrorKind::InvalidData, untrusted));
         let text = describe(&Error::Network(Box::new(nested)));
         assert!(
             text.contains("invalid peer certificate: UnknownIssuer"),
@@ -350,10 +573,7 @@ mod tests {
             text.contains("certificate is not trusted: set clickhouse.ca_file"),
             "{text}"
         );
-        assert!(matches!(
-            classify(Error::Network(Box::new(Io::other("x")))),
-            SinkError::Retryable(_)
-        ));
+        assert!(!refused(&Error::Network(Box::new(Io::other("x")))));
         let text = describe(&Error::Network("connection refused".into()));
         assert_eq!(text, "network error: connection refused");
     }
@@ -373,19 +593,16 @@ mod tests {
             Err(TlsError::NoCertificate(_))
         ));
         let config = ClickHouseConfig {
-            url: "https://127.0.0.1:8443".into(),
+            urls: vec!["https://127.0.0.1:8443".into()],
             database: "default".into(),
             user: "default".into(),
             password: String::new(),
             ca_file: Some(missing.to_path_buf()),
+            cluster: None,
         };
-        assert!(matches!(client(&config), Err(TlsError::CaFile { .. })));
-    }
-
-    #[test]
-    fn exception_codes_are_read() {
-        assert_eq!(exception_code("Code: 117. DB::Exception"), Some(117));
-        assert_eq!(exception_code("x Code:53, e.displayText()"), Some(53));
-        assert_eq!(exception_code("no code here"), None);
+        assert!(matches!(
+            Endpoints::new(&config),
+            Err(TlsError::CaFile { .. })
+        ));
     }
 }

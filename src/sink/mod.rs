@@ -1,5 +1,5 @@
-//! Everything the collector keeps in ClickHouse: the one place a client is
-//! built ([`clickhouse::client`]), batch inserts and their retry decision
+//! Everything the collector keeps in ClickHouse: the one place clients are
+//! built ([`clickhouse::Endpoints`]), batch inserts and their retry decision
 //! ([`clickhouse`]), the shared hashing salts ([`salts`]), and dropping the
 //! months whose retention period has ended ([`retention`]).
 //!

@@ -2,11 +2,16 @@
 //! monthly partitions in `system.parts` and drops the months
 //! `privacy::retention` says have expired, `events` before `daily_stats`.
 //!
-//! Owns: the two statements retention runs (the DDL built in one place,
-//! [`drop_partition_statement`], where `ON CLUSTER` belongs), and the loop
-//! `beaconhouse serve` runs: once at start, then daily, again within the hour
-//! after a failure. Several collectors may run it at once: dropping a month
-//! that is already gone does nothing.
+//! Owns: the two statements retention runs ([`partitions_query`] and
+//! [`drop_partition_statement`]), and the loop `beaconhouse serve` runs: once
+//! at start, then daily, again within the hour after a failure. Several
+//! collectors may run it at once: dropping a month that is already gone does
+//! nothing.
+//!
+//! On a cluster (`clickhouse.cluster`) the months are those of the local
+//! tables (`events_local`, ...) on every shard, listed through the
+//! `cluster()` table function and dropped `ON CLUSTER`: one replica of each
+//! shard drops the month, and replication drops it on the others.
 //! Must never: drop a partition the rule did not name, drop anything on a
 //! dry run, or build SQL from anything but [`Table`] (partitions are bound
 //! as numbers).
@@ -16,8 +21,9 @@ use std::time::Duration;
 
 use clickhouse::Client;
 
+use super::clickhouse::{Endpoints, local_table};
 use crate::clock;
-use crate::config::RetentionConfig;
+use crate::config::{ClickHouseConfig, RetentionConfig};
 use crate::metrics::Metrics;
 use crate::privacy::retention::{self, Table};
 
@@ -25,9 +31,6 @@ use crate::privacy::retention::{self, Table};
 const INTERVAL: Duration = Duration::from_secs(24 * 3600);
 /// How soon `serve` tries again after a failure.
 const RETRY: Duration = Duration::from_secs(3600);
-
-/// The table's partitions that hold rows, as `system.parts` names them.
-const PARTITIONS: &str = "SELECT DISTINCT partition_id FROM system.parts WHERE active AND database = currentDatabase() AND table = ?";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RetentionError {
@@ -86,24 +89,70 @@ impl Expiry {
     }
 }
 
+/// Where the months are dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scope {
+    /// One server: the tables themselves, in the client's database.
+    Server,
+    /// A cluster: each table's local tables on every shard.
+    Cluster { name: String, database: String },
+}
+
+/// The table's partitions that hold rows, as `system.parts` names them: on a
+/// cluster, those of its local tables on one replica of every shard.
+fn partitions_query(client: &Client, table: Table, scope: &Scope) -> clickhouse::query::Query {
+    match scope {
+        Scope::Server => client
+            .query("SELECT DISTINCT partition_id FROM system.parts WHERE active AND database = currentDatabase() AND table = ?")
+            .bind(table.name()),
+        Scope::Cluster { name, database } => client
+            .query("SELECT DISTINCT partition_id FROM cluster(?, system, parts) WHERE active AND database = ? AND table = ?")
+            .bind(name.as_str())
+            .bind(database.as_str())
+            .bind(local_table(table.name())),
+    }
+}
+
 /// `ALTER TABLE <table> DROP PARTITION ?`, the partition bound as its
 /// `toYYYYMM` value (which ClickHouse 18.16 and current releases both
-/// accept). The one DDL statement of retention: a cluster's `ON CLUSTER`
-/// goes here.
-fn drop_partition_statement(table: Table) -> String {
-    format!("ALTER TABLE {} DROP PARTITION ?", table.name())
+/// accept); on a cluster, of the local table on every shard. The one DDL
+/// statement of retention.
+fn drop_partition_statement(table: Table, scope: &Scope) -> String {
+    match scope {
+        Scope::Server => format!("ALTER TABLE {} DROP PARTITION ?", table.name()),
+        Scope::Cluster { name, database } => format!(
+            "ALTER TABLE {database}.{} ON CLUSTER {name} DROP PARTITION ?",
+            local_table(table.name())
+        ),
+    }
 }
 
 /// Lists and drops expired partitions.
 #[derive(Clone)]
 pub struct Retention {
-    client: Client,
+    endpoints: Endpoints,
+    scope: Scope,
     periods: RetentionConfig,
 }
 
 impl Retention {
-    pub fn new(client: Client, periods: RetentionConfig) -> Retention {
-        Retention { client, periods }
+    pub fn new(
+        endpoints: Endpoints,
+        clickhouse: &ClickHouseConfig,
+        periods: RetentionConfig,
+    ) -> Retention {
+        let scope = match &clickhouse.cluster {
+            None => Scope::Server,
+            Some(name) => Scope::Cluster {
+                name: name.clone(),
+                database: clickhouse.database.clone(),
+            },
+        };
+        Retention {
+            endpoints,
+            scope,
+            periods,
+        }
     }
 
     /// What each table's period lets go of when it is `today`, in the order
@@ -137,12 +186,10 @@ impl Retention {
     ) -> Result<Vec<Expiry>, RetentionError> {
         let expired = self.expired(today).await?;
         for expiry in &expired {
-            let statement = drop_partition_statement(expiry.table);
+            let statement = drop_partition_statement(expiry.table, &self.scope);
             for &partition in &expiry.partitions {
-                self.client
-                    .query(&statement)
-                    .bind(partition)
-                    .execute()
+                self.endpoints
+                    .run(|client| client.query(&statement).bind(partition).execute())
                     .await
                     .map_err(|cause| RetentionError::Drop {
                         table: expiry.table.name(),
@@ -156,10 +203,8 @@ impl Retention {
     }
 
     async fn partition_ids(&self, table: Table) -> Result<Vec<String>, RetentionError> {
-        self.client
-            .query(PARTITIONS)
-            .bind(table.name())
-            .fetch_all()
+        self.endpoints
+            .run(|client| partitions_query(&client, table, &self.scope).fetch_all())
             .await
             .map_err(|cause| RetentionError::List {
                 table: table.name(),
@@ -239,8 +284,33 @@ mod tests {
     #[test]
     fn the_drop_statement_names_the_table_and_binds_the_partition() {
         assert_eq!(
-            drop_partition_statement(Table::DailyStats),
+            drop_partition_statement(Table::DailyStats, &Scope::Server),
             "ALTER TABLE daily_stats DROP PARTITION ?"
+        );
+    }
+
+    #[test]
+    fn on_a_cluster_the_local_tables_of_every_shard_are_listed_and_dropped() {
+        let cluster = Scope::Cluster {
+            name: "analytics".into(),
+            database: "stats".into(),
+        };
+        assert_eq!(
+            drop_partition_statement(Table::Events, &cluster),
+            "ALTER TABLE stats.events_local ON CLUSTER analytics DROP PARTITION ?"
+        );
+        let client = Client::default();
+        assert_eq!(
+            partitions_query(&client, Table::EmailOpens, &cluster)
+                .sql_display()
+                .to_string(),
+            "SELECT DISTINCT partition_id FROM cluster('analytics', system, parts) WHERE active AND database = 'stats' AND table = 'email_opens_local'"
+        );
+        assert_eq!(
+            partitions_query(&client, Table::EmailOpens, &Scope::Server)
+                .sql_display()
+                .to_string(),
+            "SELECT DISTINCT partition_id FROM system.parts WHERE active AND database = currentDatabase() AND table = 'email_opens'"
         );
     }
 }

@@ -1,6 +1,10 @@
 //! Stores, reads and destroys the hashing salts in ClickHouse, so that every
 //! collector writing to the same database hashes with the same salts.
 //!
+//! On a cluster both tables are kept whole on every node (see
+//! `migrate::cluster`): a collector reads the salts of the node it reaches,
+//! and dropping a day's partition there destroys it on every replica.
+//!
 //! Owns: the `visitor_salts` and `recipient_keys` tables, and the loop that
 //! keeps a collector's [`Salts`] current. Which salt wins, which days are
 //! agreed and which are destroyed are `privacy::salts`'s rules; this module
@@ -9,9 +13,9 @@
 
 use std::time::Duration;
 
-use clickhouse::Client;
 use serde::{Deserialize, Serialize};
 
+use super::clickhouse::Endpoints;
 use crate::clock;
 use crate::privacy::hash::Salt;
 use crate::privacy::salts::{self, Agreement, Salts};
@@ -47,7 +51,7 @@ struct RecipientKeyRow {
 /// Reads, proposes and destroys salts in ClickHouse.
 #[derive(Clone)]
 pub struct SaltKeeper {
-    client: Client,
+    endpoints: Endpoints,
     salts: Salts,
 }
 
@@ -56,9 +60,9 @@ impl SaltKeeper {
     /// reaches ClickHouse.
     ///
     /// [`rotate`]: SaltKeeper::rotate
-    pub fn new(client: Client) -> SaltKeeper {
+    pub fn new(endpoints: Endpoints) -> SaltKeeper {
         SaltKeeper {
-            client,
+            endpoints,
             salts: Salts::in_memory(Salt::random()),
         }
     }
@@ -114,8 +118,16 @@ impl SaltKeeper {
     }
 
     async fn stored_visitor_salt(&self, day: u16) -> Result<Option<Salt>, SaltError> {
-        let query = "SELECT salt FROM visitor_salts WHERE toUInt16(day) = ?";
-        winner_of(self.client.query(query).bind(day)).await
+        let stored = self
+            .endpoints
+            .run(|client| {
+                client
+                    .query("SELECT salt FROM visitor_salts WHERE toUInt16(day) = ?")
+                    .bind(day)
+                    .fetch_all()
+            })
+            .await?;
+        Ok(winner_of(&stored))
     }
 
     async fn agree_on_recipient_key(&self) -> Result<Salt, SaltError> {
@@ -133,40 +145,52 @@ impl SaltKeeper {
     }
 
     async fn stored_recipient_key(&self) -> Result<Option<Salt>, SaltError> {
-        winner_of(self.client.query("SELECT key FROM recipient_keys")).await
+        let stored = self
+            .endpoints
+            .run(|client| client.query("SELECT key FROM recipient_keys").fetch_all())
+            .await?;
+        Ok(winner_of(&stored))
     }
 
     async fn insert_one<T>(&self, table: &str, row: &T) -> Result<(), SaltError>
     where
         T: clickhouse::RowOwned + clickhouse::RowWrite,
     {
-        let mut insert = self.client.insert::<T>(table).await?;
-        insert.write(row).await?;
-        Ok(insert.end().await?)
+        let inserted = self
+            .endpoints
+            .run(|client| async move {
+                let mut insert = client.insert::<T>(table).await?;
+                insert.write(row).await?;
+                insert.end().await
+            })
+            .await;
+        Ok(inserted?)
     }
 
     async fn destroy_expired(&self, today: u16) -> Result<(), SaltError> {
         let stored_days: Vec<u16> = self
-            .client
-            .query("SELECT DISTINCT toUInt16(day) FROM visitor_salts")
-            .fetch_all()
+            .endpoints
+            .run(|client| {
+                client
+                    .query("SELECT DISTINCT toUInt16(day) FROM visitor_salts")
+                    .fetch_all()
+            })
             .await?;
         for day in salts::expired(&stored_days, today) {
-            self.client
-                .query("ALTER TABLE visitor_salts DROP PARTITION ?")
-                .bind(clock::yyyymmdd(day))
-                .execute()
+            self.endpoints
+                .run(|client| {
+                    client
+                        .query("ALTER TABLE visitor_salts DROP PARTITION ?")
+                        .bind(clock::yyyymmdd(day))
+                        .execute()
+                })
                 .await?;
         }
         Ok(())
     }
 }
 
-/// The winning salt among the hex salts `query` returns; unreadable ones
-/// are passed over.
-async fn winner_of(query: clickhouse::query::Query) -> Result<Option<Salt>, SaltError> {
-    let stored: Vec<String> = query.fetch_all().await?;
-    Ok(salts::winner(
-        stored.iter().filter_map(|hex| Salt::from_hex(hex)),
-    ))
+/// The winning salt among stored hex salts; unreadable ones are passed over.
+fn winner_of(stored: &[String]) -> Option<Salt> {
+    salts::winner(stored.iter().filter_map(|hex| Salt::from_hex(hex)))
 }

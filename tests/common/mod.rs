@@ -1,5 +1,7 @@
-//! Test harness: a real clickhouse-server, the real `beaconhouse` binary, and a
-//! GeoIP fixture written by the tests themselves.
+//! Test harness: a real clickhouse-server (or a real cluster of them,
+//! [`cluster`]), the real `beaconhouse` binary, the known hits of the report
+//! tests ([`known_hits`]), and a GeoIP fixture written by the tests
+//! themselves.
 //!
 //! `BEACONHOUSE_TEST_CLICKHOUSE_URL` points the tests at a running server;
 //! otherwise one is started per test binary on free loopback ports with its own
@@ -12,7 +14,9 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod cluster;
 pub mod geoip;
+pub mod known_hits;
 
 use std::ffi::{OsStr, OsString};
 use std::fmt::Debug;
@@ -107,68 +111,60 @@ impl ClickHouse {
     }
 
     /// Starts a dedicated server and waits until it answers.
-    // The child is reaped by `Drop` once stored, and by `try_wait` when it exits
-    // early; clippy cannot follow it into the struct.
-    #[allow(clippy::zombie_processes)]
     pub fn start() -> ClickHouse {
+        let mut clickhouse = ClickHouse::unstarted();
+        clickhouse.launch();
+        clickhouse
+    }
+
+    /// A data directory and free ports for a server, not started yet: a
+    /// cluster node gets its configuration (`config.d/` in [`ClickHouse::dir`])
+    /// before [`ClickHouse::launch`].
+    pub fn unstarted() -> ClickHouse {
         let dir = tempfile::Builder::new()
             .prefix("beaconhouse-clickhouse-")
             .tempdir()
             .expect("temporary directory");
         let ports = [free_port(), free_port(), free_port()];
-        let mut clickhouse = ClickHouse {
+        ClickHouse {
             url: format!("http://127.0.0.1:{}", ports[0]),
             process: None,
             dir: Some(dir),
             ports,
-        };
-        clickhouse.launch();
-        clickhouse
+        }
+    }
+
+    /// The data directory of a server this harness started.
+    pub fn dir(&self) -> &Path {
+        self.dir
+            .as_ref()
+            .expect("a server this harness started")
+            .path()
+    }
+
+    /// The native protocol port, which other nodes of a cluster reach it on.
+    pub fn tcp_port(&self) -> u16 {
+        self.ports[1]
+    }
+
+    /// Whether this harness runs its process (not stopped, not an outside server).
+    pub fn running(&self) -> bool {
+        self.process.is_some()
     }
 
     /// Starts the server process on this instance's directory and ports.
-    fn launch(&mut self) {
-        let dir = self
-            .dir
-            .as_ref()
-            .expect("a server this harness started")
-            .path();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("server.out"))
-            .unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/clickhouse-dev.sh");
-        let mut process = Command::new("bash")
-            .arg(&script)
-            .arg(dir)
-            .args(self.ports.iter().map(u16::to_string))
-            .env("BEACONHOUSE_WATCH_PID", std::process::id().to_string())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("bash runs deploy/clickhouse-dev.sh");
-        let answered = within(SERVER_START, || {
-            if let Ok(Some(status)) = process.try_wait() {
-                let output = std::fs::read_to_string(dir.join("server.out")).unwrap_or_default();
-                if status.code() == Some(127) {
-                    panic!(
-                        "clickhouse-server is not installed. Install it with `apt-get install -y clickhouse-server` (as root), or set BEACONHOUSE_TEST_CLICKHOUSE_URL to a running server.\n{output}"
-                    );
-                }
-                panic!("clickhouse-server exited with {status} before answering:\n{output}");
-            }
-            ping(&self.url)
-        });
-        if answered.is_err() {
-            let _ = process.kill();
-            let _ = process.wait();
-            panic!(
-                "clickhouse-server did not answer within {SERVER_START:?}; see {}",
-                dir.display()
-            );
-        }
+    pub fn launch(&mut self) {
+        let dir = self.dir();
+        let mut args = vec![dir.display().to_string()];
+        args.extend(self.ports.iter().map(u16::to_string));
+        let process = run_dev_script(
+            "clickhouse-dev.sh",
+            &args,
+            &dir.join("server.out"),
+            SERVER_START,
+            "clickhouse-server is not installed. Install it with `apt-get install -y clickhouse-server` (as root), or set BEACONHOUSE_TEST_CLICKHOUSE_URL to a running server.",
+            || ping(&self.url),
+        );
         self.process = Some(process);
     }
 
@@ -227,6 +223,59 @@ impl ClickHouse {
             .parse()
             .unwrap_or_else(|_| panic!("{sql} answered {answer:?}, not a number"))
     }
+}
+
+/// Starts `deploy/SCRIPT ARGS` (a `*-dev.sh` server), its output appended
+/// to `log`, to be stopped when the test process exits
+/// (`BEACONHOUSE_WATCH_PID`), and waits up to `timeout` until `ready` holds.
+/// A script that exits first fails the test with its output, and with
+/// `install` when the server is not installed (status 127).
+// The child is reaped by its owner's `Drop`, and here when it fails.
+#[allow(clippy::zombie_processes)]
+pub fn run_dev_script<E: Debug>(
+    script: &str,
+    args: &[String],
+    log: &Path,
+    timeout: Duration,
+    install: &str,
+    ready: impl Fn() -> Result<(), E>,
+) -> Child {
+    let output = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(script);
+    let mut process = Command::new("bash")
+        .arg(&path)
+        .args(args)
+        .env("BEACONHOUSE_WATCH_PID", std::process::id().to_string())
+        .stdin(Stdio::null())
+        .stdout(output.try_clone().unwrap())
+        .stderr(output)
+        .spawn()
+        .unwrap_or_else(|e| panic!("bash cannot run {}: {e}", path.display()));
+    let outcome = within(timeout, || {
+        if let Ok(Some(status)) = process.try_wait() {
+            let output = std::fs::read_to_string(log).unwrap_or_default();
+            if status.code() == Some(127) {
+                panic!("{install}\n{output}");
+            }
+            panic!("{script} exited with {status} before it was ready:\n{output}");
+        }
+        ready()
+    });
+    if let Err(last) = outcome {
+        let _ = process.kill();
+        let _ = process.wait();
+        panic!(
+            "{script} was not ready within {timeout:?} (last seen: {last:?}); see {}",
+            log.display()
+        );
+    }
+    process
 }
 
 /// `Ok` once the server at `url` answers `/ping`; else what it answered.
@@ -316,8 +365,18 @@ impl Beaconhouse {
 
     /// Writes to (and reads from) `database` on `clickhouse`.
     pub fn clickhouse(self, clickhouse: &ClickHouse, database: &str) -> Beaconhouse {
-        self.env("BEACONHOUSE_CLICKHOUSE_URL", &clickhouse.url)
-            .env("BEACONHOUSE_CLICKHOUSE_DATABASE", database)
+        self.on(&clickhouse.target(), database)
+    }
+
+    /// Writes to (and reads from) `database` on a server or a cluster.
+    pub fn on(self, target: &Target, database: &str) -> Beaconhouse {
+        let with_database = self
+            .env("BEACONHOUSE_CLICKHOUSE_URL", target.urls.join(","))
+            .env("BEACONHOUSE_CLICKHOUSE_DATABASE", database);
+        match &target.cluster {
+            Some(cluster) => with_database.env("BEACONHOUSE_CLICKHOUSE_CLUSTER", cluster),
+            None => with_database,
+        }
     }
 
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Beaconhouse {
@@ -391,10 +450,33 @@ impl Beaconhouse {
     }
 }
 
+/// What a command of the binary reads and writes: the endpoints, in the
+/// order it tries them, and the cluster they form, if any.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub urls: Vec<String>,
+    pub cluster: Option<String>,
+}
+
+impl ClickHouse {
+    /// This one server.
+    pub fn target(&self) -> Target {
+        Target {
+            urls: vec![self.url.clone()],
+            cluster: None,
+        }
+    }
+}
+
 /// Runs `beaconhouse migrate` against `database`.
 pub fn migrate(clickhouse: &ClickHouse, database: &str) -> String {
+    migrate_on(&clickhouse.target(), database)
+}
+
+/// Runs `beaconhouse migrate` against `database` on a server or a cluster.
+pub fn migrate_on(target: &Target, database: &str) -> String {
     Beaconhouse::new()
-        .clickhouse(clickhouse, database)
+        .on(target, database)
         .env("BEACONHOUSE_SITES", "[{id=\"x\",hostnames=[\"x\"]}]")
         .arg("migrate")
         .run_ok()
@@ -411,6 +493,7 @@ pub struct Collector {
     dir: tempfile::TempDir,
     /// It started on a spool a previous collector left behind.
     replaying: bool,
+    /// The endpoint it writes to first.
     clickhouse_url: String,
 }
 
@@ -425,11 +508,7 @@ impl Collector {
     /// Starts `beaconhouse serve` with `SITE_TOML` plus `extra_toml`, writing to
     /// `database`, with a spool in a new directory, and waits for `/healthz`.
     pub fn start(clickhouse: &ClickHouse, database: &str, extra_toml: &str) -> Collector {
-        let dir = tempfile::Builder::new()
-            .prefix("beaconhouse-collector-")
-            .tempdir()
-            .unwrap();
-        Collector::start_in(dir, clickhouse, database, extra_toml)
+        Collector::start_on(&clickhouse.target(), database, extra_toml)
     }
 
     /// As [`Collector::start`], in `dir` (whose `spool/` a previous collector may
@@ -437,6 +516,24 @@ impl Collector {
     pub fn start_in(
         dir: tempfile::TempDir,
         clickhouse: &ClickHouse,
+        database: &str,
+        extra_toml: &str,
+    ) -> Collector {
+        Collector::start_in_on(dir, &clickhouse.target(), database, extra_toml)
+    }
+
+    /// As [`Collector::start`], on a server or a cluster.
+    pub fn start_on(target: &Target, database: &str, extra_toml: &str) -> Collector {
+        let dir = tempfile::Builder::new()
+            .prefix("beaconhouse-collector-")
+            .tempdir()
+            .unwrap();
+        Collector::start_in_on(dir, target, database, extra_toml)
+    }
+
+    fn start_in_on(
+        dir: tempfile::TempDir,
+        target: &Target,
         database: &str,
         extra_toml: &str,
     ) -> Collector {
@@ -448,7 +545,7 @@ impl Collector {
         let log_path = dir.path().join(format!("collector-{port}.log"));
         let process = Beaconhouse::new()
             .config(&config)
-            .clickhouse(clickhouse, database)
+            .on(target, database)
             .env("BEACONHOUSE_LISTEN", format!("127.0.0.1:{port}"))
             .env(
                 "BEACONHOUSE_ADMIN_LISTEN",
@@ -469,7 +566,7 @@ impl Collector {
             process,
             dir,
             replaying: spool.exists(),
-            clickhouse_url: clickhouse.url.clone(),
+            clickhouse_url: target.urls[0].clone(),
         };
         let healthy = within(COLLECTOR_START, || {
             if let Ok(Some(status)) = collector.process.try_wait() {

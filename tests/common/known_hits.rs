@@ -1,0 +1,194 @@
+//! Known hits for the report tests: events and email opens whose every
+//! figure is worked out by hand in `tests/report.rs`, inserted with SQL so
+//! timestamps and visitor ids are exact. `tests/cluster.rs` inserts the same
+//! into a cluster and expects the same reports.
+//!
+//! Site time zone America/Denver; clocks went back on 2026-11-01 at 08:00
+//! UTC.
+
+/// A visitor: what every event of theirs says besides its time and page.
+#[derive(Clone, Copy)]
+struct Visitor {
+    id: u64,
+    site: &'static str,
+    country: &'static str,
+    browser: &'static str,
+    device: &'static str,
+}
+
+/// A visitor of optimumabq.com.
+const fn visitor(
+    id: u64,
+    country: &'static str,
+    browser: &'static str,
+    device: &'static str,
+) -> Visitor {
+    Visitor {
+        id,
+        site: "optimumabq.com",
+        country,
+        browser,
+        device,
+    }
+}
+
+const V1: Visitor = visitor(1, "US", "Chrome", "desktop");
+const V2: Visitor = visitor(2, "US", "Chrome", "mobile");
+const V3: Visitor = visitor(3, "US", "Firefox", "desktop");
+const V4: Visitor = visitor(4, "DE", "Firefox", "desktop");
+const V5: Visitor = visitor(5, "US", "Safari", "mobile");
+const V6: Visitor = visitor(6, "US", "Chrome", "desktop");
+const V7: Visitor = visitor(7, "US", "Chrome", "desktop");
+const V8: Visitor = visitor(8, "US", "Chrome", "desktop");
+/// Of another site: never counted.
+const V9: Visitor = Visitor {
+    site: "elsewhere.example",
+    ..visitor(9, "US", "Chrome", "desktop")
+};
+
+struct Event {
+    visitor: Visitor,
+    /// UTC.
+    at: &'static str,
+    name: &'static str,
+    path: &'static str,
+    referrer_host: &'static str,
+}
+
+/// A page view of `path`, coming from `referrer_host` (or "").
+const fn view(
+    visitor: Visitor,
+    at: &'static str,
+    path: &'static str,
+    referrer_host: &'static str,
+) -> Event {
+    Event {
+        visitor,
+        at,
+        name: "pageview",
+        path,
+        referrer_host,
+    }
+}
+
+/// A custom event `name` on `path`.
+const fn custom(
+    visitor: Visitor,
+    at: &'static str,
+    name: &'static str,
+    path: &'static str,
+) -> Event {
+    Event {
+        visitor,
+        at,
+        name,
+        path,
+        referrer_host: "",
+    }
+}
+
+impl Event {
+    /// `(site, ts, name, visitor_id, path, referrer_host, country, browser, device)`
+    fn values(&self) -> String {
+        let Event {
+            at,
+            name,
+            path,
+            referrer_host,
+            ..
+        } = self;
+        let Visitor {
+            id,
+            site,
+            country,
+            browser,
+            device,
+        } = self.visitor;
+        format!(
+            "('{site}', '{at}', '{name}', {id}, '{path}', '{referrer_host}', '{country}', '{browser}', '{device}')"
+        )
+    }
+}
+
+/// Who did what when (UTC).
+const EVENTS: &[Event] = &[
+    // V1: two visits (a 40-minute gap), the second a bounce.
+    view(V1, "2026-11-01 15:00:00", "/", "google.com"),
+    view(V1, "2026-11-01 15:10:00", "/pricing", ""),
+    custom(V1, "2026-11-01 15:11:00", "signup", "/pricing"),
+    view(V1, "2026-11-01 15:50:00", "/", ""),
+    // V2: one bounce, one custom event.
+    view(V2, "2026-11-01 16:00:00", "/", "google.com"),
+    custom(V2, "2026-11-01 16:00:05", "signup", "/"),
+    // V3: one visit of two pages.
+    view(V3, "2026-11-01 17:00:00", "/pricing", ""),
+    view(V3, "2026-11-01 17:20:00", "/tour", ""),
+    // V4: one bounce from Hacker News, one custom event.
+    view(V4, "2026-11-01 18:00:00", "/tour", "news.ycombinator.com"),
+    custom(V4, "2026-11-01 18:01:00", "signup", "/tour"),
+    // V5: 23:30 local on Nov 1, but Nov 2 in UTC.
+    view(V5, "2026-11-02 06:30:00", "/pricing", ""),
+    // V6: 00:30 local on Nov 2.
+    view(V6, "2026-11-02 07:30:00", "/", ""),
+    // V7: 01:30 MDT, then 01:30 MST an hour later: two visits, two bounces.
+    view(V7, "2026-11-01 07:30:00", "/", ""),
+    view(V7, "2026-11-01 08:30:00", "/", ""),
+    // V8: 23:30 local on Oct 31: the previous period.
+    view(V8, "2026-11-01 05:30:00", "/", ""),
+    // Another site: never counted.
+    view(V9, "2026-11-01 15:00:00", "/", ""),
+];
+
+/// An email open: campaign, UTC time, recipient (R1, R2, ...), whether an
+/// image proxy fetched it (rather than the reader's mail client), country,
+/// mail client.
+struct Open(
+    &'static str,
+    &'static str,
+    u64,
+    bool,
+    &'static str,
+    &'static str,
+);
+
+const NOV: &str = "nov-newsletter";
+const DEC: &str = "dec-newsletter";
+const PROXIED: bool = true;
+const DIRECT: bool = false;
+
+impl Open {
+    /// `(campaign, ts, recipient_id, proxied, country, client)`
+    fn values(&self) -> String {
+        let Open(campaign, at, recipient, proxied, country, client) = self;
+        let proxied = u8::from(*proxied);
+        format!("('{campaign}', '{at}', {recipient}, {proxied}, '{country}', '{client}')")
+    }
+}
+
+/// Who opened which campaign when (UTC), how and where.
+const OPENS: &[Open] = &[
+    Open(NOV, "2026-11-01 15:00:00", 1, PROXIED, "", "Gmail"),
+    Open(NOV, "2026-11-01 18:00:00", 1, PROXIED, "", "Gmail"),
+    Open(NOV, "2026-11-01 16:00:00", 2, PROXIED, "", "Apple Mail"),
+    Open(NOV, "2026-11-01 17:00:00", 3, DIRECT, "US", "Outlook"),
+    Open(NOV, "2026-11-02 15:00:00", 4, DIRECT, "US", "Thunderbird"),
+    Open(NOV, "2026-11-02 16:00:00", 5, DIRECT, "US", "Gmail"),
+    Open(NOV, "2026-11-02 17:00:00", 6, PROXIED, "", "Gmail"),
+    Open(DEC, "2026-11-02 17:00:00", 1, DIRECT, "US", "Gmail"),
+];
+
+/// The statements that insert every known event and open.
+pub fn inserts() -> [String; 2] {
+    let events: Vec<String> = EVENTS.iter().map(Event::values).collect();
+    let opens: Vec<String> = OPENS.iter().map(Open::values).collect();
+    [
+        format!(
+            "INSERT INTO events (site, ts, name, visitor_id, path, referrer_host, country, browser, device) VALUES {}",
+            events.join(", ")
+        ),
+        format!(
+            "INSERT INTO email_opens (campaign, ts, recipient_id, proxied, country, client) VALUES {}",
+            opens.join(", ")
+        ),
+    ]
+}
