@@ -561,8 +561,7 @@ mod tests {
     fn an_untrusted_certificate_is_named_with_what_to_do() {
         use std::io::{Error as Io, ErrorKind};
         // As hyper-rustls reports it: rustls' error in two io::Errors.
-        let untrusted =
-            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let untrusted = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
         let nested = Io::other(Io::new(ErrorKind::InvalidData, untrusted));
         let text = describe(&Error::Network(Box::new(nested)));
         assert!(
