@@ -657,12 +657,18 @@ impl Reporter {
 }
 
 /// Each bucket label with its group's counts, zero where no group has it.
+/// Both come `ORDER BY group_key` (ClickHouse compares strings byte by byte,
+/// as Rust does), so one pass merges them: linear in labels and groups (an
+/// hourly series has hundreds of buckets). A group whose key is no label is
+/// skipped.
 fn every_bucket(
     labels: Vec<String>,
     groups: &[GroupRow],
 ) -> impl Iterator<Item = (String, u64, u64)> + '_ {
+    let mut groups = groups.iter().peekable();
     labels.into_iter().map(move |label| {
-        let found = groups.iter().find(|g| g.group_key == label);
+        while groups.next_if(|g| g.group_key < label).is_some() {}
+        let found = groups.next_if(|g| g.group_key == label);
         let (unique, count) = found.map_or((0, 0), |g| (g.unique, g.count));
         (label, unique, count)
     })
@@ -711,6 +717,39 @@ mod tests {
         assert_eq!(row("x".into(), Some(1), Some(2), 3).share, Some(33.33));
         assert_eq!(row("x".into(), Some(0), Some(0), 0).share, Some(0.0));
         assert_eq!(row("x".into(), None, Some(2), 3).share, None);
+    }
+
+    #[test]
+    fn every_bucket_is_listed_with_its_group_or_zeros() {
+        let group = |key: &str, unique: u64| GroupRow {
+            group_key: key.into(),
+            unique,
+            count: unique * 2,
+        };
+        let labels: Vec<String> = ["01", "02", "03", "04", "05"].map(String::from).into();
+        let groups = [
+            group("00", 9),
+            group("02", 2),
+            group("025", 7),
+            group("04", 4),
+        ];
+        let filled: Vec<(String, u64, u64)> = every_bucket(labels, &groups).collect();
+        let expected = [
+            ("01", 0, 0),
+            ("02", 2, 4),
+            ("03", 0, 0),
+            ("04", 4, 8),
+            ("05", 0, 0),
+        ]
+        .map(|(label, unique, count)| (label.to_string(), unique, count));
+        assert_eq!(filled, expected);
+        assert_eq!(every_bucket(Vec::new(), &groups).count(), 0);
+        let labels: Vec<String> = (0..20_000).map(|n| format!("{n:05}")).collect();
+        let groups: Vec<GroupRow> = labels.iter().step_by(2).map(|l| group(l, 1)).collect();
+        let sum: u64 = every_bucket(labels, &groups)
+            .map(|(_, unique, _)| unique)
+            .sum();
+        assert_eq!(sum, 10_000, "every group lands on its bucket");
     }
 
     #[test]
