@@ -434,7 +434,7 @@ impl Reporter {
         let total = sql::site(&window, &rolled_up, &Key::Nothing, measure, filters);
         let (totals, groups): (CountRow, Vec<GroupRow>) = tokio::try_join!(
             self.fetch_one(total.total()),
-            self.fetch_all(groups.groups_by_size())
+            self.fetch_all(groups.groups_by_size(suppress::groups_needed(limit)))
         )?;
         let rows = self.rows(groups, totals, limit);
         // Without filters the total is the whole site's, exact; with them it
@@ -478,13 +478,14 @@ impl Reporter {
         limit: usize,
     ) -> Result<EmailReport, ReportError> {
         let window = self.bounds(campaign, period).await?;
+        let largest = suppress::groups_needed(limit);
         let (totals, by_proxy, by_day, days, by_client, by_country) = tokio::try_join!(
             self.fetch_one::<CountRow>(sql::email(&window, &Key::Nothing).total()),
             self.fetch_all::<GroupRow>(sql::email(&window, &Key::Proxied).groups_by_key()),
             self.fetch_all::<GroupRow>(sql::email(&window, &Key::Day).groups_by_key()),
             self.fetch_all::<String>(sql::bucket_labels(&window, Interval::Day)),
-            self.fetch_all::<GroupRow>(sql::email(&window, &Key::Client).groups_by_size()),
-            self.fetch_all::<GroupRow>(sql::email(&window, &Key::Country).groups_by_size()),
+            self.fetch_all::<GroupRow>(sql::email(&window, &Key::Client).groups_by_size(largest)),
+            self.fetch_all::<GroupRow>(sql::email(&window, &Key::Country).groups_by_size(largest)),
         )?;
         let k = self.min_group_size;
         let proxied = |flag: &str| {
@@ -555,7 +556,7 @@ impl Reporter {
                 row(value, Some(g.unique), Some(g.count), totals.unique)
             })
             .collect();
-        if folded.folded > 0 {
+        if folded.has_other {
             rows.push(row(
                 suppress::OTHER.into(),
                 None,
@@ -808,7 +809,7 @@ mod tests {
                     (Measure::Visits, &[][..]),
                 ] {
                     let a = sql::site(window, &rolled_up, &key, measure, filters);
-                    statements.extend([a.groups_by_size(), a.groups_by_key(), a.total()]);
+                    statements.extend([a.groups_by_size(11), a.groups_by_key(), a.total()]);
                 }
             }
             for key in [
@@ -819,7 +820,7 @@ mod tests {
                 Key::Day,
             ] {
                 let a = sql::email(window, &key);
-                statements.extend([a.groups_by_size(), a.groups_by_key(), a.total()]);
+                statements.extend([a.groups_by_size(11), a.groups_by_key(), a.total()]);
             }
             statements.push(sql::campaigns(window));
             statements.push(sql::visits(window, &rolled_up, &filters));

@@ -205,9 +205,12 @@ pub struct CountRow {
 }
 
 impl Aggregation {
-    /// Every group, largest first (ties by key, so answers are stable).
-    pub fn groups_by_size(&self) -> Statement {
-        self.groups("ORDER BY unique DESC, count DESC, group_key")
+    /// The `limit` largest groups, largest first (ties by key, so answers
+    /// are stable): a breakdown needs no more ([`super::suppress::groups_needed`]).
+    pub fn groups_by_size(&self, limit: usize) -> Statement {
+        let mut s = self.groups("ORDER BY unique DESC, count DESC, group_key");
+        s.push_bound(" LIMIT ?", Bind::Number(limit as u64));
+        s
     }
 
     /// Every group, in key order (time buckets).
@@ -835,8 +838,8 @@ mod tests {
         let filters = [filter(&format!("city=={hostile}"))];
         let path = Key::Dimension(Dimension::Path);
         for statement in [
-            site(&w, &sp, &path, Measure::PageViews, &filters).groups_by_size(),
-            site(&w, &sp, &path, Measure::PageViews, &[]).groups_by_size(),
+            site(&w, &sp, &path, Measure::PageViews, &filters).groups_by_size(11),
+            site(&w, &sp, &path, Measure::PageViews, &[]).groups_by_size(11),
             site(
                 &w,
                 &sp,
@@ -876,7 +879,7 @@ mod tests {
             Measure::PageViews,
             &[],
         );
-        let text = a.groups_by_size().text;
+        let text = a.groups_by_size(11).text;
         assert!(text.contains("FROM daily_stats FINAL"), "{text}");
         assert!(text.contains(" UNION ALL "), "{text}");
         assert!(text.contains("GROUP BY group_key, toDate(ts)"), "{text}");
