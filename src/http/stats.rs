@@ -16,10 +16,10 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::access::{Denied, Readers};
-use super::params::Query;
+use super::params::{MAX_PAIRS, Query};
 use crate::clock;
 use crate::report::output::{self, Format, Report};
-use crate::report::request::{self, Choice, ReportKind, ReportRequest, RequestError};
+use crate::report::request::{self, Choice, MAX_FILTERS, ReportKind, ReportRequest, RequestError};
 use crate::report::{AnyReport, ReportError, Reporter};
 
 /// What the stats handlers share.
@@ -171,6 +171,11 @@ async fn report(
         let readers = &state.readers;
         let reader = readers.of_request(&request, u64::from(clock::now_unix()))?;
         let query = Query::parse(request.query_string());
+        if query.truncated() {
+            return Err(Refusal::BadRequest(format!(
+                "the query string has more than {MAX_PAIRS} parameters; a report takes each of its parameters once (`filter` up to {MAX_FILTERS} times)"
+            )));
+        }
         let default_format = if accepts_csv(&request) {
             Format::Csv
         } else {
