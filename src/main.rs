@@ -239,8 +239,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Rollup => {
             init_logging(config.log_format);
-            let days =
-                runtime()?.block_on(reporter(&config).roll_up(beaconhouse::clock::now_unix()))?;
+            // The rollup writes daily_stats: the ingest user, not the reports'.
+            let rollup = Reporter::new(
+                beaconhouse::sink::clickhouse::client(&config.clickhouse),
+                config.reporting.min_group_size,
+            );
+            let days = runtime()?.block_on(rollup.roll_up(beaconhouse::clock::now_unix()))?;
             println!("rolled up {} day(s)", days.len());
             Ok(())
         }
@@ -272,7 +276,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Subject::Site(site) = request.subject() {
                 configured(&config, site)?;
             }
-            let answer = runtime()?.block_on(reporter(&config).run(&request))?;
+            let reporter = Reporter::new(
+                beaconhouse::sink::clickhouse::reports_client(
+                    &config.clickhouse,
+                    &config.reporting,
+                ),
+                config.reporting.min_group_size,
+            );
+            let answer = runtime()?.block_on(reporter.run(&request))?;
             print!("{}", output::render(&answer, request.format));
             Ok(())
         }
@@ -338,13 +349,6 @@ fn healthcheck(admin: SocketAddr) -> anyhow::Result<String> {
         anyhow::bail!("{address}/readyz answered {status_line:?}");
     }
     Ok(format!("ready: {address}/readyz answered {status_line}"))
-}
-
-fn reporter(config: &Config) -> Reporter {
-    Reporter::new(
-        beaconhouse::sink::clickhouse::client(&config.clickhouse),
-        config.reporting.min_group_size,
-    )
 }
 
 /// Refuses a site the configuration does not have, listing those it has.

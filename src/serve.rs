@@ -60,8 +60,13 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
 
     let metrics = Arc::new(Metrics::default());
     let client = clickhouse::client(&config.clickhouse);
-    let reporter = Reporter::new(client.clone(), config.reporting.min_group_size);
-    tokio::spawn(rollup::run(reporter.clone()));
+    let min_group_size = config.reporting.min_group_size;
+    // The rollup writes daily_stats: the ingest user. Reports read only.
+    tokio::spawn(rollup::run(Reporter::new(client.clone(), min_group_size)));
+    let reporter = Reporter::new(
+        clickhouse::reports_client(&config.clickhouse, &config.reporting),
+        min_group_size,
+    );
     tokio::spawn(retention::run(
         Retention::new(client.clone(), config.retention.clone()),
         metrics.clone(),
@@ -69,7 +74,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let stats = web::Data::new(StatsState {
         reporter,
         readers: Readers::new(&config.reporting, &config.sites),
-        min_group_size: config.reporting.min_group_size,
+        min_group_size,
     });
     let keeper = SaltKeeper::new(client.clone());
     if let Err(error) = keeper.rotate(clock::day_of(clock::now_unix())).await {

@@ -1,10 +1,17 @@
 //! The collector's bounds against careless or hostile callers, on the real
-//! binary and a real clickhouse-server: query strings with too many or
-//! repeated parameters.
+//! binary and a real clickhouse-server: reports read as a read-only user of
+//! their own and carry ClickHouse limits; query strings with too many or
+//! repeated parameters are refused.
+//!
+//! This binary starts its own clickhouse-server whatever
+//! `BEACONHOUSE_TEST_CLICKHOUSE_URL` says: a test adds a user to its
+//! `users.d`.
 
 mod common;
 
-use common::{Collector, enc};
+use std::sync::OnceLock;
+
+use common::{ClickHouse, Collector, enc, eventually};
 use serde_json::Value;
 
 const TOKEN: &str = "limits-token-0123456789abcdef0123456789ab";
@@ -17,20 +24,47 @@ sites = ["*"]
 campaigns = ["*"]
 "#;
 
+/// This binary's own clickhouse-server.
+fn clickhouse() -> &'static ClickHouse {
+    static OWN: OnceLock<ClickHouse> = OnceLock::new();
+    OWN.get_or_init(ClickHouse::start)
+}
+
+/// A new database with the schema applied.
+fn database() -> String {
+    let database = clickhouse().fresh_database("limits");
+    common::migrate(clickhouse(), &database);
+    database
+}
+
 /// A collector that writes to a database of its own.
 fn collector(extra_toml: &str) -> Collector {
-    let clickhouse = common::clickhouse();
-    let database = clickhouse.fresh_database("limits");
-    common::migrate(clickhouse, &database);
+    collector_on(&database(), extra_toml)
+}
+
+/// A collector on `database`, with `extra_toml` and a stats token.
+fn collector_on(database: &str, extra_toml: &str) -> Collector {
     Collector::start(
-        clickhouse,
-        &database,
-        &format!("{READER_TOML}\n{extra_toml}"),
+        clickhouse(),
+        database,
+        &format!("{extra_toml}\n{READER_TOML}"),
     )
 }
 
 fn bearer() -> (&'static str, String) {
     ("Authorization", format!("Bearer {TOKEN}"))
+}
+
+/// A page view of /pricing, with `extra` appended to its query string;
+/// asserts that it is answered with the GIF.
+fn pixel(c: &Collector, extra: &str) {
+    let url = enc("https://optimumabq.com/pricing");
+    let answer = c.get(
+        &format!("/p.gif?site=optimumabq.com&url={url}{extra}"),
+        &[("User-Agent", common::FIREFOX)],
+    );
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("content-type"), Some("image/gif"));
 }
 
 /// The `error` of a JSON refusal.
@@ -70,12 +104,141 @@ fn too_many_or_repeated_parameters_are_refused_by_the_stats_api_and_pixels_still
     }
 
     // A pixel with as many parameters still answers its GIF.
-    let url = enc("https://optimumabq.com/pricing");
-    let pixel = c.get(
-        &format!("/p.gif?site=optimumabq.com&url={url}{padding}{padding}"),
-        &[("User-Agent", common::FIREFOX)],
-    );
-    assert_eq!(pixel.status, 200);
-    assert_eq!(pixel.header("content-type"), Some("image/gif"));
+    pixel(&c, &format!("{padding}{padding}"));
     c.settled();
+}
+
+const REPORTS_USER: &str = "beaconhouse_reports";
+const REPORTS_PASSWORD: &str = "reports-password-0123456789";
+
+/// One query ClickHouse logged, with the settings it ran with.
+#[derive(Debug, serde::Deserialize)]
+struct Logged {
+    query: String,
+    readonly: String,
+    max_execution_time: String,
+    max_memory_usage: String,
+}
+
+#[test]
+fn reports_read_as_their_own_read_only_user_and_carry_their_limits() {
+    let clickhouse = clickhouse();
+    let database = database();
+    // deploy/clickhouse-reports-user.xml as shipped, but for the password's
+    // hash and the database; and its queries logged, for this test to read.
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/clickhouse-reports-user.xml"),
+    )
+    .unwrap();
+    let hash = hex::encode(beaconhouse::config::ApiToken::digest(REPORTS_PASSWORD));
+    let mut rendered = shipped.clone();
+    for (from, to) in [
+        ("replace-with-the-sha256-of-the-password", hash.as_str()),
+        (
+            "<database>beaconhouse</database>",
+            &format!("<database>{database}</database>"),
+        ),
+        (
+            "<readonly>2</readonly>",
+            "<readonly>2</readonly><log_queries>1</log_queries>",
+        ),
+    ] {
+        assert_eq!(
+            shipped.matches(from).count(),
+            1,
+            "{from} in the shipped file"
+        );
+        rendered = rendered.replace(from, to);
+    }
+    clickhouse.add_users("beaconhouse-reports.xml", &rendered);
+    let as_reports =
+        |sql: &str| clickhouse.try_query_as(REPORTS_USER, REPORTS_PASSWORD, &database, sql);
+    eventually(
+        "clickhouse-server loads the reports user from users.d",
+        common::SERVER_START,
+        || match as_reports("SELECT 1") {
+            Some((200, _)) => Ok(()),
+            other => Err(other),
+        },
+    );
+    let write =
+        "INSERT INTO daily_stats_days (day, events, computed_at) VALUES ('2026-11-01', 1, now())";
+    let refused = as_reports(write);
+    assert!(
+        refused
+            .as_ref()
+            .is_some_and(|(status, body)| *status != 200 && body.contains("readonly mode")),
+        "{refused:?}"
+    );
+
+    let c = collector_on(
+        &database,
+        &format!(
+            "[reporting]\nclickhouse_user = \"{REPORTS_USER}\"\nclickhouse_password = \"{REPORTS_PASSWORD}\"\nquery_timeout_ms = 2500\nmax_memory_bytes = 123456789\n"
+        ),
+    );
+    // Hits are stored as clickhouse.user, as before.
+    pixel(&c, "");
+    c.settled();
+    assert_eq!(
+        clickhouse.number(&database, "SELECT count() FROM events"),
+        1
+    );
+
+    let (name, value) = bearer();
+    let period = "from=2026-11-01&to=2026-11-01&tz=UTC";
+    for report in [
+        format!("summary?site=optimumabq.com&{period}"),
+        format!("timeseries?site=optimumabq.com&{period}&interval=hour"),
+        format!("breakdown?site=optimumabq.com&{period}&by=path"),
+        format!("email?campaign=nov&{period}"),
+        format!("campaigns?{period}"),
+    ] {
+        let answer = c.get(
+            &format!("/api/v1/stats/{report}"),
+            &[(name, value.as_str())],
+        );
+        assert_eq!(
+            answer.status,
+            200,
+            "{report}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
+
+    clickhouse.query(&database, "SYSTEM FLUSH LOGS");
+    let log = clickhouse.query(
+        &database,
+        &format!(
+            "SELECT query, Settings.Values[indexOf(Settings.Names, 'readonly')] AS readonly, \
+             Settings.Values[indexOf(Settings.Names, 'max_execution_time')] AS max_execution_time, \
+             Settings.Values[indexOf(Settings.Names, 'max_memory_usage')] AS max_memory_usage \
+             FROM system.query_log WHERE user = '{REPORTS_USER}' AND type = 1 \
+             AND query != 'SELECT 1' AND query NOT LIKE 'INSERT%' FORMAT JSONEachRow"
+        ),
+    );
+    let logged: Vec<Logged> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(
+        logged
+            .iter()
+            .any(|q| q.query.contains("FROM daily_stats_days")),
+        "the reports ran as {REPORTS_USER}: {logged:#?}"
+    );
+    for query in &logged {
+        assert!(query.query.starts_with("SELECT "), "{query:?}");
+        // 2500 ms, rounded up to whole seconds as ClickHouse 18.16 reads them.
+        assert_eq!(
+            (
+                query.readonly.as_str(),
+                query.max_execution_time.as_str(),
+                query.max_memory_usage.as_str()
+            ),
+            ("2", "3", "123456789"),
+            "{}",
+            query.query
+        );
+    }
 }

@@ -123,6 +123,10 @@ impl From<ReportError> for Refusal {
         match error {
             ReportError::Request(e) => Refusal::BadRequest(e.to_string()),
             e @ ReportError::UnknownTimeZone(_) => Refusal::BadRequest(e.to_string()),
+            e @ (ReportError::TooSlow | ReportError::TooLarge) => {
+                tracing::warn!(error = %e, "ClickHouse stopped a report at its limit");
+                Refusal::Unavailable(e.to_string())
+            }
             ReportError::ClickHouse(message) => {
                 tracing::error!(%message, "a report failed");
                 Refusal::Unavailable(

@@ -36,9 +36,45 @@ pub enum ReportError {
     )]
     UnknownTimeZone(String),
     #[error(
-        "ClickHouse could not answer the report: {0}; check that it is up and that `beaconhouse migrate` ran"
+        "the report took longer than `reporting.query_timeout_ms` allows; ask for a shorter period or fewer filters"
+    )]
+    TooSlow,
+    #[error(
+        "the report needed more memory than `reporting.max_memory_bytes` allows; ask for a shorter period or fewer filters"
+    )]
+    TooLarge,
+    #[error(
+        "ClickHouse could not answer the report: {0}; check that it is up, that `beaconhouse migrate` ran, and that the reports' user (`reporting.clickhouse_user`, else `clickhouse.user`) may read events, email_opens, daily_stats and daily_stats_days"
     )]
     ClickHouse(String),
+}
+
+impl From<clickhouse::error::Error> for ReportError {
+    /// ClickHouse's own stops at the limits of `sink::clickhouse::reports_client`
+    /// become their errors; anything else is ClickHouse's message.
+    fn from(error: clickhouse::error::Error) -> Self {
+        let message = error.to_string();
+        if has_code(&message, TIMEOUT_EXCEEDED) {
+            ReportError::TooSlow
+        } else if has_code(&message, MEMORY_LIMIT_EXCEEDED) {
+            ReportError::TooLarge
+        } else {
+            ReportError::ClickHouse(message)
+        }
+    }
+}
+
+/// ClickHouse's error code for a query stopped by `max_execution_time`.
+const TIMEOUT_EXCEEDED: u32 = 159;
+/// ClickHouse's error code for a query stopped by `max_memory_usage`.
+const MEMORY_LIMIT_EXCEEDED: u32 = 241;
+
+/// Whether a ClickHouse error is the exception `code`: `Code: 159,` on
+/// 18.16, `Code: 159.` on current releases.
+fn has_code(message: &str, code: u32) -> bool {
+    [',', '.']
+        .iter()
+        .any(|end| message.contains(&format!("Code: {code}{end}")))
 }
 
 /// How unique visitors are counted; attached to every site report.
@@ -633,27 +669,18 @@ impl Reporter {
     where
         T: clickhouse::RowOwned + clickhouse::RowRead,
     {
-        self.query(statement)
-            .fetch_all()
-            .await
-            .map_err(|e| ReportError::ClickHouse(e.to_string()))
+        Ok(self.query(statement).fetch_all().await?)
     }
 
     async fn execute(&self, statement: Statement) -> Result<(), ReportError> {
-        self.query(statement)
-            .execute()
-            .await
-            .map_err(|e| ReportError::ClickHouse(e.to_string()))
+        Ok(self.query(statement).execute().await?)
     }
 
     async fn fetch_one<T>(&self, statement: Statement) -> Result<T, ReportError>
     where
         T: clickhouse::RowOwned + clickhouse::RowRead,
     {
-        self.query(statement)
-            .fetch_one()
-            .await
-            .map_err(|e| ReportError::ClickHouse(e.to_string()))
+        Ok(self.query(statement).fetch_one().await?)
     }
 }
 
@@ -751,6 +778,42 @@ mod tests {
             .map(|(_, unique, _)| unique)
             .sum();
         assert_eq!(sum, 10_000, "every group lands on its bucket");
+    }
+
+    #[test]
+    fn clickhouse_stops_at_the_limits_become_their_errors() {
+        use clickhouse::error::Error;
+        let cases = [
+            (
+                "Code: 159, e.displayText() = DB::Exception: Timeout exceeded: elapsed 1.003999978 seconds, maximum: 1",
+                "TooSlow",
+            ),
+            (
+                "Code: 159. DB::Exception: Timeout exceeded: elapsed 10.0 seconds",
+                "TooSlow",
+            ),
+            (
+                "Code: 241, e.displayText() = DB::Exception: Memory limit (for query) exceeded",
+                "TooLarge",
+            ),
+            ("Code: 1590. DB::Exception: not a timeout", "ClickHouse"),
+            (
+                "Code: 60. DB::Exception: Table events doesn't exist",
+                "ClickHouse",
+            ),
+        ];
+        for (body, variant) in cases {
+            let error = ReportError::from(Error::BadResponse(body.into()));
+            assert!(
+                format!("{error:?}").starts_with(variant),
+                "{body}: {error:?}"
+            );
+        }
+        assert!(
+            ReportError::TooSlow
+                .to_string()
+                .contains("`reporting.query_timeout_ms`")
+        );
     }
 
     #[test]

@@ -695,7 +695,10 @@ pub fn midnights(time_zone: &str, first: String, second: String) -> Statement {
 }
 
 /// Every bucket label of `interval` that falls in `window`, in order, so a
-/// time series lists empty buckets too.
+/// time series lists empty buckets too. The hours come from `range`, not
+/// the `numbers` table function, which a read-only user may not call
+/// (`readonly = 1` on 18.16, a missing `CREATE TEMPORARY TABLE` grant on
+/// some releases).
 pub fn bucket_labels(window: &Window, interval: Interval) -> Statement {
     let hours = window.hours();
     let mut s = Statement::default();
@@ -705,7 +708,10 @@ pub fn bucket_labels(window: &Window, interval: Interval) -> Statement {
             &format!("toDateTime({} + number * 3600)", window.start),
             &window.time_zone,
         ))
-        .push_bound(" AS group_key FROM numbers(?))", Bind::Number(hours.into()))
+        .push_bound(
+            " AS group_key FROM (SELECT arrayJoin(range(?)) AS number))",
+            Bind::Number(hours.into()),
+        )
         .push(" GROUP BY group_key ORDER BY group_key");
     s
 }

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use crate::config::ClickHouseConfig;
+use crate::config::{ClickHouseConfig, ReportingConfig};
 use clickhouse::Client;
 
 /// Longest an insert may take before it counts as failed and is retried.
@@ -30,7 +30,7 @@ pub enum SinkError {
 }
 
 /// A client for the configured server and database: what `serve`, the
-/// reports and `migrate` all use.
+/// rollup and `migrate` use (reports use [`reports_client`]).
 pub fn client(config: &ClickHouseConfig) -> Client {
     server(config).with_database(&config.database)
 }
@@ -38,11 +38,48 @@ pub fn client(config: &ClickHouseConfig) -> Client {
 /// A client for the configured server with no database chosen, for creating
 /// the database before anything else.
 pub fn server(config: &ClickHouseConfig) -> Client {
+    server_as(config, &config.user, &config.password)
+}
+
+fn server_as(config: &ClickHouseConfig, user: &str, password: &str) -> Client {
     Client::default()
         .with_url(&config.url)
-        .with_user(&config.user)
-        .with_password(&config.password)
+        .with_user(user)
+        .with_password(password)
         .with_validation(false)
+}
+
+/// The client reports read with (the stats API, the dashboard, `beaconhouse
+/// report`; not the rollup, which writes): as `reporting.clickhouse_user`
+/// when set, else as `clickhouse.user`, and in every case with settings on
+/// each query that ClickHouse enforces. `readonly = 2` refuses any write
+/// whatever the user may do, and still lets a query carry settings
+/// (`readonly = 1` would refuse the two limits); `max_execution_time` and
+/// `max_memory_usage` stop a query past `reporting.limits`.
+pub fn reports_client(config: &ClickHouseConfig, reporting: &ReportingConfig) -> Client {
+    let (user, password) = match &reporting.clickhouse_user {
+        Some(reports) => (reports.user.as_str(), reports.password.as_str()),
+        None => (config.user.as_str(), config.password.as_str()),
+    };
+    let limits = &reporting.limits;
+    server_as(config, user, password)
+        .with_database(&config.database)
+        .with_setting("readonly", "2")
+        .with_setting(
+            "max_execution_time",
+            whole_seconds(limits.query_timeout).to_string(),
+        )
+        .with_setting("max_memory_usage", limits.max_memory_bytes.to_string())
+}
+
+/// A duration as ClickHouse 18.16 reads `max_execution_time`: whole seconds
+/// (it cuts `2.5` to 2, and `0.5` to 0, which is no limit), rounded up.
+fn whole_seconds(duration: Duration) -> u64 {
+    duration
+        .as_millis()
+        .div_ceil(1000)
+        .try_into()
+        .unwrap_or(u64::MAX)
 }
 
 /// The tables rows are inserted into, with the column holding each row's
@@ -200,6 +237,31 @@ mod tests {
                 retryable,
                 "{text}"
             );
+        }
+    }
+
+    #[test]
+    fn every_report_query_is_read_only_and_limited() {
+        let config = crate::config::Config::parse(
+            "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\n[reporting]\nquery_timeout_ms = 1500\nmax_memory_bytes = 20000000\n",
+            Vec::new(),
+        )
+        .unwrap();
+        let reports = reports_client(&config.clickhouse, &config.reporting);
+        for (name, value) in [
+            ("readonly", "2"),
+            ("max_execution_time", "2"),
+            ("max_memory_usage", "20000000"),
+        ] {
+            assert_eq!(reports.get_setting(name), Some(value), "{name}");
+        }
+        assert_eq!(client(&config.clickhouse).get_setting("readonly"), None);
+    }
+
+    #[test]
+    fn time_limits_are_whole_seconds_rounded_up() {
+        for (millis, seconds) in [(1000, 1), (1001, 2), (2500, 3), (10_000, 10)] {
+            assert_eq!(whole_seconds(Duration::from_millis(millis)), seconds);
         }
     }
 

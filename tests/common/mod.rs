@@ -204,6 +204,40 @@ impl ClickHouse {
         )
     }
 
+    /// Adds `xml` to the `users.d` of a server this harness started, as the
+    /// file `name`; clickhouse-server loads it by itself within seconds, so
+    /// wait until the user answers. Panics for a server named by
+    /// `BEACONHOUSE_TEST_CLICKHOUSE_URL`.
+    pub fn add_users(&self, name: &str, xml: &str) {
+        let dir = self
+            .dir
+            .as_ref()
+            .expect("users are added to a server this harness started")
+            .path()
+            .join("users.d");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), xml).unwrap();
+    }
+
+    /// As [`ClickHouse::try_query`], as `user` with `password`.
+    pub fn try_query_as(
+        &self,
+        user: &str,
+        password: &str,
+        database: &str,
+        sql: &str,
+    ) -> Option<(u16, String)> {
+        let (user, password) = (enc(user), enc(password));
+        http_post(
+            &format!(
+                "{}/?database={database}&user={user}&password={password}",
+                self.url
+            ),
+            sql.as_bytes(),
+            &[],
+        )
+    }
+
     /// A new, empty database name for one test.
     pub fn fresh_database(&self, prefix: &str) -> String {
         let mut bytes = [0u8; 6];
