@@ -148,6 +148,7 @@ struct RawReporting {
     clickhouse_password: Option<String>,
     query_timeout_ms: u64,
     max_memory_bytes: u64,
+    max_concurrent: usize,
 }
 
 impl Default for RawReporting {
@@ -160,6 +161,8 @@ impl Default for RawReporting {
             clickhouse_password: None,
             query_timeout_ms: 10_000,
             max_memory_bytes: 1 << 30,
+            // The dashboard asks for 7 reports at once per page load.
+            max_concurrent: 8,
         }
     }
 }
@@ -412,6 +415,8 @@ pub struct ReportLimits {
     pub query_timeout: Duration,
     /// Most memory one of its queries may use (`max_memory_usage`).
     pub max_memory_bytes: u64,
+    /// Most reports running at once in `serve`; past that, a 503.
+    pub max_concurrent: usize,
 }
 
 /// How many days each table's rows are kept (0: forever). Rows go a month at
@@ -946,6 +951,7 @@ impl RawReporting {
                 self.max_memory_bytes,
                 (16 << 20)..=(1 << 40),
             )?,
+            max_concurrent: in_range("reporting.max_concurrent", self.max_concurrent, 1..=256)?,
         };
         Ok(ReportingConfig {
             min_group_size,
@@ -1409,6 +1415,7 @@ mod tests {
             ReportLimits {
                 query_timeout: Duration::from_secs(10),
                 max_memory_bytes: 1 << 30,
+                max_concurrent: 8,
             }
         );
         let set = load(
@@ -1452,6 +1459,7 @@ mod tests {
             ("QUERY_TIMEOUT_MS", "999", "reporting.query_timeout_ms"),
             ("QUERY_TIMEOUT_MS", "600001", "reporting.query_timeout_ms"),
             ("MAX_MEMORY_BYTES", "1000000", "reporting.max_memory_bytes"),
+            ("MAX_CONCURRENT", "0", "reporting.max_concurrent"),
         ] {
             let variable = format!("BEACONHOUSE_REPORTING_{variable}");
             assert_eq!(

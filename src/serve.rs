@@ -2,9 +2,10 @@
 //!
 //! Start-up order: GeoIP database, ClickHouse client and salts (a collector
 //! whose ClickHouse is down still starts and answers hits), the periodic jobs
-//! (the reports' daily rollup, retention), the spool and its shipper, then
-//! the listener. Shutdown order is the reverse: stop accepting,
-//! fsync the spool, let the shipper deliver what it can before the deadline
+//! (the reports' daily rollup, retention), the reports' runtime (reports
+//! never run on the threads that answer hits), the spool and its shipper,
+//! then the listener. Shutdown order is the reverse: stop accepting, drop
+//! the reports' runtime, fsync the spool, let the shipper deliver what it can before the deadline
 //! (the rest stays spooled for the next start), exit.
 
 use std::net::{SocketAddr, TcpListener};
@@ -23,7 +24,7 @@ use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::pipeline::dead_letter::DeadLetter;
 use crate::pipeline::shipper::{self, ShipSettings};
-use crate::report::{Reporter, rollup};
+use crate::report::{Reporter, bounded, rollup};
 use crate::sink::clickhouse::{self, ClickHouseSink};
 use crate::sink::retention::{self, Retention};
 use crate::sink::salts::SaltKeeper;
@@ -44,6 +45,11 @@ pub enum ServeError {
     },
     #[error("the HTTP server failed: {0}")]
     Server(std::io::Error),
+    #[error(
+        "cannot start the reports' {threads} threads: {0}; check the process's thread limit (ulimit -u, TasksMax=)",
+        threads = bounded::THREADS
+    )]
+    ReportThreads(std::io::Error),
 }
 
 /// Runs the collector until SIGINT/SIGTERM.
@@ -71,8 +77,16 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         Retention::new(client.clone(), config.retention.clone()),
         metrics.clone(),
     ));
+    // Reports run here, never on the threads that answer hits.
+    let reports_runtime = bounded::runtime().map_err(ServeError::ReportThreads)?;
+    let limits = &config.reporting.limits;
     let stats = web::Data::new(StatsState {
         reporter,
+        bounded: bounded::Bounded::new(
+            reports_runtime.handle().clone(),
+            limits.max_concurrent,
+            limits.query_timeout,
+        ),
         readers: Readers::new(&config.reporting, &config.sites),
         min_group_size,
     });
@@ -124,6 +138,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let served = http::serve(listeners, state, stats, &config.http).await;
 
     tracing::info!("stopped accepting hits; delivering what is spooled");
+    // No handler waits on a report any more; their queries end in ClickHouse
+    // by max_execution_time.
+    reports_runtime.shutdown_background();
     spool.close();
     let _ = stop_shipper.send(());
     if let Err(error) = shipper.await {

@@ -14,7 +14,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use subtle::ConstantTimeEq;
 
-use crate::config::{ApiToken, ReportingConfig, ShareKey, Site};
+use crate::config::{Access, ApiToken, ReportingConfig, ShareKey, Site};
 use crate::grant::{Grant, GrantError, Holder};
 use crate::report::request::Subject;
 
@@ -211,9 +211,15 @@ impl Reader<'_> {
     }
 
     pub fn may_read_campaign(&self, campaign: &str) -> bool {
+        self.readable_campaigns().allows(campaign)
+    }
+
+    /// The campaigns the reader may read, to take along where the reader
+    /// cannot go (the reports' runtime).
+    pub fn readable_campaigns(&self) -> Access {
         match self {
-            Reader::Token(token) => token.campaigns.allows(campaign),
-            Reader::Shared(_) => false,
+            Reader::Token(token) => token.campaigns.clone(),
+            Reader::Shared(_) => Access::Only(Vec::new()),
         }
     }
 
@@ -242,7 +248,6 @@ pub fn session_cookie(request: &HttpRequest) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Access;
     use crate::grant::SESSION_SECONDS;
     use actix_web::test::TestRequest;
 

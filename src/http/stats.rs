@@ -7,7 +7,9 @@
 //! site's time zone as the default `tz`), asking `access` whether the reader
 //! may read the answer, and the answer's format (JSON, CSV, or the CLI's
 //! table).
-//! Must never: answer without a reader `access` let in, or log a token.
+//! Must never: answer without a reader `access` let in, log a token, or run
+//! a report on the HTTP worker: a report is computed and rendered on the
+//! reports' runtime (`report::bounded`), the worker only awaits it.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -18,13 +20,16 @@ use serde::Serialize;
 use super::access::{Denied, Readers};
 use super::params::{MAX_PAIRS, Query};
 use crate::clock;
-use crate::report::output::{self, Format, Report};
+use crate::report::bounded::Bounded;
+use crate::report::output::{self, Format};
 use crate::report::request::{self, Choice, MAX_FILTERS, ReportKind, ReportRequest, RequestError};
 use crate::report::{AnyReport, ReportError, Reporter};
 
 /// What the stats handlers share.
 pub struct StatsState {
     pub reporter: Reporter,
+    /// Where reports run, and how many at once.
+    pub bounded: Bounded,
     pub readers: Readers,
     pub min_group_size: u64,
 }
@@ -61,6 +66,8 @@ pub enum Refusal {
     NotFound(String),
     BadRequest(String),
     Unavailable(String),
+    /// Every report slot is taken: 503, with a `Retry-After`.
+    Busy(String),
 }
 
 impl From<Denied> for Refusal {
@@ -80,7 +87,7 @@ impl Refusal {
             Refusal::Forbidden(_) => StatusCode::FORBIDDEN,
             Refusal::NotFound(_) => StatusCode::NOT_FOUND,
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Unavailable(_) | Refusal::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -91,24 +98,26 @@ impl Refusal {
             | Refusal::Forbidden(m)
             | Refusal::NotFound(m)
             | Refusal::BadRequest(m)
-            | Refusal::Unavailable(m) => m,
+            | Refusal::Unavailable(m)
+            | Refusal::Busy(m) => m,
         }
     }
 
     pub fn response(self) -> HttpResponse {
-        let status = self.status();
-        let error = match self {
-            Refusal::Unauthorized(m)
-            | Refusal::Forbidden(m)
-            | Refusal::NotFound(m)
-            | Refusal::BadRequest(m)
-            | Refusal::Unavailable(m) => m,
-        };
-        let mut response = HttpResponse::build(status);
-        if status == StatusCode::UNAUTHORIZED {
-            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        let mut response = HttpResponse::build(self.status());
+        match &self {
+            Refusal::Unauthorized(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            // A slot frees when a report ends: most take well under a second.
+            Refusal::Busy(_) => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
         }
-        response.json(ErrorBody { error })
+        response.json(ErrorBody {
+            error: self.message().to_string(),
+        })
     }
 }
 
@@ -124,9 +133,11 @@ impl From<ReportError> for Refusal {
             ReportError::Request(e) => Refusal::BadRequest(e.to_string()),
             e @ ReportError::UnknownTimeZone(_) => Refusal::BadRequest(e.to_string()),
             e @ (ReportError::TooSlow | ReportError::TooLarge) => {
-                tracing::warn!(error = %e, "ClickHouse stopped a report at its limit");
+                tracing::warn!(error = %e, "a report was stopped at its limit");
                 Refusal::Unavailable(e.to_string())
             }
+            e @ ReportError::Busy(_) => Refusal::Busy(e.to_string()),
+            e @ ReportError::Stopped => Refusal::Unavailable(e.to_string()),
             ReportError::ClickHouse(message) => {
                 tracing::error!(%message, "a report failed");
                 Refusal::Unavailable(
@@ -146,13 +157,14 @@ fn accepts_csv(request: &HttpRequest) -> bool {
         .is_some_and(|accept| accept.contains("text/csv"))
 }
 
-fn answer(report: &impl Report, format: Format) -> HttpResponse {
+/// A rendered report, as `format` says.
+fn answer(rendered: String, format: Format) -> HttpResponse {
     let content_type = match format {
         Format::Json => "application/json",
         Format::Csv => "text/csv; charset=utf-8",
         Format::Table => "text/plain; charset=utf-8",
     };
-    let mut response = HttpResponse::Ok().body(output::render(report, format));
+    let mut response = HttpResponse::Ok().body(rendered);
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -188,11 +200,44 @@ async fn report(
         let pairs = request::with_site_time_zone(query.pairs(), |site| readers.time_zone(site));
         let report_request = ReportRequest::from_pairs(kind, pairs, default_format)?;
         readers.may_read(&reader, report_request.subject())?;
-        let mut report = state.reporter.run(&report_request).await?;
-        if let AnyReport::Campaigns(campaigns) = &mut report {
-            campaigns.retain_readable(|campaign| reader.may_read_campaign(campaign));
-        }
-        Ok::<_, Refusal>(answer(&report, report_request.format))
+        let format = report_request.format;
+        let reporter = state.reporter.clone();
+        let campaigns = reader.readable_campaigns();
+        let rendered = state
+            .bounded
+            .run(async move {
+                let mut report = reporter.run(&report_request).await?;
+                if let AnyReport::Campaigns(list) = &mut report {
+                    list.retain_readable(|campaign| campaigns.allows(campaign));
+                }
+                Ok(output::render(&report, format))
+            })
+            .await?;
+        Ok::<_, Refusal>(answer(rendered, format))
     };
     answered.await.unwrap_or_else(Refusal::response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_report_pool_is_a_503_that_says_when_to_try_again() {
+        let response = Refusal::from(ReportError::Busy(8)).response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from_static("1"))
+        );
+        let body = actix_web::body::to_bytes(response.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .unwrap()
+            .unwrap();
+        let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            error["error"],
+            "8 reports are running already, as many as `reporting.max_concurrent` allows; try again in a moment"
+        );
+    }
 }

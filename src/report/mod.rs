@@ -9,6 +9,7 @@
 //! Must never: return a row of `events` or `email_opens`, or a group counted
 //! over fewer than `min_group_size` people.
 
+pub mod bounded;
 pub mod output;
 pub mod parameters;
 pub mod request;
@@ -43,6 +44,14 @@ pub enum ReportError {
         "the report needed more memory than `reporting.max_memory_bytes` allows; ask for a shorter period or fewer filters"
     )]
     TooLarge,
+    #[error(
+        "{0} reports are running already, as many as `reporting.max_concurrent` allows; try again in a moment"
+    )]
+    Busy(usize),
+    #[error(
+        "the report stopped without an answer; try again, and tell the operator (the collector's log says why) if it persists"
+    )]
+    Stopped,
     #[error(
         "ClickHouse could not answer the report: {0}; check that it is up, that `beaconhouse migrate` ran, and that the reports' user (`reporting.clickhouse_user`, else `clickhouse.user`) may read events, email_opens, daily_stats and daily_stats_days"
     )]
