@@ -107,6 +107,8 @@ struct RawHttp {
     max_headers: usize,
     max_header_bytes: usize,
     request_timeout_ms: u64,
+    keep_alive_ms: u64,
+    max_connections: usize,
     rate_limit_per_second: u32,
     rate_limit_burst: u32,
     workers: usize,
@@ -248,6 +250,8 @@ impl Default for RawHttp {
             max_headers: 64,
             max_header_bytes: 16 * 1024,
             request_timeout_ms: 5_000,
+            keep_alive_ms: 5_000,
+            max_connections: 10_000,
             rate_limit_per_second: 20,
             rate_limit_burst: 200,
             workers: 0,
@@ -351,8 +355,16 @@ pub struct HttpConfig {
     /// and not stored (no browser sends that much).
     pub max_headers: usize,
     pub max_header_bytes: usize,
-    /// A client that has not sent its request head within this is cut off.
+    /// A client that has not sent its request head within this is cut off;
+    /// so is one whose body has not arrived within this of its head (a beacon,
+    /// a dashboard sign-in), with a 408.
     pub request_timeout: Duration,
+    /// How long an idle connection is kept open for a next request; zero
+    /// closes it after each answer.
+    pub keep_alive: Duration,
+    /// Open connections per HTTP worker; past it, new ones wait to be
+    /// accepted.
+    pub max_connections: usize,
     /// Hits per second one client may have stored, and the burst above that.
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
@@ -787,6 +799,9 @@ impl RawClickHouse {
     }
 }
 
+/// How many open connections per HTTP worker may be configured.
+const CONNECTIONS: std::ops::RangeInclusive<usize> = 16..=1_000_000;
+
 impl RawHttp {
     fn validate(self) -> Result<HttpConfig, ConfigError> {
         if self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
@@ -809,6 +824,8 @@ impl RawHttp {
                 self.request_timeout_ms,
                 100..=600_000,
             )?,
+            keep_alive: millis("http.keep_alive_ms", self.keep_alive_ms, 0..=600_000)?,
+            max_connections: in_range("http.max_connections", self.max_connections, CONNECTIONS)?,
             rate_limit_per_second: self.rate_limit_per_second,
             rate_limit_burst: self.rate_limit_burst,
             // 0 means one per core.
@@ -1082,6 +1099,9 @@ mod tests {
             vec!["optimumabq.com", "www.optimumabq.com"]
         );
         assert!(config.http.trusted_proxies.is_empty());
+        assert_eq!(config.http.request_timeout, Duration::from_secs(5));
+        assert_eq!(config.http.keep_alive, Duration::from_secs(5));
+        assert_eq!(config.http.max_connections, 10_000);
         assert_eq!(config.geoip.precision, Precision::City);
         assert_eq!(config.sites["optimumabq.com"].time_zone, "UTC");
         assert_eq!(config.reporting.share_key, None);
@@ -1193,6 +1213,16 @@ mod tests {
                 MINIMAL,
                 &[("BEACONHOUSE_HTTP_REQUEST_TIMEOUT_MS", "5")],
                 "http.request_timeout_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_KEEP_ALIVE_MS", "600001")],
+                "http.keep_alive_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_MAX_CONNECTIONS", "8")],
+                "http.max_connections",
             ),
             (
                 MINIMAL,

@@ -89,6 +89,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         ),
         readers: Readers::new(&config.reporting, &config.sites),
         min_group_size,
+        request_timeout: config.http.request_timeout,
     });
     let keeper = SaltKeeper::new(client.clone());
     if let Err(error) = keeper.rotate(clock::day_of(clock::now_unix())).await {
@@ -130,6 +131,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         spool: spool.clone(),
         metrics,
         max_body_bytes: config.http.max_body_bytes,
+        request_timeout: config.http.request_timeout,
         max_headers: config.http.max_headers,
         max_header_bytes: config.http.max_header_bytes,
     });

@@ -1,7 +1,8 @@
 //! The collector's bounds against careless or hostile callers, on the real
 //! binary and a real clickhouse-server: reports read as a read-only user of
 //! their own and carry ClickHouse limits; query strings with too many or
-//! repeated parameters are refused.
+//! repeated parameters are refused; a slow body is cut off at
+//! `http.request_timeout_ms` and an idle connection at `http.keep_alive_ms`.
 //!
 //! This binary starts its own clickhouse-server whatever
 //! `BEACONHOUSE_TEST_CLICKHOUSE_URL` says: a test adds a user to its
@@ -10,6 +11,7 @@
 mod common;
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use common::{ClickHouse, Collector, enc, eventually};
 use serde_json::Value;
@@ -239,6 +241,71 @@ fn reports_read_as_their_own_read_only_user_and_carry_their_limits() {
             ("2", "3", "123456789"),
             "{}",
             query.query
+        );
+    }
+}
+
+#[test]
+fn a_body_sent_a_byte_at_a_time_is_cut_off_at_the_request_timeout() {
+    let c = collector("[http]\nrequest_timeout_ms = 1000\n");
+    let event = br#"{"site":"optimumabq.com","url":"https://optimumabq.com/","name":"pageview"}"#;
+    let pace = Duration::from_millis(200);
+    // Every byte comes well within the timeout; the whole body would take
+    // 15 s.
+    let sent = common::slow_exchange(
+        &c.base,
+        "POST",
+        "/api/event",
+        &[("Content-Type", "text/plain")],
+        event,
+        pace,
+    );
+    let response = sent.response.expect("an answer");
+    assert_eq!(response.status, 408);
+    assert_eq!(
+        error_of(&response.body),
+        "the request body did not arrive within 1000 ms (`http.request_timeout_ms`); send the request at once"
+    );
+    assert_eq!(response.header("connection"), Some("close"));
+    let closed_after = sent
+        .closed_after
+        .expect("the collector closes the connection");
+    assert!(
+        closed_after < pace * event.len() as u32 / 2,
+        "closed after {closed_after:?}"
+    );
+    // Answered and counted as not stored, like any unreadable beacon.
+    let counters = c.settled();
+    assert_eq!(
+        (counters.received(), counters.dropped_for("invalid")),
+        (1, 1)
+    );
+
+    // The dashboard's sign-in reads its body the same way.
+    let sign_in = common::slow_exchange(
+        &c.base,
+        "POST",
+        "/dashboard/session",
+        &[("Content-Type", "application/json")],
+        format!(r#"{{"token": "{TOKEN}"}}"#).as_bytes(),
+        pace,
+    );
+    assert_eq!(sign_in.response.as_ref().map(|r| r.status), Some(408));
+    assert!(sign_in.closed_after.is_some(), "{sign_in:?}");
+}
+
+#[test]
+fn an_idle_connection_is_closed_after_the_keep_alive() {
+    for (keep_alive_ms, at_least) in [(0, Duration::ZERO), (300, Duration::from_millis(300))] {
+        let c = collector(&format!("[http]\nkeep_alive_ms = {keep_alive_ms}\n"));
+        let idle = common::slow_exchange(&c.base, "GET", "/healthz", &[], &[], Duration::ZERO);
+        assert_eq!(idle.response.map(|r| r.status), Some(200));
+        let closed_after = idle
+            .closed_after
+            .expect("the collector closes an idle connection");
+        assert!(
+            closed_after >= at_least && closed_after < Duration::from_secs(10),
+            "keep_alive_ms {keep_alive_ms}: closed after {closed_after:?}"
         );
     }
 }

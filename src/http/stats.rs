@@ -18,6 +18,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::access::{Denied, Readers};
+use super::body::BodyError;
 use super::params::{MAX_PAIRS, Query};
 use crate::clock;
 use crate::report::bounded::Bounded;
@@ -32,6 +33,8 @@ pub struct StatsState {
     pub bounded: Bounded,
     pub readers: Readers,
     pub min_group_size: u64,
+    /// How long a sign-in's body may take to arrive (`http.request_timeout_ms`).
+    pub request_timeout: std::time::Duration,
 }
 
 /// The path of a kind of report.
@@ -65,6 +68,9 @@ pub enum Refusal {
     Forbidden(String),
     NotFound(String),
     BadRequest(String),
+    /// The request's body did not arrive in time: 408, and the connection
+    /// is closed.
+    TimedOut(String),
     Unavailable(String),
     /// Every report slot is taken: 503, with a `Retry-After`.
     Busy(String),
@@ -87,6 +93,7 @@ impl Refusal {
             Refusal::Forbidden(_) => StatusCode::FORBIDDEN,
             Refusal::NotFound(_) => StatusCode::NOT_FOUND,
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Refusal::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             Refusal::Unavailable(_) | Refusal::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -98,6 +105,7 @@ impl Refusal {
             | Refusal::Forbidden(m)
             | Refusal::NotFound(m)
             | Refusal::BadRequest(m)
+            | Refusal::TimedOut(m)
             | Refusal::Unavailable(m)
             | Refusal::Busy(m) => m,
         }
@@ -113,11 +121,25 @@ impl Refusal {
             Refusal::Busy(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
+            Refusal::TimedOut(_) => {
+                response.force_close();
+            }
             _ => {}
         }
         response.json(ErrorBody {
             error: self.message().to_string(),
         })
+    }
+}
+
+impl From<BodyError> for Refusal {
+    fn from(error: BodyError) -> Self {
+        match error {
+            BodyError::TimedOut { .. } => Refusal::TimedOut(error.to_string()),
+            BodyError::TooLarge { .. } | BodyError::Unreadable => {
+                Refusal::BadRequest(error.to_string())
+            }
+        }
     }
 }
 
