@@ -33,6 +33,26 @@ impl Endpoint {
     }
 }
 
+/// Why a stats authentication failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// A bearer token or a sign-in was checked and is not valid.
+    Rejected,
+    /// Refused unchecked: the client failed too often (`http::throttle`).
+    Throttled,
+}
+
+impl AuthFailure {
+    pub const ALL: [AuthFailure; 2] = [AuthFailure::Rejected, AuthFailure::Throttled];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AuthFailure::Rejected => "rejected",
+            AuthFailure::Throttled => "throttled",
+        }
+    }
+}
+
 /// Process-wide counters; shared by reference, updated with relaxed atomics.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -45,6 +65,7 @@ pub struct Metrics {
     insert_seconds: Histogram,
     partitions_dropped: [AtomicU64; Table::ALL.len()],
     retention_failures: AtomicU64,
+    auth_failures: [AtomicU64; AuthFailure::ALL.len()],
 }
 
 /// Upper bounds (seconds) of the insert latency buckets.
@@ -137,6 +158,11 @@ impl Metrics {
         self.retention_failures.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A stats authentication that failed, or was refused unchecked.
+    pub fn auth_failed(&self, why: AuthFailure) {
+        self.auth_failures[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn stored_count(&self) -> u64 {
         self.stored_rows.load(Ordering::Relaxed)
     }
@@ -165,6 +191,13 @@ impl Metrics {
             "Monthly partitions dropped at the end of their retention period, by table.",
             "table",
             Table::ALL.map(|t| (t.name(), get(&self.partitions_dropped[t as usize]))),
+        );
+        counters_by(
+            &mut out,
+            "beaconhouse_stats_auth_failures_total",
+            "Failed stats API tokens and dashboard sign-ins: rejected when checked, throttled when refused unchecked after too many.",
+            "reason",
+            AuthFailure::ALL.map(|a| (a.label(), get(&self.auth_failures[a as usize]))),
         );
         let scalars = [
             (
@@ -272,6 +305,7 @@ mod tests {
         metrics.insert_took(std::time::Duration::from_millis(30));
         metrics.partition_dropped(Table::EmailOpens);
         metrics.retention_failed();
+        metrics.auth_failed(AuthFailure::Throttled);
         let text = metrics.render(SpoolStats {
             bytes: 10,
             segments: 1,
@@ -300,6 +334,8 @@ mod tests {
             text.contains("beaconhouse_retention_partitions_dropped_total{table=\"events\"} 0\n")
         );
         assert!(text.contains("beaconhouse_retention_failures_total 1\n"));
+        assert!(text.contains("beaconhouse_stats_auth_failures_total{reason=\"rejected\"} 0\n"));
+        assert!(text.contains("beaconhouse_stats_auth_failures_total{reason=\"throttled\"} 1\n"));
         for reason in DropReason::ALL {
             assert!(text.contains(&format!("reason=\"{}\"", reason.label())));
         }

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::enrich::geo::{GeoError, GeoLookup};
 use crate::http::access::Readers;
 use crate::http::stats::StatsState;
+use crate::http::throttle::AuthThrottle;
 use crate::http::{self, AppState, Listeners};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
@@ -88,6 +89,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             limits.query_timeout,
         ),
         readers: Readers::new(&config.reporting, &config.sites),
+        throttle: AuthThrottle::new(config.http.trusted_proxies.clone(), metrics.clone()),
         min_group_size,
         request_timeout: config.http.request_timeout,
     });

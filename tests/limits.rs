@@ -2,7 +2,8 @@
 //! binary and a real clickhouse-server: reports read as a read-only user of
 //! their own and carry ClickHouse limits; query strings with too many or
 //! repeated parameters are refused; a slow body is cut off at
-//! `http.request_timeout_ms` and an idle connection at `http.keep_alive_ms`.
+//! `http.request_timeout_ms` and an idle connection at `http.keep_alive_ms`;
+//! a client that keeps failing to sign in is slowed.
 //!
 //! This binary starts its own clickhouse-server whatever
 //! `BEACONHOUSE_TEST_CLICKHOUSE_URL` says: a test adds a user to its
@@ -296,16 +297,83 @@ fn a_body_sent_a_byte_at_a_time_is_cut_off_at_the_request_timeout() {
 
 #[test]
 fn an_idle_connection_is_closed_after_the_keep_alive() {
-    for (keep_alive_ms, at_least) in [(0, Duration::ZERO), (300, Duration::from_millis(300))] {
+    // actix's timers are coarse: the two cases are told apart by a margin.
+    let half_a_second = Duration::from_millis(500);
+    for keep_alive_ms in [0, 1000] {
         let c = collector(&format!("[http]\nkeep_alive_ms = {keep_alive_ms}\n"));
         let idle = common::slow_exchange(&c.base, "GET", "/healthz", &[], &[], Duration::ZERO);
         assert_eq!(idle.response.map(|r| r.status), Some(200));
         let closed_after = idle
             .closed_after
             .expect("the collector closes an idle connection");
+        let expected = if keep_alive_ms == 0 {
+            Duration::ZERO..half_a_second
+        } else {
+            half_a_second..Duration::from_secs(10)
+        };
         assert!(
-            closed_after >= at_least && closed_after < Duration::from_secs(10),
+            expected.contains(&closed_after),
             "keep_alive_ms {keep_alive_ms}: closed after {closed_after:?}"
         );
     }
+}
+
+#[test]
+fn a_client_that_keeps_guessing_tokens_is_slowed_and_its_guesses_go_unchecked() {
+    let c = collector("[http]\ntrusted_proxies = [\"127.0.0.1/32\"]\n");
+    let summary = "/api/v1/stats/summary?site=optimumabq.com&from=2026-11-01&to=2026-11-01";
+    let guess = |token: &str, client: &str| {
+        let authorization = format!("Bearer {token}");
+        c.get(
+            summary,
+            &[
+                ("Authorization", &authorization),
+                ("X-Forwarded-For", client),
+            ],
+        )
+    };
+    let (guesser, colleague) = ("203.0.113.7", "203.0.113.8");
+    for i in 0..10 {
+        let wrong = guess(
+            &format!("guess-{i}-0123456789abcdef0123456789abcdef"),
+            guesser,
+        );
+        assert_eq!(wrong.status, 401, "guess {i}");
+    }
+    // Blocked: even the right token is refused, unchecked, with when to
+    // come back.
+    for token in ["guess-10-0123456789abcdef0123456789abcdef", TOKEN] {
+        let refused = guess(token, guesser);
+        assert_eq!(refused.status, 429);
+        let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=30).contains(&retry_after), "{retry_after}");
+        assert!(
+            error_of(&refused.body)
+                .starts_with("too many failed sign-ins from this address; try again in "),
+            "{}",
+            error_of(&refused.body)
+        );
+    }
+    // So is a dashboard sign-in from the same client.
+    let sign_in = c.post(
+        "/dashboard/session",
+        format!(r#"{{"token": "{TOKEN}"}}"#).as_bytes(),
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Forwarded-For", guesser),
+        ],
+    );
+    assert_eq!(sign_in.status, 429);
+    assert_eq!(sign_in.header("set-cookie"), None);
+    // Another client behind the same proxy is not slowed.
+    assert_eq!(guess(TOKEN, colleague).status, 200);
+    let counters = c.counters();
+    assert_eq!(
+        counters.get("beaconhouse_stats_auth_failures_total{reason=\"rejected\"}"),
+        10
+    );
+    assert_eq!(
+        counters.get("beaconhouse_stats_auth_failures_total{reason=\"throttled\"}"),
+        3
+    );
 }

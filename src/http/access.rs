@@ -46,6 +46,10 @@ pub enum Denied {
     Forbidden(String),
     /// A reader asking for a site that is not configured: 404.
     NotFound(String),
+    /// A client that failed to authenticate too often, refused before its
+    /// credential is checked (`http::throttle`): 429, try again in
+    /// `retry_after` seconds.
+    Throttled { retry_after: u64 },
 }
 
 impl Readers {

@@ -18,6 +18,7 @@ pub mod dashboard;
 pub mod openapi;
 pub mod params;
 pub mod stats;
+pub mod throttle;
 
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -20,6 +20,7 @@ use serde::Serialize;
 use super::access::{Denied, Readers};
 use super::body::BodyError;
 use super::params::{MAX_PAIRS, Query};
+use super::throttle::AuthThrottle;
 use crate::clock;
 use crate::report::bounded::Bounded;
 use crate::report::output::{self, Format};
@@ -32,6 +33,8 @@ pub struct StatsState {
     /// Where reports run, and how many at once.
     pub bounded: Bounded,
     pub readers: Readers,
+    /// Slows clients that fail to authenticate.
+    pub throttle: AuthThrottle,
     pub min_group_size: u64,
     /// How long a sign-in's body may take to arrive (`http.request_timeout_ms`).
     pub request_timeout: std::time::Duration,
@@ -74,6 +77,12 @@ pub enum Refusal {
     Unavailable(String),
     /// Every report slot is taken: 503, with a `Retry-After`.
     Busy(String),
+    /// Too many failed authentications from this client: 429, with a
+    /// `Retry-After` of `retry_after` seconds.
+    Throttled {
+        message: String,
+        retry_after: u64,
+    },
 }
 
 impl From<Denied> for Refusal {
@@ -82,6 +91,12 @@ impl From<Denied> for Refusal {
             Denied::Unauthorized(m) => Refusal::Unauthorized(m),
             Denied::Forbidden(m) => Refusal::Forbidden(m),
             Denied::NotFound(m) => Refusal::NotFound(m),
+            Denied::Throttled { retry_after } => Refusal::Throttled {
+                message: format!(
+                    "too many failed sign-ins from this address; try again in {retry_after} s (until then, no token or sign-in from it is checked)"
+                ),
+                retry_after,
+            },
         }
     }
 }
@@ -95,6 +110,7 @@ impl Refusal {
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
             Refusal::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             Refusal::Unavailable(_) | Refusal::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -107,7 +123,8 @@ impl Refusal {
             | Refusal::BadRequest(m)
             | Refusal::TimedOut(m)
             | Refusal::Unavailable(m)
-            | Refusal::Busy(m) => m,
+            | Refusal::Busy(m)
+            | Refusal::Throttled { message: m, .. } => m,
         }
     }
 
@@ -123,6 +140,9 @@ impl Refusal {
             }
             Refusal::TimedOut(_) => {
                 response.force_close();
+            }
+            Refusal::Throttled { retry_after, .. } => {
+                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             _ => {}
         }
@@ -207,7 +227,15 @@ async fn report(
 ) -> HttpResponse {
     let answered = async {
         let readers = &state.readers;
-        let reader = readers.of_request(&request, u64::from(clock::now_unix()))?;
+        let now = u64::from(clock::now_unix());
+        // A bearer token can be guessed at; a session cookie is a signed grant.
+        let reader = if request.headers().contains_key(header::AUTHORIZATION) {
+            state
+                .throttle
+                .check(&request, || readers.of_request(&request, now))?
+        } else {
+            readers.of_request(&request, now)?
+        };
         let query = Query::parse(request.query_string());
         if query.truncated() {
             return Err(Refusal::BadRequest(format!(

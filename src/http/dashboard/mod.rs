@@ -190,24 +190,26 @@ async fn sign_in(
         let now = u64::from(clock::now_unix());
         let session_end = now + SESSION_SECONDS;
         let readers = &state.readers;
-        let cookie = match sign_in {
-            SignIn::Token(token) => {
-                let token = readers.token(token.trim())?;
-                Grant {
-                    holder: Holder::Token(token.name.clone()),
-                    expires: session_end,
+        let cookie = state.throttle.check(&request, || {
+            Ok(match sign_in {
+                SignIn::Token(token) => {
+                    let token = readers.token(token.trim())?;
+                    Grant {
+                        holder: Holder::Token(token.name.clone()),
+                        expires: session_end,
+                    }
+                    .sign(&token.sha256)
                 }
-                .sign(&token.sha256)
-            }
-            SignIn::Share(link) => {
-                let link = readers.shared_link(&link, now)?;
-                Grant {
-                    expires: link.expires.min(session_end),
-                    ..link
+                SignIn::Share(link) => {
+                    let link = readers.shared_link(&link, now)?;
+                    Grant {
+                        expires: link.expires.min(session_end),
+                        ..link
+                    }
+                    .sign(readers.share_key()?)
                 }
-                .sign(readers.share_key()?)
-            }
-        };
+            })
+        })?;
         Ok(cookie)
     }
     .await;
