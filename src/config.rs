@@ -148,6 +148,8 @@ struct RawHttp {
     max_headers: usize,
     max_header_bytes: usize,
     request_timeout_ms: u64,
+    keep_alive_ms: u64,
+    max_connections: usize,
     rate_limit_per_second: u32,
     rate_limit_burst: u32,
     workers: usize,
@@ -184,6 +186,13 @@ struct RawReporting {
     min_group_size: u64,
     tokens: Vec<RawToken>,
     share_key: Option<String>,
+    #[serde(deserialize_with = "some_string_or_number")]
+    clickhouse_user: Option<String>,
+    #[serde(deserialize_with = "some_string_or_number")]
+    clickhouse_password: Option<String>,
+    query_timeout_ms: u64,
+    max_memory_bytes: u64,
+    max_concurrent: usize,
 }
 
 impl Default for RawReporting {
@@ -192,6 +201,12 @@ impl Default for RawReporting {
             min_group_size: 5,
             tokens: Vec::new(),
             share_key: None,
+            clickhouse_user: None,
+            clickhouse_password: None,
+            query_timeout_ms: 10_000,
+            max_memory_bytes: 1 << 30,
+            // The dashboard asks for 7 reports at once per page load.
+            max_concurrent: 8,
         }
     }
 }
@@ -280,6 +295,8 @@ impl Default for RawHttp {
             max_headers: 64,
             max_header_bytes: 16 * 1024,
             request_timeout_ms: 5_000,
+            keep_alive_ms: 5_000,
+            max_connections: 10_000,
             rate_limit_per_second: 20,
             rate_limit_burst: 200,
             workers: 0,
@@ -416,8 +433,16 @@ pub struct HttpConfig {
     /// and not stored (no browser sends that much).
     pub max_headers: usize,
     pub max_header_bytes: usize,
-    /// A client that has not sent its request head within this is cut off.
+    /// A client that has not sent its request head within this is cut off;
+    /// so is one whose body has not arrived within this of its head (a beacon,
+    /// a dashboard sign-in), with a 408.
     pub request_timeout: Duration,
+    /// How long an idle connection is kept open for a next request; zero
+    /// closes it after each answer.
+    pub keep_alive: Duration,
+    /// Open connections per HTTP worker; past it, new ones wait to be
+    /// accepted.
+    pub max_connections: usize,
     /// Hits per second one client may have stored, and the burst above that.
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
@@ -450,6 +475,38 @@ pub struct ReportingConfig {
     /// Signs shared dashboard links; `None` means `beaconhouse share` is
     /// off. Changing it revokes every link.
     pub share_key: Option<ShareKey>,
+    /// Who reports read ClickHouse as; `None`: `clickhouse.user`. The
+    /// rollup, which writes `daily_stats`, always uses `clickhouse.user`.
+    pub clickhouse_user: Option<ReportsUser>,
+    /// What one report may cost.
+    pub limits: ReportLimits,
+}
+
+/// A ClickHouse user of its own for reports. Its `Debug` output never shows
+/// the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReportsUser {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for ReportsUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ReportsUser({:?}, <password>)", self.user)
+    }
+}
+
+/// What one report may cost; ClickHouse stops each of its queries past
+/// either limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportLimits {
+    /// Longest a report may take (whole seconds: ClickHouse 18.16 reads
+    /// `max_execution_time` as an integer).
+    pub query_timeout: Duration,
+    /// Most memory one of its queries may use (`max_memory_usage`).
+    pub max_memory_bytes: u64,
+    /// Most reports running at once in `serve`; past that, a 503.
+    pub max_concurrent: usize,
 }
 
 /// How many days each table's rows are kept (0: forever). Rows go a month at
@@ -647,6 +704,15 @@ fn describe_figment_error(
         None => String::new(),
     };
     ConfigError::invalid(key, format!("{}{source}", error.kind))
+}
+
+/// As [`string_or_number`], for a key that may be left out.
+fn some_string_or_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    struct Lenient(#[serde(deserialize_with = "string_or_number")] String);
+    Ok(Option::<Lenient>::deserialize(deserializer)?.map(|Lenient(text)| text))
 }
 
 /// Accepts `1234` as well as `"1234"` for keys that are strings but may look like
@@ -883,6 +949,9 @@ fn plain_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// How many open connections per HTTP worker may be configured.
+const CONNECTIONS: std::ops::RangeInclusive<usize> = 16..=1_000_000;
+
 impl RawHttp {
     fn validate(self) -> Result<HttpConfig, ConfigError> {
         if self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
@@ -905,6 +974,8 @@ impl RawHttp {
                 self.request_timeout_ms,
                 100..=600_000,
             )?,
+            keep_alive: millis("http.keep_alive_ms", self.keep_alive_ms, 0..=600_000)?,
+            max_connections: in_range("http.max_connections", self.max_connections, CONNECTIONS)?,
             rate_limit_per_second: self.rate_limit_per_second,
             rate_limit_burst: self.rate_limit_burst,
             // 0 means one per core.
@@ -1024,10 +1095,44 @@ impl RawReporting {
             }
             None => None,
         };
+        let clickhouse_user = match (self.clickhouse_user, self.clickhouse_password) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "reporting.clickhouse_password",
+                    "is set without reporting.clickhouse_user; name the user it belongs to (the ingest user's password is clickhouse.password)",
+                ));
+            }
+            (Some(user), _) if user.trim().is_empty() => {
+                return Err(ConfigError::invalid(
+                    "reporting.clickhouse_user",
+                    "is empty; name a read-only ClickHouse user (deploy/grants.sql), or leave it out to read as clickhouse.user",
+                ));
+            }
+            (Some(user), password) => Some(ReportsUser {
+                user,
+                password: password.unwrap_or_default(),
+            }),
+        };
+        let limits = ReportLimits {
+            query_timeout: millis(
+                "reporting.query_timeout_ms",
+                self.query_timeout_ms,
+                1_000..=600_000,
+            )?,
+            max_memory_bytes: in_range(
+                "reporting.max_memory_bytes",
+                self.max_memory_bytes,
+                (16 << 20)..=(1 << 40),
+            )?,
+            max_concurrent: in_range("reporting.max_concurrent", self.max_concurrent, 1..=256)?,
+        };
         Ok(ReportingConfig {
             min_group_size,
             tokens,
             share_key,
+            clickhouse_user,
+            limits,
         })
     }
 }
@@ -1152,6 +1257,9 @@ mod tests {
             vec!["optimumabq.com", "www.optimumabq.com"]
         );
         assert!(config.http.trusted_proxies.is_empty());
+        assert_eq!(config.http.request_timeout, Duration::from_secs(5));
+        assert_eq!(config.http.keep_alive, Duration::from_secs(5));
+        assert_eq!(config.http.max_connections, 10_000);
         assert_eq!(config.geoip.precision, Precision::City);
         assert_eq!(config.sites["optimumabq.com"].time_zone, "UTC");
         assert_eq!(config.reporting.share_key, None);
@@ -1351,6 +1459,16 @@ mod tests {
                 MINIMAL,
                 &[("BEACONHOUSE_HTTP_REQUEST_TIMEOUT_MS", "5")],
                 "http.request_timeout_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_KEEP_ALIVE_MS", "600001")],
+                "http.keep_alive_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_MAX_CONNECTIONS", "8")],
+                "http.max_connections",
             ),
             (
                 MINIMAL,
@@ -1631,5 +1749,69 @@ mod tests {
             rejected_key(MINIMAL, &[("BEACONHOUSE_REPORTING_MIN_GROUP_SIZE", "0")]),
             "reporting.min_group_size"
         );
+    }
+
+    #[test]
+    fn reports_read_as_the_ingest_user_unless_told_and_within_limits() {
+        let defaults = load(MINIMAL, &[]).unwrap().reporting;
+        assert_eq!(defaults.clickhouse_user, None);
+        assert_eq!(
+            defaults.limits,
+            ReportLimits {
+                query_timeout: Duration::from_secs(10),
+                max_memory_bytes: 1 << 30,
+                max_concurrent: 8,
+            }
+        );
+        let set = load(
+            &format!("{MINIMAL}\n[reporting]\nclickhouse_user = \"beaconhouse_reports\"\n"),
+            &[
+                ("BEACONHOUSE_REPORTING_CLICKHOUSE_PASSWORD", "1234"),
+                ("BEACONHOUSE_REPORTING_QUERY_TIMEOUT_MS", "2500"),
+                ("BEACONHOUSE_REPORTING_MAX_MEMORY_BYTES", "100000000"),
+            ],
+        )
+        .unwrap()
+        .reporting;
+        assert_eq!(
+            set.clickhouse_user,
+            Some(ReportsUser {
+                user: "beaconhouse_reports".into(),
+                password: "1234".into(),
+            })
+        );
+        assert!(!format!("{set:?}").contains("1234"), "{set:?}");
+        assert_eq!(set.limits.query_timeout, Duration::from_millis(2500));
+        assert_eq!(set.limits.max_memory_bytes, 100_000_000);
+        let without_password = load(MINIMAL, &[("BEACONHOUSE_REPORTING_CLICKHOUSE_USER", "r")]);
+        assert_eq!(
+            without_password
+                .unwrap()
+                .reporting
+                .clickhouse_user
+                .unwrap()
+                .password,
+            ""
+        );
+
+        for (variable, value, key) in [
+            (
+                "CLICKHOUSE_PASSWORD",
+                "secret",
+                "reporting.clickhouse_password",
+            ),
+            ("CLICKHOUSE_USER", " ", "reporting.clickhouse_user"),
+            ("QUERY_TIMEOUT_MS", "999", "reporting.query_timeout_ms"),
+            ("QUERY_TIMEOUT_MS", "600001", "reporting.query_timeout_ms"),
+            ("MAX_MEMORY_BYTES", "1000000", "reporting.max_memory_bytes"),
+            ("MAX_CONCURRENT", "0", "reporting.max_concurrent"),
+        ] {
+            let variable = format!("BEACONHOUSE_REPORTING_{variable}");
+            assert_eq!(
+                rejected_key(MINIMAL, &[(&variable, value)]),
+                key,
+                "{variable}={value}"
+            );
+        }
     }
 }

@@ -17,6 +17,7 @@ use beaconhouse::report::parameters::{self, Parameter, Values};
 use beaconhouse::report::request::{
     Choice, ReportKind, ReportRequest, Subject, with_site_time_zone,
 };
+use beaconhouse::sink::clickhouse::Endpoints;
 use beaconhouse::sink::retention::Retention;
 use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Arg, ArgAction, ArgMatches, FromArgMatches, Parser, Subcommand};
@@ -223,7 +224,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("beaconhouse: warning: {exposed}");
             }
             // Reads clickhouse.ca_file; reaches nothing.
-            beaconhouse::sink::clickhouse::Endpoints::new(&config.clickhouse)?;
+            Endpoints::new(&config.clickhouse)?;
             println!(
                 "configuration is valid: {} site(s), ClickHouse at {}, database {}{}",
                 config.sites.len(),
@@ -257,15 +258,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Rollup => {
             init_logging(config.log_format);
-            let days =
-                runtime()?.block_on(reporter(&config)?.roll_up(beaconhouse::clock::now_unix()))?;
+            // The rollup writes daily_stats: the ingest user, not the reports'.
+            let rollup = Reporter::new(
+                Endpoints::new(&config.clickhouse)?,
+                config.reporting.min_group_size,
+            );
+            let days = runtime()?.block_on(rollup.roll_up(beaconhouse::clock::now_unix()))?;
             println!("rolled up {} day(s)", days.len());
             Ok(())
         }
         Command::Retention { dry_run } => {
             init_logging(config.log_format);
             let retention = Retention::new(
-                beaconhouse::sink::clickhouse::Endpoints::new(&config.clickhouse)?,
+                Endpoints::new(&config.clickhouse)?,
                 &config.clickhouse,
                 config.retention.clone(),
             );
@@ -291,7 +296,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Subject::Site(site) = request.subject() {
                 configured(&config, site)?;
             }
-            let answer = runtime()?.block_on(reporter(&config)?.run(&request))?;
+            let reporter = Reporter::new(
+                Endpoints::for_reports(&config.clickhouse, &config.reporting)?,
+                config.reporting.min_group_size,
+            );
+            let answer = runtime()?.block_on(reporter.run(&request))?;
             print!("{}", output::render(&answer, request.format));
             Ok(())
         }
@@ -357,13 +366,6 @@ fn healthcheck(admin: SocketAddr) -> anyhow::Result<String> {
         anyhow::bail!("{address}/readyz answered {status_line:?}");
     }
     Ok(format!("ready: {address}/readyz answered {status_line}"))
-}
-
-fn reporter(config: &Config) -> anyhow::Result<Reporter> {
-    Ok(Reporter::new(
-        beaconhouse::sink::clickhouse::Endpoints::new(&config.clickhouse)?,
-        config.reporting.min_group_size,
-    ))
 }
 
 /// Refuses a site the configuration does not have, listing those it has.

@@ -33,6 +33,26 @@ impl Endpoint {
     }
 }
 
+/// Why a stats authentication failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// A bearer token or a sign-in was checked and is not valid.
+    Rejected,
+    /// Refused unchecked: the client failed too often (`http::throttle`).
+    Throttled,
+}
+
+impl AuthFailure {
+    pub const ALL: [AuthFailure; 2] = [AuthFailure::Rejected, AuthFailure::Throttled];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AuthFailure::Rejected => "rejected",
+            AuthFailure::Throttled => "throttled",
+        }
+    }
+}
+
 /// Process-wide counters; shared by reference, updated with relaxed atomics.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -51,6 +71,7 @@ pub struct Metrics {
     /// Dead-letter files removed to stay within `spool.dead_letter_max_bytes`.
     dead_letter_pruned_files: AtomicU64,
     dead_letter_pruned_bytes: AtomicU64,
+    auth_failures: [AtomicU64; AuthFailure::ALL.len()],
 }
 
 /// Upper bounds (seconds) of the insert latency buckets.
@@ -157,6 +178,11 @@ impl Metrics {
             .fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// A stats authentication that failed, or was refused unchecked.
+    pub fn auth_failed(&self, why: AuthFailure) {
+        self.auth_failures[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn stored_count(&self) -> u64 {
         self.stored_rows.load(Ordering::Relaxed)
     }
@@ -185,6 +211,13 @@ impl Metrics {
             "Monthly partitions dropped at the end of their retention period, by table.",
             "table",
             Table::ALL.map(|t| (t.name(), get(&self.partitions_dropped[t as usize]))),
+        );
+        counters_by(
+            &mut out,
+            "beaconhouse_stats_auth_failures_total",
+            "Failed stats API tokens and dashboard sign-ins: rejected when checked, throttled when refused unchecked after too many.",
+            "reason",
+            AuthFailure::ALL.map(|a| (a.label(), get(&self.auth_failures[a as usize]))),
         );
         let scalars = [
             (
@@ -316,6 +349,7 @@ mod tests {
         metrics.insert_took(std::time::Duration::from_millis(30));
         metrics.partition_dropped(Table::EmailOpens);
         metrics.retention_failed();
+        metrics.auth_failed(AuthFailure::Throttled);
         let text = metrics.render(SpoolStats {
             bytes: 10,
             segments: 1,
@@ -344,6 +378,8 @@ mod tests {
             text.contains("beaconhouse_retention_partitions_dropped_total{table=\"events\"} 0\n")
         );
         assert!(text.contains("beaconhouse_retention_failures_total 1\n"));
+        assert!(text.contains("beaconhouse_stats_auth_failures_total{reason=\"rejected\"} 0\n"));
+        assert!(text.contains("beaconhouse_stats_auth_failures_total{reason=\"throttled\"} 1\n"));
         for reason in DropReason::ALL {
             assert!(text.contains(&format!("reason=\"{}\"", reason.label())));
         }

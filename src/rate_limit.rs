@@ -3,15 +3,16 @@
 //! Buckets are keyed by a SipHash of the client address under a key drawn at
 //! process start, so the table holds no address and its keys mean nothing
 //! after a restart. A client over its limit is answered like everyone else and
-//! its hits are counted as `rate_limited`, not stored.
+//! its hits are counted as `rate_limited`, not stored. The same buckets count
+//! failed stats sign-ins (`http::throttle`), refilling slowly.
 //! Must never: persist or log a bucket key.
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 const SHARDS: usize = 16;
 /// A shard larger than this drops its idle (full) buckets.
@@ -32,20 +33,43 @@ struct Bucket {
 
 impl RateLimiter {
     pub fn new(per_second: u32, burst: u32) -> RateLimiter {
+        RateLimiter::with_rate(f64::from(per_second), burst)
+    }
+
+    /// One token back every `every` (slower than one a second), up to `burst`.
+    pub fn refilling_every(every: Duration, burst: u32) -> RateLimiter {
+        RateLimiter::with_rate(1.0 / every.as_secs_f64(), burst)
+    }
+
+    fn with_rate(per_second: f64, burst: u32) -> RateLimiter {
         RateLimiter {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             key: RandomState::new(),
-            per_second: f64::from(per_second),
+            per_second,
             burst: f64::from(burst),
         }
     }
 
-    /// Takes a token for `client` if it has one.
-    pub fn allow(&self, client: IpAddr, now: Instant) -> bool {
+    /// The bucket key of `client`, and its shard.
+    fn shard(&self, client: IpAddr) -> (u64, MutexGuard<'_, HashMap<u64, Bucket>>) {
         let key = self.key.hash_one(bucket_address(client));
-        let mut shard = self.shards[(key as usize) % SHARDS]
+        let shard = self.shards[(key as usize) % SHARDS]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        (key, shard)
+    }
+
+    /// How long until `client` has a token; `None` when it has one now.
+    /// Takes nothing.
+    pub fn wait(&self, client: IpAddr, now: Instant) -> Option<Duration> {
+        let (key, shard) = self.shard(client);
+        let tokens = refilled(shard.get(&key)?, now, self.per_second, self.burst);
+        (tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - tokens) / self.per_second))
+    }
+
+    /// Takes a token for `client` if it has one.
+    pub fn allow(&self, client: IpAddr, now: Instant) -> bool {
+        let (key, mut shard) = self.shard(client);
         if shard.len() > SHARD_SOFT_LIMIT {
             let (rate, burst) = (self.per_second, self.burst);
             shard.retain(|_, bucket| refilled(bucket, now, rate, burst) < burst);
@@ -126,6 +150,33 @@ mod tests {
             !limiter.allow(ip("2001:db8::ffff"), start),
             "one /64 is one client"
         );
+    }
+
+    #[test]
+    fn a_slow_bucket_says_how_long_until_its_next_token_without_taking_one() {
+        let limiter = RateLimiter::refilling_every(Duration::from_secs(30), 2);
+        let start = Instant::now();
+        let client = ip("203.0.113.7");
+        assert_eq!(
+            limiter.wait(client, start),
+            None,
+            "an unknown client has its burst"
+        );
+        assert!(limiter.allow(client, start) && limiter.allow(client, start));
+        assert!(!limiter.allow(client, start));
+        let later = start + Duration::from_secs(12);
+        let wait = limiter.wait(client, later).unwrap();
+        assert!(
+            wait.abs_diff(Duration::from_secs(18)) < Duration::from_millis(1),
+            "{wait:?}"
+        );
+        assert_eq!(
+            limiter.wait(client, later),
+            Some(wait),
+            "asking takes nothing"
+        );
+        assert_eq!(limiter.wait(client, start + Duration::from_secs(30)), None);
+        assert_eq!(limiter.wait(ip("203.0.113.8"), later), None);
     }
 
     #[test]

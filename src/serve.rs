@@ -2,9 +2,10 @@
 //!
 //! Start-up order: GeoIP database, ClickHouse client and salts (a collector
 //! whose ClickHouse is down still starts and answers hits), the periodic jobs
-//! (the reports' daily rollup, retention), the spool and its shipper, then
-//! the listener. Shutdown order is the reverse: stop accepting,
-//! fsync the spool, let the shipper deliver what it can before the deadline
+//! (the reports' daily rollup, retention), the reports' runtime (reports
+//! never run on the threads that answer hits), the spool and its shipper,
+//! then the listener. Shutdown order is the reverse: stop accepting, drop
+//! the reports' runtime, fsync the spool, let the shipper deliver what it can before the deadline
 //! (the rest stays spooled for the next start), exit.
 
 use std::net::{SocketAddr, TcpListener};
@@ -18,12 +19,13 @@ use crate::config::Config;
 use crate::enrich::geo::{GeoError, GeoLookup};
 use crate::http::access::Readers;
 use crate::http::stats::StatsState;
+use crate::http::throttle::AuthThrottle;
 use crate::http::{self, AppState, Listeners};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::pipeline::dead_letter::DeadLetter;
 use crate::pipeline::shipper::{self, ShipSettings};
-use crate::report::{Reporter, rollup};
+use crate::report::{Reporter, bounded, rollup};
 use crate::sink::clickhouse::{ClickHouseSink, Endpoints, TlsError};
 use crate::sink::retention::{self, Retention};
 use crate::sink::salts::SaltKeeper;
@@ -46,6 +48,11 @@ pub enum ServeError {
     },
     #[error("the HTTP server failed: {0}")]
     Server(std::io::Error),
+    #[error(
+        "cannot start the reports' {threads} threads: {0}; check the process's thread limit (ulimit -u, TasksMax=)",
+        threads = bounded::THREADS
+    )]
+    ReportThreads(std::io::Error),
 }
 
 /// Runs the collector until SIGINT/SIGTERM.
@@ -65,8 +72,16 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
 
     let metrics = Arc::new(Metrics::default());
     let endpoints = Endpoints::new(&config.clickhouse)?;
-    let reporter = Reporter::new(endpoints.clone(), config.reporting.min_group_size);
-    tokio::spawn(rollup::run(reporter.clone()));
+    let min_group_size = config.reporting.min_group_size;
+    // The rollup writes daily_stats: the ingest user. Reports read only.
+    tokio::spawn(rollup::run(Reporter::new(
+        endpoints.clone(),
+        min_group_size,
+    )));
+    let reporter = Reporter::new(
+        Endpoints::for_reports(&config.clickhouse, &config.reporting)?,
+        min_group_size,
+    );
     tokio::spawn(retention::run(
         Retention::new(
             endpoints.clone(),
@@ -75,10 +90,20 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         ),
         metrics.clone(),
     ));
+    // Reports run here, never on the threads that answer hits.
+    let reports_runtime = bounded::runtime().map_err(ServeError::ReportThreads)?;
+    let limits = &config.reporting.limits;
     let stats = web::Data::new(StatsState {
         reporter,
+        bounded: bounded::Bounded::new(
+            reports_runtime.handle().clone(),
+            limits.max_concurrent,
+            limits.query_timeout,
+        ),
         readers: Readers::new(&config.reporting, &config.sites),
-        min_group_size: config.reporting.min_group_size,
+        throttle: AuthThrottle::new(config.http.trusted_proxies.clone(), metrics.clone()),
+        min_group_size,
+        request_timeout: config.http.request_timeout,
     });
     let keeper = SaltKeeper::new(endpoints.clone());
     if let Err(error) = keeper.rotate(clock::day_of(clock::now_unix())).await {
@@ -125,6 +150,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         spool: spool.clone(),
         metrics,
         max_body_bytes: config.http.max_body_bytes,
+        request_timeout: config.http.request_timeout,
         max_headers: config.http.max_headers,
         max_header_bytes: config.http.max_header_bytes,
     });
@@ -133,6 +159,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let served = http::serve(listeners, state, stats, &config.http).await;
 
     tracing::info!("stopped accepting hits; delivering what is spooled");
+    // No handler waits on a report any more; their queries end in ClickHouse
+    // by max_execution_time.
+    reports_runtime.shutdown_background();
     spool.close();
     let _ = stop_shipper.send(());
     if let Err(error) = shipper.await {

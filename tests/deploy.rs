@@ -1139,14 +1139,34 @@ fn grant_statements() -> Vec<String> {
 #[test]
 fn grants_sql_parses_and_grants_only_the_staff_tables() {
     let statements = grant_statements();
-    let granted: Vec<&str> = statements
-        .iter()
-        .filter_map(|s| {
-            s.strip_prefix("GRANT SELECT ON beaconhouse.")?
-                .strip_suffix(" TO beaconhouse_reporting")
-        })
-        .collect();
-    assert_eq!(granted, ["events", "email_opens", "daily_stats"]);
+    let granted_to = |role: &str| -> Vec<&str> {
+        let suffix = format!(" TO {role}");
+        statements
+            .iter()
+            .filter_map(|s| {
+                s.strip_prefix("GRANT SELECT ON beaconhouse.")?
+                    .strip_suffix(suffix.as_str())
+            })
+            .collect()
+    };
+    assert_eq!(
+        granted_to("beaconhouse_reporting"),
+        ["events", "email_opens", "daily_stats"]
+    );
+    // The collector's reports read what staff may, and which days are
+    // rolled up.
+    assert!(
+        statements.contains(&"GRANT beaconhouse_reporting TO beaconhouse_report_reader".into())
+    );
+    assert_eq!(
+        granted_to("beaconhouse_report_reader"),
+        ["daily_stats_days"]
+    );
+    let granted = [
+        granted_to("beaconhouse_reporting"),
+        granted_to("beaconhouse_report_reader"),
+    ]
+    .concat();
     for statement in &statements {
         assert!(
             statement.starts_with("GRANT SELECT ON beaconhouse.") || !statement.contains("ON "),

@@ -14,7 +14,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use subtle::ConstantTimeEq;
 
-use crate::config::{ApiToken, ReportingConfig, ShareKey, Site};
+use crate::config::{Access, ApiToken, ReportingConfig, ShareKey, Site};
 use crate::grant::{Grant, GrantError, Holder};
 use crate::report::request::Subject;
 
@@ -46,6 +46,10 @@ pub enum Denied {
     Forbidden(String),
     /// A reader asking for a site that is not configured: 404.
     NotFound(String),
+    /// A client that failed to authenticate too often, refused before its
+    /// credential is checked (`http::throttle`): 429, try again in
+    /// `retry_after` seconds.
+    Throttled { retry_after: u64 },
 }
 
 impl Readers {
@@ -211,9 +215,15 @@ impl Reader<'_> {
     }
 
     pub fn may_read_campaign(&self, campaign: &str) -> bool {
+        self.readable_campaigns().allows(campaign)
+    }
+
+    /// The campaigns the reader may read, to take along where the reader
+    /// cannot go (the reports' runtime).
+    pub fn readable_campaigns(&self) -> Access {
         match self {
-            Reader::Token(token) => token.campaigns.allows(campaign),
-            Reader::Shared(_) => false,
+            Reader::Token(token) => token.campaigns.clone(),
+            Reader::Shared(_) => Access::Only(Vec::new()),
         }
     }
 
@@ -242,7 +252,6 @@ pub fn session_cookie(request: &HttpRequest) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Access;
     use crate::grant::SESSION_SECONDS;
     use actix_web::test::TestRequest;
 

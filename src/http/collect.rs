@@ -3,11 +3,11 @@
 //! (`/metrics` and the same health checks).
 
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::{ConnectionType, Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 
 use super::AppState;
+use super::body::{self, BodyError};
 use super::params::{EventBody, Query};
 use crate::clock;
 use crate::ingest::{OpenHit, PageHit, RequestMeta};
@@ -99,31 +99,30 @@ async fn event_beacon(
         return accepted();
     }
     state.metrics.received(Endpoint::Event);
-    let limit = state.max_body_bytes;
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        state.metrics.dropped(DropReason::Invalid);
-        return json_error(StatusCode::PAYLOAD_TOO_LARGE, &too_large(limit));
-    }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let Ok(chunk) = chunk else {
+    let body = body::read(
+        &request,
+        &mut payload,
+        state.max_body_bytes,
+        state.request_timeout,
+    )
+    .await;
+    let body = match body {
+        Ok(body) => body,
+        Err(error) => {
             state.metrics.dropped(DropReason::Invalid);
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "the request body could not be read",
-            );
-        };
-        if body.len() + chunk.len() > limit {
-            state.metrics.dropped(DropReason::Invalid);
-            return json_error(StatusCode::PAYLOAD_TOO_LARGE, &too_large(limit));
+            let message = match error {
+                BodyError::TooLarge { .. } => format!("{error}; an event needs far less"),
+                _ => error.to_string(),
+            };
+            let mut response = json_error(error.status(), &message);
+            if error.closes() {
+                response
+                    .head_mut()
+                    .set_connection_type(ConnectionType::Close);
+            }
+            return response;
         }
-        body.extend_from_slice(&chunk);
-    }
+    };
     let event = match EventBody::parse(&body) {
         Ok(event) => event,
         Err(error) => {
@@ -269,10 +268,6 @@ fn json_error(status: StatusCode, message: &str) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .json(serde_json::json!({ "error": message }))
-}
-
-fn too_large(limit: usize) -> String {
-    format!("the body is larger than {limit} bytes; an event needs far less")
 }
 
 /// What the transport says about the request. Header values that are not

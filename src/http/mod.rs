@@ -12,11 +12,13 @@
 //! access-log middleware is installed for this reason).
 
 pub mod access;
+pub mod body;
 mod collect;
 pub mod dashboard;
 pub mod openapi;
 pub mod params;
 pub mod stats;
+pub mod throttle;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -35,6 +37,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Largest accepted beacon body.
     pub max_body_bytes: usize,
+    /// How long a beacon's body may take to arrive (`http.request_timeout_ms`).
+    pub request_timeout: std::time::Duration,
     pub max_headers: usize,
     pub max_header_bytes: usize,
 }
@@ -71,6 +75,7 @@ pub async fn serve(
     })
     .workers(1)
     .client_request_timeout(config.request_timeout)
+    .keep_alive(config.keep_alive)
     .shutdown_timeout(5)
     .listen(listeners.admin)?
     .run();
@@ -82,6 +87,8 @@ pub async fn serve(
     })
     .client_request_timeout(config.request_timeout)
     .client_disconnect_timeout(config.request_timeout)
+    .keep_alive(config.keep_alive)
+    .max_connections(config.max_connections)
     .shutdown_timeout(5);
     if config.workers > 0 {
         server = server.workers(config.workers);

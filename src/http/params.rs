@@ -5,17 +5,32 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-/// A query string's parameters (the first 32). Percent-decoding errors and
-/// invalid UTF-8 become U+FFFD instead of failing the request.
+/// Most parameters of a query string that are read; a pixel needs three, a
+/// report a handful.
+pub const MAX_PAIRS: usize = 32;
+
+/// A query string's parameters (the first [`MAX_PAIRS`], and whether there
+/// were more). Percent-decoding errors and invalid UTF-8 become U+FFFD
+/// instead of failing the request.
 pub struct Query<'a> {
     pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    truncated: bool,
 }
 
 impl<'a> Query<'a> {
     pub fn parse(query: &'a str) -> Query<'a> {
-        Query {
-            pairs: form_urlencoded::parse(query.as_bytes()).take(32).collect(),
-        }
+        let mut pairs: Vec<_> = form_urlencoded::parse(query.as_bytes())
+            .take(MAX_PAIRS + 1)
+            .collect();
+        let truncated = pairs.len() > MAX_PAIRS;
+        pairs.truncate(MAX_PAIRS);
+        Query { pairs, truncated }
+    }
+
+    /// Whether the query string had more than [`MAX_PAIRS`] parameters (the
+    /// rest are not read): a pixel ignores them, the stats API refuses them.
+    pub fn truncated(&self) -> bool {
+        self.truncated
     }
 
     /// The first value of `name`.
@@ -72,6 +87,31 @@ mod tests {
             2,
             "repeats are kept for the stats API to refuse"
         );
+        assert!(!query.truncated());
+    }
+
+    #[test]
+    fn parameters_past_the_limit_are_not_read_and_say_so() {
+        let pairs = |n: usize| {
+            (0..n)
+                .map(|i| format!("p{i}={i}"))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        let full = pairs(MAX_PAIRS);
+        let query = Query::parse(&full);
+        assert_eq!(
+            (query.pairs().count(), query.truncated()),
+            (MAX_PAIRS, false)
+        );
+        let over = pairs(MAX_PAIRS + 1);
+        let query = Query::parse(&over);
+        assert_eq!(
+            (query.pairs().count(), query.truncated()),
+            (MAX_PAIRS, true)
+        );
+        assert_eq!(query.get("p31"), Some("31"));
+        assert_eq!(query.get("p32"), None);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! site's time zone as the default `tz`), asking `access` whether the reader
 //! may read the answer, and the answer's format (JSON, CSV, or the CLI's
 //! table).
-//! Must never: answer without a reader `access` let in, or log a token.
+//! Must never: answer without a reader `access` let in, log a token, or run
+//! a report on the HTTP worker: a report is computed and rendered on the
+//! reports' runtime (`report::bounded`), the worker only awaits it.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -16,17 +18,26 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::access::{Denied, Readers};
-use super::params::Query;
+use super::body::BodyError;
+use super::params::{MAX_PAIRS, Query};
+use super::throttle::AuthThrottle;
 use crate::clock;
-use crate::report::output::{self, Format, Report};
-use crate::report::request::{self, Choice, ReportKind, ReportRequest, RequestError};
+use crate::report::bounded::Bounded;
+use crate::report::output::{self, Format};
+use crate::report::request::{self, Choice, MAX_FILTERS, ReportKind, ReportRequest, RequestError};
 use crate::report::{AnyReport, ReportError, Reporter};
 
 /// What the stats handlers share.
 pub struct StatsState {
     pub reporter: Reporter,
+    /// Where reports run, and how many at once.
+    pub bounded: Bounded,
     pub readers: Readers,
+    /// Slows clients that fail to authenticate.
+    pub throttle: AuthThrottle,
     pub min_group_size: u64,
+    /// How long a sign-in's body may take to arrive (`http.request_timeout_ms`).
+    pub request_timeout: std::time::Duration,
 }
 
 /// The path of a kind of report.
@@ -60,7 +71,18 @@ pub enum Refusal {
     Forbidden(String),
     NotFound(String),
     BadRequest(String),
+    /// The request's body did not arrive in time: 408, and the connection
+    /// is closed.
+    TimedOut(String),
     Unavailable(String),
+    /// Every report slot is taken: 503, with a `Retry-After`.
+    Busy(String),
+    /// Too many failed authentications from this client: 429, with a
+    /// `Retry-After` of `retry_after` seconds.
+    Throttled {
+        message: String,
+        retry_after: u64,
+    },
 }
 
 impl From<Denied> for Refusal {
@@ -69,6 +91,12 @@ impl From<Denied> for Refusal {
             Denied::Unauthorized(m) => Refusal::Unauthorized(m),
             Denied::Forbidden(m) => Refusal::Forbidden(m),
             Denied::NotFound(m) => Refusal::NotFound(m),
+            Denied::Throttled { retry_after } => Refusal::Throttled {
+                message: format!(
+                    "too many failed sign-ins from this address; try again in {retry_after} s (until then, no token or sign-in from it is checked)"
+                ),
+                retry_after,
+            },
         }
     }
 }
@@ -80,7 +108,9 @@ impl Refusal {
             Refusal::Forbidden(_) => StatusCode::FORBIDDEN,
             Refusal::NotFound(_) => StatusCode::NOT_FOUND,
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
+            Refusal::Unavailable(_) | Refusal::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -91,24 +121,45 @@ impl Refusal {
             | Refusal::Forbidden(m)
             | Refusal::NotFound(m)
             | Refusal::BadRequest(m)
-            | Refusal::Unavailable(m) => m,
+            | Refusal::TimedOut(m)
+            | Refusal::Unavailable(m)
+            | Refusal::Busy(m)
+            | Refusal::Throttled { message: m, .. } => m,
         }
     }
 
     pub fn response(self) -> HttpResponse {
-        let status = self.status();
-        let error = match self {
-            Refusal::Unauthorized(m)
-            | Refusal::Forbidden(m)
-            | Refusal::NotFound(m)
-            | Refusal::BadRequest(m)
-            | Refusal::Unavailable(m) => m,
-        };
-        let mut response = HttpResponse::build(status);
-        if status == StatusCode::UNAUTHORIZED {
-            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        let mut response = HttpResponse::build(self.status());
+        match &self {
+            Refusal::Unauthorized(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            // A slot frees when a report ends: most take well under a second.
+            Refusal::Busy(_) => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            Refusal::TimedOut(_) => {
+                response.force_close();
+            }
+            Refusal::Throttled { retry_after, .. } => {
+                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            _ => {}
         }
-        response.json(ErrorBody { error })
+        response.json(ErrorBody {
+            error: self.message().to_string(),
+        })
+    }
+}
+
+impl From<BodyError> for Refusal {
+    fn from(error: BodyError) -> Self {
+        match error {
+            BodyError::TimedOut { .. } => Refusal::TimedOut(error.to_string()),
+            BodyError::TooLarge { .. } | BodyError::Unreadable => {
+                Refusal::BadRequest(error.to_string())
+            }
+        }
     }
 }
 
@@ -123,6 +174,12 @@ impl From<ReportError> for Refusal {
         match error {
             ReportError::Request(e) => Refusal::BadRequest(e.to_string()),
             e @ ReportError::UnknownTimeZone(_) => Refusal::BadRequest(e.to_string()),
+            e @ (ReportError::TooSlow | ReportError::TooLarge) => {
+                tracing::warn!(error = %e, "a report was stopped at its limit");
+                Refusal::Unavailable(e.to_string())
+            }
+            e @ ReportError::Busy(_) => Refusal::Busy(e.to_string()),
+            e @ ReportError::Stopped => Refusal::Unavailable(e.to_string()),
             ReportError::ClickHouse(message) => {
                 tracing::error!(%message, "a report failed");
                 Refusal::Unavailable(
@@ -142,13 +199,14 @@ fn accepts_csv(request: &HttpRequest) -> bool {
         .is_some_and(|accept| accept.contains("text/csv"))
 }
 
-fn answer(report: &impl Report, format: Format) -> HttpResponse {
+/// A rendered report, as `format` says.
+fn answer(rendered: String, format: Format) -> HttpResponse {
     let content_type = match format {
         Format::Json => "application/json",
         Format::Csv => "text/csv; charset=utf-8",
         Format::Table => "text/plain; charset=utf-8",
     };
-    let mut response = HttpResponse::Ok().body(output::render(report, format));
+    let mut response = HttpResponse::Ok().body(rendered);
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -169,8 +227,21 @@ async fn report(
 ) -> HttpResponse {
     let answered = async {
         let readers = &state.readers;
-        let reader = readers.of_request(&request, u64::from(clock::now_unix()))?;
+        let now = u64::from(clock::now_unix());
+        // A bearer token can be guessed at; a session cookie is a signed grant.
+        let reader = if request.headers().contains_key(header::AUTHORIZATION) {
+            state
+                .throttle
+                .check(&request, || readers.of_request(&request, now))?
+        } else {
+            readers.of_request(&request, now)?
+        };
         let query = Query::parse(request.query_string());
+        if query.truncated() {
+            return Err(Refusal::BadRequest(format!(
+                "the query string has more than {MAX_PAIRS} parameters; a report takes each of its parameters once (`filter` up to {MAX_FILTERS} times)"
+            )));
+        }
         let default_format = if accepts_csv(&request) {
             Format::Csv
         } else {
@@ -179,11 +250,44 @@ async fn report(
         let pairs = request::with_site_time_zone(query.pairs(), |site| readers.time_zone(site));
         let report_request = ReportRequest::from_pairs(kind, pairs, default_format)?;
         readers.may_read(&reader, report_request.subject())?;
-        let mut report = state.reporter.run(&report_request).await?;
-        if let AnyReport::Campaigns(campaigns) = &mut report {
-            campaigns.retain_readable(|campaign| reader.may_read_campaign(campaign));
-        }
-        Ok::<_, Refusal>(answer(&report, report_request.format))
+        let format = report_request.format;
+        let reporter = state.reporter.clone();
+        let campaigns = reader.readable_campaigns();
+        let rendered = state
+            .bounded
+            .run(async move {
+                let mut report = reporter.run(&report_request).await?;
+                if let AnyReport::Campaigns(list) = &mut report {
+                    list.retain_readable(|campaign| campaigns.allows(campaign));
+                }
+                Ok(output::render(&report, format))
+            })
+            .await?;
+        Ok::<_, Refusal>(answer(rendered, format))
     };
     answered.await.unwrap_or_else(Refusal::response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_report_pool_is_a_503_that_says_when_to_try_again() {
+        let response = Refusal::from(ReportError::Busy(8)).response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from_static("1"))
+        );
+        let body = actix_web::body::to_bytes(response.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .unwrap()
+            .unwrap();
+        let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            error["error"],
+            "8 reports are running already, as many as `reporting.max_concurrent` allows; try again in a moment"
+        );
+    }
 }

@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 
-type Answer = Result<Arc<dyn Any + Send + Sync>, String>;
+use super::ReportError;
+
+type Answer = Result<Arc<dyn Any + Send + Sync>, ReportError>;
 
 /// The executions in flight, by statement.
 #[derive(Default)]
@@ -29,10 +31,10 @@ pub struct InFlight {
 impl InFlight {
     /// Runs `execute` for `statement`, unless the same statement, read as
     /// the same type, is already running: then waits for that one.
-    pub async fn run<T, F>(&self, statement: String, execute: F) -> Result<T, String>
+    pub async fn run<T, F>(&self, statement: String, execute: F) -> Result<T, ReportError>
     where
         T: Clone + Send + Sync + 'static,
-        F: Future<Output = Result<T, String>> + Send + 'static,
+        F: Future<Output = Result<T, ReportError>> + Send + 'static,
     {
         // The type is part of the key, so a downcast never fails.
         let key = format!("{}\u{0}{statement}", type_name::<T>());
@@ -59,9 +61,9 @@ impl InFlight {
             }
         }
         let rows = answer?;
-        rows.downcast_ref::<T>()
-            .cloned()
-            .ok_or_else(|| format!("rows of {statement} read as another type"))
+        rows.downcast_ref::<T>().cloned().ok_or_else(|| {
+            ReportError::ClickHouse(format!("rows of {statement} read as another type"))
+        })
     }
 }
 
@@ -87,7 +89,7 @@ mod tests {
                     .run(statement, async move {
                         executions.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                        Ok::<u64, String>(value)
+                        Ok::<u64, ReportError>(value)
                     })
                     .await
             }
@@ -96,9 +98,9 @@ mod tests {
             let (a, b, c) =
                 tokio::join!(run("SELECT 1", 1), run("SELECT 1", 2), run("SELECT 2", 3));
             // The second caller of SELECT 1 gets the first execution's rows.
-            assert_eq!((a, b, c), (Ok(1), Ok(1), Ok(3)));
+            assert_eq!((a.ok(), b.ok(), c.ok()), (Some(1), Some(1), Some(3)));
             assert_eq!(executions.load(Ordering::SeqCst), 2);
-            assert_eq!(run("SELECT 1", 4).await, Ok(4), "not a cache");
+            assert_eq!(run("SELECT 1", 4).await.ok(), Some(4), "not a cache");
             assert_eq!(executions.load(Ordering::SeqCst), 3);
             assert!(in_flight.running.lock().unwrap().is_empty());
         });

@@ -10,6 +10,7 @@
 //! Must never: return a row of `events` or `email_opens`, or a group counted
 //! over fewer than `min_group_size` people.
 
+pub mod bounded;
 mod coalesce;
 pub mod output;
 pub mod parameters;
@@ -32,7 +33,7 @@ use request::{
 };
 use sql::{Bind, CountRow, GroupRow, Key, Measure, Statement, VisitRow, Window};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ReportError {
     #[error(transparent)]
     Request(#[from] RequestError),
@@ -41,9 +42,53 @@ pub enum ReportError {
     )]
     UnknownTimeZone(String),
     #[error(
-        "ClickHouse could not answer the report: {0}; check that it is up and that `beaconhouse migrate` ran"
+        "the report took longer than `reporting.query_timeout_ms` allows; ask for a shorter period or fewer filters"
+    )]
+    TooSlow,
+    #[error(
+        "the report needed more memory than `reporting.max_memory_bytes` allows; ask for a shorter period or fewer filters"
+    )]
+    TooLarge,
+    #[error(
+        "{0} reports are running already, as many as `reporting.max_concurrent` allows; try again in a moment"
+    )]
+    Busy(usize),
+    #[error(
+        "the report stopped without an answer; try again, and tell the operator (the collector's log says why) if it persists"
+    )]
+    Stopped,
+    #[error(
+        "ClickHouse could not answer the report: {0}; check that it is up, that `beaconhouse migrate` ran, and that the reports' user (`reporting.clickhouse_user`, else `clickhouse.user`) may read events, email_opens, daily_stats and daily_stats_days"
     )]
     ClickHouse(String),
+}
+
+impl From<clickhouse::error::Error> for ReportError {
+    /// ClickHouse's own stops at the limits of `sink::clickhouse::reports_client`
+    /// become their errors; anything else is ClickHouse's message.
+    fn from(error: clickhouse::error::Error) -> Self {
+        let message = error.to_string();
+        if has_code(&message, TIMEOUT_EXCEEDED) {
+            ReportError::TooSlow
+        } else if has_code(&message, MEMORY_LIMIT_EXCEEDED) {
+            ReportError::TooLarge
+        } else {
+            ReportError::ClickHouse(message)
+        }
+    }
+}
+
+/// ClickHouse's error code for a query stopped by `max_execution_time`.
+const TIMEOUT_EXCEEDED: u32 = 159;
+/// ClickHouse's error code for a query stopped by `max_memory_usage`.
+const MEMORY_LIMIT_EXCEEDED: u32 = 241;
+
+/// Whether a ClickHouse error is the exception `code`: `Code: 159,` on
+/// 18.16, `Code: 159.` on current releases.
+fn has_code(message: &str, code: u32) -> bool {
+    [',', '.']
+        .iter()
+        .any(|end| message.contains(&format!("Code: {code}{end}")))
 }
 
 /// How unique visitors are counted; attached to every site report.
@@ -444,7 +489,7 @@ impl Reporter {
         let total = sql::site(&window, &rolled_up, &Key::Nothing, measure, filters);
         let (totals, groups): (CountRow, Vec<GroupRow>) = tokio::try_join!(
             self.fetch_one(total.total()),
-            self.fetch_all(groups.groups_by_size())
+            self.fetch_all(groups.groups_by_size(suppress::groups_needed(limit)))
         )?;
         let rows = self.rows(groups, totals, limit);
         // Without filters the total is the whole site's, exact; with them it
@@ -488,13 +533,14 @@ impl Reporter {
         limit: usize,
     ) -> Result<EmailReport, ReportError> {
         let window = self.bounds(campaign, period).await?;
+        let largest = suppress::groups_needed(limit);
         let (totals, by_proxy, by_day, days, by_client, by_country) = tokio::try_join!(
             self.fetch_one::<CountRow>(sql::email(&window, &Key::Nothing).total()),
             self.fetch_all::<GroupRow>(sql::email(&window, &Key::Proxied).groups_by_key()),
             self.fetch_all::<GroupRow>(sql::email(&window, &Key::Day).groups_by_key()),
             self.fetch_all::<String>(sql::bucket_labels(&window, Interval::Day)),
-            self.fetch_all::<GroupRow>(sql::email(&window, &Key::Client).groups_by_size()),
-            self.fetch_all::<GroupRow>(sql::email(&window, &Key::Country).groups_by_size()),
+            self.fetch_all::<GroupRow>(sql::email(&window, &Key::Client).groups_by_size(largest)),
+            self.fetch_all::<GroupRow>(sql::email(&window, &Key::Country).groups_by_size(largest)),
         )?;
         let k = self.min_group_size;
         let proxied = |flag: &str| {
@@ -565,7 +611,7 @@ impl Reporter {
                 row(value, Some(g.unique), Some(g.count), totals.unique)
             })
             .collect();
-        if folded.folded > 0 {
+        if folded.has_other {
             rows.push(row(
                 suppress::OTHER.into(),
                 None,
@@ -638,17 +684,16 @@ impl Reporter {
                 endpoints
                     .run(|client| query(&client, &statement).fetch_all())
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(ReportError::from)
             })
             .await
-            .map_err(ReportError::ClickHouse)
     }
 
     async fn execute(&self, statement: Statement) -> Result<(), ReportError> {
-        self.endpoints
+        Ok(self
+            .endpoints
             .run(|client| query(&client, &statement).execute())
-            .await
-            .map_err(|e| ReportError::ClickHouse(e.to_string()))
+            .await?)
     }
 
     async fn fetch_one<T>(&self, statement: Statement) -> Result<T, ReportError>
@@ -662,10 +707,9 @@ impl Reporter {
                 endpoints
                     .run(|client| query(&client, &statement).fetch_one())
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(ReportError::from)
             })
             .await
-            .map_err(ReportError::ClickHouse)
     }
 }
 
@@ -682,12 +726,18 @@ fn query(client: &Client, statement: &Statement) -> clickhouse::query::Query {
 }
 
 /// Each bucket label with its group's counts, zero where no group has it.
+/// Both come `ORDER BY group_key` (ClickHouse compares strings byte by byte,
+/// as Rust does), so one pass merges them: linear in labels and groups (an
+/// hourly series has hundreds of buckets). A group whose key is no label is
+/// skipped.
 fn every_bucket(
     labels: Vec<String>,
     groups: &[GroupRow],
 ) -> impl Iterator<Item = (String, u64, u64)> + '_ {
+    let mut groups = groups.iter().peekable();
     labels.into_iter().map(move |label| {
-        let found = groups.iter().find(|g| g.group_key == label);
+        while groups.next_if(|g| g.group_key < label).is_some() {}
+        let found = groups.next_if(|g| g.group_key == label);
         let (unique, count) = found.map_or((0, 0), |g| (g.unique, g.count));
         (label, unique, count)
     })
@@ -736,6 +786,75 @@ mod tests {
         assert_eq!(row("x".into(), Some(1), Some(2), 3).share, Some(33.33));
         assert_eq!(row("x".into(), Some(0), Some(0), 0).share, Some(0.0));
         assert_eq!(row("x".into(), None, Some(2), 3).share, None);
+    }
+
+    #[test]
+    fn every_bucket_is_listed_with_its_group_or_zeros() {
+        let group = |key: &str, unique: u64| GroupRow {
+            group_key: key.into(),
+            unique,
+            count: unique * 2,
+        };
+        let labels: Vec<String> = ["01", "02", "03", "04", "05"].map(String::from).into();
+        let groups = [
+            group("00", 9),
+            group("02", 2),
+            group("025", 7),
+            group("04", 4),
+        ];
+        let filled: Vec<(String, u64, u64)> = every_bucket(labels, &groups).collect();
+        let expected = [
+            ("01", 0, 0),
+            ("02", 2, 4),
+            ("03", 0, 0),
+            ("04", 4, 8),
+            ("05", 0, 0),
+        ]
+        .map(|(label, unique, count)| (label.to_string(), unique, count));
+        assert_eq!(filled, expected);
+        assert_eq!(every_bucket(Vec::new(), &groups).count(), 0);
+        let labels: Vec<String> = (0..20_000).map(|n| format!("{n:05}")).collect();
+        let groups: Vec<GroupRow> = labels.iter().step_by(2).map(|l| group(l, 1)).collect();
+        let sum: u64 = every_bucket(labels, &groups)
+            .map(|(_, unique, _)| unique)
+            .sum();
+        assert_eq!(sum, 10_000, "every group lands on its bucket");
+    }
+
+    #[test]
+    fn clickhouse_stops_at_the_limits_become_their_errors() {
+        use clickhouse::error::Error;
+        let cases = [
+            (
+                "Code: 159, e.displayText() = DB::Exception: Timeout exceeded: elapsed 1.003999978 seconds, maximum: 1",
+                "TooSlow",
+            ),
+            (
+                "Code: 159. DB::Exception: Timeout exceeded: elapsed 10.0 seconds",
+                "TooSlow",
+            ),
+            (
+                "Code: 241, e.displayText() = DB::Exception: Memory limit (for query) exceeded",
+                "TooLarge",
+            ),
+            ("Code: 1590. DB::Exception: not a timeout", "ClickHouse"),
+            (
+                "Code: 60. DB::Exception: Table events doesn't exist",
+                "ClickHouse",
+            ),
+        ];
+        for (body, variant) in cases {
+            let error = ReportError::from(Error::BadResponse(body.into()));
+            assert!(
+                format!("{error:?}").starts_with(variant),
+                "{body}: {error:?}"
+            );
+        }
+        assert!(
+            ReportError::TooSlow
+                .to_string()
+                .contains("`reporting.query_timeout_ms`")
+        );
     }
 
     #[test]
@@ -794,7 +913,7 @@ mod tests {
                     (Measure::Visits, &[][..]),
                 ] {
                     let a = sql::site(window, &rolled_up, &key, measure, filters);
-                    statements.extend([a.groups_by_size(), a.groups_by_key(), a.total()]);
+                    statements.extend([a.groups_by_size(11), a.groups_by_key(), a.total()]);
                 }
             }
             for key in [
@@ -805,7 +924,7 @@ mod tests {
                 Key::Day,
             ] {
                 let a = sql::email(window, &key);
-                statements.extend([a.groups_by_size(), a.groups_by_key(), a.total()]);
+                statements.extend([a.groups_by_size(11), a.groups_by_key(), a.total()]);
             }
             statements.push(sql::campaigns(window));
             statements.push(sql::visits(window, &rolled_up, &filters));

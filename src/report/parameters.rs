@@ -126,7 +126,7 @@ pub const FILTER: Parameter = Parameter {
     values: Values::Text,
     default: None,
     example: "country==US",
-    description: "`dimension==value`, `dimension!=value` or `dimension~text` (contains, case-insensitive); repeat to combine (all must hold; at most 3, none twice). Any dimension but `entry_page`. A filtered hourly series covers at most 7 days.",
+    description: "`dimension==value`, `dimension!=value` or `dimension~text` (contains, case-insensitive); repeat to combine (all must hold; at most 3, none twice). Any dimension but `entry_page`; a value is at most 200 characters. A filtered hourly series covers at most 7 days.",
 };
 
 pub const INTERVAL: Parameter = Parameter {
@@ -137,7 +137,7 @@ pub const INTERVAL: Parameter = Parameter {
     values: Values::OneOf(Interval::names),
     default: Some("day"),
     example: "week",
-    description: "Bucket size; weeks start on Monday.",
+    description: "Bucket size; weeks start on Monday. An hourly series covers at most 31 days.",
 };
 
 pub const BY: Parameter = Parameter {

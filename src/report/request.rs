@@ -19,6 +19,13 @@ use crate::clock;
 pub const MAX_DAYS: u32 = 732;
 /// Most rows a breakdown may list before `(other)`.
 pub const MAX_LIMIT: usize = 1000;
+/// Longest hourly series, in days: 744 buckets at most, against 17.5k for
+/// the longest period (what a chart can show, and what filling the buckets
+/// costs).
+pub const MAX_HOURLY_DAYS: u16 = 31;
+/// Longest filter value, in characters: a path, a referrer host or a
+/// campaign fits; a `~` filter tests every row of the period with it.
+pub const MAX_FILTER_CHARS: usize = 200;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
@@ -266,6 +273,18 @@ impl ReportRequest {
             },
             ReportKind::Timeseries => {
                 let interval = Interval::parse(INTERVAL.name, given.value(&INTERVAL)?)?;
+                if interval == Interval::Hour && period.days() > MAX_HOURLY_DAYS {
+                    return Err(invalid(
+                        INTERVAL.name,
+                        interval.as_str(),
+                        format!(
+                            "an hourly series covers at most {MAX_HOURLY_DAYS} days, and {} to {} is {} days; use interval=day, or a shorter period",
+                            period.from,
+                            period.to,
+                            period.days()
+                        ),
+                    ));
+                }
                 Details::Timeseries {
                     site: given.value(&SITE)?.to_string(),
                     interval,
@@ -487,8 +506,12 @@ impl Filter {
                 "entry_page is a breakdown only; filter on path instead",
             ));
         }
-        if value.len() > 1000 {
-            return Err(invalid("filter", text, "values are at most 1000 bytes"));
+        if value.chars().count() > MAX_FILTER_CHARS {
+            return Err(invalid(
+                "filter",
+                text,
+                format!("a filter value is at most {MAX_FILTER_CHARS} characters"),
+            ));
         }
         Ok(Filter {
             dimension,
@@ -673,15 +696,48 @@ mod tests {
     }
 
     #[test]
-    fn the_filter_parameter_states_the_differencing_limits() {
+    fn the_parameters_state_the_limits() {
         let description = parameters::FILTER.description;
+        for limit in [
+            format!("at most {MAX_FILTERS}"),
+            format!("at most {MAX_FILTERED_HOURLY_DAYS} days"),
+            format!("at most {MAX_FILTER_CHARS} characters"),
+        ] {
+            assert!(description.contains(&limit), "{description}");
+        }
+        let description = parameters::INTERVAL.description;
         assert!(
-            description.contains(&format!("at most {MAX_FILTERS}")),
+            description.contains(&format!("at most {MAX_HOURLY_DAYS} days")),
             "{description}"
         );
+    }
+
+    #[test]
+    fn long_hourly_series_and_long_filter_values_are_refused_with_the_limit() {
+        let series = |to: &str, interval: &str| {
+            let pairs = [
+                ("site", "a"),
+                ("from", "2026-11-01"),
+                ("to", to),
+                ("interval", interval),
+            ];
+            request(ReportKind::Timeseries, &pairs)
+        };
+        assert!(series("2026-12-01", "hour").is_ok(), "31 days");
+        let error = series("2026-12-02", "hour").unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "`interval` is \"hour\": an hourly series covers at most 31 days, and 2026-11-01 to 2026-12-02 is 32 days; use interval=day, or a shorter period"
+        );
+        assert!(series("2028-10-31", "day").is_ok());
+        let longest = format!("path~{}", "é".repeat(MAX_FILTER_CHARS));
+        assert!(Filter::parse(&longest).is_ok(), "characters, not bytes");
+        let error = Filter::parse(&format!("{longest}x"))
+            .unwrap_err()
+            .to_string();
         assert!(
-            description.contains(&format!("at most {MAX_FILTERED_HOURLY_DAYS} days")),
-            "{description}"
+            error.ends_with(": a filter value is at most 200 characters"),
+            "{error}"
         );
     }
 

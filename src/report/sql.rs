@@ -205,9 +205,12 @@ pub struct CountRow {
 }
 
 impl Aggregation {
-    /// Every group, largest first (ties by key, so answers are stable).
-    pub fn groups_by_size(&self) -> Statement {
-        self.groups("ORDER BY unique DESC, count DESC, group_key")
+    /// The `limit` largest groups, largest first (ties by key, so answers
+    /// are stable): a breakdown needs no more ([`super::suppress::groups_needed`]).
+    pub fn groups_by_size(&self, limit: usize) -> Statement {
+        let mut s = self.groups("ORDER BY unique DESC, count DESC, group_key");
+        s.push_bound(" LIMIT ?", Bind::Number(limit as u64));
+        s
     }
 
     /// Every group, in key order (time buckets).
@@ -692,7 +695,10 @@ pub fn midnights(time_zone: &str, first: String, second: String) -> Statement {
 }
 
 /// Every bucket label of `interval` that falls in `window`, in order, so a
-/// time series lists empty buckets too.
+/// time series lists empty buckets too. The hours come from `range`, not
+/// the `numbers` table function, which a read-only user may not call
+/// (`readonly = 1` on 18.16, a missing `CREATE TEMPORARY TABLE` grant on
+/// some releases).
 pub fn bucket_labels(window: &Window, interval: Interval) -> Statement {
     let hours = window.hours();
     let mut s = Statement::default();
@@ -702,7 +708,10 @@ pub fn bucket_labels(window: &Window, interval: Interval) -> Statement {
             &format!("toDateTime({} + number * 3600)", window.start),
             &window.time_zone,
         ))
-        .push_bound(" AS group_key FROM numbers(?))", Bind::Number(hours.into()))
+        .push_bound(
+            " AS group_key FROM (SELECT arrayJoin(range(?)) AS number))",
+            Bind::Number(hours.into()),
+        )
         .push(" GROUP BY group_key ORDER BY group_key");
     s
 }
@@ -835,8 +844,8 @@ mod tests {
         let filters = [filter(&format!("city=={hostile}"))];
         let path = Key::Dimension(Dimension::Path);
         for statement in [
-            site(&w, &sp, &path, Measure::PageViews, &filters).groups_by_size(),
-            site(&w, &sp, &path, Measure::PageViews, &[]).groups_by_size(),
+            site(&w, &sp, &path, Measure::PageViews, &filters).groups_by_size(11),
+            site(&w, &sp, &path, Measure::PageViews, &[]).groups_by_size(11),
             site(
                 &w,
                 &sp,
@@ -876,7 +885,7 @@ mod tests {
             Measure::PageViews,
             &[],
         );
-        let text = a.groups_by_size().text;
+        let text = a.groups_by_size(11).text;
         assert!(text.contains("FROM daily_stats FINAL"), "{text}");
         assert!(text.contains(" UNION ALL "), "{text}");
         assert!(text.contains("GROUP BY group_key, toDate(ts)"), "{text}");

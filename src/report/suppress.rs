@@ -35,19 +35,29 @@ pub fn shown(value: u64, people: u64, min_group_size: u64) -> Option<u64> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Folded {
     pub shown: Vec<GroupRow>,
-    /// How many groups were folded into `(other)`.
-    pub folded: usize,
+    /// Whether any group was folded, so that `(other)` is listed.
+    pub has_other: bool,
     /// The count of `(other)`, `None` when it is withheld (or nothing folded).
     pub other: Option<u64>,
+}
+
+/// How many of the largest groups [`fold`] needs to be given for a `limit`:
+/// one more than it may show, the largest of those it folds. The groups past
+/// them are folded anyway, so ClickHouse need not send them
+/// (`sql::Aggregation::groups_by_size` cuts the list there).
+pub fn groups_needed(limit: usize) -> usize {
+    limit.saturating_add(1)
 }
 
 /// Keeps, in order, at most `limit` groups of at least `min_group_size`
 /// people; everything else is folded. `(other)` shows its count only when
 /// the folded groups hold at least `min_group_size` people for certain: at
 /// least as many as the largest folded group, and at least as many as the
-/// total's people that no shown group can account for.
+/// total's people that no shown group can account for. Its count is the
+/// total's minus the shown groups', so it stays exact when `groups` holds
+/// only the [`groups_needed`] largest (ordered by people, largest first):
+/// the shown groups and the largest folded one are among them.
 pub fn fold(groups: Vec<GroupRow>, total: CountRow, min_group_size: u64, limit: usize) -> Folded {
-    let all = groups.len();
     let mut kept = Vec::new();
     let mut folded = Vec::new();
     for group in groups {
@@ -71,11 +81,12 @@ pub fn fold(groups: Vec<GroupRow>, total: CountRow, min_group_size: u64, limit: 
         )
     };
     Folded {
-        folded: all - kept.len(),
+        has_other: !folded.is_empty(),
         shown: kept,
         other,
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,15 +115,15 @@ mod tests {
         let f = fold(groups.clone(), total(60, 138), 5, 10);
         let keys: Vec<&str> = f.shown.iter().map(|g| g.group_key.as_str()).collect();
         assert_eq!(keys, ["/", "/pricing", "/tour"]);
-        assert_eq!(f.folded, 2);
+        assert!(f.has_other);
         // 60 people, 64 in shown groups: the folded ones may hold only the 4
         // of /jobs (the largest), fewer than 5, so (other) is withheld.
         assert_eq!(f.other, None);
         let f = fold(groups.clone(), total(60, 138), 5, 2);
-        assert_eq!((f.shown.len(), f.folded), (2, 3));
+        assert_eq!((f.shown.len(), f.has_other), (2, true));
         assert_eq!(f.other, Some(138 - 118), "/tour alone holds 5 people");
         let f = fold(groups, total(60, 138), 1, 10);
-        assert_eq!((f.shown.len(), f.folded, f.other), (5, 0, None));
+        assert_eq!((f.shown.len(), f.has_other, f.other), (5, false, None));
     }
 
     #[test]
@@ -154,7 +165,36 @@ mod tests {
     fn a_group_below_the_threshold_is_never_shown_even_out_of_order() {
         let f = fold(vec![group("/me", 1), group("/", 50)], total(51, 102), 5, 10);
         assert!(f.shown.iter().all(|g| g.unique >= 5));
-        assert_eq!(f.folded, 1);
+        assert!(f.has_other);
+    }
+
+    #[test]
+    fn the_largest_groups_alone_fold_as_all_of_them_do() {
+        // Largest first, as ClickHouse sends them: big groups, a tie at the
+        // threshold, then a long tail of small ones.
+        let mut groups: Vec<GroupRow> = [40, 30, 12, 9, 5, 5, 4, 4, 3, 2, 1, 1, 1]
+            .into_iter()
+            .enumerate()
+            .map(|(i, unique)| group(&format!("/{i}"), unique))
+            .collect();
+        groups.push(GroupRow {
+            count: 9,
+            ..group("/last", 1)
+        });
+        let people: u64 = groups.iter().map(|g| g.unique).sum();
+        let hits: u64 = groups.iter().map(|g| g.count).sum();
+        for total in [total(people, hits), total(people - 20, hits)] {
+            for k in [1, 3, 5, 10, 50] {
+                for limit in 1..=groups.len() + 2 {
+                    let needed = groups_needed(limit).min(groups.len());
+                    assert_eq!(
+                        fold(groups[..needed].to_vec(), total, k, limit),
+                        fold(groups.clone(), total, k, limit),
+                        "k {k}, limit {limit}, {total:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::config::ClickHouseConfig;
+use crate::config::{ClickHouseConfig, ReportingConfig};
 use clickhouse::Client;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -101,16 +101,54 @@ impl Endpoints {
     /// Clients for the configured endpoints and database: what `serve`, the
     /// reports and `migrate` all use.
     pub fn new(config: &ClickHouseConfig) -> Result<Endpoints, TlsError> {
-        Endpoints::build(config, Some(&config.database))
+        Endpoints::build(
+            config,
+            Some(&config.database),
+            (&config.user, &config.password),
+            Vec::new(),
+        )
     }
 
     /// Clients with no database chosen, for creating the database before
     /// anything else.
     pub fn server(config: &ClickHouseConfig) -> Result<Endpoints, TlsError> {
-        Endpoints::build(config, None)
+        Endpoints::build(config, None, (&config.user, &config.password), Vec::new())
     }
 
-    fn build(config: &ClickHouseConfig, database: Option<&str>) -> Result<Endpoints, TlsError> {
+    /// The clients reports read with (the stats API, the dashboard,
+    /// `beaconhouse report`; not the rollup, which writes): as
+    /// `reporting.clickhouse_user` when set, else as `clickhouse.user`, and in
+    /// every case with settings on each query that ClickHouse enforces.
+    /// `readonly = 2` refuses any write whatever the user may do, and still
+    /// lets a query carry settings (`readonly = 1` would refuse the two
+    /// limits); `max_execution_time` and `max_memory_usage` stop a query past
+    /// `reporting.limits`.
+    pub fn for_reports(
+        config: &ClickHouseConfig,
+        reporting: &ReportingConfig,
+    ) -> Result<Endpoints, TlsError> {
+        let user = match &reporting.clickhouse_user {
+            Some(reports) => (reports.user.as_str(), reports.password.as_str()),
+            None => (config.user.as_str(), config.password.as_str()),
+        };
+        let limits = &reporting.limits;
+        let settings = vec![
+            ("readonly", "2".to_string()),
+            (
+                "max_execution_time",
+                whole_seconds(limits.query_timeout).to_string(),
+            ),
+            ("max_memory_usage", limits.max_memory_bytes.to_string()),
+        ];
+        Endpoints::build(config, Some(&config.database), user, settings)
+    }
+
+    fn build(
+        config: &ClickHouseConfig,
+        database: Option<&str>,
+        (user, password): (&str, &str),
+        settings: Vec<(&str, String)>,
+    ) -> Result<Endpoints, TlsError> {
         let clients = config
             .urls
             .iter()
@@ -122,14 +160,17 @@ impl Endpoints {
                 };
                 let mut client = plain_or_tls
                     .with_url(url)
-                    .with_user(&config.user)
-                    .with_password(&config.password)
+                    .with_user(user)
+                    .with_password(password)
                     .with_validation(false);
                 if let Some(database) = database {
                     client = client.with_database(database);
                 }
                 if config.cluster.is_some() {
                     client = client.with_setting("insert_distributed_sync", "1");
+                }
+                for (name, value) in &settings {
+                    client = client.with_setting(*name, value.clone());
                 }
                 Ok((url.clone(), client))
             })
@@ -282,6 +323,16 @@ fn untrusted_certificate(error: &(dyn std::error::Error + 'static)) -> bool {
         .into_iter()
         .chain(error.source())
         .any(untrusted_certificate)
+}
+
+/// A duration as ClickHouse 18.16 reads `max_execution_time`: whole seconds
+/// (it cuts `2.5` to 2, and `0.5` to 0, which is no limit), rounded up.
+fn whole_seconds(duration: Duration) -> u64 {
+    duration
+        .as_millis()
+        .div_ceil(1000)
+        .try_into()
+        .unwrap_or(u64::MAX)
 }
 
 /// The tables rows are inserted into, with the column holding each row's
@@ -548,6 +599,36 @@ mod tests {
             endpoints.urls(),
             "http://10.0.0.1:8123, http://10.0.0.2:8123, http://10.0.0.3:8123"
         );
+    }
+
+    #[test]
+    fn every_report_query_is_read_only_and_limited() {
+        let config = crate::config::Config::parse(
+            "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\n[reporting]\nquery_timeout_ms = 1500\nmax_memory_bytes = 20000000\n",
+            Vec::new(),
+        )
+        .unwrap();
+        let reports = Endpoints::for_reports(&config.clickhouse, &config.reporting).unwrap();
+        let ingest = Endpoints::new(&config.clickhouse).unwrap();
+        for (name, value) in [
+            ("readonly", "2"),
+            ("max_execution_time", "2"),
+            ("max_memory_usage", "20000000"),
+        ] {
+            assert_eq!(
+                reports.current().client.get_setting(name),
+                Some(value),
+                "{name}"
+            );
+        }
+        assert_eq!(ingest.current().client.get_setting("readonly"), None);
+    }
+
+    #[test]
+    fn time_limits_are_whole_seconds_rounded_up() {
+        for (millis, seconds) in [(1000, 1), (1001, 2), (2500, 3), (10_000, 10)] {
+            assert_eq!(whole_seconds(Duration::from_millis(millis)), seconds);
+        }
     }
 
     #[test]

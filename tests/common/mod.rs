@@ -207,6 +207,40 @@ impl ClickHouse {
         )
     }
 
+    /// Adds `xml` to the `users.d` of a server this harness started, as the
+    /// file `name`; clickhouse-server loads it by itself within seconds, so
+    /// wait until the user answers. Panics for a server named by
+    /// `BEACONHOUSE_TEST_CLICKHOUSE_URL`.
+    pub fn add_users(&self, name: &str, xml: &str) {
+        let dir = self
+            .dir
+            .as_ref()
+            .expect("users are added to a server this harness started")
+            .path()
+            .join("users.d");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), xml).unwrap();
+    }
+
+    /// As [`ClickHouse::try_query`], as `user` with `password`.
+    pub fn try_query_as(
+        &self,
+        user: &str,
+        password: &str,
+        database: &str,
+        sql: &str,
+    ) -> Option<(u16, String)> {
+        let (user, password) = (enc(user), enc(password));
+        http_post(
+            &format!(
+                "{}/?database={database}&user={user}&password={password}",
+                self.url
+            ),
+            sql.as_bytes(),
+            &[],
+        )
+    }
+
     /// A new, empty database name for one test.
     pub fn fresh_database(&self, prefix: &str) -> String {
         let mut bytes = [0u8; 6];
@@ -863,19 +897,94 @@ pub fn try_request_from(
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .ok()?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
+    let head = request_head(
+        method,
+        path,
+        host,
+        "Connection: close\r\n",
+        body.len(),
+        headers,
     );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
     stream.write_all(head.as_bytes()).ok()?;
     stream.write_all(body).ok()?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).ok()?;
     parse_response(&raw)
+}
+
+/// A request line and headers, ending in the blank line; `extra` is
+/// whole header lines (`Connection: close\r\n`) or nothing.
+fn request_head(
+    method: &str,
+    path: &str,
+    host: &str,
+    extra: &str,
+    body_len: usize,
+    headers: &[(&str, &str)],
+) -> String {
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: {body_len}\r\n"
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head + "\r\n"
+}
+
+/// What a slow client saw: the server's answer, and how long after the
+/// request head the server closed the connection (`None`: still open when
+/// the 30 s read timeout ran out).
+#[derive(Debug)]
+pub struct Exchange {
+    pub response: Option<Response>,
+    pub closed_after: Option<Duration>,
+}
+
+/// Sends a request head to `base` (without `Connection: close`), then its
+/// `body` one byte every `pace` from another thread, as a slow client does,
+/// and reads until the server closes the connection.
+pub fn slow_exchange(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    pace: Duration,
+) -> Exchange {
+    let host = base.strip_prefix("http://").expect("an http:// base URL");
+    let mut stream = TcpStream::connect(host).expect("the server accepts a connection");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let head = request_head(method, path, host, "", body.len(), headers);
+    stream.write_all(head.as_bytes()).unwrap();
+    let started = Instant::now();
+    let mut writer = stream.try_clone().unwrap();
+    let body = body.to_vec();
+    std::thread::spawn(move || {
+        for byte in body {
+            // The pace is the client's behaviour under test, not a wait.
+            std::thread::sleep(pace);
+            if writer.write_all(&[byte]).is_err() {
+                return;
+            }
+        }
+    });
+    let mut raw = Vec::new();
+    let read = stream.read_to_end(&mut raw);
+    // A server that closes with bytes of the body still unread resets the
+    // connection; that closes it too.
+    let closed = match read {
+        Ok(_) => true,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    };
+    Exchange {
+        response: parse_response(&raw),
+        closed_after: closed.then(|| started.elapsed()),
+    }
 }
 
 fn parse_response(raw: &[u8]) -> Option<Response> {

@@ -16,6 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::access::{Reader, SESSION_COOKIE, session_cookie};
+use super::body;
 use super::stats::{self, Refusal, StatsState};
 use crate::clock;
 use crate::config::Access;
@@ -167,44 +168,51 @@ enum SignIn {
 /// Opens a session: checks the token or link, then sets the cookie.
 async fn sign_in(
     request: HttpRequest,
-    body: web::Bytes,
+    mut payload: web::Payload,
     state: web::Data<StatsState>,
 ) -> HttpResponse {
-    let opened = (|| {
+    let opened = async {
         if !same_origin(&request) {
             return Err(Refusal::Forbidden(
                 "sign in from the dashboard's own page".into(),
             ));
         }
-        if body.len() > MAX_SESSION_BODY {
-            return Err(Refusal::BadRequest("the sign-in is too long".into()));
-        }
+        let body = body::read(
+            &request,
+            &mut payload,
+            MAX_SESSION_BODY,
+            state.request_timeout,
+        )
+        .await?;
         let sign_in: SignIn = serde_json::from_slice(&body).map_err(|_| {
             Refusal::BadRequest("send {\"token\": \"...\"} or {\"share\": \"...\"} as JSON".into())
         })?;
         let now = u64::from(clock::now_unix());
         let session_end = now + SESSION_SECONDS;
         let readers = &state.readers;
-        let cookie = match sign_in {
-            SignIn::Token(token) => {
-                let token = readers.token(token.trim())?;
-                Grant {
-                    holder: Holder::Token(token.name.clone()),
-                    expires: session_end,
+        let cookie = state.throttle.check(&request, || {
+            Ok(match sign_in {
+                SignIn::Token(token) => {
+                    let token = readers.token(token.trim())?;
+                    Grant {
+                        holder: Holder::Token(token.name.clone()),
+                        expires: session_end,
+                    }
+                    .sign(&token.sha256)
                 }
-                .sign(&token.sha256)
-            }
-            SignIn::Share(link) => {
-                let link = readers.shared_link(&link, now)?;
-                Grant {
-                    expires: link.expires.min(session_end),
-                    ..link
+                SignIn::Share(link) => {
+                    let link = readers.shared_link(&link, now)?;
+                    Grant {
+                        expires: link.expires.min(session_end),
+                        ..link
+                    }
+                    .sign(readers.share_key()?)
                 }
-                .sign(readers.share_key()?)
-            }
-        };
+            })
+        })?;
         Ok(cookie)
-    })();
+    }
+    .await;
     match opened {
         Ok(cookie) => {
             let max_age = SESSION_SECONDS;
