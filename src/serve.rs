@@ -96,7 +96,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let stats = web::Data::new(StatsState {
         reporter,
         bounded: bounded::Bounded::new(
-            reports_runtime.handle().clone(),
+            reports_runtime.handle(),
             limits.max_concurrent,
             limits.query_timeout,
         ),
@@ -161,7 +161,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     tracing::info!("stopped accepting hits; delivering what is spooled");
     // No handler waits on a report any more; their queries end in ClickHouse
     // by max_execution_time.
-    reports_runtime.shutdown_background();
+    drop(reports_runtime);
     spool.close();
     let _ = stop_shipper.send(());
     if let Err(error) = shipper.await {

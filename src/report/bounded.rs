@@ -25,13 +25,40 @@ pub const THREADS: usize = 2;
 /// The name of its threads, as `top -H` shows them.
 pub const THREAD_NAME: &str = "beaconhouse-reports";
 
+/// The runtime reports run on. Dropped (on any path out of `serve`, an
+/// error at start included), it stops without waiting: `serve` drops it
+/// from async code, where a runtime may not block on its threads.
+pub struct ReportThreads {
+    handle: Handle,
+    /// Taken only when dropped.
+    runtime: Option<Runtime>,
+}
+
+impl ReportThreads {
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+}
+
+impl Drop for ReportThreads {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 /// Builds the runtime reports run on.
-pub fn runtime() -> std::io::Result<Runtime> {
+pub fn runtime() -> std::io::Result<ReportThreads> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(THREADS)
         .thread_name(THREAD_NAME)
         .enable_all()
         .build()
+        .map(|runtime| ReportThreads {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+        })
 }
 
 /// Runs reports on the reports' runtime, a bounded number at a time.
