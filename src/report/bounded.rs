@@ -124,9 +124,9 @@ mod tests {
 
     /// A bounded pool on a reports' runtime, and a runtime to call it from
     /// (as an HTTP worker's).
-    fn pool(max_concurrent: usize, deadline: Duration) -> (Runtime, Bounded, Runtime) {
+    fn pool(max_concurrent: usize, deadline: Duration) -> (ReportThreads, Bounded, Runtime) {
         let reports = runtime().unwrap();
-        let bounded = Bounded::new(reports.handle().clone(), max_concurrent, deadline);
+        let bounded = Bounded::new(reports.handle(), max_concurrent, deadline);
         let caller = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
