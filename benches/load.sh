@@ -20,16 +20,6 @@ install_missing wrk:wrk clickhouse-server:clickhouse-server
 http_get() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
 metric() { http_get "$collector/metrics" | awk -v m="$1" 'index($0, m" ") == 1 { print $2 }'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-# wrk output -> "rps p50_ms p99_ms requests"
-summarise() {
-  awk '
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-    /Requests\/sec/ { rps = $2 }
-    /^ +50%/ { p50 = ms($2) }
-    /^ +99%/ { p99 = ms($2) }
-    / requests in / { n = $1 }
-    END { printf "%.0f %.2f %.2f %d\n", rps, p50, p99, n }' "$1"
-}
 
 echo "==> building (release)" >&2
 cargo build --release --locked --bin beaconhouse --example bare_gif >&2

@@ -55,42 +55,7 @@ migrate_when_up
 
 echo "==> loading $EVENTS events and 300000 opens" >&2
 load_start=$(date +%s.%N)
-# Visitors view 1-6 pages each, minutes apart, sometimes with a gap of over
-# 30 minutes (a second visit); 2026-10-01 to 2026-10-30 UTC.
-ch_query reportbench "
-INSERT INTO events
-SELECT
-  if(h % 10 = 0, 'other.example', 'optimumabq.com') AS site,
-  toDateTime(1790812800 + intDiv(visitor * 2592000, intDiv($EVENTS, 3)) + (number % 3) * (h % 2400)) AS ts,
-  if(cityHash64(number, 17) % 20 = 0, ['signup', 'download', 'contact'][1 + h % 3], 'pageview') AS name,
-  intHash64(visitor + 1) AS visitor_id,
-  if(p < 0.15, '/', concat('/blog/post-', toString(toUInt32(300 * pow(p, 3))))) AS path,
-  if(r < 0.55, '', if(r < 0.75, 'google.com', if(r < 0.8, 'duckduckgo.com',
-     concat('blog', toString(toUInt32(5000 * pow((r - 0.8) * 5, 4))), '.example.org')))) AS referrer_host,
-  if(h % 9 = 0, 'newsletter', if(h % 13 = 0, 'google', '')) AS utm_source,
-  if(h % 9 = 0, 'email', if(h % 13 = 0, 'cpc', '')) AS utm_medium,
-  if(h % 9 = 0, 'nov', if(h % 13 = 0, 'desks', '')) AS utm_campaign,
-  '' AS utm_term, '' AS utm_content,
-  ['US', 'US', 'US', 'US', 'MX', 'CA', 'GB', 'DE', 'IN', 'FR', 'BR', 'JP'][1 + c % 12] AS country,
-  if(c % 12 < 4, ['US-NM', 'US-NM', 'US-TX', 'US-CA'][1 + c % 4], '') AS region,
-  if(c % 12 < 4, ['Albuquerque', 'Santa Fe', 'Austin', 'Oakland'][1 + c % 4], '') AS city,
-  ['Chrome', 'Chrome', 'Safari', 'Firefox', 'Edge', 'Samsung Internet'][1 + c % 6] AS browser,
-  ['Windows 10', 'Mac OSX', 'iPhone', 'Android', 'Linux'][1 + c % 5] AS os,
-  CAST(['desktop', 'desktop', 'mobile', 'tablet'][1 + c % 4] AS Enum8('desktop' = 1, 'mobile' = 2, 'tablet' = 3, 'other' = 4)) AS device,
-  number AS event_id
-FROM (
-  SELECT number, intDiv(number, 3) AS visitor, cityHash64(intDiv(number, 3)) AS h,
-         cityHash64(number, 7) % 1000000 / 1000000 AS p,
-         cityHash64(number, 11) % 1000000 / 1000000 AS r,
-         cityHash64(intDiv(number, 3), 13) AS c
-  FROM numbers($EVENTS)
-)"
-ch_query reportbench "
-INSERT INTO email_opens
-SELECT 'nov-newsletter', toDateTime(1790812800 + intDiv(number * 2592000, 300000)),
-       intHash64(number % 120000), toUInt8(number % 3 = 0), ['US', 'US', 'MX', ''][1 + number % 4],
-       ['Gmail', 'Apple Mail', 'Outlook', 'Thunderbird', ''][1 + number % 5], number
-FROM numbers(300000)"
+load_synthetic reportbench "$EVENTS" 300000
 load_end=$(date +%s.%N)
 load_s=$(awk -v a="$load_start" -v b="$load_end" 'BEGIN { printf "%.0f", b - a }')
 
