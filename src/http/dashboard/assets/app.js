@@ -1105,6 +1105,14 @@
     return 'No data for this period.';
   }
 
+  // A row's share of the total's uniques as a bar behind its value; the
+  // width is set through the CSSOM, which the CSP allows.
+  function shareBar(share) {
+    const bar = h('span', { class: 'bar', 'aria-hidden': 'true' });
+    bar.style.width = Math.max(0, Math.min(100, share || 0)) + '%';
+    return bar;
+  }
+
   function breakdownTable(data, dim, panel, inDialog) {
     const rows = data.rows || [];
     if (!rows.length) return h('p', { class: 'placeholder' }, emptyText(dim));
@@ -1122,8 +1130,7 @@
       const other = row.value === '(other)';
       folded = folded || other;
       const shown = displayValue(dim, row.value);
-      const bar = h('span', { class: 'bar', 'aria-hidden': 'true' });
-      bar.style.width = Math.max(0, Math.min(100, row.share || 0)) + '%';
+      const bar = shareBar(row.share);
       let label;
       if (other || !panel) {
         label = h('span', { class: 'value' + (other ? ' other' : '') }, other ? '(other)' : shown);
@@ -1311,8 +1318,7 @@
       const other = row.value === '(other)';
       folded = folded || other;
       const shown = displayValue(dim, row.value);
-      const bar = h('span', { class: 'bar', 'aria-hidden': 'true' });
-      bar.style.width = Math.max(0, Math.min(100, row.share || 0)) + '%';
+      const bar = shareBar(row.share);
       body.append(h('tr', { data: { row: '', value: row.value } },
         h('th', { scope: 'row', class: 'cell-value' }, bar, h('span', { class: 'value' + (other ? ' other' : '') }, shown),
           dim === 'country' && shown !== row.value && /^[A-Z]{2}$/.test(row.value) ? h('span', { class: 'code' }, row.value) : null),
