@@ -905,10 +905,23 @@ pub fn try_request_from(
         body.len(),
         headers,
     );
-    stream.write_all(head.as_bytes()).ok()?;
-    stream.write_all(body).ok()?;
+    // One write, as a browser sends a small request. A server may answer and
+    // close before reading the body (a proxy whose upstream is down does), so
+    // a failed write still leaves its answer to read, and a reset that comes
+    // after the answer keeps what arrived; any other read error is no answer.
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body);
+    let _ = stream.write_all(&request);
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).ok()?;
+    let mut chunk = [0u8; 8192];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && !raw.is_empty() => break,
+            Err(_) => return None,
+        }
+    }
     parse_response(&raw)
 }
 
