@@ -49,7 +49,11 @@ fn parsing(c: &mut Criterion) {
     c.bench_function("parse/pixel query", |b| {
         b.iter(|| {
             let query = Query::parse(black_box(QUERY));
-            black_box((query.get("site").is_some(), query.get("url").map(str::len)))
+            black_box((
+                query.get("site").is_some(),
+                query.get("url").map(|url| url.len()),
+                query.get("ref").map(|r| r.len()),
+            ))
         })
     });
     c.bench_function("parse/beacon json", |b| {

@@ -236,12 +236,22 @@ fn query_string_arbitrary() {
     let input = prop_oneof![text(), near(seeds(QUERY_SEEDS))];
     fuzz("query_string_arbitrary", input, |query| {
         let parsed = Query::parse(&query);
-        let pairs: Vec<(&str, &str)> = parsed.pairs().collect();
+        let pairs: Vec<_> = parsed.pairs().collect();
         prop_assert!(pairs.len() <= 32);
         for (name, _) in &pairs {
-            let first = pairs.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+            let first = pairs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone());
             prop_assert_eq!(parsed.get(name), first);
         }
+        // The lazy decoder reads exactly what `form_urlencoded` reads.
+        let reference: Vec<_> = form_urlencoded::parse(query.as_bytes()).take(32).collect();
+        prop_assert_eq!(pairs, reference);
+        prop_assert_eq!(
+            parsed.truncated(),
+            form_urlencoded::parse(query.as_bytes()).nth(32).is_some()
+        );
         Ok(())
     });
 }
@@ -254,7 +264,8 @@ fn query_string_round_trip() {
             .extend_pairs(&pairs)
             .finish();
         let parsed = Query::parse(&query);
-        let read: Vec<(&str, &str)> = parsed.pairs().collect();
+        let read: Vec<_> = parsed.pairs().collect();
+        let read: Vec<(&str, &str)> = read.iter().map(|(n, v)| (n.as_ref(), v.as_ref())).collect();
         let sent: Vec<(&str, &str)> = pairs
             .iter()
             .take(32)
@@ -1206,7 +1217,9 @@ fn report_query_strings() {
     ];
     fuzz("report_query_strings", (kind, query), |(kind, query)| {
         let query = Query::parse(&query);
-        let _ = ReportRequest::from_pairs(kind, query.pairs(), Format::Json);
+        let pairs: Vec<_> = query.pairs().collect();
+        let pairs = pairs.iter().map(|(n, v)| (n.as_ref(), v.as_ref()));
+        let _ = ReportRequest::from_pairs(kind, pairs, Format::Json);
         Ok(())
     });
 }

@@ -55,10 +55,11 @@ async fn page_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
     }
     state.metrics.received(Endpoint::Pixel);
     let query = Query::parse(request.query_string());
+    let (site, url, referrer) = (query.get("site"), query.get("url"), query.get("ref"));
     let hit = PageHit {
-        site: query.get("site").unwrap_or(""),
-        url: query.get("url"),
-        referrer: query.get("ref"),
+        site: site.as_deref().unwrap_or(""),
+        url: url.as_deref(),
+        referrer: referrer.as_deref(),
         name: None,
         screen_width: None,
     };
@@ -77,9 +78,10 @@ async fn open_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
     }
     state.metrics.received(Endpoint::EmailOpen);
     let query = Query::parse(request.query_string());
+    let (campaign, recipient) = (query.get("c"), query.get("rid"));
     let hit = OpenHit {
-        campaign: query.get("c").unwrap_or(""),
-        recipient: query.get("rid").unwrap_or(""),
+        campaign: campaign.as_deref().unwrap_or(""),
+        recipient: recipient.as_deref().unwrap_or(""),
     };
     let meta = request_meta(&request, &state);
     let outcome = state

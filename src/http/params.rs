@@ -9,43 +9,85 @@ use serde::Deserialize;
 /// report a handful.
 pub const MAX_PAIRS: usize = 32;
 
-/// A query string's parameters (the first [`MAX_PAIRS`], and whether there
-/// were more). Percent-decoding errors and invalid UTF-8 become U+FFFD
+/// A query string's parameters: the first [`MAX_PAIRS`], and whether there
+/// were more. Values are decoded only when asked for, so a pixel pays for
+/// the three it reads and nothing for the rest (`form_urlencoded` decodes
+/// and allocates every pair: 1.4 µs for a typical pixel query). Decoding
+/// follows `application/x-www-form-urlencoded`, as `form_urlencoded` does:
+/// `+` is a space, percent-decoding errors and invalid UTF-8 become U+FFFD
 /// instead of failing the request.
 pub struct Query<'a> {
-    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
-    truncated: bool,
+    raw: &'a str,
 }
 
 impl<'a> Query<'a> {
     pub fn parse(query: &'a str) -> Query<'a> {
-        let mut pairs: Vec<_> = form_urlencoded::parse(query.as_bytes())
-            .take(MAX_PAIRS + 1)
-            .collect();
-        let truncated = pairs.len() > MAX_PAIRS;
-        pairs.truncate(MAX_PAIRS);
-        Query { pairs, truncated }
+        Query { raw: query }
+    }
+
+    /// The raw `(name, value)` pieces that are read, empty pieces skipped.
+    fn raw_pairs(&self) -> impl Iterator<Item = (&'a str, &'a str)> + use<'a> {
+        self.raw
+            .split('&')
+            .filter(|piece| !piece.is_empty())
+            .take(MAX_PAIRS)
+            .map(|piece| piece.split_once('=').unwrap_or((piece, "")))
     }
 
     /// Whether the query string had more than [`MAX_PAIRS`] parameters (the
     /// rest are not read): a pixel ignores them, the stats API refuses them.
     pub fn truncated(&self) -> bool {
-        self.truncated
+        self.raw
+            .split('&')
+            .filter(|piece| !piece.is_empty())
+            .nth(MAX_PAIRS)
+            .is_some()
     }
 
     /// The first value of `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value)
+    pub fn get(&self, name: &str) -> Option<Cow<'a, str>> {
+        self.raw_pairs()
+            .find(|(key, _)| decode(key) == name)
+            .map(|(_, value)| decode(value))
     }
 
-    /// Every `(name, value)`, in order, repeated names included.
-    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs
-            .iter()
-            .map(|(key, value)| (key.as_ref(), value.as_ref()))
+    /// Every `(name, value)`, decoded, in order, repeated names included.
+    pub fn pairs(&self) -> impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)> + use<'a> {
+        self.raw_pairs()
+            .map(|(key, value)| (decode(key), decode(value)))
     }
+}
+
+/// One form-urlencoded name or value; borrowed when there is nothing to decode.
+fn decode(raw: &str) -> Cow<'_, str> {
+    let bytes = raw.as_bytes();
+    if !bytes.iter().any(|&b| b == b'%' || b == b'+') {
+        return Cow::Borrowed(raw);
+    }
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some((&first, tail)) = rest.split_first() {
+        rest = tail;
+        decoded.push(match first {
+            b'+' => b' ',
+            b'%' => match (rest.first().and_then(hex), rest.get(1).and_then(hex)) {
+                (Some(high), Some(low)) => {
+                    rest = &rest[2..];
+                    high << 4 | low
+                }
+                _ => b'%',
+            },
+            other => other,
+        });
+    }
+    match String::from_utf8(decoded) {
+        Ok(text) => Cow::Owned(text),
+        Err(error) => Cow::Owned(String::from_utf8_lossy(error.as_bytes()).into_owned()),
+    }
+}
+
+fn hex(digit: &u8) -> Option<u8> {
+    (*digit as char).to_digit(16).map(|value| value as u8)
 }
 
 /// The beacon's JSON body. Unknown fields are ignored so newer trackers keep
@@ -77,10 +119,10 @@ mod tests {
     fn query_parsing_is_forgiving() {
         let query =
             Query::parse("site=a.com&url=https%3A%2F%2Fa.com%2Fx&site=b.com&bad=%E0%A4%A&x");
-        assert_eq!(query.get("site"), Some("a.com"));
-        assert_eq!(query.get("url"), Some("https://a.com/x"));
-        assert_eq!(query.get("bad"), Some("\u{fffd}%A"));
-        assert_eq!(query.get("x"), Some(""));
+        assert_eq!(query.get("site").as_deref(), Some("a.com"));
+        assert_eq!(query.get("url").as_deref(), Some("https://a.com/x"));
+        assert_eq!(query.get("bad").as_deref(), Some("\u{fffd}%A"));
+        assert_eq!(query.get("x").as_deref(), Some(""));
         assert_eq!(query.get("missing"), None);
         assert_eq!(
             query.pairs().filter(|(key, _)| *key == "site").count(),
@@ -110,7 +152,7 @@ mod tests {
             (query.pairs().count(), query.truncated()),
             (MAX_PAIRS, true)
         );
-        assert_eq!(query.get("p31"), Some("31"));
+        assert_eq!(query.get("p31").as_deref(), Some("31"));
         assert_eq!(query.get("p32"), None);
     }
 

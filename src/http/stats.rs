@@ -247,7 +247,13 @@ async fn report(
         } else {
             Format::Json
         };
-        let pairs = request::with_site_time_zone(query.pairs(), |site| readers.time_zone(site));
+        let decoded: Vec<_> = query.pairs().collect();
+        let pairs = request::with_site_time_zone(
+            decoded
+                .iter()
+                .map(|(name, value)| (name.as_ref(), value.as_ref())),
+            |site| readers.time_zone(site),
+        );
         let report_request = ReportRequest::from_pairs(kind, pairs, default_format)?;
         readers.may_read(&reader, report_request.subject())?;
         let format = report_request.format;
