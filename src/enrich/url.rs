@@ -38,6 +38,91 @@ pub struct Utm {
 /// Cleans a page URL; `None` when it is not an http(s) or host-relative URL.
 pub fn clean_page_url(raw: &str) -> Option<PageUrl> {
     let raw = truncate_bytes(raw.trim(), MAX_INPUT_BYTES);
+    match plain_pieces(raw) {
+        Some(pieces) => Some(page_from(raw, &pieces)),
+        None => page_by_url_crate(raw),
+    }
+}
+
+/// What cleaning reads of a URL: its host, path and query, as the `url`
+/// crate would serialize them (before percent-decoding).
+struct Pieces<'a> {
+    host: &'a str,
+    path: &'a str,
+    query: &'a str,
+}
+
+/// The pieces of a plain URL, read in place; `None` for anything the URL
+/// standard would rewrite, which the `url` crate then parses. Plain means:
+/// `http://` or `https://` (or a host-relative `/…`), printable ASCII only
+/// (no space, no backslash), a host of letters, digits, dots and hyphens that
+/// is not an IPv4 number or punycode, an optional port of at most five digits
+/// up to 65535, and a path with no dot segment (`/.`, `%2e`). Page URLs and
+/// referrers are nearly always plain, and a full parse costs about as much
+/// as the rest of the hit (see `benches/hot_path.rs`); `plain_urls_read_as_the_url_crate_reads_them`
+/// checks the two agree on every plain URL.
+fn plain_pieces(raw: &str) -> Option<Pieces<'_>> {
+    if !raw.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b'\\') {
+        return None;
+    }
+    let (host, rest) = if raw.starts_with('/') {
+        if raw.starts_with("//") {
+            return None;
+        }
+        ("", raw)
+    } else {
+        let after = raw
+            .strip_prefix("https://")
+            .or_else(|| raw.strip_prefix("http://"))?;
+        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+        let (authority, rest) = after.split_at(end);
+        (plain_host(authority)?, rest)
+    };
+    let rest = rest.split('#').next().unwrap_or_default();
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if contains_ignoring_case(path, "/.") || contains_ignoring_case(path, "%2e") {
+        return None;
+    }
+    Some(Pieces {
+        host,
+        path: if path.is_empty() { "/" } else { path },
+        query,
+    })
+}
+
+/// The host of a plain authority (`host` or `host:port`), as in [`plain_pieces`].
+fn plain_host(authority: &str) -> Option<&str> {
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    if let Some(port) = port {
+        let digits =
+            !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+        if !digits || port.parse::<u32>().ok()? > 65_535 {
+            return None;
+        }
+    }
+    let plain = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && !contains_ignoring_case(host, "xn--");
+    // A last label that starts with a digit may make the host an IPv4
+    // number (`10.1`, `0x7f.1`), which the standard rewrites.
+    let last = host.strip_suffix('.').unwrap_or(host).rsplit('.').next()?;
+    let numeric = last.bytes().next().is_none_or(|b| b.is_ascii_digit());
+    (plain && !numeric).then_some(host)
+}
+
+fn contains_ignoring_case(text: &str, needle: &str) -> bool {
+    text.as_bytes()
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// [`clean_page_url`] by a full parse with the `url` crate.
+fn page_by_url_crate(raw: &str) -> Option<PageUrl> {
     let url = if raw.starts_with('/') && !raw.starts_with("//") {
         Url::parse("http://relative.invalid").ok()?.join(raw).ok()?
     } else {
@@ -46,12 +131,21 @@ pub fn clean_page_url(raw: &str) -> Option<PageUrl> {
     if !matches!(url.scheme(), "http" | "https") {
         return None;
     }
+    let pieces = Pieces {
+        host: url.host_str().unwrap_or(""),
+        path: url.path(),
+        query: url.query().unwrap_or(""),
+    };
+    Some(page_from(raw, &pieces))
+}
+
+fn page_from(raw: &str, pieces: &Pieces<'_>) -> PageUrl {
     let host = if raw.starts_with('/') {
         String::new()
     } else {
-        bounded(url.host_str().unwrap_or(""), MAX_HOST_CHARS).to_ascii_lowercase()
+        bounded(pieces.host, MAX_HOST_CHARS).to_ascii_lowercase()
     };
-    let decoded = percent_encoding::percent_decode_str(url.path()).decode_utf8_lossy();
+    let decoded = percent_encoding::percent_decode_str(pieces.path).decode_utf8_lossy();
     // `%3F` and `%23` decode to `?` and `#`: what follows is a query or a
     // fragment encoded once too often, and is dropped as one would be.
     let decoded = decoded.split(['?', '#']).next().unwrap_or_default();
@@ -60,7 +154,7 @@ pub fn clean_page_url(raw: &str) -> Option<PageUrl> {
         path.push('/');
     }
     let mut utm = Utm::default();
-    for (key, value) in url.query_pairs() {
+    for (key, value) in form_urlencoded::parse(pieces.query.as_bytes()) {
         let slot = match key.as_ref() {
             "utm_source" => &mut utm.source,
             "utm_medium" => &mut utm.medium,
@@ -71,7 +165,7 @@ pub fn clean_page_url(raw: &str) -> Option<PageUrl> {
         };
         *slot = scrub::value(&bounded(&value, MAX_UTM_CHARS));
     }
-    Some(PageUrl { host, path, utm })
+    PageUrl { host, path, utm }
 }
 
 /// The host a visitor came from, without `www.`; empty when there is none, it
@@ -82,11 +176,15 @@ pub fn referrer_host(raw: &str, own_hosts: &[String]) -> String {
     if raw.is_empty() {
         return String::new();
     }
-    let Some(host) = Url::parse(raw)
-        .ok()
-        .and_then(|url| url.host_str().map(str::to_ascii_lowercase))
-    else {
-        return String::new();
+    let host = match plain_pieces(raw) {
+        Some(pieces) if !raw.starts_with('/') => pieces.host.to_ascii_lowercase(),
+        _ => match Url::parse(raw)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_ascii_lowercase))
+        {
+            Some(host) => host,
+            None => return String::new(),
+        },
     };
     if own_hosts.contains(&host) {
         return String::new();
@@ -175,6 +273,43 @@ mod tests {
             let got = clean_page_url(raw).map(|p| (p.host, p.path));
             let expected = expected.map(|(h, p)| (h.to_string(), p.to_string()));
             assert_eq!(got, expected, "{raw}");
+        }
+    }
+
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        /// The in-place reading of plain URLs is an optimisation only: on
+        /// every URL it accepts, it answers what the `url` crate answers.
+        #[test]
+        fn plain_urls_read_as_the_url_crate_reads_them(
+            scheme in proptest::sample::select(vec!["http://", "https://", "HTTP://", "ftp://", "", "/", "//", "http:/"]),
+            host in proptest::prop_oneof![
+                "[a-zA-Z0-9.-]{0,12}",
+                proptest::sample::select(vec!["a.com", "A.CoM.", "10.1", "a.0x7f", "1a.b", "a.1b", "xn--bcher-kva.de", "XN--x.a", "a..b", "-", ".", "..", "a@b.c", "b\u{fc}cher.de", "[::1]", "a b.c", "a%41.com", "a_b.c"]).prop_map(String::from),
+            ],
+            port in proptest::sample::select(vec!["", "", ":80", ":", ":65535", ":65536", ":0080", ":99999", ":123456", ":8a", "::1"]),
+            path in proptest::collection::vec(proptest::prop_oneof![
+                "/[a-zA-Z0-9~_!$&'()*+,;=:@\"<>`{}|^%-]{0,6}",
+                proptest::sample::select(vec!["/.", "/..", "/./", "/%2e", "/%2E%2e", "/.hidden", "/a.", "//", "/%zz", "/%C3%A9", "/%3Fx", "/\\x", "/\tx", "/\u{e9}"]).prop_map(String::from),
+            ], 0..4),
+            query in proptest::prop_oneof![
+                proptest::strategy::Just(String::new()),
+                "\\?[a-z_=&+%0-9A-F'\"<>]{0,24}",
+                proptest::sample::select(vec!["?utm_source=a+b&utm_medium=%41&utm_campaign=x%2By", "?utm_source=me%40example.com", "?utm_term=%FF", "?&&utm_content=", "??utm_source=q"]).prop_map(String::from),
+            ],
+            fragment in proptest::sample::select(vec!["", "#f", "#?utm_source=no", "#/a/../b"]),
+        ) {
+            let raw = format!("{scheme}{host}{port}{}{query}{fragment}", path.concat());
+            if let Some(pieces) = plain_pieces(&raw) {
+                proptest::prop_assert_eq!(Some(page_from(&raw, &pieces)), page_by_url_crate(&raw), "{}", raw);
+                if !raw.starts_with('/') {
+                    let by_crate = Url::parse(&raw).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+                    proptest::prop_assert_eq!(Some(pieces.host.to_ascii_lowercase()), by_crate, "{}", raw);
+                }
+            }
         }
     }
 
