@@ -1200,6 +1200,48 @@ mod tests {
     }
 
     #[test]
+    fn a_day_is_rolled_up_into_both_tables_before_the_ledger_marks_it() {
+        let statements = rollup_day(NOV_1, 12);
+        let per_subset = Subset::Everything.statements(Statement::default).len();
+        assert_eq!(
+            statements.len(),
+            per_subset * (1 + FILTERED_DIMENSIONS.len()) + 1
+        );
+        let (ledger, rollups) = statements.split_last().unwrap();
+        assert!(
+            ledger.text.starts_with("INSERT INTO daily_stats_days") && ledger.text.ends_with(", 1"),
+            "the ledger comes last and marks the day filtered: {}",
+            ledger.text
+        );
+        let (stats, filtered) = rollups.split_at(per_subset);
+        assert!(
+            stats
+                .iter()
+                .all(|s| s.text.starts_with("INSERT INTO daily_stats ("))
+        );
+        for (statements, dimension) in filtered.chunks(per_subset).zip(FILTERED_DIMENSIONS) {
+            let selects = format!(
+                "'{}' AS filter_dimension, {} AS filter_value FROM events",
+                dimension.as_str(),
+                events_column(*dimension)
+            );
+            for s in statements {
+                assert!(
+                    s.text.starts_with("INSERT INTO daily_filtered ("),
+                    "{}",
+                    s.text
+                );
+                assert!(s.text.contains(&selects), "{dimension:?}: {}", s.text);
+                assert_eq!(
+                    s.text.matches("toDateTime(?)").count(),
+                    2,
+                    "the range bounds the subquery"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_rollup_answers_whole_days_and_events_the_edges() {
         let w = window(midnight(NOV_1) + 6 * 3600, midnight(NOV_1 + 3) + 7 * 3600);
         let sp = RolledUp {
