@@ -7,7 +7,11 @@
 # stats API, next to two baselines measured in the same run:
 # the cheapest possible scan of the same range (`SELECT count()` on `events`)
 # and the same breakdown answered from `events` instead of the rollup.
-# Prints a Markdown table.
+# Then the reports the dashboard issues after a click on a row (one
+# `dimension==value` filter: summary, time series, breakdowns), each next to
+# the same report forced onto `events` (a second filter that matches every
+# hit), the way they were answered before `daily_filtered`.
+# Prints Markdown tables.
 #
 #   bash benches/report.sh
 #
@@ -73,10 +77,15 @@ for _ in $(seq 1 100); do python3 -c 'import sys, urllib.request; urllib.request
 
 rows=$(ch_query reportbench "SELECT count() FROM events")
 rollup_rows=$(ch_query reportbench "SELECT count() FROM daily_stats")
+table_size() { ch_query reportbench "SELECT concat(toString(sum(rows)), ' rows, ', toString(round(sum(bytes_on_disk) / 1048576, 1)), ' MiB') FROM system.parts WHERE active AND database = 'reportbench' AND table = '$1'"; }
+stats_size=$(table_size daily_stats)
+filtered_size=$(table_size daily_filtered)
+events_size=$(table_size events)
+filtered_by=$(ch_query reportbench "SELECT arrayStringConcat(groupArray(concat(filter_dimension, ' ', toString(c))), ', ') FROM (SELECT filter_dimension, count() AS c FROM daily_filtered GROUP BY filter_dimension ORDER BY c DESC)")
 
 # Median and max of RUNS timed calls (after one warm-up) of a URL or a SQL statement.
 python3 - "$base" "$TOKEN" "$RUNS" "$BEACONHOUSE_CLICKHOUSE_URL" >"$work/timings.md" <<'PY'
-import statistics, sys, time, urllib.request
+import statistics, sys, time, urllib.parse, urllib.request
 base, token, runs, clickhouse = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 period = "site=optimumabq.com&from=2026-10-01&to=2026-10-30&tz=America/Denver"
 def api(path):
@@ -98,7 +107,7 @@ baseline, _ = measure(sql(f"SELECT count() FROM events WHERE {window}"))
 raw_path, _ = measure(api(f"/api/v1/stats/breakdown?{period}&by=path&filter=city!%3DNowhere"))
 reports = [
     ("summary (with the previous 30 days)", f"/api/v1/stats/summary?{period}", "rollup"),
-    ("summary, filter country==US", f"/api/v1/stats/summary?{period}&filter=country%3D%3DUS", "events"),
+    ("summary, filter country==US", f"/api/v1/stats/summary?{period}&filter=country%3D%3DUS", "daily_filtered, edges events"),
     ("timeseries by day, UTC", "/api/v1/stats/timeseries?site=optimumabq.com&from=2026-10-01&to=2026-10-30&interval=day", "rollup"),
     ("timeseries by day, America/Denver", f"/api/v1/stats/timeseries?{period}&interval=day", "rollup"),
     ("timeseries by hour (720 points)", f"/api/v1/stats/timeseries?{period}&interval=hour", "rollup"),
@@ -110,7 +119,7 @@ reports = [
     ("breakdown by city", f"/api/v1/stats/breakdown?{period}&by=city", "rollup"),
     ("breakdown by browser", f"/api/v1/stats/breakdown?{period}&by=browser", "rollup"),
     ("breakdown by name (custom events)", f"/api/v1/stats/breakdown?{period}&by=name", "rollup"),
-    ("breakdown by path, filter country==US", f"/api/v1/stats/breakdown?{period}&by=path&filter=country%3D%3DUS", "events"),
+    ("breakdown by path, filter country==US", f"/api/v1/stats/breakdown?{period}&by=path&filter=country%3D%3DUS", "daily_filtered, edges events"),
     ("email campaign (300k opens)", "/api/v1/stats/email?campaign=nov-newsletter&from=2026-10-01&to=2026-10-30&tz=America/Denver", "email_opens"),
 ]
 print("| report (30 days) | answered from | median ms | max ms | vs `count()` scan |")
@@ -134,6 +143,40 @@ same = all(
 )
 print()
 print(f"Summary, path and entry-page breakdowns and the day series from the rollup equal the same reports read from `events` alone: {'yes' if same else 'NO'}.")
+# Filtered: what the dashboard asks after a click on a row, from
+# `daily_filtered`, and the same forced onto `events` (before).
+EVERYTHING = "&filter=city!%3DNowhere"
+utc_period = "site=optimumabq.com&from=2026-10-01&to=2026-10-30&tz=UTC"
+filtered = []
+for filter, by in [
+    ("country%3D%3DUS", "path"),
+    ("path%3D%3D%2F", "referrer_host"),
+    ("referrer_host%3D%3Dgoogle.com", "path"),
+    ("utm_source%3D%3Dnewsletter", "country"),
+    ("browser%3D%3DSafari", "entry_page"),
+    ("device%3D%3Dmobile", "name"),
+]:
+    for kind, path in [
+        ("summary", f"/api/v1/stats/summary?{period}&filter={filter}"),
+        ("timeseries by day", f"/api/v1/stats/timeseries?{period}&interval=day&filter={filter}"),
+        (f"breakdown by {by}", f"/api/v1/stats/breakdown?{period}&by={by}&filter={filter}"),
+    ]:
+        filtered.append((f"{kind}, filter {urllib.parse.unquote(filter)}", path))
+filtered.append(("breakdown by path, filter country==US, UTC (no partial days)", f"/api/v1/stats/breakdown?{utc_period}&by=path&filter=country%3D%3DUS"))
+filtered.append(("summary, filter country==US, UTC (no partial days)", f"/api/v1/stats/summary?{utc_period}&filter=country%3D%3DUS"))
+print()
+print("| filtered report (30 days, America/Denver) | after: `daily_filtered` median ms | max ms | before: `events` median ms | max ms | same figures |")
+print("|---|---:|---:|---:|---:|---|")
+afters, befores = [], []
+for name, path in filtered:
+    after, after_max = measure(api(path))
+    before, before_max = measure(api(path + EVERYTHING))
+    afters.append(after)
+    befores.append(before)
+    a, b = json.loads(api(path)()), json.loads(api(path + EVERYTHING)())
+    equal = all(a.get(k) == b.get(k) for k in ("current", "previous", "points", "rows", "total"))
+    print(f"| {name} | {after:.1f} | {after_max:.1f} | {before:.1f} | {before_max:.1f} | {'yes' if equal else 'NO'} |")
+print(f"| median of the rows above | {statistics.median(afters):.1f} | | {statistics.median(befores):.1f} | | |")
 PY
 
 python3 benches/dashboard_render.py "$base" "$TOKEN" "$RUNS" 2026-10-01 2026-10-30 >"$work/dashboard.md"
@@ -142,6 +185,7 @@ cat <<TABLE
 
 Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); ClickHouse $(ch_query reportbench "SELECT version()") on the same machine; $RUNS timed calls per report through \`GET /api/v1/stats/...\` after one warm-up.
 Data: $rows events (30 days, 90% on optimumabq.com), inserted in ${load_s} s; \`beaconhouse rollup\` then took ${rollup_s} s (${rolled#rolled up }) and left $rollup_rows rows in \`daily_stats\`.
+On disk (system.parts): \`events\` $events_size; \`daily_stats\` $stats_size; \`daily_filtered\` $filtered_size, rows by filter dimension: $filtered_by.
 Every figure is exact: rollup rows hold each UTC day's exact counts, and the partial days at a window's edges come from \`events\`.
 
 $(cat "$work/timings.md")

@@ -30,6 +30,8 @@ CREATE ROLE IF NOT EXISTS beaconhouse_reporting;
 GRANT SELECT ON beaconhouse.events TO beaconhouse_reporting;
 GRANT SELECT ON beaconhouse.email_opens TO beaconhouse_reporting;
 GRANT SELECT ON beaconhouse.daily_stats TO beaconhouse_reporting;
+-- Aggregates like daily_stats (no visitor id), per filter value.
+GRANT SELECT ON beaconhouse.daily_filtered TO beaconhouse_reporting;
 
 CREATE USER IF NOT EXISTS reporting
     IDENTIFIED WITH sha256_hash BY 'replace-with-the-sha256-of-the-password';
@@ -37,8 +39,8 @@ CREATE USER IF NOT EXISTS reporting
 GRANT beaconhouse_reporting TO reporting;
 
 -- The collector's reports (the stats API, the dashboard, `beaconhouse
--- report`) read these four tables and nothing else; the rollup, which writes
--- daily_stats, keeps clickhouse.user. Set reporting.clickhouse_user =
+-- report`) read these five tables and nothing else; the rollup, which writes
+-- daily_stats and daily_filtered, keeps clickhouse.user. Set reporting.clickhouse_user =
 -- "beaconhouse_reports" and reporting.clickhouse_password to its password.
 -- Every report query also carries readonly = 2, max_execution_time and
 -- max_memory_usage (reporting.query_timeout_ms, reporting.max_memory_bytes).

@@ -526,7 +526,8 @@ impl RetentionConfig {
         match table {
             Table::Events => self.events_days,
             Table::EmailOpens => self.email_opens_days,
-            Table::DailyStats => self.daily_stats_days,
+            // Both rollups, so a filtered report never finds one without the other.
+            Table::DailyStats | Table::DailyFiltered => self.daily_stats_days,
         }
     }
 }

@@ -107,7 +107,8 @@ fn migrate_on_the_cluster_twice_applies_once_and_records_once() {
         "every node has every table",
         &db,
         &tables,
-        "daily_stats:Distributed daily_stats_days:Distributed \
+        "daily_filtered:Distributed daily_filtered_local:ReplicatedReplacingMergeTree \
+         daily_stats:Distributed daily_stats_days:Distributed \
          daily_stats_days_local:ReplicatedReplacingMergeTree \
          daily_stats_local:ReplicatedReplacingMergeTree email_opens:Distributed \
          email_opens_local:ReplicatedMergeTree events:Distributed \
@@ -118,7 +119,7 @@ fn migrate_on_the_cluster_twice_applies_once_and_records_once() {
         "every node holds the ledger, each migration once",
         &db,
         "SELECT groupArray(version) FROM (SELECT version FROM schema_migrations ORDER BY version) FORMAT TSV",
-        "[1,2,3,4,5]",
+        "[1,2,3,4,5,6,7]",
     );
     cluster.everywhere(
         "0005 dropped `title` from the local and the distributed table",

@@ -1138,7 +1138,7 @@ fn grants_sql_parses_and_grants_only_the_staff_tables() {
     };
     assert_eq!(
         granted_to("beaconhouse_reporting"),
-        ["events", "email_opens", "daily_stats"]
+        ["events", "email_opens", "daily_stats", "daily_filtered"]
     );
     // The collector's reports read what staff may, and which days are
     // rolled up.

@@ -547,6 +547,215 @@ fn the_rollup_and_the_events_table_agree() {
     assert_eq!(report["current"]["pageviews"], 12);
 }
 
+/// Every report the dashboard issues for one `==` filter (summary with the
+/// previous period, time series, breakdowns), over `window` (CLI arguments
+/// after the report kind), answered with `filter` alone (from
+/// `daily_filtered` on whole rolled-up UTC days) and with `city!=Nowhere`
+/// added, which matches every hit and makes `events` answer: the two must
+/// be the same. Returns how many reports were compared.
+fn filtered_agrees_with_events(db: &Scratch, window: &[&str], filter: &str) -> usize {
+    let report = |kind: &str, extra: &[&str], filters: &[&str]| {
+        let mut all = vec![kind];
+        all.extend(window);
+        all.extend(extra);
+        for f in filters {
+            all.extend(["--filter", f]);
+        }
+        db.beaconhouse().report_json(&all)
+    };
+    let mut compared = 0;
+    let mut same = |kind: &str, extra: &[&str], keys: &[&str]| {
+        let rolled = report(kind, extra, &[filter]);
+        let raw = report(kind, extra, &[filter, "city!=Nowhere"]);
+        for key in keys {
+            assert_eq!(
+                rolled[key], raw[key],
+                "{kind} {extra:?} {key} with {filter} over {window:?}"
+            );
+        }
+        compared += 1;
+    };
+    same("summary", &[], &["current", "previous"]);
+    for interval in ["day", "hour"] {
+        same("timeseries", &["--interval", interval], &["points"]);
+    }
+    for by in [
+        "path",
+        "entry_page",
+        "referrer_host",
+        "country",
+        "browser",
+        "device",
+        "name",
+    ] {
+        same("breakdown", &["--by", by], &["rows", "total"]);
+    }
+    compared
+}
+
+const FIXTURE_UTC: [&str; 6] = [
+    "--site",
+    "optimumabq.com",
+    "--from",
+    "2026-11-01",
+    "--to",
+    "2026-11-02",
+];
+
+#[test]
+fn filtered_reports_from_the_rollup_equal_the_same_from_events() {
+    let db = &fixture().db;
+    let rows = db.clickhouse.query(
+        &db.database,
+        "SELECT count() FROM daily_filtered WHERE filter_dimension = 'country' AND filter_value = 'US' FORMAT TSV",
+    );
+    assert!(
+        rows.trim().parse::<u64>().unwrap() > 0,
+        "the rollup filled daily_filtered"
+    );
+    let denver: Vec<&str> = DENVER_ARGS.to_vec();
+    for filter in [
+        "country==US",
+        "browser==Chrome",
+        "device==mobile",
+        "path==/pricing",
+        "referrer_host==google.com",
+        "name==signup",
+    ] {
+        // Whole UTC days from the rollup alone; in Denver, partial UTC days
+        // at both edges from `events`.
+        for window in [&FIXTURE_UTC[..], &denver[..]] {
+            assert_eq!(filtered_agrees_with_events(db, window, filter), 10);
+        }
+    }
+    // By hand, UTC Nov 1-2 with country==US: V1-V3 and V5-V8 (7 visitors),
+    // page views of V1 (3), V2, V3 (2), V5, V6, V7 (2), V8: 11.
+    let us = db.beaconhouse().report_json(&[
+        "summary",
+        "--site",
+        "optimumabq.com",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-02",
+        "--filter",
+        "country==US",
+    ]);
+    assert_eq!(us["current"]["visitors"], 7);
+    assert_eq!(us["current"]["pageviews"], 11);
+}
+
+#[test]
+fn filtered_rollups_are_computed_again_for_late_hits_and_old_days() {
+    let scratch = Scratch::new("filtered", FOLD_NOTHING);
+    let hit = |at: &str, visitor: u32, path: &str, device: &str| {
+        format!("('optimumabq.com', '2026-11-{at}', 'pageview', {visitor}, '{path}', '{device}')")
+    };
+    scratch.insert_events(
+        &[
+            hit("10 12:00:00", 1, "/", "mobile"),
+            hit("10 12:05:00", 1, "/pricing", "mobile"),
+            hit("10 13:00:00", 2, "/pricing", "mobile"),
+            hit("10 14:00:00", 3, "/", "desktop"),
+            hit("11 02:00:00", 4, "/tour", "mobile"),
+            hit("11 02:40:00", 4, "/", "mobile"),
+        ]
+        .join(", "),
+    );
+    assert_eq!(scratch.run(&["rollup"]).trim(), "rolled up 2 day(s)");
+    let utc: [&str; 6] = [
+        "--site",
+        "optimumabq.com",
+        "--from",
+        "2026-11-10",
+        "--to",
+        "2026-11-11",
+    ];
+    let denver: [&str; 8] = [
+        "--site",
+        "optimumabq.com",
+        "--from",
+        "2026-11-10",
+        "--to",
+        "2026-11-11",
+        "--tz",
+        "America/Denver",
+    ];
+    let mobile = |tz: &[&str]| {
+        let mut args = vec!["summary"];
+        args.extend(tz);
+        args.extend(["--filter", "device==mobile"]);
+        scratch.beaconhouse().report_json(&args)["current"].clone()
+    };
+    for window in [&utc[..], &denver[..]] {
+        assert_eq!(
+            filtered_agrees_with_events(&scratch, window, "device==mobile"),
+            10
+        );
+        assert_eq!(
+            filtered_agrees_with_events(&scratch, window, "path==/pricing"),
+            10
+        );
+    }
+    // Mobile, UTC: visitors 1, 2 (Nov 10) and 4 (Nov 11); visits: 1's two
+    // views, 2's one (a bounce), 4's two views 40 minutes apart (two
+    // bounces).
+    assert_eq!(
+        mobile(&utc),
+        json!({"visitors": 3, "pageviews": 5, "visits": 4, "views_per_visit": 1.25, "bounce_rate": 75.0})
+    );
+
+    // A late mobile hit for Nov 10: until the day is computed again, the
+    // rollup still holds the old figures (so it is what answered above)...
+    scratch.insert_events(&hit("10 20:00:00", 5, "/tour", "mobile"));
+    assert_eq!(mobile(&utc)["visitors"], 3);
+    // ...then both tables are computed again, and the answers agree.
+    assert_eq!(scratch.run(&["rollup"]).trim(), "rolled up 1 day(s)");
+    assert_eq!(mobile(&utc)["visitors"], 4);
+    for window in [&utc[..], &denver[..]] {
+        assert_eq!(
+            filtered_agrees_with_events(&scratch, window, "device==mobile"),
+            10
+        );
+    }
+
+    // A day rolled up before daily_filtered existed (the ledger's `filtered`
+    // is 0): filtered reports read it from `events`, unfiltered ones still
+    // from daily_stats, and the next rollup computes it again into both.
+    scratch.clickhouse.query(
+        &scratch.database,
+        "INSERT INTO daily_filtered (site, day, filter_dimension, filter_value, dimension, value, visitors, hits, visits, bounces, visit_views, computed_at) \
+         SELECT site, day, filter_dimension, filter_value, dimension, value, visitors + 100, hits, visits, bounces, visit_views, computed_at + 1 \
+         FROM daily_filtered WHERE day = '2026-11-11'",
+    );
+    scratch.clickhouse.query(
+        &scratch.database,
+        "INSERT INTO daily_stats_days (day, events, computed_at, filtered) \
+         SELECT day, events, computed_at + 1, 0 FROM daily_stats_days FINAL WHERE day = '2026-11-11'",
+    );
+    assert_eq!(
+        mobile(&utc)["visitors"],
+        4,
+        "Nov 11 from events, not the stale rows"
+    );
+    assert_eq!(scratch.run(&["rollup"]).trim(), "rolled up 1 day(s)");
+    assert_eq!(scratch.run(&["rollup"]).trim(), "rolled up 0 day(s)");
+    let filtered_days = scratch.clickhouse.query(
+        &scratch.database,
+        "SELECT sum(filtered) FROM daily_stats_days FINAL FORMAT TSV",
+    );
+    assert_eq!(
+        filtered_days.trim(),
+        "2",
+        "both days are in daily_filtered again"
+    );
+    assert_eq!(mobile(&utc)["visitors"], 4);
+    assert_eq!(
+        filtered_agrees_with_events(&scratch, &utc, "device==mobile"),
+        10
+    );
+}
+
 #[test]
 fn no_report_shows_a_group_smaller_than_the_threshold() {
     for by in [

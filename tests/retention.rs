@@ -39,6 +39,9 @@ impl Scratch {
             Table::DailyStats => format!(
                 "INSERT INTO daily_stats (site, day, dimension, value, visitors, hits, visits, bounces, visit_views, computed_at) SELECT 'optimumabq.com', toDate({at}), 'path', toString(number), 1, 1, 1, 0, 1, now()"
             ),
+            Table::DailyFiltered => format!(
+                "INSERT INTO daily_filtered (site, day, filter_dimension, filter_value, dimension, value, visitors, hits, visits, bounces, visit_views, computed_at) SELECT 'optimumabq.com', toDate({at}), 'country', 'US', 'path', toString(number), 1, 1, 1, 0, 1, now()"
+            ),
         };
         self.clickhouse
             .query(&self.database, &format!("{select} FROM numbers({rows})"));
@@ -74,6 +77,7 @@ enum Table {
     Events,
     EmailOpens,
     DailyStats,
+    DailyFiltered,
 }
 
 impl Table {
@@ -82,6 +86,7 @@ impl Table {
             Table::Events => ("events", "ts"),
             Table::EmailOpens => ("email_opens", "ts"),
             Table::DailyStats => ("daily_stats", "day"),
+            Table::DailyFiltered => ("daily_filtered", "day"),
         }
     }
 }
@@ -115,6 +120,7 @@ fn retention_drops_whole_expired_months_and_a_dry_run_drops_nothing() {
         (Table::Events, 2, 3, 4),
         (Table::EmailOpens, 1, 2, 1),
         (Table::DailyStats, 1, 2, 0),
+        (Table::DailyFiltered, 1, 2, 0),
     ] {
         db.seed(table, 30, old);
         db.seed(table, 3, recent);
@@ -125,6 +131,7 @@ fn retention_drops_whole_expired_months_and_a_dry_run_drops_nothing() {
     let events = db.months(Table::Events);
     let opens = db.months(Table::EmailOpens);
     let daily = db.months(Table::DailyStats);
+    let filtered = db.months(Table::DailyFiltered);
     // 30 and 3 months ago and now are three months.
     assert_eq!(rows(&events), [2, 3, 4], "{events:?}");
     assert_eq!(rows(&opens), [1, 2, 1], "{opens:?}");
@@ -149,7 +156,11 @@ fn retention_drops_whole_expired_months_and_a_dry_run_drops_nothing() {
         line(&dry, "daily_stats"),
         "daily_stats (kept forever): nothing to drop"
     );
-    assert_eq!(dry.lines().count(), 3, "{dry}");
+    assert_eq!(
+        line(&dry, "daily_filtered"),
+        "daily_filtered (kept forever): nothing to drop"
+    );
+    assert_eq!(dry.lines().count(), 4, "{dry}");
     assert_eq!(db.months(Table::Events), events, "a dry run drops nothing");
     assert_eq!(db.months(Table::EmailOpens), opens);
     assert_eq!(db.months(Table::DailyStats), daily);
@@ -178,14 +189,44 @@ fn retention_drops_whole_expired_months_and_a_dry_run_drops_nothing() {
         daily,
         "the rollup is kept forever"
     );
+    assert_eq!(db.months(Table::DailyFiltered), filtered);
 
     let again = db.beaconhouse().arg("retention").run_ok();
-    for table in ["events", "email_opens", "daily_stats"] {
+    for table in ["events", "email_opens", "daily_stats", "daily_filtered"] {
         assert!(
             line(&again, table).ends_with("): nothing to drop"),
             "{again}"
         );
     }
+}
+
+#[test]
+fn both_rollups_expire_after_daily_stats_days() {
+    let db = Scratch::new("retention_rollups");
+    for table in [Table::DailyStats, Table::DailyFiltered] {
+        db.seed(table, 30, 1);
+        db.seed(table, 3, 2);
+    }
+    let (daily, filtered) = (
+        db.months(Table::DailyStats),
+        db.months(Table::DailyFiltered),
+    );
+    assert_eq!((rows(&daily), rows(&filtered)), (vec![1, 2], vec![1, 2]));
+    let done = db
+        .beaconhouse()
+        .env("BEACONHOUSE_RETENTION_DAILY_STATS_DAYS", "800")
+        .arg("retention")
+        .run_ok();
+    for (table, months) in [("daily_stats", &daily), ("daily_filtered", &filtered)] {
+        says(
+            &done,
+            table,
+            "800 days",
+            &format!("dropped {}", months[0].0),
+        );
+    }
+    assert_eq!(db.months(Table::DailyStats), daily[1..]);
+    assert_eq!(db.months(Table::DailyFiltered), filtered[1..]);
 }
 
 #[test]

@@ -98,7 +98,7 @@ def main():
             "ALTER TABLE visitor_salts DROP PARTITION 19700102",
             "SELECT key FROM recipient_keys",
         ]
-        for table in ("events", "email_opens", "daily_stats"):
+        for table in ("events", "email_opens", "daily_stats", "daily_filtered"):
             runtime += [
                 "SELECT DISTINCT partition_id FROM system.parts WHERE active"
                 f" AND database = currentDatabase() AND table = '{table}'",

@@ -70,6 +70,12 @@ pub const TABLES: &[(&str, Placement)] = &[
         },
     ),
     (
+        "daily_filtered",
+        Placement::Sharded {
+            key: "toUInt16(day)",
+        },
+    ),
+    (
         "daily_stats_days",
         Placement::Sharded {
             key: "toUInt16(day)",
@@ -303,8 +309,9 @@ mod tests {
                 Placement::EveryNode => vec![table.to_string()],
             })
             .collect();
-        // The ALTER of 0005 creates `events` again over the new columns.
-        expected.push("events".into());
+        // The ALTERs of 0005 and 0007 create `events` and `daily_stats_days`
+        // again over the new columns.
+        expected.extend(["events".into(), "daily_stats_days".into()]);
         created.sort();
         expected.sort();
         assert_eq!(created, expected);

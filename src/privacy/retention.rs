@@ -15,17 +15,24 @@
 use crate::clock;
 
 /// The tables whose old rows are dropped, in the order they are: `events`
-/// before `daily_stats`, the rollup computed from it. A fixed enum: a table
-/// name never comes from outside.
+/// before `daily_stats` and `daily_filtered`, the rollups computed from it
+/// (both kept `retention.daily_stats_days`). A fixed enum: a table name
+/// never comes from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {
     Events,
     EmailOpens,
     DailyStats,
+    DailyFiltered,
 }
 
 impl Table {
-    pub const ALL: [Table; 3] = [Table::Events, Table::EmailOpens, Table::DailyStats];
+    pub const ALL: [Table; 4] = [
+        Table::Events,
+        Table::EmailOpens,
+        Table::DailyStats,
+        Table::DailyFiltered,
+    ];
 
     /// The table's name in ClickHouse, and its label in `/metrics`.
     pub fn name(self) -> &'static str {
@@ -33,6 +40,7 @@ impl Table {
             Table::Events => "events",
             Table::EmailOpens => "email_opens",
             Table::DailyStats => "daily_stats",
+            Table::DailyFiltered => "daily_filtered",
         }
     }
 }

@@ -31,7 +31,9 @@ use crate::sink::clickhouse::Endpoints;
 use request::{
     Choice, Details, Dimension, Filter, Interval, Period, ReportKind, ReportRequest, RequestError,
 };
-use sql::{Bind, CountRow, GroupRow, Key, Measure, Statement, VisitRow, Window};
+use sql::{
+    Bind, CountRow, GroupRow, Key, LedgerDay, Measure, RolledUp, Statement, VisitRow, Window,
+};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ReportError {
@@ -58,7 +60,7 @@ pub enum ReportError {
     )]
     Stopped,
     #[error(
-        "ClickHouse could not answer the report: {0}; check that it is up, that `beaconhouse migrate` ran, and that the reports' user (`reporting.clickhouse_user`, else `clickhouse.user`) may read events, email_opens, daily_stats and daily_stats_days"
+        "ClickHouse could not answer the report: {0}; check that it is up, that `beaconhouse migrate` ran, and that the reports' user (`reporting.clickhouse_user`, else `clickhouse.user`) may read events, email_opens, daily_stats, daily_filtered and daily_stats_days"
     )]
     ClickHouse(String),
 }
@@ -429,7 +431,7 @@ impl Reporter {
         if interval == Interval::Hour && labels.len() < window.hours() as usize {
             // Clocks went back: two UTC hours share a label, and the rollup's
             // per-hour visitor counts cannot be added up. Count from events.
-            rolled_up.clear();
+            rolled_up = RolledUp::default();
         }
         let aggregation = sql::site(
             &window,
@@ -622,13 +624,13 @@ impl Reporter {
         rows
     }
 
-    /// The period's window, and the days in it that the daily rollup holds.
-    async fn window(&self, site: &str, period: &Period) -> Result<(Window, Vec<u16>), ReportError> {
+    /// The period's window, and the days in it that the daily rollups hold.
+    async fn window(&self, site: &str, period: &Period) -> Result<(Window, RolledUp), ReportError> {
         let window = self.bounds(site, period).await?;
         let first = clock::day_of(window.start);
         let last = clock::day_of(window.end);
-        let rolled_up: Vec<u16> = self.fetch_all(sql::rolled_up_days(first, last)).await?;
-        Ok((window, rolled_up))
+        let ledger: Vec<LedgerDay> = self.fetch_all(sql::rolled_up_days(first, last)).await?;
+        Ok((window, RolledUp::from_ledger(&ledger)))
     }
 
     /// Resolves the period's local midnights to UTC instants.
@@ -889,19 +891,29 @@ mod tests {
             time_zone: "Asia/Kolkata".into(),
             ..denver.clone()
         };
-        let rolled_up: Vec<u16> = (nov_1_day..nov_1_day + 5).collect();
+        let days: Vec<u16> = (nov_1_day..nov_1_day + 5).collect();
+        let rolled_up = RolledUp {
+            stats: days.clone(),
+            filtered: days,
+        };
         let filters: Vec<Filter> = ["country==US", "path~blog", "device!=mobile"]
             .into_iter()
             .map(|f| Filter::parse(f).unwrap())
             .collect();
         let same_dimension = [Filter::parse("path~blog").unwrap()];
+        // `daily_filtered` alone, and with a filter on the path broken down.
+        let one_equals = [Filter::parse("country==US").unwrap()];
+        let filtered_and_same = [
+            Filter::parse("path~blog").unwrap(),
+            Filter::parse("device==mobile").unwrap(),
+        ];
         let mut statements = vec![sql::midnights(
             "America/Denver",
             "2026-11-01 00:00:00".into(),
             "2026-11-02 00:00:00".into(),
         )];
         for window in [&denver, &utc, &kolkata] {
-            assert!(sql::split(window, &rolled_up, false).days.is_some());
+            assert!(sql::split(window, &rolled_up.stats, false).days.is_some());
             let mut keys = vec![Key::Nothing];
             keys.extend(Interval::ALL.iter().copied().map(Key::Bucket));
             keys.extend(Dimension::ALL.iter().copied().map(Key::Dimension));
@@ -911,6 +923,9 @@ mod tests {
                     (Measure::PageViews, &[][..]),
                     (Measure::CustomEvents, &same_dimension[..]),
                     (Measure::Visits, &[][..]),
+                    (Measure::Everything, &one_equals[..]),
+                    (Measure::PageViews, &filtered_and_same[..]),
+                    (Measure::Visits, &one_equals[..]),
                 ] {
                     let a = sql::site(window, &rolled_up, &key, measure, filters);
                     statements.extend([a.groups_by_size(11), a.groups_by_key(), a.total()]);
@@ -929,6 +944,7 @@ mod tests {
             statements.push(sql::campaigns(window));
             statements.push(sql::visits(window, &rolled_up, &filters));
             statements.push(sql::visits(window, &rolled_up, &[]));
+            statements.push(sql::visits(window, &rolled_up, &one_equals));
             statements.extend(
                 Interval::ALL
                     .iter()
@@ -959,7 +975,8 @@ mod tests {
             assert!(!statement.contains('\n'), "{statement}");
             assert!(
                 statement.starts_with("SELECT ")
-                    || statement.starts_with("INSERT INTO daily_stats"),
+                    || statement.starts_with("INSERT INTO daily_stats")
+                    || statement.starts_with("INSERT INTO daily_filtered"),
                 "{statement}"
             );
         }

@@ -1,7 +1,8 @@
-//! The daily rollup: `daily_stats` for every UTC day that has ended, computed
-//! again whenever the day's number of events changes (hits delivered late
-//! from a spool after an outage), so reports read finished numbers for whole
-//! days.
+//! The daily rollup: `daily_stats` and `daily_filtered` for every UTC day
+//! that has ended, computed again whenever the day's number of events
+//! changes (hits delivered late from a spool after an outage) or the day was
+//! rolled up before `daily_filtered` existed, so reports read finished
+//! numbers for whole days.
 //!
 //! Owns: deciding which days to (re)compute, and running
 //! [`sql::rollup_day`] for them. Runs in `beaconhouse serve` every

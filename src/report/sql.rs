@@ -7,10 +7,13 @@
 //! answered from there, and the rest (the partial days at its edges, today,
 //! days not rolled up yet), answered from `events` with one exact count per
 //! UTC day. Every statement returns such per-day parts, and the reports sum
-//! them: rollup and raw answers are the same numbers.
+//! them: rollup and raw answers are the same numbers. A report with one
+//! `dimension==value` filter on another dimension than the one broken down
+//! reads `daily_filtered` instead ([`rollup_for`]), which holds the same
+//! per-day numbers computed over only the events that match the filter.
 //!
 //! Owns: which table answers what, every statement's text, and the rollup
-//! of one day ([`rollup_day`]). Every query aggregates: none selects a row of
+//! of one day into both tables ([`rollup_day`]). Every query aggregates: none selects a row of
 //! `events` or `email_opens` as it is.
 //! Must never: put a value from a request into the text; values travel as
 //! [`Bind`]s, names come from fixed enums. Statements use only what
@@ -234,21 +237,103 @@ impl Aggregation {
     }
 }
 
-/// Whether `daily_stats` can answer a site query at all: filters only on the
-/// dimension broken down (the rollup keeps one dimension per row), and time
-/// buckets whose edges fall on whole UTC hours (every time zone with
-/// whole-hour offsets). Hourly buckets also need each local hour to be one
-/// UTC hour, which the caller knows from the bucket labels.
-pub fn rollup_answers(window: &Window, key: &Key, filters: &[Filter]) -> bool {
-    match key {
-        Key::Dimension(d) => filters.iter().all(|f| f.dimension == *d),
-        Key::Bucket(_) => {
-            filters.is_empty()
-                && window.start.is_multiple_of(3600)
-                && window.end.is_multiple_of(3600)
-        }
-        _ => filters.is_empty(),
+/// The filter dimensions `daily_filtered` holds: every dimension the
+/// dashboard filters by on a click. Of 10M synthetic events a day holds some
+/// 20 times the rows of `daily_stats` for them (benches/report.sh), most for
+/// `referrer_host`, whose long tail of hosts each get their own rows.
+pub const FILTERED_DIMENSIONS: &[Dimension] = &[
+    Dimension::Path,
+    Dimension::ReferrerHost,
+    Dimension::UtmSource,
+    Dimension::UtmMedium,
+    Dimension::UtmCampaign,
+    Dimension::Country,
+    Dimension::Region,
+    Dimension::City,
+    Dimension::Browser,
+    Dimension::Os,
+    Dimension::Device,
+    Dimension::Name,
+];
+
+/// Which rollup table answers the whole days of a site query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rollup<'a> {
+    /// `daily_stats`: no filters, or filters on the dimension broken down
+    /// only (they select rows by `value`).
+    Stats,
+    /// `daily_filtered`: the rows of this `dimension==value` filter, on
+    /// another dimension than the one broken down (filters on that one
+    /// select rows by `value`, as in `daily_stats`).
+    Filtered(&'a Filter),
+}
+
+/// The rollup that can answer a site query, if any: the rollup keeps one
+/// dimension per row, and `daily_filtered` one `==` filter of
+/// [`FILTERED_DIMENSIONS`] per row, so every other filter must be on the
+/// dimension broken down. Time buckets also need edges on whole UTC hours
+/// (every time zone with whole-hour offsets); hourly buckets also need each
+/// local hour to be one UTC hour, which the caller knows from the bucket
+/// labels.
+pub fn rollup_for<'a>(window: &Window, key: &Key, filters: &'a [Filter]) -> Option<Rollup<'a>> {
+    let whole_hours = window.start.is_multiple_of(3600) && window.end.is_multiple_of(3600);
+    if matches!(key, Key::Bucket(_)) && !whole_hours {
+        return None;
     }
+    let mut others = filters
+        .iter()
+        .filter(|f| !matches!(key, Key::Dimension(d) if f.dimension == *d));
+    match (others.next(), others.next()) {
+        (None, _) => Some(Rollup::Stats),
+        (Some(filter), None)
+            if filter.op == FilterOp::Equals && FILTERED_DIMENSIONS.contains(&filter.dimension) =>
+        {
+            Some(Rollup::Filtered(filter))
+        }
+        _ => None,
+    }
+}
+
+/// The days each rollup table holds, sorted: [`split`] takes its whole days
+/// from them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RolledUp {
+    /// Days in `daily_stats`.
+    pub stats: Vec<u16>,
+    /// Days in `daily_filtered` too (rolled up since it exists).
+    pub filtered: Vec<u16>,
+}
+
+impl RolledUp {
+    fn days(&self, rollup: Rollup<'_>) -> &[u16] {
+        match rollup {
+            Rollup::Stats => &self.stats,
+            Rollup::Filtered(_) => &self.filtered,
+        }
+    }
+}
+
+/// ` FROM` the rollup table `FINAL`, ` WHERE` the site (and, in
+/// `daily_filtered`, the filter) is the window's: the leading columns of
+/// both tables' keys.
+fn rollup_rows(window: &Window, rollup: Rollup<'_>) -> Statement {
+    let mut s = Statement::default();
+    match rollup {
+        Rollup::Stats => {
+            s.push(" FROM daily_stats FINAL")
+                .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()));
+        }
+        Rollup::Filtered(filter) => {
+            s.push(" FROM daily_filtered FINAL")
+                .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
+                .push_bound(
+                    " AND filter_dimension = ?",
+                    Bind::Text(filter.dimension.as_str().into()),
+                )
+                .push_bound(" AND filter_value = ?", Bind::Text(filter.value.clone()));
+        }
+    }
+    s
 }
 
 /// `ts` in any of the ranges. Each range also bounds `toDate(ts)`: the
@@ -333,24 +418,33 @@ fn filter_condition(column: &str, filter: &Filter) -> Statement {
 }
 
 /// An aggregation of a site's hits over `window`, from the `rolled_up` days
-/// of `daily_stats` where it can answer and from `events` for the rest.
+/// of the rollup that can answer ([`rollup_for`]) and from `events` for the
+/// rest.
 pub fn site(
     window: &Window,
-    rolled_up: &[u16],
+    rolled_up: &RolledUp,
     key: &Key,
     measure: Measure,
     filters: &[Filter],
 ) -> Aggregation {
-    let split = if rollup_answers(window, key, filters) {
-        split(window, rolled_up, matches!(key, Key::Bucket(_)))
-    } else {
-        split(window, &[], false)
+    let rollup = rollup_for(window, key, filters);
+    let split = match rollup {
+        Some(rollup) => split(
+            window,
+            rolled_up.days(rollup),
+            matches!(key, Key::Bucket(_)),
+        ),
+        None => split(window, &[], false),
     };
     let mut parts = Statement::default();
-    if let Some((first, last)) = split.days {
+    if let (Some((first, last)), Some(rollup)) = (split.days, rollup) {
         match key {
-            Key::Bucket(interval) => parts.append(rolled_up_series(window, first, last, *interval)),
-            _ => parts.append(rolled_up_groups(window, first, last, key, measure, filters)),
+            Key::Bucket(interval) => {
+                parts.append(rolled_up_series(window, rollup, first, last, *interval))
+            }
+            _ => parts.append(rolled_up_groups(
+                window, rollup, first, last, key, measure, filters,
+            )),
         };
     }
     if !split.raw.is_empty() {
@@ -362,9 +456,12 @@ pub fn site(
     Aggregation { parts }
 }
 
-/// `daily_stats` rows of whole days, one part per day and group.
+/// Rollup rows of whole days, one part per day and group. Filters on the
+/// dimension broken down select by `value`; [`rollup_rows`] applies the
+/// `daily_filtered` one.
 fn rolled_up_groups(
     window: &Window,
+    rollup: Rollup<'_>,
     first: u16,
     last: u16,
     key: &Key,
@@ -376,13 +473,14 @@ fn rolled_up_groups(
         _ => ("''", measure.total_dimension()),
     };
     let mut s = Statement::new(&format!(
-        "SELECT {group} AS group_key, visitors AS unique, hits AS count FROM daily_stats FINAL"
+        "SELECT {group} AS group_key, visitors AS unique, hits AS count"
     ));
-    s.push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
+    s.append(rollup_rows(window, rollup))
         .push_bound(" AND dimension = ?", Bind::Text(dimension.into()))
         .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
         .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()));
-    for filter in filters {
+    let broken_down = |f: &&Filter| matches!(key, Key::Dimension(d) if f.dimension == *d);
+    for filter in filters.iter().filter(broken_down) {
         s.append(filter_condition("value", filter));
     }
     s
@@ -395,7 +493,13 @@ fn rolled_up_groups(
 /// prefix are those whose first hit of the day falls in it (`first_hour`
 /// rows), the visitors of a suffix those whose last hit does (`last_hour`).
 /// Page views come from `hour` rows.
-fn rolled_up_series(window: &Window, first: u16, last: u16, interval: Interval) -> Statement {
+fn rolled_up_series(
+    window: &Window,
+    rollup: Rollup<'_>,
+    first: u16,
+    last: u16,
+    interval: Interval,
+) -> Statement {
     let zone = &window.time_zone;
     let mut s = Statement::new("SELECT ");
     s.append(bucket(interval, "toDateTime(hour_start)", zone));
@@ -415,9 +519,9 @@ fn rolled_up_series(window: &Window, first: u16, last: u16, interval: Interval) 
     }
     s.push(
         " FROM (SELECT dimension, visitors, hits, toUInt32(day) * 86400 AS day_start, \
-         day_start + toUInt32(value) * 3600 AS hour_start FROM daily_stats FINAL",
+         day_start + toUInt32(value) * 3600 AS hour_start",
     )
-    .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
+    .append(rollup_rows(window, rollup))
     .push(" AND dimension IN ('first_hour', 'last_hour', 'hour')")
     .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
     .push_bound(" AND day <= toDate(?))", Bind::Text(Day(last).to_string()))
@@ -493,19 +597,16 @@ fn plain(text: &str) -> Statement {
 }
 
 /// Visits, bounces (visits of one page view) and the page views in them.
-pub fn visits(window: &Window, rolled_up: &[u16], filters: &[Filter]) -> Statement {
-    let split = split(
-        window,
-        if filters.is_empty() { rolled_up } else { &[] },
-        false,
-    );
+pub fn visits(window: &Window, rolled_up: &RolledUp, filters: &[Filter]) -> Statement {
+    let rollup = rollup_for(window, &Key::Nothing, filters);
+    let split = split(window, rollup.map_or(&[], |r| rolled_up.days(r)), false);
     let (days, raw) = (split.days, split.raw);
     let mut s = Statement::new(
         "SELECT sum(visits) AS visits, sum(bounces) AS bounces, sum(views) AS views FROM (",
     );
-    if let Some((first, last)) = days {
-        s.push("SELECT visits, bounces, visit_views AS views FROM daily_stats FINAL")
-            .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
+    if let (Some((first, last)), Some(rollup)) = (days, rollup) {
+        s.push("SELECT visits, bounces, visit_views AS views")
+            .append(rollup_rows(window, rollup))
             .push(" AND dimension = ''")
             .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
             .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()));
@@ -571,9 +672,11 @@ pub fn campaigns(window: &Window) -> Statement {
     s
 }
 
-/// The days `daily_stats` holds between `first` and `last`, in order.
+/// The days `daily_stats` holds between `first` and `last`, in order, each
+/// with whether `daily_filtered` holds it too ([`LedgerDay`]).
 pub fn rolled_up_days(first: u16, last: u16) -> Statement {
-    let mut s = Statement::new("SELECT toUInt16(day) AS day_number FROM daily_stats_days FINAL");
+    let mut s =
+        Statement::new("SELECT toUInt16(day) AS day_number, filtered FROM daily_stats_days FINAL");
     s.push_bound(
         " WHERE day >= toDate(?)",
         Bind::Text(Day(first).to_string()),
@@ -592,7 +695,31 @@ pub fn events_per_day(start: u32, end: u32) -> Statement {
     s
 }
 
-/// The events count `daily_stats` was computed from, per rolled-up day.
+/// A day of the rollup's ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
+pub struct LedgerDay {
+    pub day_number: u16,
+    /// 1 when `daily_filtered` was computed with `daily_stats`.
+    pub filtered: u8,
+}
+
+impl RolledUp {
+    /// The days of the ledger's rows, in their order.
+    pub fn from_ledger(days: &[LedgerDay]) -> RolledUp {
+        RolledUp {
+            stats: days.iter().map(|d| d.day_number).collect(),
+            filtered: days
+                .iter()
+                .filter(|d| d.filtered == 1)
+                .map(|d| d.day_number)
+                .collect(),
+        }
+    }
+}
+
+/// The events count both rollup tables were computed from, per rolled-up
+/// day. A day rolled up before `daily_filtered` existed is left out, so it
+/// is computed again, into both.
 pub fn rolled_up_counts(first: u16) -> Statement {
     let mut s =
         Statement::new("SELECT toUInt16(day) AS day_number, events FROM daily_stats_days FINAL");
@@ -600,7 +727,7 @@ pub fn rolled_up_counts(first: u16) -> Statement {
         " WHERE day >= toDate(?)",
         Bind::Text(Day(first).to_string()),
     )
-    .push(" ORDER BY day");
+    .push(" AND filtered = 1 ORDER BY day");
     s
 }
 
@@ -611,76 +738,151 @@ pub struct DayCount {
     pub events: u64,
 }
 
-/// The statements that (re)compute `daily_stats` for one UTC day, every
-/// site at once, then record the day with its `events` count. Run in order;
-/// re-running replaces the day's rows.
+/// The events one day's rollup statement aggregates, and where it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Subset {
+    /// Every event, into `daily_stats`.
+    Everything,
+    /// The events of each value of a dimension, into `daily_filtered`.
+    FilteredBy(Dimension),
+}
+
+/// The columns of `events` the rollup statements read.
+const ROLLUP_COLUMNS: &str = "site, ts, name, visitor_id, path, referrer_host, utm_source, \
+     utm_medium, utm_campaign, country, region, city, browser, os, device";
+
+impl Subset {
+    fn insert(self) -> String {
+        let (table, filter) = match self {
+            Subset::Everything => ("daily_stats", ""),
+            Subset::FilteredBy(_) => ("daily_filtered", "filter_dimension, filter_value, "),
+        };
+        format!(
+            "INSERT INTO {table} (site, day, {filter}dimension, value, visitors, hits, visits, bounces, visit_views, computed_at) "
+        )
+    }
+
+    /// What the statements group by after `site` (and `day`) and before
+    /// anything else: the filter's value, in the order of the insert.
+    fn key(self) -> &'static str {
+        match self {
+            Subset::Everything => "",
+            Subset::FilteredBy(_) => "filter_dimension, filter_value, ",
+        }
+    }
+
+    /// ` FROM` the subset's events in `range`, `array_join`ed, then
+    /// ` WHERE 1`, for more conditions to follow. A filtered subset reads
+    /// `events` in a subquery that bounds the range itself: ClickHouse 18.16
+    /// does not push conditions into subqueries.
+    fn from(self, range: Statement, array_join: &str) -> Statement {
+        let mut s = Statement::default();
+        match self {
+            Subset::Everything => {
+                s.push(&format!(" FROM events{array_join} WHERE 1"))
+                    .append(range);
+            }
+            Subset::FilteredBy(dimension) => {
+                s.push(&format!(
+                    " FROM (SELECT {ROLLUP_COLUMNS}, '{}' AS filter_dimension, {} AS filter_value FROM events WHERE 1",
+                    dimension.as_str(),
+                    events_column(dimension)
+                ))
+                .append(range)
+                .push(&format!("){array_join} WHERE 1"));
+            }
+        }
+        s
+    }
+
+    /// The statements that compute the subset's rows of one day, in
+    /// `daily_stats`'s dimensions (see `schema/0004_rollups.sql`).
+    fn statements(self, range: impl Fn() -> Statement) -> Vec<Statement> {
+        let (insert, key) = (self.insert(), self.key());
+        let page_dimensions: Vec<String> = Dimension::ALL
+            .iter()
+            .copied()
+            .filter(|d| !matches!(d, Dimension::EntryPage | Dimension::Name))
+            .map(|d| format!("tuple('{}', {})", d.as_str(), events_column(d)))
+            .chain(["tuple('pageview_total', '')".to_string()])
+            .collect();
+        let by_value = |dimensions: &str, condition: &str| {
+            let mut s = Statement::new(&format!(
+                "{insert}SELECT site, toDate(ts) AS day, {key}tupleElement(dim, 1) AS dimension, tupleElement(dim, 2) AS value, \
+                 uniqExact(visitor_id), count(), 0, 0, 0, now()"
+            ));
+            s.append(self.from(range(), &format!(" ARRAY JOIN [{dimensions}] AS dim")))
+                .push(condition)
+                .push(&format!(" GROUP BY site, day, {key}dimension, value"));
+            s
+        };
+        let pages = by_value(&page_dimensions.join(", "), Measure::PageViews.condition());
+        let custom = by_value(
+            "tuple('name', name), tuple('event_total', '')",
+            Measure::CustomEvents.condition(),
+        );
+        let mut totals = Statement::new(&format!(
+            "{insert}SELECT site, day, {key}'', '', count(), sum(pageviews), sum(length(visit_views)), \
+             sum(arrayCount(v -> v = 1, visit_views)), sum(arraySum(visit_views)), now() \
+             FROM (SELECT site, {key}visitor_id, any(toDate(ts)) AS day, countIf(name = 'pageview') AS pageviews, \
+             arraySort(groupArrayIf(toUInt32(ts), name = 'pageview')) AS times, \
+             arrayPopFront(arrayDifference(arrayPushBack(arrayFilter((i, gap) -> i = 1 OR gap > 1800, arrayEnumerate(times), arrayDifference(times)), length(times) + 1))) AS visit_views"
+        ));
+        totals.append(self.from(range(), "")).push(&format!(
+            " GROUP BY site, {key}visitor_id) GROUP BY site, {key}day"
+        ));
+        let mut entries = Statement::new(&format!(
+            "{insert}SELECT site, day, {key}tupleElement(dim, 1), tupleElement(dim, 2), uniqExact(visitor_id), count(), 0, 0, 0, now() \
+             FROM (SELECT site, {key}visitor_id, day, arrayJoin(arrayMap(v -> tupleElement(v, 2), entries)) AS path \
+             FROM ({SESSIONS}, {key}site"
+        ));
+        entries
+            .append(self.from(range(), ""))
+            .push(Measure::PageViews.condition())
+            .push(&format!(
+                " GROUP BY site, {key}visitor_id, day)) ARRAY JOIN [tuple('entry_page', path), tuple('entry_total', '')] AS dim \
+                 GROUP BY site, day, {key}tupleElement(dim, 1), tupleElement(dim, 2)"
+            ));
+        let mut hours = Statement::new(&format!(
+            "{insert}SELECT site, day, {key}tupleElement(dim, 1), tupleElement(dim, 2), count(), 0, 0, 0, 0, now() \
+             FROM (SELECT site, {key}visitor_id, any(toDate(ts)) AS day, \
+             toString(intDiv(toUInt32(min(ts)) % 86400, 3600)) AS first, \
+             toString(intDiv(toUInt32(max(ts)) % 86400, 3600)) AS last"
+        ));
+        hours.append(self.from(range(), "")).push(&format!(
+            " GROUP BY site, {key}visitor_id) ARRAY JOIN [tuple('first_hour', first), tuple('last_hour', last)] AS dim \
+             GROUP BY site, day, {key}tupleElement(dim, 1), tupleElement(dim, 2)"
+        ));
+        let mut hour_views = Statement::new(&format!(
+            "{insert}SELECT site, toDate(ts) AS day, {key}'hour', toString(intDiv(toUInt32(ts) % 86400, 3600)) AS value, \
+             uniqExact(visitor_id), countIf(name = 'pageview'), 0, 0, 0, now()"
+        ));
+        hour_views
+            .append(self.from(range(), ""))
+            .push(&format!(" GROUP BY site, day, {key}value"));
+        vec![pages, custom, totals, entries, hours, hour_views]
+    }
+}
+
+/// The statements that (re)compute `daily_stats` and `daily_filtered` for
+/// one UTC day, every site at once, then record the day with its `events`
+/// count. Run in order; re-running replaces the day's rows. One filter
+/// dimension per statement: grouping by all of them at once holds every
+/// group of the day in memory together, and took 9 s a day on 10M synthetic
+/// events against some 0.5 s per dimension.
 pub fn rollup_day(day: u16, events: u64) -> Vec<Statement> {
     let start = u32::from(day) * DAY_SECONDS;
     let range = || in_ranges("ts", &[(start, start + DAY_SECONDS)]);
-    let insert = "INSERT INTO daily_stats (site, day, dimension, value, visitors, hits, visits, bounces, visit_views, computed_at) ";
-    let page_dimensions: Vec<String> = Dimension::ALL
-        .iter()
-        .copied()
-        .filter(|d| !matches!(d, Dimension::EntryPage | Dimension::Name))
-        .map(|d| format!("tuple('{}', {})", d.as_str(), events_column(d)))
-        .chain(["tuple('pageview_total', '')".to_string()])
-        .collect();
-    let by_value = |dimensions: &str, condition: &str| {
-        let mut s = Statement::new(&format!(
-            "{insert}SELECT site, toDate(ts) AS day, tupleElement(dim, 1) AS dimension, tupleElement(dim, 2) AS value, \
-             uniqExact(visitor_id), count(), 0, 0, 0, now() FROM events ARRAY JOIN [{dimensions}] AS dim WHERE 1"
-        ));
-        s.append(range())
-            .push(condition)
-            .push(" GROUP BY site, day, dimension, value");
-        s
-    };
-    let pages = by_value(&page_dimensions.join(", "), Measure::PageViews.condition());
-    let custom = by_value(
-        "tuple('name', name), tuple('event_total', '')",
-        Measure::CustomEvents.condition(),
-    );
-    let mut totals = Statement::new(&format!(
-        "{insert}SELECT site, day, '', '', count(), sum(pageviews), sum(length(visit_views)), \
-         sum(arrayCount(v -> v = 1, visit_views)), sum(arraySum(visit_views)), now() \
-         FROM (SELECT site, visitor_id, any(toDate(ts)) AS day, countIf(name = 'pageview') AS pageviews, \
-         arraySort(groupArrayIf(toUInt32(ts), name = 'pageview')) AS times, \
-         arrayPopFront(arrayDifference(arrayPushBack(arrayFilter((i, gap) -> i = 1 OR gap > 1800, arrayEnumerate(times), arrayDifference(times)), length(times) + 1))) AS visit_views \
-         FROM events WHERE 1"
-    ));
-    totals
-        .append(range())
-        .push(" GROUP BY site, visitor_id) GROUP BY site, day");
-    let mut entries = Statement::new(&format!(
-        "{insert}SELECT site, day, tupleElement(dim, 1), tupleElement(dim, 2), uniqExact(visitor_id), count(), 0, 0, 0, now() \
-         FROM (SELECT site, visitor_id, day, arrayJoin(arrayMap(v -> tupleElement(v, 2), entries)) AS path \
-         FROM ({SESSIONS}, site FROM events WHERE 1"
-    ));
-    entries
-        .append(range())
-        .push(Measure::PageViews.condition())
-        .push(" GROUP BY site, visitor_id, day)) ARRAY JOIN [tuple('entry_page', path), tuple('entry_total', '')] AS dim GROUP BY site, day, tupleElement(dim, 1), tupleElement(dim, 2)");
-    let mut hours = Statement::new(&format!(
-        "{insert}SELECT site, day, tupleElement(dim, 1), tupleElement(dim, 2), count(), 0, 0, 0, 0, now() \
-         FROM (SELECT site, visitor_id, any(toDate(ts)) AS day, \
-         toString(intDiv(toUInt32(min(ts)) % 86400, 3600)) AS first, \
-         toString(intDiv(toUInt32(max(ts)) % 86400, 3600)) AS last FROM events WHERE 1"
-    ));
-    hours
-        .append(range())
-        .push(" GROUP BY site, visitor_id) ARRAY JOIN [tuple('first_hour', first), tuple('last_hour', last)] AS dim GROUP BY site, day, tupleElement(dim, 1), tupleElement(dim, 2)");
-    let mut hour_views = Statement::new(&format!(
-        "{insert}SELECT site, toDate(ts) AS day, 'hour', toString(intDiv(toUInt32(ts) % 86400, 3600)) AS value, \
-         uniqExact(visitor_id), countIf(name = 'pageview'), 0, 0, 0, now() FROM events WHERE 1"
-    ));
-    hour_views
-        .append(range())
-        .push(" GROUP BY site, day, value");
+    let mut statements = Subset::Everything.statements(range);
+    for &dimension in FILTERED_DIMENSIONS {
+        statements.extend(Subset::FilteredBy(dimension).statements(range));
+    }
     let mut ledger = Statement::new(
-        "INSERT INTO daily_stats_days (day, events, computed_at) SELECT toDate(?), ?, now()",
+        "INSERT INTO daily_stats_days (day, events, computed_at, filtered) SELECT toDate(?), ?, now(), 1",
     );
     ledger.binds = vec![Bind::Text(Day(day).to_string()), Bind::Number(events)];
-    vec![pages, custom, totals, entries, hours, hour_views, ledger]
+    statements.push(ledger);
+    statements
 }
 
 /// The UTC instants of two local midnights, in one round trip. ClickHouse
@@ -808,29 +1010,146 @@ mod tests {
             ..w.clone()
         };
         let path = Key::Dimension(Dimension::Path);
-        assert!(rollup_answers(&w, &path, &[]));
-        assert!(rollup_answers(&w, &path, &[filter("path~blog")]));
-        assert!(!rollup_answers(&w, &path, &[filter("country==US")]));
-        assert!(rollup_answers(
-            &w,
-            &Key::Dimension(Dimension::EntryPage),
-            &[]
-        ));
-        assert!(rollup_answers(&w, &Key::Nothing, &[]));
-        assert!(!rollup_answers(&w, &Key::Nothing, &[filter("os==iOS")]));
-        assert!(rollup_answers(&w, &Key::Bucket(Interval::Day), &[]));
-        assert!(rollup_answers(&utc, &Key::Bucket(Interval::Week), &[]));
-        assert!(rollup_answers(&utc, &Key::Bucket(Interval::Hour), &[]));
-        assert!(!rollup_answers(
-            &w,
-            &Key::Bucket(Interval::Day),
-            &[filter("os==iOS")]
-        ));
+        assert_eq!(rollup_for(&w, &path, &[]), Some(Rollup::Stats));
+        assert_eq!(
+            rollup_for(&w, &path, &[filter("path~blog")]),
+            Some(Rollup::Stats)
+        );
+        assert_eq!(
+            rollup_for(&w, &Key::Dimension(Dimension::EntryPage), &[]),
+            Some(Rollup::Stats)
+        );
+        assert_eq!(rollup_for(&w, &Key::Nothing, &[]), Some(Rollup::Stats));
+        assert_eq!(
+            rollup_for(&w, &Key::Bucket(Interval::Day), &[]),
+            Some(Rollup::Stats)
+        );
+        assert_eq!(
+            rollup_for(&utc, &Key::Bucket(Interval::Week), &[]),
+            Some(Rollup::Stats)
+        );
+        assert_eq!(
+            rollup_for(&utc, &Key::Bucket(Interval::Hour), &[]),
+            Some(Rollup::Stats)
+        );
         let kolkata = Window {
             start: 1800,
             ..w.clone()
         };
-        assert!(!rollup_answers(&kolkata, &Key::Bucket(Interval::Day), &[]));
+        assert_eq!(rollup_for(&kolkata, &Key::Bucket(Interval::Day), &[]), None);
+        assert_eq!(
+            rollup_for(&kolkata, &Key::Nothing, &[]),
+            Some(Rollup::Stats),
+            "half-hour edges stop only time buckets"
+        );
+    }
+
+    #[test]
+    fn one_equals_filter_on_another_dimension_reads_daily_filtered() {
+        let w = window(0, DAY_SECONDS);
+        let us = [filter("country==US")];
+        let path = Key::Dimension(Dimension::Path);
+        for key in [
+            path.clone(),
+            Key::Dimension(Dimension::EntryPage),
+            Key::Dimension(Dimension::Name),
+            Key::Nothing,
+            Key::Bucket(Interval::Day),
+        ] {
+            assert_eq!(
+                rollup_for(&w, &key, &us),
+                Some(Rollup::Filtered(&us[0])),
+                "{key:?}"
+            );
+        }
+        // Filters on the dimension broken down still select by value.
+        let with_path = [filter("path~blog"), filter("os==iOS"), filter("path!=/")];
+        assert_eq!(
+            rollup_for(&w, &path, &with_path),
+            Some(Rollup::Filtered(&with_path[1]))
+        );
+        // Every dimension the dashboard filters by on a click is held.
+        for &dimension in Dimension::ALL {
+            let f = Filter {
+                dimension,
+                op: FilterOp::Equals,
+                value: "x".into(),
+            };
+            let answered = rollup_for(&w, &Key::Nothing, std::slice::from_ref(&f));
+            assert_eq!(
+                answered.is_some(),
+                dimension != Dimension::EntryPage,
+                "{dimension:?}"
+            );
+        }
+        // Anything else reads `events`: another operator, two filters off
+        // the dimension broken down, or time buckets cut at half hours.
+        for filters in [
+            vec![filter("country!=US")],
+            vec![filter("country~U")],
+            vec![filter("country==US"), filter("os==iOS")],
+            vec![filter("country==US"), filter("path~blog")],
+        ] {
+            assert_eq!(rollup_for(&w, &Key::Nothing, &filters), None, "{filters:?}");
+        }
+        let kolkata = Window { start: 1800, ..w };
+        assert_eq!(rollup_for(&kolkata, &Key::Bucket(Interval::Day), &us), None);
+    }
+
+    #[test]
+    fn filtered_reports_read_their_filter_rows_and_only_days_rolled_up_with_them() {
+        // Denver, Nov 1-3: whole UTC days Nov 2 and 3, edges from events.
+        let w = window(midnight(NOV_1) + 6 * 3600, midnight(NOV_1 + 3) + 7 * 3600);
+        let rolled_up = RolledUp {
+            stats: vec![NOV_1, NOV_1 + 1, NOV_1 + 2, NOV_1 + 3],
+            filtered: vec![NOV_1 + 2, NOV_1 + 3],
+        };
+        let us = [filter("country==US")];
+        let a = site(
+            &w,
+            &rolled_up,
+            &Key::Dimension(Dimension::Path),
+            Measure::PageViews,
+            &us,
+        )
+        .groups_by_size(11);
+        assert!(a.text.contains("FROM daily_filtered FINAL"), "{}", a.text);
+        assert!(!a.text.contains("daily_stats"), "{}", a.text);
+        assert!(
+            a.text
+                .contains("AND filter_dimension = ? AND filter_value = ?")
+        );
+        assert!(a.binds.contains(&Bind::Text("country".into())));
+        assert!(a.binds.contains(&Bind::Text("US".into())));
+        assert!(
+            a.binds.contains(&Bind::Text("2026-11-03".into())),
+            "the first day rolled up with daily_filtered"
+        );
+        assert!(
+            a.binds.contains(&Bind::Number(midnight(NOV_1 + 2).into())),
+            "Nov 2 is not in daily_filtered: events up to Nov 3, 00:00 UTC"
+        );
+        assert!(
+            a.text.contains("AND country = ?"),
+            "the rest from events, filtered"
+        );
+        let v = visits(&w, &rolled_up, &us);
+        assert!(v.text.contains("FROM daily_filtered FINAL"), "{}", v.text);
+        let series = site(
+            &w,
+            &rolled_up,
+            &Key::Bucket(Interval::Day),
+            Measure::Everything,
+            &us,
+        )
+        .groups_by_key();
+        assert!(
+            series.text.contains("FROM daily_filtered FINAL"),
+            "{}",
+            series.text
+        );
+        let raw = visits(&w, &rolled_up, &[filter("country!=US")]);
+        assert!(!raw.text.contains("FINAL"), "{}", raw.text);
     }
 
     #[test]
@@ -840,9 +1159,14 @@ mod tests {
             subject: hostile.into(),
             ..window(midnight(NOV_1) + 3600, midnight(NOV_1 + 3))
         };
-        let sp = [NOV_1 + 1];
+        let sp = RolledUp {
+            stats: vec![NOV_1 + 1],
+            filtered: vec![NOV_1 + 1],
+        };
         let filters = [filter(&format!("city=={hostile}"))];
         let path = Key::Dimension(Dimension::Path);
+        let rolled_up_filter = site(&w, &sp, &path, Measure::PageViews, &filters);
+        assert!(rolled_up_filter.total().text.contains("daily_filtered"));
         for statement in [
             site(&w, &sp, &path, Measure::PageViews, &filters).groups_by_size(11),
             site(&w, &sp, &path, Measure::PageViews, &[]).groups_by_size(11),
@@ -858,6 +1182,7 @@ mod tests {
             visits(&w, &sp, &filters),
             visits(&w, &sp, &[]),
             email(&w, &Key::Client).total(),
+            rolled_up_filter.total(),
         ] {
             assert!(!statement.text.contains(hostile), "{}", statement.text);
             assert_eq!(
@@ -870,14 +1195,59 @@ mod tests {
         }
         for statement in rollup_day(NOV_1, 12) {
             assert_eq!(statement.text.matches('?').count(), statement.binds.len());
-            assert!(statement.text.starts_with("INSERT INTO daily_stats"));
+            assert!(statement.text.starts_with("INSERT INTO daily_"));
+        }
+    }
+
+    #[test]
+    fn a_day_is_rolled_up_into_both_tables_before_the_ledger_marks_it() {
+        let statements = rollup_day(NOV_1, 12);
+        let per_subset = Subset::Everything.statements(Statement::default).len();
+        assert_eq!(
+            statements.len(),
+            per_subset * (1 + FILTERED_DIMENSIONS.len()) + 1
+        );
+        let (ledger, rollups) = statements.split_last().unwrap();
+        assert!(
+            ledger.text.starts_with("INSERT INTO daily_stats_days") && ledger.text.ends_with(", 1"),
+            "the ledger comes last and marks the day filtered: {}",
+            ledger.text
+        );
+        let (stats, filtered) = rollups.split_at(per_subset);
+        assert!(
+            stats
+                .iter()
+                .all(|s| s.text.starts_with("INSERT INTO daily_stats ("))
+        );
+        for (statements, dimension) in filtered.chunks(per_subset).zip(FILTERED_DIMENSIONS) {
+            let selects = format!(
+                "'{}' AS filter_dimension, {} AS filter_value FROM events",
+                dimension.as_str(),
+                events_column(*dimension)
+            );
+            for s in statements {
+                assert!(
+                    s.text.starts_with("INSERT INTO daily_filtered ("),
+                    "{}",
+                    s.text
+                );
+                assert!(s.text.contains(&selects), "{dimension:?}: {}", s.text);
+                assert_eq!(
+                    s.text.matches("toDateTime(?)").count(),
+                    2,
+                    "the range bounds the subquery"
+                );
+            }
         }
     }
 
     #[test]
     fn the_rollup_answers_whole_days_and_events_the_edges() {
         let w = window(midnight(NOV_1) + 6 * 3600, midnight(NOV_1 + 3) + 7 * 3600);
-        let sp = [NOV_1, NOV_1 + 1, NOV_1 + 2];
+        let sp = RolledUp {
+            stats: vec![NOV_1, NOV_1 + 1, NOV_1 + 2],
+            filtered: vec![],
+        };
         let a = site(
             &w,
             &sp,
@@ -894,10 +1264,14 @@ mod tests {
             &sp,
             &Key::Dimension(Dimension::Path),
             Measure::PageViews,
-            &[filter("os==iOS")],
+            &[filter("os~iOS")],
         );
-        assert!(a.total().text.contains("AND os = ?"));
-        assert!(!a.total().text.contains("daily_stats"));
+        assert!(
+            a.total()
+                .text
+                .contains("positionCaseInsensitiveUTF8(os, ?)")
+        );
+        assert!(!a.total().text.contains("daily_"));
     }
 
     #[test]
@@ -905,7 +1279,7 @@ mod tests {
         let w = window(1, 2);
         let s = site(
             &w,
-            &[],
+            &RolledUp::default(),
             &Key::Nothing,
             Measure::Everything,
             &[filter("device==mobile"), filter("referrer_host~Google")],
