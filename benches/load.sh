@@ -1,133 +1,183 @@
 #!/usr/bin/env bash
-# Load benchmark: the collector against a bare actix-web GIF server, same run,
-# same machine, same wrk script. Prints a Markdown table.
+# Load benchmark: the collector against a bare actix-web GIF server, fairly.
+# Prints Markdown tables.
 #
 #   bash benches/load.sh
 #
-# Knobs (environment): DURATION (s, default 15), CONNECTIONS (32), THREADS (1),
-# WORKERS (collector and baseline HTTP workers, 1). Needs wrk and Debian's
-# clickhouse-server (installed if missing, as root or with sudo) and python3.
+# Fair means: both servers run side by side on the same machine, driven by
+# the same wrk script (varied user agents, pages, referrers, campaigns and
+# X-Forwarded-For addresses), in interleaved pairs (baseline, collector,
+# baseline, collector, ...), and every run starts with ClickHouse in the same
+# state: the collector's earlier hits all stored and ClickHouse idle (merges
+# done), so no run pays for the work another left behind. Every pair's ratio
+# is printed, and the worst. This is done with 1 HTTP worker each and with
+# the default (one per core).
+#
+# CPU per hit counts every thread of the collector (HTTP workers, spool,
+# fsync, shipper) from the start of a run until ClickHouse holds every hit
+# of it; ClickHouse's own CPU from the start of the run until it is idle
+# again (inserts and the merges they cause), per row stored.
+#
+# Knobs (environment): DURATION (s per run, default 15), PAIRS (3),
+# CONNECTIONS (32), THREADS (wrk threads, 1), WORKER_COUNTS ("1 N", N = cores),
+# FSYNC_INTERVAL_MS (unset: the collector's default). Needs wrk, Debian's
+# clickhouse-server (both installed if missing, as root or with sudo) and
+# python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-15}
+PAIRS=${PAIRS:-3}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
-WORKERS=${WORKERS:-1}
+WORKER_COUNTS=${WORKER_COUNTS:-"1 $(nproc)"}
 
 . benches/common.sh
 install_missing wrk:wrk clickhouse-server:clickhouse-server
 
+hz=$(getconf CLK_TCK)
 http_get() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
-metric() { http_get "$collector/metrics" | awk -v m="$1" 'index($0, m" ") == 1 { print $2 }'; }
+# The sum of a metric's series (all labels) on the collector's admin listener.
+metric_sum() { http_get "$admin/metrics" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { printf "%d\n", s }'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+stored() { ch_query bench "SELECT count() FROM events"; }
+now() { date +%s.%N; }
 
-echo "==> building (release)" >&2
-cargo build --release --locked --bin beaconhouse --example bare_gif >&2
-
-echo "==> starting ClickHouse" >&2
-start_clickhouse
-export BEACONHOUSE_CLICKHOUSE_DATABASE=bench
-export BEACONHOUSE_CONFIG=deploy/beaconhouse.example.toml
-export BEACONHOUSE_SPOOL_DIR="$work/spool"
-export BEACONHOUSE_HTTP_TRUSTED_PROXIES='["127.0.0.1/32"]'
-export BEACONHOUSE_HTTP_RATE_LIMIT_PER_SECOND=1000000
-export BEACONHOUSE_HTTP_RATE_LIMIT_BURST=1000000
-export BEACONHOUSE_HTTP_WORKERS=$WORKERS
-export RUST_LOG=warn
-migrate_when_up
-
-port=$(free_port)
-BEACONHOUSE_LISTEN="127.0.0.1:$port" target/release/beaconhouse serve 2>"$work/collector.log" &
-collector_pid=$!
-pids+=($collector_pid)
-collector="http://127.0.0.1:$port"
-base_port=$(free_port)
-target/release/examples/bare_gif "127.0.0.1:$base_port" "$WORKERS" 2>/dev/null &
-base_pid=$!
-pids+=($base_pid)
-for _ in $(seq 1 100); do
-  http_get "$collector/healthz" >/dev/null 2>&1 && http_get "http://127.0.0.1:$base_port/p.gif" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+# Waits (up to 120 s) until ClickHouse holds every hit the collector accepted
+# and has used under 3% of a core for a whole second.
+settle() {
+  local accepted before after
+  for _ in $(seq 1 120); do
+    accepted=$(( $(metric_sum beaconhouse_hits_received_total) - $(metric_sum beaconhouse_hits_dropped_total) ))
+    before=$(cpu_ticks "$clickhouse_pid")
+    sleep 1
+    after=$(cpu_ticks "$clickhouse_pid")
+    if [ "$(stored)" -ge "$accepted" ] && [ $((after - before)) -le $((hz * 3 / 100)) ]; then
+      return 0
+    fi
+  done
+  echo "warning: ClickHouse did not settle within 120 s" >&2
+}
 
 run_wrk() { # name url script
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$3" "$2" >"$work/$1.txt"
   summarise "$work/$1.txt"
 }
 
-echo "==> warm-up" >&2
-DURATION=3 run_wrk warm "$collector/p.gif" benches/wrk/pixel.lua >/dev/null
-DURATION=3 run_wrk warm-base "http://127.0.0.1:$base_port/p.gif" benches/wrk/pixel.lua >/dev/null
+echo "==> building (release)" >&2
+cargo build --release --locked --bin beaconhouse --example bare_gif >&2
 
-echo "==> baseline: bare GIF server" >&2
-base_before=$(cpu_ticks "$base_pid")
-read -r base_rps base_p50 base_p99 base_requests < <(run_wrk base "http://127.0.0.1:$base_port/p.gif" benches/wrk/pixel.lua)
-base_after=$(cpu_ticks "$base_pid")
+echo "==> starting ClickHouse" >&2
+start_clickhouse
+clickhouse_pid=${pids[-1]}
+export BEACONHOUSE_CLICKHOUSE_DATABASE=bench
+export BEACONHOUSE_CONFIG=deploy/beaconhouse.example.toml
+export BEACONHOUSE_HTTP_TRUSTED_PROXIES='["127.0.0.1/32"]'
+export BEACONHOUSE_HTTP_RATE_LIMIT_PER_SECOND=1000000
+export BEACONHOUSE_HTTP_RATE_LIMIT_BURST=1000000
+[ -z "${FSYNC_INTERVAL_MS:-}" ] || export BEACONHOUSE_SPOOL_FSYNC_INTERVAL_MS=$FSYNC_INTERVAL_MS
+export RUST_LOG=warn
+migrate_when_up
 
-echo "==> collector: GET /p.gif at peak" >&2
-received_before=$(metric 'beaconhouse_hits_received_total{endpoint="pixel"}')
-stored_before=$(ch_query bench "SELECT count() FROM events")
-before=$(cpu_ticks "$collector_pid")
-start=$(date +%s.%N)
-read -r rps p50 p99 requests < <(run_wrk pixel "$collector/p.gif" benches/wrk/pixel.lua)
-end=$(date +%s.%N)
-after=$(cpu_ticks "$collector_pid")
-cpu=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", 100 * t / hz / (e - s) }')
+for workers in $WORKER_COUNTS; do
+  echo "==> $workers HTTP worker(s) each" >&2
+  port=$(free_port)
+  admin_port=$(free_port)
+  BEACONHOUSE_HTTP_WORKERS=$workers BEACONHOUSE_SPOOL_DIR="$work/spool-$workers" \
+    BEACONHOUSE_LISTEN="127.0.0.1:$port" BEACONHOUSE_ADMIN_LISTEN="127.0.0.1:$admin_port" \
+    target/release/beaconhouse serve 2>"$work/collector-$workers.log" &
+  collector_pid=$!
+  pids+=($collector_pid)
+  collector="http://127.0.0.1:$port"
+  admin="http://127.0.0.1:$admin_port"
+  base_port=$(free_port)
+  target/release/examples/bare_gif "127.0.0.1:$base_port" "$workers" 2>/dev/null &
+  base_pid=$!
+  pids+=($base_pid)
+  base="http://127.0.0.1:$base_port"
+  for _ in $(seq 1 100); do
+    http_get "$admin/healthz" >/dev/null 2>&1 && http_get "$base/p.gif" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
 
-# Every answered hit must land: wait until ClickHouse has them all.
-received=$(( $(metric 'beaconhouse_hits_received_total{endpoint="pixel"}') - received_before ))
-dropped=$(http_get "$collector/metrics" | awk '/^beaconhouse_hits_dropped_total/ { s += $2 } END { print s + 0 }')
-expected=$((received - dropped))
-landed=0
-for _ in $(seq 1 600); do
-  landed=$(( $(ch_query bench "SELECT count() FROM events") - stored_before ))
-  [ "$landed" -ge "$expected" ] && break
-  sleep 0.1
+  DURATION=3 run_wrk warm "$collector/p.gif" benches/wrk/pixel.lua >/dev/null
+  DURATION=3 run_wrk warm-base "$base/p.gif" benches/wrk/pixel.lua >/dev/null
+
+  table="$work/pairs-$workers.md"
+  : >"$table"
+  for pair in $(seq 1 "$PAIRS"); do
+    settle
+    ch_before=$(cpu_ticks "$clickhouse_pid")
+    before=$(cpu_ticks "$base_pid")
+    read -r b_rps b_p50 b_p99 b_requests < <(run_wrk "base-$workers-$pair" "$base/p.gif" benches/wrk/pixel.lua)
+    b_cpu=$(( $(cpu_ticks "$base_pid") - before ))
+    b_ch=$(( $(cpu_ticks "$clickhouse_pid") - ch_before ))
+
+    settle
+    rows_before=$(stored)
+    received_before=$(metric_sum 'beaconhouse_hits_received_total{endpoint="pixel"}')
+    ch_before=$(cpu_ticks "$clickhouse_pid")
+    before=$(cpu_ticks "$collector_pid")
+    read -r c_rps c_p50 c_p99 _ < <(run_wrk "pixel-$workers-$pair" "$collector/p.gif" benches/wrk/pixel.lua)
+    ended=$(now)
+    received=$(( $(metric_sum 'beaconhouse_hits_received_total{endpoint="pixel"}') - received_before ))
+    settle
+    c_cpu=$(( $(cpu_ticks "$collector_pid") - before ))
+    c_ch=$(( $(cpu_ticks "$clickhouse_pid") - ch_before ))
+    landed=$(( $(stored) - rows_before ))
+    awk -v p="$pair" -v br="$b_rps" -v cr="$c_rps" -v bc="$b_cpu" -v bn="$b_requests" -v cc="$c_cpu" -v cn="$received" \
+      -v ch="$c_ch" -v bch="$b_ch" -v rows="$landed" -v hz="$hz" -v bp="$b_p99" -v cp="$c_p99" 'BEGIN {
+        bu = 1e6 * bc / hz / bn; cu = 1e6 * cc / hz / cn
+        printf "| %d | %d | %d | %.2f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %d of %d |\n",
+          p, br, cr, cr / br, bu, cu, cu / bu, bp, cp, 1e6 * ch / hz / (rows > 0 ? rows : 1), rows, cn
+        if (bch > hz / 10) printf "warning: ClickHouse used %.1f s of CPU during baseline run %d\n", bch / hz, p > "/dev/stderr"
+      }' >>"$table"
+  done
+
+  # Latency at a fixed rate: wrk has no rate option; each connection waits
+  # WRK_DELAY_MS on average after every answer (pixel.lua), so with 10 ms
+  # the rate is about connections / (10 ms + latency). A short calibration
+  # sets the connection count that gives half of the median peak rate.
+  peak=$(awk -F'|' '{ print $4 }' "$table" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+  half_target=$((peak / 2))
+  half_conns=$(awk -v r="$half_target" 'BEGIN { c = int(r * 11 / 1000 + 0.5); print (c < 1 ? 1 : c) }')
+  read -r calib_rps _ < <(WRK_DELAY_MS=10 CONNECTIONS=$half_conns DURATION=3 run_wrk "calibrate-$workers" "$collector/p.gif" benches/wrk/pixel.lua)
+  half_conns=$(awk -v c="$half_conns" -v t="$half_target" -v r="$calib_rps" 'BEGIN { c = int(c * t / (r > 0 ? r : t) + 0.5); print (c < 1 ? 1 : c) }')
+  settle
+  read -r half_rps half_p50 half_p99 _ < <(WRK_DELAY_MS=10 CONNECTIONS=$half_conns run_wrk "half-$workers" "$collector/p.gif" benches/wrk/pixel.lua)
+
+  # The beacon, paired with a baseline run of its own.
+  settle
+  read -r eb_rps _ < <(run_wrk "event-base-$workers" "$base/p.gif" benches/wrk/pixel.lua)
+  settle
+  read -r event_rps event_p50 event_p99 _ < <(run_wrk "event-$workers" "$collector/api/event" benches/wrk/event.lua)
+  settle
+
+  rss=$(awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$collector_pid/status")
+  {
+    echo
+    echo "### $workers HTTP worker(s) each"
+    echo
+    echo "| pair | baseline req/s | collector req/s | ratio | baseline CPU µs/request | collector CPU µs/hit | CPU ratio | baseline p99 ms | collector p99 ms | ClickHouse CPU µs/row | rows stored of hits answered |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    cat "$table"
+    echo
+    column() { awk -F'|' -v k="$1" '{ print $k + 0 }' "$table" | sort -n; }
+    median() { awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+    echo "Ratio: worst $(column 5 | head -1), median $(column 5 | median). CPU per hit against the bare server: median $(column 8 | median)x, worst $(column 8 | tail -1)x."
+    echo
+    echo "| other runs (collector) | req/s | p50 ms | p99 ms |"
+    echo "|---|---:|---:|---:|"
+    echo "| \`GET /p.gif\` at a fixed rate, about half of the median peak ($half_conns connections, ~10 ms apart) | $half_rps | $half_p50 | $half_p99 |"
+    echo "| \`POST /api/event\` at peak (its own baseline run: $eb_rps req/s, ratio $(awk -v a="$event_rps" -v b="$eb_rps" 'BEGIN { printf "%.2f", a / b }')) | $event_rps | $event_p50 | $event_p99 |"
+    echo
+    echo "Collector peak RSS: $rss MiB (no GeoIP database loaded)."
+  } >"$work/report-$workers.md"
+  kill "$collector_pid" "$base_pid" 2>/dev/null || true
+  wait "$collector_pid" "$base_pid" 2>/dev/null || true
 done
-drained=$(date +%s.%N)
-drain_s=$(awk -v a="$end" -v b="$drained" 'BEGIN { printf "%.1f", b - a }')
-landed_rps=$(awk -v n="$landed" -v a="$start" -v b="$drained" 'BEGIN { printf "%.0f", n / (b - a) }')
 
-echo "==> collector: GET /p.gif at half of peak" >&2
-# wrk has no rate option; each connection waits WRK_DELAY_MS (whole ms) after
-# every answer (drawn from 0..2x that, see pixel.lua), so the rate is about connections / (delay + latency). With a
-# 10 ms delay, a short calibration run sets the connection count that gives
-# half of the peak rate; the table shows the rate reached.
-half_target=$(( rps / 2 ))
-half_conns=$(awk -v r="$half_target" -v l="$p50" 'BEGIN { c = int(r * (10 + l) / 1000 + 0.5); print (c < 1 ? 1 : c) }')
-read -r calib_rps _ < <(WRK_DELAY_MS=10 CONNECTIONS=$half_conns DURATION=3 run_wrk calibrate "$collector/p.gif" benches/wrk/pixel.lua)
-half_conns=$(awk -v c="$half_conns" -v t="$half_target" -v r="$calib_rps" 'BEGIN { c = int(c * t / (r > 0 ? r : t) + 0.5); print (c < 1 ? 1 : c) }')
-read -r half_rps half_p50 half_p99 _ < <(WRK_DELAY_MS=10 CONNECTIONS=$half_conns run_wrk half "$collector/p.gif" benches/wrk/pixel.lua)
+cat <<HEAD
 
-echo "==> collector: POST /api/event at peak" >&2
-read -r event_rps event_p50 event_p99 _ < <(run_wrk event "$collector/api/event" benches/wrk/event.lua)
-
-peak_rss=$(awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$collector_pid/status")
-ratio=$(awk -v a="$rps" -v b="$base_rps" 'BEGIN { printf "%.2f", a / b }')
-hz=$(getconf CLK_TCK)
-cpu_us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$received" 'BEGIN { printf "%.1f", 1e6 * t / hz / n }')
-base_cpu_us=$(awk -v t=$((base_after - base_before)) -v hz="$hz" -v n="$base_requests" 'BEGIN { printf "%.1f", 1e6 * t / hz / n }')
-event_ratio=$(awk -v a="$event_rps" -v b="$base_rps" 'BEGIN { printf "%.2f", a / b }')
-rows=$(ch_query bench "SELECT count() FROM events")
-
-cat <<TABLE
-
-Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s; $WORKERS HTTP worker(s) each; ClickHouse $(ch_query bench "SELECT version()") on the same machine.
-
-| run | req/s | ratio to bare GIF | p50 ms | p99 ms |
-|---|---:|---:|---:|---:|
-| bare actix-web GIF (baseline) | $base_rps | 1.00 | $base_p50 | $base_p99 |
-| collector \`GET /p.gif\`, peak | $rps | $ratio | $p50 | $p99 |
-| collector \`GET /p.gif\`, fixed rate (~half of peak; $half_conns connections, 10 ms apart) | $half_rps | | $half_p50 | $half_p99 |
-| collector \`POST /api/event\`, peak | $event_rps | $event_ratio | $event_p50 | $event_p99 |
-
-| collector | value |
-|---|---|
-| CPU during the peak pixel run | ${cpu}% of one core |
-| CPU per pixel hit (all threads: HTTP, spool, shipper) | ${cpu_us} µs, against ${base_cpu_us} µs per request for the bare server |
-| peak RSS (no GeoIP database loaded) | ${peak_rss} MiB |
-| pixel hits answered in the peak run | $requests completed (wrk), $received received (collector) |
-| rows landed in ClickHouse from that run | $landed of $expected answered and accepted, the last ${drain_s} s after the load stopped |
-| rows/s landed (answer to last row stored) | $landed_rps |
-| rows in ClickHouse after every run | $rows |
-TABLE
+Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), load average before the runs $(cut -d' ' -f1-3 /proc/loadavg); wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s per run, $PAIRS pairs (baseline first, then collector), each run started with ClickHouse $(ch_query bench "SELECT version()") idle and holding every earlier hit; spool fsync every ${FSYNC_INTERVAL_MS:-(default)} ms.
+HEAD
+for workers in $WORKER_COUNTS; do cat "$work/report-$workers.md"; done
