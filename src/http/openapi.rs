@@ -108,7 +108,8 @@ fn operation(kind: ReportKind, answer: &Schema, error: &Schema) -> Value {
         "400": refusal("A parameter is missing, unknown, repeated or invalid; `error` says which and what to send."),
         "401": refusal("No valid `Authorization: Bearer` token."),
         "403": refusal("The token may not read this site or campaign."),
-        "503": refusal("ClickHouse could not answer.")
+        "429": refusal("Too many failed sign-ins from this address: no token from it is checked until `Retry-After` seconds have passed."),
+        "503": refusal("ClickHouse could not answer, or every report slot (`reporting.limits.max_concurrent`) is taken: then `Retry-After` says when to try again.")
     });
     if parameters::SITE.is_taken_by(kind) {
         responses["404"] = refusal("The site is not configured.");
@@ -162,6 +163,7 @@ mod tests {
     use schemars::JsonSchema;
 
     use super::*;
+    use crate::http::stats::Refusal;
     use crate::report::output::{self, Format};
     use crate::report::request::{Dimension, Filter, Interval, ReportRequest, RequestError};
     use crate::report::{
@@ -205,6 +207,29 @@ mod tests {
         expected.push(PATH.to_string());
         expected.sort();
         assert_eq!(listed, expected.iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn each_route_documents_every_refusal_a_report_request_can_get() {
+        let refusals = [
+            Refusal::BadRequest(String::new()),
+            Refusal::Unauthorized(String::new()),
+            Refusal::Forbidden(String::new()),
+            Refusal::Unavailable(String::new()),
+            Refusal::Busy(String::new()),
+            Refusal::Throttled {
+                message: String::new(),
+                retry_after: 1,
+            },
+        ];
+        let doc = doc();
+        for kind in ReportKind::ALL {
+            let responses = &doc["paths"][stats::route(*kind)]["get"]["responses"];
+            for refusal in &refusals {
+                let status = refusal.status().as_u16().to_string();
+                assert!(responses.get(&status).is_some(), "{kind:?}: {status}");
+            }
+        }
     }
 
     #[test]
