@@ -258,7 +258,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Rollup => {
             init_logging(config.log_format);
-            // The rollup writes daily_stats: the ingest user, not the reports'.
+            // The rollup writes daily_stats and daily_filtered: the ingest user, not the reports'.
             let rollup = Reporter::new(
                 Endpoints::new(&config.clickhouse)?,
                 config.reporting.min_group_size,

@@ -73,7 +73,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let metrics = Arc::new(Metrics::default());
     let endpoints = Endpoints::new(&config.clickhouse)?;
     let min_group_size = config.reporting.min_group_size;
-    // The rollup writes daily_stats: the ingest user. Reports read only.
+    // The rollup writes daily_stats and daily_filtered: the ingest user. Reports read only.
     tokio::spawn(rollup::run(Reporter::new(
         endpoints.clone(),
         min_group_size,
