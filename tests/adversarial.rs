@@ -2,7 +2,10 @@
 //! page nobody else opened three times, one recipient who opened a test
 //! campaign twice, and a crowd around them. Every attack of issue 8, through
 //! the CLI and the stats API, in JSON and CSV, must show no figure of that
-//! one person (`min_group_size` is the default, 5).
+//! one person (`min_group_size` is the default, 5). The day is rolled up, as
+//! `serve` does once it has ended, so the `==` filters the dashboard adds
+//! are answered from `daily_filtered` and the others from `events`: both
+//! paths are attacked.
 
 mod common;
 
@@ -74,6 +77,17 @@ fn setup() -> &'static Setup {
         );
         let config = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(config.path(), format!("{}\n{REPORTING}", common::SITE_TOML)).unwrap();
+        let (ok, stdout, stderr) = Beaconhouse::new()
+            .config(config.path())
+            .clickhouse(clickhouse, &database)
+            .arg("rollup")
+            .output();
+        assert!(ok && stdout.contains("rolled up 1 day(s)"), "{stdout}{stderr}");
+        let own_rows = clickhouse.query(
+            &database,
+            "SELECT count() FROM daily_filtered WHERE filter_dimension = 'path' AND filter_value = '/that-page' FORMAT TSV",
+        );
+        assert_ne!(own_rows.trim(), "0", "the person's filter rows are rolled up");
         Setup {
             clickhouse,
             database,
