@@ -25,11 +25,14 @@ impl<'a> Query<'a> {
         Query { raw: query }
     }
 
-    /// The raw `(name, value)` pieces that are read, empty pieces skipped.
+    /// Every `name=value` piece, empty pieces skipped.
+    fn pieces(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.raw.split('&').filter(|piece| !piece.is_empty())
+    }
+
+    /// The raw `(name, value)` pieces that are read.
     fn raw_pairs(&self) -> impl Iterator<Item = (&'a str, &'a str)> + use<'a> {
-        self.raw
-            .split('&')
-            .filter(|piece| !piece.is_empty())
+        self.pieces()
             .take(MAX_PAIRS)
             .map(|piece| piece.split_once('=').unwrap_or((piece, "")))
     }
@@ -37,11 +40,7 @@ impl<'a> Query<'a> {
     /// Whether the query string had more than [`MAX_PAIRS`] parameters (the
     /// rest are not read): a pixel ignores them, the stats API refuses them.
     pub fn truncated(&self) -> bool {
-        self.raw
-            .split('&')
-            .filter(|piece| !piece.is_empty())
-            .nth(MAX_PAIRS)
-            .is_some()
+        self.pieces().nth(MAX_PAIRS).is_some()
     }
 
     /// The first value of `name`.
