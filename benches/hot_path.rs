@@ -16,7 +16,7 @@ use beaconhouse::enrich::url::{clean_page_url, referrer_host};
 use beaconhouse::http::params::{EventBody, Query};
 use beaconhouse::ingest::{Ingest, PageHit, RequestMeta};
 use beaconhouse::privacy::hash::{Salt, visitor_id};
-use beaconhouse::privacy::salts::Salts;
+use beaconhouse::privacy::salt_rules::Salts;
 use beaconhouse::privacy::{client_ip, consent};
 use beaconhouse::row::{EventRow, Record};
 use beaconhouse::spool::{Spool, SpoolSettings, SyncMode};

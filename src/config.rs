@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 
 use crate::enrich::geo::Precision;
 use crate::enrich::scrub::PathPattern;
-use crate::privacy::retention::Table;
+use crate::privacy::retention_rule::Table;
 use crate::spool::{SpoolSettings, SyncMode};
 
 /// Prefix of every environment override.

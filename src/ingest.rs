@@ -25,7 +25,7 @@ use crate::enrich::ua::{Device, UaClassifier};
 use crate::enrich::url::{clean_page_url, referrer_host};
 use crate::enrich::{bounded, truncate_bytes};
 use crate::outcome::DropReason;
-use crate::privacy::salts::Salts;
+use crate::privacy::salt_rules::Salts;
 use crate::privacy::{client_ip, hash};
 use crate::rate_limit::RateLimiter;
 use crate::row::{EventRow, OpenRow, next_event_id};

@@ -23,18 +23,20 @@
 //! - [`spool`]: appends each row to checksummed segment files on disk.
 //! - [`config`]: one validated struct, from a file and the environment.
 //! - [`metrics`]: counters for `/metrics`; counts outcomes, decides nothing.
-//! - [`sink`]: the ClickHouse clients (one per endpoint, tried in turn),
-//!   inserts and the retry decision, the salts every collector shares, and
-//!   dropping expired months; [`migrate`] applies `schema/`, or its cluster
-//!   form.
+//! - [`store`]: the ClickHouse store: its clients (one per endpoint, tried
+//!   in turn), inserts and the retry decision, statements and running them,
+//!   the salts every collector shares, and dropping expired months;
+//!   [`migrate`] applies `schema/`, or its cluster form.
 //! - [`pipeline`]: the shipper that reads the spool and inserts batches
 //!   (dead-lettering what ClickHouse rejects).
 //! - [`ingest`]: runs the decisions on one hit and builds its row, or names
 //!   the [`outcome::DropReason`] it is not stored for.
 //!
 //! Reading is separate: [`report`] answers aggregate-only reports (summary,
-//! time series, breakdowns, email campaigns) and imports nothing of the
-//! collection path but the client.
+//! time series, breakdowns, email campaigns) through read-only clients, and
+//! imports nothing of the collection path but [`store`]. [`rollup`], the
+//! second half of the pipeline, computes the daily tables reports read, with
+//! the ingest user's clients: the only writer besides the shipper.
 //!
 //! The edges: [`http`] (the endpoints) and [`serve`] (wiring, start-up and
 //! shutdown order).
@@ -56,7 +58,7 @@ pub mod spool;
 
 pub mod config;
 pub mod metrics;
-pub mod sink;
+pub mod store;
 
 pub mod migrate;
 pub mod pipeline;
@@ -64,6 +66,7 @@ pub mod pipeline;
 pub mod ingest;
 
 pub mod report;
+pub mod rollup;
 
 pub mod http;
 pub mod serve;

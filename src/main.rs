@@ -12,13 +12,13 @@ use anyhow::Context;
 use beaconhouse::config::{Config, LogFormat};
 use beaconhouse::grant::{self, Grant, Holder};
 use beaconhouse::report::Reporter;
-use beaconhouse::report::output::{self, Format};
+use beaconhouse::report::output;
 use beaconhouse::report::parameters::{self, Parameter, Values};
-use beaconhouse::report::request::{
-    Choice, ReportKind, ReportRequest, Subject, with_site_time_zone,
-};
-use beaconhouse::sink::clickhouse::Endpoints;
-use beaconhouse::sink::retention::Retention;
+use beaconhouse::report::request::{ReportRequest, Subject, with_site_time_zone};
+use beaconhouse::report::vocabulary::{Format, ReportKind, Vocabulary};
+use beaconhouse::rollup::Rollup;
+use beaconhouse::store::clickhouse::Endpoints;
+use beaconhouse::store::retention_job::Retention;
 use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Arg, ArgAction, ArgMatches, FromArgMatches, Parser, Subcommand};
 
@@ -259,10 +259,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rollup => {
             init_logging(config.log_format);
             // The rollup writes daily_stats and daily_filtered: the ingest user, not the reports'.
-            let rollup = Reporter::new(
-                Endpoints::new(&config.clickhouse)?,
-                config.reporting.min_group_size,
-            );
+            let rollup = Rollup::new(Endpoints::new(&config.clickhouse)?);
             let days = runtime()?.block_on(rollup.roll_up(beaconhouse::clock::now_unix()))?;
             println!("rolled up {} day(s)", days.len());
             Ok(())

@@ -10,7 +10,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::outcome::DropReason;
-use crate::privacy::retention::Table;
+use crate::privacy::retention_rule::Table;
 use crate::spool::SpoolStats;
 
 /// Which endpoint a hit came through.

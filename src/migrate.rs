@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::config::ClickHouseConfig;
-use crate::sink::clickhouse::Endpoints;
+use crate::store::clickhouse::Endpoints;
 use cluster::{Cluster, ClusterFormError};
 
 /// One file of `schema/`.
@@ -53,10 +53,10 @@ pub const MIGRATIONS: &[Migration] = migrations![
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
     #[error(transparent)]
-    Tls(#[from] crate::sink::clickhouse::TlsError),
+    Tls(#[from] crate::store::clickhouse::TlsError),
     #[error(
         "ClickHouse at {urls} did not answer: {}; start it (README, \"Set up\") or set BEACONHOUSE_CLICKHOUSE_URL",
-        crate::sink::clickhouse::describe(.cause)
+        crate::store::clickhouse::describe(.cause)
     )]
     Unreachable {
         urls: String,

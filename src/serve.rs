@@ -25,11 +25,12 @@ use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::pipeline::dead_letter::DeadLetter;
 use crate::pipeline::shipper::{self, ShipSettings};
-use crate::report::{Reporter, bounded, rollup};
-use crate::sink::clickhouse::{ClickHouseSink, Endpoints, TlsError};
-use crate::sink::retention::{self, Retention};
-use crate::sink::salts::SaltKeeper;
+use crate::report::{Reporter, bounded};
+use crate::rollup::Rollup;
 use crate::spool::{Spool, SpoolError};
+use crate::store::clickhouse::{ClickHouseSink, Endpoints, TlsError};
+use crate::store::retention_job::{self, Retention};
+use crate::store::salt_keeper::SaltKeeper;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -74,15 +75,12 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let endpoints = Endpoints::new(&config.clickhouse)?;
     let min_group_size = config.reporting.min_group_size;
     // The rollup writes daily_stats and daily_filtered: the ingest user. Reports read only.
-    tokio::spawn(rollup::run(Reporter::new(
-        endpoints.clone(),
-        min_group_size,
-    )));
+    tokio::spawn(Rollup::new(endpoints.clone()).run());
     let reporter = Reporter::new(
         Endpoints::for_reports(&config.clickhouse, &config.reporting)?,
         min_group_size,
     );
-    tokio::spawn(retention::run(
+    tokio::spawn(retention_job::run(
         Retention::new(
             endpoints.clone(),
             &config.clickhouse,

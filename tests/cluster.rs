@@ -315,30 +315,30 @@ fn reports_through_the_cluster_equal_a_single_servers() {
         REPORTS.len()
     );
 
-    // Every report statement shape, as `tests/run.sh` lists them (from
-    // `report::tests::every_report_statement_is_fully_bound`), on every node.
-    match std::env::var_os("BEACONHOUSE_TEST_REPORT_STATEMENTS") {
-        Some(path) => {
-            let listed = std::fs::read_to_string(path).unwrap();
-            let statements: Vec<&str> = listed.lines().filter(|l| !l.is_empty()).collect();
-            for (i, node) in cluster.nodes.iter().enumerate() {
-                for statement in &statements {
-                    let answer = node.try_query(&cluster_db, statement);
-                    assert!(
-                        matches!(answer, Some((200, _))),
-                        "node {i}: {answer:?}\n{statement}"
-                    );
-                }
-            }
-            eprintln!(
-                "{} report statement shapes ran on each of the 3 nodes",
-                statements.len()
+    // Every statement shape the reports and the rollup run, on every node.
+    let statements: Vec<String> = beaconhouse::report::sql::statement_shapes()
+        .into_iter()
+        .chain(beaconhouse::rollup::sql::statement_shapes())
+        .map(|statement| statement.bound_text())
+        .collect();
+    assert!(
+        statements.len() > 200,
+        "{} statement shapes",
+        statements.len()
+    );
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        for statement in &statements {
+            let answer = node.try_query(&cluster_db, statement);
+            assert!(
+                matches!(answer, Some((200, _))),
+                "node {i}: {answer:?}\n{statement}"
             );
         }
-        None => eprintln!(
-            "report statement shapes not run on the cluster: tests/run.sh lists them in BEACONHOUSE_TEST_REPORT_STATEMENTS"
-        ),
     }
+    eprintln!(
+        "{} report and rollup statement shapes ran on each of the 3 nodes",
+        statements.len()
+    );
 }
 
 #[test]

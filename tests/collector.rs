@@ -611,7 +611,7 @@ fn without_a_geoip_database_locations_are_empty_and_one_warning_is_logged() {
 
 #[test]
 fn collectors_agree_on_salts_and_old_salts_are_destroyed() {
-    use beaconhouse::sink::salts::SaltKeeper;
+    use beaconhouse::store::salt_keeper::SaltKeeper;
     let clickhouse = common::clickhouse();
     let db = clickhouse.fresh_database("salts");
     common::migrate(clickhouse, &db);
@@ -638,8 +638,8 @@ fn collectors_agree_on_salts_and_old_salts_are_destroyed() {
         cluster: None,
     };
     let (first, second) = runtime.block_on(async {
-        let one = SaltKeeper::new(beaconhouse::sink::clickhouse::Endpoints::new(&config).unwrap());
-        let two = SaltKeeper::new(beaconhouse::sink::clickhouse::Endpoints::new(&config).unwrap());
+        let one = SaltKeeper::new(beaconhouse::store::clickhouse::Endpoints::new(&config).unwrap());
+        let two = SaltKeeper::new(beaconhouse::store::clickhouse::Endpoints::new(&config).unwrap());
         one.rotate(today).await.unwrap();
         two.rotate(today).await.unwrap();
         (one.salts(), two.salts())

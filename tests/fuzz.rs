@@ -24,10 +24,9 @@ use beaconhouse::enrich::url::{
 };
 use beaconhouse::http::params::{EventBody, Query};
 use beaconhouse::privacy::client_ip;
-use beaconhouse::report::output::Format;
-use beaconhouse::report::request::{
-    Choice, Day, Details, Dimension, Filter, FilterOp, MAX_DAYS, MAX_FILTERS, MAX_LIMIT,
-    ReportKind, ReportRequest, with_site_time_zone,
+use beaconhouse::report::request::{Details, MAX_FILTERS, ReportRequest, with_site_time_zone};
+use beaconhouse::report::vocabulary::{
+    Day, Dimension, Filter, FilterOp, Format, MAX_DAYS, MAX_LIMIT, ReportKind, Vocabulary,
 };
 use beaconhouse::row::{EventRow, OpenRow, Record};
 use beaconhouse::spool::frame::{self, Scan};

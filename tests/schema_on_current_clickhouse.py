@@ -2,8 +2,9 @@
 """Applies every file of schema/ to a current ClickHouse engine (chdb, in-process),
 twice (a lone `ALTER TABLE ... DROP COLUMN`, which `migrate`'s ledger runs once,
 only the first time), then writes and reads a row of each table the collector writes, and runs
-every report statement listed in the file given as the first argument (written
-by the unit test report::tests::every_report_statement_is_fully_bound).
+every report and rollup statement listed in the file given as the first
+argument (written by the unit tests report::sql::tests::every_report_statement_is_fully_bound
+and rollup::sql::tests::every_rollup_statement_is_fully_bound).
 The second argument lists the cluster form of schema/ (written by
 migrate::cluster::tests::every_schema_statement_has_a_cluster_form): chdb has no
 ZooKeeper, so each statement, and what retention runs on a cluster, is parsed
@@ -119,7 +120,7 @@ def main():
         if cluster is None:
             return 1
         if cluster:
-            # What retention runs on a cluster (sink/retention.rs).
+            # What retention runs on a cluster (store/retention_job.rs).
             cluster += [
                 "ALTER TABLE beaconhouse.events_local ON CLUSTER analytics DROP PARTITION 197001",
                 "SELECT DISTINCT partition_id FROM cluster('analytics', system, parts)"

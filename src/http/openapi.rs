@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use super::stats::{self, ErrorBody};
 use crate::report::AnyReport;
 use crate::report::parameters::{self, Parameter, Values};
-use crate::report::request::{Choice, ReportKind};
+use crate::report::vocabulary::{ReportKind, Vocabulary};
 
 /// Where the document is served.
 pub const PATH: &str = "/api/v1/openapi.json";
@@ -164,12 +164,13 @@ mod tests {
 
     use super::*;
     use crate::http::stats::Refusal;
-    use crate::report::output::{self, Format};
-    use crate::report::request::{Dimension, Filter, Interval, ReportRequest, RequestError};
-    use crate::report::{
+    use crate::report::answer::{
         Breakdown, CampaignRow, Campaigns, Counted, EmailReport, PeriodLabel, Point, Row, Summary,
         SummaryChange, SummaryFigures, Timeseries,
     };
+    use crate::report::output;
+    use crate::report::request::ReportRequest;
+    use crate::report::vocabulary::{Dimension, Filter, Format, Interval, RequestError};
 
     fn doc() -> Value {
         serde_json::from_str(document()).unwrap()

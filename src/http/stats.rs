@@ -23,8 +23,9 @@ use super::params::{MAX_PAIRS, Query};
 use super::throttle::AuthThrottle;
 use crate::clock;
 use crate::report::bounded::Bounded;
-use crate::report::output::{self, Format};
-use crate::report::request::{self, Choice, MAX_FILTERS, ReportKind, ReportRequest, RequestError};
+use crate::report::output;
+use crate::report::request::{self, MAX_FILTERS, ReportRequest};
+use crate::report::vocabulary::{Format, ReportKind, RequestError, Vocabulary};
 use crate::report::{AnyReport, ReportError, Reporter};
 
 /// What the stats handlers share.

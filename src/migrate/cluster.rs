@@ -5,7 +5,7 @@
 //! Owns: where every table's rows live on a cluster ([`TABLES`]: spread over
 //! the shards by a sharding key, or kept whole on every node, each sharded
 //! table as `<table>_local` on every node, named by
-//! `sink::clickhouse::local_table`, under a `Distributed` table `<table>`),
+//! `store::clickhouse::local_table`, under a `Distributed` table `<table>`),
 //! and the ZooKeeper paths of the replicated tables.
 //! `schema/` stays plain SQL for one server; this module rewrites it.
 //!
@@ -31,7 +31,7 @@
 //! configuration (database and cluster are plain names), or place a table
 //! that [`TABLES`] does not list.
 
-use crate::sink::clickhouse::local_table;
+use crate::store::clickhouse::local_table;
 
 /// Where a table's rows live on a cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

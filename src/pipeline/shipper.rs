@@ -36,8 +36,8 @@ use super::dead_letter::DeadLetter;
 use crate::metrics::Metrics;
 use crate::outcome::DropReason;
 use crate::row::{EventRow, OpenRow, Record};
-use crate::sink::clickhouse::{ClickHouseSink, IdTable, SinkError};
 use crate::spool::SpoolReader;
+use crate::store::clickhouse::{ClickHouseSink, IdTable, SinkError};
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LONGEST_RETRY: Duration = Duration::from_secs(30);

@@ -6,12 +6,12 @@
 //! functions and the salts they use, and the retention rule.
 //! Must never: write an IP address, a user agent or a recipient token anywhere,
 //! log included, or do I/O: every function here is pure (the salts are
-//! stored and shared by `sink::salts`; old partitions are dropped by
-//! `sink::retention`). Imports nothing of ClickHouse, HTTP
+//! stored and shared by `store::salt_keeper`; old partitions are dropped by
+//! `store::retention_job`). Imports nothing of ClickHouse, HTTP
 //! or the spool.
 
 pub mod client_ip;
 pub mod consent;
 pub mod hash;
-pub mod retention;
-pub mod salts;
+pub mod retention_rule;
+pub mod salt_rules;

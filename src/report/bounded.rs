@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::Semaphore;
 
-use super::ReportError;
+use super::error::ReportError;
 
 /// Threads of the reports' runtime. Reports mostly wait on ClickHouse; two
 /// threads shape answers while others wait.

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 
-use super::ReportError;
+use super::error::ReportError;
 
 type Answer = Result<Arc<dyn Any + Send + Sync>, ReportError>;
 

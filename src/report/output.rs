@@ -4,32 +4,11 @@
 //! Owns: the layout of each report as tables. Must never: compute a figure;
 //! everything printed comes from the report value.
 
-use serde::Serialize;
-
-use super::request::Choice;
-use super::{
+use super::answer::{
     AnyReport, Breakdown, Campaigns, EmailReport, Row, Summary, SummaryFigures, Timeseries,
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Json,
-    Csv,
-    /// The aligned tables, with notes, that `beaconhouse report` prints.
-    Table,
-}
-
-impl Choice for Format {
-    const ALL: &'static [Format] = &[Format::Json, Format::Csv, Format::Table];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Format::Json => "json",
-            Format::Csv => "csv",
-            Format::Table => "table",
-        }
-    }
-}
+use super::vocabulary::{Filter, Format, Vocabulary};
+use serde::Serialize;
 
 /// A titled table of strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -402,7 +381,7 @@ impl Report for AnyReport {
     }
 }
 
-fn filters_label(filters: &[super::request::Filter]) -> String {
+fn filters_label(filters: &[Filter]) -> String {
     if filters.is_empty() {
         return String::new();
     }

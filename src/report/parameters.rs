@@ -8,8 +8,9 @@
 //! again.
 //! Must never: parse or check a value; `request` does that.
 
-use super::output::Format;
-use super::request::{Choice, Dimension, Interval, MAX_LIMIT, ReportKind, RequestError};
+use super::vocabulary::{
+    Dimension, Format, Interval, MAX_LIMIT, ReportKind, RequestError, Vocabulary,
+};
 
 /// One parameter of a report request.
 #[derive(Debug)]
@@ -36,7 +37,7 @@ pub enum Values {
     Text,
     /// A day, `YYYY-MM-DD`.
     Date,
-    /// One of the words of a [`Choice`], listed by its `names`.
+    /// One of the words of a [`Vocabulary`], listed by its `names`.
     OneOf(fn() -> Vec<&'static str>),
     /// A whole number from `min` to `max`.
     Count { min: usize, max: usize },
@@ -192,7 +193,8 @@ pub fn taken_by(kind: ReportKind) -> impl Iterator<Item = &'static Parameter> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::request::{MAX_DAYS, ReportRequest};
+    use crate::report::request::ReportRequest;
+    use crate::report::vocabulary::MAX_DAYS;
 
     /// The pairs of a request of `kind` with every parameter it takes, or
     /// only the required ones, set to its example.

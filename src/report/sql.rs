@@ -12,59 +12,20 @@
 //! reads `daily_filtered` instead ([`rollup_for`]), which holds the same
 //! per-day numbers computed over only the events that match the filter.
 //!
-//! Owns: which table answers what, every statement's text, and the rollup
-//! of one day into both tables ([`rollup_day`]). Every query aggregates: none selects a row of
-//! `events` or `email_opens` as it is.
+//! Owns: which table answers what, and every report statement's text; the
+//! pieces the rollup computes its rows with too ([`SESSIONS`],
+//! [`events_column`], [`in_ranges`], [`Measure::condition`],
+//! [`FILTERED_DIMENSIONS`]), so both count the same way. Every query
+//! aggregates: none selects a row of `events` or `email_opens` as it is.
 //! Must never: put a value from a request into the text; values travel as
 //! [`Bind`]s, names come from fixed enums. Statements use only what
 //! ClickHouse 18.16 and current releases both accept.
 
 use serde::Serialize;
 
-use super::request::{Choice, Day, Dimension, Filter, FilterOp, Interval};
+use super::vocabulary::{Day, Dimension, Filter, FilterOp, Interval, Vocabulary};
 use crate::clock;
-
-/// A value bound to a `?` of a statement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Bind {
-    Text(String),
-    Number(u64),
-}
-
-/// A statement and its bound values, in placeholder order.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Statement {
-    pub text: String,
-    pub binds: Vec<Bind>,
-}
-
-impl Statement {
-    fn new(text: &str) -> Statement {
-        Statement {
-            text: text.into(),
-            binds: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self
-    }
-
-    /// Appends `text`, which holds one `?` for `bind`.
-    fn push_bound(&mut self, text: &str, bind: Bind) -> &mut Self {
-        debug_assert_eq!(text.matches('?').count(), 1);
-        self.text.push_str(text);
-        self.binds.push(bind);
-        self
-    }
-
-    fn append(&mut self, other: Statement) -> &mut Self {
-        self.text.push_str(&other.text);
-        self.binds.extend(other.binds);
-        self
-    }
-}
+use crate::store::statement::{Bind, Statement};
 
 /// What is counted, over the UTC instants `[start, end)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +37,7 @@ pub struct Window {
     pub time_zone: String,
 }
 
-const DAY_SECONDS: u32 = 86_400;
+pub const DAY_SECONDS: u32 = 86_400;
 
 impl Window {
     /// The UTC hours the window touches.
@@ -162,7 +123,8 @@ impl Measure {
         }
     }
 
-    fn condition(self) -> &'static str {
+    /// The condition on `name` that picks the measure's events.
+    pub fn condition(self) -> &'static str {
         match self {
             Measure::PageViews | Measure::Visits => " AND name = 'pageview'",
             Measure::CustomEvents => " AND name != 'pageview'",
@@ -340,7 +302,7 @@ fn rollup_rows(window: &Window, rollup: Rollup<'_>) -> Statement {
 /// primary key of `events` holds `toDate(ts)`, and ClickHouse 18.16 uses an
 /// index only for conditions on the key expression itself (without them, a
 /// one-day range scans the whole site: 45 ms against 20 ms on 10M events).
-fn in_ranges(column: &str, ranges: &[(u32, u32)]) -> Statement {
+pub fn in_ranges(column: &str, ranges: &[(u32, u32)]) -> Statement {
     let mut s = Statement::new(" AND (");
     for (i, (start, end)) in ranges.iter().enumerate() {
         if i > 0 {
@@ -370,7 +332,7 @@ fn in_ranges(column: &str, ranges: &[(u32, u32)]) -> Statement {
 }
 
 /// The column of `events` a dimension reads.
-fn events_column(dimension: Dimension) -> &'static str {
+pub fn events_column(dimension: Dimension) -> &'static str {
     match dimension {
         Dimension::Device => "toString(device)",
         // Not a column: the sessionized query computes it.
@@ -586,7 +548,7 @@ fn raw_site(
 /// `FROM events WHERE ...` and `GROUP BY visitor_id, day`: a visit ends at
 /// UTC midnight, where visitor ids change anyway, so the rollup (one day at
 /// a time) and `events` (any range) split visits the same way.
-const SESSIONS: &str = "SELECT visitor_id, toDate(ts) AS day, \
+pub const SESSIONS: &str = "SELECT visitor_id, toDate(ts) AS day, \
      arraySort(groupArray(tuple(toUInt32(ts), path))) AS views, \
      arrayMap(v -> tupleElement(v, 1), views) AS times, \
      arrayFilter((v, i, gap) -> i = 1 OR gap > 1800, views, arrayEnumerate(times), arrayDifference(times)) AS entries, \
@@ -686,15 +648,6 @@ pub fn rolled_up_days(first: u16, last: u16) -> Statement {
     s
 }
 
-/// Events per UTC day in `[start, end)`, to find days to roll up (again).
-pub fn events_per_day(start: u32, end: u32) -> Statement {
-    let mut s =
-        Statement::new("SELECT toUInt16(toDate(ts)) AS day, count() AS events FROM events WHERE 1");
-    s.append(in_ranges("ts", &[(start, end)]))
-        .push(" GROUP BY day ORDER BY day");
-    s
-}
-
 /// A day of the rollup's ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
 pub struct LedgerDay {
@@ -716,176 +669,6 @@ impl RolledUp {
         }
     }
 }
-
-/// The events count both rollup tables were computed from, per rolled-up
-/// day. A day rolled up before `daily_filtered` existed is left out, so it
-/// is computed again, into both.
-pub fn rolled_up_counts(first: u16) -> Statement {
-    let mut s =
-        Statement::new("SELECT toUInt16(day) AS day_number, events FROM daily_stats_days FINAL");
-    s.push_bound(
-        " WHERE day >= toDate(?)",
-        Bind::Text(Day(first).to_string()),
-    )
-    .push(" AND filtered = 1 ORDER BY day");
-    s
-}
-
-/// A day and a count of its events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
-pub struct DayCount {
-    pub day: u16,
-    pub events: u64,
-}
-
-/// The events one day's rollup statement aggregates, and where it goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Subset {
-    /// Every event, into `daily_stats`.
-    Everything,
-    /// The events of each value of a dimension, into `daily_filtered`.
-    FilteredBy(Dimension),
-}
-
-/// The columns of `events` the rollup statements read.
-const ROLLUP_COLUMNS: &str = "site, ts, name, visitor_id, path, referrer_host, utm_source, \
-     utm_medium, utm_campaign, country, region, city, browser, os, device";
-
-impl Subset {
-    fn insert(self) -> String {
-        let (table, filter) = match self {
-            Subset::Everything => ("daily_stats", ""),
-            Subset::FilteredBy(_) => ("daily_filtered", "filter_dimension, filter_value, "),
-        };
-        format!(
-            "INSERT INTO {table} (site, day, {filter}dimension, value, visitors, hits, visits, bounces, visit_views, computed_at) "
-        )
-    }
-
-    /// What the statements group by after `site` (and `day`) and before
-    /// anything else: the filter's value, in the order of the insert.
-    fn key(self) -> &'static str {
-        match self {
-            Subset::Everything => "",
-            Subset::FilteredBy(_) => "filter_dimension, filter_value, ",
-        }
-    }
-
-    /// ` FROM` the subset's events in `range`, `array_join`ed, then
-    /// ` WHERE 1`, for more conditions to follow. A filtered subset reads
-    /// `events` in a subquery that bounds the range itself: ClickHouse 18.16
-    /// does not push conditions into subqueries.
-    fn from(self, range: Statement, array_join: &str) -> Statement {
-        let mut s = Statement::default();
-        match self {
-            Subset::Everything => {
-                s.push(&format!(" FROM events{array_join} WHERE 1"))
-                    .append(range);
-            }
-            Subset::FilteredBy(dimension) => {
-                s.push(&format!(
-                    " FROM (SELECT {ROLLUP_COLUMNS}, '{}' AS filter_dimension, {} AS filter_value FROM events WHERE 1",
-                    dimension.as_str(),
-                    events_column(dimension)
-                ))
-                .append(range)
-                .push(&format!("){array_join} WHERE 1"));
-            }
-        }
-        s
-    }
-
-    /// The statements that compute the subset's rows of one day, in
-    /// `daily_stats`'s dimensions (see `schema/0004_rollups.sql`).
-    fn statements(self, range: impl Fn() -> Statement) -> Vec<Statement> {
-        let (insert, key) = (self.insert(), self.key());
-        let page_dimensions: Vec<String> = Dimension::ALL
-            .iter()
-            .copied()
-            .filter(|d| !matches!(d, Dimension::EntryPage | Dimension::Name))
-            .map(|d| format!("tuple('{}', {})", d.as_str(), events_column(d)))
-            .chain(["tuple('pageview_total', '')".to_string()])
-            .collect();
-        let by_value = |dimensions: &str, condition: &str| {
-            let mut s = Statement::new(&format!(
-                "{insert}SELECT site, toDate(ts) AS day, {key}tupleElement(dim, 1) AS dimension, tupleElement(dim, 2) AS value, \
-                 uniqExact(visitor_id), count(), 0, 0, 0, now()"
-            ));
-            s.append(self.from(range(), &format!(" ARRAY JOIN [{dimensions}] AS dim")))
-                .push(condition)
-                .push(&format!(" GROUP BY site, day, {key}dimension, value"));
-            s
-        };
-        let pages = by_value(&page_dimensions.join(", "), Measure::PageViews.condition());
-        let custom = by_value(
-            "tuple('name', name), tuple('event_total', '')",
-            Measure::CustomEvents.condition(),
-        );
-        let mut totals = Statement::new(&format!(
-            "{insert}SELECT site, day, {key}'', '', count(), sum(pageviews), sum(length(visit_views)), \
-             sum(arrayCount(v -> v = 1, visit_views)), sum(arraySum(visit_views)), now() \
-             FROM (SELECT site, {key}visitor_id, any(toDate(ts)) AS day, countIf(name = 'pageview') AS pageviews, \
-             arraySort(groupArrayIf(toUInt32(ts), name = 'pageview')) AS times, \
-             arrayPopFront(arrayDifference(arrayPushBack(arrayFilter((i, gap) -> i = 1 OR gap > 1800, arrayEnumerate(times), arrayDifference(times)), length(times) + 1))) AS visit_views"
-        ));
-        totals.append(self.from(range(), "")).push(&format!(
-            " GROUP BY site, {key}visitor_id) GROUP BY site, {key}day"
-        ));
-        let mut entries = Statement::new(&format!(
-            "{insert}SELECT site, day, {key}tupleElement(dim, 1), tupleElement(dim, 2), uniqExact(visitor_id), count(), 0, 0, 0, now() \
-             FROM (SELECT site, {key}visitor_id, day, arrayJoin(arrayMap(v -> tupleElement(v, 2), entries)) AS path \
-             FROM ({SESSIONS}, {key}site"
-        ));
-        entries
-            .append(self.from(range(), ""))
-            .push(Measure::PageViews.condition())
-            .push(&format!(
-                " GROUP BY site, {key}visitor_id, day)) ARRAY JOIN [tuple('entry_page', path), tuple('entry_total', '')] AS dim \
-                 GROUP BY site, day, {key}tupleElement(dim, 1), tupleElement(dim, 2)"
-            ));
-        let mut hours = Statement::new(&format!(
-            "{insert}SELECT site, day, {key}tupleElement(dim, 1), tupleElement(dim, 2), count(), 0, 0, 0, 0, now() \
-             FROM (SELECT site, {key}visitor_id, any(toDate(ts)) AS day, \
-             toString(intDiv(toUInt32(min(ts)) % 86400, 3600)) AS first, \
-             toString(intDiv(toUInt32(max(ts)) % 86400, 3600)) AS last"
-        ));
-        hours.append(self.from(range(), "")).push(&format!(
-            " GROUP BY site, {key}visitor_id) ARRAY JOIN [tuple('first_hour', first), tuple('last_hour', last)] AS dim \
-             GROUP BY site, day, {key}tupleElement(dim, 1), tupleElement(dim, 2)"
-        ));
-        let mut hour_views = Statement::new(&format!(
-            "{insert}SELECT site, toDate(ts) AS day, {key}'hour', toString(intDiv(toUInt32(ts) % 86400, 3600)) AS value, \
-             uniqExact(visitor_id), countIf(name = 'pageview'), 0, 0, 0, now()"
-        ));
-        hour_views
-            .append(self.from(range(), ""))
-            .push(&format!(" GROUP BY site, day, {key}value"));
-        vec![pages, custom, totals, entries, hours, hour_views]
-    }
-}
-
-/// The statements that (re)compute `daily_stats` and `daily_filtered` for
-/// one UTC day, every site at once, then record the day with its `events`
-/// count. Run in order; re-running replaces the day's rows. One filter
-/// dimension per statement: grouping by all of them at once holds every
-/// group of the day in memory together, and took 9 s a day on 10M synthetic
-/// events against some 0.5 s per dimension.
-pub fn rollup_day(day: u16, events: u64) -> Vec<Statement> {
-    let start = u32::from(day) * DAY_SECONDS;
-    let range = || in_ranges("ts", &[(start, start + DAY_SECONDS)]);
-    let mut statements = Subset::Everything.statements(range);
-    for &dimension in FILTERED_DIMENSIONS {
-        statements.extend(Subset::FilteredBy(dimension).statements(range));
-    }
-    let mut ledger = Statement::new(
-        "INSERT INTO daily_stats_days (day, events, computed_at, filtered) SELECT toDate(?), ?, now(), 1",
-    );
-    ledger.binds = vec![Bind::Text(Day(day).to_string()), Bind::Number(events)];
-    statements.push(ledger);
-    statements
-}
-
-/// The UTC instants of two local midnights, in one round trip. ClickHouse
 /// knows the time zone rules, and refuses a zone it does not know.
 pub fn midnights(time_zone: &str, first: String, second: String) -> Statement {
     let mut s = Statement::default();
@@ -916,6 +699,97 @@ pub fn bucket_labels(window: &Window, interval: Interval) -> Statement {
         )
         .push(" GROUP BY group_key ORDER BY group_key");
     s
+}
+
+/// Every statement shape the reports run: rollup and raw sources, every
+/// key, measure and interval, with and without filters, in UTC and in time
+/// zones whose midnights are not UTC's. What the checks of the schema on a
+/// current ClickHouse release and on every node of a cluster run, so a
+/// statement the reports can send is never left out of them.
+pub fn statement_shapes() -> Vec<Statement> {
+    let nov_1_day = clock::day_from_civil(2026, 11, 1).expect("a valid date");
+    let nov_1 = u32::from(nov_1_day) * DAY_SECONDS;
+    let denver = Window {
+        subject: "optimumabq.com".into(),
+        start: nov_1 + 6 * 3600,
+        end: nov_1 + (3 * 24 + 7) * 3600,
+        time_zone: "America/Denver".into(),
+    };
+    let utc = Window {
+        start: nov_1,
+        end: nov_1 + 3 * 86_400,
+        time_zone: "UTC".into(),
+        ..denver.clone()
+    };
+    let kolkata = Window {
+        start: denver.start - 1800,
+        end: denver.end - 1800,
+        time_zone: "Asia/Kolkata".into(),
+        ..denver.clone()
+    };
+    let days: Vec<u16> = (nov_1_day..nov_1_day + 5).collect();
+    let rolled_up = RolledUp {
+        stats: days.clone(),
+        filtered: days,
+    };
+    let filters: Vec<Filter> = ["country==US", "path~blog", "device!=mobile"]
+        .into_iter()
+        .map(|f| Filter::parse(f).expect("a valid filter"))
+        .collect();
+    let same_dimension = [Filter::parse("path~blog").expect("a valid filter")];
+    // `daily_filtered` alone, and with a filter on the path broken down.
+    let one_equals = [Filter::parse("country==US").expect("a valid filter")];
+    let filtered_and_same = [
+        Filter::parse("path~blog").expect("a valid filter"),
+        Filter::parse("device==mobile").expect("a valid filter"),
+    ];
+    let mut statements = vec![midnights(
+        "America/Denver",
+        "2026-11-01 00:00:00".into(),
+        "2026-11-02 00:00:00".into(),
+    )];
+    for window in [&denver, &utc, &kolkata] {
+        // Each window reads whole days from the rollups, and edges from events.
+        debug_assert!(split(window, &rolled_up.stats, false).days.is_some());
+        let mut keys = vec![Key::Nothing];
+        keys.extend(Interval::ALL.iter().copied().map(Key::Bucket));
+        keys.extend(Dimension::ALL.iter().copied().map(Key::Dimension));
+        for key in keys {
+            for (measure, filters) in [
+                (Measure::Everything, &filters[..]),
+                (Measure::PageViews, &[][..]),
+                (Measure::CustomEvents, &same_dimension[..]),
+                (Measure::Visits, &[][..]),
+                (Measure::Everything, &one_equals[..]),
+                (Measure::PageViews, &filtered_and_same[..]),
+                (Measure::Visits, &one_equals[..]),
+            ] {
+                let a = site(window, &rolled_up, &key, measure, filters);
+                statements.extend([a.groups_by_size(11), a.groups_by_key(), a.total()]);
+            }
+        }
+        for key in [
+            Key::Nothing,
+            Key::Client,
+            Key::Country,
+            Key::Proxied,
+            Key::Day,
+        ] {
+            let a = email(window, &key);
+            statements.extend([a.groups_by_size(11), a.groups_by_key(), a.total()]);
+        }
+        statements.push(campaigns(window));
+        statements.push(visits(window, &rolled_up, &filters));
+        statements.push(visits(window, &rolled_up, &[]));
+        statements.push(visits(window, &rolled_up, &one_equals));
+        statements.extend(
+            Interval::ALL
+                .iter()
+                .map(|&interval| bucket_labels(window, interval)),
+        );
+    }
+    statements.push(rolled_up_days(nov_1_day, nov_1_day + 3));
+    statements
 }
 
 #[cfg(test)]
@@ -1193,52 +1067,6 @@ mod tests {
             );
             assert!(statement.binds.contains(&Bind::Text(hostile.into())));
         }
-        for statement in rollup_day(NOV_1, 12) {
-            assert_eq!(statement.text.matches('?').count(), statement.binds.len());
-            assert!(statement.text.starts_with("INSERT INTO daily_"));
-        }
-    }
-
-    #[test]
-    fn a_day_is_rolled_up_into_both_tables_before_the_ledger_marks_it() {
-        let statements = rollup_day(NOV_1, 12);
-        let per_subset = Subset::Everything.statements(Statement::default).len();
-        assert_eq!(
-            statements.len(),
-            per_subset * (1 + FILTERED_DIMENSIONS.len()) + 1
-        );
-        let (ledger, rollups) = statements.split_last().unwrap();
-        assert!(
-            ledger.text.starts_with("INSERT INTO daily_stats_days") && ledger.text.ends_with(", 1"),
-            "the ledger comes last and marks the day filtered: {}",
-            ledger.text
-        );
-        let (stats, filtered) = rollups.split_at(per_subset);
-        assert!(
-            stats
-                .iter()
-                .all(|s| s.text.starts_with("INSERT INTO daily_stats ("))
-        );
-        for (statements, dimension) in filtered.chunks(per_subset).zip(FILTERED_DIMENSIONS) {
-            let selects = format!(
-                "'{}' AS filter_dimension, {} AS filter_value FROM events",
-                dimension.as_str(),
-                events_column(*dimension)
-            );
-            for s in statements {
-                assert!(
-                    s.text.starts_with("INSERT INTO daily_filtered ("),
-                    "{}",
-                    s.text
-                );
-                assert!(s.text.contains(&selects), "{dimension:?}: {}", s.text);
-                assert_eq!(
-                    s.text.matches("toDateTime(?)").count(),
-                    2,
-                    "the range bounds the subquery"
-                );
-            }
-        }
     }
 
     #[test]
@@ -1292,5 +1120,24 @@ mod tests {
             "{}",
             s.text
         );
+    }
+    /// Also writes the statements to `$BEACONHOUSE_TEST_REPORT_SQL_OUT`, one per
+    /// line, for `tests/schema_on_current_clickhouse.py` to run on a current
+    /// ClickHouse (`tests/run.sh` does both).
+    #[test]
+    fn every_report_statement_is_fully_bound() {
+        let statements: Vec<String> = statement_shapes()
+            .iter()
+            .map(Statement::bound_text)
+            .collect();
+        assert!(statements.len() > 200);
+        for statement in &statements {
+            assert!(!statement.contains('?'), "{statement}");
+            assert!(!statement.contains('\n'), "{statement}");
+            assert!(statement.starts_with("SELECT "), "{statement}");
+        }
+        if let Some(path) = std::env::var_os("BEACONHOUSE_TEST_REPORT_SQL_OUT") {
+            std::fs::write(path, statements.join("\n") + "\n").unwrap();
+        }
     }
 }

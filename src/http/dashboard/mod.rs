@@ -21,7 +21,7 @@ use super::stats::{self, Refusal, StatsState};
 use crate::clock;
 use crate::config::Access;
 use crate::grant::{Grant, Holder, SESSION_SECONDS};
-use crate::report::request::{Choice, ReportKind};
+use crate::report::vocabulary::{ReportKind, Vocabulary};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");

@@ -11,7 +11,7 @@
 //!
 //! Owns: the in-memory salts every request reads, and the rules above, as pure
 //! functions. Storing, reading and destroying salts in ClickHouse is
-//! `sink::salts`'s job.
+//! `store::salt_keeper`'s job.
 //! Must never: do I/O, derive a daily salt from a fixed secret, or log a salt.
 
 use std::sync::{Arc, RwLock};

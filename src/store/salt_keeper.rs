@@ -7,7 +7,7 @@
 //!
 //! Owns: the `visitor_salts` and `recipient_keys` tables, and the loop that
 //! keeps a collector's [`Salts`] current. Which salt wins, which days are
-//! agreed and which are destroyed are `privacy::salts`'s rules; this module
+//! agreed and which are destroyed are `privacy::salt_rules`'s rules; this module
 //! only carries them out.
 //! Must never: log a salt.
 
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::clickhouse::Endpoints;
 use crate::clock;
 use crate::privacy::hash::Salt;
-use crate::privacy::salts::{self, Agreement, Salts};
+use crate::privacy::salt_rules::{self, Agreement, Salts};
 
 /// How often the keeper re-reads and rotates.
 const REFRESH: Duration = Duration::from_secs(60);
@@ -85,12 +85,12 @@ impl SaltKeeper {
     }
 
     /// Agrees on the recipient key and the visitor salts of
-    /// [`salts::days_to_agree`], adopts them, and destroys the stored salts
+    /// [`salt_rules::days_to_agree`], adopts them, and destroys the stored salts
     /// of expired days.
     pub async fn rotate(&self, today: u16) -> Result<(), SaltError> {
         let recipient_key = self.agree_on_recipient_key().await?;
         let mut visitor = Vec::new();
-        for day in salts::days_to_agree(today) {
+        for day in salt_rules::days_to_agree(today) {
             visitor.push((day, self.agree_on_visitor_salt(day).await?));
         }
         self.salts.adopt(&Agreement {
@@ -176,7 +176,7 @@ impl SaltKeeper {
                     .fetch_all()
             })
             .await?;
-        for day in salts::expired(&stored_days, today) {
+        for day in salt_rules::expired(&stored_days, today) {
             self.endpoints
                 .run(|client| {
                     client
@@ -192,5 +192,5 @@ impl SaltKeeper {
 
 /// The winning salt among stored hex salts; unreadable ones are passed over.
 fn winner_of(stored: &[String]) -> Option<Salt> {
-    salts::winner(stored.iter().filter_map(|hex| Salt::from_hex(hex)))
+    salt_rules::winner(stored.iter().filter_map(|hex| Salt::from_hex(hex)))
 }

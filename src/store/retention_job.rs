@@ -1,6 +1,6 @@
 //! Carries out the retention periods in ClickHouse: lists each table's
 //! monthly partitions in `system.parts` and drops the months
-//! `privacy::retention` says have expired, `events` before `daily_stats`.
+//! `privacy::retention_rule` says have expired, `events` before `daily_stats`.
 //!
 //! Owns: the two statements retention runs ([`partitions_query`] and
 //! [`drop_partition_statement`]), and the loop `beaconhouse serve` runs: once
@@ -25,7 +25,7 @@ use super::clickhouse::{Endpoints, local_table};
 use crate::clock;
 use crate::config::{ClickHouseConfig, RetentionConfig};
 use crate::metrics::Metrics;
-use crate::privacy::retention::{self, Table};
+use crate::privacy::retention_rule::{self, Table};
 
 /// How often `serve` enforces retention.
 const INTERVAL: Duration = Duration::from_secs(24 * 3600);
@@ -161,9 +161,11 @@ impl Retention {
         let mut all = Vec::with_capacity(Table::ALL.len());
         for table in Table::ALL {
             let keep_days = self.periods.days(table);
-            let cutoff = retention::cutoff(today, keep_days);
+            let cutoff = retention_rule::cutoff(today, keep_days);
             let partitions = match cutoff {
-                Some(_) => retention::expired(&self.partition_ids(table).await?, today, keep_days),
+                Some(_) => {
+                    retention_rule::expired(&self.partition_ids(table).await?, today, keep_days)
+                }
                 None => Vec::new(),
             };
             all.push(Expiry {
@@ -247,7 +249,7 @@ mod tests {
         Expiry {
             table,
             keep_days,
-            cutoff: retention::cutoff(clock::day_from_civil(2026, 11, 25).unwrap(), keep_days),
+            cutoff: retention_rule::cutoff(clock::day_from_civil(2026, 11, 25).unwrap(), keep_days),
             partitions: partitions.to_vec(),
         }
     }

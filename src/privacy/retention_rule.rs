@@ -8,7 +8,7 @@
 //!
 //! Owns: the tables retention applies to ([`Table`]) and the rule, as pure
 //! functions, table-tested. Listing and dropping partitions in ClickHouse is
-//! `sink::retention`'s job.
+//! `store::retention_job`'s job.
 //! Must never: do I/O, or name a month that still holds a day inside the
 //! retention period.
 

@@ -1,0 +1,212 @@
+//! What a report answers: one type per report kind, each a value that the
+//! API serializes as JSON (its schema in the OpenAPI document comes from
+//! these types), that `output` prints as tables or CSV, and that nothing
+//! changes after the engine built it.
+//!
+//! Owns: the answers' shapes and the words they use ([`Counted`]).
+//! Must never: compute a figure; the engine does, through `suppress`.
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::Serialize;
+
+use super::vocabulary::{Dimension, Filter, Interval, Period, ReportKind, Vocabulary};
+
+/// How unique visitors are counted; attached to every site report.
+pub const NOTE_DAILY_IDS: &str = "Visitors are counted once per day: visitor ids change every UTC day, so a person who comes back on another day counts again.";
+
+/// The period a report covers, as it is printed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct PeriodLabel {
+    #[schemars(extend("format" = "date"))]
+    pub from: String,
+    #[schemars(extend("format" = "date"))]
+    pub to: String,
+    pub time_zone: String,
+}
+
+impl From<&Period> for PeriodLabel {
+    fn from(p: &Period) -> Self {
+        PeriodLabel {
+            from: p.from.to_string(),
+            to: p.to.to_string(),
+            time_zone: p.time_zone.clone(),
+        }
+    }
+}
+
+/// The figures of one period.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct SummaryFigures {
+    pub visitors: u64,
+    pub pageviews: u64,
+    pub visits: u64,
+    pub views_per_visit: f64,
+    /// Percent of visits with one page view.
+    pub bounce_rate: f64,
+}
+
+/// How the current period compares with the previous one: percent change,
+/// or null when the previous figure was zero; bounce rate in points (null
+/// when the previous period had no visits).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct SummaryChange {
+    pub visitors: Option<f64>,
+    pub pageviews: Option<f64>,
+    pub visits: Option<f64>,
+    pub views_per_visit: Option<f64>,
+    pub bounce_rate_points: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Summary {
+    pub site: String,
+    pub period: PeriodLabel,
+    pub previous_period: PeriodLabel,
+    pub filters: Vec<Filter>,
+    /// Null when the filters leave too few visitors to show.
+    pub current: Option<SummaryFigures>,
+    pub previous: Option<SummaryFigures>,
+    pub change: Option<SummaryChange>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Point {
+    /// Local date (`2026-11-01`) or hour (`2026-11-01 13:00`).
+    pub bucket: String,
+    /// Null when withheld: filtered, and too few visitors.
+    pub visitors: Option<u64>,
+    pub pageviews: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Timeseries {
+    pub site: String,
+    pub period: PeriodLabel,
+    pub interval: Interval,
+    pub filters: Vec<Filter>,
+    pub points: Vec<Point>,
+    pub notes: Vec<String>,
+}
+
+/// A row of a breakdown or of an email report's groups.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Row {
+    pub value: String,
+    /// Unique visitors (recipients, in email reports); null for `(other)`,
+    /// where a person in several folded groups would count twice.
+    pub unique: Option<u64>,
+    /// Page views, visits, events or opens: see the report's `count` field;
+    /// null when withheld (counted over too few people).
+    pub count: Option<u64>,
+    /// Percent of the total's uniques; null with `unique`.
+    pub share: Option<f64>,
+}
+
+/// What the `count` of a breakdown's rows counts: `pageviews`, `visits` (that
+/// entered on the page, by `entry_page`) or `events` (custom events, by
+/// `name`).
+// No doc comments on variants, as on `request::Dimension`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Counted {
+    Pageviews,
+    Visits,
+    Events,
+}
+
+impl Vocabulary for Counted {
+    const ALL: &'static [Counted] = &[Counted::Pageviews, Counted::Visits, Counted::Events];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Counted::Pageviews => "pageviews",
+            Counted::Visits => "visits",
+            Counted::Events => "events",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Breakdown {
+    pub site: String,
+    pub period: PeriodLabel,
+    pub dimension: Dimension,
+    pub filters: Vec<Filter>,
+    pub count: Counted,
+    pub total: Row,
+    pub rows: Vec<Row>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct EmailReport {
+    pub campaign: String,
+    pub period: PeriodLabel,
+    /// Every figure is `None` when counted over fewer recipients than
+    /// `min_group_size` (a small campaign shows none of them).
+    pub opens: Option<u64>,
+    pub unique_opens: Option<u64>,
+    pub proxied_opens: Option<u64>,
+    pub direct_opens: Option<u64>,
+    /// Recipients with at least one open that did not come through a proxy:
+    /// the closest figure to "people who looked at the email".
+    pub unique_direct_opens: Option<u64>,
+    pub by_day: Vec<Row>,
+    pub by_client: Vec<Row>,
+    pub by_country: Vec<Row>,
+    pub notes: Vec<String>,
+}
+
+/// One campaign in the list of campaigns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct CampaignRow {
+    pub campaign: String,
+    /// Null when withheld: opened by fewer recipients than `min_group_size`.
+    pub opens: Option<u64>,
+    pub unique_opens: Option<u64>,
+}
+
+/// The campaigns opened in a period, newest id first (ids such as
+/// `2026-11-newsletter` sort by date). Listed by name only, whatever their
+/// size: a name is the sender's, and says nothing of who opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Campaigns {
+    pub period: PeriodLabel,
+    pub campaigns: Vec<CampaignRow>,
+    pub notes: Vec<String>,
+}
+
+impl Campaigns {
+    /// Keeps the campaigns `may_read` allows: a caller learns nothing of the
+    /// others, not even their names.
+    pub fn retain_readable(&mut self, may_read: impl Fn(&str) -> bool) {
+        self.campaigns.retain(|row| may_read(&row.campaign));
+    }
+}
+
+/// The answer to a [`ReportRequest`]: one report, of the kind asked for.
+/// Serialized as the report itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum AnyReport {
+    Summary(Summary),
+    Timeseries(Timeseries),
+    Breakdown(Breakdown),
+    Email(EmailReport),
+    Campaigns(Campaigns),
+}
+
+impl AnyReport {
+    /// The JSON Schema of the report `kind` answers with: a `$ref` to its
+    /// type's schema, which `generator` adds to its definitions.
+    pub fn schema_of(kind: ReportKind, generator: &mut SchemaGenerator) -> Schema {
+        match kind {
+            ReportKind::Summary => generator.subschema_for::<Summary>(),
+            ReportKind::Timeseries => generator.subschema_for::<Timeseries>(),
+            ReportKind::Breakdown => generator.subschema_for::<Breakdown>(),
+            ReportKind::Email => generator.subschema_for::<EmailReport>(),
+            ReportKind::Campaigns => generator.subschema_for::<Campaigns>(),
+        }
+    }
+}
