@@ -151,7 +151,7 @@ fn plain_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::testing::{MINIMAL, load};
+    use crate::config::testing::{Case, MINIMAL, assert_rejections_name_their_keys, load};
     use std::path::Path;
 
     #[test]
@@ -210,5 +210,58 @@ mod tests {
     fn numeric_looking_password_stays_a_string() {
         let config = load(MINIMAL, &[("BEACONHOUSE_CLICKHOUSE_PASSWORD", "1234")]).unwrap();
         assert_eq!(config.clickhouse.password, "1234");
+    }
+
+    #[test]
+    fn each_rejection_names_its_key() {
+        let cases: &[Case] = &[
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_CLICKHOUSE_URL", "127.0.0.1:8123")],
+                "clickhouse.url",
+            ),
+            (
+                MINIMAL,
+                &[(
+                    "BEACONHOUSE_CLICKHOUSE_URL",
+                    "http://10.0.0.1:8123,10.0.0.2:8123",
+                )],
+                "clickhouse.url",
+            ),
+            (
+                MINIMAL,
+                &[(
+                    "BEACONHOUSE_CLICKHOUSE_URL",
+                    "http://10.0.0.1:8123,http://10.0.0.1:8123/",
+                )],
+                "clickhouse.url",
+            ),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\n[clickhouse]\nurl = []",
+                &[],
+                "clickhouse.url",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_CLICKHOUSE_DATABASE", "a;b")],
+                "clickhouse.database",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_CLICKHOUSE_CA_FILE", "/etc/ssl/ca.pem")],
+                "clickhouse.ca_file",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_CLICKHOUSE_CLUSTER", "my-cluster")],
+                "clickhouse.cluster",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_CLICKHOUSE_CLUSTER", "")],
+                "clickhouse.cluster",
+            ),
+        ];
+        assert_rejections_name_their_keys(cases);
     }
 }

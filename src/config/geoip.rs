@@ -34,3 +34,18 @@ impl RawGeoip {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::testing::{Case, MINIMAL, assert_rejections_name_their_keys};
+
+    #[test]
+    fn each_rejection_names_its_key() {
+        let cases: &[Case] = &[(
+            MINIMAL,
+            &[("BEACONHOUSE_GEOIP_PRECISION", "street")],
+            "geoip.precision",
+        )];
+        assert_rejections_name_their_keys(cases);
+    }
+}

@@ -105,3 +105,55 @@ impl RawHttp {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::testing::{Case, MINIMAL, assert_rejections_name_their_keys};
+
+    #[test]
+    fn each_rejection_names_its_key() {
+        let cases: &[Case] = &[
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_TRUSTED_PROXIES", "[\"10.0.0.0/33\"]")],
+                "http.trusted_proxies",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_MAX_BODY_BYTES", "10")],
+                "http.max_body_bytes",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_WORKERS", "1000")],
+                "http.workers",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_REQUEST_TIMEOUT_MS", "5")],
+                "http.request_timeout_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_KEEP_ALIVE_MS", "600001")],
+                "http.keep_alive_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_MAX_CONNECTIONS", "8")],
+                "http.max_connections",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_RATE_LIMIT_BURST", "0")],
+                "http.rate_limit_per_second",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_HTTP_MAX_HEADERS", "2")],
+                "http.max_headers",
+            ),
+        ];
+        assert_rejections_name_their_keys(cases);
+    }
+}

@@ -56,3 +56,35 @@ impl RawPipeline {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::testing::{Case, MINIMAL, assert_rejections_name_their_keys};
+
+    #[test]
+    fn each_rejection_names_its_key() {
+        let cases: &[Case] = &[
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_PIPELINE_BATCH_ROWS", "0")],
+                "pipeline.batch_rows",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_PIPELINE_FLUSH_INTERVAL_MS", "0")],
+                "pipeline.flush_interval_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_PIPELINE_SHUTDOWN_TIMEOUT_MS", "0")],
+                "pipeline.shutdown_timeout_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_PIPELINE_SHUTDOWN_TIMEOUT_MS", "3600000")],
+                "pipeline.shutdown_timeout_ms",
+            ),
+        ];
+        assert_rejections_name_their_keys(cases);
+    }
+}

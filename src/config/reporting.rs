@@ -286,7 +286,9 @@ fn long_secret(key: &str, secret: &str) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::testing::{MINIMAL, load, rejected_key};
+    use crate::config::testing::{
+        Case, MINIMAL, assert_rejections_name_their_keys, load, rejected_key,
+    };
 
     #[test]
     fn reporting_tokens_are_validated_and_kept_only_as_digests() {
@@ -391,5 +393,22 @@ mod tests {
                 "{variable}={value}"
             );
         }
+    }
+
+    #[test]
+    fn each_rejection_names_its_key() {
+        let cases: &[Case] = &[
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_REPORTING_SHARE_KEY", "short")],
+                "reporting.share_key",
+            ),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"0123456789abcdef0123456789abcdef\"\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"fedcba9876543210fedcba9876543210\"",
+                &[],
+                "reporting.tokens[1].name",
+            ),
+        ];
+        assert_rejections_name_their_keys(cases);
     }
 }

@@ -116,3 +116,41 @@ pub(super) fn validate_sites(raw: Vec<RawSite>) -> Result<HashMap<String, Site>,
     }
     Ok(sites)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::testing::{Case, assert_rejections_name_their_keys};
+
+    #[test]
+    fn each_rejection_names_its_key() {
+        let cases: &[Case] = &[
+            ("", &[], "sites"),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\ntime_zone = \"America/Denvr\"",
+                &[],
+                "sites[0].time_zone",
+            ),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = []",
+                &[],
+                "sites[0].hostnames",
+            ),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\npath_patterns = [\"members/:id\"]",
+                &[],
+                "sites[0].path_patterns",
+            ),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = [\"https://a.com/\"]",
+                &[],
+                "sites[0].hostnames",
+            ),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\n[[sites]]\nid = \"a\"\nhostnames = [\"b\"]",
+                &[],
+                "sites[1].id",
+            ),
+        ];
+        assert_rejections_name_their_keys(cases);
+    }
+}

@@ -72,3 +72,40 @@ impl RawSpool {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::testing::{Case, MINIMAL, assert_rejections_name_their_keys};
+
+    #[test]
+    fn each_rejection_names_its_key() {
+        let cases: &[Case] = &[
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_SPOOL_SEGMENT_BYTES", "10")],
+                "spool.segment_bytes",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_SPOOL_MAX_BYTES", "1000")],
+                "spool.max_bytes",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_SPOOL_SYNC", "never")],
+                "spool.sync",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_SPOOL_FSYNC_INTERVAL_MS", "0")],
+                "spool.fsync_interval_ms",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_SPOOL_DEAD_LETTER_MAX_BYTES", "100")],
+                "spool.dead_letter_max_bytes",
+            ),
+        ];
+        assert_rejections_name_their_keys(cases);
+    }
+}

@@ -33,3 +33,14 @@ pub(super) fn rejected_key(toml: &str, env: &[(&str, &str)]) -> String {
         other => panic!("expected a rejection, got {other:?}"),
     }
 }
+
+/// A configuration that must be refused: the file, the environment, and the
+/// key its error must name.
+pub(super) type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
+/// Loads each case and checks that it is refused for the key it names.
+pub(super) fn assert_rejections_name_their_keys(cases: &[Case]) {
+    for (toml, env, key) in cases {
+        assert_eq!(&rejected_key(toml, env), key, "case {toml:?} {env:?}");
+    }
+}
