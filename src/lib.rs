@@ -39,7 +39,8 @@
 //! the ingest user's clients: the only writer besides the shipper.
 //!
 //! The edges: [`http`] (the endpoints) and [`serve`] (wiring, start-up and
-//! shutdown order).
+//! shutdown order); on top, [`cli`], what each subcommand does (`main.rs`
+//! only parses the arguments and reports errors).
 //!
 //! Invariant for all of them: an IP address, a full user agent or a raw
 //! recipient token never leaves the request's stack frame: not into a row,
@@ -70,3 +71,5 @@ pub mod rollup;
 
 pub mod http;
 pub mod serve;
+
+pub mod cli;

@@ -1,24 +1,16 @@
-//! The `beaconhouse` command: parses arguments, loads the configuration and
-//! hands over to the library. Errors end here, printed with what to do.
+//! The `beaconhouse` command: parses arguments (clap; the report flags are
+//! built from `report::parameters`), loads the configuration and hands over
+//! to the library's `cli`, which does the work. Errors end here, printed
+//! with what to do.
 
 use std::ffi::OsStr;
-use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::Context;
-use beaconhouse::config::{Config, LogFormat};
-use beaconhouse::grant::{self, Grant, Holder};
-use beaconhouse::report::Reporter;
-use beaconhouse::report::output;
+use beaconhouse::cli;
+use beaconhouse::config::Config;
 use beaconhouse::report::parameters::{self, Parameter, Values};
-use beaconhouse::report::request::{ReportRequest, Subject, with_site_time_zone};
-use beaconhouse::report::vocabulary::{Format, ReportKind, Vocabulary};
-use beaconhouse::rollup::Rollup;
-use beaconhouse::store::clickhouse::Endpoints;
-use beaconhouse::store::retention_job::Retention;
+use beaconhouse::report::vocabulary::{ReportKind, Vocabulary};
 use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Arg, ArgAction, ArgMatches, FromArgMatches, Parser, Subcommand};
 
@@ -213,186 +205,48 @@ fn main() -> ExitCode {
     }
 }
 
+/// Loads the configuration and runs the command; prints what it returns.
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::CheckConfig { strict } => {
-            if let Some(exposed) = &config.exposed_secrets {
-                if strict {
-                    anyhow::bail!("{exposed}");
-                }
-                eprintln!("beaconhouse: warning: {exposed}");
+            let (warning, summary) = cli::check_config(&config, strict)?;
+            if let Some(warning) = warning {
+                eprintln!("beaconhouse: {warning}");
             }
-            // Reads clickhouse.ca_file; reaches nothing.
-            Endpoints::new(&config.clickhouse)?;
-            println!(
-                "configuration is valid: {} site(s), ClickHouse at {}, database {}{}",
-                config.sites.len(),
-                config.clickhouse.urls.join(", "),
-                config.clickhouse.database,
-                match &config.clickhouse.cluster {
-                    Some(cluster) => format!(" on cluster {cluster}"),
-                    None => String::new(),
-                }
-            );
-            Ok(())
+            println!("{summary}");
         }
-        Command::Healthcheck => {
-            let answer = healthcheck(config.admin_listen)?;
-            println!("{answer}");
-            Ok(())
-        }
+        Command::Healthcheck => println!("{}", cli::healthcheck(config.admin_listen)?),
         Command::Migrate => {
-            init_logging(config.log_format);
-            runtime()?.block_on(async {
-                let applied = beaconhouse::migrate::apply(&config.clickhouse).await?;
-                if applied.is_empty() {
-                    println!("schema is up to date");
-                } else {
-                    for file in applied {
-                        println!("applied {file}");
-                    }
-                }
-                anyhow::Ok(())
-            })
+            cli::init_logging(config.log_format);
+            for line in cli::migrate(&config)? {
+                println!("{line}");
+            }
         }
         Command::Rollup => {
-            init_logging(config.log_format);
-            // The rollup writes daily_stats and daily_filtered: the ingest user, not the reports'.
-            let rollup = Rollup::new(Endpoints::new(&config.clickhouse)?);
-            let days = runtime()?.block_on(rollup.roll_up(beaconhouse::clock::now_unix()))?;
-            println!("rolled up {} day(s)", days.len());
-            Ok(())
+            cli::init_logging(config.log_format);
+            println!("{}", cli::rollup(&config)?);
         }
         Command::Retention { dry_run } => {
-            init_logging(config.log_format);
-            let retention = Retention::new(
-                Endpoints::new(&config.clickhouse)?,
-                &config.clickhouse,
-                config.retention.clone(),
-            );
-            let today = beaconhouse::clock::day_of(beaconhouse::clock::now_unix());
-            let expired = runtime()?.block_on(async {
-                if dry_run {
-                    retention.expired(today).await
-                } else {
-                    retention.enforce(today, |_| {}).await
-                }
-            })?;
-            for expiry in expired {
-                println!("{}", expiry.describe(dry_run));
+            cli::init_logging(config.log_format);
+            for line in cli::retention(&config, dry_run)? {
+                println!("{line}");
             }
-            Ok(())
         }
         Command::Report { report } => {
-            init_logging(config.log_format);
-            let pairs = with_site_time_zone(report.pairs(), |site| {
-                config.sites.get(site).map(|s| s.time_zone.as_str())
-            });
-            let request = ReportRequest::from_pairs(report.kind, pairs, Format::Table)?;
-            if let Subject::Site(site) = request.subject() {
-                configured(&config, site)?;
-            }
-            let reporter = Reporter::new(
-                Endpoints::for_reports(&config.clickhouse, &config.reporting)?,
-                config.reporting.min_group_size,
-            );
-            let answer = runtime()?.block_on(reporter.run(&request))?;
-            print!("{}", output::render(&answer, request.format));
-            Ok(())
+            cli::init_logging(config.log_format);
+            print!("{}", cli::report(&config, report.kind, report.pairs())?);
         }
         Command::Share { site, expires, url } => {
-            configured(&config, &site)?;
-            let key = config.reporting.share_key.as_ref().context(
-                "shared links are off: set `reporting.share_key` (BEACONHOUSE_REPORTING_SHARE_KEY) to a secret from `openssl rand -hex 32`, the same on every collector",
-            )?;
-            let lifetime = grant::parse_lifetime(&expires)
-                .map_err(|problem| anyhow::anyhow!("--expires: {problem}"))?;
             let now = beaconhouse::clock::now_unix();
-            let expires = u64::from(now) + lifetime;
-            let link = Grant {
-                holder: Holder::Shared(site),
-                expires,
-            }
-            .sign(key.as_bytes());
-            let base = if url.is_empty() {
-                format!("http://{}", config.listen)
-            } else {
-                url.trim_end_matches('/').to_string()
-            };
-            println!("{base}/dashboard/#share={link}");
-            eprintln!(
-                "valid until {} UTC; change reporting.share_key to revoke every shared link",
-                beaconhouse::clock::utc_minute(now.saturating_add(lifetime as u32))
-            );
-            Ok(())
+            let (link, note) = cli::share(&config, &site, &expires, &url, now)?;
+            println!("{link}");
+            eprintln!("{note}");
         }
         Command::Serve => {
-            init_logging(config.log_format);
-            actix_web::rt::System::new()
-                .block_on(beaconhouse::serve::run(config))
-                .context("the collector stopped with an error")
+            cli::init_logging(config.log_format);
+            cli::serve(config)?;
         }
     }
-}
-
-/// Asks the admin listener for `/readyz` and returns its status line if it
-/// is 200. A wildcard address (`0.0.0.0`, `::`) is asked on loopback.
-fn healthcheck(admin: SocketAddr) -> anyhow::Result<String> {
-    let ip = match admin.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    let address = SocketAddr::new(ip, admin.port());
-    let timeout = Duration::from_secs(3);
-    let ask = || -> std::io::Result<String> {
-        let mut stream = TcpStream::connect_timeout(&address, timeout)?;
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
-        stream.write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-        let mut head = Vec::new();
-        stream.take(1024).read_to_end(&mut head)?;
-        let head = String::from_utf8_lossy(&head);
-        Ok(head.lines().next().unwrap_or_default().to_string())
-    };
-    let status_line = ask().with_context(|| {
-        format!("no answer from the admin listener at {address} (admin_listen, BEACONHOUSE_ADMIN_LISTEN)")
-    })?;
-    if status_line.split_whitespace().nth(1) != Some("200") {
-        anyhow::bail!("{address}/readyz answered {status_line:?}");
-    }
-    Ok(format!("ready: {address}/readyz answered {status_line}"))
-}
-
-/// Refuses a site the configuration does not have, listing those it has.
-fn configured(config: &Config, site: &str) -> anyhow::Result<()> {
-    if config.sites.contains_key(site) {
-        return Ok(());
-    }
-    let mut known: Vec<&str> = config.sites.keys().map(String::as_str).collect();
-    known.sort();
-    anyhow::bail!(
-        "--site {site:?} is not configured; configured sites: {}",
-        known.join(", ")
-    )
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
+    Ok(())
 }

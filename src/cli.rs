@@ -1,0 +1,356 @@
+//! What each `beaconhouse` subcommand does, given a validated [`Config`]:
+//! the library half of the command line. `main.rs` parses the arguments
+//! (clap), calls one of these, prints what it returns and reports its error;
+//! nothing here parses arguments or exits.
+//!
+//! Owns: the command bodies (`check-config`, `healthcheck`, `migrate`,
+//! `rollup`, `retention`, `report`, `share`, `serve`), each returning the
+//! text to print so a test can call it, and [`CliError`], every way one
+//! fails, each saying what to do.
+//! Must never: print a secret (a token, the share key, a password), or
+//! build a report other than through `Reporter::run`.
+
+use std::future::Future;
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::time::Duration;
+
+use crate::clock;
+use crate::config::{Config, ExposedSecrets, LogFormat};
+use crate::grant::{self, Grant, Holder};
+use crate::migrate::{self, MigrateError};
+use crate::report::output;
+use crate::report::request::{ReportRequest, Subject, with_site_time_zone};
+use crate::report::vocabulary::{Format, ReportKind, RequestError};
+use crate::report::{ReportError, Reporter};
+use crate::rollup::{Rollup, RollupError};
+use crate::serve::{self, ServeError};
+use crate::store::clickhouse::{Endpoints, TlsError};
+use crate::store::retention_job::{Retention, RetentionError};
+
+/// Longest the health check waits for the admin listener, per step.
+const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// `check-config --strict` on a file whose secrets others may read.
+    #[error("{0}")]
+    ExposedSecrets(ExposedSecrets),
+    #[error("--site {site:?} is not configured; configured sites: {known}")]
+    UnknownSite { site: String, known: String },
+    #[error(
+        "shared links are off: set `reporting.share_key` (BEACONHOUSE_REPORTING_SHARE_KEY) to a secret from `openssl rand -hex 32`, the same on every collector"
+    )]
+    SharingOff,
+    #[error("--expires: {0}")]
+    Lifetime(String),
+    #[error(
+        "no answer from the admin listener at {address} (admin_listen, BEACONHOUSE_ADMIN_LISTEN): {cause}"
+    )]
+    NoAnswer {
+        address: SocketAddr,
+        cause: std::io::Error,
+    },
+    #[error("{address}/readyz answered {status_line:?}")]
+    NotReady {
+        address: SocketAddr,
+        status_line: String,
+    },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+    #[error(transparent)]
+    Rollup(#[from] RollupError),
+    #[error(transparent)]
+    Retention(#[from] RetentionError),
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error("the collector stopped with an error")]
+    Serve(#[from] ServeError),
+}
+
+/// `check-config`: the configuration is valid (it loaded); warns, or with
+/// `strict` fails, when the file holds secrets its group or others may read.
+/// Returns the warning, if any, and the summary to print.
+pub fn check_config(config: &Config, strict: bool) -> Result<(Option<String>, String), CliError> {
+    let warning = match &config.exposed_secrets {
+        Some(exposed) if strict => return Err(CliError::ExposedSecrets(exposed.clone())),
+        Some(exposed) => Some(format!("warning: {exposed}")),
+        None => None,
+    };
+    // Reads clickhouse.ca_file; reaches nothing.
+    Endpoints::new(&config.clickhouse)?;
+    let summary = format!(
+        "configuration is valid: {} site(s), ClickHouse at {}, database {}{}",
+        config.sites.len(),
+        config.clickhouse.urls.join(", "),
+        config.clickhouse.database,
+        match &config.clickhouse.cluster {
+            Some(cluster) => format!(" on cluster {cluster}"),
+            None => String::new(),
+        }
+    );
+    Ok((warning, summary))
+}
+
+/// `healthcheck`: the status line of the admin listener's `/readyz` if it
+/// is 200, for container health checks (the image has no HTTP client).
+pub fn healthcheck(admin: SocketAddr) -> Result<String, CliError> {
+    let address = reachable(admin);
+    let ask = || -> std::io::Result<String> {
+        let mut stream = TcpStream::connect_timeout(&address, HEALTHCHECK_TIMEOUT)?;
+        stream.set_read_timeout(Some(HEALTHCHECK_TIMEOUT))?;
+        stream.set_write_timeout(Some(HEALTHCHECK_TIMEOUT))?;
+        stream.write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut head = Vec::new();
+        stream.take(1024).read_to_end(&mut head)?;
+        let head = String::from_utf8_lossy(&head);
+        Ok(head.lines().next().unwrap_or_default().to_string())
+    };
+    let status_line = ask().map_err(|cause| CliError::NoAnswer { address, cause })?;
+    if status_line.split_whitespace().nth(1) != Some("200") {
+        return Err(CliError::NotReady {
+            address,
+            status_line,
+        });
+    }
+    Ok(format!("ready: {address}/readyz answered {status_line}"))
+}
+
+/// Where to ask a listener bound to `address`: a wildcard address (`0.0.0.0`,
+/// `::`) is asked on loopback.
+fn reachable(address: SocketAddr) -> SocketAddr {
+    let ip = match address.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, address.port())
+}
+
+/// `migrate`: applies `schema/`; one line per file applied.
+pub fn migrate(config: &Config) -> Result<Vec<String>, CliError> {
+    let applied = block_on(migrate::apply(&config.clickhouse))??;
+    if applied.is_empty() {
+        return Ok(vec!["schema is up to date".into()]);
+    }
+    Ok(applied
+        .iter()
+        .map(|file| format!("applied {file}"))
+        .collect())
+}
+
+/// `rollup`: computes the reports' daily rollup for every ended day that
+/// needs it, as the ingest user (the reports' user may not write).
+pub fn rollup(config: &Config) -> Result<String, CliError> {
+    let rollup = Rollup::new(Endpoints::new(&config.clickhouse)?);
+    let days = block_on(rollup.roll_up(clock::now_unix()))??;
+    Ok(format!("rolled up {} day(s)", days.len()))
+}
+
+/// `retention`: drops (or, on a dry run, lists) the months whose retention
+/// period has ended; one line per table.
+pub fn retention(config: &Config, dry_run: bool) -> Result<Vec<String>, CliError> {
+    let retention = Retention::new(
+        Endpoints::new(&config.clickhouse)?,
+        &config.clickhouse,
+        config.retention.clone(),
+    );
+    let today = clock::day_of(clock::now_unix());
+    let expired = block_on(async {
+        if dry_run {
+            retention.expired(today).await
+        } else {
+            retention.enforce(today, |_| {}).await
+        }
+    })??;
+    Ok(expired
+        .iter()
+        .map(|expiry| expiry.describe(dry_run))
+        .collect())
+}
+
+/// `report <kind>`: the report the flags ask for, printed as a table unless
+/// `--format` says otherwise. The pairs reach the same parser as the API's
+/// query string, with the site's own time zone by default.
+pub fn report<'a>(
+    config: &'a Config,
+    kind: ReportKind,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<String, CliError> {
+    let pairs = with_site_time_zone(pairs, |site| {
+        config.sites.get(site).map(|s| s.time_zone.as_str())
+    });
+    let request = ReportRequest::from_pairs(kind, pairs, Format::Table)?;
+    if let Subject::Site(site) = request.subject() {
+        configured(config, site)?;
+    }
+    let reporter = Reporter::new(
+        Endpoints::for_reports(&config.clickhouse, &config.reporting)?,
+        config.reporting.min_group_size,
+    );
+    let answer = block_on(reporter.run(&request))??;
+    Ok(output::render(&answer, request.format))
+}
+
+/// `share`: a link to one site's dashboard that works without a token until
+/// it expires, and a note saying until when and how to revoke it.
+pub fn share(
+    config: &Config,
+    site: &str,
+    expires: &str,
+    url: &str,
+    now: u32,
+) -> Result<(String, String), CliError> {
+    configured(config, site)?;
+    let key = config
+        .reporting
+        .share_key
+        .as_ref()
+        .ok_or(CliError::SharingOff)?;
+    let lifetime = grant::parse_lifetime(expires).map_err(CliError::Lifetime)?;
+    let link = Grant {
+        holder: Holder::Shared(site.to_string()),
+        expires: u64::from(now) + lifetime,
+    }
+    .sign(key.as_bytes());
+    let base = if url.is_empty() {
+        format!("http://{}", config.listen)
+    } else {
+        url.trim_end_matches('/').to_string()
+    };
+    let note = format!(
+        "valid until {} UTC; change reporting.share_key to revoke every shared link",
+        clock::utc_minute(now.saturating_add(lifetime as u32))
+    );
+    Ok((format!("{base}/dashboard/#share={link}"), note))
+}
+
+/// `serve`: runs the collector until SIGINT or SIGTERM.
+pub fn serve(config: Config) -> Result<(), CliError> {
+    actix_web::rt::System::new().block_on(serve::run(config))?;
+    Ok(())
+}
+
+/// Sends the log to standard error, as JSON or text, filtered by `RUST_LOG`
+/// (default `info`).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Refuses a site the configuration does not have, listing those it has.
+fn configured(config: &Config, site: &str) -> Result<(), CliError> {
+    if config.sites.contains_key(site) {
+        return Ok(());
+    }
+    let mut known: Vec<&str> = config.sites.keys().map(String::as_str).collect();
+    known.sort();
+    Err(CliError::UnknownSite {
+        site: site.to_string(),
+        known: known.join(", "),
+    })
+}
+
+/// Runs `work` to completion on a runtime of its own: a command does one
+/// thing, so one thread is enough.
+fn block_on<F: Future>(work: F) -> Result<F::Output, CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    Ok(runtime.block_on(work))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(toml: &str) -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("beaconhouse.toml");
+        std::fs::write(&path, toml).unwrap();
+        Config::load(Some(&path)).unwrap()
+    }
+
+    const SITES: &str = "[[sites]]\nid = \"optimumabq.com\"\nhostnames = [\"optimumabq.com\"]\n\n[[sites]]\nid = \"blog.example\"\nhostnames = [\"blog.example\"]\n";
+
+    #[test]
+    fn wildcard_listeners_are_asked_on_loopback() {
+        let asked = |text: &str| reachable(text.parse().unwrap()).to_string();
+        assert_eq!(asked("0.0.0.0:9091"), "127.0.0.1:9091");
+        assert_eq!(asked("[::]:9091"), "[::1]:9091");
+        assert_eq!(asked("10.1.2.3:9091"), "10.1.2.3:9091");
+    }
+
+    #[test]
+    fn a_silent_admin_listener_is_named_with_its_key() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        drop(listener);
+        let error = healthcheck(address).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!(
+                "no answer from the admin listener at {address} (admin_listen, BEACONHOUSE_ADMIN_LISTEN): "
+            )),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_link_is_for_a_configured_site_with_a_key_and_a_lifetime() {
+        let now = 1_796_083_200; // 2026-12-01 00:00 UTC
+        let without_key = config(SITES);
+        assert!(matches!(
+            share(&without_key, "optimumabq.com", "30d", "", now),
+            Err(CliError::SharingOff)
+        ));
+        let key = "k".repeat(64);
+        let with_key = config(&format!("{SITES}\n[reporting]\nshare_key = \"{key}\"\n"));
+        let error = share(&with_key, "elsewhere.example", "30d", "", now)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "--site \"elsewhere.example\" is not configured; configured sites: blog.example, optimumabq.com"
+        );
+        assert!(matches!(
+            share(&with_key, "optimumabq.com", "400d", "", now),
+            Err(CliError::Lifetime(_))
+        ));
+        let (link, note) = share(
+            &with_key,
+            "optimumabq.com",
+            "30d",
+            "https://stats.optimumabq.com/",
+            now,
+        )
+        .unwrap();
+        let grant = link
+            .strip_prefix("https://stats.optimumabq.com/dashboard/#share=")
+            .unwrap();
+        let verified = Grant::read(grant)
+            .unwrap()
+            .check(key.as_bytes(), u64::from(now))
+            .unwrap();
+        assert_eq!(verified.holder, Holder::Shared("optimumabq.com".into()));
+        assert_eq!(verified.expires, u64::from(now) + 30 * 86_400);
+        assert!(
+            note.starts_with("valid until 2026-12-31 00:00 UTC"),
+            "{note}"
+        );
+        assert!(!note.contains(&key) && !link.contains(&key));
+    }
+}
