@@ -4,13 +4,11 @@
 //! asserts exact counts, read once the collector has accounted for every hit
 //! (`Collector::settled`).
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use common::{CHROME, ClickHouse, Collector, enc};
+use crate::common::{self, CHROME, ClickHouse, Collector, enc};
 
 /// One fault test at a time: each runs its own server, and they measure time.
 static SERIAL: Mutex<()> = Mutex::new(());

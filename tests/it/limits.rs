@@ -9,12 +9,10 @@
 //! `BEACONHOUSE_TEST_CLICKHOUSE_URL` says: a test adds a user to its
 //! `users.d`.
 
-mod common;
-
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{ClickHouse, Collector, enc, eventually};
+use crate::common::{self, ClickHouse, Collector, enc, eventually};
 use serde_json::Value;
 
 const TOKEN: &str = "limits-token-0123456789abcdef0123456789ab";
