@@ -12,8 +12,6 @@
 //! holds, and [`Collector::settled`] waits until a collector has accounted for
 //! every hit it answered, after which ClickHouse's contents are final.
 
-#![allow(dead_code)] // each test binary uses a different part of the harness
-
 pub mod cluster;
 pub mod geoip;
 pub mod known_hits;
