@@ -43,7 +43,7 @@ fn setup(prefix: &str) -> (ClickHouse, String) {
     (clickhouse, db)
 }
 
-/// A new database on the server shared by this binary's tests, for those
+/// A new database on the server shared by every module's tests, for those
 /// that do not stop it.
 fn shared(prefix: &str) -> (&'static ClickHouse, String) {
     let clickhouse = common::clickhouse();

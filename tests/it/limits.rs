@@ -5,8 +5,8 @@
 //! `http.request_timeout_ms` and an idle connection at `http.keep_alive_ms`;
 //! a client that keeps failing to sign in is slowed.
 //!
-//! This binary starts its own clickhouse-server whatever
-//! `BEACONHOUSE_TEST_CLICKHOUSE_URL` says: a test adds a user to its
+//! These tests start a clickhouse-server of their own, not the shared one,
+//! whatever `BEACONHOUSE_TEST_CLICKHOUSE_URL` says: a test adds a user to its
 //! `users.d`.
 
 use std::sync::OnceLock;
@@ -25,7 +25,7 @@ sites = ["*"]
 campaigns = ["*"]
 "#;
 
-/// This binary's own clickhouse-server.
+/// This module's own clickhouse-server.
 fn clickhouse() -> &'static ClickHouse {
     static OWN: OnceLock<ClickHouse> = OnceLock::new();
     OWN.get_or_init(ClickHouse::start)
