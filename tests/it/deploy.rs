@@ -57,7 +57,7 @@ fn render(name: &str, text: &str, substitutions: &[(&str, &str)]) -> String {
     for (from, to) in substitutions {
         assert!(
             text.contains(from),
-            "deploy/{name} no longer contains {from:?}: update tests/deploy.rs with it"
+            "deploy/{name} no longer contains {from:?}: update tests/it/deploy.rs with it"
         );
         text = text.replace(from, to);
     }
