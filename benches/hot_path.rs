@@ -22,7 +22,7 @@ use beaconhouse::row::{EventRow, Record};
 use beaconhouse::spool::{Spool, SpoolSettings, SyncMode};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
-#[path = "../tests/common/geoip.rs"]
+#[path = "../tests/it/common/geoip.rs"]
 mod geoip;
 
 const UAS: [&str; 6] = [

@@ -24,7 +24,7 @@
 -- collector's reports user is deploy/clickhouse-reports-user.xml, which can
 -- write nothing but reads the whole database.
 --
--- tests/deploy.rs parses every statement with a current ClickHouse (chdb).
+-- tests/it/deploy.rs parses every statement with a current ClickHouse (chdb).
 
 CREATE ROLE IF NOT EXISTS beaconhouse_reporting;
 GRANT SELECT ON beaconhouse.events TO beaconhouse_reporting;

@@ -5,7 +5,7 @@
 # and openssl (Debian packages) needs root (or sudo).
 #
 # BEACONHOUSE_TEST_CLICKHOUSE_URL=http://host:8123 uses a running server instead
-# of starting one per test binary.
+# of starting one for the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +19,7 @@ if [ -z "${BEACONHOUSE_TEST_CLICKHOUSE_URL:-}" ] \
 fi
 
 if [ ! -f /usr/share/java/zookeeper.jar ] || ! command -v java >/dev/null; then
-  echo "==> installing zookeeper and a Java runtime (Debian packages; tests/cluster.rs runs a ClickHouse cluster on them)"
+  echo "==> installing zookeeper and a Java runtime (Debian packages; tests/it/cluster.rs runs a ClickHouse cluster on them)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper default-jre-headless
 fi
@@ -30,7 +30,7 @@ if ! command -v chromium >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
 fi
 
-# tests/deploy.rs runs the deploy files with the real tools; tests/clickhouse_tls.rs
+# tests/it/deploy.rs runs the deploy files with the real tools; tests/it/clickhouse_tls.rs
 # runs nginx and openssl too.
 missing=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
@@ -39,7 +39,7 @@ command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "==> installing ${missing[*]} (Debian packages; tests/deploy.rs runs them)"
+  echo "==> installing ${missing[*]} (Debian packages; tests/it/deploy.rs runs them)"
   as_root apt-get update -qq
   # nginx's and caddy's packages start their service on ports 80 and 2019
   # where the init system lets them; the tests start their own, so a

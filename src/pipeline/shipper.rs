@@ -23,7 +23,7 @@
 //! duplicates on a single server, for the first batch after a restart (cut
 //! anew from the spool, so in general a different block), and for a retry
 //! that comes after more than 100 other inserts into the shard (18.16's
-//! `replicated_deduplication_window`). `tests/cluster.rs` measures what the
+//! `replicated_deduplication_window`). `tests/it/cluster.rs` measures what the
 //! engine catches and what it does not.
 //! Must never: log row contents.
 

@@ -8,11 +8,9 @@
 //! so that local day runs from 06:00 UTC to 07:00 UTC the next day (25 hours).
 //! `min_group_size` is 3 here.
 
-mod common;
-
 use std::sync::OnceLock;
 
-use common::{Beaconhouse, ClickHouse, Collector, known_hits};
+use crate::common::{self, Beaconhouse, ClickHouse, Collector, known_hits};
 use serde_json::{Value, json};
 
 const MARKETING: &str = "marketing-token-0123456789abcdef0123456789";

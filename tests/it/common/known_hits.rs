@@ -1,6 +1,6 @@
 //! Known hits for the report tests: events and email opens whose every
-//! figure is worked out by hand in `tests/report.rs`, inserted with SQL so
-//! timestamps and visitor ids are exact. `tests/cluster.rs` inserts the same
+//! figure is worked out by hand in `tests/it/report.rs`, inserted with SQL so
+//! timestamps and visitor ids are exact. `tests/it/cluster.rs` inserts the same
 //! into a cluster and expects the same reports.
 //!
 //! Site time zone America/Denver; clocks went back on 2026-11-01 at 08:00

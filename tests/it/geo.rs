@@ -1,7 +1,6 @@
 //! GeoIP lookups against a database the test writes itself.
 
-mod common;
-
+use crate::common;
 use beaconhouse::enrich::geo::{GeoLookup, Location, Precision};
 
 fn fixture() -> (tempfile::TempDir, std::path::PathBuf) {

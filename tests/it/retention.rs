@@ -4,9 +4,7 @@
 //! `beaconhouse serve` must drop exactly the expired months, and every other
 //! row must stay.
 
-mod common;
-
-use common::{Beaconhouse, ClickHouse, Collector, SETTLE};
+use crate::common::{self, Beaconhouse, ClickHouse, Collector, SETTLE};
 
 /// A migrated database of a test's own.
 struct Scratch {

@@ -4,13 +4,11 @@
 //! asserts exact counts, read once the collector has accounted for every hit
 //! (`Collector::settled`).
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use common::{CHROME, ClickHouse, Collector, enc};
+use crate::common::{self, CHROME, ClickHouse, Collector, enc};
 
 /// One fault test at a time: each runs its own server, and they measure time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -45,7 +43,7 @@ fn setup(prefix: &str) -> (ClickHouse, String) {
     (clickhouse, db)
 }
 
-/// A new database on the server shared by this binary's tests, for those
+/// A new database on the server shared by every module's tests, for those
 /// that do not stop it.
 fn shared(prefix: &str) -> (&'static ClickHouse, String) {
     let clickhouse = common::clickhouse();

@@ -5,16 +5,14 @@
 //! `http.request_timeout_ms` and an idle connection at `http.keep_alive_ms`;
 //! a client that keeps failing to sign in is slowed.
 //!
-//! This binary starts its own clickhouse-server whatever
-//! `BEACONHOUSE_TEST_CLICKHOUSE_URL` says: a test adds a user to its
+//! These tests start a clickhouse-server of their own, not the shared one,
+//! whatever `BEACONHOUSE_TEST_CLICKHOUSE_URL` says: a test adds a user to its
 //! `users.d`.
-
-mod common;
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{ClickHouse, Collector, enc, eventually};
+use crate::common::{self, ClickHouse, Collector, enc, eventually};
 use serde_json::Value;
 
 const TOKEN: &str = "limits-token-0123456789abcdef0123456789ab";
@@ -27,7 +25,7 @@ sites = ["*"]
 campaigns = ["*"]
 "#;
 
-/// This binary's own clickhouse-server.
+/// This module's own clickhouse-server.
 fn clickhouse() -> &'static ClickHouse {
     static OWN: OnceLock<ClickHouse> = OnceLock::new();
     OWN.get_or_init(ClickHouse::start)

@@ -8,13 +8,11 @@
 //! its own database. They wait on facts: a collector's counters, every node
 //! answering the same.
 
-mod common;
-
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
-use common::cluster::{self, Cluster, REPLICA_CATCH_UP};
-use common::{Beaconhouse, CHROME, Collector, FIREFOX, eventually, known_hits};
+use crate::common::cluster::{self, Cluster, REPLICA_CATCH_UP};
+use crate::common::{self, Beaconhouse, CHROME, Collector, FIREFOX, eventually, known_hits};
 
 /// The cluster, for one test at a time, with every node running.
 fn cluster() -> MutexGuard<'static, Cluster> {

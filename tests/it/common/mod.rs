@@ -4,15 +4,14 @@
 //! themselves.
 //!
 //! `BEACONHOUSE_TEST_CLICKHOUSE_URL` points the tests at a running server;
-//! otherwise one is started per test binary on free loopback ports with its own
-//! data directory (`deploy/clickhouse-dev.sh`) and stopped when the tests end.
+//! otherwise one is started, once for every module of the test binary, on
+//! free loopback ports with its own data directory (`deploy/clickhouse-dev.sh`)
+//! and stopped when the tests end.
 //! A missing server binary fails the tests with the command that installs it.
 //!
 //! Tests wait on facts, never on time: [`eventually`] polls a check until it
 //! holds, and [`Collector::settled`] waits until a collector has accounted for
 //! every hit it answered, after which ClickHouse's contents are final.
-
-#![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod cluster;
 pub mod geoip;
@@ -88,7 +87,7 @@ impl Drop for ClickHouse {
     }
 }
 
-/// The server shared by every test of this binary.
+/// The server shared by every test of every module.
 pub fn clickhouse() -> &'static ClickHouse {
     static SHARED: OnceLock<ClickHouse> = OnceLock::new();
     SHARED.get_or_init(|| match std::env::var("BEACONHOUSE_TEST_CLICKHOUSE_URL") {
@@ -747,8 +746,10 @@ impl Drop for Collector {
     }
 }
 
-/// How many inserts ClickHouse is running (system.processes has no database
-/// column on 18.16; the fault tests run one at a time).
+/// How many inserts ClickHouse is running, whoever sent them
+/// (system.processes has no database column on 18.16). On the shared server
+/// that counts other modules' inserts too, which only makes the wait longer:
+/// none of them lasts.
 const INSERTS_RUNNING: &str =
     "SELECT count() FROM system.processes WHERE query LIKE 'INSERT%' FORMAT TSV";
 

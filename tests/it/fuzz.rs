@@ -765,11 +765,11 @@ fn forwarded_for_walk() {
 // enrich::ua: user-agent classes and bots
 
 fn browsers() -> Vec<String> {
-    seed_file(include_str!("fuzz/browsers.txt"))
+    seed_file(include_str!("../fuzz/browsers.txt"))
 }
 
 fn bots() -> Vec<String> {
-    seed_file(include_str!("fuzz/bots.txt"))
+    seed_file(include_str!("../fuzz/bots.txt"))
 }
 
 /// Tokens that make any user agent a bot's.

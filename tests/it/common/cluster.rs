@@ -2,7 +2,8 @@
 //! (`deploy/zookeeper-dev.sh`) and three clickhouse-server nodes
 //! (`deploy/clickhouse-dev.sh`) on free loopback ports, in two shards: the
 //! first with two replicas (nodes 0 and 1), the second with one (node 2).
-//! Started once per test binary; the processes stop when the tests end.
+//! Started once, by the first test that asks; the processes stop when the
+//! test binary ends.
 //!
 //! The node configuration comes from [`shared_config`] and [`node_config`],
 //! which also wrote `deploy/cluster/` (the operator's example, held equal to
@@ -57,7 +58,7 @@ pub struct Layout {
 /// pulls it from `/etc/metrika.xml`, and leaves no ZooKeeper without it).
 pub fn shared_config(layout: &Layout) -> String {
     let mut xml = String::from(
-        "<!-- beaconhouse: the same file on every ClickHouse node, in /etc/clickhouse-server/config.d/.\n     Written by tests/common/cluster.rs, whose test cluster runs on this text (deploy/CLUSTER.md). -->\n<yandex>\n    <zookeeper replace=\"replace\">\n",
+        "<!-- beaconhouse: the same file on every ClickHouse node, in /etc/clickhouse-server/config.d/.\n     Written by tests/it/common/cluster.rs, whose test cluster runs on this text (deploy/CLUSTER.md). -->\n<yandex>\n    <zookeeper replace=\"replace\">\n",
     );
     for (host, port) in &layout.zookeeper {
         xml.push_str(&format!(
@@ -89,7 +90,7 @@ pub fn shared_config(layout: &Layout) -> String {
 /// listens, the host name replicas fetch parts from, and its macros.
 pub fn node_config(shard: usize, node: &Node) -> String {
     format!(
-        "<!-- beaconhouse: node {replica}'s own settings, in /etc/clickhouse-server/config.d/ next to cluster.xml.\n     Written by tests/common/cluster.rs (deploy/CLUSTER.md). -->\n<yandex>\n    <listen_host>{listen}</listen_host>\n    <interserver_http_host>{host}</interserver_http_host>\n    <macros replace=\"replace\">\n        <shard>{shard:02}</shard>\n        <replica>{replica}</replica>\n    </macros>\n</yandex>\n",
+        "<!-- beaconhouse: node {replica}'s own settings, in /etc/clickhouse-server/config.d/ next to cluster.xml.\n     Written by tests/it/common/cluster.rs (deploy/CLUSTER.md). -->\n<yandex>\n    <listen_host>{listen}</listen_host>\n    <interserver_http_host>{host}</interserver_http_host>\n    <macros replace=\"replace\">\n        <shard>{shard:02}</shard>\n        <replica>{replica}</replica>\n    </macros>\n</yandex>\n",
         replica = node.replica,
         listen = node.listen,
         host = node.host,

@@ -7,9 +7,7 @@
 //! are answered from `daily_filtered` and the others from `events`: both
 //! paths are attacked.
 
-mod common;
-
-use common::{Beaconhouse, ClickHouse, Collector};
+use crate::common::{self, Beaconhouse, ClickHouse, Collector};
 use serde_json::Value;
 
 const TOKEN: &str = "curious-staff-token-0123456789abcdef012345";

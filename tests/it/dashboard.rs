@@ -8,13 +8,11 @@
 //! France, so `country==FR` is withheld; a campaign opened by nine
 //! recipients, a small one opened by two, and one the token may not read.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::common::{self, Beaconhouse, ClickHouse, Collector, Response};
 use beaconhouse::grant::{Grant, Holder};
-use common::{Beaconhouse, ClickHouse, Collector, Response};
 use serde_json::Value;
 
 const TOKEN: &str = "dashboard-token-0123456789abcdef0123456789";

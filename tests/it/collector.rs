@@ -1,9 +1,7 @@
 //! End to end: a real clickhouse-server, the real binary, real HTTP hits, rows
 //! read back with SQL.
 
-mod common;
-
-use common::{CHROME, ClickHouse, Collector, FIREFOX, enc};
+use crate::common::{self, CHROME, ClickHouse, Collector, FIREFOX, enc};
 
 const GOOGLE_PROXY: &str =
     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)";

@@ -18,8 +18,6 @@
 //! Missing tools fail the tests with the Debian package to install
 //! (`tests/run.sh` installs them): nginx, caddy, systemd, docker-compose, openssl.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -27,7 +25,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Beaconhouse, CHROME, ClickHouse, Collector, Response, run, tool, within};
+use crate::common::{
+    self, Beaconhouse, CHROME, ClickHouse, Collector, Response, run, tool, within,
+};
 
 /// How long nginx or Caddy may take to answer on its port.
 const PROXY_START: Duration = Duration::from_secs(30);
@@ -57,7 +57,7 @@ fn render(name: &str, text: &str, substitutions: &[(&str, &str)]) -> String {
     for (from, to) in substitutions {
         assert!(
             text.contains(from),
-            "deploy/{name} no longer contains {from:?}: update tests/deploy.rs with it"
+            "deploy/{name} no longer contains {from:?}: update tests/it/deploy.rs with it"
         );
         text = text.replace(from, to);
     }

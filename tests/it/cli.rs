@@ -1,11 +1,9 @@
 //! The command line: `check-config` and start-up refusals and warnings,
 //! without ClickHouse.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 
-use common::{Beaconhouse, COLLECTOR_START, eventually};
+use crate::common::{self, Beaconhouse, COLLECTOR_START, eventually};
 
 /// A configuration file, mode 0600 (as `tempfile` makes it).
 fn config_file(text: &str) -> tempfile::NamedTempFile {

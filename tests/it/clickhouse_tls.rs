@@ -10,14 +10,12 @@
 //!
 //! nginx and openssl are Debian packages (`tests/run.sh` installs them).
 
-mod common;
-
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use common::{Beaconhouse, CHROME, ClickHouse, Collector, eventually, run, tool};
+use crate::common::{self, Beaconhouse, CHROME, ClickHouse, Collector, eventually, run, tool};
 
 /// How long nginx may take to listen.
 const PROXY_START: Duration = Duration::from_secs(30);
