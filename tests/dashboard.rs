@@ -1,7 +1,9 @@
 //! The dashboard against a real ClickHouse and the real binary: sign-in,
 //! sessions and shared links over HTTP, then the page itself in Debian's
 //! Chromium, driven by `tests/browser/dashboard.py` (Python Playwright,
-//! pointed at `/usr/bin/chromium`; `tests/run.sh` installs both).
+//! pointed at `/usr/bin/chromium`; `tests/run.sh` installs both); and the
+//! page's pure day and period functions under their own tests in the same
+//! Chromium (`tests/browser/unit.py`).
 //!
 //! Seeded data: about 120 daily visitors over the last four weeks plus a few
 //! today, on a site whose reports are in America/Denver; two of them from
@@ -11,7 +13,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use beaconhouse::grant::{Grant, Holder};
 use common::{Beaconhouse, ClickHouse, Collector, Response};
@@ -561,17 +562,10 @@ fn a_shared_link_shows_one_site_until_it_expires_or_the_key_changes() {
     assert!(!ok && stderr.contains("reporting.share_key"), "{stderr}");
 }
 
-/// `python3 tests/browser/<script>`.
-fn browser_script(script: &str) -> Command {
-    let mut command = Command::new("python3");
-    command.arg(format!(
-        "{}/tests/browser/{script}",
-        env!("CARGO_MANIFEST_DIR")
-    ));
-    command
+#[test]
+fn the_dashboards_day_and_period_functions_pass_their_tests_in_chromium() {
+    common::javascript_tests("tests/browser/dates.test.js");
 }
-
-const PYTHON: &str = "python3 runs (tests/run.sh installs Python Playwright and Debian's chromium)";
 
 /// Where the browser test leaves its screenshots.
 fn screenshots() -> PathBuf {
@@ -591,7 +585,7 @@ fn the_dashboard_in_chromium_shows_the_apis_figures() {
     let expired_link = format!("{}/dashboard/#share={expired}", dashboard.collector.base);
     let out = screenshots();
     std::fs::create_dir_all(&out).unwrap();
-    let run = browser_script("dashboard.py")
+    let run = common::browser_script("dashboard.py")
         .args([
             "--base",
             &dashboard.collector.base,
@@ -605,7 +599,7 @@ fn the_dashboard_in_chromium_shows_the_apis_figures() {
         .arg("--out")
         .arg(&out)
         .output()
-        .expect(PYTHON);
+        .expect(common::PLAYWRIGHT);
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
     println!("{stdout}");
