@@ -7,7 +7,8 @@ own modules run there: native ES modules, no build step, no Node.
 The module exports `tests`, an object of named functions that throw to fail
 (they may be async). The repository is served to the page from a made-up
 origin by Playwright itself, so the test module imports the code under test
-by its relative path and nothing touches the network. Prints one line per
+by its relative path (and the tracker at /t.js, as served) and nothing
+touches the network. Prints one line per
 test (PASS/FAIL name: detail) and exits 0 only if there was a test and
 every test passed.
 """
@@ -26,6 +27,9 @@ ORIGIN = "http://unit.test"
 # local date at a day's UTC midnight is that day in one and the day before in
 # the other: code that mixes local and UTC dates fails in one of them.
 TIME_ZONES = ("America/Denver", "Europe/Berlin")
+# Files the collector serves under another name: the tracker finds its
+# collector from its own URL.
+SERVED_AS = {"/t.js": "src/http/tracker.min.js"}
 
 # Imports the module and runs its tests in order, each to its end.
 RUN_TESTS = """async (path) => {
@@ -50,7 +54,7 @@ def serve_repository(route):
     if path == "/":
         route.fulfill(status=200, body="<!doctype html><title>unit tests</title>", content_type="text/html")
         return
-    file = os.path.realpath(os.path.join(ROOT, path.lstrip("/")))
+    file = os.path.realpath(os.path.join(ROOT, SERVED_AS.get(path, path.lstrip("/"))))
     if not file.startswith(ROOT + os.sep) or not os.path.isfile(file):
         route.fulfill(status=404, body="not in the repository")
         return
