@@ -2,7 +2,7 @@
 // campaign's opens (proxied and direct), by day, mail client and country.
 
 import { statsUrl } from './api.js';
-import { $, h, fmt, fmtPercent, busy, card, csvLink, errorBox, fileSafe, loadingText, shareBar, displayValue } from './dom.js';
+import { $, h, fmt, busy, card, csvLink, errorBox, fileSafe, loadingText, groupRows } from './dom.js';
 import { chartCard, showSeries } from './chart.js';
 import { app, urlFor, followLink, periodPairs, track, setNotes, everyRow, redraw } from './view.js';
 
@@ -125,20 +125,7 @@ export function renderCampaign() {
 function emailRows(rows, label, dim) {
   if (!rows || !rows.length) return h('p', { class: 'placeholder' }, 'No opens in this period.');
   const k = app.me.min_group_size;
-  const body = h('tbody');
-  let folded = false;
-  for (const row of rows) {
-    const other = row.value === '(other)';
-    folded = folded || other;
-    const shown = displayValue(dim, row.value);
-    const bar = shareBar(row.share);
-    body.append(h('tr', { data: { row: '', value: row.value } },
-      h('th', { scope: 'row', class: 'cell-value' }, bar, h('span', { class: 'value' + (other ? ' other' : '') }, shown),
-        dim === 'country' && shown !== row.value && /^[A-Z]{2}$/.test(row.value) ? h('span', { class: 'code' }, row.value) : null),
-      h('td', { class: 'num', data: { cell: 'unique' } }, fmt(row.unique)),
-      h('td', { class: 'num', data: { cell: 'count' } }, fmt(row.count)),
-      h('td', { class: 'num share-col muted' }, row.share == null ? '—' : fmtPercent(row.share))));
-  }
+  const { body, folded } = groupRows(dim, rows);
   const parts = [h('div', { class: 'table-scroll' }, h('table', { class: 'data rows' },
     h('thead', null, h('tr', null, h('th', { scope: 'col' }, label), h('th', { scope: 'col', class: 'num' }, 'Recipients'),
       h('th', { scope: 'col', class: 'num' }, 'Opens'), h('th', { scope: 'col', class: 'num share-col' }, 'Share'))),

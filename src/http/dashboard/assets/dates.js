@@ -8,8 +8,8 @@
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
 const DAY_MS = 86400000;
 
-export const toDate = (day) => new Date(day + 'T00:00:00Z');
-export const isoDay = (date) => date.toISOString().slice(0, 10);
+const toDate = (day) => new Date(day + 'T00:00:00Z');
+const isoDay = (date) => date.toISOString().slice(0, 10);
 
 export function addDays(day, n) {
   const date = toDate(day);

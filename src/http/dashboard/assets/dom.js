@@ -42,7 +42,7 @@ function append(el, kids) {
 
 export const fmt = (n) => (n == null ? '—' : n.toLocaleString('en-US'));
 
-export function fmtPercent(n) {
+function fmtPercent(n) {
   return n.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 }) + '%';
 }
 
@@ -103,7 +103,7 @@ export const fileSafe = (text) => String(text).replace(/[^A-Za-z0-9._-]+/g, '_')
 
 // A row's share of the total's uniques as a bar behind its value; the
 // width is set through the CSSOM, which the CSP allows.
-export function shareBar(share) {
+function shareBar(share) {
   const bar = h('span', { class: 'bar', 'aria-hidden': 'true' });
   bar.style.width = Math.max(0, Math.min(100, share || 0)) + '%';
   return bar;
@@ -112,8 +112,33 @@ export function shareBar(share) {
 let regionNames = null;
 try { regionNames = new Intl.DisplayNames(['en'], { type: 'region' }); } catch (e) { regionNames = null; }
 
+// A grouped report's rows (by `dim`) as a tbody, and whether `(other)`
+// folded some: each row's value over its share bar (a country's code beside
+// its name), then its people, its count and its share. A value reads as
+// text, or as what `pick(row, shown)` makes of it (the panels' filter
+// buttons); `(other)` is always text.
+export function groupRows(dim, rows, pick) {
+  const body = h('tbody');
+  let folded = false;
+  for (const row of rows) {
+    const other = row.value === '(other)';
+    folded = folded || other;
+    const shown = displayValue(dim, row.value);
+    const label = other || !pick
+      ? h('span', { class: 'value' + (other ? ' other' : '') }, other ? '(other)' : shown)
+      : pick(row, shown);
+    body.append(h('tr', { data: { row: '', value: row.value } },
+      h('th', { scope: 'row', class: 'cell-value' }, shareBar(row.share), label,
+        dim === 'country' && row.value !== shown && /^[A-Z]{2}$/.test(row.value) ? h('span', { class: 'code' }, row.value) : null),
+      h('td', { class: 'num', data: { cell: 'unique' } }, fmt(row.unique)),
+      h('td', { class: 'num', data: { cell: 'count' } }, fmt(row.count)),
+      h('td', { class: 'num share-col muted' }, row.share == null ? '—' : fmtPercent(row.share))));
+  }
+  return { body, folded };
+}
+
 // How a value reads on screen; the raw value stays in data-value.
-export function displayValue(dim, value) {
+function displayValue(dim, value) {
   if (value === '(none)') {
     if (dim === 'referrer_host') return 'Direct / none';
     if (dim === 'country' || dim === 'region' || dim === 'city') return 'Unknown';

@@ -5,7 +5,7 @@
 
 import { statsUrl } from './api.js';
 import { PERIODS, rangeLabel } from './dates.js';
-import { $, h, fmt, fmtPercent, announce, busy, csvLink, errorBox, fileSafe, loadingText, nextId, shareBar, displayValue } from './dom.js';
+import { $, h, fmt, announce, busy, csvLink, errorBox, fileSafe, loadingText, nextId, groupRows } from './dom.js';
 import { app, go, parseFilter, sitePairs, track, setNotes, everyRow } from './view.js';
 
 // What each dimension is called on screen.
@@ -199,35 +199,20 @@ function breakdownTable(data, dim, panel, inDialog) {
       h('th', { scope: 'col', class: 'num' }, 'Visitors'),
       h('th', { scope: 'col', class: 'num' }, countWord),
       h('th', { scope: 'col', class: 'num share-col' }, 'Share'))));
-  const body = h('tbody');
-  let folded = false;
-  for (const row of rows) {
-    const other = row.value === '(other)';
-    folded = folded || other;
-    const shown = displayValue(dim, row.value);
-    const bar = shareBar(row.share);
-    let label;
-    if (other || !panel) {
-      label = h('span', { class: 'value' + (other ? ' other' : '') }, other ? '(other)' : shown);
-    } else {
-      const filter = filterFor(dim, row.value);
-      const description = filterLabel(parseFilter(filter));
-      label = h('button', {
-        type: 'button', class: 'value pick', title: 'Filter: ' + description,
-        'aria-label': shown + ' (filter: ' + description + ')',
-        onclick: () => {
-          if (inDialog) $('all-dialog').close();
-          addFilter(filter, panel.id, DRILL[dim]);
-        },
-      }, shown);
-    }
-    body.append(h('tr', { data: { row: '', value: row.value } },
-      h('th', { scope: 'row', class: 'cell-value' }, bar, label,
-        dim === 'country' && row.value !== shown && /^[A-Z]{2}$/.test(row.value) ? h('span', { class: 'code' }, row.value) : null),
-      h('td', { class: 'num', data: { cell: 'unique' } }, fmt(row.unique)),
-      h('td', { class: 'num', data: { cell: 'count' } }, fmt(row.count)),
-      h('td', { class: 'num share-col muted' }, row.share == null ? '—' : fmtPercent(row.share))));
-  }
+  // A click on a row's value filters the view by it.
+  const pick = (row, shown) => {
+    const filter = filterFor(dim, row.value);
+    const description = filterLabel(parseFilter(filter));
+    return h('button', {
+      type: 'button', class: 'value pick', title: 'Filter: ' + description,
+      'aria-label': shown + ' (filter: ' + description + ')',
+      onclick: () => {
+        if (inDialog) $('all-dialog').close();
+        addFilter(filter, panel.id, DRILL[dim]);
+      },
+    }, shown);
+  };
+  const { body, folded } = groupRows(dim, rows, pick);
   table.append(body);
   const parts = [h('div', { class: 'table-scroll' }, table)];
   if (folded) {
