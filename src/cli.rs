@@ -146,11 +146,24 @@ pub fn migrate(config: &Config) -> Result<Vec<String>, CliError> {
 }
 
 /// `rollup`: computes the reports' daily rollup for every ended day that
-/// needs it, as the ingest user (the reports' user may not write).
-pub fn rollup(config: &Config) -> Result<String, CliError> {
-    let rollup = Rollup::new(Endpoints::new(&config.clickhouse)?);
-    let days = block_on(rollup.roll_up(clock::now_unix()))??;
-    Ok(format!("rolled up {} day(s)", days.len()))
+/// needs it, and releases them to staff SQL, as the ingest user (the
+/// reports' user may not write). One line for each.
+pub fn rollup(config: &Config) -> Result<Vec<String>, CliError> {
+    let rollup = Rollup::new(
+        Endpoints::new(&config.clickhouse)?,
+        &config.clickhouse,
+        &config.reporting,
+    );
+    let done = block_on(rollup.roll_up(clock::now_unix()))??;
+    let mut lines = vec![format!("rolled up {} day(s)", done.rolled_up.len())];
+    if let Some(released) = done.released {
+        lines.push(format!(
+            "released {} day(s) to {}.daily",
+            released.len(),
+            config.clickhouse.released_database()
+        ));
+    }
+    Ok(lines)
 }
 
 /// `retention`: drops (or, on a dry run, lists) the months whose retention

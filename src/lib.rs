@@ -54,6 +54,7 @@ pub mod enrich;
 pub mod grant;
 pub mod privacy;
 pub mod rate_limit;
+pub mod release;
 
 pub mod spool;
 

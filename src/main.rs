@@ -225,7 +225,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Rollup => {
             cli::init_logging(config.log_format);
-            println!("{}", cli::rollup(&config)?);
+            for line in cli::rollup(&config)? {
+                println!("{line}");
+            }
         }
         Command::Retention { dry_run } => {
             cli::init_logging(config.log_format);

@@ -48,7 +48,12 @@ pub const MIGRATIONS: &[Migration] = migrations![
     5 => "0005_no_titles.sql",
     6 => "0006_daily_filtered.sql",
     7 => "0007_filtered_ledger.sql",
+    8 => "0008_released.sql",
 ];
+
+/// How a schema statement names a table of the released database
+/// (`ClickHouseConfig::released_database`): `released.<table>`.
+pub const RELEASED_QUALIFIER: &str = "released.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
@@ -87,35 +92,39 @@ struct LedgerRow {
 /// files applied by this call.
 pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, MigrateError> {
     let server = Endpoints::server(config)?;
-    let database = Identifier(&config.database);
-    server
-        .run(|client| async move {
-            let query = match &config.cluster {
-                None => client
-                    .query("CREATE DATABASE IF NOT EXISTS ?")
-                    .bind(database),
-                Some(cluster) => client
-                    .query("CREATE DATABASE IF NOT EXISTS ? ON CLUSTER ?")
-                    .bind(database)
-                    .bind(Identifier(cluster)),
-            };
-            query.execute().await
-        })
-        .await
-        .map_err(|cause| MigrateError::Unreachable {
-            urls: server.urls(),
-            cause,
-        })?;
+    let released = config.released_database();
+    for database in [config.database.as_str(), released.as_str()] {
+        let database = Identifier(database);
+        server
+            .run(|client| async move {
+                let query = match &config.cluster {
+                    None => client
+                        .query("CREATE DATABASE IF NOT EXISTS ?")
+                        .bind(database),
+                    Some(cluster) => client
+                        .query("CREATE DATABASE IF NOT EXISTS ? ON CLUSTER ?")
+                        .bind(database)
+                        .bind(Identifier(cluster)),
+                };
+                query.execute().await
+            })
+            .await
+            .map_err(|cause| MigrateError::Unreachable {
+                urls: server.urls(),
+                cause,
+            })?;
+    }
     let endpoints = Endpoints::new(config)?;
     let cluster = config.cluster.as_deref().map(|name| Cluster {
         name,
         database: &config.database,
+        released_database: &released,
     });
 
     let (ledger, rest) = MIGRATIONS
         .split_first()
         .expect("the ledger migration exists");
-    run_file(&endpoints, cluster, ledger).await?;
+    run_file(&endpoints, cluster, &released, ledger).await?;
     let applied: Vec<u32> = endpoints
         .run(|client| async move {
             if cluster.is_some() {
@@ -139,7 +148,7 @@ pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, Migra
 
     let mut newly_applied = Vec::new();
     for migration in rest.iter().filter(|m| !applied.contains(&m.version)) {
-        run_file(&endpoints, cluster, migration).await?;
+        run_file(&endpoints, cluster, &released, migration).await?;
         let record = LedgerRow {
             version: migration.version,
             name: migration.file.to_string(),
@@ -168,11 +177,12 @@ pub async fn apply(config: &ClickHouseConfig) -> Result<Vec<&'static str>, Migra
 async fn run_file(
     endpoints: &Endpoints,
     cluster: Option<Cluster<'_>>,
+    released: &str,
     migration: &Migration,
 ) -> Result<(), MigrateError> {
     for statement in statements(migration.sql) {
         let texts = match cluster {
-            None => vec![statement],
+            None => vec![in_released_database(&statement, released)],
             Some(cluster) => cluster::statements(&statement, cluster).map_err(|cause| {
                 MigrateError::ClusterForm {
                     file: migration.file,
@@ -191,6 +201,20 @@ async fn run_file(
         }
     }
     Ok(())
+}
+
+/// `statement` with the table it creates or alters named in `released`
+/// when the schema names it `released.<table>`; any other unchanged.
+pub fn in_released_database(statement: &str, released: &str) -> String {
+    for head in ["CREATE TABLE IF NOT EXISTS ", "ALTER TABLE "] {
+        if let Some(table) = statement
+            .strip_prefix(head)
+            .and_then(|rest| rest.strip_prefix(RELEASED_QUALIFIER))
+        {
+            return format!("{head}{released}.{table}");
+        }
+    }
+    statement.to_string()
 }
 
 /// The statements of a file: `--` comment lines removed, split at `;`.
@@ -212,6 +236,27 @@ pub fn statements(sql: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn released_tables_are_created_in_the_released_database() {
+        assert_eq!(
+            in_released_database(
+                "CREATE TABLE IF NOT EXISTS released.daily\n(\n    day Date\n)",
+                "stats_released"
+            ),
+            "CREATE TABLE IF NOT EXISTS stats_released.daily\n(\n    day Date\n)"
+        );
+        assert_eq!(
+            in_released_database("ALTER TABLE released.daily ADD COLUMN x UInt8", "r"),
+            "ALTER TABLE r.daily ADD COLUMN x UInt8"
+        );
+        for unchanged in [
+            "CREATE TABLE IF NOT EXISTS released_days\n(\n    day Date\n)",
+            "ALTER TABLE events DROP COLUMN title",
+        ] {
+            assert_eq!(in_released_database(unchanged, "r"), unchanged);
+        }
+    }
 
     #[test]
     fn every_schema_file_is_compiled_in_and_numbered_in_order() {

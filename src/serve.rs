@@ -75,7 +75,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let endpoints = Endpoints::new(&config.clickhouse)?;
     let min_group_size = config.reporting.min_group_size;
     // The rollup writes daily_stats and daily_filtered: the ingest user. Reports read only.
-    tokio::spawn(Rollup::new(endpoints.clone()).run());
+    tokio::spawn(Rollup::new(endpoints.clone(), &config.clickhouse, &config.reporting).run());
     let reporter = Reporter::new(
         Endpoints::for_reports(&config.clickhouse, &config.reporting)?,
         min_group_size,

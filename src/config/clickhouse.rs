@@ -77,6 +77,14 @@ pub struct ClickHouseConfig {
     pub cluster: Option<String>,
 }
 
+impl ClickHouseConfig {
+    /// The database of released tables, the only one staff SQL may read:
+    /// `<database>_released`. `migrate` creates it beside `database`.
+    pub fn released_database(&self) -> String {
+        format!("{}_released", self.database)
+    }
+}
+
 impl RawClickHouse {
     pub(super) fn validate(self) -> Result<ClickHouseConfig, ConfigError> {
         let mut urls: Vec<String> = Vec::new();

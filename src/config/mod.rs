@@ -82,9 +82,10 @@ const ENV_TEST_PREFIX: &str = "BEACONHOUSE_TEST_";
 /// Where systemd puts a service's credentials (`LoadCredential=`).
 const ENV_CREDENTIALS: &str = "CREDENTIALS_DIRECTORY";
 /// The keys that hold secrets, as written in the file.
-const SECRET_KEYS: [&str; 3] = [
+const SECRET_KEYS: [&str; 4] = [
     "clickhouse.password",
     "reporting.share_key",
+    "reporting.noise_key",
     "reporting.tokens",
 ];
 /// Read permission for the file's group and for others.

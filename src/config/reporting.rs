@@ -18,6 +18,15 @@ use sha2::{Digest, Sha256};
 
 use super::sites::Site;
 use super::validate::{ConfigError, in_range, millis, some_string_or_number};
+use crate::release::{Mechanism, NoiseKey};
+
+/// ε of each released count unless `reporting.epsilon` says otherwise: a
+/// visitor-day's presence changes the odds of any one released figure by a
+/// factor of at most e ≈ 2.7 (README, "What a released figure promises").
+const DEFAULT_EPSILON: f64 = 1.0;
+/// The ε a released count may have: below, figures drown in noise; above,
+/// one count can tell a person's presence with odds past e² ≈ 7.4 to one.
+const EPSILONS: std::ops::RangeInclusive<f64> = 0.1..=2.0;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -25,6 +34,9 @@ pub(super) struct RawReporting {
     min_group_size: u64,
     tokens: Vec<RawToken>,
     share_key: Option<String>,
+    noise_key: Option<String>,
+    epsilon: f64,
+    max_views_per_visitor_day: u64,
     #[serde(deserialize_with = "some_string_or_number")]
     clickhouse_user: Option<String>,
     #[serde(deserialize_with = "some_string_or_number")]
@@ -40,6 +52,9 @@ impl Default for RawReporting {
             min_group_size: 5,
             tokens: Vec::new(),
             share_key: None,
+            noise_key: None,
+            epsilon: DEFAULT_EPSILON,
+            max_views_per_visitor_day: 10,
             clickhouse_user: None,
             clickhouse_password: None,
             query_timeout_ms: 10_000,
@@ -70,6 +85,14 @@ pub struct ReportingConfig {
     /// Signs shared dashboard links; `None` means `beaconhouse share` is
     /// off. Changing it revokes every link.
     pub share_key: Option<ShareKey>,
+    /// The release step (`release`): the noise key, ε and the threshold
+    /// (`min_group_size`). `None` until `reporting.noise_key` is set: then
+    /// nothing is released to staff SQL.
+    pub release: Option<Mechanism>,
+    /// Most page views (or custom events) one visitor counts for in one
+    /// cell of one UTC day: what one visitor-day can change a released
+    /// page-view count by.
+    pub views_cap: u64,
     /// Who reports read ClickHouse as; `None`: `clickhouse.user`. The
     /// rollup, which writes `daily_stats`, always uses `clickhouse.user`.
     pub clickhouse_user: Option<ReportsUser>,
@@ -228,6 +251,32 @@ impl RawReporting {
             }
             None => None,
         };
+        if !EPSILONS.contains(&self.epsilon) {
+            return Err(ConfigError::invalid(
+                "reporting.epsilon",
+                format!(
+                    "must be from {} to {}: a larger ε gives no privacy worth the name, a smaller one no useful figure",
+                    EPSILONS.start(),
+                    EPSILONS.end()
+                ),
+            ));
+        }
+        let release = match self.noise_key {
+            Some(key) => {
+                long_secret("reporting.noise_key", &key)?;
+                Some(Mechanism::new(
+                    NoiseKey::new(&key),
+                    self.epsilon,
+                    min_group_size,
+                ))
+            }
+            None => None,
+        };
+        let views_cap = in_range(
+            "reporting.max_views_per_visitor_day",
+            self.max_views_per_visitor_day,
+            1..=100,
+        )?;
         let clickhouse_user = match (self.clickhouse_user, self.clickhouse_password) {
             (None, None) => None,
             (None, Some(_)) => {
@@ -264,6 +313,8 @@ impl RawReporting {
             min_group_size,
             tokens,
             share_key,
+            release,
+            views_cap,
             clickhouse_user,
             limits,
         })

@@ -31,6 +31,7 @@
 //! configuration (database and cluster are plain names), or place a table
 //! that [`TABLES`] does not list.
 
+use crate::migrate::RELEASED_QUALIFIER;
 use crate::store::clickhouse::local_table;
 
 /// Where a table's rows live on a cluster.
@@ -81,6 +82,16 @@ pub const TABLES: &[(&str, Placement)] = &[
             key: "toUInt16(day)",
         },
     ),
+    // Staff SQL reads it on the node it reaches, never through a
+    // `Distributed` table: one would run a staff query's subqueries on the
+    // other nodes as the cluster's own user, who may read the raw tables.
+    ("released.daily", Placement::EveryNode),
+    (
+        "released_days",
+        Placement::Sharded {
+            key: "toUInt16(day)",
+        },
+    ),
 ];
 
 /// The cluster and database the statements are for.
@@ -89,6 +100,8 @@ pub struct Cluster<'a> {
     /// A cluster of the servers' `<remote_servers>`.
     pub name: &'a str,
     pub database: &'a str,
+    /// Where the schema's `released.<table>`s live.
+    pub released_database: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,10 +120,11 @@ pub enum ClusterFormError {
 pub fn statements(statement: &str, cluster: Cluster<'_>) -> Result<Vec<String>, ClusterFormError> {
     let unsupported = || ClusterFormError::Unsupported(statement.to_string());
     if let Some(rest) = statement.strip_prefix("CREATE TABLE IF NOT EXISTS ") {
-        let (table, definition) = split_name(rest).ok_or_else(unsupported)?;
+        let (schema_name, definition) = split_name(rest).ok_or_else(unsupported)?;
         let (columns, engine) = definition.split_once("ENGINE = ").ok_or_else(unsupported)?;
         let (engine, arguments, rest) = engine_parts(engine).ok_or_else(unsupported)?;
-        let Cluster { name, database } = cluster;
+        let (database, table) = cluster.place(schema_name);
+        let name = cluster.name;
         let replicated = |path: String, created: &str| {
             let arguments = match arguments {
                 "" => String::new(),
@@ -120,7 +134,7 @@ pub fn statements(statement: &str, cluster: Cluster<'_>) -> Result<Vec<String>, 
                 "CREATE TABLE IF NOT EXISTS {database}.{created} ON CLUSTER {name}\n{columns}ENGINE = Replicated{engine}('{path}', '{{replica}}'{arguments}){rest}"
             )
         };
-        return Ok(match placement(table)? {
+        return Ok(match placement(schema_name)? {
             Placement::Sharded { key } => vec![
                 replicated(
                     format!("/clickhouse/tables/{{shard}}/{database}/{table}"),
@@ -135,9 +149,10 @@ pub fn statements(statement: &str, cluster: Cluster<'_>) -> Result<Vec<String>, 
         });
     }
     if let Some(rest) = statement.strip_prefix("ALTER TABLE ") {
-        let (table, action) = split_name(rest).ok_or_else(unsupported)?;
-        let Cluster { name, database } = cluster;
-        return Ok(match placement(table)? {
+        let (schema_name, action) = split_name(rest).ok_or_else(unsupported)?;
+        let (database, table) = cluster.place(schema_name);
+        let name = cluster.name;
+        return Ok(match placement(schema_name)? {
             Placement::Sharded { key } => vec![
                 format!(
                     "ALTER TABLE {database}.{} ON CLUSTER {name} {action}",
@@ -152,6 +167,17 @@ pub fn statements(statement: &str, cluster: Cluster<'_>) -> Result<Vec<String>, 
     Err(unsupported())
 }
 
+impl Cluster<'_> {
+    /// The database and table a schema name stands for: `released.<table>`
+    /// in the released database, any other name in the database.
+    fn place<'n>(&self, schema_name: &'n str) -> (&str, &'n str) {
+        match schema_name.strip_prefix(RELEASED_QUALIFIER) {
+            Some(table) => (self.released_database, table),
+            None => (self.database, schema_name),
+        }
+    }
+}
+
 fn placement(table: &str) -> Result<Placement, ClusterFormError> {
     TABLES
         .iter()
@@ -162,7 +188,7 @@ fn placement(table: &str) -> Result<Placement, ClusterFormError> {
 
 /// The `Distributed` table a sharded table is read and written through.
 fn distributed(table: &str, key: &str, cluster: Cluster<'_>) -> String {
-    let Cluster { name, database } = cluster;
+    let Cluster { name, database, .. } = cluster;
     let local = local_table(table);
     format!(
         "CREATE TABLE IF NOT EXISTS {database}.{table} ON CLUSTER {name} AS {database}.{local} ENGINE = Distributed({name}, {database}, {local}, {key})"
@@ -170,11 +196,13 @@ fn distributed(table: &str, key: &str, cluster: Cluster<'_>) -> String {
 }
 
 /// `name rest` → (`name`, `rest`), the name ending at a space, a line break
-/// or `(`.
+/// or `(`; a plain name, or one of the released database
+/// (`released.<plain name>`).
 fn split_name(text: &str) -> Option<(&str, &str)> {
     let end = text.find(|c: char| c.is_whitespace() || c == '(')?;
     let (name, rest) = text.split_at(end);
-    let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let table = name.strip_prefix(RELEASED_QUALIFIER).unwrap_or(name);
+    let plain = !table.is_empty() && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     plain.then(|| (name, rest.trim_start()))
 }
 
@@ -196,6 +224,7 @@ mod tests {
     const CLUSTER: Cluster<'static> = Cluster {
         name: "analytics",
         database: "stats",
+        released_database: "stats_released",
     };
 
     #[test]
@@ -221,6 +250,21 @@ mod tests {
         assert!(
             out[1]
                 .ends_with("Distributed(analytics, stats, daily_stats_days_local, toUInt16(day))")
+        );
+    }
+
+    #[test]
+    fn the_released_cube_is_whole_on_every_node_in_the_released_database() {
+        let statement = "CREATE TABLE IF NOT EXISTS released.daily\n(\n    day Date\n)\nENGINE = ReplacingMergeTree(computed_at)\nORDER BY day";
+        assert_eq!(
+            statements(statement, CLUSTER).unwrap(),
+            [
+                "CREATE TABLE IF NOT EXISTS stats_released.daily ON CLUSTER analytics\n(\n    day Date\n)\nENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/every_node/stats_released/daily', '{replica}', computed_at)\nORDER BY day"
+            ]
+        );
+        assert_eq!(
+            statements("ALTER TABLE released.daily ADD COLUMN x UInt8", CLUSTER).unwrap(),
+            ["ALTER TABLE stats_released.daily ADD COLUMN x UInt8"]
         );
     }
 
@@ -298,6 +342,13 @@ mod tests {
                     );
                     if let Some(rest) = line.strip_prefix("CREATE TABLE IF NOT EXISTS stats.") {
                         created.push(rest.split_whitespace().next().unwrap().to_string());
+                    }
+                    // Named as the schema names it, `released.<table>`.
+                    if let Some(rest) =
+                        line.strip_prefix("CREATE TABLE IF NOT EXISTS stats_released.")
+                    {
+                        let table = rest.split_whitespace().next().unwrap();
+                        created.push(format!("{RELEASED_QUALIFIER}{table}"));
                     }
                 }
             }

@@ -4,22 +4,33 @@
 //! an outage) or the day was rolled up before `daily_filtered` existed, so
 //! reports read finished numbers for whole days.
 //!
+//! It also releases each ended day to staff SQL: `released.daily` (in the
+//! database `<clickhouse.database>_released`, the only one staff may read)
+//! gets, per site, dimension and value, the day's visitors and page views
+//! through the release step (`release`: noise drawn for the cell under
+//! `reporting.noise_key`, withheld under the threshold), once
+//! `reporting.noise_key` is set.
+//!
 //! Owns: deciding which days to (re)compute ([`stale_days`]), running
-//! [`sql::rollup_day`] for them, and the one client of beaconhouse besides
-//! the shipper's that writes: [`Rollup`] holds the ingest user's endpoints,
-//! so the reports, which hold read-only ones, write nothing. Runs in
-//! `beaconhouse serve` every [`INTERVAL`], and once with `beaconhouse rollup`.
-//! Must never: change `events`. The rollup is derived data: safe to compute
-//! again, and safe to run from several collectors at once (rows of the same
-//! day, dimension and value replace each other).
+//! [`sql::rollup_day`] and the release of a day for them, and the one client
+//! of beaconhouse besides the shipper's that writes: [`Rollup`] holds the
+//! ingest user's endpoints, so the reports, which hold read-only ones, write
+//! nothing. Runs in `beaconhouse serve` every [`INTERVAL`], and once with
+//! `beaconhouse rollup`.
+//! Must never: change `events`, or write an exact count where staff may read
+//! it. The rollup is derived data: safe to compute again, and safe to run
+//! from several collectors at once (rows of the same day, dimension and
+//! value replace each other; a released cell's noise is the same each time).
 
 pub mod sql;
 
 use std::time::Duration;
 
 use crate::clock;
+use crate::config::{ClickHouseConfig, ReportingConfig};
+use crate::release::{Cell, Mechanism, Released};
 use crate::store::clickhouse::{Endpoints, describe};
-use sql::DayCount;
+use sql::{CellCount, DayCount};
 
 /// How often `serve` looks for days to roll up.
 pub const INTERVAL: Duration = Duration::from_secs(300);
@@ -53,15 +64,61 @@ pub fn stale_days(events: &[DayCount], rolled_up: &[DayCount]) -> Vec<DayCount> 
 #[derive(Clone)]
 pub struct Rollup {
     endpoints: Endpoints,
+    /// `None` until `reporting.noise_key` is set: nothing is released.
+    release: Option<Release>,
+}
+
+/// How days are released to `released.daily`.
+#[derive(Clone)]
+struct Release {
+    mechanism: Mechanism,
+    /// What one visitor-day adds to a cell's page views at most.
+    views_cap: u64,
+    /// `<released database>.daily`, quoted.
+    table: String,
+}
+
+/// One row of `released.daily`, in its column order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clickhouse::Row)]
+pub struct ReleasedRow {
+    pub site: String,
+    pub day: u16,
+    pub dimension: String,
+    pub value: String,
+    pub visitors: u64,
+    pub pageviews: u64,
+    pub computed_at: u32,
+}
+
+/// The cells of `released.daily` (and of every figure released from them)
+/// are of this family: per site, UTC day, dimension and value.
+pub const DAILY_CELLS: &str = "daily";
+
+/// What one call of [`Rollup::roll_up`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    /// Days computed into `daily_stats` and `daily_filtered`.
+    pub rolled_up: Vec<u16>,
+    /// Days released to `released.daily`; `None` when release is off.
+    pub released: Option<Vec<u16>>,
 }
 
 impl Rollup {
-    pub fn new(endpoints: Endpoints) -> Rollup {
-        Rollup { endpoints }
+    pub fn new(
+        endpoints: Endpoints,
+        clickhouse: &ClickHouseConfig,
+        reporting: &ReportingConfig,
+    ) -> Rollup {
+        let release = reporting.release.clone().map(|mechanism| Release {
+            mechanism,
+            views_cap: reporting.views_cap,
+            table: format!("{}.daily", clickhouse.released_database()),
+        });
+        Rollup { endpoints, release }
     }
 
-    /// Rolls up every ended day that needs it; returns those days.
-    pub async fn roll_up(&self, now: u32) -> Result<Vec<u16>, RollupError> {
+    /// Rolls up, and releases, every ended day that needs it.
+    pub async fn roll_up(&self, now: u32) -> Result<Done, RollupError> {
         let today = clock::day_of(now);
         let first = today.saturating_sub(LOOKBACK_DAYS);
         let events: Vec<DayCount> = self
@@ -75,24 +132,78 @@ impl Rollup {
             .endpoints
             .fetch_all(&sql::rolled_up_counts(first))
             .await?;
-        let mut done = Vec::new();
+        let mut done = Done {
+            rolled_up: Vec::new(),
+            released: None,
+        };
         for day in stale_days(&events, &rolled_up) {
             for statement in sql::rollup_day(day.day, day.events) {
                 self.endpoints.execute(&statement).await?;
             }
-            done.push(day.day);
+            done.rolled_up.push(day.day);
+        }
+        if let Some(release) = &self.release {
+            let released: Vec<DayCount> = self
+                .endpoints
+                .fetch_all(&sql::released_counts(first))
+                .await?;
+            let mut days = Vec::new();
+            for day in stale_days(&events, &released) {
+                self.release_day(release, day, now).await?;
+                days.push(day.day);
+            }
+            done.released = Some(days);
         }
         Ok(done)
     }
 
+    /// Writes the released cells of `day` to `released.daily`, then records
+    /// the day.
+    async fn release_day(
+        &self,
+        release: &Release,
+        day: DayCount,
+        now: u32,
+    ) -> Result<(), RollupError> {
+        let mut cells: Vec<CellCount> = Vec::new();
+        for statement in sql::cells_of_day(day.day, release.views_cap) {
+            cells.extend(self.endpoints.fetch_all::<CellCount>(&statement).await?);
+        }
+        let rows = released_rows(&release.mechanism, release.views_cap, day.day, &cells, now);
+        let table = release.table.as_str();
+        let rows = &rows;
+        self.endpoints
+            .run(|client| async move {
+                let mut insert = client.insert_unescaped::<ReleasedRow>(table).await?;
+                for row in rows {
+                    insert.write(row).await?;
+                }
+                insert.end().await
+            })
+            .await?;
+        self.endpoints
+            .execute(&sql::record_released(day.day, day.events))
+            .await?;
+        Ok(())
+    }
+
     /// Rolls up every [`INTERVAL`] until the process ends.
     pub async fn run(self) {
+        if self.release.is_none() {
+            tracing::warn!(
+                "reporting.noise_key is not set: nothing is released to staff SQL (README, \"Tables (for SQL)\"); make one with `openssl rand -hex 32`"
+            );
+        }
         loop {
             match self.roll_up(clock::now_unix()).await {
-                Ok(days) if !days.is_empty() => {
-                    tracing::info!(days = days.len(), "rolled up days for reports");
+                Ok(done) => {
+                    if !done.rolled_up.is_empty() {
+                        tracing::info!(days = done.rolled_up.len(), "rolled up days for reports");
+                    }
+                    if let Some(days) = done.released.filter(|days| !days.is_empty()) {
+                        tracing::info!(days = days.len(), "released days to staff SQL");
+                    }
                 }
-                Ok(_) => {}
                 Err(error) => {
                     tracing::warn!(%error, "reports read events instead until the next try");
                 }
@@ -102,12 +213,111 @@ impl Rollup {
     }
 }
 
+/// The rows of `released.daily` for `day`'s exact `cells`: each count plus
+/// its cell's noise, at least zero; a cell whose released visitors are
+/// under the threshold has no row. Pure.
+pub fn released_rows(
+    mechanism: &Mechanism,
+    views_cap: u64,
+    day: u16,
+    cells: &[CellCount],
+    now: u32,
+) -> Vec<ReleasedRow> {
+    cells
+        .iter()
+        .filter_map(|exact| {
+            let cell = |metric| Cell {
+                family: DAILY_CELLS,
+                subject: &exact.site,
+                day,
+                dimension: &exact.dimension,
+                value: &exact.value,
+                metric,
+            };
+            let visitors = mechanism.release(&cell("visitors"), exact.visitors, 1);
+            let Released::Shown(visitors) = mechanism.shows(visitors) else {
+                return None;
+            };
+            Some(ReleasedRow {
+                site: exact.site.clone(),
+                day,
+                dimension: exact.dimension.clone(),
+                value: exact.value.clone(),
+                visitors,
+                pageviews: mechanism.release(&cell("pageviews"), exact.pageviews, views_cap),
+                computed_at: now,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn day(day: u16, events: u64) -> DayCount {
         DayCount { day, events }
+    }
+
+    fn exact(value: &str, visitors: u64, pageviews: u64) -> CellCount {
+        CellCount {
+            site: "optimumabq.com".into(),
+            dimension: "path".into(),
+            value: value.into(),
+            visitors,
+            pageviews,
+        }
+    }
+
+    #[test]
+    fn a_day_is_released_cell_by_cell_with_the_cells_own_noise() {
+        let mechanism = Mechanism::new(
+            crate::release::NoiseKey::new("k".repeat(32).as_str()),
+            1.0,
+            5,
+        );
+        let cells: Vec<CellCount> = (0..400)
+            .map(|i| exact(&format!("/p/{i}"), i % 40, 3 * (i % 40)))
+            .collect();
+        let rows = released_rows(&mechanism, 10, 20_758, &cells, 1_800_000_000);
+        let noise = |value: &str, metric, sensitivity| {
+            mechanism.noise(
+                &Cell {
+                    family: DAILY_CELLS,
+                    subject: "optimumabq.com",
+                    day: 20_758,
+                    dimension: "path",
+                    value,
+                    metric,
+                },
+                sensitivity,
+            )
+        };
+        for row in &rows {
+            let cell = cells.iter().find(|c| c.value == row.value).unwrap();
+            let visitors = cell.visitors as i64 + noise(&row.value, "visitors", 1);
+            let pageviews = cell.pageviews as i64 + noise(&row.value, "pageviews", 10);
+            assert_eq!(row.visitors as i64, visitors);
+            assert_eq!(row.pageviews as i64, pageviews.max(0));
+            assert!(row.visitors >= 5, "released under the threshold: {row:?}");
+            assert_eq!((row.day, row.computed_at), (20_758, 1_800_000_000));
+        }
+        // Every cell whose released visitors reach the threshold has a row,
+        // and no other: a group of one and an empty group both have none
+        // unless their noise lifts them, which the key alone decides.
+        let expected: Vec<&str> = cells
+            .iter()
+            .filter(|c| c.visitors as i64 + noise(&c.value, "visitors", 1) >= 5)
+            .map(|c| c.value.as_str())
+            .collect();
+        let released: Vec<&str> = rows.iter().map(|r| r.value.as_str()).collect();
+        assert_eq!(released, expected);
+        assert!(rows.len() > 250 && rows.len() < 400, "{} rows", rows.len());
+        assert_eq!(
+            released_rows(&mechanism, 10, 20_758, &cells, 1_800_000_000),
+            rows,
+            "the same day is released the same way again"
+        );
     }
 
     #[test]

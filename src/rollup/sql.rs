@@ -107,13 +107,7 @@ impl Subset {
     /// `daily_stats`'s dimensions (see `schema/0004_rollups.sql`).
     fn statements(self, range: impl Fn() -> Statement) -> Vec<Statement> {
         let (insert, key) = (self.insert(), self.key());
-        let page_dimensions: Vec<String> = Dimension::ALL
-            .iter()
-            .copied()
-            .filter(|d| !matches!(d, Dimension::EntryPage | Dimension::Name))
-            .map(|d| format!("tuple('{}', {})", d.as_str(), events_column(d)))
-            .chain(["tuple('pageview_total', '')".to_string()])
-            .collect();
+        let page_dimensions = page_dimensions("pageview_total");
         let by_value = |dimensions: &str, condition: &str| {
             let mut s = Statement::new(&format!(
                 "{insert}SELECT site, toDate(ts) AS day, {key}tupleElement(dim, 1) AS dimension, tupleElement(dim, 2) AS value, \
@@ -193,6 +187,77 @@ pub fn rollup_day(day: u16, events: u64) -> Vec<Statement> {
     statements
 }
 
+/// `tuple('<dimension>', <column>)` of every dimension a page view has a
+/// value of, then `tuple('<total>', '')` for the total of them.
+fn page_dimensions(total: &str) -> Vec<String> {
+    Dimension::ALL
+        .iter()
+        .copied()
+        .filter(|d| !matches!(d, Dimension::EntryPage | Dimension::Name))
+        .map(|d| format!("tuple('{}', {})", d.as_str(), events_column(d)))
+        .chain([format!("tuple('{total}', '')")])
+        .collect()
+}
+
+/// What the release step needs of one UTC day, per site and cell of
+/// `released.daily` (`schema/0008_released.sql`): the visitors, and the page
+/// views (`name` cells: custom events) with each visitor counting for at
+/// most `views_cap` of them ([`CellCount`]). Page views first, then custom
+/// events.
+pub fn cells_of_day(day: u16, views_cap: u64) -> [Statement; 2] {
+    let start = u32::from(day) * DAY_SECONDS;
+    let per_cell = |dimensions: &str, condition: &str| {
+        let mut s = Statement::new(
+            "SELECT site, dimension, value, count() AS visitors, toUInt64(sum(least(views, ?))) AS pageviews \
+             FROM (SELECT site, tupleElement(dim, 1) AS dimension, tupleElement(dim, 2) AS value, visitor_id, count() AS views FROM events",
+        );
+        s.binds.push(Bind::Number(views_cap));
+        s.push(&format!(" ARRAY JOIN [{dimensions}] AS dim WHERE 1"))
+            .append(in_ranges("ts", &[(start, start + DAY_SECONDS)]))
+            .push(condition)
+            .push(" GROUP BY site, dimension, value, visitor_id) GROUP BY site, dimension, value");
+        s
+    };
+    [
+        per_cell(
+            &page_dimensions("").join(", "),
+            Measure::PageViews.condition(),
+        ),
+        per_cell("tuple('name', name)", Measure::CustomEvents.condition()),
+    ]
+}
+
+/// One cell of a day, exact, as [`cells_of_day`] counts it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
+pub struct CellCount {
+    pub site: String,
+    pub dimension: String,
+    pub value: String,
+    pub visitors: u64,
+    pub pageviews: u64,
+}
+
+/// The events count `released.daily` was computed from, per released day.
+pub fn released_counts(first: u16) -> Statement {
+    let mut s =
+        Statement::new("SELECT toUInt16(day) AS day_number, events FROM released_days FINAL");
+    s.push_bound(
+        " WHERE day >= toDate(?)",
+        Bind::Text(Day(first).to_string()),
+    )
+    .push(" ORDER BY day");
+    s
+}
+
+/// Records that `released.daily` holds `day`, computed from `events` events.
+pub fn record_released(day: u16, events: u64) -> Statement {
+    let mut s = Statement::new(
+        "INSERT INTO released_days (day, events, computed_at) SELECT toDate(?), ?, now()",
+    );
+    s.binds = vec![Bind::Text(Day(day).to_string()), Bind::Number(events)];
+    s
+}
+
 /// Every statement shape the rollup runs: what the checks of the schema on a
 /// current ClickHouse release and on every node of a cluster run, beside
 /// `report::sql::statement_shapes`.
@@ -204,6 +269,8 @@ pub fn statement_shapes() -> Vec<Statement> {
         events_per_day(nov_1, nov_1 + DAY_SECONDS),
     ];
     statements.extend(rollup_day(nov_1_day, 12));
+    statements.extend(cells_of_day(nov_1_day, 10));
+    statements.extend([released_counts(nov_1_day), record_released(nov_1_day, 12)]);
     statements
 }
 
@@ -278,7 +345,8 @@ mod tests {
             assert!(
                 statement.starts_with("SELECT ")
                     || statement.starts_with("INSERT INTO daily_stats")
-                    || statement.starts_with("INSERT INTO daily_filtered"),
+                    || statement.starts_with("INSERT INTO daily_filtered")
+                    || statement.starts_with("INSERT INTO released_days"),
                 "{statement}"
             );
         }
