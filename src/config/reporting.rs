@@ -459,7 +459,46 @@ mod tests {
                 &[],
                 "reporting.tokens[1].name",
             ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_REPORTING_NOISE_KEY", "short")],
+                "reporting.noise_key",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_REPORTING_EPSILON", "5")],
+                "reporting.epsilon",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_REPORTING_EPSILON", "0.01")],
+                "reporting.epsilon",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_REPORTING_MAX_VIEWS_PER_VISITOR_DAY", "0")],
+                "reporting.max_views_per_visitor_day",
+            ),
         ];
         assert_rejections_name_their_keys(cases);
+    }
+
+    #[test]
+    fn release_is_on_with_a_noise_key_and_keeps_it_out_of_debug() {
+        let off = load(MINIMAL, &[]).unwrap();
+        assert!(off.reporting.release.is_none());
+        assert_eq!(off.reporting.views_cap, 10);
+        let key = "n".repeat(40);
+        let on = load(
+            &format!("{MINIMAL}\n[reporting]\nnoise_key = \"{key}\"\nepsilon = 0.5\n"),
+            &[],
+        )
+        .unwrap();
+        let release = on.reporting.release.clone().unwrap();
+        assert_eq!(
+            release,
+            Mechanism::new(NoiseKey::new(&key), 0.5, on.reporting.min_group_size)
+        );
+        assert!(!format!("{on:?}").contains(&key));
     }
 }

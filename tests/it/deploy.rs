@@ -1124,7 +1124,7 @@ fn grant_statements() -> Vec<String> {
 }
 
 #[test]
-fn grants_sql_parses_and_grants_only_the_staff_tables() {
+fn grants_sql_gives_staff_the_released_database_and_nothing_raw() {
     let statements = grant_statements();
     let granted_to = |role: &str| -> Vec<&str> {
         let suffix = format!(" TO {role}");
@@ -1136,30 +1136,46 @@ fn grants_sql_parses_and_grants_only_the_staff_tables() {
             })
             .collect()
     };
-    assert_eq!(
-        granted_to("beaconhouse_reporting"),
-        ["events", "email_opens", "daily_stats", "daily_filtered"]
-    );
-    // The collector's reports read what staff may, and which days are
-    // rolled up.
+    // Staff: the released database, and nothing of the raw one; an earlier
+    // grants.sql's raw tables are taken back.
+    assert!(granted_to("beaconhouse_reporting").is_empty());
     assert!(
-        statements.contains(&"GRANT beaconhouse_reporting TO beaconhouse_report_reader".into())
+        statements
+            .contains(&"GRANT SELECT ON beaconhouse_released.* TO beaconhouse_reporting".into())
     );
+    for table in ["events", "email_opens", "daily_stats", "daily_filtered"] {
+        assert!(
+            statements.contains(&format!(
+                "REVOKE SELECT ON beaconhouse.{table} FROM beaconhouse_reporting"
+            )),
+            "{table} is taken back from staff"
+        );
+    }
+    // The collector's reports read the raw tables, the rollups and which
+    // days are rolled up; no longer through the staff role.
     assert_eq!(
         granted_to("beaconhouse_report_reader"),
-        ["daily_stats_days"]
+        [
+            "events",
+            "email_opens",
+            "daily_stats",
+            "daily_filtered",
+            "daily_stats_days"
+        ]
     );
-    let granted = [
-        granted_to("beaconhouse_reporting"),
-        granted_to("beaconhouse_report_reader"),
-    ]
-    .concat();
+    assert!(
+        !statements.contains(&"GRANT beaconhouse_reporting TO beaconhouse_report_reader".into())
+    );
+    let granted = granted_to("beaconhouse_report_reader");
     for statement in &statements {
         assert!(
-            statement.starts_with("GRANT SELECT ON beaconhouse.") || !statement.contains("ON "),
+            statement.starts_with("GRANT SELECT ON beaconhouse.")
+                || statement == "GRANT SELECT ON beaconhouse_released.* TO beaconhouse_reporting"
+                || statement.starts_with("REVOKE ")
+                || !statement.contains("ON "),
             "grants.sql grants more than SELECT on the staff tables: {statement}"
         );
-        for secret in ["visitor_salts", "recipient_keys", "*"] {
+        for secret in ["visitor_salts", "recipient_keys", "beaconhouse.*"] {
             assert!(!statement.contains(secret), "{statement}");
         }
     }

@@ -24,6 +24,7 @@ mod faults;
 mod fuzz;
 mod geo;
 mod limits;
+mod release;
 mod report;
 mod retention;
 mod tracker;

@@ -1,0 +1,326 @@
+//! What staff SQL can read, tried as a curious staff member would: the
+//! rollup releases each ended day to `<database>_released.daily` through the
+//! release step, and the staff user of `deploy/clickhouse-staff-user.xml`
+//! (as shipped, but for its password and database) reads that and nothing
+//! of the raw database: not the events, the opens, the salts or the exact
+//! rollups, neither directly nor through a subquery or a table function.
+//! On a server of this module's own, since it adds a user to `users.d`.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::common::{self, Beaconhouse, ClickHouse, eventually};
+use beaconhouse::release::{Cell, Mechanism, NoiseKey};
+
+const NOISE_KEY: &str = "a-noise-key-for-the-release-tests-0123456789";
+const STAFF_USER: &str = "reporting";
+const STAFF_PASSWORD: &str = "staff password for the release tests";
+const VIEWS_CAP: u64 = 10;
+/// 2026-11-01, a day that has ended.
+const DAY: u16 = 20_758;
+
+fn clickhouse() -> &'static ClickHouse {
+    static OWN: OnceLock<ClickHouse> = OnceLock::new();
+    OWN.get_or_init(ClickHouse::start)
+}
+
+/// One page view (or custom event, for a `name`) of one visitor.
+struct Hit {
+    visitor: u64,
+    path: &'static str,
+    name: &'static str,
+}
+
+/// 40 visitors of `/`, one of whom views it 30 times (past the cap); 12 of
+/// `/pricing`; one of `/that-page`; 8 who book a tour.
+fn hits() -> Vec<Hit> {
+    let mut hits = Vec::new();
+    let mut view = |visitor, path, name, times| {
+        for _ in 0..times {
+            hits.push(Hit {
+                visitor,
+                path,
+                name,
+            });
+        }
+    };
+    for visitor in 1..=40 {
+        view(visitor, "/", "pageview", if visitor == 1 { 30 } else { 2 });
+    }
+    for visitor in 101..=112 {
+        view(visitor, "/pricing", "pageview", 1);
+    }
+    view(201, "/that-page", "pageview", 1);
+    for visitor in 1..=8 {
+        view(visitor, "/", "book_tour", 1);
+    }
+    hits
+}
+
+fn insert(database: &str, hits: &[Hit]) {
+    let rows: Vec<String> = hits
+        .iter()
+        .map(|h| {
+            format!(
+                "('optimumabq.com', '2026-11-01 15:00:00', '{}', {}, '{}', 'desktop')",
+                h.name, h.visitor, h.path
+            )
+        })
+        .collect();
+    clickhouse().query(
+        database,
+        &format!(
+            "INSERT INTO events (site, ts, name, visitor_id, path, device) VALUES {}",
+            rows.join(", ")
+        ),
+    );
+}
+
+/// Exact (visitors, capped page views or events) per `(dimension, value)`
+/// of the cells this test checks: the path ones, the total and the names.
+fn exact(hits: &[Hit]) -> HashMap<(&'static str, &'static str), (u64, u64)> {
+    let mut per_visitor: HashMap<(&str, &str, u64), u64> = HashMap::new();
+    for hit in hits {
+        let cells: Vec<(&str, &str)> = if hit.name == "pageview" {
+            vec![("path", hit.path), ("", "")]
+        } else {
+            vec![("name", hit.name)]
+        };
+        for (dimension, value) in cells {
+            *per_visitor
+                .entry((dimension, value, hit.visitor))
+                .or_default() += 1;
+        }
+    }
+    let mut cells: HashMap<(&str, &str), (u64, u64)> = HashMap::new();
+    for ((dimension, value, _), views) in per_visitor {
+        let cell = cells.entry((dimension, value)).or_default();
+        cell.0 += 1;
+        cell.1 += views.min(VIEWS_CAP);
+    }
+    cells
+}
+
+/// What the release step makes of `exact`, cell by cell: `None` withheld.
+fn released(
+    exact: &HashMap<(&'static str, &'static str), (u64, u64)>,
+) -> HashMap<(String, String), Option<(u64, u64)>> {
+    let mechanism = Mechanism::new(NoiseKey::new(NOISE_KEY), 1.0, 5);
+    exact
+        .iter()
+        .map(|(&(dimension, value), &(visitors, pageviews))| {
+            let cell = |metric| Cell {
+                family: beaconhouse::rollup::DAILY_CELLS,
+                subject: "optimumabq.com",
+                day: DAY,
+                dimension,
+                value,
+                metric,
+            };
+            let visitors = mechanism.release(&cell("visitors"), visitors, 1);
+            let pageviews = mechanism.release(&cell("pageviews"), pageviews, VIEWS_CAP);
+            let shown = (visitors >= 5).then_some((visitors, pageviews));
+            ((dimension.to_string(), value.to_string()), shown)
+        })
+        .collect()
+}
+
+/// The rows of `released.daily` of the checked cells, as the default user
+/// reads them.
+fn stored(released_database: &str) -> HashMap<(String, String), Option<(u64, u64)>> {
+    let text = clickhouse().query(
+        released_database,
+        "SELECT dimension, value, visitors, pageviews FROM daily FINAL WHERE dimension IN ('path', '', 'name') FORMAT TSV",
+    );
+    text.lines()
+        .map(|line| {
+            let f: Vec<&str> = line.split('\t').collect();
+            (
+                (f[0].to_string(), f[1].to_string()),
+                Some((f[2].parse().unwrap(), f[3].parse().unwrap())),
+            )
+        })
+        .collect()
+}
+
+/// The expected cells that have a row, as [`stored`] lists them.
+fn shown(
+    expected: HashMap<(String, String), Option<(u64, u64)>>,
+) -> HashMap<(String, String), Option<(u64, u64)>> {
+    expected.into_iter().filter(|(_, v)| v.is_some()).collect()
+}
+
+#[test]
+fn each_day_is_released_with_its_cells_noise_and_again_only_when_it_changes() {
+    let ch = clickhouse();
+    let database = ch.fresh_database("release");
+    common::migrate(ch, &database);
+    let released_database = format!("{database}_released");
+    let mut all = hits();
+    insert(&database, &all);
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        config.path(),
+        format!(
+            "{}\n[reporting]\nnoise_key = \"{NOISE_KEY}\"\nmax_views_per_visitor_day = {VIEWS_CAP}\n",
+            common::SITE_TOML
+        ),
+    )
+    .unwrap();
+    let rollup = || {
+        Beaconhouse::new()
+            .config(config.path())
+            .clickhouse(ch, &database)
+            .arg("rollup")
+            .run_ok()
+    };
+    assert_eq!(
+        rollup(),
+        format!("rolled up 1 day(s)\nreleased 1 day(s) to {released_database}.daily\n")
+    );
+    let expected = released(&exact(&all));
+    assert_eq!(stored(&released_database), shown(expected.clone()));
+    let below_threshold = ch.number(
+        &released_database,
+        "SELECT count() FROM daily FINAL WHERE visitors < 5",
+    );
+    assert_eq!(below_threshold, 0, "no released row is under the threshold");
+
+    assert_eq!(
+        rollup(),
+        format!("rolled up 0 day(s)\nreleased 0 day(s) to {released_database}.daily\n")
+    );
+    // A late hit: the day is released again; every other cell keeps its
+    // figures (same exact count, same noise), the changed one follows.
+    let late = [Hit {
+        visitor: 202,
+        path: "/that-page",
+        name: "pageview",
+    }];
+    insert(&database, &late);
+    all.extend(late);
+    assert_eq!(
+        rollup(),
+        format!("rolled up 1 day(s)\nreleased 1 day(s) to {released_database}.daily\n")
+    );
+    let again = released(&exact(&all));
+    for (cell, figures) in &expected {
+        if cell.1 != "/that-page" && !cell.0.is_empty() {
+            assert_eq!(again[cell], *figures, "{cell:?} kept its noise");
+        }
+    }
+    assert_eq!(stored(&released_database), shown(again));
+}
+
+#[test]
+fn staff_sql_reads_the_released_database_and_nothing_raw() {
+    let ch = clickhouse();
+    let database = ch.fresh_database("staff");
+    common::migrate(ch, &database);
+    let released_database = format!("{database}_released");
+    insert(&database, &hits());
+    ch.query(
+        &database,
+        "INSERT INTO email_opens (campaign, ts, recipient_id, proxied) VALUES ('c', '2026-11-01 10:00:00', 7, 0)",
+    );
+    Beaconhouse::new()
+        .clickhouse(ch, &database)
+        .env(
+            "BEACONHOUSE_SITES",
+            "[{id=\"optimumabq.com\",hostnames=[\"optimumabq.com\"]}]",
+        )
+        .env("BEACONHOUSE_REPORTING_NOISE_KEY", NOISE_KEY)
+        .arg("rollup")
+        .run_ok();
+    // A salt, as a collector would have stored one.
+    ch.query(
+        &database,
+        "INSERT INTO visitor_salts VALUES (today(), 'a-salt', now())",
+    );
+
+    // deploy/clickhouse-staff-user.xml as shipped, but for the password's
+    // hash and the database.
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/clickhouse-staff-user.xml"),
+    )
+    .unwrap();
+    let hash = hex::encode(beaconhouse::config::ApiToken::digest(STAFF_PASSWORD));
+    let mut rendered = shipped.clone();
+    for (from, to) in [
+        ("replace-with-the-sha256-of-the-password", hash.as_str()),
+        (
+            "<database>beaconhouse_released</database>",
+            &format!("<database>{released_database}</database>"),
+        ),
+    ] {
+        assert_eq!(
+            shipped.matches(from).count(),
+            1,
+            "{from} in the shipped file"
+        );
+        rendered = rendered.replace(from, to);
+    }
+    ch.add_users("beaconhouse-staff.xml", &rendered);
+    let as_staff = |db: &str, sql: &str| ch.try_query_as(STAFF_USER, STAFF_PASSWORD, db, sql);
+    let released_rows = eventually(
+        "clickhouse-server loads the staff user from users.d",
+        common::SERVER_START,
+        || match as_staff(&released_database, "SELECT count() FROM daily FINAL") {
+            Some((200, body)) => Ok(body),
+            other => Err(other),
+        },
+    );
+    assert_ne!(released_rows.trim(), "0", "staff read the released figures");
+
+    let tcp = ch.tcp_port();
+    let attempts = [
+        format!("SELECT count() FROM {database}.events"),
+        format!("SELECT count() FROM {database}.email_opens"),
+        format!("SELECT salt FROM {database}.visitor_salts"),
+        format!("SELECT key FROM {database}.recipient_keys"),
+        format!("SELECT count() FROM {database}.daily_stats"),
+        format!("SELECT count() FROM {database}.daily_filtered"),
+        format!("SELECT count() FROM {database}.released_days"),
+        // The released table, joined with the raw one in a subquery.
+        format!(
+            "SELECT count() FROM {released_database}.daily WHERE value IN (SELECT path FROM {database}.events)"
+        ),
+        // Table functions that would read the raw tables as another user.
+        format!("SELECT count() FROM remote('127.0.0.1:{tcp}', {database}.events)"),
+        format!("SELECT count() FROM remote('127.0.0.1:{tcp}', {database}.events, 'default', '')"),
+        format!(
+            "SELECT * FROM url('http://127.0.0.1:{}/?query=SELECT+1', TSV, 'x String')",
+            ch_http_port()
+        ),
+        // Writing, or changing what the user may do.
+        format!(
+            "INSERT INTO {released_database}.daily (site, day, dimension, value, visitors, pageviews, computed_at) VALUES ('x', today(), '', '', 1, 1, now())"
+        ),
+        "SET readonly = 0".to_string(),
+    ];
+    for sql in &attempts {
+        for db in [released_database.as_str(), database.as_str()] {
+            let answer = as_staff(db, sql);
+            // Refused for who is asking, not for how it is written.
+            let refused = |(status, body): &(u16, String)| {
+                *status != 200
+                    && (body.contains("Access denied") || body.contains("in readonly mode"))
+            };
+            assert!(
+                answer.as_ref().is_some_and(refused),
+                "as staff, in {db}: {sql}\nanswered {answer:?}"
+            );
+        }
+    }
+}
+
+/// The shared HTTP port of this module's server, for the `url()` attempt.
+fn ch_http_port() -> u16 {
+    clickhouse()
+        .target()
+        .urls
+        .first()
+        .and_then(|url| url.rsplit(':').next())
+        .and_then(|port| port.parse().ok())
+        .expect("a server URL with a port")
+}
