@@ -533,3 +533,62 @@ fn the_engine_deduplicates_a_retried_block_only_when_it_is_the_same_block() {
         after - before
     );
 }
+
+#[test]
+fn staff_on_every_node_read_the_released_day_and_nothing_raw() {
+    let cluster = cluster();
+    let db = migrated(&cluster, "staff");
+    let released = format!("{db}_released");
+    let rows: Vec<String> = (0..60)
+        .map(|visitor| {
+            format!(
+                "('optimumabq.com', '2026-11-01 12:00:00', 'pageview', {visitor}, '/page/{}', 'desktop')",
+                visitor % 3
+            )
+        })
+        .collect();
+    cluster.insert(
+        0,
+        &db,
+        &format!(
+            "INSERT INTO events (site, ts, name, visitor_id, path, device) VALUES {}",
+            rows.join(", ")
+        ),
+    );
+    let out = Beaconhouse::new()
+        .on(&cluster.target(&[0, 1, 2]), &db)
+        .env(
+            "BEACONHOUSE_SITES",
+            "[{id=\"optimumabq.com\",hostnames=[\"optimumabq.com\"]}]",
+        )
+        .env(
+            "BEACONHOUSE_REPORTING_NOISE_KEY",
+            "a-noise-key-for-the-cluster-tests-0123456789",
+        )
+        .arg("rollup")
+        .run_ok();
+    assert_eq!(
+        out,
+        format!("rolled up 1 day(s)\nreleased 1 day(s) to {released}.daily\n")
+    );
+    // The released day is whole on every node (replicated, no shards): each
+    // node's staff read the same rows, from that node alone.
+    let as_default = |i: usize| {
+        cluster.nodes[i].query(
+            &released,
+            "SELECT dimension, value, visitors, pageviews FROM daily FINAL ORDER BY dimension, value FORMAT TSV",
+        )
+    };
+    let on_node_0 = as_default(0);
+    assert!(on_node_0.contains("path\t/page/0\t"), "{on_node_0}");
+    for i in 0..3 {
+        eventually(
+            &format!("node {i} holds the released day"),
+            REPLICA_CATCH_UP,
+            || (as_default(i) == on_node_0).then_some(()).ok_or(i),
+        );
+        let staff_rows = common::staff::add(&cluster.nodes[i], &released);
+        assert_eq!(staff_rows as usize, on_node_0.lines().count(), "node {i}");
+        common::staff::assert_refused_everything_raw(&cluster.nodes[i], &db, &released);
+    }
+}

@@ -9,12 +9,10 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use crate::common::{self, Beaconhouse, ClickHouse, eventually};
+use crate::common::{self, Beaconhouse, ClickHouse, staff};
 use beaconhouse::release::{Cell, Mechanism, NoiseKey};
 
 const NOISE_KEY: &str = "a-noise-key-for-the-release-tests-0123456789";
-const STAFF_USER: &str = "reporting";
-const STAFF_PASSWORD: &str = "staff password for the release tests";
 const VIEWS_CAP: u64 = 10;
 /// 2026-11-01, a day that has ended.
 const DAY: u16 = 20_758;
@@ -238,89 +236,10 @@ fn staff_sql_reads_the_released_database_and_nothing_raw() {
         "INSERT INTO visitor_salts VALUES (today(), 'a-salt', now())",
     );
 
-    // deploy/clickhouse-staff-user.xml as shipped, but for the password's
-    // hash and the database.
-    let shipped = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/clickhouse-staff-user.xml"),
-    )
-    .unwrap();
-    let hash = hex::encode(beaconhouse::config::ApiToken::digest(STAFF_PASSWORD));
-    let mut rendered = shipped.clone();
-    for (from, to) in [
-        ("replace-with-the-sha256-of-the-password", hash.as_str()),
-        (
-            "<database>beaconhouse_released</database>",
-            &format!("<database>{released_database}</database>"),
-        ),
-    ] {
-        assert_eq!(
-            shipped.matches(from).count(),
-            1,
-            "{from} in the shipped file"
-        );
-        rendered = rendered.replace(from, to);
-    }
-    ch.add_users("beaconhouse-staff.xml", &rendered);
-    let as_staff = |db: &str, sql: &str| ch.try_query_as(STAFF_USER, STAFF_PASSWORD, db, sql);
-    let released_rows = eventually(
-        "clickhouse-server loads the staff user from users.d",
-        common::SERVER_START,
-        || match as_staff(&released_database, "SELECT count() FROM daily FINAL") {
-            Some((200, body)) => Ok(body),
-            other => Err(other),
-        },
+    assert_ne!(
+        staff::add(ch, &released_database),
+        0,
+        "staff read the released figures"
     );
-    assert_ne!(released_rows.trim(), "0", "staff read the released figures");
-
-    let tcp = ch.tcp_port();
-    let attempts = [
-        format!("SELECT count() FROM {database}.events"),
-        format!("SELECT count() FROM {database}.email_opens"),
-        format!("SELECT salt FROM {database}.visitor_salts"),
-        format!("SELECT key FROM {database}.recipient_keys"),
-        format!("SELECT count() FROM {database}.daily_stats"),
-        format!("SELECT count() FROM {database}.daily_filtered"),
-        format!("SELECT count() FROM {database}.released_days"),
-        // The released table, joined with the raw one in a subquery.
-        format!(
-            "SELECT count() FROM {released_database}.daily WHERE value IN (SELECT path FROM {database}.events)"
-        ),
-        // Table functions that would read the raw tables as another user.
-        format!("SELECT count() FROM remote('127.0.0.1:{tcp}', {database}.events)"),
-        format!("SELECT count() FROM remote('127.0.0.1:{tcp}', {database}.events, 'default', '')"),
-        format!(
-            "SELECT * FROM url('http://127.0.0.1:{}/?query=SELECT+1', TSV, 'x String')",
-            ch_http_port()
-        ),
-        // Writing, or changing what the user may do.
-        format!(
-            "INSERT INTO {released_database}.daily (site, day, dimension, value, visitors, pageviews, computed_at) VALUES ('x', today(), '', '', 1, 1, now())"
-        ),
-        "SET readonly = 0".to_string(),
-    ];
-    for sql in &attempts {
-        for db in [released_database.as_str(), database.as_str()] {
-            let answer = as_staff(db, sql);
-            // Refused for who is asking, not for how it is written.
-            let refused = |(status, body): &(u16, String)| {
-                *status != 200
-                    && (body.contains("Access denied") || body.contains("in readonly mode"))
-            };
-            assert!(
-                answer.as_ref().is_some_and(refused),
-                "as staff, in {db}: {sql}\nanswered {answer:?}"
-            );
-        }
-    }
-}
-
-/// The shared HTTP port of this module's server, for the `url()` attempt.
-fn ch_http_port() -> u16 {
-    clickhouse()
-        .target()
-        .urls
-        .first()
-        .and_then(|url| url.rsplit(':').next())
-        .and_then(|port| port.parse().ok())
-        .expect("a server URL with a port")
+    staff::assert_refused_everything_raw(ch, &database, &released_database);
 }

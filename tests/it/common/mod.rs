@@ -16,6 +16,7 @@
 pub mod cluster;
 pub mod geoip;
 pub mod known_hits;
+pub mod staff;
 
 use std::ffi::{OsStr, OsString};
 use std::fmt::Debug;
