@@ -26,3 +26,4 @@ mod geo;
 mod limits;
 mod report;
 mod retention;
+mod snippets;
