@@ -27,3 +27,4 @@ mod limits;
 mod report;
 mod retention;
 mod snippets;
+mod tracker;
