@@ -64,6 +64,7 @@ async fn page_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
         referrer: referrer.as_deref(),
         name: None,
         screen_width: None,
+        referer_whole: query.get("page").as_deref() == Some("referrer"),
     };
     let meta = request_meta(&request, &state);
     let outcome = state
@@ -148,6 +149,7 @@ async fn event_beacon(
             .w
             .filter(|w| w.is_finite() && *w >= 0.0)
             .map(|w| w.min(100_000.0) as u32),
+        referer_whole: false,
     };
     let meta = request_meta(&request, &state);
     let outcome = state
@@ -291,6 +293,7 @@ fn request_meta<'a>(request: &'a HttpRequest, state: &AppState) -> RequestMeta<'
             .collect(),
         user_agent: text(headers, header::USER_AGENT).unwrap_or(""),
         referer: text(headers, header::REFERER),
+        fetch_site: text(headers, header::HeaderName::from_static("sec-fetch-site")),
     }
 }
 

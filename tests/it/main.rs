@@ -27,4 +27,5 @@ mod limits;
 mod release;
 mod report;
 mod retention;
+mod snippets;
 mod tracker;
