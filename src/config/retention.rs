@@ -47,8 +47,11 @@ impl RetentionConfig {
         match table {
             Table::Events => self.events_days,
             Table::EmailOpens => self.email_opens_days,
-            // Both rollups, so a filtered report never finds one without the other.
-            Table::DailyStats | Table::DailyFiltered => self.daily_stats_days,
+            // Both rollups, so a filtered report never finds one without the
+            // other, and the released figures computed with them.
+            Table::DailyStats | Table::DailyFiltered | Table::ReleasedDaily => {
+                self.daily_stats_days
+            }
         }
     }
 }

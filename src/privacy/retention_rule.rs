@@ -15,32 +15,38 @@
 use crate::clock;
 
 /// The tables whose old rows are dropped, in the order they are: `events`
-/// before `daily_stats` and `daily_filtered`, the rollups computed from it
-/// (both kept `retention.daily_stats_days`). A fixed enum: a table name
-/// never comes from outside.
+/// before `daily_stats` and `daily_filtered`, the rollups computed from it,
+/// and `released.daily`, released from it (all three kept
+/// `retention.daily_stats_days`). A fixed enum: a table name never comes
+/// from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {
     Events,
     EmailOpens,
     DailyStats,
     DailyFiltered,
+    /// `released.daily`, in the released database.
+    ReleasedDaily,
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [
+    pub const ALL: [Table; 5] = [
         Table::Events,
         Table::EmailOpens,
         Table::DailyStats,
         Table::DailyFiltered,
+        Table::ReleasedDaily,
     ];
 
-    /// The table's name in ClickHouse, and its label in `/metrics`.
+    /// The table's name as the schema writes it (`released.daily` for the
+    /// one in the released database), and its label in `/metrics`.
     pub fn name(self) -> &'static str {
         match self {
             Table::Events => "events",
             Table::EmailOpens => "email_opens",
             Table::DailyStats => "daily_stats",
             Table::DailyFiltered => "daily_filtered",
+            Table::ReleasedDaily => "released.daily",
         }
     }
 }

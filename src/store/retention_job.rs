@@ -25,6 +25,7 @@ use super::clickhouse::{Endpoints, local_table};
 use crate::clock;
 use crate::config::{ClickHouseConfig, RetentionConfig};
 use crate::metrics::Metrics;
+use crate::migrate::RELEASED_QUALIFIER;
 use crate::privacy::retention_rule::{self, Table};
 
 /// How often `serve` enforces retention.
@@ -98,9 +99,28 @@ enum Scope {
     Cluster { name: String, database: String },
 }
 
+/// A table of the released database (`released.<table>`): its name there.
+/// It is whole on every node of a cluster, so on any scope its months are
+/// those of the node reached, and dropping one there drops it everywhere
+/// (replication carries it).
+fn released_table(table: Table) -> Option<&'static str> {
+    table.name().strip_prefix(RELEASED_QUALIFIER)
+}
+
 /// The table's partitions that hold rows, as `system.parts` names them: on a
 /// cluster, those of its local tables on one replica of every shard.
-fn partitions_query(client: &Client, table: Table, scope: &Scope) -> clickhouse::query::Query {
+fn partitions_query(
+    client: &Client,
+    table: Table,
+    scope: &Scope,
+    released_database: &str,
+) -> clickhouse::query::Query {
+    if let Some(released) = released_table(table) {
+        return client
+            .query("SELECT DISTINCT partition_id FROM system.parts WHERE active AND database = ? AND table = ?")
+            .bind(released_database)
+            .bind(released);
+    }
     match scope {
         Scope::Server => client
             .query("SELECT DISTINCT partition_id FROM system.parts WHERE active AND database = currentDatabase() AND table = ?")
@@ -117,7 +137,10 @@ fn partitions_query(client: &Client, table: Table, scope: &Scope) -> clickhouse:
 /// `toYYYYMM` value (which ClickHouse 18.16 and current releases both
 /// accept); on a cluster, of the local table on every shard. The one DDL
 /// statement of retention.
-fn drop_partition_statement(table: Table, scope: &Scope) -> String {
+fn drop_partition_statement(table: Table, scope: &Scope, released_database: &str) -> String {
+    if let Some(released) = released_table(table) {
+        return format!("ALTER TABLE {released_database}.{released} DROP PARTITION ?");
+    }
     match scope {
         Scope::Server => format!("ALTER TABLE {} DROP PARTITION ?", table.name()),
         Scope::Cluster { name, database } => format!(
@@ -132,6 +155,8 @@ fn drop_partition_statement(table: Table, scope: &Scope) -> String {
 pub struct Retention {
     endpoints: Endpoints,
     scope: Scope,
+    /// Where `released.<table>`s are.
+    released_database: String,
     periods: RetentionConfig,
 }
 
@@ -151,6 +176,7 @@ impl Retention {
         Retention {
             endpoints,
             scope,
+            released_database: clickhouse.released_database(),
             periods,
         }
     }
@@ -188,7 +214,8 @@ impl Retention {
     ) -> Result<Vec<Expiry>, RetentionError> {
         let expired = self.expired(today).await?;
         for expiry in &expired {
-            let statement = drop_partition_statement(expiry.table, &self.scope);
+            let statement =
+                drop_partition_statement(expiry.table, &self.scope, &self.released_database);
             for &partition in &expiry.partitions {
                 self.endpoints
                     .run(|client| client.query(&statement).bind(partition).execute())
@@ -206,7 +233,9 @@ impl Retention {
 
     async fn partition_ids(&self, table: Table) -> Result<Vec<String>, RetentionError> {
         self.endpoints
-            .run(|client| partitions_query(&client, table, &self.scope).fetch_all())
+            .run(|client| {
+                partitions_query(&client, table, &self.scope, &self.released_database).fetch_all()
+            })
             .await
             .map_err(|cause| RetentionError::List {
                 table: table.name(),
@@ -286,9 +315,30 @@ mod tests {
     #[test]
     fn the_drop_statement_names_the_table_and_binds_the_partition() {
         assert_eq!(
-            drop_partition_statement(Table::DailyStats, &Scope::Server),
+            drop_partition_statement(Table::DailyStats, &Scope::Server, "stats_released"),
             "ALTER TABLE daily_stats DROP PARTITION ?"
         );
+    }
+
+    #[test]
+    fn the_released_months_are_the_released_databases_on_any_scope() {
+        let cluster = Scope::Cluster {
+            name: "analytics".into(),
+            database: "stats".into(),
+        };
+        let client = Client::default();
+        for scope in [Scope::Server, cluster] {
+            assert_eq!(
+                drop_partition_statement(Table::ReleasedDaily, &scope, "stats_released"),
+                "ALTER TABLE stats_released.daily DROP PARTITION ?"
+            );
+            assert_eq!(
+                partitions_query(&client, Table::ReleasedDaily, &scope, "stats_released")
+                    .sql_display()
+                    .to_string(),
+                "SELECT DISTINCT partition_id FROM system.parts WHERE active AND database = 'stats_released' AND table = 'daily'"
+            );
+        }
     }
 
     #[test]
@@ -298,18 +348,18 @@ mod tests {
             database: "stats".into(),
         };
         assert_eq!(
-            drop_partition_statement(Table::Events, &cluster),
+            drop_partition_statement(Table::Events, &cluster, "stats_released"),
             "ALTER TABLE stats.events_local ON CLUSTER analytics DROP PARTITION ?"
         );
         let client = Client::default();
         assert_eq!(
-            partitions_query(&client, Table::EmailOpens, &cluster)
+            partitions_query(&client, Table::EmailOpens, &cluster, "stats_released")
                 .sql_display()
                 .to_string(),
             "SELECT DISTINCT partition_id FROM cluster('analytics', system, parts) WHERE active AND database = 'stats' AND table = 'email_opens_local'"
         );
         assert_eq!(
-            partitions_query(&client, Table::EmailOpens, &Scope::Server)
+            partitions_query(&client, Table::EmailOpens, &Scope::Server, "stats_released")
                 .sql_display()
                 .to_string(),
             "SELECT DISTINCT partition_id FROM system.parts WHERE active AND database = currentDatabase() AND table = 'email_opens'"

@@ -40,6 +40,10 @@ impl Scratch {
             Table::DailyFiltered => format!(
                 "INSERT INTO daily_filtered (site, day, filter_dimension, filter_value, dimension, value, visitors, hits, visits, bounces, visit_views, computed_at) SELECT 'optimumabq.com', toDate({at}), 'country', 'US', 'path', toString(number), 1, 1, 1, 0, 1, now()"
             ),
+            Table::ReleasedDaily => format!(
+                "INSERT INTO {}_released.daily (site, day, dimension, value, visitors, pageviews, computed_at) SELECT 'optimumabq.com', toDate({at}), 'path', toString(number), 9, 9, now()",
+                self.database
+            ),
         };
         self.clickhouse
             .query(&self.database, &format!("{select} FROM numbers({rows})"));
@@ -48,6 +52,7 @@ impl Scratch {
     /// The rows of `table` in each month it holds, oldest first: `(202405, 2)`.
     fn months(&self, table: Table) -> Vec<(u32, u64)> {
         let (name, column) = table.name_and_date_column();
+        let name = name.replace("released.", &format!("{}_released.", self.database));
         let answer = self.clickhouse.query(
             &self.database,
             &format!(
@@ -76,6 +81,7 @@ enum Table {
     EmailOpens,
     DailyStats,
     DailyFiltered,
+    ReleasedDaily,
 }
 
 impl Table {
@@ -85,6 +91,7 @@ impl Table {
             Table::EmailOpens => ("email_opens", "ts"),
             Table::DailyStats => ("daily_stats", "day"),
             Table::DailyFiltered => ("daily_filtered", "day"),
+            Table::ReleasedDaily => ("released.daily", "day"),
         }
     }
 }
@@ -158,7 +165,12 @@ fn retention_drops_whole_expired_months_and_a_dry_run_drops_nothing() {
         line(&dry, "daily_filtered"),
         "daily_filtered (kept forever): nothing to drop"
     );
-    assert_eq!(dry.lines().count(), 4, "{dry}");
+    assert_eq!(
+        line(&dry, "released.daily"),
+        "released.daily (kept forever): nothing to drop"
+    );
+    // One line per table: the four above and released.daily.
+    assert_eq!(dry.lines().count(), 5, "{dry}");
     assert_eq!(db.months(Table::Events), events, "a dry run drops nothing");
     assert_eq!(db.months(Table::EmailOpens), opens);
     assert_eq!(db.months(Table::DailyStats), daily);
@@ -225,6 +237,29 @@ fn both_rollups_expire_after_daily_stats_days() {
     }
     assert_eq!(db.months(Table::DailyStats), daily[1..]);
     assert_eq!(db.months(Table::DailyFiltered), filtered[1..]);
+}
+
+#[test]
+fn released_days_expire_with_the_rollups() {
+    let db = Scratch::new("retention_released");
+    db.seed(Table::ReleasedDaily, 30, 1);
+    db.seed(Table::ReleasedDaily, 3, 2);
+    let released = db.months(Table::ReleasedDaily);
+    assert_eq!(rows(&released), vec![1, 2]);
+    let kept = db.beaconhouse().arg("retention").run_ok();
+    says(&kept, "released.daily", "kept forever", "nothing to drop");
+    let done = db
+        .beaconhouse()
+        .env("BEACONHOUSE_RETENTION_DAILY_STATS_DAYS", "800")
+        .arg("retention")
+        .run_ok();
+    says(
+        &done,
+        "released.daily",
+        "800 days",
+        &format!("dropped {}", released[0].0),
+    );
+    assert_eq!(db.months(Table::ReleasedDaily), released[1..]);
 }
 
 #[test]

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# What the release step costs in accuracy: the figures staff SQL reads
+# (`<database>_released.daily`, each cell's exact count plus its noise,
+# withheld under the threshold) against the exact ones, by group size, over
+# 1, 7 and 30 days, on two sites in one run:
+# - the large one of benches/report.sh (EVENTS synthetic events over 30 days,
+#   10 million by default: optimumabq.com and other.example);
+# - a small one, small.example: about 150 visitors a day, three page views
+#   each over a dozen pages, for 30 days.
+# A figure over several days is what staff SQL gets by summing the released
+# days (a withheld day adds nothing), against the sum of the exact days.
+# The exact cells are computed here with the definition of the release
+# (`rollup::sql::cells_of_day`: page views capped per visitor, cell and day),
+# so the difference is the release step alone: noise, clamping at zero and
+# withholding. Also prints each window's 95% noise margin, from the
+# mechanism's distribution (sums of discrete Laplace draws), beside the errors
+# seen.
+#
+#   bash benches/release.sh
+#
+# Knobs (environment): EVENTS (10000000), EPSILON (1.0), CAP (10).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EVENTS=${EVENTS:-10000000}
+EPSILON=${EPSILON:-1.0}
+CAP=${CAP:-10}
+NOISE_KEY=bench-noise-key-0123456789abcdef0123456789abcdef
+
+. benches/common.sh
+install_missing clickhouse-server:clickhouse-server
+
+echo "==> building (release)" >&2
+cargo build --release --locked --bin beaconhouse >&2
+
+echo "==> starting ClickHouse" >&2
+start_clickhouse
+cat >"$work/beaconhouse.toml" <<TOML
+[[sites]]
+id = "optimumabq.com"
+hostnames = ["optimumabq.com"]
+
+[[sites]]
+id = "small.example"
+hostnames = ["small.example"]
+
+[reporting]
+noise_key = "$NOISE_KEY"
+epsilon = $EPSILON
+max_views_per_visitor_day = $CAP
+TOML
+export BEACONHOUSE_CONFIG="$work/beaconhouse.toml"
+export BEACONHOUSE_CLICKHOUSE_DATABASE=releasebench
+export RUST_LOG=warn
+migrate_when_up
+
+echo "==> loading $EVENTS events, and the small site" >&2
+load_synthetic releasebench "$EVENTS" 0
+# small.example: 150 visitors a day for the same 30 days, three page views
+# each, over 12 pages of which two take most views.
+ch_query releasebench "
+INSERT INTO events (site, ts, name, visitor_id, path, referrer_host, country, device)
+SELECT 'small.example',
+       toDateTime(1790812800 + intDiv(number, 450) * 86400 + (number % 450) * 150),
+       'pageview',
+       intHash64(1000000000 + intDiv(number, 3)),
+       if(cityHash64(number) % 3 = 0, '/', concat('/p', toString(cityHash64(number, 5) % 12))),
+       if(cityHash64(intDiv(number, 3)) % 2 = 0, 'google.com', ''),
+       ['US', 'US', 'MX', 'CA'][1 + cityHash64(intDiv(number, 3), 9) % 4],
+       CAST('desktop' AS Enum8('desktop' = 1, 'mobile' = 2, 'tablet' = 3, 'other' = 4))
+FROM numbers(13500)"
+
+echo "==> rolling up and releasing 30 days" >&2
+release_start=$(date +%s.%N)
+target/release/beaconhouse rollup >"$work/rollup.out"
+release_end=$(date +%s.%N)
+cat "$work/rollup.out" >&2
+
+# Exact cells per UTC day, as the release counts them (the dimensions below
+# cover every group size; the rest are the same computation).
+exact_cells="
+SELECT site, day, dimension, value, count() AS visitors, sum(least(views, $CAP)) AS pageviews
+FROM (
+  SELECT site, toDate(ts) AS day, tupleElement(dim, 1) AS dimension, tupleElement(dim, 2) AS value, visitor_id, count() AS views
+  FROM events ARRAY JOIN [tuple('', ''), tuple('path', path), tuple('referrer_host', referrer_host), tuple('country', country)] AS dim
+  WHERE name = 'pageview'
+  GROUP BY site, day, dimension, value, visitor_id
+)
+GROUP BY site, day, dimension, value"
+ch_query releasebench "CREATE TABLE exact_cells ENGINE = Memory AS $exact_cells"
+ch_query releasebench "
+CREATE TABLE compared ENGINE = Memory AS
+SELECT site, day, dimension, value, visitors AS exact_visitors, pageviews AS exact_pageviews,
+       released_visitors, released_pageviews
+FROM exact_cells
+ANY LEFT JOIN (
+  SELECT site, day, dimension, value, visitors AS released_visitors, pageviews AS released_pageviews
+  FROM releasebench_released.daily FINAL
+) USING (site, day, dimension, value)"
+
+# 95% margin of a sum of n days' noise, scale s: the normal approximation of
+# a sum of n discrete Laplace draws (variance 2a/(1-a)^2 each, a = e^(-eps/s)).
+margin() {
+  awk -v n="$1" -v s="$2" -v eps="$EPSILON" 'BEGIN { a = exp(-eps / s); v = 2 * a / (1 - a) ^ 2; printf "%.1f", 1.96 * sqrt(n * v) }'
+}
+
+echo
+echo "Release step: released against exact figures ($EVENTS events + small.example, ε = $EPSILON per figure, page views capped at $CAP per visitor, cell and day; threshold 5)."
+echo
+echo "| site | days | exact visitors (group size) | groups | median / p95 error, visitors | median / p95 error, page views | groups withheld entirely | 95% noise margin, visitors / page views |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|"
+for days in 1 7 30; do
+  first=$(( 20727 + 30 - days ))  # the last $days of 2026-10-01 (day 20727) .. 2026-10-30
+  while IFS=$'\t' read -r site bucket groups mv pv mp pp withheld; do
+    echo "| $site | $days | $bucket | $groups | $mv% / $pv% | $mp% / $pp% | $withheld | ±$(margin "$days" 1) / ±$(margin "$days" "$CAP") |"
+  done < <(ch_query releasebench "
+    SELECT if(site = 'small.example', 'small.example', 'large (optimumabq.com, other.example)') AS s,
+           multiIf(v < 10, '1-9', v < 100, '10-99', v < 1000, '100-999', v < 10000, '1,000-9,999', '10,000+') AS bucket,
+           count(),
+           round(100 * quantileExact(0.5)(abs(rv - v) / v), 2),
+           round(100 * quantileExact(0.95)(abs(rv - v) / v), 2),
+           round(100 * quantileExact(0.5)(abs(rp - p) / p), 2),
+           round(100 * quantileExact(0.95)(abs(rp - p) / p), 2),
+           countIf(rv = 0)
+    FROM (
+      SELECT site, dimension, value, sum(exact_visitors) AS v, sum(exact_pageviews) AS p,
+             sum(released_visitors) AS rv, sum(released_pageviews) AS rp
+      FROM compared WHERE toUInt16(day) >= $first
+      GROUP BY site, dimension, value
+    )
+    GROUP BY s, bucket ORDER BY s, min(v)
+    FORMAT TSV")
+done
+echo
+echo "Each site's own total (dimension '') over 30 days:"
+echo
+echo "| site | exact visitors | released | error | exact page views | released | error |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+ch_query releasebench "
+  SELECT site, sum(exact_visitors) AS v, sum(released_visitors) AS rv, concat(toString(round(100 * abs(rv - v) / v, 3)), '%'),
+         sum(exact_pageviews) AS p, sum(released_pageviews) AS rp, concat(toString(round(100 * abs(rp - p) / p, 3)), '%')
+  FROM compared WHERE dimension = ''
+  GROUP BY site ORDER BY site FORMAT TSV" | awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }'
+echo
+released_rows=$(ch_query releasebench "SELECT count() FROM releasebench_released.daily FINAL")
+events_rows=$(ch_query releasebench "SELECT count() FROM events")
+cube_size=$(ch_query releasebench "SELECT round(sum(bytes_on_disk) / 1048576, 1) FROM system.parts WHERE active AND database = 'releasebench_released' AND table = 'daily'")
+events_size=$(ch_query releasebench "SELECT round(sum(bytes_on_disk) / 1048576, 1) FROM system.parts WHERE active AND database = 'releasebench' AND table = 'events'")
+echo "released.daily: $released_rows rows, $cube_size MiB, against $events_rows events in $events_size MiB; \`beaconhouse rollup\` (daily rollups and release, 30 days) took $(awk -v a="$release_start" -v b="$release_end" 'BEGIN { printf "%.0f", b - a }') s."
