@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::config::ClickHouseConfig;
-use crate::store::clickhouse::Endpoints;
+use crate::store::clickhouse::{Endpoints, RELEASED_QUALIFIER};
 use cluster::{Cluster, ClusterFormError};
 
 /// One file of `schema/`.
@@ -50,10 +50,6 @@ pub const MIGRATIONS: &[Migration] = migrations![
     7 => "0007_filtered_ledger.sql",
     8 => "0008_released.sql",
 ];
-
-/// How a schema statement names a table of the released database
-/// (`ClickHouseConfig::released_database`): `released.<table>`.
-pub const RELEASED_QUALIFIER: &str = "released.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {

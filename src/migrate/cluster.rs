@@ -31,8 +31,7 @@
 //! configuration (database and cluster are plain names), or place a table
 //! that [`TABLES`] does not list.
 
-use crate::migrate::RELEASED_QUALIFIER;
-use crate::store::clickhouse::local_table;
+use crate::store::clickhouse::{RELEASED_QUALIFIER, local_table};
 
 /// Where a table's rows live on a cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -230,6 +230,11 @@ impl Endpoints {
     }
 }
 
+/// How the schema, and the names of `privacy::retention_rule`, write a table
+/// of the released database (`ClickHouseConfig::released_database`):
+/// `released.<table>`. `migrate` creates it there.
+pub const RELEASED_QUALIFIER: &str = "released.";
+
 /// On a cluster (`clickhouse.cluster`), the table on each node that holds
 /// its shard's rows of the `Distributed` table `table`: `migrate::cluster`
 /// creates it, retention drops its partitions.

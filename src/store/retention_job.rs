@@ -21,11 +21,10 @@ use std::time::Duration;
 
 use clickhouse::Client;
 
-use super::clickhouse::{Endpoints, local_table};
+use super::clickhouse::{Endpoints, RELEASED_QUALIFIER, local_table};
 use crate::clock;
 use crate::config::{ClickHouseConfig, RetentionConfig};
 use crate::metrics::Metrics;
-use crate::migrate::RELEASED_QUALIFIER;
 use crate::privacy::retention_rule::{self, Table};
 
 /// How often `serve` enforces retention.
