@@ -127,30 +127,20 @@ fn reports_read_as_their_own_read_only_user_and_carry_their_limits() {
     let database = database();
     // deploy/clickhouse-reports-user.xml as shipped, but for the password's
     // hash and the database; and its queries logged, for this test to read.
-    let shipped = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/clickhouse-reports-user.xml"),
-    )
-    .unwrap();
-    let hash = hex::encode(beaconhouse::config::ApiToken::digest(REPORTS_PASSWORD));
-    let mut rendered = shipped.clone();
-    for (from, to) in [
-        ("replace-with-the-sha256-of-the-password", hash.as_str()),
-        (
-            "<database>beaconhouse</database>",
-            &format!("<database>{database}</database>"),
-        ),
-        (
-            "<readonly>2</readonly>",
-            "<readonly>2</readonly><log_queries>1</log_queries>",
-        ),
-    ] {
-        assert_eq!(
-            shipped.matches(from).count(),
-            1,
-            "{from} in the shipped file"
-        );
-        rendered = rendered.replace(from, to);
-    }
+    let rendered = common::shipped_users_file(
+        "clickhouse-reports-user.xml",
+        REPORTS_PASSWORD,
+        &[
+            (
+                "<database>beaconhouse</database>",
+                &format!("<database>{database}</database>"),
+            ),
+            (
+                "<readonly>2</readonly>",
+                "<readonly>2</readonly><log_queries>1</log_queries>",
+            ),
+        ],
+    );
     clickhouse.add_users("beaconhouse-reports.xml", &rendered);
     let as_reports =
         |sql: &str| clickhouse.try_query_as(REPORTS_USER, REPORTS_PASSWORD, &database, sql);

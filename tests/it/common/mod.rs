@@ -259,6 +259,31 @@ impl ClickHouse {
     }
 }
 
+/// Placeholder for the SHA-256 of the password in the users files of `deploy/`.
+const PASSWORD_PLACEHOLDER: &str = "replace-with-the-sha256-of-the-password";
+
+/// The users file `deploy/<file>` as shipped, but for its password (the
+/// SHA-256 of `password`) and each `(from, to)` of `replace`, each of which
+/// must stand in the shipped file once.
+pub fn shipped_users_file(file: &str, password: &str, replace: &[(&str, &str)]) -> String {
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy")
+            .join(file),
+    )
+    .unwrap();
+    let hash = hex::encode(beaconhouse::config::ApiToken::digest(password));
+    let mut rendered = shipped.clone();
+    for &(from, to) in [(PASSWORD_PLACEHOLDER, hash.as_str())]
+        .iter()
+        .chain(replace)
+    {
+        assert_eq!(shipped.matches(from).count(), 1, "{from} in deploy/{file}");
+        rendered = rendered.replace(from, to);
+    }
+    rendered
+}
+
 /// Starts `deploy/SCRIPT ARGS` (a `*-dev.sh` server), its output appended
 /// to `log`, to be stopped when the test process exits
 /// (`BEACONHOUSE_WATCH_PID`), and waits up to `timeout` until `ready` holds.

@@ -11,26 +11,14 @@ pub const PASSWORD: &str = "staff password for the tests";
 /// `users.d`, and waits until it can read `released_database.daily`;
 /// returns that table's row count as staff read it.
 pub fn add(clickhouse: &ClickHouse, released_database: &str) -> u64 {
-    let shipped = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/clickhouse-staff-user.xml"),
-    )
-    .unwrap();
-    let hash = hex::encode(beaconhouse::config::ApiToken::digest(PASSWORD));
-    let mut rendered = shipped.clone();
-    for (from, to) in [
-        ("replace-with-the-sha256-of-the-password", hash.as_str()),
-        (
+    let rendered = super::shipped_users_file(
+        "clickhouse-staff-user.xml",
+        PASSWORD,
+        &[(
             "<database>beaconhouse_released</database>",
             &format!("<database>{released_database}</database>"),
-        ),
-    ] {
-        assert_eq!(
-            shipped.matches(from).count(),
-            1,
-            "{from} in the shipped file"
-        );
-        rendered = rendered.replace(from, to);
-    }
+        )],
+    );
     clickhouse.add_users("beaconhouse-staff.xml", &rendered);
     let rows = eventually(
         "clickhouse-server loads the staff user from users.d",
