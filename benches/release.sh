@@ -54,7 +54,7 @@ export RUST_LOG=warn
 migrate_when_up
 
 echo "==> loading $EVENTS events, and the small site" >&2
-load_synthetic releasebench "$EVENTS" 0
+load_synthetic releasebench "$EVENTS" 1000
 # small.example: 150 visitors a day for the same 30 days, three page views
 # each, over 12 pages of which two take most views.
 ch_query releasebench "
