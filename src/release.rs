@@ -6,7 +6,14 @@
 //! change by at most `sensitivity` is released as `count + Z` with
 //! `P(Z = z) ∝ α^|z|`, `α = exp(-ε / sensitivity)`, which is ε-differentially
 //! private for that count. Released counts are clamped at zero and withheld
-//! below the threshold `k` (post-processing, which costs no privacy).
+//! below the threshold (post-processing, which costs no privacy).
+//!
+//! Existence: a figure of a group nobody was in is never computed, so a
+//! released row would prove that someone was, if noise could lift a group of
+//! one over the threshold often. The threshold is therefore at least the
+//! smallest `T` with `P(1 + Z ≥ T) ≤ δ` ([`DELTA`]): a group of one shows
+//! with probability at most δ, an empty group never, so the two look alike
+//! but for δ ((ε, δ)-differential privacy of the row's existence).
 //!
 //! Consistency: the noise of a count is not random per request but drawn
 //! from HMAC-SHA256 under `reporting.noise_key` of the count's [`Cell`] (what
@@ -59,13 +66,19 @@ pub struct Cell<'a> {
     pub metric: &'a str,
 }
 
+/// The chance a group of one person is released at all: what separates
+/// "a group of one" from "nobody" in whether a figure exists.
+pub const DELTA: f64 = 1e-6;
+
 /// The parameters of the release step, validated by `config`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mechanism {
     key: NoiseKey,
     /// ε of each released count.
     epsilon: f64,
-    /// A figure whose noisy value is below this is withheld.
+    /// A figure whose noisy count of people is below this is withheld:
+    /// `min_group_size`, or the existence threshold of ε and [`DELTA`] when
+    /// higher.
     threshold: u64,
 }
 
@@ -77,12 +90,17 @@ pub enum Released {
 }
 
 impl Mechanism {
-    pub fn new(key: NoiseKey, epsilon: f64, threshold: u64) -> Mechanism {
+    pub fn new(key: NoiseKey, epsilon: f64, min_group_size: u64) -> Mechanism {
         Mechanism {
             key,
             epsilon,
-            threshold,
+            threshold: min_group_size.max(existence_threshold(epsilon, DELTA)),
         }
+    }
+
+    /// The smallest released count of people that is shown.
+    pub fn threshold(&self) -> u64 {
+        self.threshold
     }
 
     /// `α = exp(-ε / sensitivity)`: the ratio of the probabilities of two
@@ -151,6 +169,15 @@ impl Mechanism {
         }
         mac.finalize().into_bytes().into()
     }
+}
+
+/// The smallest threshold `T` at which a count of one person, plus
+/// discrete Laplace noise of scale 1/ε, reaches `T` with probability at most
+/// `delta`: `P(Z ≥ T - 1) = α^(T-1) / (1 + α) ≤ δ`.
+pub fn existence_threshold(epsilon: f64, delta: f64) -> u64 {
+    let alpha = (-epsilon).exp();
+    let steps = ((delta * (1.0 + alpha)).ln() / alpha.ln()).ceil();
+    1 + steps.max(1.0) as u64
 }
 
 #[cfg(test)]
@@ -298,7 +325,38 @@ mod tests {
         }
         // P(Z <= 0) = 1/2 + P(Z = 0)/2 = 0.73 at ε = 1.
         assert!((680..780).contains(&zeros), "{zeros} zeros");
-        assert_eq!(m.shows(4), Released::Withheld);
-        assert_eq!(m.shows(5), Released::Shown(5));
+        assert_eq!(m.shows(m.threshold() - 1), Released::Withheld);
+        assert_eq!(m.shows(m.threshold()), Released::Shown(m.threshold()));
+    }
+
+    #[test]
+    fn a_group_of_one_is_released_with_probability_at_most_delta() {
+        for epsilon in [0.1, 0.5, 1.0, 2.0] {
+            let m = Mechanism::new(NoiseKey::new("k"), epsilon, 1);
+            let t = m.threshold();
+            // One person reaches T when the noise is T - 1 or more: at most
+            // δ, and T is the smallest such threshold.
+            // P(Z ≥ n) = α^n / (1 + α), n ≥ 1.
+            let alpha = m.alpha(1);
+            let upper_tail = |n: u64| alpha.powi(n as i32) / (1.0 + alpha);
+            assert!(upper_tail(t - 1) <= DELTA, "ε {epsilon}: T {t}");
+            assert!(
+                upper_tail(t - 2) > DELTA,
+                "ε {epsilon}: T {t} is not the smallest"
+            );
+        }
+        assert_eq!(existence_threshold(1.0, DELTA), 15);
+        assert_eq!(existence_threshold(2.0, DELTA), 8);
+        // min_group_size wins when it is higher.
+        assert_eq!(Mechanism::new(NoiseKey::new("k"), 2.0, 20).threshold(), 20);
+        // Over many groups of one, none shows (expected 0.2 in 200,000).
+        let m = mechanism("a fixed key for the existence test");
+        let shown = (0..200_000)
+            .filter(|i| {
+                let value = i.to_string();
+                m.shows(m.release(&cell(&value), 1, 1)) != Released::Withheld
+            })
+            .count();
+        assert!(shown <= 2, "{shown} groups of one shown");
     }
 }

@@ -117,7 +117,7 @@ fn released(
             };
             let visitors = mechanism.release(&cell("visitors"), visitors, 1);
             let pageviews = mechanism.release(&cell("pageviews"), pageviews, VIEWS_CAP);
-            let shown = (visitors >= 5).then_some((visitors, pageviews));
+            let shown = (visitors >= mechanism.threshold()).then_some((visitors, pageviews));
             ((dimension.to_string(), value.to_string()), shown)
         })
         .collect()
@@ -180,7 +180,10 @@ fn each_day_is_released_with_its_cells_noise_and_again_only_when_it_changes() {
     assert_eq!(stored(&released_database), shown(expected.clone()));
     let below_threshold = ch.number(
         &released_database,
-        "SELECT count() FROM daily FINAL WHERE visitors < 5",
+        &format!(
+            "SELECT count() FROM daily FINAL WHERE visitors < {}",
+            Mechanism::new(NoiseKey::new(NOISE_KEY), 1.0, 5).threshold()
+        ),
     );
     assert_eq!(below_threshold, 0, "no released row is under the threshold");
 
