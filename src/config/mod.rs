@@ -244,8 +244,7 @@ impl Config {
         let mut overridden = HashMap::new();
         for (name, value) in env {
             if let Some(key) = env_key(&name) {
-                let value: figment::value::Value = value.parse().unwrap_or_else(|_| value.into());
-                figment = figment.merge((key.as_str(), value));
+                figment = figment.merge((key.as_str(), env_value(&key, &value)));
                 overridden.insert(key, name);
             }
         }
@@ -270,6 +269,29 @@ fn secrets_in(text: &str) -> Vec<&'static str> {
             Err(_) => false,
         })
         .collect()
+}
+
+/// What an environment variable sets `key` to. Its text, exactly as given,
+/// when the key takes text, so a password `0123` keeps its zero and `"x"`
+/// its quotes; a list or table (`["a", "b"]`) when the key takes that; a
+/// number or a boolean otherwise. Whether a key takes a value is asked of
+/// the keys' own types, on the defaults, so no list of keys can fall behind.
+fn env_value(key: &str, text: &str) -> figment::value::Value {
+    use figment::value::Value;
+    let takes = |value: &Value| {
+        Figment::from(Serialized::defaults(RawConfig::default()))
+            .merge((key, value.clone()))
+            .extract::<RawConfig>()
+            .is_ok()
+    };
+    let parsed: Value = text.parse().unwrap_or_else(|_| text.into());
+    let structured = matches!(parsed, Value::Array(..) | Value::Dict(..));
+    let text = Value::from(text.to_string());
+    if (structured && takes(&parsed)) || !takes(&text) {
+        parsed
+    } else {
+        text
+    }
 }
 
 /// Maps `BEACONHOUSE_CLICKHOUSE_URL` to `clickhouse.url`, `BEACONHOUSE_LISTEN` to
@@ -401,6 +423,60 @@ mod tests {
         assert_eq!(config.geoip.precision, Precision::Country);
         assert_eq!(config.pipeline.batch_rows, 77);
         assert_eq!(config.http.trusted_proxies.len(), 2);
+    }
+
+    #[test]
+    fn text_from_the_environment_stays_exactly_as_given() {
+        let share_key = "0000000000000000000000000000000012";
+        for password in [
+            "0123",
+            "1.50",
+            "true",
+            "\"quoted\"",
+            " spaced ",
+            "[x]",
+            "{a=1}",
+            "-7",
+        ] {
+            let config = load(
+                MINIMAL,
+                &[
+                    ("BEACONHOUSE_CLICKHOUSE_PASSWORD", password),
+                    ("BEACONHOUSE_CLICKHOUSE_USER", "007"),
+                    ("BEACONHOUSE_CLICKHOUSE_DATABASE", "2024"),
+                    ("BEACONHOUSE_REPORTING_CLICKHOUSE_USER", "0x10"),
+                    ("BEACONHOUSE_REPORTING_CLICKHOUSE_PASSWORD", password),
+                    ("BEACONHOUSE_REPORTING_SHARE_KEY", share_key),
+                ],
+            )
+            .unwrap();
+            assert_eq!(config.clickhouse.password, password);
+            assert_eq!(config.clickhouse.user, "007");
+            assert_eq!(config.clickhouse.database, "2024");
+            let reports = config.reporting.clickhouse_user.unwrap();
+            assert_eq!(
+                (reports.user.as_str(), reports.password.as_str()),
+                ("0x10", password)
+            );
+            assert_eq!(
+                config.reporting.share_key,
+                Some(ShareKey::new(share_key.into()))
+            );
+        }
+        // Numbers, lists and tables still read as such where a key takes one.
+        let config = load(
+            MINIMAL,
+            &[
+                ("BEACONHOUSE_PIPELINE_BATCH_ROWS", "077"),
+                (
+                    "BEACONHOUSE_CLICKHOUSE_URL",
+                    "[\"http://a:8123\", \"http://b:8123\"]",
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.pipeline.batch_rows, 77);
+        assert_eq!(config.clickhouse.urls, ["http://a:8123", "http://b:8123"]);
     }
 
     #[test]

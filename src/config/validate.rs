@@ -1,7 +1,7 @@
 //! The ground floor of the configuration: [`ConfigError`], which every
 //! refusal is and which names the key at fault, and the checks more than one
 //! section uses (a number within its range, milliseconds, a list of networks,
-//! a string an environment variable made look like a number).
+//! a string the file wrote as a number).
 //!
 //! Imports no section and no loader, so every file of `config` may import it.
 //! Must never know a section's keys beyond the one it is handed.
@@ -38,8 +38,9 @@ pub(super) fn some_string_or_number<'de, D: serde::Deserializer<'de>>(
     Ok(Option::<Lenient>::deserialize(deserializer)?.map(|Lenient(text)| text))
 }
 
-/// Accepts `1234` as well as `"1234"` for keys that are strings but may look like
-/// numbers when they come from an environment variable.
+/// Accepts `1234` as well as `"1234"` for keys that are strings, so a file may
+/// write `password = 1234`. (An environment variable reaches a string key as
+/// its text, exactly as given: `config::env_value`.)
 pub(super) fn string_or_number<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<String, D::Error> {
