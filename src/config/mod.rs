@@ -28,7 +28,8 @@
 //! service's user alone, with an ACL whose mask shows in the group bits.
 //! Must never: touch the network or the disk beyond reading the config file
 //! and its mode (the GeoIP file is opened by `enrich::geo`, ClickHouse is
-//! reached by `store`).
+//! reached by `store`), or quote a value or a line of the file in an error
+//! (it may be a secret: errors name the key and the line).
 
 mod clickhouse;
 mod email;
@@ -239,6 +240,7 @@ impl Config {
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
+        toml_syntax(text)?;
         let mut figment =
             Figment::from(Serialized::defaults(RawConfig::default())).merge(Toml::string(text));
         let mut overridden = HashMap::new();
@@ -253,6 +255,52 @@ impl Config {
             .map_err(|e| describe_figment_error(&e, &overridden))?;
         raw.validate()
     }
+}
+
+/// Refuses text that is not TOML, naming the line, the column and the key
+/// written there, never quoting the line (toml's own message does, and a
+/// line such as `token = "...` holds a secret).
+fn toml_syntax(text: &str) -> Result<(), ConfigError> {
+    let Err(error) = text.parse::<toml::Table>() else {
+        return Ok(());
+    };
+    let mut at = error.span().map_or(0, |span| span.start).min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
+    let lines: Vec<&str> = text.lines().collect();
+    let key = lines.get(line - 1).and_then(|written| {
+        let (key, _) = written.split_once('=')?;
+        let key = key.trim();
+        let bare = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        let table = lines[..line - 1]
+            .iter()
+            .rev()
+            .map(|l| l.trim())
+            .find(|l| l.starts_with('['));
+        bare.then(|| match table {
+            Some(table) => format!("`{key}` in {table}"),
+            None => format!("`{key}`"),
+        })
+    });
+    Err(ConfigError::Syntax {
+        line,
+        column,
+        key,
+        problem: error.message().trim().replace('\n', "; "),
+    })
 }
 
 /// The secret keys the file's text itself sets (an empty password or an
@@ -309,19 +357,53 @@ fn env_key(name: &str) -> Option<String> {
     Some(rest)
 }
 
+/// Names the key (and the variable that set it) and what it must be, never
+/// the value it was given: that may be a secret, such as a token in a
+/// malformed `BEACONHOUSE_REPORTING_TOKENS`.
 fn describe_figment_error(
     error: &figment::Error,
     overridden: &HashMap<String, String>,
 ) -> ConfigError {
+    use figment::error::Kind;
     let mut key = error.path.join(".");
     if key.is_empty() {
         key = "(top level)".into();
     }
-    let source = match overridden.get(&key) {
-        Some(variable) => format!(" (set by the environment variable {variable})"),
-        None => String::new(),
+    let source = overridden
+        .iter()
+        .find(|(set, _)| key == **set || key.starts_with(&format!("{set}.")))
+        .map(|(_, variable)| format!(" (set by the environment variable {variable})"))
+        .unwrap_or_default();
+    let problem = match &error.kind {
+        Kind::InvalidType(actual, expected) => {
+            format!("invalid type: expected {expected}, found {}", shape(actual))
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!(
+                "invalid value: expected {expected}, found {}",
+                shape(actual)
+            )
+        }
+        Kind::UnknownVariant(_, expected) => format!("must be one of: {}", expected.join(", ")),
+        Kind::Unsupported(actual) | Kind::UnsupportedKey(actual, _) => {
+            format!("cannot be {}", shape(actual))
+        }
+        other => other.to_string(),
     };
-    ConfigError::invalid(key, format!("{}{source}", error.kind))
+    ConfigError::invalid(key, format!("{problem}{source}"))
+}
+
+/// What kind of value a refused one was, without the value itself.
+fn shape(actual: &figment::error::Actual) -> &'static str {
+    use figment::error::Actual;
+    match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_) => "a number",
+        Actual::Char(_) | Actual::Str(_) | Actual::Bytes(_) => "text",
+        Actual::Seq => "a list",
+        Actual::Map => "a table",
+        _ => "a value of another kind",
+    }
 }
 
 impl RawConfig {
@@ -477,6 +559,59 @@ mod tests {
         .unwrap();
         assert_eq!(config.pipeline.batch_rows, 77);
         assert_eq!(config.clickhouse.urls, ["http://a:8123", "http://b:8123"]);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_place_never_a_secret() {
+        const SECRET: &str = "s3cret-0123456789abcdef0123456789abcdef";
+        for (toml, line, key) in [
+            (
+                format!("{MINIMAL}\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"{SECRET}\n"),
+                8,
+                "token",
+            ),
+            (
+                format!("{MINIMAL}\n[reporting]\nshare_key = {SECRET}\n"),
+                7,
+                "share_key",
+            ),
+            (
+                format!("{MINIMAL}\n[clickhouse]\npassword = '{SECRET}\" # x\n"),
+                7,
+                "password",
+            ),
+        ] {
+            let message = load(&toml, &[]).unwrap_err().to_string();
+            assert!(!message.contains(SECRET), "{message}");
+            assert!(!message.contains("s3cret"), "{message}");
+            assert!(message.contains(&format!("line {line}")), "{message}");
+            assert!(message.contains(&format!("`{key}`")), "{message}");
+        }
+        for (variable, value, key) in [
+            (
+                "BEACONHOUSE_REPORTING_TOKENS",
+                format!("[{{name=\"m\",token=\"{SECRET}\""),
+                "reporting.tokens",
+            ),
+            (
+                "BEACONHOUSE_REPORTING_TOKENS",
+                format!("[{{name=\"m\",token=\"{SECRET}\"}} {{}}]"),
+                "reporting.tokens",
+            ),
+            (
+                "BEACONHOUSE_REPORTING_TOKENS",
+                "[{name=\"m\",token=31415926535897932}]".into(),
+                "reporting.tokens",
+            ),
+        ] {
+            let message = load(MINIMAL, &[(variable, &value)])
+                .unwrap_err()
+                .to_string();
+            assert!(!message.contains("s3cret"), "{message}");
+            assert!(!message.contains("3141592653"), "{message}");
+            assert!(message.contains(key), "{message}");
+            assert!(message.contains(variable), "{message}");
+        }
     }
 
     #[test]

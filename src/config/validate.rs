@@ -18,6 +18,18 @@ pub enum ConfigError {
     Load(String),
     #[error("invalid configuration: `{key}` {problem}")]
     Invalid { key: String, problem: String },
+    /// The file is not TOML. Its line is not quoted: it may hold a secret.
+    #[error(
+        "invalid configuration: the file is not TOML at line {line}, column {column}{}: {problem} (the line is not shown, as it may hold a secret)",
+        key.as_ref().map(|key| format!(" ({key})")).unwrap_or_default()
+    )]
+    Syntax {
+        line: usize,
+        column: usize,
+        /// The key written on that line and its table, when the line has one.
+        key: Option<String>,
+        problem: String,
+    },
 }
 
 impl ConfigError {

@@ -191,3 +191,38 @@ fn serve_warns_at_start_of_secrets_others_may_read() {
         "{warning}"
     );
 }
+
+#[test]
+fn a_refused_configuration_names_the_key_and_line_never_the_secret() {
+    let secret = "s3cret-0123456789abcdef0123456789abcdef";
+    let text = format!(
+        "{}\n[[reporting.tokens]]\nname = \"staff\"\ntoken = \"{secret}\nsites = [\"*\"]\n",
+        common::SITE_TOML
+    );
+    let line = 1 + text.lines().position(|l| l.starts_with("token")).unwrap();
+    let broken = config_file(&text);
+    let (ok, _, stderr) = Beaconhouse::new()
+        .config(broken.path())
+        .arg("serve")
+        .output();
+    assert!(!ok, "serve started on a file that is not TOML");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+    assert!(stderr.contains(&format!("line {line}")), "{stderr}");
+    assert!(
+        stderr.contains("`token` in [[reporting.tokens]]"),
+        "{stderr}"
+    );
+
+    let tokens = format!("[{{name=\"staff\",token=\"{secret}\",sites=[\"*\"]}} {{}}]");
+    let (ok, _, stderr) = Beaconhouse::new()
+        .config(config_file(common::SITE_TOML).path())
+        .env("BEACONHOUSE_REPORTING_TOKENS", &tokens)
+        .arg("check-config")
+        .output();
+    assert!(!ok, "a malformed BEACONHOUSE_REPORTING_TOKENS was taken");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+    assert!(
+        stderr.contains("`reporting.tokens`") && stderr.contains("BEACONHOUSE_REPORTING_TOKENS"),
+        "{stderr}"
+    );
+}
