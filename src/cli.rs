@@ -33,7 +33,8 @@ const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// `check-config --strict` on a file whose secrets others may read.
+    /// `check-config --strict` on a file whose secrets others may read, or
+    /// `check-config` on one others may write.
     #[error("{0}")]
     ExposedSecrets(ExposedSecrets),
     #[error("--site {site:?} is not configured; configured sites: {known}")]
@@ -75,11 +76,14 @@ pub enum CliError {
 }
 
 /// `check-config`: the configuration is valid (it loaded); warns, or with
-/// `strict` fails, when the file holds secrets its group or others may read.
+/// `strict` fails, when the file holds secrets its group or others may read,
+/// and fails when they may write it (as `serve` would).
 /// Returns the warning, if any, and the summary to print.
 pub fn check_config(config: &Config, strict: bool) -> Result<(Option<String>, String), CliError> {
     let warning = match &config.exposed_secrets {
-        Some(exposed) if strict => return Err(CliError::ExposedSecrets(exposed.clone())),
+        Some(exposed) if strict || exposed.writable() => {
+            return Err(CliError::ExposedSecrets(exposed.clone()));
+        }
         Some(exposed) => Some(format!("warning: {exposed}")),
         None => None,
     };

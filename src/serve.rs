@@ -15,7 +15,7 @@ use actix_web::web;
 use tokio::sync::oneshot;
 
 use crate::clock;
-use crate::config::Config;
+use crate::config::{Config, ExposedSecrets};
 use crate::enrich::geo::{GeoError, GeoLookup};
 use crate::http::access::Readers;
 use crate::http::stats::StatsState;
@@ -34,6 +34,9 @@ use crate::store::salt_keeper::SaltKeeper;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// A configuration file with secrets that others may write.
+    #[error("{0}")]
+    WritableConfig(ExposedSecrets),
     #[error(transparent)]
     Geo(#[from] GeoError),
     #[error(transparent)]
@@ -58,8 +61,12 @@ pub enum ServeError {
 
 /// Runs the collector until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> Result<(), ServeError> {
-    if let Some(exposed) = &config.exposed_secrets {
-        tracing::warn!("{exposed}");
+    match &config.exposed_secrets {
+        Some(exposed) if exposed.writable() => {
+            return Err(ServeError::WritableConfig(exposed.clone()));
+        }
+        Some(exposed) => tracing::warn!("{exposed}"),
+        None => {}
     }
     let geo = match &config.geoip.database {
         Some(path) => GeoLookup::open(path, config.geoip.precision)?,

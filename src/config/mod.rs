@@ -24,7 +24,7 @@
 //! Secrets: a file that itself holds a stats token, the share key or the
 //! ClickHouse password, and that its group or others may read, is described
 //! in [`Config::exposed_secrets`] (`serve` warns, `check-config --strict`
-//! refuses). A systemd credential is not: systemd makes it readable by the
+//! refuses); one they may write is refused by both. A systemd credential is not: systemd makes it readable by the
 //! service's user alone, with an ACL whose mask shows in the group bits.
 //! Must never: touch the network or the disk beyond reading the config file
 //! and its mode (the GeoIP file is opened by `enrich::geo`, ClickHouse is
@@ -90,6 +90,8 @@ const SECRET_KEYS: [&str; 3] = [
 ];
 /// Read permission for the file's group and for others.
 const READABLE_BY_OTHERS: u32 = 0o044;
+/// Write permission for the file's group and for others.
+const WRITABLE_BY_OTHERS: u32 = 0o022;
 /// Sections of the file, so `BEACONHOUSE_CLICKHOUSE_BATCH_ROWS` can be split into
 /// `clickhouse.batch_rows` although keys themselves contain underscores.
 const SECTIONS: &[&str] = &[
@@ -167,12 +169,12 @@ pub struct Config {
     pub spool: SpoolSettings,
     pub reporting: ReportingConfig,
     pub retention: RetentionConfig,
-    /// Set when the file holds secrets and others may read it.
+    /// Set when the file holds secrets and others may read or write it.
     pub exposed_secrets: Option<ExposedSecrets>,
 }
 
 /// A configuration file that holds secrets and that its group or others may
-/// read; its `Display` says what to do.
+/// read, or write; its `Display` says what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExposedSecrets {
     pub path: PathBuf,
@@ -182,12 +184,30 @@ pub struct ExposedSecrets {
     pub keys: Vec<&'static str>,
 }
 
+impl ExposedSecrets {
+    /// Whether its group or others may write it: they could add a token of
+    /// their own, or point the collector at their own ClickHouse. `serve`
+    /// and `check-config` refuse such a file; one others may only read is a
+    /// warning.
+    pub fn writable(&self) -> bool {
+        self.mode & WRITABLE_BY_OTHERS != 0
+    }
+}
+
 impl std::fmt::Display for ExposedSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let path = self.path.display();
+        let (may, consequence) = if self.writable() {
+            (
+                "write",
+                " anyone who may write it may add a token of their own, so beaconhouse will not start with it;",
+            )
+        } else {
+            ("read", "")
+        };
         write!(
             f,
-            "the configuration file {path} holds secrets ({}) and its group or others may read it (mode {:04o}): run `chmod 600 {path}` (the collector's user must own it), or keep the secrets out of the file: a systemd credential (LoadCredential=, as deploy/beaconhouse.service does) or environment variables (BEACONHOUSE_CLICKHOUSE_PASSWORD, BEACONHOUSE_REPORTING_SHARE_KEY, BEACONHOUSE_REPORTING_TOKENS)",
+            "the configuration file {path} holds secrets ({}) and its group or others may {may} it (mode {:04o}):{consequence} run `chmod 600 {path}` (the collector's user must own it), or keep the secrets out of the file: a systemd credential (LoadCredential=, as deploy/beaconhouse.service does) or environment variables (BEACONHOUSE_CLICKHOUSE_PASSWORD, BEACONHOUSE_REPORTING_SHARE_KEY, BEACONHOUSE_REPORTING_TOKENS)",
             self.keys.join(", "),
             self.mode
         )
@@ -225,7 +245,9 @@ impl Config {
             .find(|(name, _)| name == ENV_CREDENTIALS)
             .is_some_and(|(_, dir)| !dir.is_empty() && path.starts_with(dir));
         let keys = secrets_in(&text);
-        if mode & READABLE_BY_OTHERS != 0 && !credential && !keys.is_empty() {
+        // A credential is a read-only copy only the service may read.
+        let others_may_read = mode & READABLE_BY_OTHERS != 0 && !credential;
+        if (others_may_read || mode & WRITABLE_BY_OTHERS != 0) && !keys.is_empty() {
             config.exposed_secrets = Some(ExposedSecrets {
                 path: path.to_path_buf(),
                 mode,
@@ -719,6 +741,32 @@ mod tests {
         // service's alone.
         let credential = [("CREDENTIALS_DIRECTORY", "")];
         assert_eq!(exposed(&with_secrets, 0o440, &credential), None);
+    }
+
+    #[test]
+    fn secrets_in_a_file_others_may_write_are_told_apart() {
+        use std::os::unix::fs::PermissionsExt;
+        let with_token = format!(
+            "{MINIMAL}\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"{}\"\n",
+            "t".repeat(32)
+        );
+        let exposure = |toml: &str, mode: u32| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("beaconhouse.toml");
+            std::fs::write(&path, toml).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            Config::load_with_env(Some(&path), Vec::new())
+                .unwrap()
+                .exposed_secrets
+                .map(|e| (e.writable(), e.to_string().contains("may write it")))
+        };
+        for mode in [0o620, 0o602, 0o664, 0o666] {
+            assert_eq!(exposure(&with_token, mode), Some((true, true)), "{mode:o}");
+        }
+        assert_eq!(exposure(&with_token, 0o640), Some((false, false)));
+        assert_eq!(exposure(&with_token, 0o600), None);
+        // Nothing secret to take or to add to: a file of sites only.
+        assert_eq!(exposure(MINIMAL, 0o666), None);
     }
 
     #[test]

@@ -226,3 +226,52 @@ fn a_refused_configuration_names_the_key_and_line_never_the_secret() {
         "{stderr}"
     );
 }
+
+#[test]
+fn serve_refuses_secrets_in_a_file_others_may_write() {
+    let file = config_with_a_token(0o620);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let mut serve = Beaconhouse::new()
+        .config(file.path())
+        .env("BEACONHOUSE_SPOOL_DIR", dir.path().join("spool"))
+        .env(
+            "BEACONHOUSE_LISTEN",
+            format!("127.0.0.1:{}", common::free_port()),
+        )
+        .env(
+            "BEACONHOUSE_ADMIN_LISTEN",
+            format!("127.0.0.1:{}", common::free_port()),
+        )
+        .env("BEACONHOUSE_CLICKHOUSE_URL", "http://127.0.0.1:9")
+        .arg("serve")
+        .spawn(&log);
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    // Exited, or listening (refused nothing): whichever comes first.
+    let exited = eventually("serve exits or listens", COLLECTOR_START, || {
+        match serve.try_wait().unwrap() {
+            Some(status) => Ok(Some(status)),
+            None if read_log().contains("collector listening") => Ok(None),
+            None => Err(read_log()),
+        }
+    });
+    if exited.is_none() {
+        let _ = serve.kill();
+        let _ = serve.wait();
+    }
+    let stderr = read_log();
+    assert!(
+        exited.is_some_and(|status| !status.success()),
+        "serve started on a file others may write: {stderr}"
+    );
+    let path = file.path().display().to_string();
+    for needed in ["may write it", "mode 0620", &format!("chmod 600 {path}")] {
+        assert!(stderr.contains(needed), "{needed:?} in {stderr}");
+    }
+    // check-config says the same, --strict or not.
+    let (ok, _, stderr) = Beaconhouse::new()
+        .config(file.path())
+        .arg("check-config")
+        .output();
+    assert!(!ok && stderr.contains("may write it"), "{stderr}");
+}
