@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use crate::clock;
 use crate::config::{Config, ExposedSecrets, LogFormat};
-use crate::grant::{self, Grant, Holder};
+use crate::grant::{self, Link, Signed};
 use crate::migrate::{self, MigrateError};
 use crate::report::output;
 use crate::report::request::{ReportRequest, Subject, with_site_time_zone};
@@ -218,8 +218,8 @@ pub fn share(
         .as_ref()
         .ok_or(CliError::SharingOff)?;
     let lifetime = grant::parse_lifetime(expires).map_err(CliError::Lifetime)?;
-    let link = Grant {
-        holder: Holder::Shared(site.to_string()),
+    let link = Link {
+        site: site.to_string(),
         expires: u64::from(now) + lifetime,
     }
     .sign(key.as_bytes());
@@ -345,11 +345,11 @@ mod tests {
         let grant = link
             .strip_prefix("https://stats.optimumabq.com/dashboard/#share=")
             .unwrap();
-        let verified = Grant::read(grant)
+        let verified = Link::read(grant)
             .unwrap()
             .check(key.as_bytes(), u64::from(now))
             .unwrap();
-        assert_eq!(verified.holder, Holder::Shared("optimumabq.com".into()));
+        assert_eq!(verified.site, "optimumabq.com");
         assert_eq!(verified.expires, u64::from(now) + 30 * 86_400);
         assert!(
             note.starts_with("valid until 2026-12-31 00:00 UTC"),

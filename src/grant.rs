@@ -1,13 +1,21 @@
-//! Signed, expiring read grants for the dashboard: the session a stats token
-//! opens when staff sign in, and a shared link to one site's dashboard
-//! (`beaconhouse share`).
+//! Signed, expiring read grants for the dashboard: a shared link to one
+//! site's dashboard (`beaconhouse share`), and the session a stats token or
+//! such a link opens when staff sign in.
 //!
-//! A grant is `<kind>.<hex subject>.<expiry>.<hex HMAC-SHA256>`, readable by
-//! anyone and forgeable by no one without its key. A session is signed with
-//! the digest of the token that opened it, so removing the token from the
-//! configuration ends its sessions; a shared link is signed with
-//! `reporting.share_key`, so changing that key revokes every link at once.
-//! Nothing is stored: any collector with the same configuration accepts it.
+//! Each grant has a kind, and every reader names the kind it accepts
+//! ([`Grant::read`]): a link is exchanged for a session at sign-in and is
+//! never a session itself (sent as the session cookie, it is refused), and a
+//! session is never a link. A link is `s.<hex site>.<expiry>.<hex HMAC>`
+//! (unchanged since links were first issued, so they keep working); a session
+//! is `<ts|ls>.<hex subject>.<expiry>.<hex HMAC>`, signed under its own
+//! domain tag, so no link's signature is a session's. Readable by anyone,
+//! forgeable by no one without its key.
+//!
+//! A session is signed with the digest of the token that opened it, so
+//! removing the token from the configuration ends its sessions; a shared
+//! link, and a session opened from one, with `reporting.share_key`, so
+//! changing that key revokes every link at once. Nothing is stored: any
+//! collector with the same configuration accepts them.
 //!
 //! Owns: the format, signing and checking, as pure functions of their
 //! inputs (the key and the time are passed in).
@@ -53,7 +61,7 @@ pub fn parse_lifetime(text: &str) -> Result<u64, String> {
     }
 }
 
-/// What a grant lets its holder read.
+/// What a session lets its holder read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Holder {
     /// Whatever the stats token of this name may read.
@@ -62,32 +70,56 @@ pub enum Holder {
     Shared(String),
 }
 
-impl Holder {
-    fn tag(&self) -> &'static str {
-        match self {
-            Holder::Token(_) => "t",
-            Holder::Shared(_) => "s",
-        }
-    }
-
-    fn subject(&self) -> &str {
-        match self {
-            Holder::Token(name) | Holder::Shared(name) => name,
-        }
-    }
+/// A link to one site's dashboard, for whoever holds it; accepted only at
+/// sign-in, where it opens a [`Session`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub site: String,
+    /// UTC seconds.
+    pub expires: u64,
 }
 
-/// A grant: who may read, until when (UTC seconds).
+/// A dashboard session; accepted only as the session cookie.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grant {
+pub struct Session {
     pub holder: Holder,
+    /// UTC seconds.
     pub expires: u64,
+}
+
+/// The kinds of grant, each accepted on its own path only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Link,
+    Session,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Link => "shared link",
+            Kind::Session => "session",
+        }
+    }
+
+    fn of_tag(tag: &str) -> Option<Kind> {
+        match tag {
+            "s" => Some(Kind::Link),
+            "ts" | "ls" => Some(Kind::Session),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GrantError {
     #[error("the link or session is damaged; sign in again or ask for a new link")]
     Malformed,
+    #[error("it is a {found}, not a {expected}; sign in with a token or open the link itself")]
+    WrongKind {
+        expected: &'static str,
+        found: &'static str,
+    },
     #[error("it has expired; sign in again or ask for a new link")]
     Expired,
     #[error(
@@ -96,21 +128,29 @@ pub enum GrantError {
     BadSignature,
 }
 
-impl Grant {
+/// What signing and reading a kind of grant needs of it.
+pub trait Signed: Sized {
+    const KIND: Kind;
+    /// The domain tag its signature starts with: no two kinds sign the same
+    /// bytes.
+    const DOMAIN: &'static [u8];
+    fn tag(&self) -> &'static str;
+    fn subject(&self) -> &str;
+    fn expires(&self) -> u64;
+    /// The grant a tag of this kind, a subject and an expiry make.
+    fn from_parts(tag: &str, subject: String, expires: u64) -> Option<Self>;
+
     /// The grant as text, signed with `key`.
-    pub fn sign(&self, key: &[u8]) -> String {
-        let subject = hex::encode(self.holder.subject());
-        let signature = hex::encode(self.mac(key).finalize().into_bytes());
-        format!(
-            "{}.{subject}.{}.{signature}",
-            self.holder.tag(),
-            self.expires
-        )
+    fn sign(&self, key: &[u8]) -> String {
+        let subject = hex::encode(self.subject());
+        let signature = hex::encode(mac(self, key).finalize().into_bytes());
+        format!("{}.{subject}.{}.{signature}", self.tag(), self.expires())
     }
 
-    /// Reads a grant's text without checking it: the caller picks the key by
-    /// the holder, then calls [`Unchecked::check`].
-    pub fn read(text: &str) -> Result<Unchecked, GrantError> {
+    /// Reads a grant of this kind from text, refusing any other kind,
+    /// without checking its signature: the caller picks the key by what it
+    /// claims, then calls [`Unchecked::check`].
+    fn read(text: &str) -> Result<Unchecked<Self>, GrantError> {
         let mut parts = text.trim().split('.');
         let (Some(tag), Some(subject), Some(expires), Some(signature), None) = (
             parts.next(),
@@ -121,6 +161,13 @@ impl Grant {
         ) else {
             return Err(GrantError::Malformed);
         };
+        let kind = Kind::of_tag(tag).ok_or(GrantError::Malformed)?;
+        if kind != Self::KIND {
+            return Err(GrantError::WrongKind {
+                expected: Self::KIND.name(),
+                found: kind.name(),
+            });
+        }
         if subject.len() > 2 * MAX_SUBJECT_BYTES {
             return Err(GrantError::Malformed);
         }
@@ -128,55 +175,101 @@ impl Grant {
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .ok_or(GrantError::Malformed)?;
-        let holder = match tag {
-            "t" => Holder::Token(subject),
-            "s" => Holder::Shared(subject),
-            _ => return Err(GrantError::Malformed),
-        };
         let expires = expires.parse().map_err(|_| GrantError::Malformed)?;
+        let grant = Self::from_parts(tag, subject, expires).ok_or(GrantError::Malformed)?;
         let mut mac = [0u8; 32];
         hex::decode_to_slice(signature, &mut mac).map_err(|_| GrantError::Malformed)?;
-        Ok(Unchecked {
-            grant: Grant { holder, expires },
-            mac,
-        })
-    }
-
-    fn mac(&self, key: &[u8]) -> Hmac<Sha256> {
-        let mut mac =
-            <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes a key of any length");
-        // Length-prefixed fields under a domain tag: no two grants sign the
-        // same bytes.
-        mac.update(b"beaconhouse/grant/v1");
-        for field in [self.holder.tag(), self.holder.subject()] {
-            mac.update(&(field.len() as u64).to_be_bytes());
-            mac.update(field.as_bytes());
-        }
-        mac.update(&self.expires.to_be_bytes());
-        mac
+        Ok(Unchecked { grant, mac })
     }
 }
 
-/// A grant read from text, not yet checked.
+impl Signed for Link {
+    const KIND: Kind = Kind::Link;
+    // The first grants' own tag, kept so that links issued before sessions
+    // had a kind of their own still check out.
+    const DOMAIN: &'static [u8] = b"beaconhouse/grant/v1";
+
+    fn tag(&self) -> &'static str {
+        "s"
+    }
+
+    fn subject(&self) -> &str {
+        &self.site
+    }
+
+    fn expires(&self) -> u64 {
+        self.expires
+    }
+
+    fn from_parts(_tag: &str, site: String, expires: u64) -> Option<Link> {
+        Some(Link { site, expires })
+    }
+}
+
+impl Signed for Session {
+    const KIND: Kind = Kind::Session;
+    const DOMAIN: &'static [u8] = b"beaconhouse/session/v2";
+
+    fn tag(&self) -> &'static str {
+        match self.holder {
+            Holder::Token(_) => "ts",
+            Holder::Shared(_) => "ls",
+        }
+    }
+
+    fn subject(&self) -> &str {
+        match &self.holder {
+            Holder::Token(name) | Holder::Shared(name) => name,
+        }
+    }
+
+    fn expires(&self) -> u64 {
+        self.expires
+    }
+
+    fn from_parts(tag: &str, subject: String, expires: u64) -> Option<Session> {
+        let holder = match tag {
+            "ts" => Holder::Token(subject),
+            "ls" => Holder::Shared(subject),
+            _ => return None,
+        };
+        Some(Session { holder, expires })
+    }
+}
+
+/// Length-prefixed fields under the kind's domain tag: no two grants sign
+/// the same bytes.
+fn mac<G: Signed>(grant: &G, key: &[u8]) -> Hmac<Sha256> {
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(G::DOMAIN);
+    for field in [grant.tag(), grant.subject()] {
+        mac.update(&(field.len() as u64).to_be_bytes());
+        mac.update(field.as_bytes());
+    }
+    mac.update(&grant.expires().to_be_bytes());
+    mac
+}
+
+/// A grant read from text, of the kind its reader accepts, not yet checked.
 #[derive(Debug)]
-pub struct Unchecked {
-    grant: Grant,
+pub struct Unchecked<G> {
+    grant: G,
     mac: [u8; 32],
 }
 
-impl Unchecked {
-    /// Who the grant claims to be for: what picks the key.
-    pub fn holder(&self) -> &Holder {
-        &self.grant.holder
+impl<G: Signed> Unchecked<G> {
+    /// What the grant claims: what picks the key.
+    pub fn claims(&self) -> &G {
+        &self.grant
     }
 
     /// The grant, if `key` signed it and it has not expired at `now`.
-    pub fn check(self, key: &[u8], now: u64) -> Result<Grant, GrantError> {
-        self.grant
-            .mac(key)
+    pub fn check(self, key: &[u8], now: u64) -> Result<G, GrantError> {
+        mac(&self.grant, key)
             .verify_slice(&self.mac)
             .map_err(|_| GrantError::BadSignature)?;
-        if now >= self.grant.expires {
+        if now >= self.grant.expires() {
             return Err(GrantError::Expired);
         }
         Ok(self.grant)
@@ -190,30 +283,88 @@ mod tests {
     const KEY: &[u8] = b"a-share-key-of-at-least-32-characters!";
     const NOW: u64 = 1_764_000_000;
 
-    fn shared(expires: u64) -> Grant {
-        Grant {
-            holder: Holder::Shared("optimumabq.com".into()),
+    fn link(expires: u64) -> Link {
+        Link {
+            site: "optimumabq.com".into(),
             expires,
         }
     }
 
+    fn check<G: Signed>(text: &str, key: &[u8]) -> Result<G, GrantError> {
+        G::read(text).and_then(|g| g.check(key, NOW))
+    }
+
+    fn reads_back<G: Signed + Clone + PartialEq + std::fmt::Debug>(grant: G) {
+        let text = grant.sign(KEY);
+        assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'));
+        let read = G::read(&text).unwrap();
+        assert_eq!(read.claims(), &grant);
+        assert_eq!(read.check(KEY, NOW), Ok(grant.clone()));
+        let at_expiry = G::read(&text).unwrap().check(KEY, grant.expires());
+        assert_eq!(at_expiry, Err(GrantError::Expired));
+    }
+
     #[test]
     fn a_signed_grant_reads_back_until_it_expires() {
-        for grant in [
-            shared(NOW + 60),
-            Grant {
-                holder: Holder::Token("marketing team".into()),
-                expires: NOW + SESSION_SECONDS,
-            },
-        ] {
-            let text = grant.sign(KEY);
-            assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'));
-            let read = Grant::read(&text).unwrap();
-            assert_eq!(read.holder(), &grant.holder);
-            assert_eq!(read.check(KEY, NOW), Ok(grant.clone()));
-            let at_expiry = Grant::read(&text).unwrap().check(KEY, grant.expires);
-            assert_eq!(at_expiry, Err(GrantError::Expired));
+        reads_back(link(NOW + 60));
+        reads_back(Session {
+            holder: Holder::Token("marketing team".into()),
+            expires: NOW + SESSION_SECONDS,
+        });
+        reads_back(Session {
+            holder: Holder::Shared("optimumabq.com".into()),
+            expires: NOW + 60,
+        });
+    }
+
+    #[test]
+    fn a_link_issued_before_kinds_still_checks_out_as_a_link() {
+        // Signed by the first release, which had one grant format for all.
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(KEY).unwrap();
+        mac.update(b"beaconhouse/grant/v1");
+        for field in ["s", "optimumabq.com"] {
+            mac.update(&(field.len() as u64).to_be_bytes());
+            mac.update(field.as_bytes());
         }
+        mac.update(&(NOW + 60).to_be_bytes());
+        let old = format!(
+            "s.{}.{}.{}",
+            hex::encode("optimumabq.com"),
+            NOW + 60,
+            hex::encode(mac.finalize().into_bytes())
+        );
+        assert_eq!(old, link(NOW + 60).sign(KEY));
+        assert_eq!(check(&old, KEY), Ok(link(NOW + 60)));
+    }
+
+    #[test]
+    fn each_path_accepts_its_own_kind_only() {
+        let link = link(NOW + 60).sign(KEY);
+        let session = Session {
+            holder: Holder::Shared("optimumabq.com".into()),
+            expires: NOW + 60,
+        }
+        .sign(KEY);
+        let wrong = |expected: Kind, found: Kind| GrantError::WrongKind {
+            expected: expected.name(),
+            found: found.name(),
+        };
+        assert_eq!(
+            check::<Session>(&link, KEY),
+            Err(wrong(Kind::Session, Kind::Link))
+        );
+        assert_eq!(
+            check::<Link>(&session, KEY),
+            Err(wrong(Kind::Link, Kind::Session))
+        );
+        // Nor does renaming the kind carry the signature over.
+        let as_session = link.replacen("s.", "ls.", 1);
+        assert_eq!(
+            check::<Session>(&as_session, KEY),
+            Err(GrantError::BadSignature)
+        );
+        let as_link = session.replacen("ls.", "s.", 1);
+        assert_eq!(check::<Link>(&as_link, KEY), Err(GrantError::BadSignature));
     }
 
     #[test]
@@ -239,36 +390,51 @@ mod tests {
 
     #[test]
     fn another_key_a_changed_field_or_garbage_is_refused() {
-        let text = shared(NOW + 60).sign(KEY);
-        let check = |text: &str, key: &[u8]| Grant::read(text).and_then(|g| g.check(key, NOW));
+        let text = link(NOW + 60).sign(KEY);
         assert_eq!(
-            check(&text, b"another-key-after-rotation-0000000000"),
+            check::<Link>(&text, b"another-key-after-rotation-0000000000"),
             Err(GrantError::BadSignature)
         );
-        // Later expiry, other site, other kind: each breaks the signature.
-        let later = shared(NOW + 6000).sign(KEY);
+        // Later expiry, other site, other holder: each breaks the signature.
+        let later = link(NOW + 6000).sign(KEY);
         let (head, _) = later.rsplit_once('.').unwrap();
         let (_, signature) = text.rsplit_once('.').unwrap();
         assert_eq!(
-            check(&format!("{head}.{signature}"), KEY),
+            check::<Link>(&format!("{head}.{signature}"), KEY),
             Err(GrantError::BadSignature)
         );
         let other_site = text.replacen(&hex::encode("optimumabq.com"), &hex::encode("x.com"), 1);
-        assert_eq!(check(&other_site, KEY), Err(GrantError::BadSignature));
-        let as_token = format!("t{}", &text[1..]);
-        assert_eq!(check(&as_token, KEY), Err(GrantError::BadSignature));
+        assert_eq!(
+            check::<Link>(&other_site, KEY),
+            Err(GrantError::BadSignature)
+        );
+        let shared_session = Session {
+            holder: Holder::Shared("marketing".into()),
+            expires: NOW + 60,
+        }
+        .sign(KEY);
+        let as_token = shared_session.replacen("ls.", "ts.", 1);
+        assert_eq!(
+            check::<Session>(&as_token, KEY),
+            Err(GrantError::BadSignature)
+        );
         for garbage in [
             "",
             "s",
             "s.zz.1.00",
             "x.6f.1.00",
+            "t.6f.1.00",
             "s.6f.-1.00",
             "s.6f.1.abc",
             &format!("{text}.extra"),
             &format!("s.{}.1.{}", "ab".repeat(300), "00".repeat(32)),
             &format!("s.ff.1.{}", "00".repeat(32)),
         ] {
-            assert_eq!(check(garbage, KEY), Err(GrantError::Malformed), "{garbage}");
+            assert_eq!(
+                check::<Link>(garbage, KEY),
+                Err(GrantError::Malformed),
+                "{garbage}"
+            );
         }
     }
 }

@@ -15,7 +15,7 @@ use actix_web::http::header;
 use subtle::ConstantTimeEq;
 
 use crate::config::{Access, ApiToken, ReportingConfig, ShareKey, Site};
-use crate::grant::{Grant, GrantError, Holder};
+use crate::grant::{GrantError, Holder, Link, Session, Signed};
 use crate::report::request::Subject;
 
 /// The dashboard's session cookie; its path keeps it to `/dashboard`.
@@ -126,34 +126,33 @@ impl Readers {
 
     /// The reader of a session grant (the dashboard's cookie), and when the
     /// session ends.
+    /// A session grant only: a shared link sent as the cookie is refused.
     pub fn session(&self, text: &str, now: u64) -> Result<(Reader<'_>, u64), Denied> {
         let refused = |e: GrantError| Denied::Unauthorized(format!("the session ended: {e}"));
-        let unchecked = Grant::read(text).map_err(refused)?;
-        match unchecked.holder().clone() {
+        let unchecked = Session::read(text).map_err(refused)?;
+        match unchecked.claims().holder.clone() {
             Holder::Token(name) => {
                 let token = self
                     .tokens
                     .iter()
                     .find(|t| t.name == name)
                     .ok_or_else(|| refused(GrantError::BadSignature))?;
-                let grant = unchecked.check(&token.sha256, now).map_err(refused)?;
-                Ok((Reader::Token(token), grant.expires))
+                let session = unchecked.check(&token.sha256, now).map_err(refused)?;
+                Ok((Reader::Token(token), session.expires))
             }
             Holder::Shared(site) => {
-                let grant = unchecked.check(self.share_key()?, now).map_err(refused)?;
-                Ok((Reader::Shared(site), grant.expires))
+                let session = unchecked.check(self.share_key()?, now).map_err(refused)?;
+                Ok((Reader::Shared(site), session.expires))
             }
         }
     }
 
-    /// Checks a shared link's grant, as `beaconhouse share` printed it.
-    pub fn shared_link(&self, text: &str, now: u64) -> Result<Grant, Denied> {
+    /// Checks a shared link's grant, as `beaconhouse share` printed it (a
+    /// session is refused).
+    pub fn shared_link(&self, text: &str, now: u64) -> Result<Link, Denied> {
         let refused =
             |e: GrantError| Denied::Unauthorized(format!("this shared link cannot be used: {e}"));
-        let unchecked = Grant::read(text).map_err(refused)?;
-        if !matches!(unchecked.holder(), Holder::Shared(_)) {
-            return Err(refused(GrantError::Malformed));
-        }
+        let unchecked = Link::read(text).map_err(refused)?;
         unchecked.check(self.share_key()?, now).map_err(refused)
     }
 
@@ -356,10 +355,26 @@ mod tests {
         ));
     }
 
+    fn shared_session(expires: u64) -> String {
+        Session {
+            holder: Holder::Shared("optimumabq.com".into()),
+            expires,
+        }
+        .sign(SHARE_KEY.as_bytes())
+    }
+
+    fn link(expires: u64) -> String {
+        Link {
+            site: "optimumabq.com".into(),
+            expires,
+        }
+        .sign(SHARE_KEY.as_bytes())
+    }
+
     #[test]
     fn a_session_holds_while_its_token_and_key_are_configured_and_it_has_not_expired() {
         let readers = configured(Some(SHARE_KEY));
-        let session = Grant {
+        let session = Session {
             holder: Holder::Token("marketing".into()),
             expires: NOW + SESSION_SECONDS,
         };
@@ -372,11 +387,7 @@ mod tests {
         ));
         // Signed with another token's digest: a session cannot be moved to
         // another token's name.
-        let forged = Grant {
-            holder: Holder::Token("marketing".into()),
-            ..session.clone()
-        }
-        .sign(&ApiToken::digest(AGENCY));
+        let forged = session.sign(&ApiToken::digest(AGENCY));
         assert!(unauthorized(readers.session(&forged, NOW)));
         // The token removed from the configuration: its sessions end.
         let without = Readers {
@@ -385,44 +396,53 @@ mod tests {
         };
         assert!(unauthorized(without.session(&signed, NOW)));
 
-        let link = Grant {
-            holder: Holder::Shared("optimumabq.com".into()),
-            expires: NOW + 30 * 86_400,
-        }
-        .sign(SHARE_KEY.as_bytes());
+        let opened = shared_session(NOW + 3600);
         assert_eq!(
-            readers.session(&link, NOW),
-            Ok((Reader::Shared("optimumabq.com".into()), NOW + 30 * 86_400))
+            readers.session(&opened, NOW),
+            Ok((Reader::Shared("optimumabq.com".into()), NOW + 3600))
         );
+        let link = link(NOW + 30 * 86_400);
         assert!(readers.shared_link(&link, NOW).is_ok());
-        assert!(
-            unauthorized(readers.shared_link(&signed, NOW)),
-            "a session is not a link"
-        );
         // Another key (rotated) or none: every link and shared session ends.
         let rotated = configured(Some("a-new-share-key-after-rotation-000000"));
-        assert!(unauthorized(rotated.session(&link, NOW)));
+        assert!(unauthorized(rotated.session(&opened, NOW)));
         assert!(unauthorized(rotated.shared_link(&link, NOW)));
         assert!(unauthorized(configured(None).shared_link(&link, NOW)));
     }
 
     #[test]
+    fn a_links_grant_is_not_a_session_nor_a_session_a_link() {
+        let readers = configured(Some(SHARE_KEY));
+        let link = link(NOW + 300 * 86_400);
+        assert!(readers.shared_link(&link, NOW).is_ok());
+        assert!(
+            unauthorized(readers.session(&link, NOW)),
+            "a link sent as the session cookie"
+        );
+        let session = shared_session(NOW + 3600);
+        assert!(readers.session(&session, NOW).is_ok());
+        assert!(
+            unauthorized(readers.shared_link(&session, NOW)),
+            "a session is not a link"
+        );
+    }
+
+    #[test]
     fn a_bearer_header_wins_over_a_cookie_and_the_cookie_is_found_among_others() {
         let readers = configured(Some(SHARE_KEY));
-        let link = Grant {
-            holder: Holder::Shared("optimumabq.com".into()),
-            expires: NOW + 60,
-        }
-        .sign(SHARE_KEY.as_bytes());
+        let session = shared_session(NOW + 60);
         let with_cookie = TestRequest::default()
-            .insert_header((header::COOKIE, format!("a=b; {SESSION_COOKIE}={link}; c=d")))
+            .insert_header((
+                header::COOKIE,
+                format!("a=b; {SESSION_COOKIE}={session}; c=d"),
+            ))
             .to_http_request();
         assert_eq!(
             readers.of_request(&with_cookie, NOW),
             Ok(Reader::Shared("optimumabq.com".into()))
         );
         let both = TestRequest::default()
-            .insert_header((header::COOKIE, format!("{SESSION_COOKIE}={link}")))
+            .insert_header((header::COOKIE, format!("{SESSION_COOKIE}={session}")))
             .insert_header((header::AUTHORIZATION, "Bearer wrong-token"))
             .to_http_request();
         assert!(unauthorized(readers.of_request(&both, NOW)));

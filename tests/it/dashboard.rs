@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::common::{self, Beaconhouse, ClickHouse, Collector, Response};
-use beaconhouse::grant::{Grant, Holder};
+use beaconhouse::grant::{Holder, Link, Session, Signed};
+use beaconhouse::http::access::SESSION_COOKIE;
 use serde_json::Value;
 
 const TOKEN: &str = "dashboard-token-0123456789abcdef0123456789";
@@ -407,7 +408,8 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
     );
 
     // A forged or damaged session is no session, and says why.
-    let forged = cookie.replacen("=t.", "=s.", 1);
+    let forged = cookie.replacen("=ts.", "=ls.", 1);
+    assert_ne!(forged, cookie);
     let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &forged));
     assert_eq!(me["signed_in"], false);
     assert!(
@@ -483,17 +485,17 @@ fn a_shared_link_shows_one_site_until_it_expires_or_the_key_changes() {
 
     // Expired, signed with another key (the key was rotated), for another
     // site than it claims, or not a link at all: refused with a reason.
-    let expired = Grant {
-        holder: Holder::Shared(SITE.into()),
+    let expired = Link {
+        site: SITE.into(),
         expires: now - 1,
     }
     .sign(SHARE_KEY.as_bytes());
-    let rotated = Grant {
-        holder: Holder::Shared(SITE.into()),
+    let rotated = Link {
+        site: SITE.into(),
         expires: now + 600,
     }
     .sign(b"the-previous-share-key-0123456789abcdef");
-    let token_session = Grant {
+    let token_session = Session {
         holder: Holder::Token("marketing".into()),
         expires: now + 600,
     }
@@ -501,7 +503,7 @@ fn a_shared_link_shows_one_site_until_it_expires_or_the_key_changes() {
     for (grant, reason) in [
         (expired.as_str(), "expired"),
         (rotated.as_str(), "not valid here"),
-        (token_session.as_str(), "damaged"),
+        (token_session.as_str(), "not a shared link"),
         ("s.00.1", "damaged"),
     ] {
         let response = dashboard.sign_in(&format!(r#"{{"share": "{grant}"}}"#));
@@ -528,6 +530,30 @@ fn a_shared_link_shows_one_site_until_it_expires_or_the_key_changes() {
     assert!(!ok && stderr.contains("reporting.share_key"), "{stderr}");
 }
 
+#[test]
+fn a_shared_link_sent_as_the_session_cookie_is_no_session() {
+    let dashboard = start();
+    let link = dashboard.shared_link("300d");
+    let cookie = format!("{SESSION_COOKIE}={}", grant_of(&link));
+    let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &cookie));
+    assert_eq!(me["signed_in"], false, "{me}");
+    assert!(
+        me["ended"]
+            .as_str()
+            .is_some_and(|m| m.contains("not a session")),
+        "{me}"
+    );
+    let summary = dashboard.get_with(
+        &format!("/dashboard/api/stats/summary?site={SITE}&from=2026-11-01&to=2026-11-30"),
+        ("Cookie", &cookie),
+    );
+    assert_eq!(summary.status, 401, "{}", text(&summary));
+    // Opened at sign-in, the same link makes a session of at most 8 hours.
+    let session = dashboard.session(&format!(r#"{{"share": "{}"}}"#, grant_of(&link)));
+    let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &session));
+    assert_eq!(me["signed_in"], true, "{me}");
+}
+
 /// Where the browser test leaves its screenshots.
 fn screenshots() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots")
@@ -538,8 +564,8 @@ fn the_dashboard_in_chromium_shows_the_apis_figures() {
     let dashboard = start();
     let link = dashboard.shared_link("30d");
     let now = u64::from(beaconhouse::clock::now_unix());
-    let expired = Grant {
-        holder: Holder::Shared(SITE.into()),
+    let expired = Link {
+        site: SITE.into(),
         expires: now - 1,
     }
     .sign(SHARE_KEY.as_bytes());

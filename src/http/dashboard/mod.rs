@@ -20,7 +20,7 @@ use super::body;
 use super::stats::{self, Refusal, StatsState};
 use crate::clock;
 use crate::config::Access;
-use crate::grant::{Grant, Holder, SESSION_SECONDS};
+use crate::grant::{self, Holder, SESSION_SECONDS, Signed};
 use crate::report::vocabulary::{ReportKind, Vocabulary};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -194,7 +194,7 @@ async fn sign_in(
             Ok(match sign_in {
                 SignIn::Token(token) => {
                     let token = readers.token(token.trim())?;
-                    Grant {
+                    grant::Session {
                         holder: Holder::Token(token.name.clone()),
                         expires: session_end,
                     }
@@ -202,9 +202,9 @@ async fn sign_in(
                 }
                 SignIn::Share(link) => {
                     let link = readers.shared_link(&link, now)?;
-                    Grant {
+                    grant::Session {
+                        holder: Holder::Shared(link.site),
                         expires: link.expires.min(session_end),
-                        ..link
                     }
                     .sign(readers.share_key()?)
                 }
