@@ -5,8 +5,8 @@
 # missing and starts one on 127.0.0.1:8123 with its data in .local/clickhouse.
 # Then it builds the release binary, applies schema/ and serves with
 # .local/beaconhouse.toml: deploy/beaconhouse.example.toml plus a dashboard
-# token and a share key made on the first run and kept in .local/ (or with
-# the file in BEACONHOUSE_CONFIG, as it is).
+# token, a share key and a session key made on the first run and kept in
+# .local/ (or with the file in BEACONHOUSE_CONFIG, as it is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BEACONHOUSE_SPOOL_DIR=${BEACONHOUSE_SPOOL_DIR:-$PWD/.local/spool}
@@ -20,11 +20,13 @@ if [ -z "${BEACONHOUSE_CONFIG:-}" ]; then
   umask 077
   [ -s .local/dashboard-token ] || secret >.local/dashboard-token
   [ -s .local/share-key ] || secret >.local/share-key
+  [ -s .local/session-key ] || secret >.local/session-key
   {
     cat deploy/beaconhouse.example.toml
     echo
     echo "# Added by deploy/run-local.sh: the local secrets, kept in .local/."
     echo "share_key = \"$(cat .local/share-key)\""
+    echo "session_key = \"$(cat .local/session-key)\""
     echo
     echo "[[reporting.tokens]]"
     echo "name = \"local\""

@@ -11,11 +11,14 @@
 //! domain tag, so no link's signature is a session's. Readable by anyone,
 //! forgeable by no one without its key.
 //!
-//! A session is signed with the digest of the token that opened it, so
-//! removing the token from the configuration ends its sessions; a shared
-//! link, and a session opened from one, with `reporting.share_key`, so
-//! changing that key revokes every link at once. Nothing is stored: any
-//! collector with the same configuration accepts them.
+//! A shared link is signed with `reporting.share_key`, so changing that key
+//! revokes every link at once. A session is signed with a key derived from
+//! the server's `reporting.session_key` and the token that opened it
+//! ([`token_session_key`]), so removing the token ends its sessions and
+//! neither the token's digest nor the share key alone signs one; a session
+//! opened from a link, with one derived from the session key and the share
+//! key ([`link_session_key`]). Nothing is stored: any collector with the
+//! same configuration accepts them.
 //!
 //! Owns: the format, signing and checking, as pure functions of their
 //! inputs (the key and the time are passed in).
@@ -251,6 +254,36 @@ fn mac<G: Signed>(grant: &G, key: &[u8]) -> Hmac<Sha256> {
     mac
 }
 
+/// The key a token's sessions are signed with: the server's session key
+/// (`reporting.session_key`) and the token (its name and digest). Whoever
+/// sees the digest (`ApiToken`'s `Debug` shows it) still cannot sign a
+/// session; removing or changing the token still ends its sessions.
+pub fn token_session_key(server_key: &[u8], name: &str, token_sha256: &[u8; 32]) -> [u8; 32] {
+    derive(
+        server_key,
+        b"beaconhouse/session-key/token/v1",
+        &[name.as_bytes(), token_sha256],
+    )
+}
+
+/// The key sessions opened from shared links are signed with: the server's
+/// session key and the share key, so changing the share key ends them too.
+pub fn link_session_key(server_key: &[u8], share_key: &[u8]) -> [u8; 32] {
+    derive(server_key, b"beaconhouse/session-key/link/v1", &[share_key])
+}
+
+/// HMAC-SHA256 under `key` of a purpose and length-prefixed parts.
+fn derive(key: &[u8], purpose: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(purpose);
+    for part in parts {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
 /// A grant read from text, of the kind its reader accepts, not yet checked.
 #[derive(Debug)]
 pub struct Unchecked<G> {
@@ -365,6 +398,33 @@ mod tests {
         );
         let as_link = session.replacen("ls.", "s.", 1);
         assert_eq!(check::<Link>(&as_link, KEY), Err(GrantError::BadSignature));
+    }
+
+    #[test]
+    fn session_keys_need_the_server_key_and_change_with_each_input() {
+        let server = b"the-servers-session-key-0123456789abcdef";
+        let other_server = b"another-servers-session-key-0123456789ab";
+        let digest = [7u8; 32];
+        let key = token_session_key(server, "marketing", &digest);
+        assert_ne!(key, digest, "the digest is not the key");
+        for other in [
+            token_session_key(other_server, "marketing", &digest),
+            token_session_key(server, "agency", &digest),
+            token_session_key(server, "marketing", &[8u8; 32]),
+            link_session_key(server, &digest),
+        ] {
+            assert_ne!(key, other);
+        }
+        let share_key = b"a-share-key-of-at-least-32-characters!";
+        assert_ne!(
+            link_session_key(server, share_key),
+            link_session_key(server, b"a-rotated-share-key-of-32-characters!!")
+        );
+        assert_ne!(
+            link_session_key(server, share_key),
+            link_session_key(other_server, share_key)
+        );
+        assert_eq!(key, token_session_key(server, "marketing", &digest));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use actix_web::web;
 use tokio::sync::oneshot;
 
 use crate::clock;
-use crate::config::{Config, ExposedSecrets};
+use crate::config::{Config, ExposedSecrets, SessionKey};
 use crate::enrich::geo::{GeoError, GeoLookup};
 use crate::http::access::Readers;
 use crate::http::stats::StatsState;
@@ -105,7 +105,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             limits.max_concurrent,
             limits.query_timeout,
         ),
-        readers: Readers::new(&config.reporting, &config.sites),
+        readers: Readers::new(&config.reporting, session_key(&config), &config.sites),
         throttle: AuthThrottle::new(config.http.trusted_proxies.clone(), metrics.clone()),
         min_group_size,
         request_timeout: config.http.request_timeout,
@@ -185,6 +185,19 @@ fn bind(
         key,
         variable,
         cause,
+    })
+}
+
+/// The key dashboard sessions are signed with: `reporting.session_key`, or
+/// one drawn now, which only this process knows.
+fn session_key(config: &Config) -> SessionKey {
+    config.reporting.session_key.clone().unwrap_or_else(|| {
+        if !config.reporting.tokens.is_empty() {
+            tracing::info!(
+                "dashboard sessions are signed with a key drawn at start: they end when this collector restarts, and no other collector accepts them; set reporting.session_key (`openssl rand -hex 32`, the same on every collector) to keep them"
+            );
+        }
+        SessionKey::random()
     })
 }
 

@@ -61,7 +61,9 @@ pub use email::EmailConfig;
 pub use geoip::GeoipConfig;
 pub use http::HttpConfig;
 pub use pipeline::PipelineConfig;
-pub use reporting::{Access, ApiToken, ReportLimits, ReportingConfig, ReportsUser, ShareKey};
+pub use reporting::{
+    Access, ApiToken, ReportLimits, ReportingConfig, ReportsUser, SessionKey, ShareKey,
+};
 pub use retention::RetentionConfig;
 pub use sites::Site;
 pub use validate::ConfigError;
@@ -83,9 +85,10 @@ const ENV_TEST_PREFIX: &str = "BEACONHOUSE_TEST_";
 /// Where systemd puts a service's credentials (`LoadCredential=`).
 const ENV_CREDENTIALS: &str = "CREDENTIALS_DIRECTORY";
 /// The keys that hold secrets, as written in the file.
-const SECRET_KEYS: [&str; 3] = [
+const SECRET_KEYS: [&str; 4] = [
     "clickhouse.password",
     "reporting.share_key",
+    "reporting.session_key",
     "reporting.tokens",
 ];
 /// Read permission for the file's group and for others.
@@ -207,7 +210,7 @@ impl std::fmt::Display for ExposedSecrets {
         };
         write!(
             f,
-            "the configuration file {path} holds secrets ({}) and its group or others may {may} it (mode {:04o}):{consequence} run `chmod 600 {path}` (the collector's user must own it), or keep the secrets out of the file: a systemd credential (LoadCredential=, as deploy/beaconhouse.service does) or environment variables (BEACONHOUSE_CLICKHOUSE_PASSWORD, BEACONHOUSE_REPORTING_SHARE_KEY, BEACONHOUSE_REPORTING_TOKENS)",
+            "the configuration file {path} holds secrets ({}) and its group or others may {may} it (mode {:04o}):{consequence} run `chmod 600 {path}` (the collector's user must own it), or keep the secrets out of the file: a systemd credential (LoadCredential=, as deploy/beaconhouse.service does) or environment variables (BEACONHOUSE_CLICKHOUSE_PASSWORD, BEACONHOUSE_REPORTING_SHARE_KEY, BEACONHOUSE_REPORTING_SESSION_KEY, BEACONHOUSE_REPORTING_TOKENS)",
             self.keys.join(", "),
             self.mode
         )
@@ -684,7 +687,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let token = "t".repeat(32);
         let with_secrets = format!(
-            "{MINIMAL}\n[clickhouse]\npassword = 1234\n[reporting]\nshare_key = \"{token}\"\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"{token}\"\n"
+            "{MINIMAL}\n[clickhouse]\npassword = 1234\n[reporting]\nshare_key = \"{token}\"\nsession_key = \"{token}\"\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"{token}\"\n"
         );
         let exposed = |toml: &str, mode: u32, env: &[(&str, &str)]| {
             let dir = tempfile::tempdir().unwrap();
@@ -715,6 +718,7 @@ mod tests {
                 vec![
                     "clickhouse.password",
                     "reporting.share_key",
+                    "reporting.session_key",
                     "reporting.tokens"
                 ],
                 0o644,

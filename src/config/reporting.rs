@@ -1,10 +1,10 @@
 //! `[reporting]`: who may read and what a report may cost: the stats API
 //! tokens (kept only as digests) and the sites and campaigns each may read,
-//! the key shared links are signed with, the smallest group a report shows,
+//! the keys shared links and dashboard sessions are signed with, the smallest group a report shows,
 //! a read-only ClickHouse user of the reports' own, and the limits of one
 //! report.
 //!
-//! Refuses a token or share key too short to resist guessing, a token
+//! Refuses a token, share key or session key too short to resist guessing, a token
 //! without a name or with another's name or value, a token naming a site
 //! that is not configured, a reports password without its user, an empty
 //! reports user, and every number outside its range. Never keeps a token
@@ -25,6 +25,7 @@ pub(super) struct RawReporting {
     min_group_size: u64,
     tokens: Vec<RawToken>,
     share_key: Option<String>,
+    session_key: Option<String>,
     #[serde(deserialize_with = "some_string_or_number")]
     clickhouse_user: Option<String>,
     #[serde(deserialize_with = "some_string_or_number")]
@@ -40,6 +41,7 @@ impl Default for RawReporting {
             min_group_size: 5,
             tokens: Vec::new(),
             share_key: None,
+            session_key: None,
             clickhouse_user: None,
             clickhouse_password: None,
             query_timeout_ms: 10_000,
@@ -70,6 +72,10 @@ pub struct ReportingConfig {
     /// Signs shared dashboard links; `None` means `beaconhouse share` is
     /// off. Changing it revokes every link.
     pub share_key: Option<ShareKey>,
+    /// Signs dashboard sessions, with each token (`grant::token_session_key`);
+    /// `None`: `serve` draws one at start, so sessions end when it restarts
+    /// and no other collector accepts them.
+    pub session_key: Option<SessionKey>,
     /// Who reports read ClickHouse as; `None`: `clickhouse.user`. The
     /// rollup, which writes `daily_stats`, always uses `clickhouse.user`.
     pub clickhouse_user: Option<ReportsUser>,
@@ -121,6 +127,34 @@ impl ShareKey {
 impl std::fmt::Debug for ShareKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ShareKey(<secret>)")
+    }
+}
+
+/// The server's own secret that dashboard sessions are signed with, with
+/// the token that opened each. Its `Debug` output never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    pub fn new(key: String) -> SessionKey {
+        SessionKey(key)
+    }
+
+    /// A key of 256 random bits, for a collector configured without one.
+    pub fn random() -> SessionKey {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).expect("the operating system provides random bytes");
+        SessionKey(hex::encode(bytes))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionKey(<secret>)")
     }
 }
 
@@ -228,6 +262,13 @@ impl RawReporting {
             }
             None => None,
         };
+        let session_key = match self.session_key {
+            Some(key) => {
+                long_secret("reporting.session_key", &key)?;
+                Some(SessionKey(key))
+            }
+            None => None,
+        };
         let clickhouse_user = match (self.clickhouse_user, self.clickhouse_password) {
             (None, None) => None,
             (None, Some(_)) => {
@@ -264,6 +305,7 @@ impl RawReporting {
             min_group_size,
             tokens,
             share_key,
+            session_key,
             clickhouse_user,
             limits,
         })
@@ -402,6 +444,11 @@ mod tests {
                 MINIMAL,
                 &[("BEACONHOUSE_REPORTING_SHARE_KEY", "short")],
                 "reporting.share_key",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_REPORTING_SESSION_KEY", "short")],
+                "reporting.session_key",
             ),
             (
                 "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"0123456789abcdef0123456789abcdef\"\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"fedcba9876543210fedcba9876543210\"",

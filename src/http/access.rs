@@ -14,8 +14,8 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use subtle::ConstantTimeEq;
 
-use crate::config::{Access, ApiToken, ReportingConfig, ShareKey, Site};
-use crate::grant::{GrantError, Holder, Link, Session, Signed};
+use crate::config::{Access, ApiToken, ReportingConfig, SessionKey, ShareKey, Site};
+use crate::grant::{self, GrantError, Holder, Link, Session, Signed};
 use crate::report::request::Subject;
 
 /// The dashboard's session cookie; its path keeps it to `/dashboard`.
@@ -25,6 +25,8 @@ pub const SESSION_COOKIE: &str = "beaconhouse_session";
 pub struct Readers {
     tokens: Vec<ApiToken>,
     share_key: Option<ShareKey>,
+    /// What every session's key is derived from.
+    session_key: SessionKey,
     /// Configured sites and their time zones: a report on another site is a 404.
     sites: BTreeMap<String, String>,
 }
@@ -53,13 +55,16 @@ pub enum Denied {
 }
 
 impl Readers {
+    /// `session_key`: `reporting.session_key`, or one drawn at start.
     pub fn new(
         reporting: &ReportingConfig,
+        session_key: SessionKey,
         sites: &std::collections::HashMap<String, Site>,
     ) -> Readers {
         Readers {
             tokens: reporting.tokens.clone(),
             share_key: reporting.share_key.clone(),
+            session_key,
             sites: sites
                 .values()
                 .map(|site| (site.id.clone(), site.time_zone.clone()))
@@ -137,14 +142,43 @@ impl Readers {
                     .iter()
                     .find(|t| t.name == name)
                     .ok_or_else(|| refused(GrantError::BadSignature))?;
-                let session = unchecked.check(&token.sha256, now).map_err(refused)?;
+                let key = self.token_session_key(token);
+                let session = unchecked.check(&key, now).map_err(refused)?;
                 Ok((Reader::Token(token), session.expires))
             }
             Holder::Shared(site) => {
-                let session = unchecked.check(self.share_key()?, now).map_err(refused)?;
+                let key = self.link_session_key()?;
+                let session = unchecked.check(&key, now).map_err(refused)?;
                 Ok((Reader::Shared(site), session.expires))
             }
         }
+    }
+
+    /// A session's cookie value: `holder` may read until `expires`.
+    pub fn open_session(&self, holder: Holder, expires: u64) -> Result<String, Denied> {
+        let key = match &holder {
+            Holder::Token(name) => {
+                let token = self
+                    .tokens
+                    .iter()
+                    .find(|t| &t.name == name)
+                    .ok_or_else(|| Denied::Unauthorized("the API token is not valid".into()))?;
+                self.token_session_key(token)
+            }
+            Holder::Shared(_) => self.link_session_key()?,
+        };
+        Ok(Session { holder, expires }.sign(&key))
+    }
+
+    fn token_session_key(&self, token: &ApiToken) -> [u8; 32] {
+        grant::token_session_key(self.session_key.as_bytes(), &token.name, &token.sha256)
+    }
+
+    fn link_session_key(&self) -> Result<[u8; 32], Denied> {
+        Ok(grant::link_session_key(
+            self.session_key.as_bytes(),
+            self.share_key()?,
+        ))
     }
 
     /// Checks a shared link's grant, as `beaconhouse share` printed it (a
@@ -157,7 +191,7 @@ impl Readers {
     }
 
     /// The key of shared links; without one, no shared link is valid.
-    pub fn share_key(&self) -> Result<&[u8], Denied> {
+    fn share_key(&self) -> Result<&[u8], Denied> {
         self.share_key
             .as_ref()
             .map(ShareKey::as_bytes)
@@ -258,6 +292,7 @@ mod tests {
     const MARKETING: &str = "a-very-long-secret-token-of-marketing";
     const AGENCY: &str = "another-long-secret-token-for-agency";
     const SHARE_KEY: &str = "a-share-key-that-is-long-enough-0123";
+    const SESSION_KEY: &str = "the-servers-session-key-0123456789abc";
 
     fn token(name: &str, secret: &str) -> ApiToken {
         ApiToken {
@@ -278,6 +313,7 @@ mod tests {
                 },
             ],
             share_key: share_key.map(|k| ShareKey::new(k.into())),
+            session_key: SessionKey::new(SESSION_KEY.into()),
             sites: [("optimumabq.com".to_string(), "America/Denver".to_string())]
                 .into_iter()
                 .collect(),
@@ -356,11 +392,9 @@ mod tests {
     }
 
     fn shared_session(expires: u64) -> String {
-        Session {
-            holder: Holder::Shared("optimumabq.com".into()),
-            expires,
-        }
-        .sign(SHARE_KEY.as_bytes())
+        configured(Some(SHARE_KEY))
+            .open_session(Holder::Shared("optimumabq.com".into()), expires)
+            .unwrap()
     }
 
     fn link(expires: u64) -> String {
@@ -374,27 +408,36 @@ mod tests {
     #[test]
     fn a_session_holds_while_its_token_and_key_are_configured_and_it_has_not_expired() {
         let readers = configured(Some(SHARE_KEY));
-        let session = Session {
-            holder: Holder::Token("marketing".into()),
-            expires: NOW + SESSION_SECONDS,
-        };
-        let signed = session.sign(&ApiToken::digest(MARKETING));
+        let marketing = Holder::Token("marketing".into());
+        let signed = readers
+            .open_session(marketing.clone(), NOW + SESSION_SECONDS)
+            .unwrap();
         let (reader, expires) = readers.session(&signed, NOW).unwrap();
         assert_eq!(reader.describe(), "the token \"marketing\"");
         assert_eq!(expires, NOW + SESSION_SECONDS);
         assert!(unauthorized(
             readers.session(&signed, NOW + SESSION_SECONDS)
         ));
-        // Signed with another token's digest: a session cannot be moved to
+        // Another token's session renamed: a session cannot be moved to
         // another token's name.
-        let forged = session.sign(&ApiToken::digest(AGENCY));
-        assert!(unauthorized(readers.session(&forged, NOW)));
+        let agency = readers
+            .open_session(Holder::Token("agency".into()), NOW + 60)
+            .unwrap();
+        let moved = agency.replacen(&hex::encode("agency"), &hex::encode("marketing"), 1);
+        assert!(unauthorized(readers.session(&moved, NOW)));
         // The token removed from the configuration: its sessions end.
         let without = Readers {
             tokens: readers.tokens[1..].to_vec(),
             ..configured(Some(SHARE_KEY))
         };
         assert!(unauthorized(without.session(&signed, NOW)));
+        assert!(unauthorized(without.open_session(marketing, NOW + 60)));
+        // Another session key (another installation): no session of this one.
+        let elsewhere = Readers {
+            session_key: SessionKey::new("another-servers-session-key-0123456789".into()),
+            ..configured(Some(SHARE_KEY))
+        };
+        assert!(unauthorized(elsewhere.session(&signed, NOW)));
 
         let opened = shared_session(NOW + 3600);
         assert_eq!(
@@ -408,6 +451,28 @@ mod tests {
         assert!(unauthorized(rotated.session(&opened, NOW)));
         assert!(unauthorized(rotated.shared_link(&link, NOW)));
         assert!(unauthorized(configured(None).shared_link(&link, NOW)));
+        assert!(unauthorized(configured(None).session(&opened, NOW)));
+    }
+
+    #[test]
+    fn whoever_sees_a_tokens_digest_cannot_mint_its_session() {
+        let readers = configured(Some(SHARE_KEY));
+        // The digest is what `ApiToken`'s Debug shows.
+        let digest = readers.tokens[0].sha256;
+        assert!(format!("{:?}", readers.tokens[0]).contains("sha256"));
+        let minted = Session {
+            holder: Holder::Token("marketing".into()),
+            expires: NOW + 365 * 86_400,
+        }
+        .sign(&digest);
+        assert!(unauthorized(readers.session(&minted, NOW)));
+        // Nor does the share key alone mint a session from a link.
+        let minted = Session {
+            holder: Holder::Shared("optimumabq.com".into()),
+            expires: NOW + 365 * 86_400,
+        }
+        .sign(SHARE_KEY.as_bytes());
+        assert!(unauthorized(readers.session(&minted, NOW)));
     }
 
     #[test]

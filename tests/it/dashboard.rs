@@ -407,6 +407,19 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
         "the operator's CLI lists every campaign: {cli}"
     );
 
+    // A session signed with the token's digest (which a debug print of the
+    // configuration shows) is no session.
+    let minted = Session {
+        holder: Holder::Token("marketing".into()),
+        expires: u64::from(beaconhouse::clock::now_unix()) + 86_400,
+    }
+    .sign(&beaconhouse::config::ApiToken::digest(TOKEN));
+    let me = dashboard.json_with(
+        "/dashboard/api/me",
+        ("Cookie", &format!("{SESSION_COOKIE}={minted}")),
+    );
+    assert_eq!(me["signed_in"], false, "{me}");
+
     // A forged or damaged session is no session, and says why.
     let forged = cookie.replacen("=ts.", "=ls.", 1);
     assert_ne!(forged, cookie);

@@ -20,7 +20,7 @@ use super::body;
 use super::stats::{self, Refusal, StatsState};
 use crate::clock;
 use crate::config::Access;
-use crate::grant::{self, Holder, SESSION_SECONDS, Signed};
+use crate::grant::{Holder, SESSION_SECONDS};
 use crate::report::vocabulary::{ReportKind, Vocabulary};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -190,25 +190,15 @@ async fn sign_in(
         let now = u64::from(clock::now_unix());
         let session_end = now + SESSION_SECONDS;
         let readers = &state.readers;
-        let cookie = state.throttle.check(&request, || {
-            Ok(match sign_in {
-                SignIn::Token(token) => {
-                    let token = readers.token(token.trim())?;
-                    grant::Session {
-                        holder: Holder::Token(token.name.clone()),
-                        expires: session_end,
-                    }
-                    .sign(&token.sha256)
-                }
-                SignIn::Share(link) => {
-                    let link = readers.shared_link(&link, now)?;
-                    grant::Session {
-                        holder: Holder::Shared(link.site),
-                        expires: link.expires.min(session_end),
-                    }
-                    .sign(readers.share_key()?)
-                }
-            })
+        let cookie = state.throttle.check(&request, || match sign_in {
+            SignIn::Token(token) => {
+                let token = readers.token(token.trim())?;
+                readers.open_session(Holder::Token(token.name.clone()), session_end)
+            }
+            SignIn::Share(link) => {
+                let link = readers.shared_link(&link, now)?;
+                readers.open_session(Holder::Shared(link.site), link.expires.min(session_end))
+            }
         })?;
         Ok(cookie)
     }
