@@ -15,6 +15,7 @@ Run by benches/report.sh after its report timings; prints Markdown.
 """
 
 import gzip
+import re
 import statistics
 import sys
 import time
@@ -36,12 +37,15 @@ USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/156.0.0.0 Safari/537.36"
 )
-ASSETS = ["/dashboard", "/dashboard/app.js", "/dashboard/app.css"]
 
 
 def weigh(base):
+    """The page and every file it loads (its script is modules, each named in
+    the page)."""
+    page = urllib.request.urlopen(base + "/dashboard", timeout=30).read().decode()
+    assets = ["/dashboard", "/dashboard/app.css"] + sorted(set(re.findall(r'"(/dashboard/[a-z]+\.js)"', page)))
     rows = []
-    for path in ASSETS:
+    for path in assets:
         body = urllib.request.urlopen(base + path, timeout=30).read()
         rows.append((path, len(body), len(gzip.compress(body, 9))))
     return rows

@@ -3,7 +3,7 @@
 //! such a link opens when staff sign in.
 //!
 //! Each grant has a kind, and every reader names the kind it accepts
-//! ([`Grant::read`]): a link is exchanged for a session at sign-in and is
+//! ([`Signed::read`]: `Link::read`, `Session::read`): a link is exchanged for a session at sign-in and is
 //! never a session itself (sent as the session cookie, it is refused), and a
 //! session is never a link. A link is `s.<hex site>.<expiry>.<hex HMAC>`
 //! (unchanged since links were first issued, so they keep working); a session

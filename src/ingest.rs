@@ -22,7 +22,7 @@ use crate::enrich::email::classify_open;
 use crate::enrich::geo::GeoLookup;
 use crate::enrich::scrub;
 use crate::enrich::ua::{Device, UaClassifier};
-use crate::enrich::url::{clean_page_url, referrer_host};
+use crate::enrich::url::{PageEvidence, UNKNOWN_PAGE, page_of, referrer_host};
 use crate::enrich::{bounded, truncate_bytes};
 use crate::outcome::DropReason;
 use crate::privacy::salt_rules::Salts;
@@ -47,6 +47,8 @@ pub struct RequestMeta<'a> {
     pub user_agent: &'a str,
     /// The `Referer` header: the page, for a pixel that did not send `url`.
     pub referer: Option<&'a str>,
+    /// The `Sec-Fetch-Site` header: whether that `Referer` may have been cut.
+    pub fetch_site: Option<&'a str>,
     /// More headers, or header bytes, than `http.max_headers`/`max_header_bytes`.
     pub oversized: bool,
 }
@@ -59,6 +61,8 @@ pub struct PageHit<'a> {
     pub referrer: Option<&'a str>,
     pub name: Option<&'a str>,
     pub screen_width: Option<u32>,
+    /// The pixel says its `Referer` is the whole page URL (`page=referrer`).
+    pub referer_whole: bool,
 }
 
 /// An email open, from the open pixel's query.
@@ -103,10 +107,13 @@ impl Ingest {
     ) -> Result<EventRow, DropReason> {
         let client = self.admit(meta)?;
         let site = self.sites.get(hit.site).ok_or(DropReason::UnknownSite)?;
-        let page = match hit.url.or(meta.referer) {
-            Some(raw) => clean_page_url(raw).ok_or(DropReason::Invalid)?,
-            None => Default::default(),
-        };
+        let page = page_of(&PageEvidence {
+            url: hit.url,
+            referer: meta.referer,
+            referer_whole: hit.referer_whole,
+            fetch_site: meta.fetch_site,
+        })
+        .ok_or(DropReason::Invalid)?;
         if !page.host.is_empty() && !site.hostnames.contains(&page.host) {
             return Err(DropReason::UnknownSite);
         }
@@ -132,7 +139,12 @@ impl Ingest {
             ts: now,
             name,
             visitor_id,
-            path: scrub::path(&page.path, &site.path_patterns),
+            // The label of an unknown page is not a path: no pattern applies.
+            path: if page.path == UNKNOWN_PAGE {
+                page.path
+            } else {
+                scrub::path(&page.path, &site.path_patterns)
+            },
             referrer_host: hit
                 .referrer
                 .map(|r| referrer_host(r, &site.hostnames))

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, "Set up"): installs what the tests need, then runs
 # them all. Needs a Rust toolchain and Python 3 with pip; installing
-# clickhouse-server, zookeeper, chromium, nginx, caddy, systemd, docker-compose
-# and openssl (Debian packages) needs root (or sudo).
+# clickhouse-server, zookeeper, chromium, nodejs, npm, nginx, caddy, systemd,
+# docker-compose and openssl (Debian packages) needs root (or sudo).
 #
 # BEACONHOUSE_TEST_CLICKHOUSE_URL=http://host:8123 uses a running server instead
 # of starting one for the tests.
@@ -28,6 +28,19 @@ if ! command -v chromium >/dev/null; then
   echo "==> installing chromium (Debian package; the dashboard's browser tests drive it)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
+fi
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "==> installing nodejs and npm (Debian packages; tests/it/tracker.rs makes /t.js from its source with tools/tracker)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+fi
+
+# tools/tracker's terser, as package-lock.json pins it: again whenever the
+# lock file is newer than what is installed.
+if [ tools/tracker/package-lock.json -nt tools/tracker/node_modules/.package-lock.json ]; then
+  echo "==> installing tools/tracker's pinned terser (npm ci)"
+  npm ci --prefix tools/tracker --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
 
 # tests/it/deploy.rs runs the deploy files with the real tools; tests/it/clickhouse_tls.rs

@@ -4,6 +4,11 @@
 //! `utm_*` campaign parameters (scrubbed of personal data, `scrub::value`); every other query parameter and the fragment
 //! are dropped, because they routinely carry emails, tokens and search terms.
 //! A referrer keeps only its host, and none at all when it is the site itself.
+//!
+//! A hit's page comes from its `url`, else from the `Referer` header; the
+//! header may have been cut to the origin by the browser's referrer policy,
+//! and such a page is stored as [`UNKNOWN_PAGE`], never as the home page,
+//! unless the hit says it asked for the whole URL ([`page_of`]).
 
 use url::Url;
 
@@ -14,6 +19,13 @@ const MAX_INPUT_BYTES: usize = 8192;
 pub const MAX_PATH_CHARS: usize = 512;
 pub const MAX_UTM_CHARS: usize = 128;
 pub const MAX_HOST_CHARS: usize = 253;
+
+/// What is stored as the path of a page view whose page is not known: no
+/// `url` and no `Referer`, or a `Referer` that is only an origin the browser
+/// may have cut. Cleaning and scrubbing give every page a path that starts
+/// with `/` (`tests/it/fuzz.rs`, `page_url_cleaning`), so no page is ever
+/// stored as this.
+pub const UNKNOWN_PAGE: &str = "(unknown)";
 
 /// What is kept of a page URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,6 +49,64 @@ pub struct Utm {
 
 /// Cleans a page URL; `None` when it is not an http(s) or host-relative URL.
 pub fn clean_page_url(raw: &str) -> Option<PageUrl> {
+    read_page(raw).map(|(page, _)| page)
+}
+
+/// What a hit says of its page.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PageEvidence<'a> {
+    /// The `url` the hit sent: what the page knew of itself, so an origin
+    /// alone is the home page.
+    pub url: Option<&'a str>,
+    /// The `Referer` header.
+    pub referer: Option<&'a str>,
+    /// The hit says it asked the browser for the whole page URL as its
+    /// `Referer` (the README's pixel: `page=referrer` beside
+    /// `referrerpolicy="no-referrer-when-downgrade"`).
+    pub referer_whole: bool,
+    /// The `Sec-Fetch-Site` header: `cross-site` means a browser may have cut
+    /// the `Referer` whatever the pixel asked for (Safari does).
+    pub fetch_site: Option<&'a str>,
+}
+
+/// The page of a hit: its `url` cleaned, else its `Referer` cleaned; `None`
+/// when the one read is not an http(s) or host-relative URL.
+///
+/// The path is [`UNKNOWN_PAGE`] when there is neither, and when the `Referer`
+/// is only an origin (`https://optimumabq.com/`) that may have been cut: a
+/// browser's default policy (`strict-origin-when-cross-origin`) sends only
+/// the origin to a collector on another origin, from every page, so the
+/// header alone cannot tell the home page from any other. Only when the hit
+/// says it asked for the whole URL, and the request is not cross-site, is an
+/// origin the home page. The host is kept either way, to check it is the
+/// site's.
+pub fn page_of(evidence: &PageEvidence<'_>) -> Option<PageUrl> {
+    if let Some(url) = evidence.url {
+        return clean_page_url(url);
+    }
+    let Some(referer) = evidence.referer else {
+        return Some(PageUrl {
+            path: UNKNOWN_PAGE.to_string(),
+            ..PageUrl::default()
+        });
+    };
+    let (mut page, origin_only) = read_page(referer)?;
+    let cross_site = evidence
+        .fetch_site
+        .is_some_and(|site| site.trim().eq_ignore_ascii_case("cross-site"));
+    // Asked for whole and sent within the site, it is whole, but in a
+    // browser set to cut every Referer (README, "Snippets", says so).
+    let whole = evidence.referer_whole && !cross_site;
+    if origin_only && !whole {
+        page.path = UNKNOWN_PAGE.to_string();
+    }
+    Some(page)
+}
+
+/// A cleaned page URL, and whether it was an origin alone (nothing after
+/// the host but `/`): what a browser sends as the `Referer` when its policy
+/// cuts the rest.
+fn read_page(raw: &str) -> Option<(PageUrl, bool)> {
     let raw = truncate_bytes(raw.trim(), MAX_INPUT_BYTES);
     match plain_pieces(raw) {
         Some(pieces) => Some(page_from(raw, &pieces)),
@@ -121,8 +191,8 @@ fn contains_ignoring_case(text: &str, needle: &str) -> bool {
         .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
-/// [`clean_page_url`] by a full parse with the `url` crate.
-fn page_by_url_crate(raw: &str) -> Option<PageUrl> {
+/// [`read_page`] by a full parse with the `url` crate.
+fn page_by_url_crate(raw: &str) -> Option<(PageUrl, bool)> {
     let url = if raw.starts_with('/') && !raw.starts_with("//") {
         Url::parse("http://relative.invalid").ok()?.join(raw).ok()?
     } else {
@@ -139,7 +209,8 @@ fn page_by_url_crate(raw: &str) -> Option<PageUrl> {
     Some(page_from(raw, &pieces))
 }
 
-fn page_from(raw: &str, pieces: &Pieces<'_>) -> PageUrl {
+fn page_from(raw: &str, pieces: &Pieces<'_>) -> (PageUrl, bool) {
+    let origin_only = pieces.path == "/" && pieces.query.is_empty();
     let host = if raw.starts_with('/') {
         String::new()
     } else {
@@ -165,7 +236,7 @@ fn page_from(raw: &str, pieces: &Pieces<'_>) -> PageUrl {
         };
         *slot = scrub::value(&bounded(&value, MAX_UTM_CHARS));
     }
-    PageUrl { host, path, utm }
+    (PageUrl { host, path, utm }, origin_only)
 }
 
 /// The host a visitor came from, without `www.`; empty when there is none, it
@@ -273,6 +344,68 @@ mod tests {
             let got = clean_page_url(raw).map(|p| (p.host, p.path));
             let expected = expected.map(|(h, p)| (h.to_string(), p.to_string()));
             assert_eq!(got, expected, "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_page_known_only_from_an_origin_is_unknown_unless_the_pixel_asked_for_the_whole_url() {
+        let page = |url, referer, referer_whole, fetch_site| {
+            page_of(&PageEvidence {
+                url,
+                referer,
+                referer_whole,
+                fetch_site,
+            })
+            .map(|p| (p.host, p.path))
+        };
+        let known = |host: &str, path: &str| Some((host.to_string(), path.to_string()));
+        let home = Some("https://optimumabq.com/");
+        let pricing = Some("https://optimumabq.com/pricing/");
+        // A `url` is what the page says of itself: its origin is the home page.
+        assert_eq!(page(home, None, false, None), known("optimumabq.com", "/"));
+        assert_eq!(
+            page(Some("/pricing/"), home, false, Some("cross-site")),
+            known("", "/pricing/")
+        );
+        assert_eq!(page(Some("javascript:x"), pricing, true, None), None);
+        // No `url`: the Referer, if it holds more than an origin.
+        for whole in [false, true] {
+            for site in [None, Some("same-site"), Some("cross-site")] {
+                assert_eq!(
+                    page(None, pricing, whole, site),
+                    known("optimumabq.com", "/pricing/")
+                );
+                assert_eq!(
+                    page(
+                        None,
+                        Some("https://optimumabq.com/?utm_source=x"),
+                        whole,
+                        site
+                    ),
+                    known("optimumabq.com", "/")
+                );
+                assert_eq!(page(None, None, whole, site), known("", UNKNOWN_PAGE));
+                assert_eq!(page(None, Some("about:blank"), whole, site), None);
+            }
+        }
+        // An origin alone, as `strict-origin-when-cross-origin` cuts every page.
+        for origin in [
+            "https://optimumabq.com/",
+            "https://optimumabq.com",
+            "http://optimumabq.com:18500/",
+            "https://b\u{fc}cher.example/",
+        ] {
+            let host = clean_page_url(origin).unwrap().host;
+            let unknown = known(&host, UNKNOWN_PAGE);
+            let at_home = known(&host, "/");
+            assert_eq!(page(None, Some(origin), false, None), unknown, "{origin}");
+            assert_eq!(page(None, Some(origin), false, Some("same-site")), unknown);
+            assert_eq!(page(None, Some(origin), true, None), at_home, "{origin}");
+            assert_eq!(page(None, Some(origin), true, Some("same-site")), at_home);
+            assert_eq!(page(None, Some(origin), true, Some("same-origin")), at_home);
+            // Safari cuts a cross-site Referer to the origin whatever the policy.
+            assert_eq!(page(None, Some(origin), true, Some("cross-site")), unknown);
+            assert_eq!(page(None, Some(origin), true, Some("Cross-Site")), unknown);
         }
     }
 

@@ -25,7 +25,9 @@ const PIXEL_GIF: &[u8] = &[
     0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
 
-const TRACKER_JS: &str = include_str!("tracker.js");
+/// `/t.js`: made from the readable `tracker.js` beside it by `tools/tracker`
+/// (a pinned terser); `tests/it/tracker.rs` fails when the two disagree.
+const TRACKER_JS: &str = include_str!("tracker.min.js");
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config
@@ -62,6 +64,7 @@ async fn page_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
         referrer: referrer.as_deref(),
         name: None,
         screen_width: None,
+        referer_whole: query.get("page").as_deref() == Some("referrer"),
     };
     let meta = request_meta(&request, &state);
     let outcome = state
@@ -146,6 +149,7 @@ async fn event_beacon(
             .w
             .filter(|w| w.is_finite() && *w >= 0.0)
             .map(|w| w.min(100_000.0) as u32),
+        referer_whole: false,
     };
     let meta = request_meta(&request, &state);
     let outcome = state
@@ -289,6 +293,7 @@ fn request_meta<'a>(request: &'a HttpRequest, state: &AppState) -> RequestMeta<'
             .collect(),
         user_agent: text(headers, header::USER_AGENT).unwrap_or(""),
         referer: text(headers, header::REFERER),
+        fetch_site: text(headers, header::HeaderName::from_static("sec-fetch-site")),
     }
 }
 

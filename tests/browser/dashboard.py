@@ -11,7 +11,7 @@ Prints one line per check (PASS/FAIL name: detail) and exits 0 only if every
 check passed. Needs Python Playwright and Debian's /usr/bin/chromium (it never
 downloads a browser). Every scenario runs in a fresh browser context.
 
-Hooks it relies on (kept stable by app.js): body[data-state]
+Hooks it relies on (kept stable by the dashboard's modules): body[data-state]
 (signed-out|loading|ready|error), [data-panel], [data-figure], [data-row]
 with data-value and [data-cell="unique"|"count"], [data-filter], a[data-csv],
 and the tab buttons' data-tab.

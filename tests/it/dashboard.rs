@@ -1,7 +1,9 @@
 //! The dashboard against a real ClickHouse and the real binary: sign-in,
 //! sessions and shared links over HTTP, then the page itself in Debian's
 //! Chromium, driven by `tests/browser/dashboard.py` (Python Playwright,
-//! pointed at `/usr/bin/chromium`; `tests/run.sh` installs both).
+//! pointed at `/usr/bin/chromium`; `tests/run.sh` installs both); and the
+//! page's pure day and period functions under their own tests in the same
+//! Chromium (`tests/browser/unit.py`).
 //!
 //! Seeded data: about 120 daily visitors over the last four weeks plus a few
 //! today, on a site whose reports are in America/Denver; two of them from
@@ -9,7 +11,6 @@
 //! recipients, a small one opened by two, and one the token may not read.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use crate::common::{self, Beaconhouse, ClickHouse, Collector, Response};
 use beaconhouse::grant::{Holder, Link, Session, Signed};
@@ -295,6 +296,37 @@ fn every_dashboard_response_carries_the_security_headers_and_no_cookie() {
 }
 
 #[test]
+fn every_module_the_page_loads_is_javascript_under_the_same_headers() {
+    let dashboard = start();
+    let index = dashboard.collector.get("/dashboard", &[]);
+    let page = text(&index);
+    let modules: Vec<&str> = page
+        .split(['"', '\''])
+        .filter(|piece| piece.starts_with("/dashboard/") && piece.ends_with(".js"))
+        .collect();
+    assert!(
+        modules.len() > 1,
+        "the entry and the modules it imports: {page}"
+    );
+    for path in modules {
+        let response = dashboard.collector.get(path, &[]);
+        assert_eq!(response.status, 200, "{path}");
+        assert_eq!(
+            response.header("content-type"),
+            Some("text/javascript; charset=utf-8"),
+            "{path}: a module needs a JavaScript type"
+        );
+        for header in ["content-security-policy", "x-content-type-options"] {
+            assert_eq!(
+                response.header(header),
+                index.header(header),
+                "{path}: {header}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the_token_may() {
     let dashboard = start();
     for (body, status) in [
@@ -567,6 +599,11 @@ fn a_shared_link_sent_as_the_session_cookie_is_no_session() {
     assert_eq!(me["signed_in"], true, "{me}");
 }
 
+#[test]
+fn the_dashboards_day_and_period_functions_pass_their_tests_in_chromium() {
+    common::javascript_tests("tests/browser/dates.test.js");
+}
+
 /// Where the browser test leaves its screenshots.
 fn screenshots() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots")
@@ -585,9 +622,7 @@ fn the_dashboard_in_chromium_shows_the_apis_figures() {
     let expired_link = format!("{}/dashboard/#share={expired}", dashboard.collector.base);
     let out = screenshots();
     std::fs::create_dir_all(&out).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/dashboard.py");
-    let run = Command::new("python3")
-        .arg(script)
+    let run = common::browser_script("dashboard.py")
         .args([
             "--base",
             &dashboard.collector.base,
@@ -601,7 +636,7 @@ fn the_dashboard_in_chromium_shows_the_apis_figures() {
         .arg("--out")
         .arg(&out)
         .output()
-        .expect("python3 runs (tests/run.sh installs Python Playwright and Debian's chromium)");
+        .expect(common::PLAYWRIGHT);
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
     println!("{stdout}");

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use beaconhouse::enrich::scrub::{self, PathPattern};
 use beaconhouse::enrich::ua::UaClassifier;
 use beaconhouse::enrich::url::{
-    MAX_HOST_CHARS, MAX_PATH_CHARS, MAX_UTM_CHARS, PageUrl, clean_page_url, referrer_host,
+    MAX_HOST_CHARS, MAX_PATH_CHARS, MAX_UTM_CHARS, PageUrl, UNKNOWN_PAGE, clean_page_url,
+    referrer_host,
 };
 use beaconhouse::http::params::{EventBody, Query};
 use beaconhouse::privacy::client_ip;
@@ -413,6 +414,10 @@ fn page_url_cleaning() {
         prop_assert!(no_control_chars(&page.path) && no_control_chars(&page.host));
         // What ingest stores.
         let stored = scrub::path(&page.path, &patterns);
+        prop_assert!(
+            stored.starts_with('/'),
+            "{stored:?} could be taken for {UNKNOWN_PAGE:?}"
+        );
         prop_assert!(
             !stored.contains(['?', '#']),
             "a query or fragment in {stored:?}"

@@ -26,3 +26,5 @@ mod geo;
 mod limits;
 mod report;
 mod retention;
+mod snippets;
+mod tracker;

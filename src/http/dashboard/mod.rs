@@ -1,12 +1,15 @@
-//! The dashboard staff open in a browser: `GET /dashboard`, its script and
-//! style (plain files compiled into the binary, no build step), sign-in and
+//! The dashboard staff open in a browser: `GET /dashboard`, its script (native
+//! ES modules) and style (plain files compiled into the binary, no build
+//! step), sign-in and
 //! sign-out, and the reports it reads, which are the stats API's own handler
 //! mounted under `/dashboard/api/stats/<kind>`: the page shows the same
 //! numbers as the API, under the same rules.
 //!
 //! Owns: the session cookie (`HttpOnly; Secure; SameSite=Strict`, path
 //! `/dashboard`, eight hours at most), what `/dashboard/api/me` tells the
-//! page, and the security headers of every dashboard response.
+//! page (the reader, and the request limits the page applies, read from the
+//! parser's own constants so the script never restates one), and the
+//! security headers of every dashboard response.
 //! Must never: set a cookie outside `/dashboard` (visitors never get one),
 //! load anything from another host, or run SQL of its own.
 
@@ -21,11 +24,26 @@ use super::stats::{self, Refusal, StatsState};
 use crate::clock;
 use crate::config::Access;
 use crate::grant::{Holder, SESSION_SECONDS};
-use crate::report::vocabulary::{ReportKind, Vocabulary};
+use crate::report::request::MAX_FILTERS;
+use crate::report::vocabulary::{Dimension, Filter, MAX_DAYS, MAX_LIMIT, ReportKind, Vocabulary};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
-const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
+
+/// The script's modules, each served at `/dashboard/<name>`. `app.js` is the
+/// entry that `index.html` loads; it imports the others (and `index.html`
+/// preloads them, so the browser fetches them at once, not level by level).
+const MODULES: &[(&str, &str)] = &[
+    ("app.js", include_str!("assets/app.js")),
+    ("api.js", include_str!("assets/api.js")),
+    ("campaigns.js", include_str!("assets/campaigns.js")),
+    ("chart.js", include_str!("assets/chart.js")),
+    ("dates.js", include_str!("assets/dates.js")),
+    ("dom.js", include_str!("assets/dom.js")),
+    ("overview.js", include_str!("assets/overview.js")),
+    ("panels.js", include_str!("assets/panels.js")),
+    ("view.js", include_str!("assets/view.js")),
+];
 
 /// Where the dashboard is served.
 pub const PATH: &str = "/dashboard";
@@ -60,11 +78,16 @@ pub fn routes(config: &mut web::ServiceConfig) {
         )
         .route("", page(INDEX_HTML, html))
         .route("/", page(INDEX_HTML, html))
-        .route("/app.js", page(APP_JS, "text/javascript; charset=utf-8"))
         .route("/app.css", page(APP_CSS, "text/css; charset=utf-8"))
         .route("/api/me", web::get().to(me))
         .route("/session", web::post().to(sign_in))
         .route("/session", web::delete().to(sign_out));
+    for &(name, body) in MODULES {
+        scope = scope.route(
+            &format!("/{name}"),
+            page(body, "text/javascript; charset=utf-8"),
+        );
+    }
     for &kind in ReportKind::ALL {
         scope = scope.route(
             &format!("/api/stats/{}", kind.as_str()),
@@ -91,10 +114,42 @@ struct Session {
     shared: bool,
     /// The session's end, UTC seconds.
     expires: u64,
+    /// Figures of fewer people are withheld; the page says so beside them.
     min_group_size: u64,
     sites: Vec<SiteInfo>,
     /// Whether the reader may read any campaign.
     campaigns: bool,
+    limits: Limits,
+}
+
+/// What a report request may ask, as the parser checks it: the page keeps
+/// its links, forms and filters within these, and its text says them.
+#[derive(Debug, Serialize, PartialEq)]
+struct Limits {
+    /// Longest period, in days, both ends included.
+    max_days: u32,
+    /// Most filters one report combines.
+    max_filters: usize,
+    /// Most rows a report lists (`limit`): "See all" and the CSV downloads.
+    max_limit: usize,
+    /// The dimensions a filter may test, in the order the API lists them.
+    filterable: Vec<&'static str>,
+}
+
+impl Limits {
+    fn of_the_parser() -> Limits {
+        Limits {
+            max_days: MAX_DAYS,
+            max_filters: MAX_FILTERS,
+            max_limit: MAX_LIMIT,
+            // Asked of the parser itself, so this list follows its rule.
+            filterable: Dimension::ALL
+                .iter()
+                .map(|dimension| dimension.as_str())
+                .filter(|name| Filter::parse(&format!("{name}==")).is_ok())
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -152,6 +207,7 @@ fn session(reader: &Reader, expires: u64, state: &StatsState) -> Session {
         min_group_size: state.min_group_size,
         sites,
         campaigns,
+        limits: Limits::of_the_parser(),
     }
 }
 
@@ -296,6 +352,52 @@ mod tests {
             ("host", "stats.example")
         ])));
         assert!(same_origin(&request(&[])));
+    }
+
+    /// The names after each `marker` up to the closing `quote`.
+    fn quoted_after<'a>(text: &'a str, marker: &str, quote: char) -> Vec<&'a str> {
+        text.split(marker)
+            .skip(1)
+            .filter_map(|rest| rest.split_once(quote).map(|(name, _)| name))
+            .collect()
+    }
+
+    #[test]
+    fn every_module_is_served_loaded_at_once_and_imported() {
+        let served: Vec<&str> = MODULES.iter().map(|&(name, _)| name).collect();
+        let mut imported = vec!["app.js"];
+        for &(name, body) in MODULES {
+            for import in quoted_after(body, " from './", '\'') {
+                assert!(served.contains(&import), "{name} imports {import}");
+                imported.push(import);
+            }
+        }
+        let scripts = quoted_after(INDEX_HTML, "<script type=\"module\" src=\"/dashboard/", '"');
+        assert_eq!(scripts, ["app.js"], "one entry, a module");
+        let mut preloaded = quoted_after(
+            INDEX_HTML,
+            "<link rel=\"modulepreload\" href=\"/dashboard/",
+            '"',
+        );
+        preloaded.push("app.js");
+        for name in &served {
+            assert!(imported.contains(name), "no module imports {name}");
+            assert!(
+                preloaded.contains(name),
+                "index.html does not preload {name}"
+            );
+        }
+        for name in &preloaded {
+            assert!(served.contains(name), "index.html preloads {name}");
+        }
+    }
+
+    #[test]
+    fn the_page_may_filter_on_every_dimension_but_entry_page() {
+        let filterable = Limits::of_the_parser().filterable;
+        assert_eq!(filterable.len(), Dimension::ALL.len() - 1, "{filterable:?}");
+        assert!(!filterable.contains(&"entry_page"), "a breakdown only");
+        assert!(filterable.contains(&"path") && filterable.contains(&"name"));
     }
 
     #[test]

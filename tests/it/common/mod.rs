@@ -351,6 +351,38 @@ pub fn run(command: &mut Command) -> (bool, String) {
     (output.status.success(), text)
 }
 
+/// `python3 tests/browser/<script>`: the browser tests' drivers, Python
+/// Playwright on Debian's `/usr/bin/chromium`.
+pub fn browser_script(script: &str) -> Command {
+    let mut command = Command::new("python3");
+    command.arg(format!(
+        "{}/tests/browser/{script}",
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    command
+}
+
+/// What a failure to start [`browser_script`] means.
+pub const PLAYWRIGHT: &str =
+    "python3 runs (tests/run.sh installs Python Playwright and Debian's chromium)";
+
+/// Runs the JavaScript test module at `module` (a path in the repository)
+/// in Chromium with `tests/browser/unit.py`, and fails with its report
+/// unless every test in it passed.
+pub fn javascript_tests(module: &str) {
+    let run = browser_script("unit.py")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(module))
+        .output()
+        .expect(PLAYWRIGHT);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    println!("{stdout}");
+    assert!(
+        run.status.success(),
+        "{module} failed in Chromium:\n{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
 /// Starts nginx in the foreground on the main configuration `config` (which
 /// says `daemon off;`), its start-up errors going to `startup_log` and its
 /// output to `output`, not to the system's log directory.

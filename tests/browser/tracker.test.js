@@ -1,0 +1,126 @@
+// The served tracker (src/http/tracker.min.js, /t.js), run in Chromium by
+// tests/browser/unit.py: what it sends, where, and when it sends nothing.
+// Each test loads it into a fresh frame of its own, as a site's page would
+// (unit.py serves it at /t.js, so it finds its collector from its own URL).
+
+let frames = 0;
+
+// A frame with the tracker loaded into it: `prepare(win)` runs first (the
+// visitor's browser settings); every beacon and fetch it makes is recorded
+// in `sent`, and `beacon` says what sendBeacon answers (null: it has none).
+async function track({ src = '/t.js', site = 'example.com', prepare = () => {}, beacon = true, referrer = true } = {}) {
+  const frame = document.createElement('iframe');
+  if (!referrer) frame.referrerPolicy = 'no-referrer';
+  frame.src = '/?frame=' + (++frames);
+  const loaded = new Promise((resolve) => { frame.onload = resolve; });
+  document.body.append(frame);
+  await loaded;
+  const win = frame.contentWindow;
+  const sent = [];
+  const record = (via, url, body, init) => sent.push({ via, url, fields: JSON.parse(body), init });
+  win.navigator.sendBeacon = beacon === null ? undefined : (url, body) => {
+    record('beacon', url, body);
+    return beacon;
+  };
+  win.fetch = (url, init) => {
+    record('fetch', url, init.body, init);
+    return Promise.resolve(new Response(null, { status: 202 }));
+  };
+  prepare(win);
+  const script = win.document.createElement('script');
+  script.src = src;
+  if (site) script.setAttribute('data-site', site);
+  await new Promise((resolve, reject) => {
+    script.onload = resolve;
+    script.onerror = () => reject(new Error('the tracker did not load from ' + src));
+    win.document.head.append(script);
+  });
+  return { win, sent };
+}
+
+// Sets what a visitor's browser says (navigator.doNotTrack has only a getter).
+const says = (object, name, value) => Object.defineProperty(object, name, { value, configurable: true });
+
+function equal(actual, expected, what) {
+  const [a, e] = [JSON.stringify(actual), JSON.stringify(expected)];
+  if (a !== e) throw new Error((what ? what + ': ' : '') + 'got ' + a + ', expected ' + e);
+}
+
+const ENDPOINT = location.origin + '/api/event';
+
+export const tests = {
+  async 'a page view on load, with exactly the fields /api/event reads'() {
+    const { win, sent } = await track();
+    equal(sent.length, 1, 'beacons');
+    equal(sent[0].via, 'beacon');
+    equal(sent[0].url, ENDPOINT);
+    equal(sent[0].fields, {
+      site: 'example.com', url: win.location.href, ref: location.href, name: 'pageview', w: win.screen.width,
+    });
+  },
+
+  async 'without data-site, the page host is the site; without a referrer, ref is null'() {
+    const { sent } = await track({ site: null, referrer: false });
+    equal(sent[0].fields.site, location.hostname);
+    equal(sent[0].fields.ref, null);
+  },
+
+  async 'the collector is where the script came from, whatever its query'() {
+    const { sent } = await track({ src: '/t.js?v=2' });
+    equal(sent[0].url, ENDPOINT);
+  },
+
+  async 'custom events, with the page or a given URL'() {
+    const { win, sent } = await track();
+    win.beaconhouse('book_tour');
+    win.beaconhouse('download', 'https://example.com/brochure.pdf');
+    equal(sent.map((s) => [s.fields.name, s.fields.url]), [
+      ['pageview', win.location.href],
+      ['book_tour', win.location.href],
+      ['download', 'https://example.com/brochure.pdf'],
+    ]);
+  },
+
+  async 'a page view for each client-side navigation, Back included'() {
+    const { win, sent } = await track();
+    const first = win.location.href;
+    win.history.pushState(null, '', '/pricing');
+    equal(win.location.pathname, '/pricing', 'pushState still navigates');
+    const back = new Promise((resolve) => win.addEventListener('popstate', resolve, { once: true }));
+    win.history.back();
+    await back;
+    equal(sent.map((s) => [s.fields.name, s.fields.url]), [
+      ['pageview', first],
+      ['pageview', location.origin + '/pricing'],
+      ['pageview', first],
+    ]);
+  },
+
+  async 'a keepalive fetch without cookies where sendBeacon is missing or refuses'() {
+    for (const beacon of [null, false]) {
+      const { sent } = await track({ beacon });
+      const fetched = sent.filter((s) => s.via === 'fetch');
+      equal(fetched.length, 1, 'sendBeacon ' + beacon);
+      equal(fetched[0].url, ENDPOINT);
+      equal(fetched[0].fields.name, 'pageview');
+      const { method, keepalive, credentials } = fetched[0].init;
+      equal({ method, keepalive, credentials }, { method: 'POST', keepalive: true, credentials: 'omit' });
+    }
+  },
+
+  async 'nothing at all under Do-Not-Track or Global Privacy Control'() {
+    const settings = {
+      'navigator.doNotTrack': (win) => says(win.navigator, 'doNotTrack', '1'),
+      'window.doNotTrack': (win) => says(win, 'doNotTrack', '1'),
+      'navigator.globalPrivacyControl': (win) => says(win.navigator, 'globalPrivacyControl', true),
+    };
+    for (const [name, prepare] of Object.entries(settings)) {
+      const { win, sent } = await track({ prepare });
+      win.history.pushState(null, '', '/elsewhere');
+      equal(sent.length, 0, name + ': requests');
+      equal(typeof win.beaconhouse, 'undefined', name + ': window.beaconhouse');
+    }
+    const { sent } = await track({ prepare: (win) => says(win.navigator, 'doNotTrack', '0') });
+    equal(sent.length, 1, 'doNotTrack "0" is no request not to track');
+  },
+};
