@@ -3,13 +3,17 @@
 //! such a link opens when staff sign in.
 //!
 //! Each grant has a kind, and every reader names the kind it accepts
-//! ([`Signed::read`]: `Link::read`, `Session::read`): a link is exchanged for a session at sign-in and is
-//! never a session itself (sent as the session cookie, it is refused), and a
-//! session is never a link. A link is `s.<hex site>.<expiry>.<hex HMAC>`
-//! (unchanged since links were first issued, so they keep working); a session
-//! is `<ts|ls>.<hex subject>.<expiry>.<hex HMAC>`, signed under its own
-//! domain tag, so no link's signature is a session's. Readable by anyone,
-//! forgeable by no one without its key.
+//! ([`Signed::read`]: `Link::read`, `Session::read`): a link is exchanged
+//! for a session at sign-in and is never a session itself (sent as the
+//! session cookie, it is refused), and a session is never a link. A link is
+//! `s.<hex site>.<expiry>.<hex HMAC>` (unchanged since links were first
+//! issued, so they keep working); a session is
+//! `<ts|ls>.<hex subject>.<opened, ms>.<expiry>.<hex HMAC>`, signed under its
+//! own domain tag, so no link's signature is a session's. Readable by
+//! anyone, forgeable by no one without its key.
+//!
+//! Signing out ends every session its holder opened until then
+//! ([`SignOuts`]): a per-holder epoch, not a store of sessions.
 //!
 //! A shared link is signed with `reporting.share_key`, so changing that key
 //! revokes every link at once. A session is signed with a key derived from
@@ -21,9 +25,13 @@
 //! same configuration accepts them.
 //!
 //! Owns: the format, signing and checking, as pure functions of their
-//! inputs (the key and the time are passed in).
+//! inputs (the key and the time are passed in), and the rule that a
+//! sign-out ends the sessions opened before it.
 //! Must never: accept a grant whose signature, kind or expiry does not
 //! check out, or compare signatures in variable time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -65,7 +73,7 @@ pub fn parse_lifetime(text: &str) -> Result<u64, String> {
 }
 
 /// What a session lets its holder read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Holder {
     /// Whatever the stats token of this name may read.
     Token(String),
@@ -86,6 +94,9 @@ pub struct Link {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub holder: Holder,
+    /// When it was opened, UTC milliseconds: a sign-out of its holder since
+    /// then ends it ([`SignOuts`]).
+    pub issued_ms: u64,
     /// UTC seconds.
     pub expires: u64,
 }
@@ -125,6 +136,8 @@ pub enum GrantError {
     },
     #[error("it has expired; sign in again or ask for a new link")]
     Expired,
+    #[error("it was signed out; sign in again")]
+    SignedOut,
     #[error(
         "it is not valid here (revoked, or issued by another installation); ask for a new link"
     )]
@@ -140,28 +153,29 @@ pub trait Signed: Sized {
     fn tag(&self) -> &'static str;
     fn subject(&self) -> &str;
     fn expires(&self) -> u64;
-    /// The grant a tag of this kind, a subject and an expiry make.
-    fn from_parts(tag: &str, subject: String, expires: u64) -> Option<Self>;
+    /// The numbers written after the subject, the expiry last.
+    fn numbers(&self) -> Vec<u64>;
+    /// The grant a tag of this kind, a subject and its numbers make.
+    fn from_parts(tag: &str, subject: String, numbers: &[u64]) -> Option<Self>;
 
     /// The grant as text, signed with `key`.
     fn sign(&self, key: &[u8]) -> String {
-        let subject = hex::encode(self.subject());
+        let mut text = format!("{}.{}", self.tag(), hex::encode(self.subject()));
+        for number in self.numbers() {
+            text.push_str(&format!(".{number}"));
+        }
         let signature = hex::encode(mac(self, key).finalize().into_bytes());
-        format!("{}.{subject}.{}.{signature}", self.tag(), self.expires())
+        format!("{text}.{signature}")
     }
 
     /// Reads a grant of this kind from text, refusing any other kind,
     /// without checking its signature: the caller picks the key by what it
     /// claims, then calls [`Unchecked::check`].
     fn read(text: &str) -> Result<Unchecked<Self>, GrantError> {
-        let mut parts = text.trim().split('.');
-        let (Some(tag), Some(subject), Some(expires), Some(signature), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let parts: Vec<&str> = text.trim().split('.').collect();
+        let (Some(&tag), Some(&subject), Some(&signature)) =
+            (parts.first(), parts.get(1), parts.last())
+        else {
             return Err(GrantError::Malformed);
         };
         let kind = Kind::of_tag(tag).ok_or(GrantError::Malformed)?;
@@ -171,15 +185,19 @@ pub trait Signed: Sized {
                 found: kind.name(),
             });
         }
-        if subject.len() > 2 * MAX_SUBJECT_BYTES {
+        if parts.len() < 4 || subject.len() > 2 * MAX_SUBJECT_BYTES {
             return Err(GrantError::Malformed);
         }
         let subject = hex::decode(subject)
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .ok_or(GrantError::Malformed)?;
-        let expires = expires.parse().map_err(|_| GrantError::Malformed)?;
-        let grant = Self::from_parts(tag, subject, expires).ok_or(GrantError::Malformed)?;
+        let numbers = parts[2..parts.len() - 1]
+            .iter()
+            .map(|n| n.parse())
+            .collect::<Result<Vec<u64>, _>>()
+            .map_err(|_| GrantError::Malformed)?;
+        let grant = Self::from_parts(tag, subject, &numbers).ok_or(GrantError::Malformed)?;
         let mut mac = [0u8; 32];
         hex::decode_to_slice(signature, &mut mac).map_err(|_| GrantError::Malformed)?;
         Ok(Unchecked { grant, mac })
@@ -204,8 +222,15 @@ impl Signed for Link {
         self.expires
     }
 
-    fn from_parts(_tag: &str, site: String, expires: u64) -> Option<Link> {
-        Some(Link { site, expires })
+    fn numbers(&self) -> Vec<u64> {
+        vec![self.expires]
+    }
+
+    fn from_parts(_tag: &str, site: String, numbers: &[u64]) -> Option<Link> {
+        match *numbers {
+            [expires] => Some(Link { site, expires }),
+            _ => None,
+        }
     }
 }
 
@@ -230,13 +255,24 @@ impl Signed for Session {
         self.expires
     }
 
-    fn from_parts(tag: &str, subject: String, expires: u64) -> Option<Session> {
+    fn numbers(&self) -> Vec<u64> {
+        vec![self.issued_ms, self.expires]
+    }
+
+    fn from_parts(tag: &str, subject: String, numbers: &[u64]) -> Option<Session> {
         let holder = match tag {
             "ts" => Holder::Token(subject),
             "ls" => Holder::Shared(subject),
             _ => return None,
         };
-        Some(Session { holder, expires })
+        match *numbers {
+            [issued_ms, expires] => Some(Session {
+                holder,
+                issued_ms,
+                expires,
+            }),
+            _ => None,
+        }
     }
 }
 
@@ -250,8 +286,35 @@ fn mac<G: Signed>(grant: &G, key: &[u8]) -> Hmac<Sha256> {
         mac.update(&(field.len() as u64).to_be_bytes());
         mac.update(field.as_bytes());
     }
-    mac.update(&grant.expires().to_be_bytes());
+    for number in grant.numbers() {
+        mac.update(&number.to_be_bytes());
+    }
     mac
+}
+
+/// When each holder last signed out, UTC milliseconds: a session of that
+/// holder opened then or before is over, on every collector that has heard
+/// of it (`store::sign_outs` shares them through ClickHouse). Shared by every
+/// clone.
+#[derive(Debug, Clone, Default)]
+pub struct SignOuts(Arc<RwLock<HashMap<Holder, u64>>>);
+
+impl SignOuts {
+    /// Whether `session` was opened before its holder's latest sign-out.
+    pub fn ended(&self, session: &Session) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&session.holder)
+            .is_some_and(|&signed_out| session.issued_ms <= signed_out)
+    }
+
+    /// Notes a sign-out; an earlier one than already known changes nothing.
+    pub fn record(&self, holder: &Holder, at_ms: u64) {
+        let mut known = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let latest = known.entry(holder.clone()).or_insert(at_ms);
+        *latest = (*latest).max(at_ms);
+    }
 }
 
 /// The key a token's sessions are signed with: the server's session key
@@ -342,10 +405,12 @@ mod tests {
         reads_back(link(NOW + 60));
         reads_back(Session {
             holder: Holder::Token("marketing team".into()),
+            issued_ms: NOW * 1000 + 999,
             expires: NOW + SESSION_SECONDS,
         });
         reads_back(Session {
             holder: Holder::Shared("optimumabq.com".into()),
+            issued_ms: NOW * 1000,
             expires: NOW + 60,
         });
     }
@@ -375,6 +440,7 @@ mod tests {
         let link = link(NOW + 60).sign(KEY);
         let session = Session {
             holder: Holder::Shared("optimumabq.com".into()),
+            issued_ms: NOW * 1000,
             expires: NOW + 60,
         }
         .sign(KEY);
@@ -390,14 +456,50 @@ mod tests {
             check::<Link>(&session, KEY),
             Err(wrong(Kind::Link, Kind::Session))
         );
-        // Nor does renaming the kind carry the signature over.
+        // Nor does renaming the kind make one of the other: their texts
+        // differ in shape too.
         let as_session = link.replacen("s.", "ls.", 1);
         assert_eq!(
             check::<Session>(&as_session, KEY),
-            Err(GrantError::BadSignature)
+            Err(GrantError::Malformed)
         );
         let as_link = session.replacen("ls.", "s.", 1);
-        assert_eq!(check::<Link>(&as_link, KEY), Err(GrantError::BadSignature));
+        assert_eq!(check::<Link>(&as_link, KEY), Err(GrantError::Malformed));
+    }
+
+    #[test]
+    fn a_sign_out_ends_the_holders_sessions_opened_until_then_and_no_later_ones() {
+        let session = |holder: &str, issued_ms: u64| Session {
+            holder: Holder::Token(holder.into()),
+            issued_ms,
+            expires: NOW + 60,
+        };
+        let sign_outs = SignOuts::default();
+        let at = NOW * 1000 + 500;
+        assert!(!sign_outs.ended(&session("marketing", at)));
+        sign_outs
+            .clone()
+            .record(&Holder::Token("marketing".into()), at);
+        assert!(sign_outs.ended(&session("marketing", at - 400)));
+        assert!(sign_outs.ended(&session("marketing", at)));
+        assert!(
+            !sign_outs.ended(&session("marketing", at + 1)),
+            "signed in again a millisecond later"
+        );
+        assert!(!sign_outs.ended(&session("agency", at - 400)));
+        let link = Session {
+            holder: Holder::Shared("marketing".into()),
+            ..session("marketing", at - 400)
+        };
+        assert!(
+            !sign_outs.ended(&link),
+            "a link's sessions are another holder"
+        );
+        sign_outs.record(&Holder::Token("marketing".into()), at - 1000);
+        assert!(
+            sign_outs.ended(&session("marketing", at)),
+            "an older sign-out heard later changes nothing"
+        );
     }
 
     #[test]
@@ -470,6 +572,7 @@ mod tests {
         );
         let shared_session = Session {
             holder: Holder::Shared("marketing".into()),
+            issued_ms: NOW * 1000,
             expires: NOW + 60,
         }
         .sign(KEY);

@@ -48,6 +48,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     5 => "0005_no_titles.sql",
     6 => "0006_daily_filtered.sql",
     7 => "0007_filtered_ledger.sql",
+    8 => "0008_session_revocations.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 //!
 //! Start-up order: GeoIP database, ClickHouse client and salts (a collector
 //! whose ClickHouse is down still starts and answers hits), the periodic jobs
-//! (the reports' daily rollup, retention), the reports' runtime (reports
+//! (the reports' daily rollup, retention, reading dashboard sign-outs), the reports' runtime (reports
 //! never run on the threads that answer hits), the spool and its shipper,
 //! then the listener. Shutdown order is the reverse: stop accepting, drop
 //! the reports' runtime, fsync the spool, let the shipper deliver what it can before the deadline
@@ -31,6 +31,7 @@ use crate::spool::{Spool, SpoolError};
 use crate::store::clickhouse::{ClickHouseSink, Endpoints, TlsError};
 use crate::store::retention_job::{self, Retention};
 use crate::store::salt_keeper::SaltKeeper;
+use crate::store::sign_outs::SignOutKeeper;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -95,6 +96,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         ),
         metrics.clone(),
     ));
+    // Dashboard sign-outs on any collector reach this one within seconds.
+    let sign_outs = SignOutKeeper::new(endpoints.clone());
+    tokio::spawn(sign_outs.clone().run());
     // Reports run here, never on the threads that answer hits.
     let reports_runtime = bounded::runtime().map_err(ServeError::ReportThreads)?;
     let limits = &config.reporting.limits;
@@ -105,8 +109,14 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             limits.max_concurrent,
             limits.query_timeout,
         ),
-        readers: Readers::new(&config.reporting, session_key(&config), &config.sites),
+        readers: Readers::new(
+            &config.reporting,
+            session_key(&config),
+            sign_outs.sign_outs(),
+            &config.sites,
+        ),
         throttle: AuthThrottle::new(config.http.trusted_proxies.clone(), metrics.clone()),
+        sign_outs,
         min_group_size,
         request_timeout: config.http.request_timeout,
     });

@@ -15,11 +15,13 @@ use actix_web::http::header;
 use subtle::ConstantTimeEq;
 
 use crate::config::{Access, ApiToken, ReportingConfig, SessionKey, ShareKey, Site};
-use crate::grant::{self, GrantError, Holder, Link, Session, Signed};
+use crate::grant::{self, GrantError, Holder, Link, Session, SignOuts, Signed};
 use crate::report::request::Subject;
 
-/// The dashboard's session cookie; its path keeps it to `/dashboard`.
-pub const SESSION_COOKIE: &str = "beaconhouse_session";
+/// The dashboard's session cookie. The `__Host-` prefix makes browsers take
+/// it only when set by this host over HTTPS with `Path=/` and no `Domain`, so
+/// a page on a sibling subdomain cannot plant one for this host.
+pub const SESSION_COOKIE: &str = "__Host-beaconhouse_session";
 
 /// What access decisions are made from.
 pub struct Readers {
@@ -27,6 +29,8 @@ pub struct Readers {
     share_key: Option<ShareKey>,
     /// What every session's key is derived from.
     session_key: SessionKey,
+    /// Who signed out when: their earlier sessions are over.
+    sign_outs: SignOuts,
     /// Configured sites and their time zones: a report on another site is a 404.
     sites: BTreeMap<String, String>,
 }
@@ -55,16 +59,19 @@ pub enum Denied {
 }
 
 impl Readers {
-    /// `session_key`: `reporting.session_key`, or one drawn at start.
+    /// `session_key`: `reporting.session_key`, or one drawn at start;
+    /// `sign_outs`: kept current by `store::sign_outs`.
     pub fn new(
         reporting: &ReportingConfig,
         session_key: SessionKey,
+        sign_outs: SignOuts,
         sites: &std::collections::HashMap<String, Site>,
     ) -> Readers {
         Readers {
             tokens: reporting.tokens.clone(),
             share_key: reporting.share_key.clone(),
             session_key,
+            sign_outs,
             sites: sites
                 .values()
                 .map(|site| (site.id.clone(), site.time_zone.clone()))
@@ -93,7 +100,7 @@ impl Readers {
             .and_then(|v| v.to_str().ok());
         match (authorization, session_cookie(request)) {
             (Some(authorization), _) => self.bearer(authorization),
-            (None, Some(session)) => self.session(session, now).map(|(reader, _)| reader),
+            (None, Some(cookie)) => self.session(cookie, now).map(|(reader, _)| reader),
             (None, None) => Err(Denied::Unauthorized(
                 "send an API token from the configuration as `Authorization: Bearer <token>`, or sign in to the dashboard".into(),
             )),
@@ -129,33 +136,38 @@ impl Readers {
         found.ok_or_else(|| Denied::Unauthorized("the API token is not valid".into()))
     }
 
-    /// The reader of a session grant (the dashboard's cookie), and when the
-    /// session ends.
-    /// A session grant only: a shared link sent as the cookie is refused.
-    pub fn session(&self, text: &str, now: u64) -> Result<(Reader<'_>, u64), Denied> {
+    /// The reader of a session grant (the dashboard's cookie), and the
+    /// session; a shared link sent as the cookie is refused, and so is a
+    /// session its holder has signed out of since.
+    pub fn session(&self, text: &str, now: u64) -> Result<(Reader<'_>, Session), Denied> {
         let refused = |e: GrantError| Denied::Unauthorized(format!("the session ended: {e}"));
         let unchecked = Session::read(text).map_err(refused)?;
-        match unchecked.claims().holder.clone() {
+        let (reader, key) = match &unchecked.claims().holder {
             Holder::Token(name) => {
                 let token = self
                     .tokens
                     .iter()
-                    .find(|t| t.name == name)
+                    .find(|t| &t.name == name)
                     .ok_or_else(|| refused(GrantError::BadSignature))?;
-                let key = self.token_session_key(token);
-                let session = unchecked.check(&key, now).map_err(refused)?;
-                Ok((Reader::Token(token), session.expires))
+                (Reader::Token(token), self.token_session_key(token))
             }
-            Holder::Shared(site) => {
-                let key = self.link_session_key()?;
-                let session = unchecked.check(&key, now).map_err(refused)?;
-                Ok((Reader::Shared(site), session.expires))
-            }
+            Holder::Shared(site) => (Reader::Shared(site.clone()), self.link_session_key()?),
+        };
+        let session = unchecked.check(&key, now).map_err(refused)?;
+        if self.sign_outs.ended(&session) {
+            return Err(refused(GrantError::SignedOut));
         }
+        Ok((reader, session))
     }
 
-    /// A session's cookie value: `holder` may read until `expires`.
-    pub fn open_session(&self, holder: Holder, expires: u64) -> Result<String, Denied> {
+    /// A session's cookie value: `holder` may read from `issued_ms` until
+    /// `expires`.
+    pub fn open_session(
+        &self,
+        holder: Holder,
+        issued_ms: u64,
+        expires: u64,
+    ) -> Result<String, Denied> {
         let key = match &holder {
             Holder::Token(name) => {
                 let token = self
@@ -167,7 +179,12 @@ impl Readers {
             }
             Holder::Shared(_) => self.link_session_key()?,
         };
-        Ok(Session { holder, expires }.sign(&key))
+        Ok(Session {
+            holder,
+            issued_ms,
+            expires,
+        }
+        .sign(&key))
     }
 
     fn token_session_key(&self, token: &ApiToken) -> [u8; 32] {
@@ -289,6 +306,8 @@ mod tests {
     use actix_web::test::TestRequest;
 
     const NOW: u64 = 1_764_000_000;
+    /// When the tests' sessions were opened: a minute before `NOW`.
+    const OPENED_MS: u64 = (NOW - 60) * 1000;
     const MARKETING: &str = "a-very-long-secret-token-of-marketing";
     const AGENCY: &str = "another-long-secret-token-for-agency";
     const SHARE_KEY: &str = "a-share-key-that-is-long-enough-0123";
@@ -314,6 +333,7 @@ mod tests {
             ],
             share_key: share_key.map(|k| ShareKey::new(k.into())),
             session_key: SessionKey::new(SESSION_KEY.into()),
+            sign_outs: SignOuts::default(),
             sites: [("optimumabq.com".to_string(), "America/Denver".to_string())]
                 .into_iter()
                 .collect(),
@@ -393,7 +413,7 @@ mod tests {
 
     fn shared_session(expires: u64) -> String {
         configured(Some(SHARE_KEY))
-            .open_session(Holder::Shared("optimumabq.com".into()), expires)
+            .open_session(Holder::Shared("optimumabq.com".into()), OPENED_MS, expires)
             .unwrap()
     }
 
@@ -410,18 +430,25 @@ mod tests {
         let readers = configured(Some(SHARE_KEY));
         let marketing = Holder::Token("marketing".into());
         let signed = readers
-            .open_session(marketing.clone(), NOW + SESSION_SECONDS)
+            .open_session(marketing.clone(), OPENED_MS, NOW + SESSION_SECONDS)
             .unwrap();
-        let (reader, expires) = readers.session(&signed, NOW).unwrap();
+        let (reader, session) = readers.session(&signed, NOW).unwrap();
         assert_eq!(reader.describe(), "the token \"marketing\"");
-        assert_eq!(expires, NOW + SESSION_SECONDS);
+        assert_eq!(
+            session,
+            Session {
+                holder: marketing.clone(),
+                issued_ms: OPENED_MS,
+                expires: NOW + SESSION_SECONDS
+            }
+        );
         assert!(unauthorized(
             readers.session(&signed, NOW + SESSION_SECONDS)
         ));
         // Another token's session renamed: a session cannot be moved to
         // another token's name.
         let agency = readers
-            .open_session(Holder::Token("agency".into()), NOW + 60)
+            .open_session(Holder::Token("agency".into()), OPENED_MS, NOW + 60)
             .unwrap();
         let moved = agency.replacen(&hex::encode("agency"), &hex::encode("marketing"), 1);
         assert!(unauthorized(readers.session(&moved, NOW)));
@@ -431,7 +458,11 @@ mod tests {
             ..configured(Some(SHARE_KEY))
         };
         assert!(unauthorized(without.session(&signed, NOW)));
-        assert!(unauthorized(without.open_session(marketing, NOW + 60)));
+        assert!(unauthorized(without.open_session(
+            marketing,
+            OPENED_MS,
+            NOW + 60
+        )));
         // Another session key (another installation): no session of this one.
         let elsewhere = Readers {
             session_key: SessionKey::new("another-servers-session-key-0123456789".into()),
@@ -440,10 +471,9 @@ mod tests {
         assert!(unauthorized(elsewhere.session(&signed, NOW)));
 
         let opened = shared_session(NOW + 3600);
-        assert_eq!(
-            readers.session(&opened, NOW),
-            Ok((Reader::Shared("optimumabq.com".into()), NOW + 3600))
-        );
+        let (reader, session) = readers.session(&opened, NOW).unwrap();
+        assert_eq!(reader, Reader::Shared("optimumabq.com".into()));
+        assert_eq!(session.expires, NOW + 3600);
         let link = link(NOW + 30 * 86_400);
         assert!(readers.shared_link(&link, NOW).is_ok());
         // Another key (rotated) or none: every link and shared session ends.
@@ -455,6 +485,28 @@ mod tests {
     }
 
     #[test]
+    fn a_sign_out_ends_the_holders_earlier_sessions_only() {
+        let readers = configured(Some(SHARE_KEY));
+        let open = |holder: Holder, opened_ms: u64| {
+            readers.open_session(holder, opened_ms, NOW + 3600).unwrap()
+        };
+        let marketing = Holder::Token("marketing".into());
+        let earlier = open(marketing.clone(), OPENED_MS);
+        let agency = open(Holder::Token("agency".into()), OPENED_MS);
+        let shared = open(Holder::Shared("optimumabq.com".into()), OPENED_MS);
+        readers.sign_outs.record(&marketing, OPENED_MS + 1);
+        let refused = readers.session(&earlier, NOW);
+        assert!(
+            matches!(&refused, Err(Denied::Unauthorized(m)) if m.contains("signed out")),
+            "{refused:?}"
+        );
+        let again = open(marketing, OPENED_MS + 2);
+        assert!(readers.session(&again, NOW).is_ok(), "signed in again");
+        assert!(readers.session(&agency, NOW).is_ok());
+        assert!(readers.session(&shared, NOW).is_ok());
+    }
+
+    #[test]
     fn whoever_sees_a_tokens_digest_cannot_mint_its_session() {
         let readers = configured(Some(SHARE_KEY));
         // The digest is what `ApiToken`'s Debug shows.
@@ -462,6 +514,7 @@ mod tests {
         assert!(format!("{:?}", readers.tokens[0]).contains("sha256"));
         let minted = Session {
             holder: Holder::Token("marketing".into()),
+            issued_ms: OPENED_MS,
             expires: NOW + 365 * 86_400,
         }
         .sign(&digest);
@@ -469,6 +522,7 @@ mod tests {
         // Nor does the share key alone mint a session from a link.
         let minted = Session {
             holder: Holder::Shared("optimumabq.com".into()),
+            issued_ms: OPENED_MS,
             expires: NOW + 365 * 86_400,
         }
         .sign(SHARE_KEY.as_bytes());

@@ -27,6 +27,7 @@ use crate::report::output;
 use crate::report::request::{self, MAX_FILTERS, ReportRequest};
 use crate::report::vocabulary::{Format, ReportKind, RequestError, Vocabulary};
 use crate::report::{AnyReport, ReportError, Reporter};
+use crate::store::sign_outs::SignOutKeeper;
 
 /// What the stats handlers share.
 pub struct StatsState {
@@ -36,6 +37,8 @@ pub struct StatsState {
     pub readers: Readers,
     /// Slows clients that fail to authenticate.
     pub throttle: AuthThrottle,
+    /// Tells every collector of a dashboard sign-out.
+    pub sign_outs: SignOutKeeper,
     pub min_group_size: u64,
     /// How long a sign-in's body may take to arrive (`http.request_timeout_ms`).
     pub request_timeout: std::time::Duration,

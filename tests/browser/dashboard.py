@@ -450,6 +450,31 @@ def check_shared_link(browser, args, host, results_errors, overflow):
     return f"shared view of {shared_site} without campaigns; expired link: {message!r}"
 
 
+def check_share_asks_first(s, args):
+    """Signed in with a token, a #share= link asks before it replaces the
+    session: staying keeps it, opening shows the shared view."""
+    def open_link():
+        s.page.goto("about:blank")
+        s.goto(args.share_link)
+        s.page.locator("#share-dialog").wait_for(state="visible")
+        text = s.page.inner_text("#share-dialog").strip()
+        expect("signed in as" in text, f"the question does not say who is signed in: {text!r}")
+        return text
+
+    text = open_link()
+    s.screenshot("share-ask")
+    s.page.click("#share-stay")
+    s.wait_ready("staying signed in")
+    expect("#share=" not in s.page.url, "the grant is still in the URL after staying")
+    expect_equal(s.page.inner_text("#signout").strip(), "Sign out", "still signed in with the token")
+    expect(s.page.is_visible("#nav-campaigns"), "the token's campaigns went away")
+    open_link()
+    s.page.click("#share-open")
+    s.wait_ready("the shared link, opened")
+    expect_equal(s.page.inner_text("#signout").strip(), "Leave shared view", "the shared view")
+    return f"asked ({text[:60]!r}...); stayed, then opened the shared view"
+
+
 def check_hosts_and_errors(sessions_requests, errors, host):
     foreign = sorted({urllib.parse.urlsplit(u).netloc for u in sessions_requests
                       if urllib.parse.urlsplit(u).scheme in ("http", "https", "ws", "wss")
@@ -507,6 +532,8 @@ def main(argv):
         scenario([("7. small filter is withheld", lambda s: check_small_filter(s, api, args))])
         results.run("8. shared link opens, expired one is refused",
                     check_shared_link, browser, args, host, errors, overflow)
+        scenario([("8b. a shared link asks before it replaces a staff session",
+                   lambda s: check_share_asks_first(s, args))])
         results.run("9. no other host, no console errors",
                     check_hosts_and_errors, all_requests, errors, host)
         shots = sorted(f for f in os.listdir(args.out) if f.endswith(".png"))
@@ -517,7 +544,8 @@ def main(argv):
 
 
 def check_screenshots(out, shots, overflow):
-    wanted = [f"{name}-{w}.png" for name in ("overview", "overview-filtered", "campaigns", "campaign", "sign-in", "shared")
+    wanted = [f"{name}-{w}.png" for name in ("overview", "overview-filtered", "campaigns", "campaign", "sign-in", "shared",
+                                             "share-ask")
               for w in WIDTHS]
     missing = [w for w in wanted if w not in shots]
     expect(not missing, f"missing {missing}")

@@ -32,6 +32,7 @@ hostnames = ["elsewhere.example"]
 
 [reporting]
 share_key = "share-key-0123456789abcdef0123456789abcdef"
+session_key = "session-key-0123456789abcdef0123456789abcd"
 
 [[reporting.tokens]]
 name = "marketing"
@@ -362,8 +363,12 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
     let response = dashboard.sign_in(&format!(r#"{{"token": "{TOKEN}"}}"#));
     assert_eq!(response.status, 204);
     let set_cookie = response.header("set-cookie").unwrap();
+    assert!(
+        set_cookie.starts_with("__Host-beaconhouse_session="),
+        "{set_cookie}"
+    );
     for attribute in [
-        "Path=/dashboard",
+        "; Path=/;",
         "Max-Age=28800",
         "HttpOnly",
         "Secure",
@@ -371,6 +376,7 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
     ] {
         assert!(set_cookie.contains(attribute), "{set_cookie}");
     }
+    assert!(!set_cookie.contains("Domain"), "{set_cookie}");
     let cookie = set_cookie.split(';').next().unwrap().to_string();
     assert!(!cookie.contains(TOKEN), "the cookie is not the token");
 
@@ -443,6 +449,7 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
     // configuration shows) is no session.
     let minted = Session {
         holder: Holder::Token("marketing".into()),
+        issued_ms: beaconhouse::clock::now_millis(),
         expires: u64::from(beaconhouse::clock::now_unix()) + 86_400,
     }
     .sign(&beaconhouse::config::ApiToken::digest(TOKEN));
@@ -473,7 +480,8 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
         401
     );
 
-    // Signing out clears the cookie.
+    // Signing out clears the cookie and ends the session on the server: the
+    // same cookie, sent again, is no session.
     let out = common::request(
         "DELETE",
         &dashboard.url("/dashboard/session"),
@@ -482,6 +490,18 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
     );
     assert_eq!(out.status, 204);
     assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+    let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &cookie));
+    assert_eq!(me["signed_in"], false, "{me}");
+    assert!(
+        me["ended"]
+            .as_str()
+            .is_some_and(|m| m.contains("signed out")),
+        "{me}"
+    );
+    // Signing in again at once opens a new session.
+    let again = dashboard.session(&format!(r#"{{"token": "{TOKEN}"}}"#));
+    let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &again));
+    assert_eq!(me["signed_in"], true, "{me}");
 
     // Neither the token nor the session reaches the log, at trace level.
     let log = dashboard.collector.log();
@@ -542,6 +562,7 @@ fn a_shared_link_shows_one_site_until_it_expires_or_the_key_changes() {
     .sign(b"the-previous-share-key-0123456789abcdef");
     let token_session = Session {
         holder: Holder::Token("marketing".into()),
+        issued_ms: now * 1000,
         expires: now + 600,
     }
     .sign(&beaconhouse::config::ApiToken::digest(TOKEN));
@@ -573,6 +594,48 @@ fn a_shared_link_shows_one_site_until_it_expires_or_the_key_changes() {
         .args(["share", "--site", SITE])
         .output();
     assert!(!ok && stderr.contains("reporting.share_key"), "{stderr}");
+}
+
+#[test]
+fn signing_out_on_one_collector_ends_the_session_on_another() {
+    let dashboard = start();
+    let other = Collector::start(dashboard.clickhouse, &dashboard.database, CONFIG_TOML);
+    let cookie = dashboard.session(&format!(r#"{{"token": "{TOKEN}"}}"#));
+    let me_there = || {
+        let response = other.get("/dashboard/api/me", &[("Cookie", &cookie)]);
+        serde_json::from_slice::<Value>(&response.body).unwrap()
+    };
+    assert_eq!(me_there()["signed_in"], true, "the same session_key");
+    let out = common::request(
+        "DELETE",
+        &dashboard.url("/dashboard/session"),
+        b"",
+        &[("Cookie", &cookie)],
+    );
+    assert_eq!(out.status, 204);
+    let me = common::eventually(
+        "the other collector hears of the sign-out",
+        common::SETTLE,
+        || match me_there() {
+            me if me["signed_in"] == false => Ok(me),
+            me => Err(me),
+        },
+    );
+    assert!(
+        me["ended"]
+            .as_str()
+            .is_some_and(|m| m.contains("signed out")),
+        "{me}"
+    );
+    let rows = dashboard.clickhouse.query(
+        &dashboard.database,
+        "SELECT holder, subject FROM session_revocations FORMAT TSV",
+    );
+    assert_eq!(
+        rows.trim(),
+        "token\tmarketing",
+        "no session is stored, only who signed out"
+    );
 }
 
 #[test]
@@ -660,7 +723,7 @@ fn the_dashboard_in_chromium_shows_the_apis_figures() {
         })
         .count();
     assert!(
-        shots >= 12,
+        shots >= 14,
         "a screenshot of each page at both widths, found {shots} in {}",
         out.display()
     );
