@@ -85,8 +85,9 @@ const ENV_TEST_PREFIX: &str = "BEACONHOUSE_TEST_";
 /// Where systemd puts a service's credentials (`LoadCredential=`).
 const ENV_CREDENTIALS: &str = "CREDENTIALS_DIRECTORY";
 /// The keys that hold secrets, as written in the file.
-const SECRET_KEYS: [&str; 4] = [
+const SECRET_KEYS: [&str; 5] = [
     "clickhouse.password",
+    "email.signing_key",
     "reporting.share_key",
     "reporting.session_key",
     "reporting.tokens",

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::sites::Site;
-use super::validate::{ConfigError, in_range, millis, some_string_or_number};
+use super::validate::{ConfigError, in_range, long_secret, millis, some_string_or_number};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -201,9 +201,6 @@ impl ApiToken {
     }
 }
 
-/// Shortest accepted API token: 128 bits written in hex.
-const MIN_TOKEN_CHARS: usize = 32;
-
 impl RawReporting {
     pub(super) fn validate(
         self,
@@ -310,19 +307,6 @@ impl RawReporting {
             limits,
         })
     }
-}
-
-/// Refuses a secret too short to resist guessing.
-fn long_secret(key: &str, secret: &str) -> Result<(), ConfigError> {
-    if secret.chars().count() < MIN_TOKEN_CHARS || secret.contains(char::is_whitespace) {
-        return Err(ConfigError::invalid(
-            key,
-            format!(
-                "must be at least {MIN_TOKEN_CHARS} characters without spaces; make one with `openssl rand -hex 32`"
-            ),
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The ground floor of the configuration: [`ConfigError`], which every
 //! refusal is and which names the key at fault, and the checks more than one
 //! section uses (a number within its range, milliseconds, a list of networks,
-//! a string the file wrote as a number).
+//! a string the file wrote as a number, a secret long enough).
 //!
 //! Imports no section and no loader, so every file of `config` may import it.
 //! Must never know a section's keys beyond the one it is handed.
@@ -100,6 +100,22 @@ pub(super) fn millis(
     range: std::ops::RangeInclusive<u64>,
 ) -> Result<Duration, ConfigError> {
     in_range(key, value, range).map(Duration::from_millis)
+}
+
+/// Shortest accepted secret (a token, a key): 128 bits written in hex.
+const MIN_SECRET_CHARS: usize = 32;
+
+/// Refuses a secret too short to resist guessing.
+pub(super) fn long_secret(key: &str, secret: &str) -> Result<(), ConfigError> {
+    if secret.chars().count() < MIN_SECRET_CHARS || secret.contains(char::is_whitespace) {
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "must be at least {MIN_SECRET_CHARS} characters without spaces; make one with `openssl rand -hex 32`"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Parses CIDR networks; a bare address means that single host.
