@@ -275,3 +275,45 @@ fn serve_refuses_secrets_in_a_file_others_may_write() {
         .output();
     assert!(!ok && stderr.contains("may write it"), "{stderr}");
 }
+
+#[test]
+fn email_url_signs_as_the_readmes_openssl_formula_does() {
+    let key = "email-signing-key-0123456789abcdef0123456789";
+    let file = config_file(&format!(
+        "{}\n[email]\nsigning_key = \"{key}\"\n",
+        common::SITE_TOML
+    ));
+    let (campaign, recipient) = ("2026-11-newsletter", "3f9 a+b");
+    let (ok, stdout, stderr) = Beaconhouse::new()
+        .config(file.path())
+        .args([
+            "email-url",
+            "--campaign",
+            campaign,
+            "--recipient",
+            recipient,
+        ])
+        .args(["--url", "https://stats.optimumabq.com/"])
+        .output();
+    assert!(ok, "{stderr}");
+    let (url, sig) = stdout.trim().split_once("&sig=").unwrap();
+    assert_eq!(
+        url,
+        "https://stats.optimumabq.com/o.gif?c=2026-11-newsletter&rid=3f9+a%2Bb"
+    );
+    // README, "Signed open pixels": what a mail tool runs.
+    let formula = format!(
+        "printf '%s\\n%s' \"$c\" \"$rid\" | {} dgst -sha256 -hmac \"$key\" | awk '{{print $NF}}'",
+        common::tool("openssl", "openssl").display()
+    );
+    let (ran, openssl) = common::run(
+        std::process::Command::new("bash")
+            .args(["-c", &formula])
+            .env("c", campaign)
+            .env("rid", recipient)
+            .env("key", key),
+    );
+    assert!(ran, "{openssl}");
+    assert_eq!(sig, openssl.trim());
+    assert!(!stdout.contains(key) && !stderr.contains(key));
+}
