@@ -14,6 +14,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use subtle::ConstantTimeEq;
 
+use super::throttle::Scope;
 use crate::config::{Access, ApiToken, ReportingConfig, SessionKey, ShareKey, Site};
 use crate::grant::{self, GrantError, Holder, Link, Session, SignOuts, Signed};
 use crate::report::request::Subject;
@@ -121,19 +122,39 @@ impl Readers {
                         .into(),
                 )
             })?;
-        self.token(presented).map(Reader::Token)
+        self.token(presented, None).map(Reader::Token)
     }
 
-    /// The configured token `presented` is.
-    pub fn token(&self, presented: &str) -> Result<&ApiToken, Denied> {
+    /// The configured token `presented` is, among those named `name` when
+    /// a name is given (a dashboard sign-in may name its token).
+    pub fn token(&self, presented: &str, name: Option<&str>) -> Result<&ApiToken, Denied> {
         let digest = ApiToken::digest(presented);
         let mut found = None;
-        for token in &self.tokens {
+        for token in self
+            .tokens
+            .iter()
+            .filter(|token| name.is_none_or(|name| token.name == name))
+        {
             if bool::from(token.sha256.ct_eq(&digest)) {
                 found = Some(token);
             }
         }
-        found.ok_or_else(|| Denied::Unauthorized("the API token is not valid".into()))
+        found.ok_or_else(|| {
+            Denied::Unauthorized(match name {
+                Some(_) => "the token name or the token is not valid".into(),
+                None => "the API token is not valid".into(),
+            })
+        })
+    }
+
+    /// Whose failures a dashboard sign-in counts among (`http::throttle`):
+    /// its token name's when a configured token has that name, so a guesser
+    /// slows only the name it guesses at.
+    pub fn throttle_scope<'n>(&self, name: Option<&'n str>) -> Scope<'n> {
+        match name {
+            Some(name) if self.tokens.iter().any(|token| token.name == name) => Scope::Token(name),
+            _ => Scope::Other,
+        }
     }
 
     /// The reader of a session grant (the dashboard's cookie), and the

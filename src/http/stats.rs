@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::access::{Denied, Readers};
 use super::body::BodyError;
 use super::params::{MAX_PAIRS, Query};
-use super::throttle::AuthThrottle;
+use super::throttle::{AuthThrottle, Scope};
 use crate::clock;
 use crate::report::bounded::Bounded;
 use crate::report::output;
@@ -97,7 +97,7 @@ impl From<Denied> for Refusal {
             Denied::NotFound(m) => Refusal::NotFound(m),
             Denied::Throttled { retry_after } => Refusal::Throttled {
                 message: format!(
-                    "too many failed sign-ins from this address; try again in {retry_after} s (until then, no token or sign-in from it is checked)"
+                    "too many failed sign-ins from this address; try again in {retry_after} s (until then, no token or sign-in from it is checked; a sign-in naming another token is)"
                 ),
                 retry_after,
             },
@@ -236,7 +236,7 @@ async fn report(
         let reader = if request.headers().contains_key(header::AUTHORIZATION) {
             state
                 .throttle
-                .check(&request, || readers.of_request(&request, now))?
+                .check(&request, Scope::Other, || readers.of_request(&request, now))?
         } else {
             readers.of_request(&request, now)?
         };

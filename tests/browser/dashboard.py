@@ -3,7 +3,7 @@
 what it shows against the stats API.
 
     python3 tests/browser/dashboard.py --base http://127.0.0.1:PORT \
-        --token TOKEN --site optimumabq.com --campaign 2026-11-newsletter \
+        --token TOKEN --token-name NAME --site optimumabq.com --campaign 2026-11-newsletter \
         --small-filter country==FR --share-link URL --expired-share-link URL \
         --out DIR
 
@@ -185,6 +185,7 @@ class Session:
     def sign_in(self, token):
         self.goto("/dashboard")
         self.page.wait_for_function("() => document.body.dataset.state === 'signed-out'")
+        self.page.fill("#token-name", self.args.token_name)
         self.page.fill("#token", token)
         self.page.click("#signin-button")
         self.wait_ready("sign-in")
@@ -258,6 +259,7 @@ def compare_panel(s, api, panel, dim, since=0):
 def check_sign_in(s, args):
     s.goto("/dashboard")
     s.page.wait_for_function("() => document.body.dataset.state === 'signed-out'")
+    s.page.fill("#token-name", args.token_name)
     s.page.fill("#token", args.token + "-wrong")
     s.page.click("#signin-button")
     s.page.wait_for_function(
@@ -489,7 +491,8 @@ def check_hosts_and_errors(sessions_requests, errors, host):
 # ------------------------------------------------------------------ main
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for name in ("base", "token", "site", "campaign", "small-filter", "share-link", "expired-share-link", "out"):
+    for name in ("base", "token", "token-name", "site", "campaign", "small-filter", "share-link", "expired-share-link",
+                 "out"):
         parser.add_argument("--" + name, required=True)
     return parser.parse_args(argv)
 

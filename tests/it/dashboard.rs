@@ -39,7 +39,14 @@ name = "marketing"
 token = "dashboard-token-0123456789abcdef0123456789"
 sites = ["optimumabq.com"]
 campaigns = ["2026-11-newsletter", "2026-10-small"]
+
+[[reporting.tokens]]
+name = "agency"
+token = "agency-token-0123456789abcdef0123456789ab"
+sites = ["optimumabq.com"]
 "#;
+/// The second token's, for a colleague behind the same address.
+const AGENCY_TOKEN: &str = "agency-token-0123456789abcdef0123456789ab";
 
 struct Visitor {
     id: u64,
@@ -597,6 +604,30 @@ fn a_shared_link_shows_one_site_until_it_expires_or_the_key_changes() {
 }
 
 #[test]
+fn a_guesser_behind_an_address_slows_only_the_token_name_it_guesses() {
+    let dashboard = start();
+    let sign_in = |name: &str, token: &str| {
+        dashboard.sign_in(&format!(r#"{{"name": "{name}", "token": "{token}"}}"#))
+    };
+    for i in 0..10 {
+        let wrong = sign_in(
+            "marketing",
+            &format!("guess-{i}-0123456789abcdef0123456789ab"),
+        );
+        assert_eq!(wrong.status, 401, "guess {i}: {}", text(&wrong));
+    }
+    // The name guessed at is slowed, even with its right token...
+    let refused = sign_in("marketing", TOKEN);
+    assert_eq!(refused.status, 429, "{}", text(&refused));
+    assert!(refused.header("retry-after").is_some());
+    // ...a colleague at the same address signing in with another name is not.
+    let colleague = sign_in("agency", AGENCY_TOKEN);
+    assert_eq!(colleague.status, 204, "{}", text(&colleague));
+    // A name and a token that do not belong together are refused.
+    assert_eq!(sign_in("agency", TOKEN).status, 401);
+}
+
+#[test]
 fn signing_out_on_one_collector_ends_the_session_on_another() {
     let dashboard = start();
     let other = Collector::start(dashboard.clickhouse, &dashboard.database, CONFIG_TOML);
@@ -691,6 +722,8 @@ fn the_dashboard_in_chromium_shows_the_apis_figures() {
             &dashboard.collector.base,
             "--token",
             TOKEN,
+            "--token-name",
+            "marketing",
             "--site",
             SITE,
         ])

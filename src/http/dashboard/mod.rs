@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::access::{Reader, SESSION_COOKIE, session_cookie};
 use super::body;
 use super::stats::{self, Refusal, StatsState};
+use super::throttle::Scope;
 use crate::clock;
 use crate::config::Access;
 use crate::grant::{Holder, SESSION_SECONDS};
@@ -214,14 +215,14 @@ fn session(reader: &Reader, expires: u64, state: &StatsState) -> Session {
     }
 }
 
-/// A sign-in: a stats token, or a shared link's grant.
+/// A sign-in as sent: a stats token (with its name, which the page always
+/// sends, so failures are counted per name), or a shared link's grant.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-enum SignIn {
-    #[serde(rename = "token")]
-    Token(String),
-    #[serde(rename = "share")]
-    Share(String),
+struct SignIn {
+    name: Option<String>,
+    token: Option<String>,
+    share: Option<String>,
 }
 
 /// Opens a session: checks the token or link, then sets the cookie.
@@ -243,27 +244,43 @@ async fn sign_in(
             state.request_timeout,
         )
         .await?;
-        let sign_in: SignIn = serde_json::from_slice(&body).map_err(|_| {
-            Refusal::BadRequest("send {\"token\": \"...\"} or {\"share\": \"...\"} as JSON".into())
-        })?;
+        let malformed = || {
+            Refusal::BadRequest(
+                "send {\"name\": \"...\", \"token\": \"...\"} or {\"share\": \"...\"} as JSON"
+                    .into(),
+            )
+        };
+        let sign_in: SignIn = serde_json::from_slice(&body).map_err(|_| malformed())?;
         let opened_ms = clock::now_millis();
         let now = opened_ms / 1000;
         let session_end = now + SESSION_SECONDS;
         let readers = &state.readers;
-        let cookie = state.throttle.check(&request, || match sign_in {
-            SignIn::Token(token) => {
-                let token = readers.token(token.trim())?;
-                readers.open_session(Holder::Token(token.name.clone()), opened_ms, session_end)
+        let name = sign_in.name.as_deref().map(str::trim);
+        let cookie = match (sign_in.token, sign_in.share) {
+            (Some(token), None) => {
+                state
+                    .throttle
+                    .check(&request, readers.throttle_scope(name), || {
+                        let token = readers.token(token.trim(), name)?;
+                        readers.open_session(
+                            Holder::Token(token.name.clone()),
+                            opened_ms,
+                            session_end,
+                        )
+                    })?
             }
-            SignIn::Share(link) => {
-                let link = readers.shared_link(&link, now)?;
-                readers.open_session(
-                    Holder::Shared(link.site),
-                    opened_ms,
-                    link.expires.min(session_end),
-                )
+            (None, Some(link)) if name.is_none() => {
+                state.throttle.check(&request, Scope::Other, || {
+                    let link = readers.shared_link(&link, now)?;
+                    readers.open_session(
+                        Holder::Shared(link.site),
+                        opened_ms,
+                        link.expires.min(session_end),
+                    )
+                })?
             }
-        })?;
+            _ => return Err(malformed()),
+        };
         Ok(cookie)
     }
     .await;

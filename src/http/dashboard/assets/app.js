@@ -117,7 +117,7 @@ function showSignIn(message) {
   $('signin-error').textContent = message || '';
   document.title = 'Sign in · Beaconhouse';
   setState('signed-out');
-  $('token').focus();
+  ($('token-name').value ? $('token') : $('token-name')).focus();
 }
 
 function sessionEnded() {
@@ -138,11 +138,20 @@ function showFatal(message) {
   setState('error');
 }
 
+// The token's name goes with it, so that someone guessing at another name
+// from the same address does not slow this sign-in.
 async function signIn(event) {
   event.preventDefault();
+  const nameInput = $('token-name');
+  const name = nameInput.value.trim();
   const input = $('token');
   const token = input.value.trim();
   const error = $('signin-error');
+  if (!name) {
+    error.textContent = 'Enter the token\'s name.';
+    nameInput.focus();
+    return;
+  }
   if (!token) {
     error.textContent = 'Enter a stats token.';
     input.focus();
@@ -153,7 +162,7 @@ async function signIn(event) {
   error.textContent = '';
   setState('loading');
   try {
-    await request('POST', '/dashboard/session', { token });
+    await request('POST', '/dashboard/session', { name, token });
   } catch (e) {
     button.disabled = false;
     setState('signed-out');
