@@ -264,19 +264,9 @@ fn hits_that_cannot_show_where_they_come_from_are_not_counted() {
         assert!(response.body.starts_with(b"GIF89a"));
     };
     let signed = |campaign: &str, recipient: &str| {
-        let (ok, stdout, stderr) = common::Beaconhouse::new()
+        let url = common::Beaconhouse::new()
             .config(collector.dir().join("beaconhouse.toml"))
-            .args([
-                "email-url",
-                "--campaign",
-                campaign,
-                "--recipient",
-                recipient,
-            ])
-            .args(["--url", "https://stats.optimumabq.com"])
-            .output();
-        assert!(ok, "{stderr}");
-        let url = stdout.trim().to_string();
+            .email_url(campaign, recipient, "https://stats.optimumabq.com");
         assert!(url.contains("&sig="), "{url}");
         url.strip_prefix("https://stats.optimumabq.com")
             .unwrap()

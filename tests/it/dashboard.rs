@@ -203,6 +203,18 @@ impl Dashboard {
         )
     }
 
+    /// `DELETE /dashboard/session` with the session `cookie` (`name=value`).
+    fn sign_out(&self, cookie: &str) -> Response {
+        let out = common::request(
+            "DELETE",
+            &self.url("/dashboard/session"),
+            b"",
+            &[("Cookie", cookie)],
+        );
+        assert_eq!(out.status, 204, "{}", text(&out));
+        out
+    }
+
     /// The `name=value` of a sign-in's `Set-Cookie`.
     fn session(&self, body: &str) -> String {
         let response = self.sign_in(body);
@@ -249,6 +261,16 @@ impl Dashboard {
 
 fn text(response: &Response) -> String {
     String::from_utf8_lossy(&response.body).into_owned()
+}
+
+/// `/dashboard/api/me`'s answer to a session that is no longer one, for
+/// `reason`.
+fn assert_ended(me: &Value, reason: &str) {
+    assert_eq!(me["signed_in"], false, "{me}");
+    assert!(
+        me["ended"].as_str().is_some_and(|m| m.contains(reason)),
+        "{reason:?}: {me}"
+    );
 }
 
 fn grant_of(link: &str) -> &str {
@@ -470,13 +492,7 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
     let forged = cookie.replacen("=ts.", "=ls.", 1);
     assert_ne!(forged, cookie);
     let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &forged));
-    assert_eq!(me["signed_in"], false);
-    assert!(
-        me["ended"]
-            .as_str()
-            .is_some_and(|m| m.contains("not valid")),
-        "{me}"
-    );
+    assert_ended(&me, "not valid");
     assert_eq!(
         dashboard
             .get_with(
@@ -489,22 +505,10 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
 
     // Signing out clears the cookie and ends the session on the server: the
     // same cookie, sent again, is no session.
-    let out = common::request(
-        "DELETE",
-        &dashboard.url("/dashboard/session"),
-        b"",
-        &[("Cookie", &cookie)],
-    );
-    assert_eq!(out.status, 204);
+    let out = dashboard.sign_out(&cookie);
     assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
     let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &cookie));
-    assert_eq!(me["signed_in"], false, "{me}");
-    assert!(
-        me["ended"]
-            .as_str()
-            .is_some_and(|m| m.contains("signed out")),
-        "{me}"
-    );
+    assert_ended(&me, "signed out");
     // Signing in again at once opens a new session.
     let again = dashboard.session(&format!(r#"{{"token": "{TOKEN}"}}"#));
     let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &again));
@@ -637,13 +641,7 @@ fn signing_out_on_one_collector_ends_the_session_on_another() {
         serde_json::from_slice::<Value>(&response.body).unwrap()
     };
     assert_eq!(me_there()["signed_in"], true, "the same session_key");
-    let out = common::request(
-        "DELETE",
-        &dashboard.url("/dashboard/session"),
-        b"",
-        &[("Cookie", &cookie)],
-    );
-    assert_eq!(out.status, 204);
+    dashboard.sign_out(&cookie);
     let me = common::eventually(
         "the other collector hears of the sign-out",
         common::SETTLE,
@@ -652,12 +650,7 @@ fn signing_out_on_one_collector_ends_the_session_on_another() {
             me => Err(me),
         },
     );
-    assert!(
-        me["ended"]
-            .as_str()
-            .is_some_and(|m| m.contains("signed out")),
-        "{me}"
-    );
+    assert_ended(&me, "signed out");
     let rows = dashboard.clickhouse.query(
         &dashboard.database,
         "SELECT holder, subject FROM session_revocations FORMAT TSV",
@@ -675,13 +668,7 @@ fn a_shared_link_sent_as_the_session_cookie_is_no_session() {
     let link = dashboard.shared_link("300d");
     let cookie = format!("{SESSION_COOKIE}={}", grant_of(&link));
     let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &cookie));
-    assert_eq!(me["signed_in"], false, "{me}");
-    assert!(
-        me["ended"]
-            .as_str()
-            .is_some_and(|m| m.contains("not a session")),
-        "{me}"
-    );
+    assert_ended(&me, "not a session");
     let summary = dashboard.get_with(
         &format!("/dashboard/api/stats/summary?site={SITE}&from=2026-11-01&to=2026-11-30"),
         ("Cookie", &cookie),
