@@ -5,7 +5,7 @@
 # missing and starts one on 127.0.0.1:8123 with its data in .local/clickhouse.
 # Then it builds the release binary, applies schema/ and serves with
 # .local/beaconhouse.toml: deploy/beaconhouse.example.toml plus a dashboard
-# token, a share key and a noise key made on the first run and kept in
+# token, a share key, a session key and a noise key made on the first run and kept in
 # .local/ (or with the file in BEACONHOUSE_CONFIG, as it is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,12 +20,14 @@ if [ -z "${BEACONHOUSE_CONFIG:-}" ]; then
   umask 077
   [ -s .local/dashboard-token ] || secret >.local/dashboard-token
   [ -s .local/share-key ] || secret >.local/share-key
+  [ -s .local/session-key ] || secret >.local/session-key
   [ -s .local/noise-key ] || secret >.local/noise-key
   {
     cat deploy/beaconhouse.example.toml
     echo
     echo "# Added by deploy/run-local.sh: the local secrets, kept in .local/."
     echo "share_key = \"$(cat .local/share-key)\""
+    echo "session_key = \"$(cat .local/session-key)\""
     echo "noise_key = \"$(cat .local/noise-key)\""
     echo
     echo "[[reporting.tokens]]"

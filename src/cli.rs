@@ -4,10 +4,10 @@
 //! nothing here parses arguments or exits.
 //!
 //! Owns: the command bodies (`check-config`, `healthcheck`, `migrate`,
-//! `rollup`, `retention`, `report`, `share`, `serve`), each returning the
+//! `rollup`, `retention`, `report`, `share`, `email-url`, `serve`), each returning the
 //! text to print so a test can call it, and [`CliError`], every way one
 //! fails, each saying what to do.
-//! Must never: print a secret (a token, the share key, a password), or
+//! Must never: print a secret (a token, a key, a password), or
 //! build a report other than through `Reporter::run`.
 
 use std::future::Future;
@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use crate::clock;
 use crate::config::{Config, ExposedSecrets, LogFormat};
-use crate::grant::{self, Grant, Holder};
+use crate::enrich::{campaign, scrub};
+use crate::grant::{self, Link, Signed};
 use crate::migrate::{self, MigrateError};
 use crate::report::output;
 use crate::report::request::{ReportRequest, Subject, with_site_time_zone};
@@ -33,7 +34,8 @@ const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// `check-config --strict` on a file whose secrets others may read.
+    /// `check-config --strict` on a file whose secrets others may read, or
+    /// `check-config` on one others may write.
     #[error("{0}")]
     ExposedSecrets(ExposedSecrets),
     #[error("--site {site:?} is not configured; configured sites: {known}")]
@@ -44,6 +46,13 @@ pub enum CliError {
     SharingOff,
     #[error("--expires: {0}")]
     Lifetime(String),
+    /// An open pixel's URL that the collector would not count.
+    #[error("--campaign {campaign:?}: {problem}")]
+    Campaign { campaign: String, problem: String },
+    #[error(
+        "email.require_signature is on, and a URL with a merge tag for the recipient cannot be signed (the signature covers the token): pass each token with --recipient, or have the mail tool add sig = lowercase hex of HMAC-SHA256(email.signing_key, campaign + \"\\n\" + recipient token)"
+    )]
+    PlaceholderUnsigned,
     #[error(
         "no answer from the admin listener at {address} (admin_listen, BEACONHOUSE_ADMIN_LISTEN): {cause}"
     )]
@@ -75,11 +84,14 @@ pub enum CliError {
 }
 
 /// `check-config`: the configuration is valid (it loaded); warns, or with
-/// `strict` fails, when the file holds secrets its group or others may read.
+/// `strict` fails, when the file holds secrets its group or others may read,
+/// and fails when they may write it (as `serve` would).
 /// Returns the warning, if any, and the summary to print.
 pub fn check_config(config: &Config, strict: bool) -> Result<(Option<String>, String), CliError> {
     let warning = match &config.exposed_secrets {
-        Some(exposed) if strict => return Err(CliError::ExposedSecrets(exposed.clone())),
+        Some(exposed) if strict || exposed.writable() => {
+            return Err(CliError::ExposedSecrets(exposed.clone()));
+        }
         Some(exposed) => Some(format!("warning: {exposed}")),
         None => None,
     };
@@ -227,21 +239,85 @@ pub fn share(
         .as_ref()
         .ok_or(CliError::SharingOff)?;
     let lifetime = grant::parse_lifetime(expires).map_err(CliError::Lifetime)?;
-    let link = Grant {
-        holder: Holder::Shared(site.to_string()),
+    let link = Link {
+        site: site.to_string(),
         expires: u64::from(now) + lifetime,
     }
     .sign(key.as_bytes());
-    let base = if url.is_empty() {
-        format!("http://{}", config.listen)
-    } else {
-        url.trim_end_matches('/').to_string()
-    };
+    let base = base_url(config, url);
     let note = format!(
         "valid until {} UTC; change reporting.share_key to revoke every shared link",
         clock::utc_minute(now.saturating_add(lifetime as u32))
     );
     Ok((format!("{base}/dashboard/#share={link}"), note))
+}
+
+/// Who an email pixel's URL is for: recipient tokens, or the mail tool's
+/// merge tag that stands for each one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipients {
+    Tokens(Vec<String>),
+    Placeholder(String),
+}
+
+/// `email-url`: the open pixel's URL for `campaign`, one per recipient
+/// token (signed when `email.signing_key` is set), or one template with the
+/// mail tool's merge tag (unsigned); and a note when the template is
+/// unsigned although a key is set. Refuses a campaign the collector would
+/// not count, or store under another name.
+pub fn email_url(
+    config: &Config,
+    campaign: &str,
+    recipients: &Recipients,
+    url: &str,
+) -> Result<(Vec<String>, Option<String>), CliError> {
+    let rules = &config.email.campaigns;
+    let refused = |problem: &str| CliError::Campaign {
+        campaign: campaign.to_string(),
+        problem: problem.to_string(),
+    };
+    if !campaign::is_plain(campaign) {
+        return Err(refused(
+            "is not counted: name a campaign with letters, digits, `-`, `_` and `.` (at most 100)",
+        ));
+    }
+    if !rules.lists(campaign) {
+        return Err(refused(
+            "is not in email.campaigns, so its opens are not counted; add it there",
+        ));
+    }
+    if scrub::value(campaign) != campaign {
+        return Err(refused(
+            "looks like personal data (an e-mail, a UUID, a token or six digits in a row) and would be stored as a marker; rename it",
+        ));
+    }
+    let base = base_url(config, url);
+    match recipients {
+        Recipients::Tokens(tokens) => Ok((
+            tokens
+                .iter()
+                .map(|token| rules.url(&base, campaign, token, false))
+                .collect(),
+            None,
+        )),
+        Recipients::Placeholder(_) if rules.require_signature => Err(CliError::PlaceholderUnsigned),
+        Recipients::Placeholder(tag) => {
+            let note = rules.signing_key.as_ref().map(|_| {
+                "unsigned: its opens count while email.require_signature is off; for signed URLs pass each token with --recipient".to_string()
+            });
+            Ok((vec![rules.url(&base, campaign, tag, true)], note))
+        }
+    }
+}
+
+/// The collector's public address as a URL without a trailing `/`: `url`,
+/// or `http://` and `listen`.
+fn base_url(config: &Config, url: &str) -> String {
+    if url.is_empty() {
+        format!("http://{}", config.listen)
+    } else {
+        url.trim_end_matches('/').to_string()
+    }
 }
 
 /// `serve`: runs the collector until SIGINT or SIGTERM.
@@ -301,6 +377,60 @@ mod tests {
     const SITES: &str = "[[sites]]\nid = \"optimumabq.com\"\nhostnames = [\"optimumabq.com\"]\n\n[[sites]]\nid = \"blog.example\"\nhostnames = [\"blog.example\"]\n";
 
     #[test]
+    fn email_urls_are_signed_per_recipient_or_a_template_with_the_merge_tag() {
+        let key = "e".repeat(32);
+        let email =
+            format!("{SITES}\n[email]\ncampaigns = [\"2026-*\"]\nsigning_key = \"{key}\"\n");
+        let signed = config(&email);
+        let tokens = Recipients::Tokens(vec!["r 1".into(), "r-2".into()]);
+        let (urls, note) = email_url(
+            &signed,
+            "2026-11-newsletter",
+            &tokens,
+            "https://stats.optimumabq.com/",
+        )
+        .unwrap();
+        assert_eq!(note, None);
+        let sig = campaign::signature(
+            &campaign::SigningKey::new(key.clone()),
+            "2026-11-newsletter",
+            "r 1",
+        );
+        assert_eq!(
+            urls[0],
+            format!("https://stats.optimumabq.com/o.gif?c=2026-11-newsletter&rid=r+1&sig={sig}")
+        );
+        assert_eq!(urls.len(), 2);
+        assert!(!urls.iter().any(|url| url.contains(&key)));
+
+        let tag = Recipients::Placeholder("{{ .Subscriber.UUID }}".into());
+        let (urls, note) = email_url(&signed, "2026-11-newsletter", &tag, "").unwrap();
+        assert_eq!(
+            urls,
+            ["http://127.0.0.1:8080/o.gif?c=2026-11-newsletter&rid={{ .Subscriber.UUID }}"]
+        );
+        assert!(note.is_some_and(|n| n.contains("unsigned")));
+        let required = config(&format!("{email}require_signature = true\n"));
+        assert!(matches!(
+            email_url(&required, "2026-11-newsletter", &tag, ""),
+            Err(CliError::PlaceholderUnsigned)
+        ));
+        for refused in ["nov newsletter", "welcome", "2026-4155550123"] {
+            assert!(
+                matches!(
+                    email_url(&signed, refused, &tokens, ""),
+                    Err(CliError::Campaign { .. })
+                ),
+                "{refused}"
+            );
+        }
+        let unsigned = config(SITES);
+        let (urls, note) = email_url(&unsigned, "welcome", &tag, "").unwrap();
+        assert_eq!(note, None);
+        assert!(!urls[0].contains("sig="));
+    }
+
+    #[test]
     fn wildcard_listeners_are_asked_on_loopback() {
         let asked = |text: &str| reachable(text.parse().unwrap()).to_string();
         assert_eq!(asked("0.0.0.0:9091"), "127.0.0.1:9091");
@@ -354,11 +484,11 @@ mod tests {
         let grant = link
             .strip_prefix("https://stats.optimumabq.com/dashboard/#share=")
             .unwrap();
-        let verified = Grant::read(grant)
+        let verified = Link::read(grant)
             .unwrap()
             .check(key.as_bytes(), u64::from(now))
             .unwrap();
-        assert_eq!(verified.holder, Holder::Shared("optimumabq.com".into()));
+        assert_eq!(verified.site, "optimumabq.com");
         assert_eq!(verified.expires, u64::from(now) + 30 * 86_400);
         assert!(
             note.starts_with("valid until 2026-12-31 00:00 UTC"),

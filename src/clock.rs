@@ -12,6 +12,15 @@ pub fn now_unix() -> u32 {
     u32::try_from(seconds).unwrap_or(u32::MAX)
 }
 
+/// Milliseconds since the Unix epoch: when a dashboard session was opened
+/// or signed out, fine enough that signing in again at once is later.
+pub fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 /// The UTC day a timestamp falls on.
 pub fn day_of(unix: u32) -> u16 {
     (unix / 86_400) as u16

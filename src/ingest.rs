@@ -4,8 +4,10 @@
 //! GPC request without counting it (`privacy::consent`).
 //! The steps run cheapest first and stop at the first refusal: size, client
 //! address (X-Forwarded-For only from trusted proxies), rate limit,
-//! site, page host, bot; then the address is hashed and located and goes no
-//! further than this function's stack.
+//! site, page host (one of the site's, or no host but sent from the site's
+//! pages: `from_the_site`), bot; then the address is hashed and located
+//! and goes no further than this function's stack. An open's campaign passes
+//! `enrich::campaign`'s rules (a plain name, listed, signed if asked).
 //! Owns: the order of the privacy decisions.
 //! Must never: do I/O (salts and the GeoIP database are in memory), or let the
 //! address, user agent or recipient token into the row it returns.
@@ -18,11 +20,12 @@ use ipnet::IpNet;
 
 use crate::clock;
 use crate::config::{Config, Site};
+use crate::enrich::campaign::CampaignRules;
 use crate::enrich::email::classify_open;
 use crate::enrich::geo::GeoLookup;
 use crate::enrich::scrub;
 use crate::enrich::ua::{Device, UaClassifier};
-use crate::enrich::url::{PageEvidence, UNKNOWN_PAGE, page_of, referrer_host};
+use crate::enrich::url::{PageEvidence, UNKNOWN_PAGE, clean_page_url, page_of, referrer_host};
 use crate::enrich::{bounded, truncate_bytes};
 use crate::outcome::DropReason;
 use crate::privacy::salt_rules::Salts;
@@ -31,7 +34,6 @@ use crate::rate_limit::RateLimiter;
 use crate::row::{EventRow, OpenRow, next_event_id};
 
 pub const MAX_EVENT_NAME_CHARS: usize = 64;
-pub const MAX_CAMPAIGN_CHARS: usize = 100;
 /// Recipient tokens longer than this are hashed by their first bytes only.
 const MAX_RECIPIENT_BYTES: usize = 512;
 /// The event name of a page view.
@@ -70,6 +72,8 @@ pub struct PageHit<'a> {
 pub struct OpenHit<'a> {
     pub campaign: &'a str,
     pub recipient: &'a str,
+    /// `sig`: the mail tool's signature of the two (`enrich::campaign`).
+    pub signature: Option<&'a str>,
 }
 
 /// Everything the decisions need, built once at start.
@@ -77,6 +81,7 @@ pub struct Ingest {
     sites: HashMap<String, Site>,
     trusted_proxies: Vec<IpNet>,
     email_proxy_networks: Vec<IpNet>,
+    campaigns: CampaignRules,
     ua: UaClassifier,
     geo: GeoLookup,
     salts: Salts,
@@ -89,6 +94,7 @@ impl Ingest {
             sites: config.sites.clone(),
             trusted_proxies: config.http.trusted_proxies.clone(),
             email_proxy_networks: config.email.proxy_networks.clone(),
+            campaigns: config.email.campaigns.clone(),
             ua: UaClassifier::default(),
             geo,
             salts,
@@ -114,9 +120,7 @@ impl Ingest {
             fetch_site: meta.fetch_site,
         })
         .ok_or(DropReason::Invalid)?;
-        if !page.host.is_empty() && !site.hostnames.contains(&page.host) {
-            return Err(DropReason::UnknownSite);
-        }
+        from_the_site(&site.hostnames, &page.host, meta)?;
         let class = self.ua.classify(meta.user_agent).ok_or(DropReason::Bot)?;
         let name = match hit
             .name
@@ -171,14 +175,12 @@ impl Ingest {
         now: u32,
     ) -> Result<OpenRow, DropReason> {
         let client = self.admit(meta)?;
-        let campaign = hit.campaign.trim();
-        if campaign.is_empty()
-            || campaign.chars().count() > MAX_CAMPAIGN_CHARS
-            || campaign.chars().any(char::is_control)
-            || hit.recipient.trim().is_empty()
-        {
+        if hit.recipient.trim().is_empty() {
             return Err(DropReason::Invalid);
         }
+        let campaign = &self
+            .campaigns
+            .admit(hit.campaign, hit.recipient, hit.signature)?;
         let class = classify_open(meta.user_agent, client, &self.email_proxy_networks);
         if !class.proxied && self.ua.is_bot(meta.user_agent) {
             // Link scanners and security gateways fetch images too; they are not readers.
@@ -215,5 +217,96 @@ impl Ingest {
             return Err(DropReason::RateLimited);
         }
         Ok(client)
+    }
+}
+
+/// Whether a page is the site's: its host (from the hit's `url`, else from
+/// the `Referer`) is one of the site's hosts (`UnknownSite` when not: the
+/// snippet was copied elsewhere). A page that names no host (no `url` and no
+/// `Referer`, or a host-relative `url` without one) is taken only when the
+/// browser says it was requested from the site's own pages
+/// (`Sec-Fetch-Site: same-origin` or `same-site`, as with the collector on a
+/// subdomain of the site); otherwise anyone could count views with a bare
+/// `?site=` (`Unverified`).
+fn from_the_site(
+    hostnames: &[String],
+    page_host: &str,
+    meta: &RequestMeta<'_>,
+) -> Result<(), DropReason> {
+    let referer_host = || {
+        meta.referer
+            .and_then(clean_page_url)
+            .map(|referer| referer.host)
+            .unwrap_or_default()
+    };
+    let host = match page_host {
+        "" => referer_host(),
+        host => host.to_string(),
+    };
+    if !host.is_empty() {
+        return if hostnames.contains(&host) {
+            Ok(())
+        } else {
+            Err(DropReason::UnknownSite)
+        };
+    }
+    let requested_by_the_site = meta.fetch_site.is_some_and(|site| {
+        let site = site.trim();
+        site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("same-site")
+    });
+    if requested_by_the_site {
+        Ok(())
+    } else {
+        Err(DropReason::Unverified)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_the_sites_by_its_host_or_by_coming_from_the_sites_pages() {
+        let hostnames = [
+            "optimumabq.com".to_string(),
+            "www.optimumabq.com".to_string(),
+        ];
+        let check = |page_host: &str, referer: Option<&str>, fetch_site: Option<&str>| {
+            let meta = RequestMeta {
+                referer,
+                fetch_site,
+                ..RequestMeta::default()
+            };
+            from_the_site(&hostnames, page_host, &meta)
+        };
+        let site = Some("https://www.optimumabq.com/pricing");
+        let copycat = Some("https://copycat.example/pricing");
+        // A host, from the page's `url` or the Referer, decides.
+        assert_eq!(check("optimumabq.com", None, None), Ok(()));
+        assert_eq!(check("optimumabq.com", copycat, Some("cross-site")), Ok(()));
+        assert_eq!(
+            check("copycat.example", site, Some("same-site")),
+            Err(DropReason::UnknownSite)
+        );
+        assert_eq!(check("", site, None), Ok(()));
+        assert_eq!(
+            check("", copycat, Some("same-site")),
+            Err(DropReason::UnknownSite)
+        );
+        // No host anywhere: only from the site's own pages.
+        for from_the_site in ["same-site", "same-origin", " Same-Site "] {
+            assert_eq!(check("", None, Some(from_the_site)), Ok(()));
+        }
+        for elsewhere in [None, Some("cross-site"), Some("none"), Some("")] {
+            assert_eq!(
+                check("", None, elsewhere),
+                Err(DropReason::Unverified),
+                "{elsewhere:?}"
+            );
+            assert_eq!(
+                check("", Some("about:blank"), elsewhere),
+                Err(DropReason::Unverified)
+            );
+        }
     }
 }

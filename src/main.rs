@@ -76,6 +76,31 @@ enum Command {
         #[arg(long, value_name = "URL", default_value_t = String::new(), hide_default_value = true)]
         url: String,
     },
+    /// Print the email open pixel's URL for a campaign: one per recipient
+    /// token, signed with `email.signing_key` when it is set, or one
+    /// template with the mail tool's merge tag for the token.
+    EmailUrl {
+        /// The campaign, as `email.campaigns` allows it.
+        #[arg(long)]
+        campaign: String,
+        /// A recipient's token (opaque, never an address); repeat for
+        /// several, one URL a line.
+        #[arg(
+            long = "recipient",
+            value_name = "TOKEN",
+            required_unless_present = "recipient_token_placeholder",
+            conflicts_with = "recipient_token_placeholder"
+        )]
+        recipients: Vec<String>,
+        /// The mail tool's merge tag for each recipient's token, e.g.
+        /// '{{ .Subscriber.UUID }}': one URL template, which cannot be
+        /// signed (the signature covers the token).
+        #[arg(long, value_name = "MERGE_TAG")]
+        recipient_token_placeholder: Option<String>,
+        /// The collector's public address, as mail clients reach it.
+        #[arg(long, value_name = "URL", default_value_t = String::new(), hide_default_value = true)]
+        url: String,
+    },
 }
 
 /// `beaconhouse report <kind> --<parameter> VALUE ...`: a subcommand per
@@ -244,6 +269,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let (link, note) = cli::share(&config, &site, &expires, &url, now)?;
             println!("{link}");
             eprintln!("{note}");
+        }
+        Command::EmailUrl {
+            campaign,
+            recipients,
+            recipient_token_placeholder,
+            url,
+        } => {
+            let recipients = match recipient_token_placeholder {
+                Some(tag) => cli::Recipients::Placeholder(tag),
+                None => cli::Recipients::Tokens(recipients),
+            };
+            let (urls, note) = cli::email_url(&config, &campaign, &recipients, &url)?;
+            for url in urls {
+                println!("{url}");
+            }
+            if let Some(note) = note {
+                eprintln!("{note}");
+            }
         }
         Command::Serve => {
             cli::init_logging(config.log_format);

@@ -48,7 +48,8 @@ pub const MIGRATIONS: &[Migration] = migrations![
     5 => "0005_no_titles.sql",
     6 => "0006_daily_filtered.sql",
     7 => "0007_filtered_ledger.sql",
-    8 => "0008_released.sql",
+    8 => "0008_session_revocations.sql",
+    9 => "0009_released.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -17,6 +17,12 @@ pub enum DropReason {
     UnknownSite,
     /// Required parameters missing or unreadable (a pixel still answers the GIF).
     Invalid,
+    /// Nothing shows the hit came from where it claims: a page that names no
+    /// host of the site and was not sent from the site's pages, or an email
+    /// open of a campaign `email.campaigns` does not list, or without the
+    /// valid signature `email.require_signature` asks for (or with a wrong
+    /// one).
+    Unverified,
     /// The client sent more hits than `http.rate_limit_*` allow.
     RateLimited,
     /// The spool reached `spool.max_bytes`.
@@ -30,10 +36,11 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::Bot,
         DropReason::UnknownSite,
         DropReason::Invalid,
+        DropReason::Unverified,
         DropReason::RateLimited,
         DropReason::SpoolFull,
         DropReason::SpoolError,
@@ -47,6 +54,7 @@ impl DropReason {
             DropReason::Bot => "bot",
             DropReason::UnknownSite => "unknown_site",
             DropReason::Invalid => "invalid",
+            DropReason::Unverified => "unverified",
             DropReason::RateLimited => "rate_limited",
             DropReason::SpoolFull => "spool_full",
             DropReason::SpoolError => "spool_error",

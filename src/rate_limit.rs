@@ -1,10 +1,11 @@
 //! Per-client rate limit: a token bucket per client, kept in memory only.
 //!
-//! Buckets are keyed by a SipHash of the client address under a key drawn at
-//! process start, so the table holds no address and its keys mean nothing
-//! after a restart. A client over its limit is answered like everyone else and
-//! its hits are counted as `rate_limited`, not stored. The same buckets count
-//! failed stats sign-ins (`http::throttle`), refilling slowly.
+//! Buckets are keyed by a SipHash of the client address (and a scope) under
+//! a key drawn at process start, so the table holds no address and its keys
+//! mean nothing after a restart. A client over its limit is answered like
+//! everyone else and its hits are counted as `rate_limited`, not stored. The
+//! same buckets count failed stats sign-ins (`http::throttle`), refilling
+//! slowly, one bucket per client and token name tried.
 //! Must never: persist or log a bucket key.
 
 use std::collections::HashMap;
@@ -50,26 +51,32 @@ impl RateLimiter {
         }
     }
 
-    /// The bucket key of `client`, and its shard.
-    fn shard(&self, client: IpAddr) -> (u64, MutexGuard<'_, HashMap<u64, Bucket>>) {
-        let key = self.key.hash_one(bucket_address(client));
+    /// The bucket key of `client`'s bucket for `scope`, and its shard.
+    fn shard(&self, client: IpAddr, scope: &str) -> (u64, MutexGuard<'_, HashMap<u64, Bucket>>) {
+        let key = self.key.hash_one((bucket_address(client), scope));
         let shard = self.shards[(key as usize) % SHARDS]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         (key, shard)
     }
 
-    /// How long until `client` has a token; `None` when it has one now.
-    /// Takes nothing.
-    pub fn wait(&self, client: IpAddr, now: Instant) -> Option<Duration> {
-        let (key, shard) = self.shard(client);
+    /// How long until `client`'s bucket for `scope` has a token; `None`
+    /// when it has one now. Takes nothing.
+    pub fn wait(&self, client: IpAddr, scope: &str, now: Instant) -> Option<Duration> {
+        let (key, shard) = self.shard(client, scope);
         let tokens = refilled(shard.get(&key)?, now, self.per_second, self.burst);
         (tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - tokens) / self.per_second))
     }
 
     /// Takes a token for `client` if it has one.
     pub fn allow(&self, client: IpAddr, now: Instant) -> bool {
-        let (key, mut shard) = self.shard(client);
+        self.allow_in(client, "", now)
+    }
+
+    /// Takes a token from `client`'s bucket for `scope` (each scope of a
+    /// client has a bucket of its own) if it has one.
+    pub fn allow_in(&self, client: IpAddr, scope: &str, now: Instant) -> bool {
+        let (key, mut shard) = self.shard(client, scope);
         if shard.len() > SHARD_SOFT_LIMIT {
             let (rate, burst) = (self.per_second, self.burst);
             shard.retain(|_, bucket| refilled(bucket, now, rate, burst) < burst);
@@ -158,25 +165,34 @@ mod tests {
         let start = Instant::now();
         let client = ip("203.0.113.7");
         assert_eq!(
-            limiter.wait(client, start),
+            limiter.wait(client, "", start),
             None,
             "an unknown client has its burst"
         );
         assert!(limiter.allow(client, start) && limiter.allow(client, start));
         assert!(!limiter.allow(client, start));
         let later = start + Duration::from_secs(12);
-        let wait = limiter.wait(client, later).unwrap();
+        let wait = limiter.wait(client, "", later).unwrap();
         assert!(
             wait.abs_diff(Duration::from_secs(18)) < Duration::from_millis(1),
             "{wait:?}"
         );
         assert_eq!(
-            limiter.wait(client, later),
+            limiter.wait(client, "", later),
             Some(wait),
             "asking takes nothing"
         );
-        assert_eq!(limiter.wait(client, start + Duration::from_secs(30)), None);
-        assert_eq!(limiter.wait(ip("203.0.113.8"), later), None);
+        assert_eq!(
+            limiter.wait(client, "", start + Duration::from_secs(30)),
+            None
+        );
+        assert_eq!(limiter.wait(ip("203.0.113.8"), "", later), None);
+        assert_eq!(
+            limiter.wait(client, "marketing", later),
+            None,
+            "another scope of the same client has its own bucket"
+        );
+        assert!(limiter.allow_in(client, "marketing", later));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! Start-up order: GeoIP database, ClickHouse client and salts (a collector
 //! whose ClickHouse is down still starts and answers hits), the periodic jobs
-//! (the reports' daily rollup, retention), the reports' runtime (reports
+//! (the reports' daily rollup, retention, reading dashboard sign-outs), the reports' runtime (reports
 //! never run on the threads that answer hits), the spool and its shipper,
 //! then the listener. Shutdown order is the reverse: stop accepting, drop
 //! the reports' runtime, fsync the spool, let the shipper deliver what it can before the deadline
@@ -15,7 +15,7 @@ use actix_web::web;
 use tokio::sync::oneshot;
 
 use crate::clock;
-use crate::config::Config;
+use crate::config::{Config, ExposedSecrets, SessionKey};
 use crate::enrich::geo::{GeoError, GeoLookup};
 use crate::http::access::Readers;
 use crate::http::stats::StatsState;
@@ -31,9 +31,13 @@ use crate::spool::{Spool, SpoolError};
 use crate::store::clickhouse::{ClickHouseSink, Endpoints, TlsError};
 use crate::store::retention_job::{self, Retention};
 use crate::store::salt_keeper::SaltKeeper;
+use crate::store::sign_outs::SignOutKeeper;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// A configuration file with secrets that others may write.
+    #[error("{0}")]
+    WritableConfig(ExposedSecrets),
     #[error(transparent)]
     Geo(#[from] GeoError),
     #[error(transparent)]
@@ -58,8 +62,12 @@ pub enum ServeError {
 
 /// Runs the collector until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> Result<(), ServeError> {
-    if let Some(exposed) = &config.exposed_secrets {
-        tracing::warn!("{exposed}");
+    match &config.exposed_secrets {
+        Some(exposed) if exposed.writable() => {
+            return Err(ServeError::WritableConfig(exposed.clone()));
+        }
+        Some(exposed) => tracing::warn!("{exposed}"),
+        None => {}
     }
     let geo = match &config.geoip.database {
         Some(path) => GeoLookup::open(path, config.geoip.precision)?,
@@ -88,6 +96,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         ),
         metrics.clone(),
     ));
+    // Dashboard sign-outs on any collector reach this one within seconds.
+    let sign_outs = SignOutKeeper::new(endpoints.clone());
+    tokio::spawn(sign_outs.clone().run());
     // Reports run here, never on the threads that answer hits.
     let reports_runtime = bounded::runtime().map_err(ServeError::ReportThreads)?;
     let limits = &config.reporting.limits;
@@ -98,8 +109,14 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             limits.max_concurrent,
             limits.query_timeout,
         ),
-        readers: Readers::new(&config.reporting, &config.sites),
+        readers: Readers::new(
+            &config.reporting,
+            session_key(&config),
+            sign_outs.sign_outs(),
+            &config.sites,
+        ),
         throttle: AuthThrottle::new(config.http.trusted_proxies.clone(), metrics.clone()),
+        sign_outs,
         min_group_size,
         request_timeout: config.http.request_timeout,
     });
@@ -178,6 +195,19 @@ fn bind(
         key,
         variable,
         cause,
+    })
+}
+
+/// The key dashboard sessions are signed with: `reporting.session_key`, or
+/// one drawn now, which only this process knows.
+fn session_key(config: &Config) -> SessionKey {
+    config.reporting.session_key.clone().unwrap_or_else(|| {
+        if !config.reporting.tokens.is_empty() {
+            tracing::info!(
+                "dashboard sessions are signed with a key drawn at start: they end when this collector restarts, and no other collector accepts them; set reporting.session_key (`openssl rand -hex 32`, the same on every collector) to keep them"
+            );
+        }
+        SessionKey::random()
     })
 }
 

@@ -89,6 +89,7 @@ def main():
             "email_opens": "INSERT INTO email_opens (campaign, ts, recipient_id, proxied) VALUES ('c', now(), 1, 1)",
             "visitor_salts": "INSERT INTO visitor_salts VALUES (today(), 'x', now())",
             "recipient_keys": "INSERT INTO recipient_keys VALUES ('x', now())",
+            "session_revocations": "INSERT INTO session_revocations (holder, subject, revoked_ms) VALUES ('token', 'm', 1)",
             # Written by the rollup's release step (rollup::ReleasedRow).
             "beaconhouse_released.daily": "INSERT INTO beaconhouse_released.daily VALUES ('a.com', today(), '', '', 9, 12, now())",
         }
@@ -99,12 +100,15 @@ def main():
                 print(f"FAIL {table}: expected 1 row, found {count}")
                 return 1
         # The statements the collector itself runs on these tables
-        # (store/salt_keeper.rs, store/retention_job.rs), values bound.
+        # (store/salt_keeper.rs, store/sign_outs.rs, store/retention_job.rs),
+        # values bound.
         runtime = [
             "SELECT salt FROM visitor_salts WHERE toUInt16(day) = 20000",
             "SELECT DISTINCT toUInt16(day) FROM visitor_salts",
             "ALTER TABLE visitor_salts DROP PARTITION 19700102",
             "SELECT key FROM recipient_keys",
+            "SELECT holder, subject, max(revoked_ms) AS latest_ms FROM session_revocations"
+            " WHERE revoked_ms > 0 GROUP BY holder, subject",
         ]
         for table in ("events", "email_opens", "daily_stats", "daily_filtered"):
             runtime += [

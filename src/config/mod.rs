@@ -24,11 +24,12 @@
 //! Secrets: a file that itself holds a stats token, the share key or the
 //! ClickHouse password, and that its group or others may read, is described
 //! in [`Config::exposed_secrets`] (`serve` warns, `check-config --strict`
-//! refuses). A systemd credential is not: systemd makes it readable by the
+//! refuses); one they may write is refused by both. A systemd credential is not: systemd makes it readable by the
 //! service's user alone, with an ACL whose mask shows in the group bits.
 //! Must never: touch the network or the disk beyond reading the config file
 //! and its mode (the GeoIP file is opened by `enrich::geo`, ClickHouse is
-//! reached by `store`).
+//! reached by `store`), or quote a value or a line of the file in an error
+//! (it may be a secret: errors name the key and the line).
 
 mod clickhouse;
 mod email;
@@ -60,7 +61,9 @@ pub use email::EmailConfig;
 pub use geoip::GeoipConfig;
 pub use http::HttpConfig;
 pub use pipeline::PipelineConfig;
-pub use reporting::{Access, ApiToken, ReportLimits, ReportingConfig, ReportsUser, ShareKey};
+pub use reporting::{
+    Access, ApiToken, ReportLimits, ReportingConfig, ReportsUser, SessionKey, ShareKey,
+};
 pub use retention::RetentionConfig;
 pub use sites::Site;
 pub use validate::ConfigError;
@@ -82,14 +85,18 @@ const ENV_TEST_PREFIX: &str = "BEACONHOUSE_TEST_";
 /// Where systemd puts a service's credentials (`LoadCredential=`).
 const ENV_CREDENTIALS: &str = "CREDENTIALS_DIRECTORY";
 /// The keys that hold secrets, as written in the file.
-const SECRET_KEYS: [&str; 4] = [
+const SECRET_KEYS: [&str; 6] = [
     "clickhouse.password",
+    "email.signing_key",
     "reporting.share_key",
+    "reporting.session_key",
     "reporting.noise_key",
     "reporting.tokens",
 ];
 /// Read permission for the file's group and for others.
 const READABLE_BY_OTHERS: u32 = 0o044;
+/// Write permission for the file's group and for others.
+const WRITABLE_BY_OTHERS: u32 = 0o022;
 /// Sections of the file, so `BEACONHOUSE_CLICKHOUSE_BATCH_ROWS` can be split into
 /// `clickhouse.batch_rows` although keys themselves contain underscores.
 const SECTIONS: &[&str] = &[
@@ -167,12 +174,12 @@ pub struct Config {
     pub spool: SpoolSettings,
     pub reporting: ReportingConfig,
     pub retention: RetentionConfig,
-    /// Set when the file holds secrets and others may read it.
+    /// Set when the file holds secrets and others may read or write it.
     pub exposed_secrets: Option<ExposedSecrets>,
 }
 
 /// A configuration file that holds secrets and that its group or others may
-/// read; its `Display` says what to do.
+/// read, or write; its `Display` says what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExposedSecrets {
     pub path: PathBuf,
@@ -182,12 +189,30 @@ pub struct ExposedSecrets {
     pub keys: Vec<&'static str>,
 }
 
+impl ExposedSecrets {
+    /// Whether its group or others may write it: they could add a token of
+    /// their own, or point the collector at their own ClickHouse. `serve`
+    /// and `check-config` refuse such a file; one others may only read is a
+    /// warning.
+    pub fn writable(&self) -> bool {
+        self.mode & WRITABLE_BY_OTHERS != 0
+    }
+}
+
 impl std::fmt::Display for ExposedSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let path = self.path.display();
+        let (may, consequence) = if self.writable() {
+            (
+                "write",
+                " anyone who may write it may add a token of their own, so beaconhouse will not start with it;",
+            )
+        } else {
+            ("read", "")
+        };
         write!(
             f,
-            "the configuration file {path} holds secrets ({}) and its group or others may read it (mode {:04o}): run `chmod 600 {path}` (the collector's user must own it), or keep the secrets out of the file: a systemd credential (LoadCredential=, as deploy/beaconhouse.service does) or environment variables (BEACONHOUSE_CLICKHOUSE_PASSWORD, BEACONHOUSE_REPORTING_SHARE_KEY, BEACONHOUSE_REPORTING_TOKENS)",
+            "the configuration file {path} holds secrets ({}) and its group or others may {may} it (mode {:04o}):{consequence} run `chmod 600 {path}` (the collector's user must own it), or keep the secrets out of the file: a systemd credential (LoadCredential=, as deploy/beaconhouse.service does) or environment variables (BEACONHOUSE_CLICKHOUSE_PASSWORD, BEACONHOUSE_REPORTING_SHARE_KEY, BEACONHOUSE_REPORTING_SESSION_KEY, BEACONHOUSE_REPORTING_TOKENS)",
             self.keys.join(", "),
             self.mode
         )
@@ -225,7 +250,9 @@ impl Config {
             .find(|(name, _)| name == ENV_CREDENTIALS)
             .is_some_and(|(_, dir)| !dir.is_empty() && path.starts_with(dir));
         let keys = secrets_in(&text);
-        if mode & READABLE_BY_OTHERS != 0 && !credential && !keys.is_empty() {
+        // A credential is a read-only copy only the service may read.
+        let others_may_read = mode & READABLE_BY_OTHERS != 0 && !credential;
+        if (others_may_read || mode & WRITABLE_BY_OTHERS != 0) && !keys.is_empty() {
             config.exposed_secrets = Some(ExposedSecrets {
                 path: path.to_path_buf(),
                 mode,
@@ -240,13 +267,13 @@ impl Config {
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
+        toml_syntax(text)?;
         let mut figment =
             Figment::from(Serialized::defaults(RawConfig::default())).merge(Toml::string(text));
         let mut overridden = HashMap::new();
         for (name, value) in env {
             if let Some(key) = env_key(&name) {
-                let value: figment::value::Value = value.parse().unwrap_or_else(|_| value.into());
-                figment = figment.merge((key.as_str(), value));
+                figment = figment.merge((key.as_str(), env_value(&key, &value)));
                 overridden.insert(key, name);
             }
         }
@@ -255,6 +282,52 @@ impl Config {
             .map_err(|e| describe_figment_error(&e, &overridden))?;
         raw.validate()
     }
+}
+
+/// Refuses text that is not TOML, naming the line, the column and the key
+/// written there, never quoting the line (toml's own message does, and a
+/// line such as `token = "...` holds a secret).
+fn toml_syntax(text: &str) -> Result<(), ConfigError> {
+    let Err(error) = text.parse::<toml::Table>() else {
+        return Ok(());
+    };
+    let mut at = error.span().map_or(0, |span| span.start).min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
+    let lines: Vec<&str> = text.lines().collect();
+    let key = lines.get(line - 1).and_then(|written| {
+        let (key, _) = written.split_once('=')?;
+        let key = key.trim();
+        let bare = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        let table = lines[..line - 1]
+            .iter()
+            .rev()
+            .map(|l| l.trim())
+            .find(|l| l.starts_with('['));
+        bare.then(|| match table {
+            Some(table) => format!("`{key}` in {table}"),
+            None => format!("`{key}`"),
+        })
+    });
+    Err(ConfigError::Syntax {
+        line,
+        column,
+        key,
+        problem: error.message().trim().replace('\n', "; "),
+    })
 }
 
 /// The secret keys the file's text itself sets (an empty password or an
@@ -273,6 +346,29 @@ fn secrets_in(text: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// What an environment variable sets `key` to. Its text, exactly as given,
+/// when the key takes text, so a password `0123` keeps its zero and `"x"`
+/// its quotes; a list or table (`["a", "b"]`) when the key takes that; a
+/// number or a boolean otherwise. Whether a key takes a value is asked of
+/// the keys' own types, on the defaults, so no list of keys can fall behind.
+fn env_value(key: &str, text: &str) -> figment::value::Value {
+    use figment::value::Value;
+    let takes = |value: &Value| {
+        Figment::from(Serialized::defaults(RawConfig::default()))
+            .merge((key, value.clone()))
+            .extract::<RawConfig>()
+            .is_ok()
+    };
+    let parsed: Value = text.parse().unwrap_or_else(|_| text.into());
+    let structured = matches!(parsed, Value::Array(..) | Value::Dict(..));
+    let text = Value::from(text.to_string());
+    if (structured && takes(&parsed)) || !takes(&text) {
+        parsed
+    } else {
+        text
+    }
+}
+
 /// Maps `BEACONHOUSE_CLICKHOUSE_URL` to `clickhouse.url`, `BEACONHOUSE_LISTEN` to
 /// `listen`; `None` for variables that are not configuration.
 fn env_key(name: &str) -> Option<String> {
@@ -288,19 +384,53 @@ fn env_key(name: &str) -> Option<String> {
     Some(rest)
 }
 
+/// Names the key (and the variable that set it) and what it must be, never
+/// the value it was given: that may be a secret, such as a token in a
+/// malformed `BEACONHOUSE_REPORTING_TOKENS`.
 fn describe_figment_error(
     error: &figment::Error,
     overridden: &HashMap<String, String>,
 ) -> ConfigError {
+    use figment::error::Kind;
     let mut key = error.path.join(".");
     if key.is_empty() {
         key = "(top level)".into();
     }
-    let source = match overridden.get(&key) {
-        Some(variable) => format!(" (set by the environment variable {variable})"),
-        None => String::new(),
+    let source = overridden
+        .iter()
+        .find(|(set, _)| key == **set || key.starts_with(&format!("{set}.")))
+        .map(|(_, variable)| format!(" (set by the environment variable {variable})"))
+        .unwrap_or_default();
+    let problem = match &error.kind {
+        Kind::InvalidType(actual, expected) => {
+            format!("invalid type: expected {expected}, found {}", shape(actual))
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!(
+                "invalid value: expected {expected}, found {}",
+                shape(actual)
+            )
+        }
+        Kind::UnknownVariant(_, expected) => format!("must be one of: {}", expected.join(", ")),
+        Kind::Unsupported(actual) | Kind::UnsupportedKey(actual, _) => {
+            format!("cannot be {}", shape(actual))
+        }
+        other => other.to_string(),
     };
-    ConfigError::invalid(key, format!("{}{source}", error.kind))
+    ConfigError::invalid(key, format!("{problem}{source}"))
+}
+
+/// What kind of value a refused one was, without the value itself.
+fn shape(actual: &figment::error::Actual) -> &'static str {
+    use figment::error::Actual;
+    match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_) => "a number",
+        Actual::Char(_) | Actual::Str(_) | Actual::Bytes(_) => "text",
+        Actual::Seq => "a list",
+        Actual::Map => "a table",
+        _ => "a value of another kind",
+    }
 }
 
 impl RawConfig {
@@ -405,6 +535,113 @@ mod tests {
     }
 
     #[test]
+    fn text_from_the_environment_stays_exactly_as_given() {
+        let share_key = "0000000000000000000000000000000012";
+        for password in [
+            "0123",
+            "1.50",
+            "true",
+            "\"quoted\"",
+            " spaced ",
+            "[x]",
+            "{a=1}",
+            "-7",
+        ] {
+            let config = load(
+                MINIMAL,
+                &[
+                    ("BEACONHOUSE_CLICKHOUSE_PASSWORD", password),
+                    ("BEACONHOUSE_CLICKHOUSE_USER", "007"),
+                    ("BEACONHOUSE_CLICKHOUSE_DATABASE", "2024"),
+                    ("BEACONHOUSE_REPORTING_CLICKHOUSE_USER", "0x10"),
+                    ("BEACONHOUSE_REPORTING_CLICKHOUSE_PASSWORD", password),
+                    ("BEACONHOUSE_REPORTING_SHARE_KEY", share_key),
+                ],
+            )
+            .unwrap();
+            assert_eq!(config.clickhouse.password, password);
+            assert_eq!(config.clickhouse.user, "007");
+            assert_eq!(config.clickhouse.database, "2024");
+            let reports = config.reporting.clickhouse_user.unwrap();
+            assert_eq!(
+                (reports.user.as_str(), reports.password.as_str()),
+                ("0x10", password)
+            );
+            assert_eq!(
+                config.reporting.share_key,
+                Some(ShareKey::new(share_key.into()))
+            );
+        }
+        // Numbers, lists and tables still read as such where a key takes one.
+        let config = load(
+            MINIMAL,
+            &[
+                ("BEACONHOUSE_PIPELINE_BATCH_ROWS", "077"),
+                (
+                    "BEACONHOUSE_CLICKHOUSE_URL",
+                    "[\"http://a:8123\", \"http://b:8123\"]",
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.pipeline.batch_rows, 77);
+        assert_eq!(config.clickhouse.urls, ["http://a:8123", "http://b:8123"]);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_place_never_a_secret() {
+        const SECRET: &str = "s3cret-0123456789abcdef0123456789abcdef";
+        for (toml, line, key) in [
+            (
+                format!("{MINIMAL}\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"{SECRET}\n"),
+                8,
+                "token",
+            ),
+            (
+                format!("{MINIMAL}\n[reporting]\nshare_key = {SECRET}\n"),
+                7,
+                "share_key",
+            ),
+            (
+                format!("{MINIMAL}\n[clickhouse]\npassword = '{SECRET}\" # x\n"),
+                7,
+                "password",
+            ),
+        ] {
+            let message = load(&toml, &[]).unwrap_err().to_string();
+            assert!(!message.contains(SECRET), "{message}");
+            assert!(!message.contains("s3cret"), "{message}");
+            assert!(message.contains(&format!("line {line}")), "{message}");
+            assert!(message.contains(&format!("`{key}`")), "{message}");
+        }
+        for (variable, value, key) in [
+            (
+                "BEACONHOUSE_REPORTING_TOKENS",
+                format!("[{{name=\"m\",token=\"{SECRET}\""),
+                "reporting.tokens",
+            ),
+            (
+                "BEACONHOUSE_REPORTING_TOKENS",
+                format!("[{{name=\"m\",token=\"{SECRET}\"}} {{}}]"),
+                "reporting.tokens",
+            ),
+            (
+                "BEACONHOUSE_REPORTING_TOKENS",
+                "[{name=\"m\",token=31415926535897932}]".into(),
+                "reporting.tokens",
+            ),
+        ] {
+            let message = load(MINIMAL, &[(variable, &value)])
+                .unwrap_err()
+                .to_string();
+            assert!(!message.contains("s3cret"), "{message}");
+            assert!(!message.contains("3141592653"), "{message}");
+            assert!(message.contains(key), "{message}");
+            assert!(message.contains(variable), "{message}");
+        }
+    }
+
+    #[test]
     fn each_rejection_names_its_key() {
         let cases: &[Case] = &[
             (MINIMAL, &[("BEACONHOUSE_LISTEN", "localhost")], "listen"),
@@ -452,7 +689,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let token = "t".repeat(32);
         let with_secrets = format!(
-            "{MINIMAL}\n[clickhouse]\npassword = 1234\n[reporting]\nshare_key = \"{token}\"\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"{token}\"\n"
+            "{MINIMAL}\n[clickhouse]\npassword = 1234\n[reporting]\nshare_key = \"{token}\"\nsession_key = \"{token}\"\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"{token}\"\n"
         );
         let exposed = |toml: &str, mode: u32, env: &[(&str, &str)]| {
             let dir = tempfile::tempdir().unwrap();
@@ -483,6 +720,7 @@ mod tests {
                 vec![
                     "clickhouse.password",
                     "reporting.share_key",
+                    "reporting.session_key",
                     "reporting.tokens"
                 ],
                 0o644,
@@ -509,6 +747,32 @@ mod tests {
         // service's alone.
         let credential = [("CREDENTIALS_DIRECTORY", "")];
         assert_eq!(exposed(&with_secrets, 0o440, &credential), None);
+    }
+
+    #[test]
+    fn secrets_in_a_file_others_may_write_are_told_apart() {
+        use std::os::unix::fs::PermissionsExt;
+        let with_token = format!(
+            "{MINIMAL}\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"{}\"\n",
+            "t".repeat(32)
+        );
+        let exposure = |toml: &str, mode: u32| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("beaconhouse.toml");
+            std::fs::write(&path, toml).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            Config::load_with_env(Some(&path), Vec::new())
+                .unwrap()
+                .exposed_secrets
+                .map(|e| (e.writable(), e.to_string().contains("may write it")))
+        };
+        for mode in [0o620, 0o602, 0o664, 0o666] {
+            assert_eq!(exposure(&with_token, mode), Some((true, true)), "{mode:o}");
+        }
+        assert_eq!(exposure(&with_token, 0o640), Some((false, false)));
+        assert_eq!(exposure(&with_token, 0o600), None);
+        // Nothing secret to take or to add to: a file of sites only.
+        assert_eq!(exposure(MINIMAL, 0o666), None);
     }
 
     #[test]

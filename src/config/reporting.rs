@@ -1,10 +1,10 @@
 //! `[reporting]`: who may read and what a report may cost: the stats API
 //! tokens (kept only as digests) and the sites and campaigns each may read,
-//! the key shared links are signed with, the smallest group a report shows,
+//! the keys shared links and dashboard sessions are signed with, the smallest group a report shows,
 //! a read-only ClickHouse user of the reports' own, and the limits of one
 //! report.
 //!
-//! Refuses a token or share key too short to resist guessing, a token
+//! Refuses a token, share key or session key too short to resist guessing, a token
 //! without a name or with another's name or value, a token naming a site
 //! that is not configured, a reports password without its user, an empty
 //! reports user, and every number outside its range. Never keeps a token
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::sites::Site;
-use super::validate::{ConfigError, in_range, millis, some_string_or_number};
+use super::validate::{ConfigError, in_range, long_secret, millis, some_string_or_number};
 use crate::release::{Mechanism, NoiseKey};
 
 /// ε of each released count unless `reporting.epsilon` says otherwise: a
@@ -34,6 +34,7 @@ pub(super) struct RawReporting {
     min_group_size: u64,
     tokens: Vec<RawToken>,
     share_key: Option<String>,
+    session_key: Option<String>,
     noise_key: Option<String>,
     epsilon: f64,
     max_views_per_visitor_day: u64,
@@ -52,6 +53,7 @@ impl Default for RawReporting {
             min_group_size: 5,
             tokens: Vec::new(),
             share_key: None,
+            session_key: None,
             noise_key: None,
             epsilon: DEFAULT_EPSILON,
             max_views_per_visitor_day: 10,
@@ -85,6 +87,10 @@ pub struct ReportingConfig {
     /// Signs shared dashboard links; `None` means `beaconhouse share` is
     /// off. Changing it revokes every link.
     pub share_key: Option<ShareKey>,
+    /// Signs dashboard sessions, with each token (`grant::token_session_key`);
+    /// `None`: `serve` draws one at start, so sessions end when it restarts
+    /// and no other collector accepts them.
+    pub session_key: Option<SessionKey>,
     /// The release step (`release`): the noise key, ε and the threshold
     /// (`min_group_size`). `None` until `reporting.noise_key` is set: then
     /// nothing is released to staff SQL.
@@ -147,6 +153,34 @@ impl std::fmt::Debug for ShareKey {
     }
 }
 
+/// The server's own secret that dashboard sessions are signed with, with
+/// the token that opened each. Its `Debug` output never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    pub fn new(key: String) -> SessionKey {
+        SessionKey(key)
+    }
+
+    /// A key of 256 random bits, for a collector configured without one.
+    pub fn random() -> SessionKey {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).expect("the operating system provides random bytes");
+        SessionKey(hex::encode(bytes))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionKey(<secret>)")
+    }
+}
+
 /// A stats API token: only its SHA-256 is kept, so neither a log line nor a
 /// debug print can show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,9 +223,6 @@ impl ApiToken {
         Sha256::digest(token.as_bytes()).into()
     }
 }
-
-/// Shortest accepted API token: 128 bits written in hex.
-const MIN_TOKEN_CHARS: usize = 32;
 
 impl RawReporting {
     pub(super) fn validate(
@@ -248,6 +279,13 @@ impl RawReporting {
             Some(key) => {
                 long_secret("reporting.share_key", &key)?;
                 Some(ShareKey(key))
+            }
+            None => None,
+        };
+        let session_key = match self.session_key {
+            Some(key) => {
+                long_secret("reporting.session_key", &key)?;
+                Some(SessionKey(key))
             }
             None => None,
         };
@@ -313,25 +351,13 @@ impl RawReporting {
             min_group_size,
             tokens,
             share_key,
+            session_key,
             release,
             views_cap,
             clickhouse_user,
             limits,
         })
     }
-}
-
-/// Refuses a secret too short to resist guessing.
-fn long_secret(key: &str, secret: &str) -> Result<(), ConfigError> {
-    if secret.chars().count() < MIN_TOKEN_CHARS || secret.contains(char::is_whitespace) {
-        return Err(ConfigError::invalid(
-            key,
-            format!(
-                "must be at least {MIN_TOKEN_CHARS} characters without spaces; make one with `openssl rand -hex 32`"
-            ),
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -453,6 +479,11 @@ mod tests {
                 MINIMAL,
                 &[("BEACONHOUSE_REPORTING_SHARE_KEY", "short")],
                 "reporting.share_key",
+            ),
+            (
+                MINIMAL,
+                &[("BEACONHOUSE_REPORTING_SESSION_KEY", "short")],
+                "reporting.session_key",
             ),
             (
                 "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"0123456789abcdef0123456789abcdef\"\n[[reporting.tokens]]\nname = \"m\"\ntoken = \"fedcba9876543210fedcba9876543210\"",

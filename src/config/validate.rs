@@ -1,7 +1,7 @@
 //! The ground floor of the configuration: [`ConfigError`], which every
 //! refusal is and which names the key at fault, and the checks more than one
 //! section uses (a number within its range, milliseconds, a list of networks,
-//! a string an environment variable made look like a number).
+//! a string the file wrote as a number, a secret long enough).
 //!
 //! Imports no section and no loader, so every file of `config` may import it.
 //! Must never know a section's keys beyond the one it is handed.
@@ -18,6 +18,18 @@ pub enum ConfigError {
     Load(String),
     #[error("invalid configuration: `{key}` {problem}")]
     Invalid { key: String, problem: String },
+    /// The file is not TOML. Its line is not quoted: it may hold a secret.
+    #[error(
+        "invalid configuration: the file is not TOML at line {line}, column {column}{}: {problem} (the line is not shown, as it may hold a secret)",
+        key.as_ref().map(|key| format!(" ({key})")).unwrap_or_default()
+    )]
+    Syntax {
+        line: usize,
+        column: usize,
+        /// The key written on that line and its table, when the line has one.
+        key: Option<String>,
+        problem: String,
+    },
 }
 
 impl ConfigError {
@@ -38,8 +50,9 @@ pub(super) fn some_string_or_number<'de, D: serde::Deserializer<'de>>(
     Ok(Option::<Lenient>::deserialize(deserializer)?.map(|Lenient(text)| text))
 }
 
-/// Accepts `1234` as well as `"1234"` for keys that are strings but may look like
-/// numbers when they come from an environment variable.
+/// Accepts `1234` as well as `"1234"` for keys that are strings, so a file may
+/// write `password = 1234`. (An environment variable reaches a string key as
+/// its text, exactly as given: `config::env_value`.)
 pub(super) fn string_or_number<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<String, D::Error> {
@@ -87,6 +100,22 @@ pub(super) fn millis(
     range: std::ops::RangeInclusive<u64>,
 ) -> Result<Duration, ConfigError> {
     in_range(key, value, range).map(Duration::from_millis)
+}
+
+/// Shortest accepted secret (a token, a key): 128 bits written in hex.
+const MIN_SECRET_CHARS: usize = 32;
+
+/// Refuses a secret too short to resist guessing.
+pub(super) fn long_secret(key: &str, secret: &str) -> Result<(), ConfigError> {
+    if secret.chars().count() < MIN_SECRET_CHARS || secret.contains(char::is_whitespace) {
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "must be at least {MIN_SECRET_CHARS} characters without spaces; make one with `openssl rand -hex 32`"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Parses CIDR networks; a bare address means that single host.

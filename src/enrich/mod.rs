@@ -2,10 +2,12 @@
 //! coarse, bounded values a row stores.
 //!
 //! Owns: URL and referrer cleaning, user-agent classes and bot detection, the
-//! GeoIP lookup, mail-client and image-proxy detection.
+//! GeoIP lookup, mail-client and image-proxy detection, and which campaign
+//! names an open may carry.
 //! Must never: keep anything finer than a row stores (no full user agent, no
 //! coordinates, no query string beyond `utm_*`), or log its inputs.
 
+pub mod campaign;
 pub mod email;
 pub mod geo;
 pub mod scrub;

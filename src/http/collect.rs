@@ -81,10 +81,11 @@ async fn open_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
     }
     state.metrics.received(Endpoint::EmailOpen);
     let query = Query::parse(request.query_string());
-    let (campaign, recipient) = (query.get("c"), query.get("rid"));
+    let (campaign, recipient, signature) = (query.get("c"), query.get("rid"), query.get("sig"));
     let hit = OpenHit {
         campaign: campaign.as_deref().unwrap_or(""),
         recipient: recipient.as_deref().unwrap_or(""),
+        signature: signature.as_deref(),
     };
     let meta = request_meta(&request, &state);
     let outcome = state

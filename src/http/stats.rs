@@ -20,13 +20,14 @@ use serde::Serialize;
 use super::access::{Denied, Readers};
 use super::body::BodyError;
 use super::params::{MAX_PAIRS, Query};
-use super::throttle::AuthThrottle;
+use super::throttle::{AuthThrottle, Scope};
 use crate::clock;
 use crate::report::bounded::Bounded;
 use crate::report::output;
 use crate::report::request::{self, MAX_FILTERS, ReportRequest};
 use crate::report::vocabulary::{Format, ReportKind, RequestError, Vocabulary};
 use crate::report::{AnyReport, ReportError, Reporter};
+use crate::store::sign_outs::SignOutKeeper;
 
 /// What the stats handlers share.
 pub struct StatsState {
@@ -36,6 +37,8 @@ pub struct StatsState {
     pub readers: Readers,
     /// Slows clients that fail to authenticate.
     pub throttle: AuthThrottle,
+    /// Tells every collector of a dashboard sign-out.
+    pub sign_outs: SignOutKeeper,
     pub min_group_size: u64,
     /// How long a sign-in's body may take to arrive (`http.request_timeout_ms`).
     pub request_timeout: std::time::Duration,
@@ -94,7 +97,7 @@ impl From<Denied> for Refusal {
             Denied::NotFound(m) => Refusal::NotFound(m),
             Denied::Throttled { retry_after } => Refusal::Throttled {
                 message: format!(
-                    "too many failed sign-ins from this address; try again in {retry_after} s (until then, no token or sign-in from it is checked)"
+                    "too many failed sign-ins from this address; try again in {retry_after} s (until then, no token or sign-in from it is checked; a sign-in naming another token is)"
                 ),
                 retry_after,
             },
@@ -233,7 +236,7 @@ async fn report(
         let reader = if request.headers().contains_key(header::AUTHORIZATION) {
             state
                 .throttle
-                .check(&request, || readers.of_request(&request, now))?
+                .check(&request, Scope::Other, || readers.of_request(&request, now))?
         } else {
             readers.of_request(&request, now)?
         };

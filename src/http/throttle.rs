@@ -6,6 +6,12 @@
 //! at, so a right guess cannot be told from a wrong one. Every failure and
 //! every refusal is counted (`beaconhouse_stats_auth_failures_total`).
 //!
+//! A client's failures are counted per [`Scope`]: a dashboard sign-in that
+//! names a configured token fails against that name alone, so a guesser
+//! behind an office's address slows only the name it guesses at and the
+//! colleagues signing in with their own names go on working; bearer tokens,
+//! shared links and sign-ins naming no configured token share one scope.
+//!
 //! Owns: which attempts are checked, and counting the failures.
 //! Must never: keep or log a client's address (failures are counted in
 //! `rate_limit`'s keyed, bounded, in-memory buckets), or check a credential
@@ -30,7 +36,16 @@ pub const BURST: u32 = 10;
 /// Then one more failure every this long: two a minute.
 pub const REFILL: Duration = Duration::from_secs(30);
 
-/// Failed authentications per client.
+/// Whose failures an attempt counts among, per client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// A dashboard sign-in naming this configured token.
+    Token(&'a str),
+    /// Everything else: bearer tokens, shared links, unknown names.
+    Other,
+}
+
+/// Failed authentications per client and scope.
 pub struct AuthThrottle {
     failures: RateLimiter,
     /// Peers whose `X-Forwarded-For` names the client.
@@ -48,17 +63,23 @@ impl AuthThrottle {
     }
 
     /// Runs `check` (an authentication) for `request` unless its client has
-    /// failed too often, and counts a failure when it answers
-    /// [`Denied::Unauthorized`]; refuses with [`Denied::Throttled`] without
-    /// running it otherwise.
+    /// failed too often in `scope`, and counts a failure there when it
+    /// answers [`Denied::Unauthorized`]; refuses with [`Denied::Throttled`]
+    /// without running it otherwise.
     pub fn check<T>(
         &self,
         request: &HttpRequest,
+        scope: Scope<'_>,
         check: impl FnOnce() -> Result<T, Denied>,
     ) -> Result<T, Denied> {
         let now = Instant::now();
         let client = self.client(request);
-        if let Some(wait) = client.and_then(|client| self.failures.wait(client, now)) {
+        let scope = match scope {
+            Scope::Token(name) => name,
+            // No token name is empty (config refuses one).
+            Scope::Other => "",
+        };
+        if let Some(wait) = client.and_then(|client| self.failures.wait(client, scope, now)) {
             self.metrics.auth_failed(AuthFailure::Throttled);
             return Err(Denied::Throttled {
                 retry_after: wait
@@ -72,7 +93,7 @@ impl AuthThrottle {
         if let Err(Denied::Unauthorized(_)) = &checked {
             self.metrics.auth_failed(AuthFailure::Rejected);
             if let Some(client) = client {
-                self.failures.allow(client, now);
+                self.failures.allow_in(client, scope, now);
             }
         }
         checked
@@ -114,14 +135,14 @@ mod tests {
         let throttle = AuthThrottle::new(vec!["127.0.0.1/32".parse().unwrap()], metrics.clone());
         let guesser = from("127.0.0.1", Some("203.0.113.7"));
         for _ in 0..BURST {
-            assert_eq!(throttle.check(&guesser, wrong), wrong());
+            assert_eq!(throttle.check(&guesser, Scope::Other, wrong), wrong());
         }
         let checked = Cell::new(false);
         let right = || {
             checked.set(true);
             Ok(())
         };
-        let refused = throttle.check(&guesser, right);
+        let refused = throttle.check(&guesser, Scope::Other, right);
         assert!(
             matches!(refused, Err(Denied::Throttled { retry_after }) if (29..=30).contains(&retry_after)),
             "{refused:?}"
@@ -129,14 +150,17 @@ mod tests {
         assert!(!checked.get(), "a right token is not even looked at");
         // Other clients, behind the same proxy or not, are not slowed.
         assert_eq!(
-            throttle.check(&from("127.0.0.1", Some("203.0.113.8")), right),
+            throttle.check(&from("127.0.0.1", Some("203.0.113.8")), Scope::Other, right),
             Ok(())
         );
-        assert_eq!(throttle.check(&from("198.51.100.1", None), right), Ok(()));
+        assert_eq!(
+            throttle.check(&from("198.51.100.1", None), Scope::Other, right),
+            Ok(())
+        );
         // An untrusted peer cannot pass as another client.
         let spoofing = from("203.0.113.7", Some("198.51.100.77"));
         assert!(matches!(
-            throttle.check(&spoofing, right),
+            throttle.check(&spoofing, Scope::Other, right),
             Err(Denied::Throttled { .. })
         ));
         let counted = metrics.render(crate::spool::SpoolStats {
@@ -154,15 +178,50 @@ mod tests {
     }
 
     #[test]
+    fn a_guesser_slows_only_the_token_name_it_guesses_at_its_address() {
+        let throttle = AuthThrottle::new(Vec::new(), Arc::new(Metrics::default()));
+        let office = from("198.51.100.1", None);
+        for _ in 0..BURST {
+            assert_eq!(
+                throttle.check(&office, Scope::Token("marketing"), wrong),
+                wrong()
+            );
+        }
+        let right = || Ok(());
+        assert!(matches!(
+            throttle.check(&office, Scope::Token("marketing"), right),
+            Err(Denied::Throttled { .. })
+        ));
+        // Colleagues at the same address: another name, or no name.
+        assert_eq!(
+            throttle.check(&office, Scope::Token("agency"), right),
+            Ok(())
+        );
+        assert_eq!(throttle.check(&office, Scope::Other, right), Ok(()));
+        // And the other way round: guessing without a name slows no name.
+        for _ in 0..BURST {
+            let _ = throttle.check(&office, Scope::Other, wrong);
+        }
+        assert!(matches!(
+            throttle.check(&office, Scope::Other, right),
+            Err(Denied::Throttled { .. })
+        ));
+        assert_eq!(
+            throttle.check(&office, Scope::Token("agency"), right),
+            Ok(())
+        );
+    }
+
+    #[test]
     fn only_invalid_credentials_count_as_failures() {
         let throttle = AuthThrottle::new(Vec::new(), Arc::new(Metrics::default()));
         let client = from("198.51.100.1", None);
         for _ in 0..BURST * 2 {
-            let forbidden = throttle.check(&client, || {
+            let forbidden = throttle.check(&client, Scope::Other, || {
                 Err::<(), _>(Denied::Forbidden("may not read".into()))
             });
             assert!(matches!(forbidden, Err(Denied::Forbidden(_))));
-            assert_eq!(throttle.check(&client, || Ok(())), Ok(()));
+            assert_eq!(throttle.check(&client, Scope::Other, || Ok(())), Ok(()));
         }
     }
 }

@@ -17,10 +17,11 @@
 //!   reads or inserts `t` (reports, staff SQL, the shipper) goes through the
 //!   `Distributed` table unchanged. `ReplacingMergeTree(v)` becomes
 //!   `ReplicatedReplacingMergeTree(path, replica, v)`.
-//! - A table kept on every node (the salts, the ledger) becomes one
-//!   replicated table under its own name whose path has no `{shard}`: every
-//!   node is a replica of it, so every collector reads the same salts, and
-//!   a `DROP PARTITION` on any node destroys a salt on all of them.
+//! - A table kept on every node (the salts, the ledger, the sign-outs)
+//!   becomes one replicated table under its own name whose path has no
+//!   `{shard}`: every node is a replica of it, so every collector reads the
+//!   same salts and sign-outs, and a `DROP PARTITION` on any node destroys a
+//!   salt on all of them.
 //! - `ALTER TABLE t ...` of a sharded table runs on `t_local ON CLUSTER`,
 //!   then the `Distributed` table is created again over the new columns
 //!   (ClickHouse 18.16 refuses `ALTER ... ON CLUSTER` on a `Distributed`
@@ -61,6 +62,8 @@ pub const TABLES: &[(&str, Placement)] = &[
     // Shared by every collector on every node.
     ("visitor_salts", Placement::EveryNode),
     ("recipient_keys", Placement::EveryNode),
+    // Read whole by every collector, as the salts are.
+    ("session_revocations", Placement::EveryNode),
     // By day: FINAL replaces rows only within a shard, so a day computed
     // again must land where its earlier rows are.
     (

@@ -200,7 +200,7 @@ fn page_dimensions(total: &str) -> Vec<String> {
 }
 
 /// What the release step needs of one UTC day, per site and cell of
-/// `released.daily` (`schema/0008_released.sql`): the visitors, and the page
+/// `released.daily` (`schema/0009_released.sql`): the visitors, and the page
 /// views (`name` cells: custom events) with each visitor counting for at
 /// most `views_cap` of them ([`CellCount`]). Page views first, then custom
 /// events.

@@ -2,13 +2,15 @@
 //! one place its clients are built ([`clickhouse::Endpoints`]); batch inserts
 //! and their retry decision ([`clickhouse`]); statements as text plus bound
 //! values, and running them ([`statement`]); the shared hashing salts
-//! ([`salt_keeper`], the I/O half of `privacy::salt_rules`); and dropping the
-//! months whose retention period has ended ([`retention_job`], the I/O half
-//! of `privacy::retention_rule`).
+//! ([`salt_keeper`], the I/O half of `privacy::salt_rules`); dashboard
+//! sign-outs every collector hears of ([`sign_outs`], the I/O half of
+//! `grant::SignOuts`); and dropping the months whose retention period has
+//! ended ([`retention_job`], the I/O half of `privacy::retention_rule`).
 //!
 //! Must never: build SQL from request data, or log a row or a salt.
 
 pub mod clickhouse;
 pub mod retention_job;
 pub mod salt_keeper;
+pub mod sign_outs;
 pub mod statement;

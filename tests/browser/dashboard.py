@@ -3,7 +3,7 @@
 what it shows against the stats API.
 
     python3 tests/browser/dashboard.py --base http://127.0.0.1:PORT \
-        --token TOKEN --site optimumabq.com --campaign 2026-11-newsletter \
+        --token TOKEN --token-name NAME --site optimumabq.com --campaign 2026-11-newsletter \
         --small-filter country==FR --share-link URL --expired-share-link URL \
         --out DIR
 
@@ -185,6 +185,7 @@ class Session:
     def sign_in(self, token):
         self.goto("/dashboard")
         self.page.wait_for_function("() => document.body.dataset.state === 'signed-out'")
+        self.page.fill("#token-name", self.args.token_name)
         self.page.fill("#token", token)
         self.page.click("#signin-button")
         self.wait_ready("sign-in")
@@ -258,6 +259,7 @@ def compare_panel(s, api, panel, dim, since=0):
 def check_sign_in(s, args):
     s.goto("/dashboard")
     s.page.wait_for_function("() => document.body.dataset.state === 'signed-out'")
+    s.page.fill("#token-name", args.token_name)
     s.page.fill("#token", args.token + "-wrong")
     s.page.click("#signin-button")
     s.page.wait_for_function(
@@ -450,6 +452,31 @@ def check_shared_link(browser, args, host, results_errors, overflow):
     return f"shared view of {shared_site} without campaigns; expired link: {message!r}"
 
 
+def check_share_asks_first(s, args):
+    """Signed in with a token, a #share= link asks before it replaces the
+    session: staying keeps it, opening shows the shared view."""
+    def open_link():
+        s.page.goto("about:blank")
+        s.goto(args.share_link)
+        s.page.locator("#share-dialog").wait_for(state="visible")
+        text = s.page.inner_text("#share-dialog").strip()
+        expect("signed in as" in text, f"the question does not say who is signed in: {text!r}")
+        return text
+
+    text = open_link()
+    s.screenshot("share-ask")
+    s.page.click("#share-stay")
+    s.wait_ready("staying signed in")
+    expect("#share=" not in s.page.url, "the grant is still in the URL after staying")
+    expect_equal(s.page.inner_text("#signout").strip(), "Sign out", "still signed in with the token")
+    expect(s.page.is_visible("#nav-campaigns"), "the token's campaigns went away")
+    open_link()
+    s.page.click("#share-open")
+    s.wait_ready("the shared link, opened")
+    expect_equal(s.page.inner_text("#signout").strip(), "Leave shared view", "the shared view")
+    return f"asked ({text[:60]!r}...); stayed, then opened the shared view"
+
+
 def check_hosts_and_errors(sessions_requests, errors, host):
     foreign = sorted({urllib.parse.urlsplit(u).netloc for u in sessions_requests
                       if urllib.parse.urlsplit(u).scheme in ("http", "https", "ws", "wss")
@@ -464,7 +491,8 @@ def check_hosts_and_errors(sessions_requests, errors, host):
 # ------------------------------------------------------------------ main
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for name in ("base", "token", "site", "campaign", "small-filter", "share-link", "expired-share-link", "out"):
+    for name in ("base", "token", "token-name", "site", "campaign", "small-filter", "share-link", "expired-share-link",
+                 "out"):
         parser.add_argument("--" + name, required=True)
     return parser.parse_args(argv)
 
@@ -507,6 +535,8 @@ def main(argv):
         scenario([("7. small filter is withheld", lambda s: check_small_filter(s, api, args))])
         results.run("8. shared link opens, expired one is refused",
                     check_shared_link, browser, args, host, errors, overflow)
+        scenario([("8b. a shared link asks before it replaces a staff session",
+                   lambda s: check_share_asks_first(s, args))])
         results.run("9. no other host, no console errors",
                     check_hosts_and_errors, all_requests, errors, host)
         shots = sorted(f for f in os.listdir(args.out) if f.endswith(".png"))
@@ -517,7 +547,8 @@ def main(argv):
 
 
 def check_screenshots(out, shots, overflow):
-    wanted = [f"{name}-{w}.png" for name in ("overview", "overview-filtered", "campaigns", "campaign", "sign-in", "shared")
+    wanted = [f"{name}-{w}.png" for name in ("overview", "overview-filtered", "campaigns", "campaign", "sign-in", "shared",
+                                             "share-ask")
               for w in WIDTHS]
     missing = [w for w in wanted if w not in shots]
     expect(not missing, f"missing {missing}")

@@ -111,13 +111,15 @@ fn migrate_on_the_cluster_twice_applies_once_and_records_once() {
          daily_stats_local:ReplicatedReplacingMergeTree email_opens:Distributed \
          email_opens_local:ReplicatedMergeTree events:Distributed \
          events_local:ReplicatedMergeTree recipient_keys:ReplicatedMergeTree \
-         schema_migrations:ReplicatedMergeTree visitor_salts:ReplicatedMergeTree",
+         released_days:Distributed released_days_local:ReplicatedReplacingMergeTree \
+         schema_migrations:ReplicatedMergeTree \
+         session_revocations:ReplicatedReplacingMergeTree visitor_salts:ReplicatedMergeTree",
     );
     cluster.everywhere(
         "every node holds the ledger, each migration once",
         &db,
         "SELECT groupArray(version) FROM (SELECT version FROM schema_migrations ORDER BY version) FORMAT TSV",
-        "[1,2,3,4,5,6,7]",
+        "[1,2,3,4,5,6,7,8,9]",
     );
     cluster.everywhere(
         "0005 dropped `title` from the local and the distributed table",

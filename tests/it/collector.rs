@@ -217,6 +217,139 @@ fn refusals_are_answered_like_any_hit_and_stored_nowhere() {
     }
 }
 
+/// The key the mail tool signs open pixels with, in `email.signing_key`.
+const EMAIL_KEY: &str = "email-signing-key-0123456789abcdef0123456789";
+
+#[test]
+fn hits_that_cannot_show_where_they_come_from_are_not_counted() {
+    let clickhouse = common::clickhouse();
+    let db = clickhouse.fresh_database("pollution");
+    common::migrate(clickhouse, &db);
+    let email =
+        format!("[email]\ncampaigns = [\"2026-*\", \"welcome\"]\nsigning_key = \"{EMAIL_KEY}\"\n");
+    let collector = Collector::start(clickhouse, &db, &email);
+    let ua = ("User-Agent", CHROME);
+    // A page that names no host of the site and nothing saying it came from
+    // the site's pages: no `url`, or a host-relative one, without a Referer
+    // or Sec-Fetch-Site (what curl sends), or from another site.
+    for (query, headers) in [
+        ("site=optimumabq.com", vec![ua]),
+        ("site=optimumabq.com&url=%2Fpricing", vec![ua]),
+        (
+            "site=optimumabq.com&url=%2Fpricing",
+            vec![ua, ("Sec-Fetch-Site", "cross-site")],
+        ),
+        (
+            "site=optimumabq.com&url=%2Fpricing",
+            vec![ua, ("Referer", "https://copycat.example/pricing")],
+        ),
+    ] {
+        pixel(&collector, query, &headers);
+    }
+    // What the site's own pages send: counted.
+    pixel(
+        &collector,
+        "site=optimumabq.com&url=%2Fpricing",
+        &[ua, ("Sec-Fetch-Site", "same-site")],
+    );
+    pixel(
+        &collector,
+        "site=optimumabq.com&url=%2Fabout",
+        &[ua, ("Referer", "https://optimumabq.com/about")],
+    );
+
+    let open = |query: &str| {
+        let response = collector.get(&format!("/o.gif?{query}"), &[ua]);
+        assert_eq!(response.status, 200, "{query}");
+        assert!(response.body.starts_with(b"GIF89a"));
+    };
+    let signed = |campaign: &str, recipient: &str| {
+        let url = common::Beaconhouse::new()
+            .config(collector.dir().join("beaconhouse.toml"))
+            .email_url(campaign, recipient, "https://stats.optimumabq.com");
+        assert!(url.contains("&sig="), "{url}");
+        url.strip_prefix("https://stats.optimumabq.com")
+            .unwrap()
+            .to_string()
+    };
+    // Listed (as is or by prefix), unsigned: counted; a name that is an id
+    // is scrubbed like a path.
+    open("c=2026-11-newsletter&rid=r-1");
+    open("c=2026-4155550123&rid=r-2");
+    // Signed: counted.
+    let welcome = signed("welcome", "r-3");
+    let response = collector.get(&welcome, &[ua]);
+    assert_eq!(response.status, 200);
+    // Outside the alphabet, not listed, or signed wrongly: not counted.
+    open("c=carol%40example.com&rid=r-4");
+    open("c=2026-11%20newsletter&rid=r-5");
+    open(&format!("c={}&rid=r-6", "2026-".repeat(30)));
+    open("c=free-money&rid=r-7");
+    open(&format!(
+        "c=2026-11-newsletter&rid=r-8&sig={}",
+        "0".repeat(64)
+    ));
+    let moved = welcome.replace("rid=r-3", "rid=r-9");
+    assert_eq!(collector.get(&moved, &[ua]).status, 200);
+
+    collector.settled();
+    assert_eq!(
+        clickhouse
+            .query(
+                &db,
+                "SELECT arraySort(groupArray(path)) FROM events FORMAT TSV"
+            )
+            .trim(),
+        "['/about','/pricing']"
+    );
+    assert_eq!(
+        clickhouse
+            .query(
+                &db,
+                "SELECT arraySort(groupArray(campaign)) FROM email_opens FORMAT TSV"
+            )
+            .trim(),
+        "['2026-11-newsletter',':id','welcome']"
+    );
+    let dropped = |reason: &str| {
+        collector.metric(&format!(
+            "beaconhouse_hits_dropped_total{{reason=\"{reason}\"}}"
+        ))
+    };
+    assert_eq!(
+        (
+            dropped("unverified"),
+            dropped("unknown_site"),
+            dropped("invalid")
+        ),
+        (6, 1, 3),
+        "unverified: 3 pages, 1 campaign not listed, 2 signatures"
+    );
+
+    // With email.require_signature, an unsigned open is not counted.
+    let strict = Collector::start(
+        clickhouse,
+        &db,
+        &format!("{email}require_signature = true\n"),
+    );
+    let response = strict.get("/o.gif?c=welcome&rid=r-10", &[ua]);
+    assert_eq!(response.status, 200);
+    let response = strict.get(&welcome, &[ua]);
+    assert_eq!(response.status, 200);
+    strict.settled();
+    assert_eq!(
+        strict.metric("beaconhouse_hits_dropped_total{reason=\"unverified\"}"),
+        1
+    );
+    assert_eq!(
+        clickhouse.number(
+            &db,
+            "SELECT count() FROM email_opens WHERE campaign = 'welcome'"
+        ),
+        2
+    );
+}
+
 #[test]
 fn metrics_are_served_on_the_admin_listener_only() {
     let (_clickhouse, _db, collector) = setup("admin");
@@ -283,7 +416,9 @@ fn visitor_ids_follow_address_and_browser_within_a_day() {
 fn bad_input_gets_a_clear_answer_and_loses_no_other_hit() {
     let (clickhouse, db, collector) = setup("badinput");
     let human = [("User-Agent", CHROME)];
-    // Pixels always answer the GIF.
+    // Pixels always answer the GIF. These come from the site's pages, as a
+    // browser says (a page without a host is counted only then).
+    let from_the_site = [("User-Agent", CHROME), ("Sec-Fetch-Site", "same-site")];
     for query in [
         "".to_string(),
         "site=optimumabq.com".to_string(),
@@ -292,7 +427,7 @@ fn bad_input_gets_a_clear_answer_and_loses_no_other_hit() {
         "site=optimumabq.com&url=javascript%3Aalert(1)".to_string(),
         "site=%00%FF&url=http%3A%2F%2F%5B%3A%3A1".to_string(),
     ] {
-        pixel(&collector, &query, &human);
+        pixel(&collector, &query, &from_the_site);
     }
     for query in [
         "",
@@ -382,8 +517,8 @@ fn bad_input_gets_a_clear_answer_and_loses_no_other_hit() {
         &db,
         "SELECT arraySort(groupArray(path)) FROM events FORMAT TSV",
     );
-    // `site=optimumabq.com` alone (no `url`, no `Referer`) is a page view of
-    // an unknown page.
+    // `site=optimumabq.com` alone (no `url`, no `Referer`) from the site's
+    // pages is a page view of an unknown page.
     assert_eq!(
         paths.trim(),
         "['(unknown)','/beacon','/café','/huge-agent']"
@@ -570,7 +705,7 @@ fn migrate_is_idempotent() {
     let second = common::migrate(clickhouse, &db);
     assert_eq!(second.trim(), "schema is up to date");
     let ledger = clickhouse.query(&db, "SELECT groupArray(version) FROM (SELECT version FROM schema_migrations ORDER BY version) FORMAT TSV");
-    assert_eq!(ledger.trim(), "[1,2,3,4,5,6,7]");
+    assert_eq!(ledger.trim(), "[1,2,3,4,5,6,7,8,9]");
     let engines = clickhouse.query(
         &db,
         &format!("SELECT name, partition_key FROM system.tables WHERE database = '{db}' AND name IN ('events','email_opens') ORDER BY name FORMAT TSV"),

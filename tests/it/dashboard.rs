@@ -13,7 +13,8 @@
 use std::path::PathBuf;
 
 use crate::common::{self, Beaconhouse, ClickHouse, Collector, Response};
-use beaconhouse::grant::{Grant, Holder};
+use beaconhouse::grant::{Holder, Link, Session, Signed};
+use beaconhouse::http::access::SESSION_COOKIE;
 use serde_json::Value;
 
 const TOKEN: &str = "dashboard-token-0123456789abcdef0123456789";
@@ -31,13 +32,21 @@ hostnames = ["elsewhere.example"]
 
 [reporting]
 share_key = "share-key-0123456789abcdef0123456789abcdef"
+session_key = "session-key-0123456789abcdef0123456789abcd"
 
 [[reporting.tokens]]
 name = "marketing"
 token = "dashboard-token-0123456789abcdef0123456789"
 sites = ["optimumabq.com"]
 campaigns = ["2026-11-newsletter", "2026-10-small"]
+
+[[reporting.tokens]]
+name = "agency"
+token = "agency-token-0123456789abcdef0123456789ab"
+sites = ["optimumabq.com"]
 "#;
+/// The second token's, for a colleague behind the same address.
+const AGENCY_TOKEN: &str = "agency-token-0123456789abcdef0123456789ab";
 
 struct Visitor {
     id: u64,
@@ -194,6 +203,18 @@ impl Dashboard {
         )
     }
 
+    /// `DELETE /dashboard/session` with the session `cookie` (`name=value`).
+    fn sign_out(&self, cookie: &str) -> Response {
+        let out = common::request(
+            "DELETE",
+            &self.url("/dashboard/session"),
+            b"",
+            &[("Cookie", cookie)],
+        );
+        assert_eq!(out.status, 204, "{}", text(&out));
+        out
+    }
+
     /// The `name=value` of a sign-in's `Set-Cookie`.
     fn session(&self, body: &str) -> String {
         let response = self.sign_in(body);
@@ -240,6 +261,16 @@ impl Dashboard {
 
 fn text(response: &Response) -> String {
     String::from_utf8_lossy(&response.body).into_owned()
+}
+
+/// `/dashboard/api/me`'s answer to a session that is no longer one, for
+/// `reason`.
+fn assert_ended(me: &Value, reason: &str) {
+    assert_eq!(me["signed_in"], false, "{me}");
+    assert!(
+        me["ended"].as_str().is_some_and(|m| m.contains(reason)),
+        "{reason:?}: {me}"
+    );
 }
 
 fn grant_of(link: &str) -> &str {
@@ -361,8 +392,12 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
     let response = dashboard.sign_in(&format!(r#"{{"token": "{TOKEN}"}}"#));
     assert_eq!(response.status, 204);
     let set_cookie = response.header("set-cookie").unwrap();
+    assert!(
+        set_cookie.starts_with("__Host-beaconhouse_session="),
+        "{set_cookie}"
+    );
     for attribute in [
-        "Path=/dashboard",
+        "; Path=/;",
         "Max-Age=28800",
         "HttpOnly",
         "Secure",
@@ -370,6 +405,7 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
     ] {
         assert!(set_cookie.contains(attribute), "{set_cookie}");
     }
+    assert!(!set_cookie.contains("Domain"), "{set_cookie}");
     let cookie = set_cookie.split(';').next().unwrap().to_string();
     assert!(!cookie.contains(TOKEN), "the cookie is not the token");
 
@@ -438,16 +474,25 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
         "the operator's CLI lists every campaign: {cli}"
     );
 
-    // A forged or damaged session is no session, and says why.
-    let forged = cookie.replacen("=t.", "=s.", 1);
-    let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &forged));
-    assert_eq!(me["signed_in"], false);
-    assert!(
-        me["ended"]
-            .as_str()
-            .is_some_and(|m| m.contains("not valid")),
-        "{me}"
+    // A session signed with the token's digest (which a debug print of the
+    // configuration shows) is no session.
+    let minted = Session {
+        holder: Holder::Token("marketing".into()),
+        issued_ms: beaconhouse::clock::now_millis(),
+        expires: u64::from(beaconhouse::clock::now_unix()) + 86_400,
+    }
+    .sign(&beaconhouse::config::ApiToken::digest(TOKEN));
+    let me = dashboard.json_with(
+        "/dashboard/api/me",
+        ("Cookie", &format!("{SESSION_COOKIE}={minted}")),
     );
+    assert_eq!(me["signed_in"], false, "{me}");
+
+    // A forged or damaged session is no session, and says why.
+    let forged = cookie.replacen("=ts.", "=ls.", 1);
+    assert_ne!(forged, cookie);
+    let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &forged));
+    assert_ended(&me, "not valid");
     assert_eq!(
         dashboard
             .get_with(
@@ -458,15 +503,16 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
         401
     );
 
-    // Signing out clears the cookie.
-    let out = common::request(
-        "DELETE",
-        &dashboard.url("/dashboard/session"),
-        b"",
-        &[("Cookie", &cookie)],
-    );
-    assert_eq!(out.status, 204);
+    // Signing out clears the cookie and ends the session on the server: the
+    // same cookie, sent again, is no session.
+    let out = dashboard.sign_out(&cookie);
     assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+    let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &cookie));
+    assert_ended(&me, "signed out");
+    // Signing in again at once opens a new session.
+    let again = dashboard.session(&format!(r#"{{"token": "{TOKEN}"}}"#));
+    let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &again));
+    assert_eq!(me["signed_in"], true, "{me}");
 
     // Neither the token nor the session reaches the log, at trace level.
     let log = dashboard.collector.log();
@@ -515,25 +561,26 @@ fn a_shared_link_shows_one_site_until_it_expires_or_the_key_changes() {
 
     // Expired, signed with another key (the key was rotated), for another
     // site than it claims, or not a link at all: refused with a reason.
-    let expired = Grant {
-        holder: Holder::Shared(SITE.into()),
+    let expired = Link {
+        site: SITE.into(),
         expires: now - 1,
     }
     .sign(SHARE_KEY.as_bytes());
-    let rotated = Grant {
-        holder: Holder::Shared(SITE.into()),
+    let rotated = Link {
+        site: SITE.into(),
         expires: now + 600,
     }
     .sign(b"the-previous-share-key-0123456789abcdef");
-    let token_session = Grant {
+    let token_session = Session {
         holder: Holder::Token("marketing".into()),
+        issued_ms: now * 1000,
         expires: now + 600,
     }
     .sign(&beaconhouse::config::ApiToken::digest(TOKEN));
     for (grant, reason) in [
         (expired.as_str(), "expired"),
         (rotated.as_str(), "not valid here"),
-        (token_session.as_str(), "damaged"),
+        (token_session.as_str(), "not a shared link"),
         ("s.00.1", "damaged"),
     ] {
         let response = dashboard.sign_in(&format!(r#"{{"share": "{grant}"}}"#));
@@ -561,6 +608,79 @@ fn a_shared_link_shows_one_site_until_it_expires_or_the_key_changes() {
 }
 
 #[test]
+fn a_guesser_behind_an_address_slows_only_the_token_name_it_guesses() {
+    let dashboard = start();
+    let sign_in = |name: &str, token: &str| {
+        dashboard.sign_in(&format!(r#"{{"name": "{name}", "token": "{token}"}}"#))
+    };
+    for i in 0..10 {
+        let wrong = sign_in(
+            "marketing",
+            &format!("guess-{i}-0123456789abcdef0123456789ab"),
+        );
+        assert_eq!(wrong.status, 401, "guess {i}: {}", text(&wrong));
+    }
+    // The name guessed at is slowed, even with its right token...
+    let refused = sign_in("marketing", TOKEN);
+    assert_eq!(refused.status, 429, "{}", text(&refused));
+    assert!(refused.header("retry-after").is_some());
+    // ...a colleague at the same address signing in with another name is not.
+    let colleague = sign_in("agency", AGENCY_TOKEN);
+    assert_eq!(colleague.status, 204, "{}", text(&colleague));
+    // A name and a token that do not belong together are refused.
+    assert_eq!(sign_in("agency", TOKEN).status, 401);
+}
+
+#[test]
+fn signing_out_on_one_collector_ends_the_session_on_another() {
+    let dashboard = start();
+    let other = Collector::start(dashboard.clickhouse, &dashboard.database, CONFIG_TOML);
+    let cookie = dashboard.session(&format!(r#"{{"token": "{TOKEN}"}}"#));
+    let me_there = || {
+        let response = other.get("/dashboard/api/me", &[("Cookie", &cookie)]);
+        serde_json::from_slice::<Value>(&response.body).unwrap()
+    };
+    assert_eq!(me_there()["signed_in"], true, "the same session_key");
+    dashboard.sign_out(&cookie);
+    let me = common::eventually(
+        "the other collector hears of the sign-out",
+        common::SETTLE,
+        || match me_there() {
+            me if me["signed_in"] == false => Ok(me),
+            me => Err(me),
+        },
+    );
+    assert_ended(&me, "signed out");
+    let rows = dashboard.clickhouse.query(
+        &dashboard.database,
+        "SELECT holder, subject FROM session_revocations FORMAT TSV",
+    );
+    assert_eq!(
+        rows.trim(),
+        "token\tmarketing",
+        "no session is stored, only who signed out"
+    );
+}
+
+#[test]
+fn a_shared_link_sent_as_the_session_cookie_is_no_session() {
+    let dashboard = start();
+    let link = dashboard.shared_link("300d");
+    let cookie = format!("{SESSION_COOKIE}={}", grant_of(&link));
+    let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &cookie));
+    assert_ended(&me, "not a session");
+    let summary = dashboard.get_with(
+        &format!("/dashboard/api/stats/summary?site={SITE}&from=2026-11-01&to=2026-11-30"),
+        ("Cookie", &cookie),
+    );
+    assert_eq!(summary.status, 401, "{}", text(&summary));
+    // Opened at sign-in, the same link makes a session of at most 8 hours.
+    let session = dashboard.session(&format!(r#"{{"share": "{}"}}"#, grant_of(&link)));
+    let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &session));
+    assert_eq!(me["signed_in"], true, "{me}");
+}
+
+#[test]
 fn the_dashboards_day_and_period_functions_pass_their_tests_in_chromium() {
     common::javascript_tests("tests/browser/dates.test.js");
 }
@@ -575,8 +695,8 @@ fn the_dashboard_in_chromium_shows_the_apis_figures() {
     let dashboard = start();
     let link = dashboard.shared_link("30d");
     let now = u64::from(beaconhouse::clock::now_unix());
-    let expired = Grant {
-        holder: Holder::Shared(SITE.into()),
+    let expired = Link {
+        site: SITE.into(),
         expires: now - 1,
     }
     .sign(SHARE_KEY.as_bytes());
@@ -589,6 +709,8 @@ fn the_dashboard_in_chromium_shows_the_apis_figures() {
             &dashboard.collector.base,
             "--token",
             TOKEN,
+            "--token-name",
+            "marketing",
             "--site",
             SITE,
         ])
@@ -621,7 +743,7 @@ fn the_dashboard_in_chromium_shows_the_apis_figures() {
         })
         .count();
     assert!(
-        shots >= 12,
+        shots >= 14,
         "a screenshot of each page at both widths, found {shots} in {}",
         out.display()
     );

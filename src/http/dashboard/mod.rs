@@ -5,13 +5,16 @@
 //! mounted under `/dashboard/api/stats/<kind>`: the page shows the same
 //! numbers as the API, under the same rules.
 //!
-//! Owns: the session cookie (`HttpOnly; Secure; SameSite=Strict`, path
-//! `/dashboard`, eight hours at most), what `/dashboard/api/me` tells the
+//! Owns: the session cookie (`__Host-beaconhouse_session`: `HttpOnly;
+//! Secure; SameSite=Strict`, `Path=/` as the `__Host-` prefix requires,
+//! eight hours at most), sign-out (which ends the holder's sessions on
+//! every collector, `store::sign_outs`), what `/dashboard/api/me` tells the
 //! page (the reader, and the request limits the page applies, read from the
 //! parser's own constants so the script never restates one), and the
 //! security headers of every dashboard response.
-//! Must never: set a cookie outside `/dashboard` (visitors never get one),
-//! load anything from another host, or run SQL of its own.
+//! Must never: set a cookie from anywhere but sign-in and sign-out
+//! (visitors never get one), load anything from another host, or run SQL
+//! of its own.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::DefaultHeaders;
@@ -21,9 +24,10 @@ use serde::{Deserialize, Serialize};
 use super::access::{Reader, SESSION_COOKIE, session_cookie};
 use super::body;
 use super::stats::{self, Refusal, StatsState};
+use super::throttle::Scope;
 use crate::clock;
 use crate::config::Access;
-use crate::grant::{Grant, Holder, SESSION_SECONDS};
+use crate::grant::{Holder, SESSION_SECONDS};
 use crate::report::request::MAX_FILTERS;
 use crate::report::vocabulary::{Dimension, Filter, MAX_DAYS, MAX_LIMIT, ReportKind, Vocabulary};
 
@@ -167,10 +171,10 @@ async fn me(request: HttpRequest, state: web::Data<StatsState>) -> HttpResponse 
             session: None,
         },
         Some(text) => match state.readers.session(text, u64::from(clock::now_unix())) {
-            Ok((reader, expires)) => Me {
+            Ok((reader, opened)) => Me {
                 signed_in: true,
                 ended: None,
-                session: Some(session(&reader, expires, &state)),
+                session: Some(session(&reader, opened.expires, &state)),
             },
             Err(denied) => Me {
                 signed_in: false,
@@ -211,14 +215,14 @@ fn session(reader: &Reader, expires: u64, state: &StatsState) -> Session {
     }
 }
 
-/// A sign-in: a stats token, or a shared link's grant.
+/// A sign-in as sent: a stats token (with its name, which the page always
+/// sends, so failures are counted per name), or a shared link's grant.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-enum SignIn {
-    #[serde(rename = "token")]
-    Token(String),
-    #[serde(rename = "share")]
-    Share(String),
+struct SignIn {
+    name: Option<String>,
+    token: Option<String>,
+    share: Option<String>,
 }
 
 /// Opens a session: checks the token or link, then sets the cookie.
@@ -240,32 +244,43 @@ async fn sign_in(
             state.request_timeout,
         )
         .await?;
-        let sign_in: SignIn = serde_json::from_slice(&body).map_err(|_| {
-            Refusal::BadRequest("send {\"token\": \"...\"} or {\"share\": \"...\"} as JSON".into())
-        })?;
-        let now = u64::from(clock::now_unix());
+        let malformed = || {
+            Refusal::BadRequest(
+                "send {\"name\": \"...\", \"token\": \"...\"} or {\"share\": \"...\"} as JSON"
+                    .into(),
+            )
+        };
+        let sign_in: SignIn = serde_json::from_slice(&body).map_err(|_| malformed())?;
+        let opened_ms = clock::now_millis();
+        let now = opened_ms / 1000;
         let session_end = now + SESSION_SECONDS;
         let readers = &state.readers;
-        let cookie = state.throttle.check(&request, || {
-            Ok(match sign_in {
-                SignIn::Token(token) => {
-                    let token = readers.token(token.trim())?;
-                    Grant {
-                        holder: Holder::Token(token.name.clone()),
-                        expires: session_end,
-                    }
-                    .sign(&token.sha256)
-                }
-                SignIn::Share(link) => {
+        let name = sign_in.name.as_deref().map(str::trim);
+        let cookie = match (sign_in.token, sign_in.share) {
+            (Some(token), None) => {
+                state
+                    .throttle
+                    .check(&request, readers.throttle_scope(name), || {
+                        let token = readers.token(token.trim(), name)?;
+                        readers.open_session(
+                            Holder::Token(token.name.clone()),
+                            opened_ms,
+                            session_end,
+                        )
+                    })?
+            }
+            (None, Some(link)) if name.is_none() => {
+                state.throttle.check(&request, Scope::Other, || {
                     let link = readers.shared_link(&link, now)?;
-                    Grant {
-                        expires: link.expires.min(session_end),
-                        ..link
-                    }
-                    .sign(readers.share_key()?)
-                }
-            })
-        })?;
+                    readers.open_session(
+                        Holder::Shared(link.site),
+                        opened_ms,
+                        link.expires.min(session_end),
+                    )
+                })?
+            }
+            _ => return Err(malformed()),
+        };
         Ok(cookie)
     }
     .await;
@@ -285,7 +300,18 @@ async fn sign_in(
     }
 }
 
-async fn sign_out() -> HttpResponse {
+/// Ends the session here and on every collector: its holder's sessions
+/// opened until now end (a token's on every browser), and the cookie is
+/// cleared. Only the holder of a valid session can sign it out.
+async fn sign_out(request: HttpRequest, state: web::Data<StatsState>) -> HttpResponse {
+    if !same_origin(&request) {
+        return Refusal::Forbidden("sign out from the dashboard's own page".into()).response();
+    }
+    let now = u64::from(clock::now_unix());
+    if let Some(Ok((_, session))) = session_cookie(&request).map(|t| state.readers.session(t, now))
+    {
+        actix_web::rt::spawn(state.sign_outs.record(&session.holder, clock::now_millis()));
+    }
     private(
         HttpResponse::NoContent()
             .insert_header((header::SET_COOKIE, session_cookie_header("", 0)))
@@ -296,7 +322,7 @@ async fn sign_out() -> HttpResponse {
 /// The `Set-Cookie` of a session (empty and aged 0 to end one).
 fn session_cookie_header(value: &str, max_age: u64) -> String {
     format!(
-        "{SESSION_COOKIE}={value}; Path={PATH}; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
+        "{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
     )
 }
 
@@ -333,11 +359,11 @@ mod tests {
     use actix_web::test::TestRequest;
 
     #[test]
-    fn the_session_cookie_is_http_only_secure_strict_and_kept_to_the_dashboard() {
-        let header = session_cookie_header("t.6d.1.ab", SESSION_SECONDS);
+    fn the_session_cookie_is_host_only_http_only_secure_and_strict() {
+        let header = session_cookie_header("ts.6d.1.2.ab", SESSION_SECONDS);
         assert_eq!(
             header,
-            "beaconhouse_session=t.6d.1.ab; Path=/dashboard; Max-Age=28800; HttpOnly; Secure; SameSite=Strict"
+            "__Host-beaconhouse_session=ts.6d.1.2.ab; Path=/; Max-Age=28800; HttpOnly; Secure; SameSite=Strict"
         );
     }
 

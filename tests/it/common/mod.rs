@@ -529,6 +529,16 @@ impl Beaconhouse {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
     }
 
+    /// `email-url --campaign CAMPAIGN --recipient RECIPIENT --url BASE`:
+    /// the signed open pixel's URL; panics unless the command succeeds.
+    pub fn email_url(self, campaign: &str, recipient: &str, base: &str) -> String {
+        self.args(["email-url", "--campaign", campaign])
+            .args(["--recipient", recipient, "--url", base])
+            .run_ok()
+            .trim()
+            .to_string()
+    }
+
     /// Starts it, its standard output and error going to a new file `log`.
     pub fn spawn(self, log: &Path) -> Child {
         let log = std::fs::File::create(log).unwrap();

@@ -13,13 +13,21 @@ import { renderOverview } from './overview.js';
 import { renderChips } from './panels.js';
 import { app, beginView, campaignsAllowed, connect, followLink, go, readUrl, settle, siteById, urlFor } from './view.js';
 
-// A `#share=` link opens a session from its grant, then leaves the URL.
+// A `#share=` link opens a session from its grant, then leaves the URL. A
+// staff member signed in with a token is asked first: the link's session
+// would replace theirs in this browser.
 async function boot() {
   wire();
   const hash = location.hash;
   if (hash.indexOf('#share=') === 0) {
     let grant = hash.slice('#share='.length);
     try { grant = decodeURIComponent(grant); } catch (e) { /* keep it as it is */ }
+    const staff = await signedInStaff();
+    if (staff && !(await confirmShare(staff))) {
+      history.replaceState(null, '', location.pathname + location.search);
+      await enter(false);
+      return;
+    }
     let failure = null;
     try {
       await request('POST', '/dashboard/session', { share: grant });
@@ -35,6 +43,35 @@ async function boot() {
     return;
   }
   await enter(false);
+}
+
+// The token's name when a token's session is open here; null otherwise
+// (signed out, a shared view, or no answer: then nothing is replaced that
+// the link would not replace anyway).
+async function signedInStaff() {
+  try {
+    const me = await request('GET', API + 'me');
+    return me && me.signed_in && !me.shared ? me.name : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+// Asks whether a shared link may replace the session of `name`; resolves
+// true to open it. Escape, like "Stay signed in", keeps the session.
+function confirmShare(name) {
+  const dialog = $('share-dialog');
+  $('share-dialog-text').textContent = 'You are signed in as ' + name +
+    '. Opening this shared link replaces that session in this browser with the link\'s read-only view of one site.';
+  return new Promise((resolve) => {
+    let open = false;
+    const answer = (choice) => () => { open = choice; dialog.close(); };
+    $('share-open').onclick = answer(true);
+    $('share-stay').onclick = answer(false);
+    dialog.addEventListener('close', () => resolve(open), { once: true });
+    dialog.showModal();
+    $('share-stay').focus();
+  });
 }
 
 // Asks who we are and shows the dashboard or the sign-in screen.
@@ -80,7 +117,7 @@ function showSignIn(message) {
   $('signin-error').textContent = message || '';
   document.title = 'Sign in · Beaconhouse';
   setState('signed-out');
-  $('token').focus();
+  ($('token-name').value ? $('token') : $('token-name')).focus();
 }
 
 function sessionEnded() {
@@ -101,11 +138,20 @@ function showFatal(message) {
   setState('error');
 }
 
+// The token's name goes with it, so that someone guessing at another name
+// from the same address does not slow this sign-in.
 async function signIn(event) {
   event.preventDefault();
+  const nameInput = $('token-name');
+  const name = nameInput.value.trim();
   const input = $('token');
   const token = input.value.trim();
   const error = $('signin-error');
+  if (!name) {
+    error.textContent = 'Enter the token\'s name.';
+    nameInput.focus();
+    return;
+  }
   if (!token) {
     error.textContent = 'Enter a stats token.';
     input.focus();
@@ -116,7 +162,7 @@ async function signIn(event) {
   error.textContent = '';
   setState('loading');
   try {
-    await request('POST', '/dashboard/session', { token });
+    await request('POST', '/dashboard/session', { name, token });
   } catch (e) {
     button.disabled = false;
     setState('signed-out');
