@@ -18,7 +18,9 @@
 #
 #   bash benches/release.sh
 #
-# Knobs (environment): EVENTS (10000000), EPSILON (1.0), CAP (10).
+# Knobs (environment): EVENTS (10000000), EPSILON (1.0), CAP (10). The
+# threshold is the release step's: min_group_size (5), or the existence
+# threshold of ε (15 at ε = 1) when higher.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-10000000}
@@ -104,7 +106,7 @@ margin() {
 }
 
 echo
-echo "Release step: released against exact figures ($EVENTS events + small.example, ε = $EPSILON per figure, page views capped at $CAP per visitor, cell and day; threshold 5)."
+echo "Release step: released against exact figures ($EVENTS events + small.example, ε = $EPSILON per figure, page views capped at $CAP per visitor, cell and day; threshold max(5, the existence threshold of ε))."
 echo
 echo "| site | days | exact visitors (group size) | groups | median / p95 error, visitors | median / p95 error, page views | groups withheld entirely | 95% noise margin, visitors / page views |"
 echo "|---|---:|---|---:|---:|---:|---:|---:|"
