@@ -167,9 +167,10 @@ pub struct CampaignRow {
     pub unique_opens: Option<u64>,
 }
 
-/// The campaigns opened in a period, newest id first (ids such as
-/// `2026-11-newsletter` sort by date). Listed by name only, whatever their
-/// size: a name is the sender's, and says nothing of who opened.
+/// Every campaign, whatever the period, with its figures in the period,
+/// newest id first (ids such as `2026-11-newsletter` sort by date). Listed
+/// by name whatever their size and whenever they were opened: a name is the
+/// sender's, and says nothing of who opened, or when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Campaigns {
     pub period: PeriodLabel,

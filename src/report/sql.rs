@@ -623,14 +623,22 @@ pub fn email(window: &Window, key: &Key) -> Aggregation {
     Aggregation { parts }
 }
 
-/// Every campaign opened in `window`, with its unique and total opens,
-/// newest id first.
+/// Every campaign ever opened (within retention), with its unique and total
+/// opens in `window`, newest id first. Which campaigns are listed does not
+/// depend on the period: a campaign listed only for the periods it was
+/// opened in would date one recipient's open by sliding a window.
 pub fn campaigns(window: &Window) -> Statement {
-    let mut s = Statement::new(
-        "SELECT campaign AS group_key, uniqExact(recipient_id) AS unique, count() AS count FROM email_opens WHERE 1",
-    );
-    s.append(in_ranges("ts", &[(window.start, window.end)]))
-        .push(" GROUP BY group_key ORDER BY group_key DESC");
+    let in_window = || {
+        let mut s = Statement::default();
+        s.push_bound("(ts >= toDateTime(?)", Bind::Number(window.start.into()))
+            .push_bound(" AND ts < toDateTime(?))", Bind::Number(window.end.into()));
+        s
+    };
+    let mut s = Statement::new("SELECT campaign AS group_key, uniqExactIf(recipient_id, ");
+    s.append(in_window())
+        .push(") AS unique, countIf(")
+        .append(in_window())
+        .push(") AS count FROM email_opens GROUP BY group_key ORDER BY group_key DESC");
     s
 }
 

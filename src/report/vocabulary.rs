@@ -137,7 +137,7 @@ impl ReportKind {
                 "Opens of one email campaign: total, unique, proxied and direct, by day, by mail client, by country."
             }
             ReportKind::Campaigns => {
-                "The email campaigns opened in the period that the caller may read, with their opens and unique opens."
+                "Every email campaign the caller may read, whatever the period, with its opens and unique opens in the period (withheld where small)."
             }
         }
     }

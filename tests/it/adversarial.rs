@@ -257,6 +257,47 @@ fn filtered_summaries_and_one_recipient_campaigns_show_nothing() {
     );
 }
 
+/// Sliding a one-day window over the campaigns list, as one would to date a
+/// recipient's open of a one-recipient campaign: every day reads the same.
+#[test]
+fn the_campaigns_list_dates_no_open() {
+    let days: Vec<Value> = (5..=15)
+        .map(|day| {
+            let date = format!("2026-11-{day:02}");
+            beaconhouse().report_json(&["campaigns", "--from", &date, "--to", &date])["campaigns"]
+                .clone()
+        })
+        .collect();
+    let test_send =
+        serde_json::json!({"campaign": "test-send", "opens": null, "unique_opens": null});
+    for (day, list) in (5..=15).zip(&days) {
+        let rows = list.as_array().unwrap();
+        assert!(rows.contains(&test_send), "2026-11-{day}: {list}");
+        assert_eq!(
+            rows.iter()
+                .map(|r| r["campaign"].clone())
+                .collect::<Vec<_>>(),
+            days[0]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["campaign"].clone())
+                .collect::<Vec<_>>(),
+            "2026-11-{day} lists the same campaigns"
+        );
+    }
+    // The crowd's figures show only on its day; the one recipient's never.
+    assert_eq!(
+        days[5]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["campaign"] == "crowd")
+            .unwrap()["unique_opens"],
+        10
+    );
+}
+
 #[test]
 fn the_api_answers_as_the_cli_does() {
     let s = setup();
