@@ -5,7 +5,8 @@
 //! The steps run cheapest first and stop at the first refusal: size, client
 //! address (X-Forwarded-For only from trusted proxies), rate limit,
 //! site, page host (one of the site's, or no host but sent from the site's
-//! pages: `from_the_site`), bot; then the address is hashed and located
+//! pages: `from_the_site`), referrer spam (`enrich::spam`), bot; then the
+//! address is hashed and located
 //! and goes no further than this function's stack. An open's campaign passes
 //! `enrich::campaign`'s rules (a plain name, listed, signed if asked).
 //! Owns: the order of the privacy decisions.
@@ -24,6 +25,7 @@ use crate::enrich::campaign::CampaignRules;
 use crate::enrich::email::classify_open;
 use crate::enrich::geo::GeoLookup;
 use crate::enrich::scrub;
+use crate::enrich::spam::SpamHosts;
 use crate::enrich::ua::{Device, UaClassifier};
 use crate::enrich::url::{PageEvidence, UNKNOWN_PAGE, clean_page_url, page_of, referrer_host};
 use crate::enrich::{bounded, truncate_bytes};
@@ -82,6 +84,7 @@ pub struct Ingest {
     trusted_proxies: Vec<IpNet>,
     email_proxy_networks: Vec<IpNet>,
     campaigns: CampaignRules,
+    referrer_spam: SpamHosts,
     ua: UaClassifier,
     geo: GeoLookup,
     salts: Salts,
@@ -95,6 +98,7 @@ impl Ingest {
             trusted_proxies: config.http.trusted_proxies.clone(),
             email_proxy_networks: config.email.proxy_networks.clone(),
             campaigns: config.email.campaigns.clone(),
+            referrer_spam: config.filter.referrer_spam.clone(),
             ua: UaClassifier::default(),
             geo,
             salts,
@@ -121,6 +125,13 @@ impl Ingest {
         })
         .ok_or(DropReason::Invalid)?;
         from_the_site(&site.hostnames, &page.host, meta)?;
+        let referrer_host = hit
+            .referrer
+            .map(|r| referrer_host(r, &site.hostnames))
+            .unwrap_or_default();
+        if self.referrer_spam.lists(&referrer_host) {
+            return Err(DropReason::ReferrerSpam);
+        }
         let class = self.ua.classify(meta.user_agent).ok_or(DropReason::Bot)?;
         let name = match hit
             .name
@@ -149,10 +160,7 @@ impl Ingest {
             } else {
                 scrub::path(&page.path, &site.path_patterns)
             },
-            referrer_host: hit
-                .referrer
-                .map(|r| referrer_host(r, &site.hostnames))
-                .unwrap_or_default(),
+            referrer_host,
             utm_source: page.utm.source,
             utm_medium: page.utm.medium,
             utm_campaign: page.utm.campaign,

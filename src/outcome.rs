@@ -23,6 +23,9 @@ pub enum DropReason {
     /// valid signature `email.require_signature` asks for (or with a wrong
     /// one).
     Unverified,
+    /// The referrer is a referrer spam host, or a subdomain of one
+    /// (`enrich::spam`, `[filter]`).
+    ReferrerSpam,
     /// The client sent more hits than `http.rate_limit_*` allow.
     RateLimited,
     /// The spool reached `spool.max_bytes`.
@@ -36,11 +39,12 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 9] = [
+    pub const ALL: [DropReason; 10] = [
         DropReason::Bot,
         DropReason::UnknownSite,
         DropReason::Invalid,
         DropReason::Unverified,
+        DropReason::ReferrerSpam,
         DropReason::RateLimited,
         DropReason::SpoolFull,
         DropReason::SpoolError,
@@ -55,6 +59,7 @@ impl DropReason {
             DropReason::UnknownSite => "unknown_site",
             DropReason::Invalid => "invalid",
             DropReason::Unverified => "unverified",
+            DropReason::ReferrerSpam => "referrer_spam",
             DropReason::RateLimited => "rate_limited",
             DropReason::SpoolFull => "spool_full",
             DropReason::SpoolError => "spool_error",

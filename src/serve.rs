@@ -169,7 +169,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         max_headers: config.http.max_headers,
         max_header_bytes: config.http.max_header_bytes,
     });
-    tracing::info!(listen = %config.listen, admin_listen = %config.admin_listen, sites = config.sites.len(), spool = %config.spool.dir.display(), "collector listening");
+    tracing::info!(listen = %config.listen, admin_listen = %config.admin_listen, sites = config.sites.len(), spool = %config.spool.dir.display(), referrer_spam_hosts = config.filter.referrer_spam.len(), "collector listening");
     tracing::info!("{}", dashboard_hint(&config));
     let served = http::serve(listeners, state, stats, &config.http).await;
 

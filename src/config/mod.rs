@@ -7,7 +7,7 @@
 //!
 //! Layout: one file per section of the file, each holding its raw form as
 //! written, its defaults, its `validate` and the validated type it returns
-//! (`clickhouse`, `geoip`, `http`, `email`, `pipeline`, `spool`, `reporting`,
+//! (`clickhouse`, `geoip`, `http`, `email`, `filter`, `pipeline`, `spool`, `reporting`,
 //! `retention`, `sites`); `validate` holds [`ConfigError`] and the checks
 //! several sections share. This file reads the file and the environment,
 //! holds the top-level keys and assembles [`Config`]. It imports the
@@ -33,6 +33,7 @@
 
 mod clickhouse;
 mod email;
+mod filter;
 mod geoip;
 mod http;
 mod pipeline;
@@ -58,6 +59,7 @@ use crate::spool::SpoolSettings;
 
 pub use clickhouse::ClickHouseConfig;
 pub use email::EmailConfig;
+pub use filter::FilterConfig;
 pub use geoip::GeoipConfig;
 pub use http::HttpConfig;
 pub use pipeline::PipelineConfig;
@@ -70,6 +72,7 @@ pub use validate::ConfigError;
 
 use clickhouse::RawClickHouse;
 use email::RawEmail;
+use filter::RawFilter;
 use geoip::RawGeoip;
 use http::RawHttp;
 use pipeline::RawPipeline;
@@ -104,6 +107,7 @@ const SECTIONS: &[&str] = &[
     "geoip",
     "http",
     "email",
+    "filter",
     "pipeline",
     "spool",
     "reporting",
@@ -122,6 +126,7 @@ struct RawConfig {
     geoip: RawGeoip,
     http: RawHttp,
     email: RawEmail,
+    filter: RawFilter,
     pipeline: RawPipeline,
     spool: RawSpool,
     reporting: RawReporting,
@@ -139,6 +144,7 @@ impl Default for RawConfig {
             geoip: RawGeoip::default(),
             http: RawHttp::default(),
             email: RawEmail::default(),
+            filter: RawFilter::default(),
             pipeline: RawPipeline::default(),
             spool: RawSpool::default(),
             reporting: RawReporting::default(),
@@ -170,6 +176,7 @@ pub struct Config {
     pub geoip: GeoipConfig,
     pub http: HttpConfig,
     pub email: EmailConfig,
+    pub filter: FilterConfig,
     pub pipeline: PipelineConfig,
     pub spool: SpoolSettings,
     pub reporting: ReportingConfig,
@@ -453,6 +460,7 @@ impl RawConfig {
             geoip: self.geoip.validate(),
             http: self.http.validate()?,
             email: self.email.validate()?,
+            filter: self.filter.validate()?,
             pipeline: self.pipeline.validate()?,
             spool: self.spool.validate()?,
             reporting,

@@ -11,6 +11,7 @@ pub mod campaign;
 pub mod email;
 pub mod geo;
 pub mod scrub;
+pub mod spam;
 pub mod ua;
 pub mod url;
 

@@ -819,3 +819,39 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// Referrer spam, from the shipped list and the operator's additions, and
+/// their subdomains, is answered like any hit and counted under its own
+/// reason; a removed host, and ordinary referrers, are counted as visits.
+#[test]
+fn referrer_spam_is_answered_and_not_counted() {
+    let clickhouse = common::clickhouse();
+    let db = clickhouse.fresh_database("spam");
+    common::migrate(clickhouse, &db);
+    let filter =
+        "[filter]\nreferrer_spam_add = [\"spam.example\"]\nreferrer_spam_remove = [\"0-0.fr\"]\n";
+    let collector = Collector::start(clickhouse, &db, filter);
+    let page = |referrer: &str| {
+        let query = format!(
+            "site=optimumabq.com&url={}&ref={}",
+            common::enc("https://optimumabq.com/pricing"),
+            common::enc(referrer)
+        );
+        pixel(&collector, &query, &[("User-Agent", CHROME)]);
+    };
+    // Listed (shipped, a subdomain of a shipped one, the operator's).
+    page("https://007agent-i.fr/");
+    page("http://www.zvuker.net/some/page");
+    page("https://promo.spam.example/");
+    // Not spam: removed by the operator, an ordinary one, a look-alike.
+    page("https://0-0.fr/");
+    page("https://www.google.com/search");
+    page("https://notzvuker.net/");
+    let counters = collector.settled();
+    assert_eq!(counters.dropped_for("referrer_spam"), 3);
+    let stored = clickhouse.query(
+        &db,
+        "SELECT arrayStringConcat(groupArray(referrer_host), ' ') FROM (SELECT referrer_host FROM events ORDER BY referrer_host) FORMAT TSV",
+    );
+    assert_eq!(stored.trim(), "0-0.fr google.com notzvuker.net");
+}
