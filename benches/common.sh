@@ -61,19 +61,20 @@ summarise() {
     END { printf "%.0f %.2f %.2f %d\n", rps, p50, p99, n }' "$1"
 }
 
-# load_synthetic DATABASE EVENTS OPENS: EVENTS synthetic page views and custom
-# events over 30 days of October 2026 (300 paths with a long tail, 5,000
-# long-tailed referrers, campaigns, twelve countries, three hits per visitor)
-# and OPENS email opens of one campaign, for the report benchmarks.
+# load_synthetic DATABASE EVENTS OPENS [START SECONDS]: EVENTS synthetic page
+# views and custom events over 30 days of October 2026, or over the SECONDS
+# from the Unix time START (300 paths with a long tail, 5,000 long-tailed
+# referrers, campaigns, twelve countries, three hits per visitor) and OPENS
+# email opens of one campaign, for the report benchmarks.
 load_synthetic() {
-  local db=$1 events=$2 opens=$3
+  local db=$1 events=$2 opens=$3 start=${4:-1790812800} span=${5:-2592000}
   # Visitors view 1-6 pages each, minutes apart, sometimes with a gap of over
-  # 30 minutes (a second visit); 2026-10-01 to 2026-10-30 UTC.
+  # 30 minutes (a second visit); by default 2026-10-01 to 2026-10-30 UTC.
   ch_query "$db" "
   INSERT INTO events
   SELECT
     if(h % 10 = 0, 'other.example', 'optimumabq.com') AS site,
-    toDateTime(1790812800 + intDiv(visitor * 2592000, intDiv($events, 3)) + (number % 3) * (h % 2400)) AS ts,
+    toDateTime($start + intDiv(visitor * $span, intDiv($events, 3)) + (number % 3) * (h % 2400)) AS ts,
     if(cityHash64(number, 17) % 20 = 0, ['signup', 'download', 'contact'][1 + h % 3], 'pageview') AS name,
     intHash64(visitor + 1) AS visitor_id,
     if(p < 0.15, '/', concat('/blog/post-', toString(toUInt32(300 * pow(p, 3))))) AS path,
@@ -99,7 +100,7 @@ load_synthetic() {
   )"
   ch_query "$db" "
   INSERT INTO email_opens
-  SELECT 'nov-newsletter', toDateTime(1790812800 + intDiv(number * 2592000, $opens)),
+  SELECT 'nov-newsletter', toDateTime($start + intDiv(number * $span, $opens)),
          intHash64(number % 120000), toUInt8(number % 3 = 0), ['US', 'US', 'MX', ''][1 + number % 4],
          ['Gmail', 'Apple Mail', 'Outlook', 'Thunderbird', ''][1 + number % 5], number
   FROM numbers($opens)"

@@ -108,7 +108,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             reports_runtime.handle(),
             limits.max_concurrent,
             limits.query_timeout,
+            limits.queue_timeout,
         ),
+        requests: Default::default(),
         readers: Readers::new(
             &config.reporting,
             session_key(&config),

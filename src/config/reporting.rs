@@ -45,6 +45,7 @@ pub(super) struct RawReporting {
     query_timeout_ms: u64,
     max_memory_bytes: u64,
     max_concurrent: usize,
+    queue_timeout_ms: u64,
 }
 
 impl Default for RawReporting {
@@ -63,6 +64,9 @@ impl Default for RawReporting {
             max_memory_bytes: 1 << 30,
             // The dashboard asks for 7 reports at once per page load.
             max_concurrent: 8,
+            // Three people opening the dashboard at once ask for some 30
+            // reports; at well under a second each, they all start in time.
+            queue_timeout_ms: 5_000,
         }
     }
 }
@@ -129,8 +133,12 @@ pub struct ReportLimits {
     pub query_timeout: Duration,
     /// Most memory one of its queries may use (`max_memory_usage`).
     pub max_memory_bytes: u64,
-    /// Most reports running at once in `serve`; past that, a 503.
+    /// Most reports running at once in `serve`; past that, a report waits
+    /// its turn (`report::bounded`).
     pub max_concurrent: usize,
+    /// Longest a report waits for a slot; past that, a 503. Zero: reports
+    /// never wait.
+    pub queue_timeout: Duration,
 }
 
 /// The key shared links are signed with. Its `Debug` output never shows it.
@@ -346,6 +354,11 @@ impl RawReporting {
                 (16 << 20)..=(1 << 40),
             )?,
             max_concurrent: in_range("reporting.max_concurrent", self.max_concurrent, 1..=256)?,
+            queue_timeout: millis(
+                "reporting.queue_timeout_ms",
+                self.queue_timeout_ms,
+                0..=60_000,
+            )?,
         };
         Ok(ReportingConfig {
             min_group_size,
@@ -418,6 +431,7 @@ mod tests {
                 query_timeout: Duration::from_secs(10),
                 max_memory_bytes: 1 << 30,
                 max_concurrent: 8,
+                queue_timeout: Duration::from_secs(5),
             }
         );
         let set = load(
@@ -462,6 +476,7 @@ mod tests {
             ("QUERY_TIMEOUT_MS", "600001", "reporting.query_timeout_ms"),
             ("MAX_MEMORY_BYTES", "1000000", "reporting.max_memory_bytes"),
             ("MAX_CONCURRENT", "0", "reporting.max_concurrent"),
+            ("QUEUE_TIMEOUT_MS", "60001", "reporting.queue_timeout_ms"),
         ] {
             let variable = format!("BEACONHOUSE_REPORTING_{variable}");
             assert_eq!(

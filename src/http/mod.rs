@@ -87,6 +87,9 @@ pub async fn serve(
     })
     .client_request_timeout(config.request_timeout)
     .client_disconnect_timeout(config.request_timeout)
+    // A client that closes its side has gone (browsers never half-close):
+    // its handler is dropped, and with it its report (`report::bounded`).
+    .h1_allow_half_closed(false)
     .keep_alive(config.keep_alive)
     .max_connections(config.max_connections)
     .shutdown_timeout(5);

@@ -109,7 +109,7 @@ fn operation(kind: ReportKind, answer: &Schema, error: &Schema) -> Value {
         "401": refusal("No valid `Authorization: Bearer` token."),
         "403": refusal("The token may not read this site or campaign."),
         "429": refusal("Too many failed sign-ins from this address: no token from it is checked until `Retry-After` seconds have passed."),
-        "503": refusal("ClickHouse could not answer, or every report slot (`reporting.limits.max_concurrent`) is taken: then `Retry-After` says when to try again.")
+        "503": refusal("ClickHouse could not answer, or no report slot (`reporting.max_concurrent`) freed within `reporting.queue_timeout_ms`: then `Retry-After` says when to try again.")
     });
     if parameters::SITE.is_taken_by(kind) {
         responses["404"] = refusal("The site is not configured.");

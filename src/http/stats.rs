@@ -7,9 +7,12 @@
 //! site's time zone as the default `tz`), asking `access` whether the reader
 //! may read the answer, and the answer's format (JSON, CSV, or the CLI's
 //! table).
-//! Must never: answer without a reader `access` let in, log a token, or run
-//! a report on the HTTP worker: a report is computed and rendered on the
-//! reports' runtime (`report::bounded`), the worker only awaits it.
+//! Must never: answer without a reader `access` let in, log a token, run
+//! a report on the HTTP worker (a report is computed and rendered on the
+//! reports' runtime, `report::bounded`; the worker only awaits it), or
+//! share one reader's answer with a reader it was not made for: identical
+//! requests in flight run once (`report::coalesce`) only where all the
+//! answer depends on is the same.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -17,12 +20,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::access::{Denied, Readers};
+use super::access::{Denied, Reader, Readers, session_cookie};
 use super::body::BodyError;
 use super::params::{MAX_PAIRS, Query};
 use super::throttle::{AuthThrottle, Scope};
 use crate::clock;
 use crate::report::bounded::Bounded;
+use crate::report::coalesce::InFlight;
 use crate::report::output;
 use crate::report::request::{self, MAX_FILTERS, ReportRequest};
 use crate::report::vocabulary::{Format, ReportKind, RequestError, Vocabulary};
@@ -34,6 +38,8 @@ pub struct StatsState {
     pub reporter: Reporter,
     /// Where reports run, and how many at once.
     pub bounded: Bounded,
+    /// Identical requests in flight, answered once.
+    pub requests: InFlight,
     pub readers: Readers,
     /// Slows clients that fail to authenticate.
     pub throttle: AuthThrottle,
@@ -182,7 +188,10 @@ impl From<ReportError> for Refusal {
                 tracing::warn!(error = %e, "a report was stopped at its limit");
                 Refusal::Unavailable(e.to_string())
             }
-            e @ ReportError::Busy(_) => Refusal::Busy(e.to_string()),
+            e @ (ReportError::Busy(_) | ReportError::QueueFull(_)) => {
+                tracing::warn!(error = %e, "a report was refused: no slot in time");
+                Refusal::Busy(e.to_string())
+            }
             e @ ReportError::Stopped => Refusal::Unavailable(e.to_string()),
             ReportError::ClickHouse(message) => {
                 tracing::error!(%message, "a report failed");
@@ -192,6 +201,24 @@ impl From<ReportError> for Refusal {
                 )
             }
         }
+    }
+}
+
+/// Who a report is run for, as reports take turns (`report::bounded`):
+/// each dashboard session on its own, else the token or shared link. Never
+/// the credential itself, which a log or a panic could show.
+fn caller(request: &HttpRequest, reader: &Reader<'_>) -> String {
+    use sha2::{Digest, Sha256};
+    match session_cookie(request) {
+        Some(session) => {
+            let digest = Sha256::digest(session.as_bytes());
+            format!(
+                "{} session {}",
+                reader.describe(),
+                hex::encode(&digest[..8])
+            )
+        }
+        None => reader.describe(),
     }
 }
 
@@ -261,16 +288,25 @@ async fn report(
         let report_request = ReportRequest::from_pairs(kind, pairs, default_format)?;
         readers.may_read(&reader, report_request.subject())?;
         let format = report_request.format;
-        let reporter = state.reporter.clone();
         let campaigns = reader.readable_campaigns();
+        // Access was checked above; the answer depends on the request and,
+        // for the campaigns list, on which campaigns the reader may see.
+        let key = format!("{report_request:?}\u{0}{campaigns:?}");
+        let caller = caller(&request, &reader);
+        let work = state.clone();
         let rendered = state
-            .bounded
-            .run(async move {
-                let mut report = reporter.run(&report_request).await?;
-                if let AnyReport::Campaigns(list) = &mut report {
-                    list.retain_readable(|campaign| campaigns.allows(campaign));
-                }
-                Ok(output::render(&report, format))
+            .requests
+            .run(key, async move {
+                let reporter = work.reporter.clone();
+                work.bounded
+                    .run(&caller, async move {
+                        let mut report = reporter.run(&report_request).await?;
+                        if let AnyReport::Campaigns(list) = &mut report {
+                            list.retain_readable(|campaign| campaigns.allows(campaign));
+                        }
+                        Ok(output::render(&report, format))
+                    })
+                    .await
             })
             .await?;
         Ok::<_, Refusal>(answer(rendered, format))
@@ -297,7 +333,7 @@ mod tests {
         let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(
             error["error"],
-            "8 reports are running already, as many as `reporting.max_concurrent` allows; try again in a moment"
+            "8 reports are running, as many as `reporting.max_concurrent` allows, and none ended within `reporting.queue_timeout_ms`; try again in a moment"
         );
     }
 }

@@ -411,6 +411,8 @@ impl Reporter {
     {
         let key = format!("{:?}", (&statement.text, &statement.binds));
         let endpoints = self.endpoints.clone();
+        // Dropped by every report that awaited it, it is killed.
+        let statement = statement.cancellable();
         self.in_flight
             .run(
                 key,
@@ -425,6 +427,8 @@ impl Reporter {
     {
         let key = format!("{:?}", (&statement.text, &statement.binds));
         let endpoints = self.endpoints.clone();
+        // Dropped by every report that awaited it, it is killed.
+        let statement = statement.cancellable();
         self.in_flight
             .run(
                 key,

@@ -25,9 +25,13 @@ pub enum ReportError {
     )]
     TooLarge,
     #[error(
-        "{0} reports are running already, as many as `reporting.max_concurrent` allows; try again in a moment"
+        "{0} reports are running, as many as `reporting.max_concurrent` allows, and none ended within `reporting.queue_timeout_ms`; try again in a moment"
     )]
     Busy(usize),
+    #[error(
+        "{0} reports are waiting for a slot already, as many as the queue holds (8 per `reporting.max_concurrent`); try again in a moment"
+    )]
+    QueueFull(usize),
     #[error(
         "the report stopped without an answer; try again, and tell the operator (the collector's log says why) if it persists"
     )]

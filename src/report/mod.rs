@@ -11,8 +11,8 @@
 //! - [`request`] (parsing a request from name/value pairs), [`sql`] (every
 //!   report statement, and which table answers), [`output`] (answers as
 //!   text).
-//! - [`suppress`] (the threshold rule) and `coalesce` (identical statements
-//!   in flight run once).
+//! - [`suppress`] (the threshold rule) and [`coalesce`] (identical
+//!   statements, and requests, in flight run once).
 //! - [`engine`] ([`Reporter`], which answers any request) and [`bounded`]
 //!   (the path `serve`'s reports take).
 //!
@@ -24,7 +24,7 @@
 
 pub mod answer;
 pub mod bounded;
-mod coalesce;
+pub mod coalesce;
 pub mod engine;
 pub mod error;
 pub mod output;

@@ -13,6 +13,7 @@
 
 mod common;
 
+mod admission;
 mod adversarial;
 mod cli;
 mod clickhouse_tls;

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# A busy day: HISTORY synthetic events over the 29 days before today (rolled
+# up, as `serve` leaves them) and TODAY events since today's UTC midnight
+# (read from `events`, as every report over a period that includes today
+# does) go into a real ClickHouse; then the dashboard's overview (summary,
+# time series and the five panels' breakdowns, asked at once as the page
+# asks them) is timed through the stats API for the last 30 days and for
+# today, once by one person and once by three at the same moment.
+#
+#   bash benches/today.sh
+#   BEFORE=path/to/an/older/beaconhouse bash benches/today.sh
+#
+# With BEFORE, a second collector runs that binary on the same database and
+# the runs alternate between the two (before, after, before, ...), so both
+# see the same machine at the same moments. Prints a Markdown table: median
+# and worst wall time of an overview, and how many of its reports were
+# refused (503) because every slot was taken or because one ran past
+# `reporting.query_timeout_ms`.
+#
+# Knobs (environment): HISTORY (1000000), TODAY (3000000), RUNS (7).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HISTORY=${HISTORY:-1000000}
+TODAY=${TODAY:-3000000}
+RUNS=${RUNS:-7}
+TOKEN=bench-token-0123456789abcdef0123456789abcdef
+
+. benches/common.sh
+install_missing clickhouse-server:clickhouse-server
+
+echo "==> building (release)" >&2
+cargo build --release --locked --bin beaconhouse >&2
+
+echo "==> starting ClickHouse" >&2
+start_clickhouse
+cat >"$work/beaconhouse.toml" <<TOML
+[[sites]]
+id = "optimumabq.com"
+hostnames = ["optimumabq.com"]
+
+[[reporting.tokens]]
+name = "bench"
+token = "$TOKEN"
+sites = ["*"]
+campaigns = ["*"]
+TOML
+export BEACONHOUSE_CONFIG="$work/beaconhouse.toml"
+export BEACONHOUSE_CLICKHOUSE_DATABASE=todaybench
+export RUST_LOG=warn
+migrate_when_up
+
+now=$(date -u +%s)
+midnight=$((now - now % 86400))
+# Hits of a synthetic visitor spread over 80 minutes after its start: none
+# lands after now.
+span=$((now - midnight - 4800))
+[ "$span" -gt 600 ] || span=600
+echo "==> loading $HISTORY events over 29 days and $TODAY today" >&2
+load_synthetic todaybench "$HISTORY" 1000 $((midnight - 29 * 86400)) $((29 * 86400 - 4800))
+load_synthetic todaybench "$TODAY" 1000 "$midnight" "$span"
+echo "==> rolling up the days before today" >&2
+rolled=$(target/release/beaconhouse rollup)
+# Timed runs should not race ClickHouse's merges of the fresh inserts.
+ch_query todaybench "OPTIMIZE TABLE events FINAL" >/dev/null
+
+# serve NAME BINARY: starts a collector on the database and sets `base`.
+serve() {
+  local port
+  port=$(free_port)
+  BEACONHOUSE_LISTEN="127.0.0.1:$port" BEACONHOUSE_ADMIN_LISTEN="127.0.0.1:$(free_port)" \
+    BEACONHOUSE_SPOOL_DIR="$work/spool-$1" "$2" serve >/dev/null 2>"$work/$1.log" &
+  pids+=($!)
+  base="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do
+    python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$base/healthz" 2>/dev/null && break
+    sleep 0.1
+  done
+}
+collectors=()
+if [ -n "${BEFORE:-}" ]; then
+  serve before "$BEFORE"
+  collectors+=("before=$base")
+fi
+serve after target/release/beaconhouse
+collectors+=("after=$base")
+
+today_rows=$(ch_query todaybench "SELECT count() FROM events WHERE toDate(ts) = today()")
+python3 - "$TOKEN" "$RUNS" "$(date -u -d "@$midnight" +%F)" "$(date -u -d "@$((midnight - 29 * 86400))" +%F)" "${collectors[@]}" >"$work/timings.md" <<'PY'
+import statistics, sys, time, urllib.error, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+token, runs, today, first = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+collectors = [c.split("=", 1) for c in sys.argv[5:]]
+PANELS = ["path", "referrer_host", "country", "browser", "name"]
+
+def overview(base, start, interval):
+    """The dashboard's reports of one overview, as the page asks them."""
+    period = f"site=optimumabq.com&from={start}&to={today}&tz=UTC"
+    paths = [f"summary?{period}", f"timeseries?{period}&interval={interval}"]
+    paths += [f"breakdown?{period}&by={by}&limit=10" for by in PANELS]
+    return [f"{base}/api/v1/stats/{p}" for p in paths]
+
+def get(url):
+    """(refused as busy, stopped at the time limit): a 503 says which."""
+    request = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
+    try:
+        urllib.request.urlopen(request, timeout=600).read()
+        return (0, 0)
+    except urllib.error.HTTPError as e:
+        if e.code != 503:
+            raise
+        busy = "max_concurrent" in e.read().decode()
+        return (int(busy), int(not busy))
+
+def timed(urls):
+    with ThreadPoolExecutor(len(urls)) as pool:
+        start = time.perf_counter()
+        answers = list(pool.map(get, urls))
+        return (time.perf_counter() - start) * 1000, [sum(a[i] for a in answers) for i in (0, 1)]
+
+cases = [
+    ("30-day overview, one person", first, "day", 1),
+    ("today overview, one person", today, "hour", 1),
+    ("30-day overview, three people at once", first, "day", 3),
+    ("today overview, three people at once", today, "hour", 3),
+]
+print("| overview (7 reports at once per person) | collector | median ms | worst ms | refused: busy | refused: too slow |")
+print("|---|---|---:|---:|---:|---:|")
+for name, start, interval, people in cases:
+    results = {label: [] for label, _ in collectors}
+    for label, base in collectors:
+        timed(overview(base, start, interval) * people)  # warm-up
+    for _ in range(runs):
+        for label, base in collectors:
+            results[label].append(timed(overview(base, start, interval) * people))
+    for label, _ in collectors:
+        times = [t for t, _ in results[label]]
+        busy, slow = (sum(r[i] for _, r in results[label]) for i in (0, 1))
+        asked = 7 * people * runs
+        print(f"| {name} | {label} | {statistics.median(times):.0f} | {max(times):.0f} | {busy} of {asked} | {slow} of {asked} |")
+PY
+
+cat <<TABLE
+
+Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); ClickHouse $(ch_query todaybench "SELECT version()") on the same machine.
+Data: $HISTORY events over the 29 days before today (${rolled}) and $today_rows today (UTC), 90% on optimumabq.com; $RUNS timed runs per case after one warm-up, collectors alternating.
+
+$(cat "$work/timings.md")
+TABLE
