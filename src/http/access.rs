@@ -14,7 +14,6 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use subtle::ConstantTimeEq;
 
-use super::throttle::Scope;
 use crate::config::{Access, ApiToken, ReportingConfig, SessionKey, ShareKey, Site};
 use crate::grant::{self, GrantError, Holder, Link, Session, SignOuts, Signed};
 use crate::report::request::Subject;
@@ -42,6 +41,16 @@ pub enum Reader<'r> {
     Token(&'r ApiToken),
     /// A session opened from a shared link: this site's reports only.
     Shared(String),
+}
+
+/// Whose failed attempts a client's attempt counts among, for
+/// `http::throttle`: a sign-in names the token it tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// A dashboard sign-in naming this configured token.
+    Token(&'a str),
+    /// Everything else: bearer tokens, shared links, unknown names.
+    Other,
 }
 
 /// Why a request is not let in, or not let at what it asked for.

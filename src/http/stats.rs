@@ -20,10 +20,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::access::{Denied, Reader, Readers, session_cookie};
+use super::access::{Denied, Reader, Readers, Scope, session_cookie};
 use super::body::BodyError;
 use super::params::{MAX_PAIRS, Query};
-use super::throttle::{AuthThrottle, Scope};
+use super::throttle::AuthThrottle;
 use crate::clock;
 use crate::report::bounded::Bounded;
 use crate::report::coalesce::InFlight;

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use actix_web::HttpRequest;
 use ipnet::IpNet;
 
-use super::access::Denied;
+use super::access::{Denied, Scope};
 use crate::metrics::{AuthFailure, Metrics};
 use crate::privacy::client_ip;
 use crate::rate_limit::RateLimiter;
@@ -35,15 +35,6 @@ use crate::rate_limit::RateLimiter;
 pub const BURST: u32 = 10;
 /// Then one more failure every this long: two a minute.
 pub const REFILL: Duration = Duration::from_secs(30);
-
-/// Whose failures an attempt counts among, per client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope<'a> {
-    /// A dashboard sign-in naming this configured token.
-    Token(&'a str),
-    /// Everything else: bearer tokens, shared links, unknown names.
-    Other,
-}
 
 /// Failed authentications per client and scope.
 pub struct AuthThrottle {

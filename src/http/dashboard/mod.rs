@@ -21,10 +21,9 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use super::access::{Reader, SESSION_COOKIE, session_cookie};
+use super::access::{Reader, SESSION_COOKIE, Scope, session_cookie};
 use super::body;
 use super::stats::{self, Refusal, StatsState};
-use super::throttle::Scope;
 use crate::clock;
 use crate::config::Access;
 use crate::grant::{Holder, SESSION_SECONDS};
