@@ -6,17 +6,30 @@ use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{ConnectionType, Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::AppState;
 use super::body::{self, BodyError};
 use super::params::{EventBody, Query};
 use crate::clock;
-use crate::ingest::{OpenHit, PageHit, RequestMeta};
-use crate::metrics::Endpoint;
+use crate::ingest::{Ingest, OpenHit, PageHit, RequestMeta};
+use crate::metrics::{Endpoint, Metrics};
 use crate::outcome::DropReason;
 use crate::privacy::consent;
 use crate::row::Record;
-use crate::spool::{SpoolError, SyncMode};
+use crate::spool::{Spool, SpoolError, SyncMode};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+
+/// What the collection handlers share (`serve` builds it).
+pub struct AppState {
+    pub ingest: Ingest,
+    pub spool: Arc<Spool>,
+    pub metrics: Arc<Metrics>,
+    /// Largest accepted beacon body.
+    pub max_body_bytes: usize,
+    /// How long a beacon's body may take to arrive (`http.request_timeout_ms`).
+    pub request_timeout: std::time::Duration,
+    pub max_headers: usize,
+    pub max_header_bytes: usize,
+}
 
 /// A transparent 1x1 GIF, the smallest there is.
 const PIXEL_GIF: &[u8] = &[

@@ -20,28 +20,13 @@ pub mod params;
 pub mod stats;
 pub mod throttle;
 
+pub use collect::AppState;
+
 use std::net::TcpListener;
-use std::sync::Arc;
 
 use actix_web::{App, HttpServer, web};
 
 use crate::config::HttpConfig;
-use crate::ingest::Ingest;
-use crate::metrics::Metrics;
-use crate::spool::Spool;
-
-/// What every handler shares.
-pub struct AppState {
-    pub ingest: Ingest,
-    pub spool: Arc<Spool>,
-    pub metrics: Arc<Metrics>,
-    /// Largest accepted beacon body.
-    pub max_body_bytes: usize,
-    /// How long a beacon's body may take to arrive (`http.request_timeout_ms`).
-    pub request_timeout: std::time::Duration,
-    pub max_headers: usize,
-    pub max_header_bytes: usize,
-}
 
 /// Registers every route on an actix app.
 pub fn routes(config: &mut web::ServiceConfig) {
