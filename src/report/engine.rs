@@ -7,6 +7,7 @@
 //! Must never: return a row of `events` or `email_opens`, or a group counted
 //! over fewer than `min_group_size` people.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use super::answer::{
@@ -409,31 +410,35 @@ impl Reporter {
     where
         T: clickhouse::RowOwned + clickhouse::RowRead + Clone + Send + Sync + 'static,
     {
-        let key = format!("{:?}", (&statement.text, &statement.binds));
-        let endpoints = self.endpoints.clone();
-        // Dropped by every report that awaited it, it is killed.
-        let statement = statement.cancellable();
-        self.in_flight
-            .run(
-                key,
-                async move { Ok(endpoints.fetch_all(&statement).await?) },
-            )
-            .await
+        self.coalesced(statement, |endpoints, statement| async move {
+            endpoints.fetch_all(&statement).await
+        })
+        .await
     }
 
     async fn fetch_one<T>(&self, statement: Statement) -> Result<T, ReportError>
     where
         T: clickhouse::RowOwned + clickhouse::RowRead + Clone + Send + Sync + 'static,
     {
+        self.coalesced(statement, |endpoints, statement| async move {
+            endpoints.fetch_one(&statement).await
+        })
+        .await
+    }
+
+    /// Runs `statement` once for every report that awaits the same one at
+    /// the same time (`coalesce`), reading its answer with `fetch`. Dropped
+    /// by every report that awaited it, the statement is killed.
+    async fn coalesced<O, F, Fut>(&self, statement: Statement, fetch: F) -> Result<O, ReportError>
+    where
+        O: Clone + Send + Sync + 'static,
+        F: FnOnce(Endpoints, Statement) -> Fut,
+        Fut: Future<Output = Result<O, clickhouse::error::Error>> + Send + 'static,
+    {
         let key = format!("{:?}", (&statement.text, &statement.binds));
-        let endpoints = self.endpoints.clone();
-        // Dropped by every report that awaited it, it is killed.
-        let statement = statement.cancellable();
+        let execution = fetch(self.endpoints.clone(), statement.cancellable());
         self.in_flight
-            .run(
-                key,
-                async move { Ok(endpoints.fetch_one(&statement).await?) },
-            )
+            .run(key, async move { Ok(execution.await?) })
             .await
     }
 }
