@@ -28,11 +28,19 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# Builds the release binary (and whatever cargo arguments follow, e.g.
+# `--example bare_gif`) that every benchmark runs.
+build_release() {
+  echo "==> building (release)" >&2
+  cargo build --release --locked --bin beaconhouse "$@" >&2
+}
+
 # Starts clickhouse-server in the work directory and exports
 # BEACONHOUSE_CLICKHOUSE_URL; it stops when this script exits. With
 # CLICKHOUSE_CPUS set (a taskset list such as 1 or 2-3), it runs on those
 # CPUs only.
 start_clickhouse() {
+  echo "==> starting ClickHouse" >&2
   local http pin=()
   http=$(free_port)
   [ -z "${CLICKHOUSE_CPUS:-}" ] || pin=(taskset -c "$CLICKHOUSE_CPUS")

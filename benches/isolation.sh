@@ -43,8 +43,7 @@ TOKEN=bench-token-0123456789abcdef0123456789abcdef
 . benches/common.sh
 install_missing wrk:wrk clickhouse-server:clickhouse-server
 
-echo "==> building (release)" >&2
-cargo build --release --locked --bin beaconhouse >&2
+build_release
 
 cpus=$(nproc)
 hits=() others=() layout="every core shared by ClickHouse, the collector, wrk and the report clients"
@@ -57,7 +56,6 @@ if [ "$PIN" = 1 ] && [ "$cpus" -ge 2 ]; then
   layout="the collector and wrk on CPU $hit_cpus, ClickHouse and the report clients on CPU $CLICKHOUSE_CPUS"
 fi
 
-echo "==> starting ClickHouse" >&2
 start_clickhouse
 cat >"$work/beaconhouse.toml" <<TOML
 [[sites]]

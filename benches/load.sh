@@ -63,10 +63,8 @@ run_wrk() { # name url script
   summarise "$work/$1.txt"
 }
 
-echo "==> building (release)" >&2
-cargo build --release --locked --bin beaconhouse --example bare_gif >&2
+build_release --example bare_gif
 
-echo "==> starting ClickHouse" >&2
 start_clickhouse
 clickhouse_pid=${pids[-1]}
 export BEACONHOUSE_CLICKHOUSE_DATABASE=bench

@@ -31,10 +31,8 @@ NOISE_KEY=bench-noise-key-0123456789abcdef0123456789abcdef
 . benches/common.sh
 install_missing clickhouse-server:clickhouse-server
 
-echo "==> building (release)" >&2
-cargo build --release --locked --bin beaconhouse >&2
+build_release
 
-echo "==> starting ClickHouse" >&2
 start_clickhouse
 cat >"$work/beaconhouse.toml" <<TOML
 [[sites]]

@@ -34,10 +34,8 @@ install_missing clickhouse-server:clickhouse-server chromium:chromium
 python3 -c "import playwright" 2>/dev/null \
   || python3 -m pip install --quiet --disable-pip-version-check "playwright==1.65.2"
 
-echo "==> building (release)" >&2
-cargo build --release --locked --bin beaconhouse >&2
+build_release
 
-echo "==> starting ClickHouse" >&2
 start_clickhouse
 cat >"$work/beaconhouse.toml" <<TOML
 [[sites]]
