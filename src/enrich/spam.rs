@@ -9,6 +9,7 @@
 //! Must never: do I/O (the list is compiled in), or match a host that only
 //! ends with a listed name (`notsemalt.com` is not `semalt.com`).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// The shipped list, as `deploy/refresh-referrer-spam.sh` writes it.
@@ -34,8 +35,17 @@ impl SpamHosts {
     /// Whether `host` (a referrer's host) or one of its parent domains is
     /// listed.
     pub fn lists(&self, host: &str) -> bool {
-        let host = normal(host);
-        let mut rest = host.as_str();
+        // On the hit path: a direct visit has no referrer host, and
+        // `enrich::url::referrer_host` hands over lower case already.
+        if host.is_empty() {
+            return false;
+        }
+        let host = if host.ends_with('.') || host.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(normal(host))
+        } else {
+            Cow::Borrowed(host)
+        };
+        let mut rest: &str = &host;
         loop {
             if self.hosts.contains(rest) {
                 return true;
