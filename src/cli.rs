@@ -217,7 +217,8 @@ pub fn report<'a>(
     }
     let reporter = Reporter::new(
         Endpoints::for_reports(&config.clickhouse, &config.reporting)?,
-        config.reporting.min_group_size,
+        config.reporting.release.clone(),
+        config.reporting.views_cap,
     );
     let answer = block_on(reporter.run(&request))??;
     Ok(output::render(&answer, request.format))

@@ -50,6 +50,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     7 => "0007_filtered_ledger.sql",
     8 => "0008_session_revocations.sql",
     9 => "0009_released.sql",
+    10 => "0010_capped_rollups.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -27,6 +27,9 @@
 //! Must never: let a caller choose the noise, or release a count below the
 //! threshold.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -64,18 +67,58 @@ pub struct Cell<'a> {
     pub value: &'a str,
     /// Which count of the cell: `visitors`, `pageviews`, ...
     pub metric: &'a str,
+    /// The part of the day counted, as seconds after UTC midnight
+    /// `[from, to)`; `None` for the whole day. A report in a time zone whose
+    /// midnight is not UTC's reads the edges of its period as such parts.
+    pub span: Option<(u32, u32)>,
+    /// The report's filters, in their canonical text; `""` for none.
+    pub filters: &'a str,
+}
+
+impl<'a> Cell<'a> {
+    /// A whole day's cell of `dimension` and `value`, without filters: the
+    /// cells of `released.daily`.
+    pub fn whole_day(
+        family: &'a str,
+        subject: &'a str,
+        day: u16,
+        dimension: &'a str,
+        value: &'a str,
+        metric: &'a str,
+    ) -> Cell<'a> {
+        Cell {
+            family,
+            subject,
+            day,
+            dimension,
+            value,
+            metric,
+            span: None,
+            filters: "",
+        }
+    }
 }
 
 /// The chance a group of one person is released at all: what separates
 /// "a group of one" from "nobody" in whether a figure exists.
 pub const DELTA: f64 = 1e-6;
 
+/// A quantile of summed noise: sensitivity, cells summed, the tail's bits.
+type QuantileKey = (u64, usize, u64);
+
 /// The parameters of the release step, validated by `config`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Mechanism {
     key: NoiseKey,
+    /// HMAC-SHA256 with `key` already absorbed: cloned per cell, so a cell
+    /// costs two compressions, not four (a report sums thousands of cells).
+    keyed: Hmac<Sha256>,
+    /// [`sum_quantile`]'s answers, by (sensitivity, cells, tail): a report
+    /// asks the same few again and again.
+    quantiles: Arc<Mutex<HashMap<QuantileKey, u64>>>,
     /// ε of each released count.
     epsilon: f64,
+    min_group_size: u64,
     /// A figure whose noisy count of people is below this is withheld:
     /// `min_group_size`, or the existence threshold of ε and [`DELTA`] when
     /// higher.
@@ -84,23 +127,48 @@ pub struct Mechanism {
 
 /// A released count: its noisy value, or withheld.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Released {
+pub enum Verdict {
     Shown(u64),
     Withheld,
 }
 
 impl Mechanism {
     pub fn new(key: NoiseKey, epsilon: f64, min_group_size: u64) -> Mechanism {
+        let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.0)
+            .expect("HMAC takes a key of any length");
         Mechanism {
             key,
+            keyed,
+            quantiles: Arc::default(),
             epsilon,
+            min_group_size,
             threshold: min_group_size.max(existence_threshold(epsilon, DELTA)),
         }
     }
 
-    /// The smallest released count of people that is shown.
+    /// The smallest released count of people that is shown, for a count of
+    /// one cell.
     pub fn threshold(&self) -> u64 {
         self.threshold
+    }
+
+    /// The smallest released count of people that is shown, for a count
+    /// summed over `cells` cells (each with its own noise): the sum of a
+    /// group of one reaches it with probability at most [`DELTA`] however
+    /// many cells hold it, so a figure over one person and a figure over
+    /// nobody look alike. `min_group_size` when that is higher.
+    pub fn threshold_of_sum(&self, cells: usize) -> u64 {
+        if cells <= 1 {
+            return self.threshold;
+        }
+        // One person reaches T when the summed noise is T - 1 or more.
+        self.min_group_size
+            .max(1 + self.sum_quantile(1, cells, DELTA))
+    }
+
+    /// ε of each released count.
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
     }
 
     /// `α = exp(-ε / sensitivity)`: the ratio of the probabilities of two
@@ -133,11 +201,11 @@ impl Mechanism {
     }
 
     /// Whether a released count of people may be shown.
-    pub fn shows(&self, released_people: u64) -> Released {
+    pub fn shows(&self, released_people: u64) -> Verdict {
         if released_people >= self.threshold {
-            Released::Shown(released_people)
+            Verdict::Shown(released_people)
         } else {
-            Released::Withheld
+            Verdict::Withheld
         }
     }
 
@@ -151,9 +219,36 @@ impl Mechanism {
         m.max(0.0) as u64
     }
 
+    /// [`Mechanism::margin95`] of a sum of `cells` counts, each with its own
+    /// noise: the smallest `m` with `P(|S| > m) ≤ 5%`.
+    pub fn margin95_of_sum(&self, sensitivity: u64, cells: usize) -> u64 {
+        if cells <= 1 {
+            return self.margin95(sensitivity);
+        }
+        // Symmetric: P(|S| > m) = 2 P(S ≥ m + 1).
+        self.sum_quantile(sensitivity, cells, 0.025) - 1
+    }
+
+    fn sum_quantile(&self, sensitivity: u64, cells: usize, tail: f64) -> u64 {
+        let key = (sensitivity, cells, tail.to_bits());
+        let cached = self
+            .quantiles
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .copied();
+        cached.unwrap_or_else(|| {
+            let quantile = sum_quantile(self.alpha(sensitivity), cells, tail);
+            self.quantiles
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key, quantile);
+            quantile
+        })
+    }
+
     fn cell_hash(&self, cell: &Cell<'_>) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key.0)
-            .expect("HMAC takes a key of any length");
+        let mut mac = self.keyed.clone();
         mac.update(b"beaconhouse/noise/v1");
         let day = cell.day.to_string();
         for field in [
@@ -167,7 +262,36 @@ impl Mechanism {
             mac.update(&(field.len() as u64).to_be_bytes());
             mac.update(field.as_bytes());
         }
+        // Appended only when present, so a whole day's unfiltered cell is
+        // the cell `released.daily` was released with.
+        if let Some((from, to)) = cell.span {
+            mac.update(b"span");
+            mac.update(&from.to_be_bytes());
+            mac.update(&to.to_be_bytes());
+        }
+        if !cell.filters.is_empty() {
+            mac.update(b"filters");
+            mac.update(&(cell.filters.len() as u64).to_be_bytes());
+            mac.update(cell.filters.as_bytes());
+        }
         mac.finalize().into_bytes().into()
+    }
+}
+
+impl std::fmt::Debug for Mechanism {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mechanism")
+            .field("key", &self.key)
+            .field("epsilon", &self.epsilon)
+            .field("threshold", &self.threshold)
+            .finish()
+    }
+}
+
+impl PartialEq for Mechanism {
+    fn eq(&self, other: &Mechanism) -> bool {
+        (&self.key, self.epsilon, self.min_group_size)
+            == (&other.key, other.epsilon, other.min_group_size)
     }
 }
 
@@ -175,9 +299,53 @@ impl Mechanism {
 /// discrete Laplace noise of scale 1/ε, reaches `T` with probability at most
 /// `delta`: `P(Z ≥ T - 1) = α^(T-1) / (1 + α) ≤ δ`.
 pub fn existence_threshold(epsilon: f64, delta: f64) -> u64 {
-    let alpha = (-epsilon).exp();
-    let steps = ((delta * (1.0 + alpha)).ln() / alpha.ln()).ceil();
-    1 + steps.max(1.0) as u64
+    1 + sum_quantile((-epsilon).exp(), 1, delta)
+}
+
+/// The smallest `x ≥ 1` with `P(Z₁ + … + Z_cells ≥ x) ≤ tail` for
+/// independent discrete Laplace draws of ratio `alpha`, computed exactly: the
+/// sum is the difference of two independent negative binomial draws
+/// `NB(cells, 1 - α)` (each a sum of `cells` geometric draws), so
+/// `P(S ≥ x) = Σₖ P(G = k) P(G ≥ x + k)`.
+fn sum_quantile(alpha: f64, cells: usize, tail: f64) -> u64 {
+    let cells = cells.max(1) as f64;
+    // P(G = k), from its logarithm (P(G = 0) = (1-α)^cells underflows for
+    // long sums at small ε), until what is left past k is negligible.
+    let mut pmf = Vec::new();
+    let mut log_p = cells * (1.0 - alpha).ln();
+    let mean = cells * alpha / (1.0 - alpha);
+    for k in 0u32.. {
+        let p = log_p.exp();
+        pmf.push(p);
+        if f64::from(k) > mean && p < 1e-300 || pmf.len() > 4_000_000 {
+            break;
+        }
+        let k = f64::from(k) + 1.0;
+        log_p += ((k + cells - 1.0) / k).ln() + alpha.ln();
+    }
+    // at_least[n] = P(G ≥ n).
+    let mut at_least = vec![0.0; pmf.len() + 1];
+    for n in (0..pmf.len()).rev() {
+        at_least[n] = at_least[n + 1] + pmf[n];
+    }
+    let upper = |x: usize| -> f64 {
+        pmf.iter()
+            .enumerate()
+            .take_while(|(k, _)| x + k < at_least.len())
+            .map(|(k, p)| p * at_least[x + k])
+            .sum()
+    };
+    // P(S ≥ x) falls as x grows: the smallest x past `tail`, by bisection.
+    let (mut low, mut high) = (1usize, pmf.len());
+    while low < high {
+        let mid = (low + high) / 2;
+        if upper(mid) <= tail {
+            high = mid;
+        } else {
+            low = mid + 1;
+        }
+    }
+    low as u64
 }
 
 #[cfg(test)]
@@ -189,14 +357,7 @@ mod tests {
     }
 
     fn cell(value: &str) -> Cell<'_> {
-        Cell {
-            family: "daily",
-            subject: "optimumabq.com",
-            day: 20_758,
-            dimension: "path",
-            value,
-            metric: "visitors",
-        }
+        Cell::whole_day("daily", "optimumabq.com", 20_758, "path", value, "visitors")
     }
 
     #[test]
@@ -325,8 +486,8 @@ mod tests {
         }
         // P(Z <= 0) = 1/2 + P(Z = 0)/2 = 0.73 at ε = 1.
         assert!((680..780).contains(&zeros), "{zeros} zeros");
-        assert_eq!(m.shows(m.threshold() - 1), Released::Withheld);
-        assert_eq!(m.shows(m.threshold()), Released::Shown(m.threshold()));
+        assert_eq!(m.shows(m.threshold() - 1), Verdict::Withheld);
+        assert_eq!(m.shows(m.threshold()), Verdict::Shown(m.threshold()));
     }
 
     #[test]
@@ -354,9 +515,105 @@ mod tests {
         let shown = (0..200_000)
             .filter(|i| {
                 let value = i.to_string();
-                m.shows(m.release(&cell(&value), 1, 1)) != Released::Withheld
+                m.shows(m.release(&cell(&value), 1, 1)) != Verdict::Withheld
             })
             .count();
         assert!(shown <= 2, "{shown} groups of one shown");
+    }
+
+    #[test]
+    fn spans_and_filters_are_cells_of_their_own() {
+        let m = mechanism("k");
+        let whole = cell("/");
+        let span = Cell {
+            span: Some((0, 3600)),
+            ..whole
+        };
+        let other_span = Cell {
+            span: Some((0, 7200)),
+            ..whole
+        };
+        let filtered = Cell {
+            filters: "country==US",
+            ..whole
+        };
+        let hashes = [&whole, &span, &other_span, &filtered].map(|c| m.cell_hash(c));
+        for (i, a) in hashes.iter().enumerate() {
+            for b in &hashes[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+
+    /// The exact distribution of a sum of `cells` discrete Laplace draws,
+    /// by convolution, from -`reach` to `reach`.
+    fn sum_distribution(alpha: f64, cells: usize, reach: i64) -> Vec<f64> {
+        let one: Vec<f64> = (-reach..=reach)
+            .map(|z| (1.0 - alpha) / (1.0 + alpha) * alpha.powi(z.unsigned_abs() as i32))
+            .collect();
+        let mut sum = one.clone();
+        for _ in 1..cells {
+            let mut next = vec![0.0; one.len()];
+            for (i, p) in sum.iter().enumerate() {
+                for (j, q) in one.iter().enumerate() {
+                    let k = i as i64 + j as i64 - reach;
+                    if (0..one.len() as i64).contains(&k) {
+                        next[k as usize] += p * q;
+                    }
+                }
+            }
+            sum = next;
+        }
+        sum
+    }
+
+    #[test]
+    fn a_sum_over_one_person_is_shown_with_probability_at_most_delta() {
+        for epsilon in [0.5, 1.0, 2.0] {
+            let m = Mechanism::new(NoiseKey::new("k"), epsilon, 1);
+            assert_eq!(m.threshold_of_sum(1), m.threshold());
+            let mut previous = m.threshold();
+            for cells in 2..=6 {
+                let t = m.threshold_of_sum(cells);
+                assert!(t >= previous, "more cells, more noise: {t} < {previous}");
+                previous = t;
+                let reach = 400;
+                let distribution = sum_distribution(m.alpha(1), cells, reach);
+                // P(1 + S ≥ T) = P(S ≥ T - 1).
+                let tail: f64 = distribution[(reach + t as i64 - 1) as usize..].iter().sum();
+                assert!(tail <= DELTA, "ε {epsilon}, {cells} cells: T {t}, {tail}");
+                // The bound costs little: a few counts above the exact T.
+                let exact = (1..)
+                    .find(|&x: &i64| {
+                        distribution[(reach + x - 1) as usize..].iter().sum::<f64>() <= DELTA
+                    })
+                    .unwrap();
+                assert_eq!(t as i64, exact, "ε {epsilon}, {cells} cells");
+            }
+        }
+        let m = mechanism("k");
+        // A 30-day period in a time zone west of UTC: 29 whole days, two edges.
+        assert_eq!(m.threshold_of_sum(31), 41);
+    }
+
+    #[test]
+    fn margins_of_sums_hold_95_percent_of_the_summed_noise() {
+        let m = mechanism("a fixed key for the margins of sums");
+        for (sensitivity, cells) in [(1, 2), (1, 31), (10, 3)] {
+            let margin = m.margin95_of_sum(sensitivity, cells) as i64;
+            let inside = (0..5_000)
+                .filter(|i| {
+                    let total: i64 = (0..cells)
+                        .map(|c| {
+                            let value = format!("{i}/{c}");
+                            m.noise(&cell(&value), sensitivity)
+                        })
+                        .sum();
+                    total.abs() <= margin
+                })
+                .count();
+            assert!(inside >= 4_750, "{inside} of 5000 inside ±{margin}");
+            assert!(inside <= 4_900, "±{margin} is wider than needed: {inside}");
+        }
     }
 }

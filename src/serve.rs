@@ -86,7 +86,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     tokio::spawn(Rollup::new(endpoints.clone(), &config.clickhouse, &config.reporting).run());
     let reporter = Reporter::new(
         Endpoints::for_reports(&config.clickhouse, &config.reporting)?,
-        min_group_size,
+        config.reporting.release.clone(),
+        config.reporting.views_cap,
     );
     tokio::spawn(retention_job::run(
         Retention::new(

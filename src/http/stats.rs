@@ -193,6 +193,13 @@ impl From<ReportError> for Refusal {
                 Refusal::Busy(e.to_string())
             }
             e @ ReportError::Stopped => Refusal::Unavailable(e.to_string()),
+            e @ ReportError::NoNoiseKey => {
+                tracing::error!(error = %e, "a report was refused");
+                Refusal::Unavailable(
+                    "reports are off until the operator sets the release step's noise key (the collector's log says how)"
+                        .into(),
+                )
+            }
             ReportError::ClickHouse(message) => {
                 tracing::error!(%message, "a report failed");
                 Refusal::Unavailable(
@@ -300,10 +307,11 @@ async fn report(
                 let reporter = work.reporter.clone();
                 work.bounded
                     .run(&caller, async move {
-                        let mut report = reporter.run(&report_request).await?;
-                        if let AnyReport::Campaigns(list) = &mut report {
-                            list.retain_readable(|campaign| campaigns.allows(campaign));
-                        }
+                        let report = reporter.run(&report_request).await?.retain(|report| {
+                            if let AnyReport::Campaigns(list) = report {
+                                list.retain_readable(|campaign| campaigns.allows(campaign));
+                            }
+                        });
                         Ok(output::render(&report, format))
                     })
                     .await

@@ -362,9 +362,13 @@ mod tests {
                 Placement::EveryNode => vec![table.to_string()],
             })
             .collect();
-        // The ALTERs of 0005 and 0007 create `events` and `daily_stats_days`
-        // again over the new columns.
-        expected.extend(["events".into(), "daily_stats_days".into()]);
+        // The ALTERs of 0005, 0007 and 0010 create `events` and
+        // `daily_stats_days` (twice) again over the new columns.
+        expected.extend([
+            "events".into(),
+            "daily_stats_days".into(),
+            "daily_stats_days".into(),
+        ]);
         created.sort();
         expected.sort();
         assert_eq!(created, expected);

@@ -34,7 +34,18 @@ impl From<&Period> for PeriodLabel {
     }
 }
 
-/// The figures of one period.
+/// Half-widths of the intervals that hold a released figure's deliberate
+/// noise with 95% probability (a figure of a longer period sums more cells,
+/// and has wider margins; a time series gives its widest bucket's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Margins {
+    /// Of each count of people (visitors, recipients).
+    pub people: u64,
+    /// Of each other count (page views, events, visits, bounces, opens).
+    pub count: u64,
+}
+
+/// The figures of one period, released.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct SummaryFigures {
     pub visitors: u64,
@@ -67,6 +78,7 @@ pub struct Summary {
     pub current: Option<SummaryFigures>,
     pub previous: Option<SummaryFigures>,
     pub change: Option<SummaryChange>,
+    pub margins: Margins,
     pub notes: Vec<String>,
 }
 
@@ -86,6 +98,7 @@ pub struct Timeseries {
     pub interval: Interval,
     pub filters: Vec<Filter>,
     pub points: Vec<Point>,
+    pub margins: Margins,
     pub notes: Vec<String>,
 }
 
@@ -93,11 +106,12 @@ pub struct Timeseries {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Row {
     pub value: String,
-    /// Unique visitors (recipients, in email reports); null for `(other)`,
-    /// where a person in several folded groups would count twice.
+    /// Unique visitors (recipients, in email reports), released; null when
+    /// withheld, and for `(other)`, where a person in several folded groups
+    /// would count twice.
     pub unique: Option<u64>,
-    /// Page views, visits, events or opens: see the report's `count` field;
-    /// null when withheld (counted over too few people).
+    /// Page views, visits, events or opens (see the report's `count`
+    /// field), released; null when withheld (too few people).
     pub count: Option<u64>,
     /// Percent of the total's uniques; null with `unique`.
     pub share: Option<f64>,
@@ -136,6 +150,7 @@ pub struct Breakdown {
     pub count: Counted,
     pub total: Row,
     pub rows: Vec<Row>,
+    pub margins: Margins,
     pub notes: Vec<String>,
 }
 
@@ -143,8 +158,8 @@ pub struct Breakdown {
 pub struct EmailReport {
     pub campaign: String,
     pub period: PeriodLabel,
-    /// Every figure is `None` when counted over fewer recipients than
-    /// `min_group_size` (a small campaign shows none of them).
+    /// Every figure is released, and `None` when its released recipients
+    /// are under the threshold (a small campaign shows none of them).
     pub opens: Option<u64>,
     pub unique_opens: Option<u64>,
     pub proxied_opens: Option<u64>,
@@ -155,6 +170,7 @@ pub struct EmailReport {
     pub by_day: Vec<Row>,
     pub by_client: Vec<Row>,
     pub by_country: Vec<Row>,
+    pub margins: Margins,
     pub notes: Vec<String>,
 }
 
@@ -162,7 +178,7 @@ pub struct EmailReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct CampaignRow {
     pub campaign: String,
-    /// Null when withheld: opened by fewer recipients than `min_group_size`.
+    /// Null when withheld: its released recipients are under the threshold.
     pub opens: Option<u64>,
     pub unique_opens: Option<u64>,
 }
@@ -175,6 +191,7 @@ pub struct CampaignRow {
 pub struct Campaigns {
     pub period: PeriodLabel,
     pub campaigns: Vec<CampaignRow>,
+    pub margins: Margins,
     pub notes: Vec<String>,
 }
 

@@ -1,12 +1,15 @@
 //! The engine: answers any [`ReportRequest`] by running the statements of
-//! `sql` (independent ones concurrently, identical ones in flight once) and
-//! shaping their answers, with `suppress` applied to every group.
+//! `sql` (independent ones concurrently, identical ones in flight once),
+//! which return exact counts per group and UTC day, and passing every
+//! figure through the release step (`released`) before it shapes them.
 //!
 //! Owns: [`Reporter`], the one way to run a report. Its endpoints are the
 //! reports' own, read-only ones (`Endpoints::for_reports`): it writes nothing.
-//! Must never: return a row of `events` or `email_opens`, or a group counted
-//! over fewer than `min_group_size` people.
+//! Must never: return a row of `events` or `email_opens`, or a figure that
+//! did not go through the release step: it answers [`Released`] reports
+//! only.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -16,67 +19,123 @@ use super::answer::{
 };
 use super::coalesce;
 use super::error::{ReportError, mentions_time_zone};
+use super::released::{self, Figure, Names, Released, Releaser, Span};
 use super::request::{Details, ReportRequest};
-use super::sql::{self, CountRow, GroupRow, Key, LedgerDay, Measure, RolledUp, VisitRow, Window};
-use super::suppress;
-use super::vocabulary::{Dimension, Filter, Interval, Period, RequestError};
+use super::sql::{self, BucketRow, DayRow, Key, LedgerDay, Measure, RolledUp, VisitDay, Window};
+use super::suppress::{self, Group};
+use super::vocabulary::{Dimension, Filter, Interval, Period, RequestError, Vocabulary};
 use crate::clock;
+use crate::release::Mechanism;
 use crate::store::clickhouse::Endpoints;
 use crate::store::statement::Statement;
 
 /// The label of hits without a value (no referrer, no campaign, unknown place).
 const NONE: &str = "(none)";
 
+/// The family of the cells of site reports: the cells of `released.daily`
+/// (`rollup::DAILY_CELLS`) where they count the same.
+const SITE_CELLS: &str = "daily";
+/// The family of the cells of opens.
+const EMAIL_CELLS: &str = "email";
+
+/// The cell dimension of a site report's total: the page-view total is
+/// `released.daily`'s `''` row; the others count something else, so their
+/// cells are their own.
+fn total_dimension(measure: Measure) -> &'static str {
+    match measure {
+        Measure::Everything => "all",
+        Measure::PageViews => "",
+        Measure::CustomEvents => "event_total",
+        Measure::Visits => "entry_total",
+    }
+}
+
+/// The metric of a site report's count, in its cells.
+fn count_metric(measure: Measure) -> &'static str {
+    match measure {
+        Measure::Visits => "visits",
+        // `released.daily`'s column, which holds custom events in `name` rows.
+        _ => "pageviews",
+    }
+}
+
 /// Runs reports against ClickHouse, each statement on the first endpoint
-/// that answers.
+/// that answers, and releases them.
 #[derive(Clone)]
 pub struct Reporter {
     endpoints: Endpoints,
-    min_group_size: u64,
+    /// `None` until `reporting.noise_key` is set: then no report is answered.
+    mechanism: Option<Mechanism>,
+    /// What one visitor-day (or recipient-campaign) adds to a cell's count
+    /// at most: `reporting.max_views_per_visitor_day`.
+    views_cap: u64,
     /// Shared by the clones of a reporter, so reports asked for together
     /// share their identical statements.
     in_flight: Arc<coalesce::InFlight>,
 }
 
 impl Reporter {
-    pub fn new(endpoints: Endpoints, min_group_size: u64) -> Reporter {
+    pub fn new(endpoints: Endpoints, mechanism: Option<Mechanism>, views_cap: u64) -> Reporter {
         Reporter {
             endpoints,
-            min_group_size,
+            mechanism,
+            views_cap,
             in_flight: Arc::default(),
         }
     }
 
-    /// Runs any report request.
-    pub async fn run(&self, request: &ReportRequest) -> Result<AnyReport, ReportError> {
+    /// Runs any report request, released.
+    pub async fn run(&self, request: &ReportRequest) -> Result<Released<AnyReport>, ReportError> {
+        let mechanism = self.mechanism.as_ref().ok_or(ReportError::NoNoiseKey)?;
         let period = &request.period;
-        Ok(match &request.details {
+        let report = match &request.details {
             Details::Summary { site, filters } => {
-                AnyReport::Summary(self.summary(site, period, filters).await?)
+                AnyReport::Summary(self.summary(mechanism, site, period, filters).await?)
             }
             Details::Timeseries {
                 site,
                 interval,
                 filters,
-            } => AnyReport::Timeseries(self.timeseries(site, period, *interval, filters).await?),
+            } => AnyReport::Timeseries(
+                self.timeseries(mechanism, site, period, *interval, filters)
+                    .await?,
+            ),
             Details::Breakdown {
                 site,
                 dimension,
                 filters,
                 limit,
             } => AnyReport::Breakdown(
-                self.breakdown(site, period, *dimension, filters, *limit)
+                self.breakdown(mechanism, site, period, *dimension, filters, *limit)
                     .await?,
             ),
             Details::Email { campaign, limit } => {
-                AnyReport::Email(self.email(campaign, period, *limit).await?)
+                AnyReport::Email(self.email(mechanism, campaign, period, *limit).await?)
             }
-            Details::Campaigns => AnyReport::Campaigns(self.campaigns(period).await?),
-        })
+            Details::Campaigns => AnyReport::Campaigns(self.campaigns(mechanism, period).await?),
+        };
+        Ok(Released::new(report))
+    }
+
+    fn releaser<'a>(
+        &self,
+        mechanism: &'a Mechanism,
+        family: &'a str,
+        subject: &'a str,
+        filters: &'a str,
+    ) -> Releaser<'a> {
+        Releaser {
+            mechanism,
+            views_cap: self.views_cap,
+            family,
+            subject,
+            filters,
+        }
     }
 
     async fn summary(
         &self,
+        mechanism: &Mechanism,
         site: &str,
         period: &Period,
         filters: &[Filter],
@@ -86,9 +145,11 @@ impl Reporter {
             value: period.from.to_string(),
             problem: "the previous period would start before 1970".into(),
         })?;
-        let (current, previous) = tokio::try_join!(
-            self.figures(site, period, filters),
-            self.figures(site, &previous_period, filters)
+        let canonical = released::canonical_filters(filters);
+        let releaser = self.releaser(mechanism, SITE_CELLS, site, &canonical);
+        let ((current, cells), (previous, _)) = tokio::try_join!(
+            self.figures(&releaser, period, filters),
+            self.figures(&releaser, &previous_period, filters)
         )?;
         let change = match (&current, &previous) {
             (Some(c), Some(p)) => Some(SummaryChange {
@@ -101,9 +162,10 @@ impl Reporter {
             _ => None,
         };
         let mut notes = vec![NOTE_DAILY_IDS.to_string()];
-        notes.push("Visits and bounces are counted from page views: a visit ends after 30 minutes without one, and at UTC midnight.".into());
-        if current.is_none() || previous.is_none() {
-            notes.push(self.withheld_note("visitors"));
+        notes.push("Visits and bounces are counted from page views: a visit ends after 30 minutes without one, and at UTC midnight; views per visit and the bounce rate are worked out from the released figures.".into());
+        notes.push(self.noise_note(&releaser, cells, "visitors"));
+        if !filters.is_empty() {
+            notes.push(self.withheld_note(&releaser, cells, "visitors"));
         }
         Ok(Summary {
             site: site.into(),
@@ -113,53 +175,85 @@ impl Reporter {
             current,
             previous,
             change,
+            margins: releaser.margins(cells),
             notes,
         })
     }
 
-    /// One period's figures; `None` when filters leave too few visitors.
+    /// One period's released figures, and how many cells each sums; `None`
+    /// when filters leave too few visitors to show.
     async fn figures(
         &self,
-        site: &str,
+        releaser: &Releaser<'_>,
         period: &Period,
         filters: &[Filter],
-    ) -> Result<Option<SummaryFigures>, ReportError> {
-        let (window, rolled_up) = self.window(site, period).await?;
+    ) -> Result<(Option<SummaryFigures>, usize), ReportError> {
+        let (window, rolled_up) = self.window(releaser.subject, period).await?;
         let totals = sql::site(
             &window,
             &rolled_up,
             &Key::Nothing,
             Measure::Everything,
             filters,
+            self.views_cap,
         );
-        let (counts, visits): (CountRow, VisitRow) = tokio::try_join!(
-            self.fetch_one(totals.total()),
-            self.fetch_one(sql::visits(&window, &rolled_up, filters))
+        let (days, visits): (Vec<DayRow>, Vec<VisitDay>) = tokio::try_join!(
+            self.fetch_all(totals.by_day()),
+            self.fetch_all(sql::visits(&window, &rolled_up, filters, self.views_cap))
         )?;
-        if !filters.is_empty() && !suppress::may_show(counts.unique, self.min_group_size) {
-            return Ok(None);
+        let spans = released::spans(window.start, window.end);
+        let total = Names {
+            dimension: total_dimension(Measure::Everything),
+            value: "",
+            people: "visitors",
+            count: "pageviews",
+        };
+        let figure = releaser.group(total, &spans, &days, filters.is_empty());
+        if !figure.shown {
+            return Ok((None, spans.len()));
         }
-        Ok(Some(SummaryFigures {
-            visitors: counts.unique,
-            pageviews: counts.count,
-            visits: visits.visits,
-            views_per_visit: round2(ratio(visits.views, visits.visits)),
-            bounce_rate: round2(100.0 * ratio(visits.bounces, visits.visits)),
-        }))
+        let per_day = |pick: fn(&VisitDay) -> u64| -> Vec<(u16, u64)> {
+            visits.iter().map(|v| (v.day_number, pick(v))).collect()
+        };
+        let released_visits = releaser.count(
+            Names {
+                count: "visits",
+                ..total
+            },
+            &spans,
+            &per_day(|v| v.visits),
+        );
+        let bounces = releaser.count(
+            Names {
+                count: "bounces",
+                ..total
+            },
+            &spans,
+            &per_day(|v| v.bounces),
+        );
+        Ok((
+            Some(SummaryFigures {
+                visitors: figure.people,
+                pageviews: figure.count,
+                visits: released_visits,
+                views_per_visit: round2(ratio(figure.count, released_visits)),
+                bounce_rate: round2(100.0 * ratio(bounces, released_visits).min(1.0)),
+            }),
+            spans.len(),
+        ))
     }
 
     async fn timeseries(
         &self,
+        mechanism: &Mechanism,
         site: &str,
         period: &Period,
         interval: Interval,
         filters: &[Filter],
     ) -> Result<Timeseries, ReportError> {
         let (window, mut rolled_up) = self.window(site, period).await?;
-        let labels: Vec<String> = self
-            .fetch_all(sql::bucket_labels(&window, interval))
-            .await?;
-        if interval == Interval::Hour && labels.len() < window.hours() as usize {
+        let buckets: Vec<BucketRow> = self.fetch_all(sql::buckets(&window, interval)).await?;
+        if interval == Interval::Hour && buckets.len() < window.hours() as usize {
             // Clocks went back: two UTC hours share a label, and the rollup's
             // per-hour visitor counts cannot be added up. Count from events.
             rolled_up = RolledUp::default();
@@ -170,23 +264,35 @@ impl Reporter {
             &Key::Bucket(interval),
             Measure::Everything,
             filters,
+            self.views_cap,
         );
-        let groups: Vec<GroupRow> = self.fetch_all(aggregation.groups_by_key()).await?;
-        let mut withheld = false;
-        let points = every_bucket(labels, &groups)
-            .map(|(bucket, visitors, pageviews)| {
-                let show = filters.is_empty() || suppress::may_show(visitors, self.min_group_size);
-                withheld |= !show;
+        let rows: Vec<DayRow> = self.fetch_all(aggregation.by_day()).await?;
+        let by_bucket = grouped(rows);
+        let canonical = released::canonical_filters(filters);
+        let releaser = self.releaser(mechanism, SITE_CELLS, site, &canonical);
+        let names = Names {
+            dimension: total_dimension(Measure::Everything),
+            value: "",
+            people: "visitors",
+            count: "pageviews",
+        };
+        let mut widest = 0;
+        let points = bucket_spans(&buckets, window.end)
+            .map(|(label, spans)| {
+                widest = widest.max(spans.len());
+                let days = by_bucket.get(label).map_or(&[][..], Vec::as_slice);
+                let figure = releaser.group(names, &spans, days, filters.is_empty());
                 Point {
-                    bucket,
-                    visitors: show.then_some(visitors),
-                    pageviews: show.then_some(pageviews),
+                    bucket: label.to_string(),
+                    visitors: figure.people(),
+                    pageviews: figure.count(),
                 }
             })
             .collect();
         let mut notes = vec![NOTE_DAILY_IDS.to_string()];
-        if withheld {
-            notes.push(self.withheld_note("visitors"));
+        notes.push(self.noise_note(&releaser, widest, "visitors"));
+        if !filters.is_empty() {
+            notes.push(self.withheld_note(&releaser, widest, "visitors"));
         }
         Ok(Timeseries {
             site: site.into(),
@@ -194,12 +300,14 @@ impl Reporter {
             interval,
             filters: filters.to_vec(),
             points,
+            margins: releaser.margins(widest),
             notes,
         })
     }
 
     async fn breakdown(
         &self,
+        mechanism: &Mechanism,
         site: &str,
         period: &Period,
         dimension: Dimension,
@@ -218,34 +326,50 @@ impl Reporter {
             &Key::Dimension(dimension),
             measure,
             filters,
+            self.views_cap,
         );
-        let total = sql::site(&window, &rolled_up, &Key::Nothing, measure, filters);
-        let (totals, groups): (CountRow, Vec<GroupRow>) = tokio::try_join!(
-            self.fetch_one(total.total()),
-            self.fetch_all(groups.groups_by_size(suppress::groups_needed(limit)))
+        let total = sql::site(
+            &window,
+            &rolled_up,
+            &Key::Nothing,
+            measure,
+            filters,
+            self.views_cap,
+        );
+        let (totals, groups): (Vec<DayRow>, Vec<DayRow>) = tokio::try_join!(
+            self.fetch_all(total.by_day()),
+            self.fetch_all(groups.by_day())
         )?;
-        let rows = self.rows(groups, totals, limit);
-        // Without filters the total is the whole site's, exact; with them it
-        // is a figure like any other.
-        let total = if filters.is_empty() {
-            row(
-                "(total)".into(),
-                Some(totals.unique),
-                Some(totals.count),
-                totals.unique,
-            )
-        } else {
-            let shown = |value| suppress::shown(value, totals.unique, self.min_group_size);
-            row(
-                "(total)".into(),
-                shown(totals.unique),
-                shown(totals.count),
-                totals.unique,
-            )
+        let spans = released::spans(window.start, window.end);
+        let canonical = released::canonical_filters(filters);
+        let releaser = self.releaser(mechanism, SITE_CELLS, site, &canonical);
+        let names = Names {
+            dimension: dimension.as_str(),
+            value: "",
+            people: "visitors",
+            count: count_metric(measure),
         };
-        let mut notes = vec![NOTE_DAILY_IDS.to_string(), self.folded_note("visitors")];
-        if !filters.is_empty() {
-            notes.push(self.withheld_note("visitors"));
+        // Without filters the total is the whole site's, shown whatever its
+        // size; with them it is a figure like any other.
+        let total = releaser.group(
+            Names {
+                dimension: total_dimension(measure),
+                ..names
+            },
+            &spans,
+            &totals,
+            filters.is_empty(),
+        );
+        let groups = release_groups(&releaser, names, &spans, groups);
+        let rows = self.rows(groups, &total, limit);
+        let mut notes = vec![
+            NOTE_DAILY_IDS.to_string(),
+            self.noise_note(&releaser, spans.len(), "visitors"),
+            self.withheld_note(&releaser, spans.len(), "visitors"),
+            self.folded_note("visitors"),
+        ];
+        if dimension == Dimension::EntryPage {
+            notes.push("Visits are counted by the page they began on.".into());
         }
         Ok(Breakdown {
             site: site.into(),
@@ -253,105 +377,166 @@ impl Reporter {
             dimension,
             filters: filters.to_vec(),
             count,
-            total,
+            total: row(
+                "(total)".into(),
+                total.people(),
+                total.count(),
+                total.people,
+            ),
             rows,
+            margins: releaser.margins(spans.len()),
             notes,
         })
     }
 
     async fn email(
         &self,
+        mechanism: &Mechanism,
         campaign: &str,
         period: &Period,
         limit: usize,
     ) -> Result<EmailReport, ReportError> {
         let window = self.bounds(campaign, period).await?;
-        let largest = suppress::groups_needed(limit);
-        let (totals, by_proxy, by_day, days, by_client, by_country) = tokio::try_join!(
-            self.fetch_one::<CountRow>(sql::email(&window, &Key::Nothing).total()),
-            self.fetch_all::<GroupRow>(sql::email(&window, &Key::Proxied).groups_by_key()),
-            self.fetch_all::<GroupRow>(sql::email(&window, &Key::Day).groups_by_key()),
-            self.fetch_all::<String>(sql::bucket_labels(&window, Interval::Day)),
-            self.fetch_all::<GroupRow>(sql::email(&window, &Key::Client).groups_by_size(largest)),
-            self.fetch_all::<GroupRow>(sql::email(&window, &Key::Country).groups_by_size(largest)),
+        let cap = self.views_cap;
+        let (totals, by_proxy, by_day, buckets, by_client, by_country) = tokio::try_join!(
+            self.fetch_all::<DayRow>(sql::email(&window, &Key::Nothing, cap).by_day()),
+            self.fetch_all::<DayRow>(sql::email(&window, &Key::Proxied, cap).by_day()),
+            self.fetch_all::<DayRow>(sql::email(&window, &Key::Day, cap).by_day()),
+            self.fetch_all::<BucketRow>(sql::buckets(&window, Interval::Day)),
+            self.fetch_all::<DayRow>(sql::email(&window, &Key::Client, cap).by_day()),
+            self.fetch_all::<DayRow>(sql::email(&window, &Key::Country, cap).by_day()),
         )?;
-        let k = self.min_group_size;
-        let proxied = |flag: &str| {
-            let group = by_proxy.iter().find(|g| g.group_key == flag);
-            group.map_or((0, 0), |g| (g.unique, g.count))
+        let spans = released::spans(window.start, window.end);
+        let releaser = self.releaser(mechanism, EMAIL_CELLS, campaign, "");
+        let names = |dimension| Names {
+            dimension,
+            value: "",
+            people: "recipients",
+            count: "opens",
         };
-        let ((proxied_people, proxied_opens), (direct_people, direct_opens)) =
-            (proxied("1"), proxied("0"));
+        let total = releaser.group(names(""), &spans, &totals, false);
+        let by_proxy = grouped(by_proxy);
+        let proxied = |flag: &str| {
+            let days = by_proxy.get(flag).map_or(&[][..], Vec::as_slice);
+            let names = Names {
+                value: flag,
+                ..names("proxied")
+            };
+            releaser.group(names, &spans, days, false)
+        };
+        let (proxied, direct) = (proxied("1"), proxied("0"));
+        let by_day = grouped(by_day);
+        let mut widest = spans.len();
+        let by_day: Vec<Row> = bucket_spans(&buckets, window.end)
+            .map(|(label, day_spans)| {
+                widest = widest.max(day_spans.len());
+                let days = by_day.get(label).map_or(&[][..], Vec::as_slice);
+                let names = Names {
+                    value: label,
+                    ..names("day")
+                };
+                let figure = releaser.group(names, &day_spans, days, false);
+                row(
+                    label.to_string(),
+                    figure.people(),
+                    figure.count(),
+                    total.people,
+                )
+            })
+            .collect();
+        let rows = |groups, dimension| {
+            let released = release_groups(&releaser, names(dimension), &spans, groups);
+            self.rows(released, &total, limit)
+        };
         Ok(EmailReport {
             campaign: campaign.into(),
             period: period.into(),
-            opens: suppress::shown(totals.count, totals.unique, k),
-            unique_opens: suppress::shown(totals.unique, totals.unique, k),
-            proxied_opens: suppress::shown(proxied_opens, proxied_people, k),
-            direct_opens: suppress::shown(direct_opens, direct_people, k),
-            unique_direct_opens: suppress::shown(direct_people, direct_people, k),
-            by_day: every_bucket(days, &by_day)
-                .map(|(day, unique, count)| {
-                    let shown = |value| suppress::shown(value, unique, k);
-                    row(day, shown(unique), shown(count), totals.unique)
-                })
-                .collect(),
-            by_client: self.rows(by_client, totals, limit),
-            by_country: self.rows(by_country, totals, limit),
+            opens: total.count(),
+            unique_opens: total.people(),
+            proxied_opens: proxied.count(),
+            direct_opens: direct.count(),
+            unique_direct_opens: direct.people(),
+            by_day,
+            by_client: rows(by_client, "client"),
+            by_country: rows(by_country, "country"),
+            margins: releaser.margins(widest),
             notes: vec![
-                "Unique opens count recipients exactly, once per campaign.".into(),
+                "Unique opens count recipients once per campaign, in the period of their first open.".into(),
                 "Proxied opens were fetched by a mail provider (Gmail's image proxy, Apple Mail Privacy Protection, Yahoo): they show delivery, not that a person looked.".into(),
+                self.noise_note(&releaser, widest, "recipients"),
+                self.withheld_note(&releaser, widest, "recipients"),
                 self.folded_note("recipients"),
-                self.withheld_note("recipients"),
             ],
         })
     }
 
-    async fn campaigns(&self, period: &Period) -> Result<Campaigns, ReportError> {
+    async fn campaigns(
+        &self,
+        mechanism: &Mechanism,
+        period: &Period,
+    ) -> Result<Campaigns, ReportError> {
         let window = self.bounds("", period).await?;
-        let groups: Vec<GroupRow> = self.fetch_all(sql::campaigns(&window)).await?;
-        let k = self.min_group_size;
+        let (names, rows): (Vec<String>, Vec<DayRow>) = tokio::try_join!(
+            self.fetch_all(sql::campaign_names()),
+            self.fetch_all(sql::email(&window, &Key::Campaign, self.views_cap).by_day())
+        )?;
+        let spans = released::spans(window.start, window.end);
+        let by_campaign = grouped(rows);
+        let mut margins = None;
+        let campaigns = names
+            .into_iter()
+            .map(|campaign| {
+                let releaser = self.releaser(mechanism, EMAIL_CELLS, &campaign, "");
+                margins.get_or_insert_with(|| releaser.margins(spans.len()));
+                let days = by_campaign.get(&campaign).map_or(&[][..], Vec::as_slice);
+                let names = Names {
+                    dimension: "",
+                    value: "",
+                    people: "recipients",
+                    count: "opens",
+                };
+                let figure = releaser.group(names, &spans, days, false);
+                CampaignRow {
+                    opens: figure.count(),
+                    unique_opens: figure.people(),
+                    campaign,
+                }
+            })
+            .collect();
+        let releaser = self.releaser(mechanism, EMAIL_CELLS, "", "");
         Ok(Campaigns {
             period: period.into(),
-            campaigns: groups
-                .into_iter()
-                .map(|g| CampaignRow {
-                    opens: suppress::shown(g.count, g.unique, k),
-                    unique_opens: suppress::shown(g.unique, g.unique, k),
-                    campaign: g.group_key,
-                })
-                .collect(),
+            campaigns,
+            margins: margins.unwrap_or_else(|| releaser.margins(spans.len())),
             notes: vec![
-                "Unique opens count recipients exactly, once per campaign; opens include proxied ones.".into(),
-                self.withheld_note("recipients"),
+                "Unique opens count recipients once per campaign, in the period of their first open; opens include proxied ones.".into(),
+                self.noise_note(&releaser, spans.len(), "recipients"),
+                self.withheld_note(&releaser, spans.len(), "recipients"),
             ],
         })
     }
 
-    /// The rows a grouped report shows, with `(other)` for what suppression
-    /// folded.
-    fn rows(&self, groups: Vec<GroupRow>, totals: CountRow, limit: usize) -> Vec<Row> {
-        let folded = suppress::fold(groups, totals, self.min_group_size, limit);
+    /// The rows a grouped report shows, with `(other)` for the rest.
+    fn rows(&self, groups: Vec<Group>, total: &Figure, limit: usize) -> Vec<Row> {
+        let folded = suppress::fold(groups, total, limit);
         let mut rows: Vec<Row> = folded
             .shown
             .into_iter()
             .map(|g| {
-                let value = if g.group_key.is_empty() {
+                let value = if g.key.is_empty() {
                     NONE.to_string()
                 } else {
-                    g.group_key
+                    g.key
                 };
-                row(value, Some(g.unique), Some(g.count), totals.unique)
+                row(value, g.figure.people(), g.figure.count(), total.people)
             })
             .collect();
-        if folded.has_other {
-            rows.push(row(
-                suppress::OTHER.into(),
-                None,
-                folded.other,
-                totals.unique,
-            ));
-        }
+        rows.push(row(
+            suppress::OTHER.into(),
+            None,
+            Some(folded.other),
+            total.people,
+        ));
         rows
     }
 
@@ -360,7 +545,9 @@ impl Reporter {
         let window = self.bounds(site, period).await?;
         let first = clock::day_of(window.start);
         let last = clock::day_of(window.end);
-        let ledger: Vec<LedgerDay> = self.fetch_all(sql::rolled_up_days(first, last)).await?;
+        let ledger: Vec<LedgerDay> = self
+            .fetch_all(sql::rolled_up_days(first, last, self.views_cap))
+            .await?;
         Ok((window, RolledUp::from_ledger(&ledger)))
     }
 
@@ -393,16 +580,23 @@ impl Reporter {
 
     fn folded_note(&self, people: &str) -> String {
         format!(
-            "Groups of fewer than {k} {people}, and groups past the row limit, are folded into \"{}\", which counts their hits but not their {people} (a person in two groups would count twice), and is itself withheld unless it certainly holds {k} {people} or more.",
+            "Withheld groups, and groups past the row limit, are folded into \"{}\", always listed, which counts what the total holds beyond the rows shown but not its {people} (a person in two groups would count twice).",
             suppress::OTHER,
-            k = self.min_group_size,
         )
     }
 
-    fn withheld_note(&self, people: &str) -> String {
+    fn withheld_note(&self, releaser: &Releaser<'_>, cells: usize, people: &str) -> String {
         format!(
-            "A figure over fewer than {} {people} is withheld (null, printed -), whatever it was, zero included: a withheld figure says nothing about how small it was.",
-            self.min_group_size
+            "A figure whose released {people} are fewer than {} is withheld (null, printed -), whatever it was, zero included: a withheld figure says nothing about how small it was, and a group of one person looks like no group.",
+            releaser.threshold(cells)
+        )
+    }
+
+    fn noise_note(&self, releaser: &Releaser<'_>, cells: usize, people: &str) -> String {
+        let margins = releaser.margins(cells);
+        format!(
+            "Figures are rounded by design: each carries deliberate random noise, the same every time it is asked, so that no figure gives a person away; 95% of {people} figures are within {} of the exact count, and 95% of the other counts within {} (see `margins`).",
+            margins.people, margins.count
         )
     }
 
@@ -443,22 +637,50 @@ impl Reporter {
     }
 }
 
-/// Each bucket label with its group's counts, zero where no group has it.
-/// Both come `ORDER BY group_key` (ClickHouse compares strings byte by byte,
-/// as Rust does), so one pass merges them: linear in labels and groups (an
-/// hourly series has hundreds of buckets). A group whose key is no label is
-/// skipped.
-fn every_bucket(
-    labels: Vec<String>,
-    groups: &[GroupRow],
-) -> impl Iterator<Item = (String, u64, u64)> + '_ {
-    let mut groups = groups.iter().peekable();
-    labels.into_iter().map(move |label| {
-        while groups.next_if(|g| g.group_key < label).is_some() {}
-        let found = groups.next_if(|g| g.group_key == label);
-        let (unique, count) = found.map_or((0, 0), |g| (g.unique, g.count));
-        (label, unique, count)
+/// Each bucket's label and cells: a bucket runs from its start to the next
+/// bucket's (the last to `end`).
+fn bucket_spans(buckets: &[BucketRow], end: u32) -> impl Iterator<Item = (&str, Vec<Span>)> {
+    buckets.iter().enumerate().map(move |(i, bucket)| {
+        let until = buckets.get(i + 1).map_or(end, |next| next.start);
+        (
+            bucket.group_key.as_str(),
+            released::spans(bucket.start, until),
+        )
     })
+}
+
+/// Rows by group key, each group's days in order (as they come).
+fn grouped(rows: Vec<DayRow>) -> BTreeMap<String, Vec<DayRow>> {
+    let mut groups: BTreeMap<String, Vec<DayRow>> = BTreeMap::new();
+    for row in rows {
+        groups.entry(row.group_key.clone()).or_default().push(row);
+    }
+    groups
+}
+
+/// Every group of a breakdown, released over `spans`. A group counted over
+/// one person-day at most is left out without drawing its noise: released,
+/// it would show with probability at most δ (`released`), so leaving it out
+/// changes an answer no more often than that, and the long tail of one-off
+/// values costs nothing.
+fn release_groups(
+    releaser: &Releaser<'_>,
+    names: Names<'_>,
+    spans: &[Span],
+    rows: Vec<DayRow>,
+) -> Vec<Group> {
+    grouped(rows)
+        .into_iter()
+        .filter(|(_, days)| days.iter().map(|d| d.unique).sum::<u64>() > 1)
+        .map(|(key, days)| {
+            let names = Names {
+                value: &key,
+                ..names
+            };
+            let figure = releaser.group(names, spans, &days, false);
+            Group { key, figure }
+        })
+        .collect()
 }
 
 fn row(value: String, unique: Option<u64>, count: Option<u64>, total_unique: u64) -> Row {
@@ -501,35 +723,21 @@ mod tests {
     }
 
     #[test]
-    fn every_bucket_is_listed_with_its_group_or_zeros() {
-        let group = |key: &str, unique: u64| GroupRow {
-            group_key: key.into(),
-            unique,
-            count: unique * 2,
-        };
-        let labels: Vec<String> = ["01", "02", "03", "04", "05"].map(String::from).into();
-        let groups = [
-            group("00", 9),
-            group("02", 2),
-            group("025", 7),
-            group("04", 4),
+    fn each_bucket_runs_to_the_next() {
+        let day = 20_758u32 * 86_400;
+        let buckets = [
+            BucketRow {
+                group_key: "2026-11-01".into(),
+                start: day + 6 * 3600,
+            },
+            BucketRow {
+                group_key: "2026-11-02".into(),
+                start: day + 31 * 3600,
+            },
         ];
-        let filled: Vec<(String, u64, u64)> = every_bucket(labels, &groups).collect();
-        let expected = [
-            ("01", 0, 0),
-            ("02", 2, 4),
-            ("03", 0, 0),
-            ("04", 4, 8),
-            ("05", 0, 0),
-        ]
-        .map(|(label, unique, count)| (label.to_string(), unique, count));
-        assert_eq!(filled, expected);
-        assert_eq!(every_bucket(Vec::new(), &groups).count(), 0);
-        let labels: Vec<String> = (0..20_000).map(|n| format!("{n:05}")).collect();
-        let groups: Vec<GroupRow> = labels.iter().step_by(2).map(|l| group(l, 1)).collect();
-        let sum: u64 = every_bucket(labels, &groups)
-            .map(|(_, unique, _)| unique)
-            .sum();
-        assert_eq!(sum, 10_000, "every group lands on its bucket");
+        let cut: Vec<(&str, Vec<Span>)> = bucket_spans(&buckets, day + 55 * 3600).collect();
+        assert_eq!(cut[0].1, released::spans(day + 6 * 3600, day + 31 * 3600));
+        assert_eq!(cut[1].1, released::spans(day + 31 * 3600, day + 55 * 3600));
+        assert_eq!(cut[0].1.len(), 2, "a Denver day is two parts of UTC days");
     }
 }

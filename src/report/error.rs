@@ -37,6 +37,10 @@ pub enum ReportError {
     )]
     Stopped,
     #[error(
+        "reports are off until `reporting.noise_key` is set: every figure passes through the release step, whose noise is drawn from it; make one with `openssl rand -hex 32` (README, \"Reading the figures\")"
+    )]
+    NoNoiseKey,
+    #[error(
         "ClickHouse could not answer the report: {0}; check that it is up, that `beaconhouse migrate` ran, and that the reports' user (`reporting.clickhouse_user`, else `clickhouse.user`) may read events, email_opens, daily_stats, daily_filtered and daily_stats_days"
     )]
     ClickHouse(String),

@@ -7,6 +7,7 @@
 use super::answer::{
     AnyReport, Breakdown, Campaigns, EmailReport, Row, Summary, SummaryFigures, Timeseries,
 };
+use super::released::Released;
 use super::vocabulary::{Filter, Format, Vocabulary};
 use serde::Serialize;
 
@@ -24,8 +25,9 @@ pub trait Report: Serialize {
     fn notes(&self) -> &[String];
 }
 
-/// Renders `report` in `format`.
-pub fn render(report: &impl Report, format: Format) -> String {
+/// Renders `report`, released, in `format`.
+pub fn render(report: &Released<impl Report>, format: Format) -> String {
+    let report = report.report();
     match format {
         Format::Json => {
             let mut text = serde_json::to_string_pretty(report)

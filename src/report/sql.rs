@@ -140,61 +140,43 @@ pub enum Key {
     Nothing,
     Dimension(Dimension),
     Bucket(Interval),
-    /// Emails: the mail client, the country, proxied (`0`/`1`), the day.
+    /// Emails: the mail client, the country, proxied (`0`/`1`), the day,
+    /// the campaign (the list of campaigns).
     Client,
     Country,
     Proxied,
     Day,
+    Campaign,
 }
 
-/// Rows of `(group_key, unique, count)`, each counted over one UTC day (or,
-/// for emails, over the whole window), to be summed per group.
+/// Rows of `(group_key, day_number, unique, count)`: each group's exact
+/// counts within one UTC day of the window, the parts the release step
+/// releases cell by cell ([`DayRow`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aggregation {
     parts: Statement,
 }
 
-/// A group: its key, unique count and count.
+/// A group's exact counts within one UTC day (of the window, or of a time
+/// bucket): the unique people with a hit there, and the count, each person
+/// counting for at most the views cap of it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
-pub struct GroupRow {
+pub struct DayRow {
     pub group_key: String,
-    pub unique: u64,
-    pub count: u64,
-}
-
-/// The unique count and count of a total.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
-pub struct CountRow {
+    pub day_number: u16,
     pub unique: u64,
     pub count: u64,
 }
 
 impl Aggregation {
-    /// The `limit` largest groups, largest first (ties by key, so answers
-    /// are stable): a breakdown needs no more ([`super::suppress::groups_needed`]).
-    pub fn groups_by_size(&self, limit: usize) -> Statement {
-        let mut s = self.groups("ORDER BY unique DESC, count DESC, group_key");
-        s.push_bound(" LIMIT ?", Bind::Number(limit as u64));
-        s
-    }
-
-    /// Every group, in key order (time buckets).
-    pub fn groups_by_key(&self) -> Statement {
-        self.groups("ORDER BY group_key")
-    }
-
-    fn groups(&self, order: &str) -> Statement {
-        let mut s =
-            Statement::new("SELECT group_key, sum(unique) AS unique, sum(count) AS count FROM (");
+    /// Every group's rows, by group and day: a released figure sums the
+    /// noise of every cell of its window, so every group is needed.
+    pub fn by_day(&self) -> Statement {
+        let mut s = Statement::new(
+            "SELECT group_key, day_number, sum(unique) AS unique, sum(count) AS count FROM (",
+        );
         s.append(self.parts.clone())
-            .push(&format!(") GROUP BY group_key {order}"));
-        s
-    }
-
-    /// The total of an aggregation keyed by [`Key::Nothing`].
-    pub fn total(&self) -> Statement {
-        let mut s = Statement::new("SELECT sum(unique) AS unique, sum(count) AS count FROM (");
-        s.append(self.parts.clone()).push(")");
+            .push(") GROUP BY group_key, day_number ORDER BY group_key, day_number");
         s
     }
 }
@@ -388,6 +370,7 @@ pub fn site(
     key: &Key,
     measure: Measure,
     filters: &[Filter],
+    views_cap: u64,
 ) -> Aggregation {
     let rollup = rollup_for(window, key, filters);
     let split = match rollup {
@@ -413,7 +396,9 @@ pub fn site(
         if split.days.is_some() {
             parts.push(" UNION ALL ");
         }
-        parts.append(raw_site(window, &split.raw, key, measure, filters));
+        parts.append(raw_site(
+            window, &split.raw, key, measure, filters, views_cap,
+        ));
     }
     Aggregation { parts }
 }
@@ -435,7 +420,7 @@ fn rolled_up_groups(
         _ => ("''", measure.total_dimension()),
     };
     let mut s = Statement::new(&format!(
-        "SELECT {group} AS group_key, visitors AS unique, hits AS count"
+        "SELECT {group} AS group_key, toUInt16(day) AS day_number, visitors AS unique, hits AS count"
     ));
     s.append(rollup_rows(window, rollup))
         .push_bound(" AND dimension = ?", Bind::Text(dimension.into()))
@@ -454,7 +439,9 @@ fn rolled_up_groups(
 /// day) or a run of hours that ends the day (a suffix): the visitors of a
 /// prefix are those whose first hit of the day falls in it (`first_hour`
 /// rows), the visitors of a suffix those whose last hit does (`last_hour`).
-/// Page views come from `hour` rows.
+/// Page views, each visitor's capped within the part of the day, come from
+/// the per-hour increments `prefix_views` and `suffix_views` likewise; an
+/// hourly bucket's from its `hour` row.
 fn rolled_up_series(
     window: &Window,
     rollup: Rollup<'_>,
@@ -468,23 +455,25 @@ fn rolled_up_series(
     if interval == Interval::Hour {
         // A bucket is one UTC hour: its `hour` row has it all.
         s.push(
-            " AS group_key, if(dimension = 'hour', visitors, 0) AS unique, \
+            " AS group_key, day_number, if(dimension = 'hour', visitors, 0) AS unique, \
              if(dimension = 'hour', hits, 0) AS count",
         );
     } else {
-        s.push(" AS group_key, if(dimension = 'hour', 0, if((")
+        s.push(" AS group_key, day_number, if(dimension IN ('first_hour', 'last_hour') AND ((")
             .append(bucket(interval, "toDateTime(day_start)", zone))
             .push(
-                " = group_key) = (dimension = 'first_hour'), visitors, 0)) AS unique, \
-                 if(dimension = 'hour', hits, 0) AS count",
-            );
+                " = group_key) = (dimension = 'first_hour')), visitors, 0) AS unique, \
+                 if(dimension IN ('prefix_views', 'suffix_views') AND ((",
+            )
+            .append(bucket(interval, "toDateTime(day_start)", zone))
+            .push(" = group_key) = (dimension = 'prefix_views')), hits, 0) AS count");
     }
     s.push(
-        " FROM (SELECT dimension, visitors, hits, toUInt32(day) * 86400 AS day_start, \
+        " FROM (SELECT dimension, visitors, hits, toUInt16(day) AS day_number, toUInt32(day) * 86400 AS day_start, \
          day_start + toUInt32(value) * 3600 AS hour_start",
     )
     .append(rollup_rows(window, rollup))
-    .push(" AND dimension IN ('first_hour', 'last_hour', 'hour')")
+    .push(" AND dimension IN ('first_hour', 'last_hour', 'hour', 'prefix_views', 'suffix_views')")
     .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
     .push_bound(" AND day <= toDate(?))", Bind::Text(Day(last).to_string()))
     .push_bound(" WHERE hour_start >= ?", Bind::Number(window.start.into()))
@@ -492,13 +481,15 @@ fn rolled_up_series(
     s
 }
 
-/// The hits of `events` in `ranges`, one exact count per group and UTC day.
+/// The hits of `events` in `ranges`, one exact count per group and UTC day,
+/// each visitor counting for at most `views_cap` of a group's day.
 fn raw_site(
     window: &Window,
     ranges: &[(u32, u32)],
     key: &Key,
     measure: Measure,
     filters: &[Filter],
+    views_cap: u64,
 ) -> Statement {
     let mut hits = Statement::new(" FROM events");
     hits.push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
@@ -511,9 +502,10 @@ fn raw_site(
         Measure::Everything => "countIf(name = 'pageview')",
         _ => "count()",
     };
-    let mut s = Statement::new(&format!(
-        "SELECT group_key, uniqExact(visitor_id) AS unique, {count} AS count FROM ("
-    ));
+    let mut s = Statement::new(
+        "SELECT group_key, day_number, count() AS unique, toUInt64(sum(least(n, ?))) AS count FROM (",
+    );
+    s.binds.push(Bind::Number(views_cap));
     if measure == Measure::Visits {
         // One row per visit, keyed by its first page (or by nothing, for
         // the total). A visit is a run of one visitor's page views with no
@@ -524,22 +516,26 @@ fn raw_site(
             "''"
         };
         s.push(&format!(
-            "SELECT visitor_id, day, arrayJoin(arrayMap(v -> {entry}, entries)) AS group_key FROM ({}",
+            "SELECT group_key, day_number, visitor_id, count() AS n FROM (\
+             SELECT visitor_id, toUInt16(day) AS day_number, arrayJoin(arrayMap(v -> {entry}, entries)) AS group_key FROM ({}",
             SESSIONS
         ))
         .append(hits)
-        .push(" GROUP BY visitor_id, day)) GROUP BY group_key, day");
-        return s;
+        .push(" GROUP BY visitor_id, day))");
+    } else {
+        s.push("SELECT group_key, day_number, visitor_id, ")
+            .push(count)
+            .push(" AS n FROM (SELECT ")
+            .append(match key {
+                Key::Bucket(interval) => bucket(*interval, "ts", &window.time_zone),
+                Key::Dimension(d) => plain(events_column(*d)),
+                _ => plain("''"),
+            })
+            .push(" AS group_key, toUInt16(toDate(ts)) AS day_number, visitor_id, name")
+            .append(hits)
+            .push(")");
     }
-    s.push("SELECT ")
-        .append(match key {
-            Key::Bucket(interval) => bucket(*interval, "ts", &window.time_zone),
-            Key::Dimension(d) => plain(events_column(*d)),
-            _ => plain("''"),
-        })
-        .push(" AS group_key, visitor_id, name, ts")
-        .append(hits)
-        .push(") GROUP BY group_key, toDate(ts)");
+    s.push(" GROUP BY group_key, day_number, visitor_id) GROUP BY group_key, day_number");
     s
 }
 
@@ -558,16 +554,21 @@ fn plain(text: &str) -> Statement {
     Statement::new(text)
 }
 
-/// Visits, bounces (visits of one page view) and the page views in them.
-pub fn visits(window: &Window, rolled_up: &RolledUp, filters: &[Filter]) -> Statement {
+/// Visits and bounces (visits of one page view) per UTC day of the window,
+/// each visitor counting for at most `views_cap` of each.
+pub fn visits(
+    window: &Window,
+    rolled_up: &RolledUp,
+    filters: &[Filter],
+    views_cap: u64,
+) -> Statement {
     let rollup = rollup_for(window, &Key::Nothing, filters);
     let split = split(window, rollup.map_or(&[], |r| rolled_up.days(r)), false);
     let (days, raw) = (split.days, split.raw);
-    let mut s = Statement::new(
-        "SELECT sum(visits) AS visits, sum(bounces) AS bounces, sum(views) AS views FROM (",
-    );
+    let mut s =
+        Statement::new("SELECT day_number, sum(visits) AS visits, sum(bounces) AS bounces FROM (");
     if let (Some((first, last)), Some(rollup)) = (days, rollup) {
-        s.push("SELECT visits, bounces, visit_views AS views")
+        s.push("SELECT toUInt16(day) AS day_number, visits, bounces")
             .append(rollup_rows(window, rollup))
             .push(" AND dimension = ''")
             .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
@@ -577,74 +578,98 @@ pub fn visits(window: &Window, rolled_up: &RolledUp, filters: &[Filter]) -> Stat
         if days.is_some() {
             s.push(" UNION ALL ");
         }
-        s.push(&format!(
-            "SELECT count() AS visits, countIf(visit_length = 1) AS bounces, toUInt64(sum(visit_length)) AS views \
-             FROM (SELECT arrayJoin(visit_views) AS visit_length FROM ({SESSIONS} FROM events"
-        ))
-        .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
-        .append(in_ranges("ts", &raw))
-        .push(Measure::PageViews.condition());
+        s.push(
+            "SELECT day_number, toUInt64(sum(least(length(visit_views), ?))) AS visits, \
+             toUInt64(sum(least(arrayCount(v -> v = 1, visit_views), ?))) AS bounces \
+             FROM (SELECT toUInt16(day) AS day_number, visit_views FROM (",
+        );
+        s.binds
+            .extend([Bind::Number(views_cap), Bind::Number(views_cap)]);
+        s.push(SESSIONS)
+            .push(" FROM events")
+            .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
+            .append(in_ranges("ts", &raw))
+            .push(Measure::PageViews.condition());
         for filter in filters {
             s.append(filter_condition(events_column(filter.dimension), filter));
         }
-        s.push(" GROUP BY visitor_id, day))");
+        s.push(" GROUP BY visitor_id, day)) GROUP BY day_number");
     }
-    s.push(")");
+    s.push(") GROUP BY day_number ORDER BY day_number");
     s
 }
 
-/// Visits, as [`visits`] returns them.
+/// Visits and bounces of one UTC day, as [`visits`] returns them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
-pub struct VisitRow {
+pub struct VisitDay {
+    pub day_number: u16,
     pub visits: u64,
     pub bounces: u64,
-    pub views: u64,
 }
 
-/// An aggregation of a campaign's opens over `window`, read from
-/// `email_opens`: recipient ids last a whole campaign, so unique opens cannot
-/// be summed over days, and opens are few next to page views.
-pub fn email(window: &Window, key: &Key) -> Aggregation {
+/// An aggregation of opens over `window`, read from `email_opens`, per
+/// group and UTC day: the recipients whose first open of the campaign (with
+/// the group's value) falls on that day, and the opens, each recipient
+/// counting for at most `views_cap` of a group's day. Recipient ids last a
+/// whole campaign, so a recipient counts once however many days they
+/// opened on, and a period's unique opens are the sum of its days'. Opens
+/// of the campaign `window.subject`, or (by [`Key::Campaign`]) of every
+/// campaign.
+pub fn email(window: &Window, key: &Key, views_cap: u64) -> Aggregation {
+    let group = || match key {
+        Key::Client => plain("client"),
+        Key::Country => plain("country"),
+        Key::Proxied => plain("toString(proxied)"),
+        Key::Day => bucket(Interval::Day, "ts", &window.time_zone),
+        Key::Campaign => plain("campaign"),
+        _ => plain("''"),
+    };
+    let opens = |s: &mut Statement| {
+        s.push(" FROM email_opens WHERE 1");
+        if *key != Key::Campaign {
+            s.push_bound(" AND campaign = ?", Bind::Text(window.subject.clone()));
+        }
+    };
     let mut parts = Statement::new(
-        "SELECT group_key, uniqExact(recipient_id) AS unique, count() AS count FROM (SELECT ",
+        "SELECT group_key, toUInt16(toDate(first)) AS day_number, count() AS unique, toUInt64(0) AS count \
+         FROM (SELECT group_key, recipient_id, min(ts) AS first FROM (SELECT ",
     );
     parts
-        .append(match key {
-            Key::Client => plain("client"),
-            Key::Country => plain("country"),
-            Key::Proxied => plain("toString(proxied)"),
-            Key::Day => bucket(Interval::Day, "ts", &window.time_zone),
-            _ => plain("''"),
-        })
-        .push(" AS group_key, recipient_id FROM email_opens")
-        .push_bound(" WHERE campaign = ?", Bind::Text(window.subject.clone()))
+        .append(group())
+        .push(" AS group_key, recipient_id, ts");
+    opens(&mut parts);
+    parts
+        .push_bound(" AND ts < toDateTime(?)", Bind::Number(window.end.into()))
+        .push(") GROUP BY group_key, recipient_id)")
+        .push_bound(" WHERE first >= toDateTime(?)", Bind::Number(window.start.into()))
+        .push(" GROUP BY group_key, day_number UNION ALL ")
+        .push(
+            "SELECT group_key, day_number, toUInt64(0) AS unique, toUInt64(sum(least(n, ?))) AS count \
+             FROM (SELECT ",
+        );
+    parts.binds.push(Bind::Number(views_cap));
+    parts
+        .append(group())
+        .push(" AS group_key, recipient_id, toUInt16(toDate(ts)) AS day_number, count() AS n");
+    opens(&mut parts);
+    parts
         .append(in_ranges("ts", &[(window.start, window.end)]))
-        .push(") GROUP BY group_key");
+        .push(" GROUP BY group_key, recipient_id, day_number) GROUP BY group_key, day_number");
     Aggregation { parts }
 }
 
-/// Every campaign ever opened (within retention), with its unique and total
-/// opens in `window`, newest id first. Which campaigns are listed does not
-/// depend on the period: a campaign listed only for the periods it was
-/// opened in would date one recipient's open by sliding a window.
-pub fn campaigns(window: &Window) -> Statement {
-    let in_window = || {
-        let mut s = Statement::default();
-        s.push_bound("(ts >= toDateTime(?)", Bind::Number(window.start.into()))
-            .push_bound(" AND ts < toDateTime(?))", Bind::Number(window.end.into()));
-        s
-    };
-    let mut s = Statement::new("SELECT campaign AS group_key, uniqExactIf(recipient_id, ");
-    s.append(in_window())
-        .push(") AS unique, countIf(")
-        .append(in_window())
-        .push(") AS count FROM email_opens GROUP BY group_key ORDER BY group_key DESC");
-    s
+/// Every campaign ever opened (within retention), newest id first. Which
+/// campaigns are listed does not depend on the period: a campaign listed
+/// only for the periods it was opened in would date one recipient's open
+/// by sliding a window.
+pub fn campaign_names() -> Statement {
+    Statement::new("SELECT DISTINCT campaign FROM email_opens ORDER BY campaign DESC")
 }
 
-/// The days `daily_stats` holds between `first` and `last`, in order, each
+/// The days `daily_stats` holds between `first` and `last`, counted with
+/// `views_cap`, in order, each
 /// with whether `daily_filtered` holds it too ([`LedgerDay`]).
-pub fn rolled_up_days(first: u16, last: u16) -> Statement {
+pub fn rolled_up_days(first: u16, last: u16, views_cap: u64) -> Statement {
     let mut s =
         Statement::new("SELECT toUInt16(day) AS day_number, filtered FROM daily_stats_days FINAL");
     s.push_bound(
@@ -652,6 +677,8 @@ pub fn rolled_up_days(first: u16, last: u16) -> Statement {
         Bind::Text(Day(first).to_string()),
     )
     .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()))
+    // Days counted with another cap are not the same figures.
+    .push_bound(" AND views_cap = ?", Bind::Number(views_cap))
     .push(" ORDER BY day");
     s
 }
@@ -687,26 +714,38 @@ pub fn midnights(time_zone: &str, first: String, second: String) -> Statement {
     s
 }
 
-/// Every bucket label of `interval` that falls in `window`, in order, so a
-/// time series lists empty buckets too. The hours come from `range`, not
-/// the `numbers` table function, which a read-only user may not call
-/// (`readonly = 1` on 18.16, a missing `CREATE TEMPORARY TABLE` grant on
-/// some releases).
-pub fn bucket_labels(window: &Window, interval: Interval) -> Statement {
+/// Every bucket of `interval` that falls in `window`, in order, with the
+/// UTC instant it starts at (the window's start, for the first), so a time
+/// series lists empty buckets too, and each bucket's cells are known. The
+/// hours come from `range`, not the `numbers` table function, which a
+/// read-only user may not call (`readonly = 1` on 18.16, a missing
+/// `CREATE TEMPORARY TABLE` grant on some releases).
+pub fn buckets(window: &Window, interval: Interval) -> Statement {
     let hours = window.hours();
     let mut s = Statement::default();
-    s.push("SELECT group_key FROM (SELECT ")
+    s.push("SELECT group_key, toUInt32(min(hour)) AS start FROM (SELECT ")
         .append(bucket(
             interval,
             &format!("toDateTime({} + number * 3600)", window.start),
             &window.time_zone,
         ))
+        .push(&format!(
+            " AS group_key, {} + number * 3600 AS hour",
+            window.start
+        ))
         .push_bound(
-            " AS group_key FROM (SELECT arrayJoin(range(?)) AS number))",
+            " FROM (SELECT arrayJoin(range(?)) AS number))",
             Bind::Number(hours.into()),
         )
         .push(" GROUP BY group_key ORDER BY group_key");
     s
+}
+
+/// A time bucket: its label and the UTC instant it starts at.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
+pub struct BucketRow {
+    pub group_key: String,
+    pub start: u32,
 }
 
 /// Every statement shape the reports run: rollup and raw sources, every
@@ -772,8 +811,7 @@ pub fn statement_shapes() -> Vec<Statement> {
                 (Measure::PageViews, &filtered_and_same[..]),
                 (Measure::Visits, &one_equals[..]),
             ] {
-                let a = site(window, &rolled_up, &key, measure, filters);
-                statements.extend([a.groups_by_size(11), a.groups_by_key(), a.total()]);
+                statements.push(site(window, &rolled_up, &key, measure, filters, 10).by_day());
             }
         }
         for key in [
@@ -782,21 +820,21 @@ pub fn statement_shapes() -> Vec<Statement> {
             Key::Country,
             Key::Proxied,
             Key::Day,
+            Key::Campaign,
         ] {
-            let a = email(window, &key);
-            statements.extend([a.groups_by_size(11), a.groups_by_key(), a.total()]);
+            statements.push(email(window, &key, 10).by_day());
         }
-        statements.push(campaigns(window));
-        statements.push(visits(window, &rolled_up, &filters));
-        statements.push(visits(window, &rolled_up, &[]));
-        statements.push(visits(window, &rolled_up, &one_equals));
+        statements.push(visits(window, &rolled_up, &filters, 10));
+        statements.push(visits(window, &rolled_up, &[], 10));
+        statements.push(visits(window, &rolled_up, &one_equals, 10));
         statements.extend(
             Interval::ALL
                 .iter()
-                .map(|&interval| bucket_labels(window, interval)),
+                .map(|&interval| buckets(window, interval)),
         );
     }
-    statements.push(rolled_up_days(nov_1_day, nov_1_day + 3));
+    statements.push(rolled_up_days(nov_1_day, nov_1_day + 3, 10));
+    statements.push(campaign_names());
     statements
 }
 
@@ -993,8 +1031,9 @@ mod tests {
             &Key::Dimension(Dimension::Path),
             Measure::PageViews,
             &us,
+            10,
         )
-        .groups_by_size(11);
+        .by_day();
         assert!(a.text.contains("FROM daily_filtered FINAL"), "{}", a.text);
         assert!(!a.text.contains("daily_stats"), "{}", a.text);
         assert!(
@@ -1015,7 +1054,7 @@ mod tests {
             a.text.contains("AND country = ?"),
             "the rest from events, filtered"
         );
-        let v = visits(&w, &rolled_up, &us);
+        let v = visits(&w, &rolled_up, &us, 10);
         assert!(v.text.contains("FROM daily_filtered FINAL"), "{}", v.text);
         let series = site(
             &w,
@@ -1023,14 +1062,15 @@ mod tests {
             &Key::Bucket(Interval::Day),
             Measure::Everything,
             &us,
+            10,
         )
-        .groups_by_key();
+        .by_day();
         assert!(
             series.text.contains("FROM daily_filtered FINAL"),
             "{}",
             series.text
         );
-        let raw = visits(&w, &rolled_up, &[filter("country!=US")]);
+        let raw = visits(&w, &rolled_up, &[filter("country!=US")], 10);
         assert!(!raw.text.contains("FINAL"), "{}", raw.text);
     }
 
@@ -1047,24 +1087,25 @@ mod tests {
         };
         let filters = [filter(&format!("city=={hostile}"))];
         let path = Key::Dimension(Dimension::Path);
-        let rolled_up_filter = site(&w, &sp, &path, Measure::PageViews, &filters);
-        assert!(rolled_up_filter.total().text.contains("daily_filtered"));
+        let rolled_up_filter = site(&w, &sp, &path, Measure::PageViews, &filters, 10);
+        assert!(rolled_up_filter.by_day().text.contains("daily_filtered"));
         for statement in [
-            site(&w, &sp, &path, Measure::PageViews, &filters).groups_by_size(11),
-            site(&w, &sp, &path, Measure::PageViews, &[]).groups_by_size(11),
+            site(&w, &sp, &path, Measure::PageViews, &filters, 10).by_day(),
+            site(&w, &sp, &path, Measure::PageViews, &[], 10).by_day(),
             site(
                 &w,
                 &sp,
                 &Key::Bucket(Interval::Hour),
                 Measure::Everything,
                 &filters,
+                10,
             )
-            .groups_by_key(),
-            site(&w, &sp, &Key::Nothing, Measure::Everything, &[]).total(),
-            visits(&w, &sp, &filters),
-            visits(&w, &sp, &[]),
-            email(&w, &Key::Client).total(),
-            rolled_up_filter.total(),
+            .by_day(),
+            site(&w, &sp, &Key::Nothing, Measure::Everything, &[], 10).by_day(),
+            visits(&w, &sp, &filters, 10),
+            visits(&w, &sp, &[], 10),
+            email(&w, &Key::Client, 10).by_day(),
+            rolled_up_filter.by_day(),
         ] {
             assert!(!statement.text.contains(hostile), "{}", statement.text);
             assert_eq!(
@@ -1090,24 +1131,29 @@ mod tests {
             &Key::Dimension(Dimension::Path),
             Measure::PageViews,
             &[],
+            10,
         );
-        let text = a.groups_by_size(11).text;
+        let text = a.by_day().text;
         assert!(text.contains("FROM daily_stats FINAL"), "{text}");
         assert!(text.contains(" UNION ALL "), "{text}");
-        assert!(text.contains("GROUP BY group_key, toDate(ts)"), "{text}");
+        assert!(
+            text.contains("GROUP BY group_key, day_number, visitor_id"),
+            "{text}"
+        );
         let a = site(
             &w,
             &sp,
             &Key::Dimension(Dimension::Path),
             Measure::PageViews,
             &[filter("os~iOS")],
+            10,
         );
         assert!(
-            a.total()
+            a.by_day()
                 .text
                 .contains("positionCaseInsensitiveUTF8(os, ?)")
         );
-        assert!(!a.total().text.contains("daily_"));
+        assert!(!a.by_day().text.contains("daily_"));
     }
 
     #[test]
@@ -1119,8 +1165,9 @@ mod tests {
             &Key::Nothing,
             Measure::Everything,
             &[filter("device==mobile"), filter("referrer_host~Google")],
+            10,
         )
-        .total();
+        .by_day();
         assert!(s.text.contains("AND toString(device) = ?"), "{}", s.text);
         assert!(
             s.text

@@ -216,7 +216,7 @@ impl FilterOp {
     const ALL: [FilterOp; 3] = [FilterOp::Equals, FilterOp::NotEquals, FilterOp::Contains];
 
     /// How a filter writes the operator.
-    fn token(self) -> &'static str {
+    pub fn token(self) -> &'static str {
         match self {
             FilterOp::Equals => "==",
             FilterOp::NotEquals => "!=",

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use crate::clock;
 use crate::config::{ClickHouseConfig, ReportingConfig};
-use crate::release::{Cell, Mechanism, Released};
+use crate::release::{Cell, Mechanism, Verdict};
 use crate::store::clickhouse::{Endpoints, describe};
 use sql::{CellCount, DayCount};
 
@@ -64,6 +64,9 @@ pub fn stale_days(events: &[DayCount], rolled_up: &[DayCount]) -> Vec<DayCount> 
 #[derive(Clone)]
 pub struct Rollup {
     endpoints: Endpoints,
+    /// What one visitor-day adds to a row's counts at most
+    /// (`reporting.max_views_per_visitor_day`).
+    views_cap: u64,
     /// `None` until `reporting.noise_key` is set: nothing is released.
     release: Option<Release>,
 }
@@ -72,8 +75,6 @@ pub struct Rollup {
 #[derive(Clone)]
 struct Release {
     mechanism: Mechanism,
-    /// What one visitor-day adds to a cell's page views at most.
-    views_cap: u64,
     /// `<released database>.daily`, quoted.
     table: String,
 }
@@ -111,10 +112,13 @@ impl Rollup {
     ) -> Rollup {
         let release = reporting.release.clone().map(|mechanism| Release {
             mechanism,
-            views_cap: reporting.views_cap,
             table: format!("{}.daily", clickhouse.released_database()),
         });
-        Rollup { endpoints, release }
+        Rollup {
+            endpoints,
+            views_cap: reporting.views_cap,
+            release,
+        }
     }
 
     /// Rolls up, and releases, every ended day that needs it.
@@ -130,14 +134,14 @@ impl Rollup {
             .await?;
         let rolled_up: Vec<DayCount> = self
             .endpoints
-            .fetch_all(&sql::rolled_up_counts(first))
+            .fetch_all(&sql::rolled_up_counts(first, self.views_cap))
             .await?;
         let mut done = Done {
             rolled_up: Vec::new(),
             released: None,
         };
         for day in stale_days(&events, &rolled_up) {
-            for statement in sql::rollup_day(day.day, day.events) {
+            for statement in sql::rollup_day(day.day, day.events, self.views_cap) {
                 self.endpoints.execute(&statement).await?;
             }
             done.rolled_up.push(day.day);
@@ -166,10 +170,10 @@ impl Rollup {
         now: u32,
     ) -> Result<(), RollupError> {
         let mut cells: Vec<CellCount> = Vec::new();
-        for statement in sql::cells_of_day(day.day, release.views_cap) {
+        for statement in sql::cells_of_day(day.day, self.views_cap) {
             cells.extend(self.endpoints.fetch_all::<CellCount>(&statement).await?);
         }
-        let rows = released_rows(&release.mechanism, release.views_cap, day.day, &cells, now);
+        let rows = released_rows(&release.mechanism, self.views_cap, day.day, &cells, now);
         let table = release.table.as_str();
         let rows = &rows;
         self.endpoints
@@ -226,16 +230,18 @@ pub fn released_rows(
     cells
         .iter()
         .filter_map(|exact| {
-            let cell = |metric| Cell {
-                family: DAILY_CELLS,
-                subject: &exact.site,
-                day,
-                dimension: &exact.dimension,
-                value: &exact.value,
-                metric,
+            let cell = |metric| {
+                Cell::whole_day(
+                    DAILY_CELLS,
+                    &exact.site,
+                    day,
+                    &exact.dimension,
+                    &exact.value,
+                    metric,
+                )
             };
             let visitors = mechanism.release(&cell("visitors"), exact.visitors, 1);
-            let Released::Shown(visitors) = mechanism.shows(visitors) else {
+            let Verdict::Shown(visitors) = mechanism.shows(visitors) else {
                 return None;
             };
             Some(ReleasedRow {
@@ -282,14 +288,7 @@ mod tests {
         let rows = released_rows(&mechanism, 10, 20_758, &cells, 1_800_000_000);
         let noise = |value: &str, metric, sensitivity| {
             mechanism.noise(
-                &Cell {
-                    family: DAILY_CELLS,
-                    subject: "optimumabq.com",
-                    day: 20_758,
-                    dimension: "path",
-                    value,
-                    metric,
-                },
+                &Cell::whole_day(DAILY_CELLS, "optimumabq.com", 20_758, "path", value, metric),
                 sensitivity,
             )
         };

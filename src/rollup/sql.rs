@@ -26,16 +26,19 @@ pub fn events_per_day(start: u32, end: u32) -> Statement {
 }
 
 /// The events count both rollup tables were computed from, per rolled-up
-/// day. A day rolled up before `daily_filtered` existed is left out, so it
-/// is computed again, into both.
-pub fn rolled_up_counts(first: u16) -> Statement {
+/// day. A day rolled up before `daily_filtered` existed, or with another
+/// `views_cap` (or before counts were capped), is left out, so it is
+/// computed again, into both.
+pub fn rolled_up_counts(first: u16, views_cap: u64) -> Statement {
     let mut s =
         Statement::new("SELECT toUInt16(day) AS day_number, events FROM daily_stats_days FINAL");
     s.push_bound(
         " WHERE day >= toDate(?)",
         Bind::Text(Day(first).to_string()),
     )
-    .push(" AND filtered = 1 ORDER BY day");
+    .push(" AND filtered = 1")
+    .push_bound(" AND views_cap = ?", Bind::Number(views_cap))
+    .push(" ORDER BY day");
     s
 }
 
@@ -105,17 +108,21 @@ impl Subset {
 
     /// The statements that compute the subset's rows of one day, in
     /// `daily_stats`'s dimensions (see `schema/0004_rollups.sql`).
-    fn statements(self, range: impl Fn() -> Statement) -> Vec<Statement> {
+    fn statements(self, range: impl Fn() -> Statement, views_cap: u64) -> Vec<Statement> {
         let (insert, key) = (self.insert(), self.key());
         let page_dimensions = page_dimensions("pageview_total");
         let by_value = |dimensions: &str, condition: &str| {
             let mut s = Statement::new(&format!(
-                "{insert}SELECT site, toDate(ts) AS day, {key}tupleElement(dim, 1) AS dimension, tupleElement(dim, 2) AS value, \
-                 uniqExact(visitor_id), count(), 0, 0, 0, now()"
+                "{insert}SELECT site, day, {key}dimension, value, count(), toUInt64(sum(least(n, ?))), 0, 0, 0, now() \
+                 FROM (SELECT site, toDate(ts) AS day, {key}tupleElement(dim, 1) AS dimension, tupleElement(dim, 2) AS value, \
+                 visitor_id, count() AS n"
             ));
+            s.binds.push(Bind::Number(views_cap));
             s.append(self.from(range(), &format!(" ARRAY JOIN [{dimensions}] AS dim")))
                 .push(condition)
-                .push(&format!(" GROUP BY site, day, {key}dimension, value"));
+                .push(&format!(
+                    " GROUP BY site, day, {key}dimension, value, visitor_id) GROUP BY site, day, {key}dimension, value"
+                ));
             s
         };
         let pages = by_value(&page_dimensions.join(", "), Measure::PageViews.condition());
@@ -124,26 +131,29 @@ impl Subset {
             Measure::CustomEvents.condition(),
         );
         let mut totals = Statement::new(&format!(
-            "{insert}SELECT site, day, {key}'', '', count(), sum(pageviews), sum(length(visit_views)), \
-             sum(arrayCount(v -> v = 1, visit_views)), sum(arraySum(visit_views)), now() \
+            "{insert}SELECT site, day, {key}'', '', count(), toUInt64(sum(least(pageviews, ?))), toUInt64(sum(least(length(visit_views), ?))), \
+             toUInt64(sum(least(arrayCount(v -> v = 1, visit_views), ?))), sum(arraySum(visit_views)), now() \
              FROM (SELECT site, {key}visitor_id, any(toDate(ts)) AS day, countIf(name = 'pageview') AS pageviews, \
              arraySort(groupArrayIf(toUInt32(ts), name = 'pageview')) AS times, \
              arrayPopFront(arrayDifference(arrayPushBack(arrayFilter((i, gap) -> i = 1 OR gap > 1800, arrayEnumerate(times), arrayDifference(times)), length(times) + 1))) AS visit_views"
         ));
+        totals.binds = vec![Bind::Number(views_cap); 3];
         totals.append(self.from(range(), "")).push(&format!(
             " GROUP BY site, {key}visitor_id) GROUP BY site, {key}day"
         ));
         let mut entries = Statement::new(&format!(
-            "{insert}SELECT site, day, {key}tupleElement(dim, 1), tupleElement(dim, 2), uniqExact(visitor_id), count(), 0, 0, 0, now() \
+            "{insert}SELECT site, day, {key}dimension, value, count(), toUInt64(sum(least(n, ?))), 0, 0, 0, now() \
+             FROM (SELECT site, day, {key}tupleElement(dim, 1) AS dimension, tupleElement(dim, 2) AS value, visitor_id, count() AS n \
              FROM (SELECT site, {key}visitor_id, day, arrayJoin(arrayMap(v -> tupleElement(v, 2), entries)) AS path \
              FROM ({SESSIONS}, {key}site"
         ));
+        entries.binds.push(Bind::Number(views_cap));
         entries
             .append(self.from(range(), ""))
             .push(Measure::PageViews.condition())
             .push(&format!(
                 " GROUP BY site, {key}visitor_id, day)) ARRAY JOIN [tuple('entry_page', path), tuple('entry_total', '')] AS dim \
-                 GROUP BY site, day, {key}tupleElement(dim, 1), tupleElement(dim, 2)"
+                 GROUP BY site, day, {key}dimension, value, visitor_id) GROUP BY site, day, {key}dimension, value"
             ));
         let mut hours = Statement::new(&format!(
             "{insert}SELECT site, day, {key}tupleElement(dim, 1), tupleElement(dim, 2), count(), 0, 0, 0, 0, now() \
@@ -156,13 +166,44 @@ impl Subset {
              GROUP BY site, day, {key}tupleElement(dim, 1), tupleElement(dim, 2)"
         ));
         let mut hour_views = Statement::new(&format!(
-            "{insert}SELECT site, toDate(ts) AS day, {key}'hour', toString(intDiv(toUInt32(ts) % 86400, 3600)) AS value, \
-             uniqExact(visitor_id), countIf(name = 'pageview'), 0, 0, 0, now()"
+            "{insert}SELECT site, day, {key}'hour', value, count(), toUInt64(sum(least(n, ?))), 0, 0, 0, now() \
+             FROM (SELECT site, toDate(ts) AS day, {key}toString(intDiv(toUInt32(ts) % 86400, 3600)) AS value, \
+             visitor_id, countIf(name = 'pageview') AS n"
         ));
-        hour_views
+        hour_views.binds.push(Bind::Number(views_cap));
+        hour_views.append(self.from(range(), "")).push(&format!(
+            " GROUP BY site, day, {key}value, visitor_id) GROUP BY site, day, {key}value"
+        ));
+        // A time bucket's page views over part of a day, each visitor
+        // counting for at most `views_cap` in it, as the sum of per-hour
+        // increments: `prefix_views` at hour h is how much a visitor's capped
+        // views from midnight grow in h, `suffix_views` how much their capped
+        // views to the next midnight grow in h counted backwards. A prefix of
+        // the day sums the first, a suffix the second (telescoping sums).
+        let mut capped_parts = Statement::new(&format!(
+            "{insert}SELECT site, day, {key}tupleElement(part, 1), toString(tupleElement(part, 2)), 0, toUInt64(sum(tupleElement(part, 3))), 0, 0, 0, now() \
+             FROM (SELECT site, day, {key}arrayCumSum(ns) AS cum, arraySum(ns) AS total, arrayConcat(\
+             arrayMap((x, n, c) -> tuple('prefix_views', tupleElement(x, 1), toUInt64(least(c, ?) - least(c - n, ?))), hn, ns, cum), \
+             arrayMap((x, n, c) -> tuple('suffix_views', tupleElement(x, 1), toUInt64(least(total - c + n, ?) - least(total - c, ?))), hn, ns, cum)) AS parts \
+             FROM (SELECT site, day, {key}visitor_id, arraySort(groupArray(tuple(h, n))) AS hn, arrayMap(x -> tupleElement(x, 2), hn) AS ns \
+             FROM (SELECT site, toDate(ts) AS day, {key}visitor_id, intDiv(toUInt32(ts) % 86400, 3600) AS h, countIf(name = 'pageview') AS n"
+        ));
+        capped_parts.binds = vec![Bind::Number(views_cap); 4];
+        capped_parts
             .append(self.from(range(), ""))
-            .push(&format!(" GROUP BY site, day, {key}value"));
-        vec![pages, custom, totals, entries, hours, hour_views]
+            .push(&format!(
+                " GROUP BY site, day, {key}visitor_id, h) GROUP BY site, day, {key}visitor_id)) \
+                 ARRAY JOIN parts AS part GROUP BY site, day, {key}tupleElement(part, 1), tupleElement(part, 2)"
+            ));
+        vec![
+            pages,
+            custom,
+            totals,
+            entries,
+            hours,
+            hour_views,
+            capped_parts,
+        ]
     }
 }
 
@@ -171,18 +212,24 @@ impl Subset {
 /// count. Run in order; re-running replaces the day's rows. One filter
 /// dimension per statement: grouping by all of them at once holds every
 /// group of the day in memory together, and took 9 s a day on 10M synthetic
-/// events against some 0.5 s per dimension.
-pub fn rollup_day(day: u16, events: u64) -> Vec<Statement> {
+/// events against some 0.5 s per dimension. Counts (page views, events,
+/// visits, bounces) are capped per visitor and row at `views_cap`, as the
+/// release step's sensitivity assumes; the ledger records the cap.
+pub fn rollup_day(day: u16, events: u64, views_cap: u64) -> Vec<Statement> {
     let start = u32::from(day) * DAY_SECONDS;
     let range = || in_ranges("ts", &[(start, start + DAY_SECONDS)]);
-    let mut statements = Subset::Everything.statements(range);
+    let mut statements = Subset::Everything.statements(range, views_cap);
     for &dimension in FILTERED_DIMENSIONS {
-        statements.extend(Subset::FilteredBy(dimension).statements(range));
+        statements.extend(Subset::FilteredBy(dimension).statements(range, views_cap));
     }
     let mut ledger = Statement::new(
-        "INSERT INTO daily_stats_days (day, events, computed_at, filtered) SELECT toDate(?), ?, now(), 1",
+        "INSERT INTO daily_stats_days (day, events, computed_at, filtered, views_cap) SELECT toDate(?), ?, now(), 1, ?",
     );
-    ledger.binds = vec![Bind::Text(Day(day).to_string()), Bind::Number(events)];
+    ledger.binds = vec![
+        Bind::Text(Day(day).to_string()),
+        Bind::Number(events),
+        Bind::Number(views_cap),
+    ];
     statements.push(ledger);
     statements
 }
@@ -265,10 +312,10 @@ pub fn statement_shapes() -> Vec<Statement> {
     let nov_1_day = clock::day_from_civil(2026, 11, 1).expect("a valid date");
     let nov_1 = u32::from(nov_1_day) * DAY_SECONDS;
     let mut statements = vec![
-        rolled_up_counts(nov_1_day),
+        rolled_up_counts(nov_1_day, 10),
         events_per_day(nov_1, nov_1 + DAY_SECONDS),
     ];
-    statements.extend(rollup_day(nov_1_day, 12));
+    statements.extend(rollup_day(nov_1_day, 12, 10));
     statements.extend(cells_of_day(nov_1_day, 10));
     statements.extend([released_counts(nov_1_day), record_released(nov_1_day, 12)]);
     statements
@@ -282,15 +329,16 @@ mod tests {
 
     #[test]
     fn a_day_is_rolled_up_into_both_tables_before_the_ledger_marks_it() {
-        let statements = rollup_day(NOV_1, 12);
-        let per_subset = Subset::Everything.statements(Statement::default).len();
+        let statements = rollup_day(NOV_1, 12, 10);
+        let per_subset = Subset::Everything.statements(Statement::default, 10).len();
         assert_eq!(
             statements.len(),
             per_subset * (1 + FILTERED_DIMENSIONS.len()) + 1
         );
         let (ledger, rollups) = statements.split_last().unwrap();
         assert!(
-            ledger.text.starts_with("INSERT INTO daily_stats_days") && ledger.text.ends_with(", 1"),
+            ledger.text.starts_with("INSERT INTO daily_stats_days")
+                && ledger.text.ends_with(", 1, ?"),
             "the ledger comes last and marks the day filtered: {}",
             ledger.text
         );
@@ -324,7 +372,7 @@ mod tests {
 
     #[test]
     fn rollup_values_are_bound_never_spliced() {
-        for statement in rollup_day(NOV_1, 12) {
+        for statement in rollup_day(NOV_1, 12, 10) {
             assert_eq!(statement.text.matches('?').count(), statement.binds.len());
             assert!(statement.text.starts_with("INSERT INTO daily_"));
         }

@@ -9,10 +9,9 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use crate::common::{self, Beaconhouse, ClickHouse, staff};
+use crate::common::{self, Beaconhouse, ClickHouse, NOISE_KEY, staff};
 use beaconhouse::release::{Cell, Mechanism, NoiseKey};
 
-const NOISE_KEY: &str = "a-noise-key-for-the-release-tests-0123456789";
 const VIEWS_CAP: u64 = 10;
 /// 2026-11-01, a day that has ended.
 const DAY: u16 = 20_758;
@@ -107,13 +106,15 @@ fn released(
     exact
         .iter()
         .map(|(&(dimension, value), &(visitors, pageviews))| {
-            let cell = |metric| Cell {
-                family: beaconhouse::rollup::DAILY_CELLS,
-                subject: "optimumabq.com",
-                day: DAY,
-                dimension,
-                value,
-                metric,
+            let cell = |metric| {
+                Cell::whole_day(
+                    beaconhouse::rollup::DAILY_CELLS,
+                    "optimumabq.com",
+                    DAY,
+                    dimension,
+                    value,
+                    metric,
+                )
             };
             let visitors = mechanism.release(&cell("visitors"), visitors, 1);
             let pageviews = mechanism.release(&cell("pageviews"), pageviews, VIEWS_CAP);

@@ -5,6 +5,14 @@
 //!
 //! Site time zone America/Denver; clocks went back on 2026-11-01 at 08:00
 //! UTC.
+//!
+//! Every visitor and recipient comes [`COPIES`] times (ids `id`, `id +
+//! 1000`, `id + 2000`, ...), doing the same at the same times: a figure
+//! worked out by hand for one of each is `COPIES` times that, and a group of
+//! one of them is large enough for the release step's threshold.
+
+/// How many times each known visitor and recipient comes.
+pub const COPIES: u64 = 30;
 
 /// A visitor: what every event of theirs says besides its time and page.
 #[derive(Clone, Copy)]
@@ -46,6 +54,7 @@ const V9: Visitor = Visitor {
     ..visitor(9, "US", "Chrome", "desktop")
 };
 
+#[derive(Clone, Copy)]
 struct Event {
     visitor: Visitor,
     /// UTC.
@@ -177,10 +186,33 @@ const OPENS: &[Open] = &[
     Open(DEC, "2026-11-02 17:00:00", 1, DIRECT, "US", "Gmail"),
 ];
 
-/// The statements that insert every known event and open.
+/// The statements that insert every known event and open, [`COPIES`]
+/// times over.
 pub fn inserts() -> [String; 2] {
-    let events: Vec<String> = EVENTS.iter().map(Event::values).collect();
-    let opens: Vec<String> = OPENS.iter().map(Open::values).collect();
+    let copies = || (0..COPIES).map(|copy| copy * 1000);
+    let events: Vec<String> = copies()
+        .flat_map(|offset| {
+            EVENTS.iter().map(move |event| {
+                Event {
+                    visitor: Visitor {
+                        id: event.visitor.id + offset,
+                        ..event.visitor
+                    },
+                    ..*event
+                }
+                .values()
+            })
+        })
+        .collect();
+    let opens: Vec<String> = copies()
+        .flat_map(|offset| {
+            OPENS.iter().map(
+                move |Open(campaign, at, recipient, proxied, country, client)| {
+                    Open(campaign, at, recipient + offset, *proxied, country, client).values()
+                },
+            )
+        })
+        .collect();
     [
         format!(
             "INSERT INTO events (site, ts, name, visitor_id, path, referrer_host, country, browser, device) VALUES {}",
