@@ -81,7 +81,6 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
 
     let metrics = Arc::new(Metrics::default());
     let endpoints = Endpoints::new(&config.clickhouse)?;
-    let min_group_size = config.reporting.min_group_size;
     // The rollup writes daily_stats and daily_filtered: the ingest user. Reports read only.
     tokio::spawn(Rollup::new(endpoints.clone(), &config.clickhouse, &config.reporting).run());
     let reporter = Reporter::new(
@@ -120,7 +119,6 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         ),
         throttle: AuthThrottle::new(config.http.trusted_proxies.clone(), metrics.clone()),
         sign_outs,
-        min_group_size,
         request_timeout: config.http.request_timeout,
     });
     let keeper = SaltKeeper::new(endpoints.clone());

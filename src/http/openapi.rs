@@ -74,7 +74,7 @@ fn build() -> Value {
         "info": {
             "title": "beaconhouse stats API",
             "version": "1",
-            "description": "Aggregate-only reports. No endpoint returns a row about one visitor: groups of fewer than `reporting.min_group_size` unique visitors (or recipients) are folded into `(other)`, and filtered figures over fewer are withheld (null). Visitors are counted once per day: visitor ids change every UTC day."
+            "description": "Aggregate-only reports. Every figure passes through the release step: it carries deliberate noise (discrete Laplace, the same every time the same figure is asked; `margins` gives the range that holds 95% of it), counts are capped per visitor and day, and a figure over people (a breakdown's row, any filtered figure, every email figure) is withheld (null) when its released count of people is under the threshold, so a group of one person and no group look alike. Groups not shown fold into `(other)`, always listed. Visitors are counted once per day: visitor ids change every UTC day."
         },
         "paths": paths,
         "components": {

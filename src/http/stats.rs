@@ -45,7 +45,6 @@ pub struct StatsState {
     pub throttle: AuthThrottle,
     /// Tells every collector of a dashboard sign-out.
     pub sign_outs: SignOutKeeper,
-    pub min_group_size: u64,
     /// How long a sign-in's body may take to arrive (`http.request_timeout_ms`).
     pub request_timeout: std::time::Duration,
 }

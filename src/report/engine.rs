@@ -534,7 +534,7 @@ impl Reporter {
         rows.push(row(
             suppress::OTHER.into(),
             None,
-            Some(folded.other),
+            folded.other,
             total.people,
         ));
         rows
@@ -551,7 +551,8 @@ impl Reporter {
         Ok((window, RolledUp::from_ledger(&ledger)))
     }
 
-    /// Resolves the period's local midnights to UTC instants.
+    /// Resolves the period's local midnights to UTC instants, the end no
+    /// later than the last complete hour.
     async fn bounds(&self, subject: &str, period: &Period) -> Result<Window, ReportError> {
         #[derive(Clone, serde::Deserialize, clickhouse::Row)]
         struct Bounds {
@@ -570,10 +571,14 @@ impl Reporter {
             }
             other => other,
         })?;
+        // Only cells that are complete are released: a cell whose count
+        // still grows, under noise that stays the same, would give away each
+        // hit that lands in it between two answers.
+        let complete = released::complete_until(clock::now_unix());
         Ok(Window {
             subject: subject.into(),
             start: bounds.start,
-            end: bounds.end,
+            end: bounds.end.min(complete).max(bounds.start),
             time_zone: period.time_zone.clone(),
         })
     }

@@ -84,6 +84,20 @@ pub fn spans(start: u32, end: u32) -> Vec<Span> {
     spans
 }
 
+/// How long after an hour ends its hits are taken to have arrived: the
+/// spool ships within a second or two while ClickHouse answers.
+const SETTLE_SECONDS: u32 = 120;
+
+/// The end of what may be released at `now`: the start of the last UTC hour
+/// that ended (and settled). A period that runs into the current hour ends
+/// there: today's cell is the part of today up to that hour, a cell of its
+/// own each hour, so a count that grows is never shown twice under the same
+/// noise (the difference of two answers would be the exact number of hits
+/// between them).
+pub fn complete_until(now: u32) -> u32 {
+    now.saturating_sub(SETTLE_SECONDS) / 3600 * 3600
+}
+
 /// The canonical text of a report's filters, part of every cell's identity:
 /// the same filters in any order, and `~` filters in any letter case (they
 /// match regardless of it), are the same cells.
@@ -257,6 +271,23 @@ mod tests {
             }]
         );
         assert!(spans(5, 5).is_empty());
+    }
+
+    #[test]
+    fn only_whole_settled_hours_are_released() {
+        let hour = midnight(NOV_1) + 15 * 3600;
+        assert_eq!(complete_until(hour + 119), hour - 3600);
+        assert_eq!(complete_until(hour + 120), hour);
+        assert_eq!(complete_until(hour + 3599), hour);
+        // Today, asked at 15:30: the part of the day to 15:00 is its cell.
+        let today = spans(midnight(NOV_1), complete_until(hour + 1800));
+        assert_eq!(
+            today,
+            [Span {
+                day: NOV_1,
+                part: Some((0, 15 * 3600))
+            }]
+        );
     }
 
     #[test]

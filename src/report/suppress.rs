@@ -8,7 +8,7 @@
 //! else folds into `(other)`, which is always listed, so that whether
 //! anything folded says nothing. Its count is the released total's less the
 //! shown groups' (at least zero): arithmetic on released figures, which
-//! yields noise, not a person. Its people are not given: a person in two
+//! yields noise, not a person; withheld with the total. Its people are not given: a person in two
 //! folded groups would count twice.
 //!
 //! Owns: the order of groups and the fold, as pure functions.
@@ -31,12 +31,14 @@ pub struct Group {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Folded {
     pub shown: Vec<Group>,
-    pub other: u64,
+    /// `None` when the total is withheld: `(other)` would show what the
+    /// total's count was.
+    pub other: Option<u64>,
 }
 
 /// Keeps the `limit` largest shown groups (by released people, then count,
 /// then key, so answers are stable); `(other)` counts the released total's
-/// rest.
+/// rest, and is withheld with the total.
 pub fn fold(mut groups: Vec<Group>, total: &Figure, limit: usize) -> Folded {
     groups.retain(|g| g.figure.shown);
     groups.sort_by(|a, b| {
@@ -47,7 +49,7 @@ pub fn fold(mut groups: Vec<Group>, total: &Figure, limit: usize) -> Folded {
     groups.truncate(limit);
     let shown_count: u64 = groups.iter().map(|g| g.figure.count).sum();
     Folded {
-        other: total.count.saturating_sub(shown_count),
+        other: total.shown.then(|| total.count.saturating_sub(shown_count)),
         shown: groups,
     }
 }
@@ -90,17 +92,32 @@ mod tests {
             ["/", "/pricing", "/tour"],
             "largest first, ties by key"
         );
-        assert_eq!(f.other, 250 - 220);
+        assert_eq!(f.other, Some(250 - 220));
         let f = fold(groups, &total(120, 250), 1);
         assert_eq!(f.shown.len(), 1);
-        assert_eq!(f.other, 150);
+        assert_eq!(f.other, Some(150));
     }
 
     #[test]
     fn other_is_never_negative_and_a_fold_of_nothing_still_lists_it() {
         let f = fold(vec![group("/", 50, true)], &total(40, 60), 10);
-        assert_eq!(f.other, 0);
+        assert_eq!(f.other, Some(0));
         let f = fold(Vec::new(), &total(0, 0), 10);
-        assert_eq!((f.shown.len(), f.other), (0, 0));
+        assert_eq!((f.shown.len(), f.other), (0, Some(0)));
+    }
+
+    #[test]
+    fn a_withheld_total_withholds_other_too() {
+        // One person behind a filter, or nobody: the total's count differs
+        // (under the same noise), so (other) must not show it.
+        for exact in [0, 7] {
+            let hidden = Figure {
+                people: 3,
+                count: exact + 5,
+                shown: false,
+            };
+            let f = fold(vec![group("/x", 1, false)], &hidden, 10);
+            assert_eq!((f.shown.len(), f.other), (0, None));
+        }
     }
 }

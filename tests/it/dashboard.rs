@@ -6,14 +6,15 @@
 //! tests in the same Chromium (`tests/browser/unit.py`); and three people on
 //! the dashboard at once on a busy day (`tests/browser/crowd.py`).
 //!
-//! Seeded data: about 120 daily visitors over the last four weeks plus a few
-//! today, on a site whose reports are in America/Denver; two of them from
-//! France, so `country==FR` is withheld; a campaign opened by nine
+//! Seeded data: about 1,200 visitors over the last four weeks (some 45 a
+//! day, so the release step's threshold lets a month's breakdowns show)
+//! plus a few today, on a site whose reports are in America/Denver; two of
+//! them from France, so `country==FR` is withheld; a campaign opened by 90
 //! recipients, a small one opened by two, and one the token may not read.
 
 use std::path::PathBuf;
 
-use crate::common::{self, Beaconhouse, ClickHouse, Collector, Response};
+use crate::common::{self, Beaconhouse, ClickHouse, Collector, Response, released};
 use beaconhouse::grant::{Holder, Link, Session, Signed};
 use beaconhouse::http::access::SESSION_COOKIE;
 use serde_json::Value;
@@ -102,7 +103,7 @@ fn seed_events(now: u64) -> Vec<String> {
         ));
     };
     // Past days: 15:00 UTC is the morning in Denver, the same local day.
-    for id in 0..120 {
+    for id in 0..1200 {
         let v = visitor(id);
         let start = midnight - (id % 27 + 1) * 86_400 + 15 * 3600 + id * 7;
         for k in 0..(1 + id % 3) {
@@ -114,7 +115,7 @@ fn seed_events(now: u64) -> Vec<String> {
         }
     }
     // Today, whatever the hour: a minute or two ago.
-    for id in 1000..1006 {
+    for id in 5000..5006 {
         hit(&visitor(id), now - 120 + id % 60, "pageview", "/");
     }
     rows
@@ -124,7 +125,7 @@ fn seed_events(now: u64) -> Vec<String> {
 fn seed_opens(now: u64) -> Vec<String> {
     let day = now - now % 86_400 - 3 * 86_400 + 16 * 3600;
     let mut rows = Vec::new();
-    for recipient in 1..=9u64 {
+    for recipient in 1..=90u64 {
         let (proxied, client) = match recipient % 3 {
             0 => (1, "Gmail"),
             1 => (0, "Apple Mail"),
@@ -415,7 +416,6 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
     assert_eq!(me["name"], "marketing");
     assert_eq!(me["shared"], false);
     assert_eq!(me["campaigns"], true);
-    assert_eq!(me["min_group_size"], 5);
     assert_eq!(
         me["sites"],
         serde_json::json!([{"id": SITE, "time_zone": "America/Denver"}]),
@@ -455,23 +455,39 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
             {"campaign": "2026-10-small", "opens": null, "unique_opens": null},
         ])
     );
-    // From July last year to the end of this one: the last few days, whenever
-    // the test runs, in at most 732 days.
-    let today = beaconhouse::clock::utc_minute(beaconhouse::clock::now_unix());
-    let year: u32 = today[..4].parse().unwrap();
-    let (from, to) = (format!("{}-07-01", year - 1), format!("{year}-12-31"));
-    let wide = format!("from={from}&to={to}&tz=UTC");
+    // 31 UTC days around the opens, three and two days ago: 90 recipients,
+    // half of whom opened twice, released; the small campaign's two withheld.
+    let today = beaconhouse::clock::day_of(beaconhouse::clock::now_unix());
+    let (from, to) = (
+        beaconhouse::clock::iso_date(today - 20),
+        beaconhouse::clock::iso_date(today + 10),
+    );
+    let period = format!("from={from}&to={to}&tz=UTC");
     let campaigns = dashboard.json_with(
-        &format!("/api/v1/stats/campaigns?{wide}"),
+        &format!("/api/v1/stats/campaigns?{period}"),
         ("Authorization", &bearer),
     );
+    let window = (
+        format!("{from} 00:00"),
+        format!("{} 00:00", beaconhouse::clock::iso_date(today + 11)),
+    );
+    let expected = |campaign: &str, exact| {
+        let released = released::Expect::email(campaign, &window.0, &window.1, 5).figure(
+            ["", "", "recipients", "opens"],
+            exact,
+            false,
+        );
+        serde_json::json!({"campaign": campaign, "opens": released.1, "unique_opens": released.0})
+    };
     assert_eq!(
         campaigns["campaigns"],
         serde_json::json!([
-            {"campaign": CAMPAIGN, "opens": 14, "unique_opens": 9},
-            {"campaign": "2026-10-small", "opens": null, "unique_opens": null},
+            expected(CAMPAIGN, (90, 135)),
+            expected("2026-10-small", (2, 2))
         ])
     );
+    assert!(campaigns["campaigns"][0]["unique_opens"].is_u64());
+    assert!(campaigns["campaigns"][1]["unique_opens"].is_null());
     let cli = Beaconhouse::new()
         .config(&dashboard.config)
         .clickhouse(dashboard.clickhouse, &dashboard.database)

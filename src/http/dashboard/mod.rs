@@ -117,8 +117,6 @@ struct Session {
     shared: bool,
     /// The session's end, UTC seconds.
     expires: u64,
-    /// Figures of fewer people are withheld; the page says so beside them.
-    min_group_size: u64,
     sites: Vec<SiteInfo>,
     /// Whether the reader may read any campaign.
     campaigns: bool,
@@ -207,7 +205,6 @@ fn session(reader: &Reader, expires: u64, state: &StatsState) -> Session {
         name,
         shared,
         expires,
-        min_group_size: state.min_group_size,
         sites,
         campaigns,
         limits: Limits::of_the_parser(),

@@ -2,7 +2,7 @@
 // campaign's opens (proxied and direct), by day, mail client and country.
 
 import { statsUrl } from './api.js';
-import { $, h, fmt, busy, card, csvLink, errorBox, fileSafe, loadingText, groupRows } from './dom.js';
+import { $, h, fmt, busy, card, csvLink, errorBox, fileSafe, loadingText, groupRows, nothingToShow, roundingText, OTHER_TEXT, TOO_FEW_RECIPIENTS } from './dom.js';
 import { chartCard, showSeries } from './chart.js';
 import { app, urlFor, followLink, periodPairs, track, setNotes, everyRow, redraw } from './view.js';
 
@@ -30,16 +30,15 @@ export function renderCampaigns() {
   });
 }
 
-function withheldCell(value, key, k) {
+function withheldCell(value, key) {
   if (value != null) return h('td', { class: 'num' }, h('span', { data: { cell: key } }, fmt(value)));
   return h('td', { class: 'num withheld' }, h('span', { data: { cell: key } }, '—'),
-    h('span', { class: 'withheld-note' }, ' fewer than ' + k + ' recipients'));
+    h('span', { class: 'withheld-note' }, ' ' + TOO_FEW_RECIPIENTS));
 }
 
 function campaignsTable(data) {
   const list = data.campaigns || [];
   if (!list.length) return h('p', { class: 'placeholder' }, 'No campaign was opened in this period.');
-  const k = app.me.min_group_size;
   const body = h('tbody');
   for (const c of list) {
     const href = urlFor(Object.assign({}, app.nav, { view: 'campaign', campaign: c.campaign }));
@@ -47,8 +46,8 @@ function campaignsTable(data) {
       h('th', { scope: 'row' }, h('a', {
         href, onclick: (event) => followLink(event, { view: 'campaign', campaign: c.campaign }),
       }, c.campaign)),
-      withheldCell(c.opens, 'count', k),
-      withheldCell(c.unique_opens, 'unique', k)));
+      withheldCell(c.opens, 'count'),
+      withheldCell(c.unique_opens, 'unique')));
   }
   return h('div', { class: 'table-scroll' }, h('table', { class: 'data' },
     h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Campaign'),
@@ -69,7 +68,6 @@ export function renderCampaign() {
   const view = $('view');
   view.dataset.kind = 'campaign';
   const p = app.period;
-  const k = app.me.min_group_size;
   const back = h('p', { class: 'back' }, h('a', {
     href: urlFor(Object.assign({}, nav, { view: 'campaigns', campaign: null })),
     onclick: (event) => followLink(event, { view: 'campaigns', campaign: null }),
@@ -83,7 +81,8 @@ export function renderCampaign() {
   const csvHref = statsUrl('email', [['campaign', nav.campaign]].concat(periodPairs(), [everyRow(), ['format', 'csv']]));
   const csvName = fileSafe(nav.campaign + '-' + p.from + '-' + p.to) + '.csv';
   const summary = h('section', { class: 'card', 'aria-label': 'Opens' }, figures,
-    h('p', { class: 'explain' }, PROXIED_TEXT), h('div', { class: 'panel-status', id: 'campaign-status' }));
+    h('p', { class: 'explain' }, PROXIED_TEXT), h('p', { class: 'caption', id: 'rounding' }),
+    h('div', { class: 'panel-status', id: 'campaign-status' }));
   const chart = chartCard('Opens by day');
   const clients = h('div', { class: 'panel-body' }, loadingText());
   const countries = h('div', { class: 'panel-body' }, loadingText());
@@ -101,9 +100,10 @@ export function renderCampaign() {
       const value = data[key];
       figures.querySelector('[data-figure="' + key + '"]').textContent = fmt(value);
       const note = figures.querySelector('[data-change="' + key + '"]');
-      note.textContent = value == null ? 'fewer than ' + k + ' recipients' : '\u00a0';
+      note.textContent = value == null ? TOO_FEW_RECIPIENTS : '\u00a0';
       note.classList.toggle('withheld-note', value == null);
     }
+    $('rounding').textContent = roundingText(data.margins, 'recipients', 'opens');
     const series = [
       { key: 'unique', name: 'Unique opens', cls: 's1' },
       { key: 'count', name: 'Opens', cls: 's2' },
@@ -123,13 +123,12 @@ export function renderCampaign() {
 }
 
 function emailRows(rows, label, dim) {
-  if (!rows || !rows.length) return h('p', { class: 'placeholder' }, 'No opens in this period.');
-  const k = app.me.min_group_size;
+  if (!rows || nothingToShow(rows)) return h('p', { class: 'placeholder' }, 'No opens in this period.');
   const { body, folded } = groupRows(dim, rows);
   const parts = [h('div', { class: 'table-scroll' }, h('table', { class: 'data rows' },
     h('thead', null, h('tr', null, h('th', { scope: 'col' }, label), h('th', { scope: 'col', class: 'num' }, 'Recipients'),
       h('th', { scope: 'col', class: 'num' }, 'Opens'), h('th', { scope: 'col', class: 'num share-col' }, 'Share'))),
     body))];
-  if (folded) parts.push(h('p', { class: 'fineprint' }, '(other): folded groups of fewer than ' + k + ' recipients and rows past the limit.'));
+  if (folded) parts.push(h('p', { class: 'fineprint' }, OTHER_TEXT));
   return parts;
 }

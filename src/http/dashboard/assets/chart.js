@@ -28,11 +28,11 @@ export function showSeries(points, series, interval, firstColumn, people) {
   const withheld = !allWithheld && points.some((pt) => series.some((s) => pt.values[s.key] == null));
   $('chart-legend').replaceChildren(...series.map((s) =>
     h('span', { class: 'legend-item' }, h('span', { class: 'swatch ' + s.cls, 'aria-hidden': 'true' }), s.name)),
-  withheld ? h('span', { class: 'legend-item legend-gap' }, 'Gaps: withheld, fewer than ' + app.me.min_group_size + ' ' + people) : '');
+  withheld ? h('span', { class: 'legend-item legend-gap' }, 'Gaps: withheld, too few ' + people + ' to show') : '');
   if (allWithheld) {
     app.charts = [];
     $('chart').replaceChildren(h('p', { class: 'placeholder' },
-      'Every figure of this chart is withheld: fewer than ' + app.me.min_group_size + ' ' + people + ' in each ' +
+      'Every figure of this chart is withheld: too few ' + people + ' to show in each ' +
       (interval === 'day' ? 'day' : interval) + '.'));
   } else {
     drawChart($('chart'), points, series, interval);

@@ -115,6 +115,27 @@ try { regionNames = new Intl.DisplayNames(['en'], { type: 'region' }); } catch (
 // A grouped report's rows (by `dim`) as a tbody, and whether `(other)`
 // folded some: each row's value over its share bar (a country's code beside
 // its name), then its people, its count and its share. A value reads as
+// What the page says of a withheld figure: how small it was is not said,
+// and the threshold depends on the period, so no number either.
+export const TOO_FEW_VISITORS = 'too few visitors to show';
+export const TOO_FEW_RECIPIENTS = 'too few recipients to show';
+export const OTHER_TEXT = '(other): everything the total holds beyond the rows shown (groups too small to show, and rows past the limit); its visitors are not added up, as one person may be in several groups.';
+
+// The one sentence that says figures are rounded by design, and how much,
+// from a report's `margins` (95% of the noise lies within them).
+export function roundingText(margins, people, counts) {
+  if (!margins) return '';
+  return 'Figures are rounded by design, so that none gives a person away: most are within ' +
+    fmt(margins.people) + ' ' + (people || 'visitors') + ' and ' + fmt(margins.count) + ' ' +
+    (counts || 'page views') + ' of the exact count.';
+}
+
+// Whether a grouped report has nothing to show: no row but (other), and
+// (other) counts nothing.
+export function nothingToShow(rows) {
+  return rows.every((row) => row.value === '(other)' && !row.count);
+}
+
 // text, or as what `pick(row, shown)` makes of it (the panels' filter
 // buttons); `(other)` is always text.
 export function groupRows(dim, rows, pick) {

@@ -3,7 +3,7 @@
 
 import { statsUrl } from './api.js';
 import { intervalFor, rangeLabel } from './dates.js';
-import { $, h, fmt, signed, busy, card, csvLink, errorBox, fileSafe } from './dom.js';
+import { $, h, fmt, signed, busy, card, csvLink, errorBox, fileSafe, roundingText, TOO_FEW_VISITORS } from './dom.js';
 import { chartCard, showSeries } from './chart.js';
 import { PANELS, buildPanel, loadPanel } from './panels.js';
 import { app, sitePairs, track, setNotes } from './view.js';
@@ -42,7 +42,7 @@ function buildOverview(view) {
       h('dd', { class: 'figure-change', data: { change: key } }, '\u00a0')));
   }
   const summary = card('summary', 'Summary', figures, h('p', { class: 'caption', id: 'summary-caption' }),
-    h('div', { class: 'panel-status', id: 'summary-status' }));
+    h('p', { class: 'caption', id: 'rounding' }), h('div', { class: 'panel-status', id: 'summary-status' }));
   summary.querySelector('h2').classList.add('sr-only');
 
   const chart = chartCard('Visitors and page views');
@@ -71,7 +71,6 @@ function renderFigures(data) {
   const panel = document.querySelector('[data-panel="summary"]');
   const current = data.current;
   const change = data.change;
-  const k = app.me.min_group_size;
   for (const [key] of SITE_FIGURES) {
     const value = panel.querySelector('[data-figure="' + key + '"]');
     const changeEl = panel.querySelector('[data-change="' + key + '"]');
@@ -79,7 +78,7 @@ function renderFigures(data) {
     if (!current) {
       value.textContent = '—';
       value.parentElement.classList.add('withheld');
-      changeEl.textContent = 'fewer than ' + k + ' visitors';
+      changeEl.textContent = TOO_FEW_VISITORS;
       changeEl.classList.add('withheld-note');
       continue;
     }
@@ -106,7 +105,7 @@ function renderFigures(data) {
   let caption = '';
   if (prev && current) {
     const dates = '(' + rangeLabel(prev.from, prev.to) + ')';
-    if (!data.previous) caption = 'No comparison: the previous period ' + dates + ' is withheld, fewer than ' + k + ' visitors.';
+    if (!data.previous) caption = 'No comparison: the previous period ' + dates + ' is withheld: ' + TOO_FEW_VISITORS + '.';
     else if (!change || SITE_FIGURES.some(([key]) => (key === 'bounce_rate' ? change.bounce_rate_points : change[key]) == null)) {
       caption = 'Changes compare with the previous period ' + dates + '; where it had none, there is no change to show.';
     } else caption = 'Changes compare with the previous period ' + dates + '.';
@@ -114,6 +113,7 @@ function renderFigures(data) {
   // What "visitors" means, where the figure is shown: ids change daily.
   const daily = 'A visitor counts once per day: someone who comes back on another day counts again.';
   $('summary-caption').textContent = caption ? caption + ' ' + daily : daily;
+  $('rounding').textContent = roundingText(data.margins);
 }
 
 function loadChart() {

@@ -5,7 +5,7 @@
 
 import { statsUrl } from './api.js';
 import { PERIODS, rangeLabel } from './dates.js';
-import { $, h, fmt, announce, busy, csvLink, errorBox, fileSafe, loadingText, nextId, groupRows } from './dom.js';
+import { $, h, fmt, announce, busy, csvLink, errorBox, fileSafe, loadingText, nextId, groupRows, nothingToShow, OTHER_TEXT, TOO_FEW_VISITORS } from './dom.js';
 import { app, go, parseFilter, sitePairs, track, setNotes, everyRow } from './view.js';
 
 // What each dimension is called on screen.
@@ -190,9 +190,8 @@ function emptyText(dim) {
 
 function breakdownTable(data, dim, panel, inDialog) {
   const rows = data.rows || [];
-  if (!rows.length) return h('p', { class: 'placeholder' }, emptyText(dim));
+  if (nothingToShow(rows)) return h('p', { class: 'placeholder' }, emptyText(dim));
   const countWord = COUNT_WORD[data.count] || 'Count';
-  const k = app.me.min_group_size;
   const table = h('table', { class: 'data rows' },
     h('thead', null, h('tr', null,
       h('th', { scope: 'col' }, DIM_LABEL[dim]),
@@ -216,11 +215,10 @@ function breakdownTable(data, dim, panel, inDialog) {
   table.append(body);
   const parts = [h('div', { class: 'table-scroll' }, table)];
   if (folded) {
-    parts.push(h('p', { class: 'fineprint' },
-      '(other): folded groups of fewer than ' + k + ' visitors and rows past the limit; their visitors are not added up.'));
+    parts.push(h('p', { class: 'fineprint' }, OTHER_TEXT));
   }
   const withheld = rows.some((r) => r.value !== '(other)' && (r.unique == null || r.count == null));
-  if (withheld) parts.push(h('p', { class: 'fineprint' }, '— withheld: fewer than ' + k + ' visitors.'));
+  if (withheld) parts.push(h('p', { class: 'fineprint' }, '— withheld: ' + TOO_FEW_VISITORS + '.'));
   return parts;
 }
 

@@ -8,7 +8,7 @@ import { PERIODS, rangeProblem } from './dates.js';
 import { $, h, announce, setState } from './dom.js';
 
 export const app = {
-  // The answer of /dashboard/api/me: sites, min_group_size, limits.
+  // The answer of /dashboard/api/me: sites, limits.
   me: null,
   // What the URL says: view, site, period, from, to, filters, campaign.
   nav: null,
