@@ -24,6 +24,7 @@ mod deploy;
 mod faults;
 mod fuzz;
 mod geo;
+mod insider;
 mod limits;
 mod release;
 mod report;
