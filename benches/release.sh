@@ -14,7 +14,9 @@
 # so the difference is the release step alone: noise, clamping at zero and
 # withholding. Also prints each window's 95% noise margin, from the
 # mechanism's distribution (sums of discrete Laplace draws), beside the errors
-# seen.
+# seen. Then the same for the reports (the API, the dashboard, the CLI),
+# whose period figures sum each day's cell with its noise and are withheld
+# once, for the sum.
 #
 #   bash benches/release.sh
 #
@@ -49,7 +51,7 @@ TOML
   cat "$work/beaconhouse.toml"
   printf '\n[reporting]\nnoise_key = "%s"\nepsilon = %s\nmax_views_per_visitor_day = %s\n' "$NOISE_KEY" "$EPSILON" "$CAP"
 } >"$work/releasing.toml"
-export BEACONHOUSE_CONFIG="$work/beaconhouse.toml"
+export BEACONHOUSE_CONFIG="$work/beaconhouse.toml" RELEASING="$work/releasing.toml"
 export BEACONHOUSE_CLICKHOUSE_DATABASE=releasebench
 export RUST_LOG=warn
 migrate_when_up
@@ -143,6 +145,52 @@ ch_query releasebench "
          sum(exact_pageviews) AS p, sum(released_pageviews) AS rp, concat(toString(round(100 * abs(rp - p) / p, 3)), '%')
   FROM compared WHERE dimension = ''
   GROUP BY site ORDER BY site FORMAT TSV" | awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }'
+echo
+# The reports: what the stats API, the dashboard and the CLI show. A period's
+# figure is the sum over its UTC days of each day's exact count plus that
+# day's noise (the cells of released.daily where they count the same), zero
+# days included, and is withheld once, when the sum's released visitors are
+# under the threshold of a sum over that many days.
+echo "Reports (\`beaconhouse report breakdown --limit 1000\`, UTC days ending 2026-10-30): released against exact figures, by the group's exact visitors over the period."
+echo
+echo "| site | days | exact visitors (group size) | groups | shown | median / p95 error, visitors | median / p95 error, page views |"
+echo "|---|---:|---|---:|---:|---:|---:|"
+python3 - <<'PY'
+import json, os, statistics, subprocess, sys, urllib.request
+url = os.environ["BEACONHOUSE_CLICKHOUSE_URL"] + "/?database=releasebench"
+def sql(statement):
+    return urllib.request.urlopen(url, data=statement.encode(), timeout=3600).read().decode()
+def report(site, dimension, first):
+    args = ["target/release/beaconhouse", "--config", os.environ["RELEASING"], "report", "breakdown",
+            "--site", site, "--by", dimension, "--from", first, "--to", "2026-10-30", "--tz", "UTC",
+            "--limit", "1000", "--format", "json"]
+    return json.loads(subprocess.run(args, check=True, capture_output=True).stdout)
+buckets = [(1, 10, "1-9"), (10, 100, "10-99"), (100, 1000, "100-999"), (1000, 10000, "1,000-9,999"), (10000, 10**12, "10,000+")]
+def quantiles(errors):
+    if not errors:
+        return "-"
+    errors = sorted(errors)
+    p95 = errors[min(len(errors) - 1, int(0.95 * len(errors)))]
+    return f"{100 * statistics.median(errors):.2f}% / {100 * p95:.2f}%"
+for site in ["optimumabq.com", "small.example"]:
+    for days, first, first_day in [(1, "2026-10-30", 20756), (7, "2026-10-24", 20750), (30, "2026-10-01", 20727)]:
+        groups = {}
+        for dimension in ["path", "referrer_host", "country"]:
+            exact = sql(f"SELECT value, sum(visitors), sum(pageviews) FROM exact_cells WHERE site = '{site}' AND dimension = '{dimension}' AND toUInt16(day) >= {first_day} GROUP BY value FORMAT TSV")
+            answer = report(site, dimension, first)
+            shown = {row["value"] if row["value"] != "(none)" else "": row for row in answer["rows"] if row["value"] != "(other)"}
+            for line in exact.splitlines():
+                value, visitors, views = line.split("\t")
+                groups[(dimension, value)] = (int(visitors), int(views), shown.get(value))
+        for low, high, label in buckets:
+            inside = [g for g in groups.values() if low <= g[0] < high]
+            if not inside:
+                continue
+            seen = [g for g in inside if g[2] is not None and g[2]["unique"] is not None]
+            visitors = [abs(g[2]["unique"] - g[0]) / g[0] for g in seen]
+            views = [abs(g[2]["count"] - g[1]) / g[1] for g in seen if g[1]]
+            print(f"| {site} | {days} | {label} | {len(inside)} | {len(seen)} | {quantiles(visitors)} | {quantiles(views)} |")
+PY
 echo
 released_rows=$(ch_query releasebench "SELECT count() FROM releasebench_released.daily FINAL")
 events_rows=$(ch_query releasebench "SELECT count() FROM events")

@@ -30,7 +30,7 @@ use crate::report::coalesce::InFlight;
 use crate::report::output;
 use crate::report::request::{self, MAX_FILTERS, ReportRequest};
 use crate::report::vocabulary::{Format, ReportKind, RequestError, Vocabulary};
-use crate::report::{AnyReport, ReportError, Reporter};
+use crate::report::{ReportError, Reporter};
 use crate::store::sign_outs::SignOutKeeper;
 
 /// What the stats handlers share.
@@ -306,11 +306,10 @@ async fn report(
                 let reporter = work.reporter.clone();
                 work.bounded
                     .run(&caller, async move {
-                        let report = reporter.run(&report_request).await?.retain(|report| {
-                            if let AnyReport::Campaigns(list) = report {
-                                list.retain_readable(|campaign| campaigns.allows(campaign));
-                            }
-                        });
+                        let report = reporter
+                            .run(&report_request)
+                            .await?
+                            .retain_readable(|campaign| campaigns.allows(campaign));
                         Ok(output::render(&report, format))
                     })
                     .await

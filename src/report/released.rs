@@ -27,7 +27,7 @@
 
 use serde::Serialize;
 
-use super::answer::Margins;
+use super::answer::{AnyReport, Margins};
 use super::sql::{DAY_SECONDS, DayRow};
 use super::vocabulary::{Filter, FilterOp, Vocabulary};
 use crate::release::{Cell, Mechanism};
@@ -47,11 +47,16 @@ impl<T> Released<T> {
     pub fn report(&self) -> &T {
         &self.0
     }
+}
 
-    /// The same released report, with rows left out (never changed or
-    /// added): what a reader may not see removed.
-    pub fn retain(mut self, keep: impl FnOnce(&mut T)) -> Released<T> {
-        keep(&mut self.0);
+impl Released<AnyReport> {
+    /// The same released report, without the campaigns `may_read` does not
+    /// allow: a list of campaigns only loses rows, and nothing else of a
+    /// released report can change.
+    pub fn retain_readable(mut self, may_read: impl Fn(&str) -> bool) -> Released<AnyReport> {
+        if let AnyReport::Campaigns(list) = &mut self.0 {
+            list.retain_readable(may_read);
+        }
         self
     }
 }
