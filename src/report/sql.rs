@@ -441,7 +441,10 @@ fn rolled_up_groups(
 /// rows), the visitors of a suffix those whose last hit does (`last_hour`).
 /// Page views, each visitor's capped within the part of the day, come from
 /// the per-hour increments `prefix_views` and `suffix_views` likewise; an
-/// hourly bucket's from its `hour` row.
+/// hourly bucket's from its `hour` row. A part is a prefix only when the
+/// window holds the day's midnight: the window's first day is cut at a
+/// local midnight, and its part after the cut is a suffix even when a week
+/// or month bucket holds the hours before the cut too.
 fn rolled_up_series(
     window: &Window,
     rollup: Rollup<'_>,
@@ -462,15 +465,19 @@ fn rolled_up_series(
         s.push(" AS group_key, day_number, if(dimension IN ('first_hour', 'last_hour') AND ((")
             .append(bucket(interval, "toDateTime(day_start)", zone))
             .push(
-                " = group_key) = (dimension = 'first_hour')), visitors, 0) AS unique, \
+                " = group_key AND from_midnight) = (dimension = 'first_hour')), visitors, 0) AS unique, \
                  if(dimension IN ('prefix_views', 'suffix_views') AND ((",
             )
             .append(bucket(interval, "toDateTime(day_start)", zone))
-            .push(" = group_key) = (dimension = 'prefix_views')), hits, 0) AS count");
+            .push(" = group_key AND from_midnight) = (dimension = 'prefix_views')), hits, 0) AS count");
     }
     s.push(
         " FROM (SELECT dimension, visitors, hits, toUInt16(day) AS day_number, toUInt32(day) * 86400 AS day_start, \
          day_start + toUInt32(value) * 3600 AS hour_start",
+    )
+    .push_bound(
+        ", day_start >= ? AS from_midnight",
+        Bind::Number(window.start.into()),
     )
     .append(rollup_rows(window, rollup))
     .push(" AND dimension IN ('first_hour', 'last_hour', 'hour', 'prefix_views', 'suffix_views')")

@@ -1,16 +1,25 @@
 //! Reports against a real clickhouse-server: known events and opens
 //! (`common::known_hits`) go in with SQL (so timestamps and visitor ids are
-//! exact), every figure comes back
-//! through `beaconhouse report` and through the stats API, and is checked
-//! against the value worked out by hand in the comments.
+//! exact), every figure comes back through `beaconhouse report` and through
+//! the stats API, and is checked against the value worked out by hand in the
+//! comments, as the release step makes it: every known visitor and
+//! recipient comes `known_hits::COPIES` (30) times, so each figure worked
+//! out for one of them is ×30 (written `4×30 = 120`), and the report shows
+//! it plus the noise of its cells, withheld under the threshold where it is
+//! not a whole-site figure (`common::released::Expect` works both out).
+//! Where two reports count the same people over other cells (other
+//! filters), the exact figures behind them must agree: released less noise.
 //!
 //! Site time zone America/Denver; clocks went back on 2026-11-01 at 08:00 UTC,
 //! so that local day runs from 06:00 UTC to 07:00 UTC the next day (25 hours).
-//! `min_group_size` is 3 here.
+//! `min_group_size` is 3 here, below every threshold of the release step.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use crate::common::released::{Expect, VIEWS_CAP, instant};
 use crate::common::{self, Beaconhouse, ClickHouse, Collector, known_hits};
+use beaconhouse::clock;
 use serde_json::{Value, json};
 
 const MARKETING: &str = "marketing-token-0123456789abcdef0123456789";
@@ -37,15 +46,22 @@ token = "agency-token-0123456789abcdef0123456789abcd"
 sites = ["*"]
 "#;
 
+/// `min_group_size` of [`REPORTING_TOML`].
+const MIN_GROUP_SIZE: u64 = 3;
+
+const SITE: &str = "optimumabq.com";
+
 struct Fixture {
     db: Scratch,
     /// `RAW_ONLY_REPORTS` as printed before the daily rollup existed.
-    raw_only: [String; 7],
+    raw_only: [String; 9],
 }
 
 /// Reports (command lines) run before and after the rollup; the answers must
-/// not change.
-const RAW_ONLY_REPORTS: [&str; 7] = [
+/// not change. The last two cut the rolled-up UTC day Nov 5 at Denver
+/// midnights, around which one visitor's page views pass the cap
+/// (`known_hits::few`).
+const RAW_ONLY_REPORTS: [&str; 9] = [
     "report summary --site optimumabq.com --from 2026-11-01 --to 2026-11-02 --tz America/Denver --format json",
     "report breakdown --by path --site optimumabq.com --from 2026-11-01 --to 2026-11-02 --tz America/Denver --format json",
     "report breakdown --by entry_page --site optimumabq.com --from 2026-11-01 --to 2026-11-02 --format json",
@@ -53,9 +69,12 @@ const RAW_ONLY_REPORTS: [&str; 7] = [
     "report timeseries --interval day --site optimumabq.com --from 2026-10-31 --to 2026-11-03 --tz America/Denver --format json",
     "report timeseries --interval week --site optimumabq.com --from 2026-10-20 --to 2026-11-10 --tz America/Los_Angeles --format json",
     "report timeseries --interval hour --site optimumabq.com --from 2026-11-01 --to 2026-11-01 --tz UTC --format json",
+    "report timeseries --interval day --site optimumabq.com --from 2026-11-04 --to 2026-11-05 --tz America/Denver --format json",
+    "report timeseries --interval week --site optimumabq.com --from 2026-11-05 --to 2026-11-06 --tz America/Denver --format json",
 ];
 
-/// The `[reporting]` of the small tests: nothing is folded.
+/// The `[reporting]` of the small tests: no `min_group_size` beyond the
+/// release step's threshold.
 const FOLD_NOTHING: &str = "[reporting]\nmin_group_size = 1\n";
 
 /// A migrated database of a test's own, and a config of the test site plus
@@ -103,17 +122,22 @@ impl Scratch {
         self.beaconhouse().args(args).run_ok()
     }
 
+    /// Runs `beaconhouse rollup`, which must say it rolled up `rolled_up`
+    /// days and released `released` days to staff SQL.
+    fn roll_up(&self, rolled_up: usize, released: usize, why: &str) {
+        assert_eq!(
+            self.run(&["rollup"]),
+            format!(
+                "rolled up {rolled_up} day(s)\nreleased {released} day(s) to {}_released.daily\n",
+                self.database
+            ),
+            "{why}"
+        );
+    }
+
     /// The current figures of the summary from `from` to `to`, UTC.
     fn summary(&self, from: &str, to: &str) -> Value {
-        let args = [
-            "summary",
-            "--site",
-            "optimumabq.com",
-            "--from",
-            from,
-            "--to",
-            to,
-        ];
+        let args = ["summary", "--site", SITE, "--from", from, "--to", to];
         self.beaconhouse().report_json(&args)["current"].clone()
     }
 }
@@ -122,7 +146,7 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let db = Scratch::new("report", REPORTING_TOML);
-        for insert in known_hits::inserts() {
+        for insert in known_hits::inserts().into_iter().chain(known_hits::few()) {
             db.clickhouse.query(&db.database, &insert);
         }
         // Before the rollup, every report reads `events` alone.
@@ -130,8 +154,7 @@ fn fixture() -> &'static Fixture {
             let args: Vec<&str> = line.split_whitespace().collect();
             db.run(&args)
         });
-        let rolled = db.run(&["rollup"]);
-        assert_eq!(rolled.trim(), "rolled up 2 day(s)", "Nov 1 and Nov 2, UTC");
+        db.roll_up(3, 3, "Nov 1, 2 and 5, UTC");
         Fixture { db, raw_only }
     })
 }
@@ -191,6 +214,9 @@ const DENVER_ARGS: [&str; 8] = [
     "--tz",
     "America/Denver",
 ];
+/// Denver's Nov 1-2 in UTC, where its cells begin and end.
+const DENVER_FROM: &str = "2026-11-01 06:00";
+const DENVER_TO: &str = "2026-11-03 07:00";
 
 fn args<'a>(report: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut all = vec![report];
@@ -199,9 +225,26 @@ fn args<'a>(report: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     all
 }
 
-/// (value, unique, count) of a report's rows; `(other)` has no unique count,
-/// and a withheld count is `None`.
-fn rows(report: &Value, key: &str) -> Vec<(String, Option<u64>, Option<u64>)> {
+/// The cells of a site report over Denver's Nov 1-2 with `filters`.
+fn denver(filters: &[&str]) -> Expect {
+    Expect::site(SITE, DENVER_FROM, DENVER_TO, filters, MIN_GROUP_SIZE)
+}
+
+/// The cells of a site report over the UTC instants `[from, to)`, without
+/// filters.
+fn site(from: &str, to: &str) -> Expect {
+    Expect::site(SITE, from, to, &[], MIN_GROUP_SIZE)
+}
+
+/// A released figure: people and count, each `None` when withheld.
+type Figure = (Option<u64>, Option<u64>);
+
+/// (value, unique, count) of a report's row.
+type ReportRow = (String, Option<u64>, Option<u64>);
+
+/// The rows of a report; `(other)` has no unique count, and a withheld
+/// figure is `None`.
+fn rows(report: &Value, key: &str) -> Vec<ReportRow> {
     report[key]
         .as_array()
         .unwrap()
@@ -216,19 +259,239 @@ fn rows(report: &Value, key: &str) -> Vec<(String, Option<u64>, Option<u64>)> {
         .collect()
 }
 
-/// A count the report must withhold, in [`owned`]'s expectations.
-const WITHHELD: u64 = u64::MAX;
-
-/// Expected rows; `(other)` never has a unique count, and a count of
-/// [`WITHHELD`] stands for none.
-fn owned(expected: &[(&str, u64, u64)]) -> Vec<(String, Option<u64>, Option<u64>)> {
-    expected
+/// The rows a grouped report must list: the `shown` groups, in this order
+/// (largest released people first), then `(other)`, which counts what the
+/// released `total` holds beyond them (at least zero) and no people.
+fn expected_rows(shown: &[(&str, Figure)], total: Figure) -> Vec<ReportRow> {
+    let mut rows: Vec<ReportRow> = shown
         .iter()
-        .map(|(v, u, c)| {
-            let count = (*c != WITHHELD).then_some(*c);
-            (v.to_string(), (*v != "(other)").then_some(*u), count)
+        .map(|(value, (people, count))| {
+            assert!(people.is_some(), "the release step withholds {value}");
+            (value.to_string(), *people, *count)
         })
-        .collect()
+        .collect();
+    let shown_count: u64 = shown.iter().map(|(_, (_, count))| count.unwrap()).sum();
+    let total_count = total.1.expect("a shown total");
+    rows.push((
+        "(other)".into(),
+        None,
+        Some(total_count.saturating_sub(shown_count)),
+    ));
+    rows
+}
+
+/// A time-series point of `exact` (visitors, page views) over `cells`.
+fn point(bucket: &str, cells: &Expect, exact: (u64, u64), public: bool) -> Value {
+    let (visitors, pageviews) = cells.figure(["all", "", "visitors", "pageviews"], exact, public);
+    json!({"bucket": bucket, "visitors": visitors, "pageviews": pageviews})
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// A summary's `change`, worked out from its released `current` and
+/// `previous` figures.
+fn change(current: &Value, previous: &Value) -> Value {
+    let figure = |figures: &Value, key: &str| figures[key].as_f64().unwrap();
+    let percent = |key: &str| {
+        let (c, p) = (figure(current, key), figure(previous, key));
+        (p != 0.0).then(|| round2(100.0 * (c - p) / p))
+    };
+    let points = (figure(previous, "visits") > 0.0)
+        .then(|| round2(figure(current, "bounce_rate") - figure(previous, "bounce_rate")));
+    json!({
+        "visitors": percent("visitors"),
+        "pageviews": percent("pageviews"),
+        "visits": percent("visits"),
+        "views_per_visit": percent("views_per_visit"),
+        "bounce_rate_points": points,
+    })
+}
+
+/// The UTC instant (`2026-11-01 06:00`) of a local midnight (`2026-11-01`)
+/// or hour (`2026-11-01 01:00`) in UTC or in America/Denver, which is UTC-6
+/// until clocks went back at 08:00 UTC on 2026-11-01 and UTC-7 after; the
+/// hour that happens twice stands for its first time, where its time
+/// bucket starts.
+fn utc(local: &str, time_zone: &str) -> String {
+    let at = instant(local);
+    let hours_behind = match time_zone {
+        "UTC" => 0,
+        "America/Denver" if at + 6 * 3600 < instant("2026-11-01 08:00") => 6,
+        "America/Denver" => 7,
+        other => panic!("no rule for {other}"),
+    };
+    clock::utc_minute(at + hours_behind * 3600)
+}
+
+/// The local date after `date`.
+fn next_day(date: &str) -> String {
+    clock::iso_date(clock::day_of(instant(date)) + 1)
+}
+
+/// Where a report's `period` (or `previous_period`) begins and ends, UTC.
+fn bounds(period: &Value) -> (String, String) {
+    let time_zone = period["time_zone"].as_str().unwrap();
+    let from = utc(period["from"].as_str().unwrap(), time_zone);
+    let to = utc(&next_day(period["to"].as_str().unwrap()), time_zone);
+    (from, to)
+}
+
+/// The exact counts a released count may stand for, as an inclusive range:
+/// `released`, the range the count was in before it was clamped at zero,
+/// less the noise of the cells `names` of `cells`; at least zero.
+fn exact_between(
+    cells: &Expect,
+    names: [&str; 3],
+    released: (i64, i64),
+    sensitivity: u64,
+) -> (i64, i64) {
+    let noise = -cells.exact(names, 0, sensitivity);
+    (
+        released.0.saturating_sub(noise).max(0),
+        released.1.saturating_sub(noise),
+    )
+}
+
+/// What a released count was before it was clamped at zero: itself, or,
+/// for 0, anything up to 0.
+fn unclamped(released: u64) -> (i64, i64) {
+    match released {
+        0 => (i64::MIN, 0),
+        n => (n as i64, n as i64),
+    }
+}
+
+/// What a released site report (summary, time series or breakdown) with
+/// `filters` says of the exact figures behind it, by name: the range each
+/// lies in ([`exact_between`]), `None` when withheld. The rows of a
+/// breakdown are named by their values; `(other)`, arithmetic on the
+/// others, is left out.
+fn exact_figures(report: &Value, filters: &[&str]) -> BTreeMap<String, Option<(i64, i64)>> {
+    let mut exact = BTreeMap::new();
+    let cells_of = |period: &Value| {
+        let (from, to) = bounds(period);
+        Expect::site(SITE, &from, &to, filters, 1)
+    };
+    if let Some(points) = report["points"].as_array() {
+        let period = &report["period"];
+        let time_zone = period["time_zone"].as_str().unwrap();
+        let (start, end) = bounds(period);
+        let window = cells_of(period);
+        for (i, point) in points.iter().enumerate() {
+            // A bucket runs from its start (the window's, for the first) to
+            // the next one's.
+            let label = point["bucket"].as_str().unwrap();
+            let from = utc(label, time_zone).max(start.clone());
+            let to = points.get(i + 1).map_or(end.clone(), |next| {
+                utc(next["bucket"].as_str().unwrap(), time_zone)
+            });
+            let cells = window.over(&from, &to);
+            for (metric, sensitivity) in [("visitors", 1), ("pageviews", VIEWS_CAP)] {
+                let range = point[metric].as_u64().map(|released| {
+                    exact_between(
+                        &cells,
+                        ["all", "", metric],
+                        unclamped(released),
+                        sensitivity,
+                    )
+                });
+                exact.insert(format!("{label} {metric}"), range);
+            }
+        }
+    } else if let Some(by) = report["dimension"].as_str() {
+        let cells = cells_of(&report["period"]);
+        let count = if by == "entry_page" {
+            "visits"
+        } else {
+            "pageviews"
+        };
+        let total = match by {
+            "entry_page" => "entry_total",
+            "name" => "event_total",
+            _ => "",
+        };
+        let mut figure = |name: &str, dimension: &str, value: &str, row: &Value| {
+            for (key, metric, sensitivity) in
+                [("unique", "visitors", 1), ("count", count, VIEWS_CAP)]
+            {
+                let range = row[key].as_u64().map(|released| {
+                    exact_between(
+                        &cells,
+                        [dimension, value, metric],
+                        unclamped(released),
+                        sensitivity,
+                    )
+                });
+                exact.insert(format!("{name} {metric}"), range);
+            }
+        };
+        figure("(total)", total, "", &report["total"]);
+        for row in report["rows"].as_array().unwrap() {
+            let value = row["value"].as_str().unwrap();
+            let cell_value = if value == "(none)" { "" } else { value };
+            if value != "(other)" {
+                figure(value, by, cell_value, row);
+            }
+        }
+    } else {
+        for (key, period) in [("current", "period"), ("previous", "previous_period")] {
+            let cells = cells_of(&report[period]);
+            let figures = &report[key];
+            let released = |metric: &str| figures[metric].as_u64();
+            for (metric, sensitivity) in [
+                ("visitors", 1),
+                ("pageviews", VIEWS_CAP),
+                ("visits", VIEWS_CAP),
+            ] {
+                let range = released(metric).map(|released| {
+                    exact_between(
+                        &cells,
+                        ["all", "", metric],
+                        unclamped(released),
+                        sensitivity,
+                    )
+                });
+                exact.insert(format!("{key} {metric}"), range);
+            }
+            // Bounces show as a rate of the released visits, to two decimals:
+            // enough to give the released count back, unless it is 100%
+            // (bounces clamped at visits) or there are no visits.
+            let bounces = released("visits").map(|visits| {
+                let rate = figures["bounce_rate"].as_f64().unwrap();
+                let released = match visits {
+                    0 => (i64::MIN, i64::MAX),
+                    _ if rate >= 100.0 => (visits as i64, i64::MAX),
+                    _ => unclamped((rate * visits as f64 / 100.0).round() as u64),
+                };
+                exact_between(&cells, ["all", "", "bounces"], released, VIEWS_CAP)
+            });
+            exact.insert(format!("{key} bounces"), bounces);
+        }
+    }
+    exact
+}
+
+/// Two released reports of the same people over other cells (other
+/// filters) say the same: the same figures shown and withheld, and exact
+/// figures that agree (their ranges meet; where neither was clamped at
+/// zero, they are equal).
+fn assert_same_exact(a: (&Value, &[&str]), b: (&Value, &[&str]), what: &str) {
+    let (a, b) = (exact_figures(a.0, a.1), exact_figures(b.0, b.1));
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "{what}: other figures shown"
+    );
+    for (name, x) in &a {
+        match (x, &b[name]) {
+            (None, None) => {}
+            (Some((a_low, a_high)), Some((b_low, b_high)))
+                if a_low <= b_high && b_low <= a_high => {}
+            (x, y) => panic!("{what}: {name}: exact {x:?} against {y:?}"),
+        }
+    }
 }
 
 #[test]
@@ -239,22 +502,17 @@ fn summary_counts_visitors_visits_and_bounces_across_the_dst_change() {
         &args("summary", &[]),
         &format!("/api/v1/stats/summary?{DENVER}"),
     );
-    // V1..V7; 11 page views; visits V1 2, V7 2, the others 1 = 9; bounces:
-    // V1's second, V2, V4, V5, V6, V7 twice = 7.
-    assert_eq!(
-        report["current"],
-        json!({"visitors": 7, "pageviews": 11, "visits": 9, "views_per_visit": 1.22, "bounce_rate": 77.78})
-    );
-    // Oct 30-31 local: only V8.
-    assert_eq!(
-        report["previous"],
-        json!({"visitors": 1, "pageviews": 1, "visits": 1, "views_per_visit": 1.0, "bounce_rate": 100.0})
-    );
+    // V1..V7: 7×30 = 210; 11×30 = 330 page views; visits V1 2, V7 2, the
+    // others 1: 9×30 = 270; bounces: V1's second, V2, V4, V5, V6, V7 twice:
+    // 7×30 = 210.
+    let current = denver(&[]).summary(210, 330, 270, 210);
+    assert_eq!(report["current"], current);
+    // Oct 30-31 local (06:00 UTC Oct 30 to 06:00 UTC Nov 1): only V8, 30
+    // visitors of one bouncing page view each.
+    let previous = site("2026-10-30 06:00", "2026-11-01 06:00").summary(30, 30, 30, 30);
+    assert_eq!(report["previous"], previous);
     assert_eq!(report["previous_period"]["from"], "2026-10-30");
-    assert_eq!(
-        report["change"],
-        json!({"visitors": 600.0, "pageviews": 1000.0, "visits": 800.0, "views_per_visit": 22.0, "bounce_rate_points": -22.22})
-    );
+    assert_eq!(report["change"], change(&current, &previous));
     assert!(
         report["notes"][0]
             .as_str()
@@ -266,8 +524,9 @@ fn summary_counts_visitors_visits_and_bounces_across_the_dst_change() {
 #[test]
 fn filters_combine_and_small_filtered_groups_are_withheld() {
     let c = collector();
-    // Not mobile and in the US: V1, V3, V6, V7; views 3+2+1+2; visits 2+1+1+2;
-    // bounces V1's second, V6, V7 twice.
+    // Not mobile and in the US: V1, V3, V6, V7: 4×30 = 120; views 3+2+1+2 =
+    // 8×30 = 240; visits 2+1+1+2 = 6×30 = 180; bounces V1's second, V6, V7
+    // twice: 4×30 = 120.
     let report = both(
         &c,
         &args(
@@ -278,30 +537,71 @@ fn filters_combine_and_small_filtered_groups_are_withheld() {
     );
     assert_eq!(
         report["current"],
-        json!({"visitors": 4, "pageviews": 8, "visits": 6, "views_per_visit": 1.33, "bounce_rate": 66.67})
+        denver(&["device!=mobile", "country==US"]).summary(120, 240, 180, 120)
     );
-    // /pricing: V1, V3, V5, one page view each, so three one-view visits.
+    // /pricing: V1, V3, V5, one page view each, so three one-view visits:
+    // 3×30 = 90 of each.
     let report = cli_json(&args("summary", &["--filter", "path==/pricing"]));
     assert_eq!(
         report["current"],
-        json!({"visitors": 3, "pageviews": 3, "visits": 3, "views_per_visit": 1.0, "bounce_rate": 100.0})
+        denver(&["path==/pricing"]).summary(90, 90, 90, 90)
     );
-    // Referrer contains "GOOGLE" (any case): V1 and V2, fewer than 3.
-    let report = cli_json(&args("summary", &["--filter", "referrer_host~GOOGLE"]));
-    assert_eq!(report["current"], Value::Null);
-    assert_eq!(report["change"], Value::Null);
-    // A day series filtered to Germany: V4 alone on Nov 1 is withheld, and so
-    // is Nov 2's zero, which must look the same as a small figure.
+    // A day series filtered to Germany: V4's 30 on Nov 1 (06:00 UTC Nov 1
+    // to 07:00 UTC Nov 2) show; Nov 2's zero is withheld.
     let report = both(
         &c,
         &args("timeseries", &["--filter", "country==DE"]),
         &format!("/api/v1/stats/timeseries?{DENVER}&filter=country%3D%3DDE"),
     );
+    let germany = denver(&["country==DE"]);
     assert_eq!(
         report["points"],
         json!([
-            {"bucket": "2026-11-01", "visitors": null, "pageviews": null},
-            {"bucket": "2026-11-02", "visitors": null, "pageviews": null}
+            point(
+                "2026-11-01",
+                &germany.over(DENVER_FROM, "2026-11-02 07:00"),
+                (30, 30),
+                false
+            ),
+            point(
+                "2026-11-02",
+                &germany.over("2026-11-02 07:00", DENVER_TO),
+                (0, 0),
+                false
+            ),
+        ])
+    );
+    assert!(report["points"][0]["visitors"].is_u64());
+    assert!(report["points"][1]["visitors"].is_null());
+
+    // Denver's Nov 4-5 holds only the few of `known_hits::few`. From Bing:
+    // F1 and F2, two people, withheld; from Google: nobody, withheld alike.
+    let few = |report: &'static str, extra: [&'static str; 2]| {
+        let mut all = vec![
+            report,
+            "--site",
+            SITE,
+            "--from",
+            "2026-11-04",
+            "--to",
+            "2026-11-05",
+            "--tz",
+            "America/Denver",
+        ];
+        all.extend(extra);
+        cli_json(&all)
+    };
+    for filter in ["referrer_host~BING", "referrer_host~GOOGLE"] {
+        let report = few("summary", ["--filter", filter]);
+        assert_eq!(report["current"], Value::Null, "{filter}");
+        assert_eq!(report["change"], Value::Null, "{filter}");
+    }
+    // Italy: F3 alone on Nov 5, withheld; nobody on Nov 4, withheld the same.
+    assert_eq!(
+        few("timeseries", ["--filter", "country==IT"])["points"],
+        json!([
+            {"bucket": "2026-11-04", "visitors": null, "pageviews": null},
+            {"bucket": "2026-11-05", "visitors": null, "pageviews": null}
         ])
     );
 }
@@ -309,24 +609,29 @@ fn filters_combine_and_small_filtered_groups_are_withheld() {
 #[test]
 fn time_series_follow_the_time_zone() {
     let c = collector();
-    // Denver days: Nov 1 (25 hours) has V1-V5 and V7; Nov 2 has V6.
+    // Denver days: Nov 1 (25 hours, 06:00 UTC Nov 1 to 07:00 UTC Nov 2) has
+    // V1-V5 and V7: 6×30 = 180 visitors, 10×30 = 300 views; Nov 2 has V6:
+    // 30 and 30.
     let report = both(
         &c,
         &args("timeseries", &["--interval", "day"]),
         &format!("/api/v1/stats/timeseries?{DENVER}&interval=day"),
     );
+    let nov_1 = denver(&[]).over(DENVER_FROM, "2026-11-02 07:00");
+    let nov_2 = denver(&[]).over("2026-11-02 07:00", DENVER_TO);
     assert_eq!(
         report["points"],
         json!([
-            {"bucket": "2026-11-01", "visitors": 6, "pageviews": 10},
-            {"bucket": "2026-11-02", "visitors": 1, "pageviews": 1}
+            point("2026-11-01", &nov_1, (180, 300), true),
+            point("2026-11-02", &nov_2, (30, 30), true)
         ])
     );
-    // UTC days: V8 and V7 move into Nov 1, V5 into Nov 2.
+    // UTC days: V8 and V7 move into Nov 1 (6×30 = 180, 10×30 = 300), V5
+    // into Nov 2 (2×30 = 60, 60).
     let report = cli_json(&[
         "timeseries",
         "--site",
-        "optimumabq.com",
+        SITE,
         "--from",
         "2026-11-01",
         "--to",
@@ -335,12 +640,23 @@ fn time_series_follow_the_time_zone() {
     assert_eq!(
         report["points"],
         json!([
-            {"bucket": "2026-11-01", "visitors": 6, "pageviews": 10},
-            {"bucket": "2026-11-02", "visitors": 2, "pageviews": 2}
+            point(
+                "2026-11-01",
+                &site("2026-11-01 00:00", "2026-11-02 00:00"),
+                (180, 300),
+                true
+            ),
+            point(
+                "2026-11-02",
+                &site("2026-11-02 00:00", "2026-11-03 00:00"),
+                (60, 60),
+                true
+            )
         ])
     );
     // Hours: the day clocks went back has 25 hours, and 01:00 happens twice
-    // (V7 at 01:30 MDT and 01:30 MST): one bucket, one visitor, two views.
+    // (V7 at 01:30 MDT and 01:30 MST): one bucket of two UTC hours (07:00 to
+    // 09:00), 30 visitors, 2×30 = 60 views.
     let report = cli_json(&args("timeseries", &["--interval", "hour"]));
     let points = report["points"].as_array().unwrap();
     assert_eq!(
@@ -350,99 +666,196 @@ fn time_series_follow_the_time_zone() {
     );
     assert_eq!(
         points[1],
-        json!({"bucket": "2026-11-01 01:00", "visitors": 1, "pageviews": 2})
+        point(
+            "2026-11-01 01:00",
+            &denver(&[]).over("2026-11-01 07:00", "2026-11-01 09:00"),
+            (30, 60),
+            true
+        )
     );
-    // V1's three page views at 15:00-15:50 UTC are 08:00-08:50 MST.
+    // V1's three page views at 15:00-15:50 UTC are 08:00-08:50 MST: 30
+    // visitors, 3×30 = 90 views.
     assert_eq!(
         points[8],
-        json!({"bucket": "2026-11-01 08:00", "visitors": 1, "pageviews": 3})
+        point(
+            "2026-11-01 08:00",
+            &denver(&[]).over("2026-11-01 15:00", "2026-11-01 16:00"),
+            (30, 90),
+            true
+        )
     );
-    // Weeks start on Monday (Oct 26 and Nov 2); months on the 1st.
+    // Weeks start on Monday (Oct 26 and Nov 2): the same cells as the days.
     let report = cli_json(&args("timeseries", &["--interval", "week"]));
     assert_eq!(
         report["points"],
         json!([
-            {"bucket": "2026-10-26", "visitors": 6, "pageviews": 10},
-            {"bucket": "2026-11-02", "visitors": 1, "pageviews": 1}
+            point("2026-10-26", &nov_1, (180, 300), true),
+            point("2026-11-02", &nov_2, (30, 30), true)
         ])
     );
+    // Months on the 1st: the whole window, V1-V7.
     let report = cli_json(&args("timeseries", &["--interval", "month"]));
     assert_eq!(
         report["points"],
-        json!([{"bucket": "2026-11-01", "visitors": 7, "pageviews": 11}])
+        json!([point("2026-11-01", &denver(&[]), (210, 330), true)])
     );
+}
+
+/// The path breakdown of Denver's Nov 1-2, released: / (V1, V2, V6, V7:
+/// 4×30 = 120 visitors; views V1 2, V2, V6, V7 2: 6×30 = 180), /pricing (V1,
+/// V3, V5: 90 and 90), /tour (V3, V4: 60 and 60); the page-view total, V1-V7
+/// (210) and 11×30 = 330 views.
+fn denver_paths() -> ([(&'static str, Figure); 3], Figure) {
+    let cells = denver(&[]);
+    let path = |value, exact| cells.figure(["path", value, "visitors", "pageviews"], exact, false);
+    (
+        [
+            ("/", path("/", (120, 180))),
+            ("/pricing", path("/pricing", (90, 90))),
+            ("/tour", path("/tour", (60, 60))),
+        ],
+        cells.figure(["", "", "visitors", "pageviews"], (210, 330), true),
+    )
 }
 
 #[test]
 fn breakdowns_fold_small_groups_and_keep_totals_exact() {
     let c = collector();
-    // Paths: / (V1 twice, V2, V6, V7 twice), /pricing (V1, V3, V5), /tour (V3,
-    // V4: two visitors, folded). (other) holds at most 2 people for certain,
-    // so its 2 page views are withheld too.
+    let cells = denver(&[]);
     let report = both(
         &c,
         &args("breakdown", &["--by", "path"]),
         &format!("/api/v1/stats/breakdown?{DENVER}&by=path"),
     );
+    let (paths, total) = denver_paths();
     assert_eq!(report["count"], "pageviews");
-    assert_eq!(
-        rows(&report, "rows"),
-        owned(&[("/", 4, 6), ("/pricing", 3, 3), ("(other)", 2, WITHHELD)])
-    );
-    assert_eq!(report["total"]["unique"], 7);
-    assert_eq!(report["total"]["count"], 11);
-    assert_eq!(report["rows"][0]["share"], 57.14);
+    assert_eq!(rows(&report, "rows"), expected_rows(&paths, total));
+    assert_eq!(report["total"]["unique"].as_u64(), total.0);
+    assert_eq!(report["total"]["count"].as_u64(), total.1);
+    let share = 100.0 * paths[0].1.0.unwrap() as f64 / total.0.unwrap() as f64;
+    assert_eq!(report["rows"][0]["share"], round2(share));
 
-    // Entry pages, one per visit: / (V1 twice, V2, V6, V7 twice); /pricing
-    // (V3, V5) and /tour (V4) are folded. 7 visitors, 4 in the shown group:
-    // (other) certainly holds the other 3, so its count is shown.
+    // Entry pages, one per visit: / (V1 twice, V2, V6, V7 twice: 4×30 =
+    // 120 visitors, 6×30 = 180 visits), /pricing (V3, V5: 60, 60), /tour
+    // (V4: 30, 30); in all 210 visitors and 9×30 = 270 visits.
     let report = cli_json(&args("breakdown", &["--by", "entry_page"]));
     assert_eq!(report["count"], "visits");
+    let entry =
+        |value, exact| cells.figure(["entry_page", value, "visitors", "visits"], exact, false);
+    let total = cells.figure(["entry_total", "", "visitors", "visits"], (210, 270), true);
     assert_eq!(
         rows(&report, "rows"),
-        owned(&[("/", 4, 6), ("(other)", 3, 3)])
+        expected_rows(
+            &[
+                ("/", entry("/", (120, 180))),
+                ("/pricing", entry("/pricing", (60, 60))),
+                ("/tour", entry("/tour", (30, 30))),
+            ],
+            total
+        )
     );
     assert_eq!(
         (
             report["total"]["unique"].as_u64(),
             report["total"]["count"].as_u64()
         ),
-        (Some(7), Some(9))
+        total
     );
 
-    // Referrers: none for 5 visitors; google.com (V1, V2) and Hacker News
-    // (V4) folded. They hold 3 people, but what the report knows proves only
-    // 2 (V1 is also in (none)), so (other) is withheld.
+    // Referrers of page views: none for V1 (2 views), V3 (2), V5, V6, V7
+    // (2): 5×30 = 150 visitors, 8×30 = 240 views; google.com (V1, V2: 60,
+    // 60); Hacker News (V4: 30, 30).
     let report = cli_json(&args("breakdown", &["--by", "referrer_host"]));
+    let referrer = |value, exact| {
+        cells.figure(
+            ["referrer_host", value, "visitors", "pageviews"],
+            exact,
+            false,
+        )
+    };
     assert_eq!(
         rows(&report, "rows"),
-        owned(&[("(none)", 5, 8), ("(other)", 3, WITHHELD)])
+        expected_rows(
+            &[
+                ("(none)", referrer("", (150, 240))),
+                ("google.com", referrer("google.com", (60, 60))),
+                (
+                    "news.ycombinator.com",
+                    referrer("news.ycombinator.com", (30, 30))
+                ),
+            ],
+            denver_paths().1
+        )
     );
 
-    // Custom events: signup by V1, V2, V4.
+    // Custom events: signup by V1, V2, V4: 90 people, 90 events, all there are.
     let report = cli_json(&args("breakdown", &["--by", "name"]));
     assert_eq!(report["count"], "events");
-    assert_eq!(rows(&report, "rows"), owned(&[("signup", 3, 3)]));
+    assert_eq!(
+        rows(&report, "rows"),
+        expected_rows(
+            &[(
+                "signup",
+                cells.figure(["name", "signup", "visitors", "pageviews"], (90, 90), false)
+            )],
+            cells.figure(["event_total", "", "visitors", "pageviews"], (90, 90), true)
+        )
+    );
 
     // A limit folds the rest even when large enough.
     let report = cli_json(&args("breakdown", &["--by", "path", "--limit", "1"]));
-    assert_eq!(
-        rows(&report, "rows"),
-        owned(&[("/", 4, 6), ("(other)", 4, 5)])
-    );
+    let (paths, total) = denver_paths();
+    assert_eq!(rows(&report, "rows"), expected_rows(&paths[..1], total));
 
-    // Browsers of US visitors (read from events, not the rollup): Chrome
-    // V1, V2, V6, V7; Firefox (V3) and Safari (V5) folded, two people: withheld.
+    // Browsers of US visitors (from daily_filtered): Chrome V1 (3 views),
+    // V2, V6, V7 (2): 4×30 = 120, 7×30 = 210; Firefox V3 (30, 60); Safari
+    // V5 (30, 30). The total is filtered, so shown only as large enough:
+    // 6×30 = 180 visitors, 10×30 = 300 views.
     let report = both(
         &c,
         &args("breakdown", &["--by", "browser", "--filter", "country==US"]),
         &format!("/api/v1/stats/breakdown?{DENVER}&by=browser&filter=country%3D%3DUS"),
     );
+    let us = denver(&["country==US"]);
+    let browser =
+        |value, exact| us.figure(["browser", value, "visitors", "pageviews"], exact, false);
+    let total = us.figure(["", "", "visitors", "pageviews"], (180, 300), false);
     assert_eq!(
         rows(&report, "rows"),
-        owned(&[("Chrome", 4, 7), ("(other)", 2, WITHHELD)])
+        expected_rows(
+            &[
+                ("Chrome", browser("Chrome", (120, 210))),
+                ("Firefox", browser("Firefox", (30, 60))),
+                ("Safari", browser("Safari", (30, 30))),
+            ],
+            total
+        )
     );
-    assert_eq!(report["total"]["unique"], 6);
+    assert_eq!(report["total"]["unique"].as_u64(), total.0);
+
+    // Denver's Nov 4-5 (07:00 UTC Nov 4 to 07:00 UTC Nov 6) holds only the
+    // few: /about (F1, F2) is withheld, /contact (F3) and / (F4) are one
+    // person each; all fold into (other), which counts the whole site's
+    // page views: F1, F2, F3 one each, F4's 14 capped at 10 in the UTC day.
+    let report = cli_json(&[
+        "breakdown",
+        "--by",
+        "path",
+        "--site",
+        SITE,
+        "--from",
+        "2026-11-04",
+        "--to",
+        "2026-11-05",
+        "--tz",
+        "America/Denver",
+    ]);
+    let total = site("2026-11-04 07:00", "2026-11-06 07:00").figure(
+        ["", "", "visitors", "pageviews"],
+        (4, 13),
+        true,
+    );
+    assert_eq!(rows(&report, "rows"), expected_rows(&[], total));
 }
 
 #[test]
@@ -468,28 +881,39 @@ fn late_hits_are_rolled_up_again() {
             .as_u64()
             .unwrap()
     };
+    // The whole site's visitors of Nov 10, shown whatever their number.
+    let released = |exact| {
+        Expect::site(SITE, "2026-11-10 00:00", "2026-11-11 00:00", &[], 1)
+            .figure(["all", "", "visitors", "pageviews"], (exact, exact), true)
+            .0
+    };
     insert(1);
     insert(2);
-    assert_eq!(scratch.run(&["rollup"]).trim(), "rolled up 1 day(s)");
-    assert_eq!(visitors(), 2);
-    assert_eq!(scratch.run(&["rollup"]).trim(), "rolled up 0 day(s)");
+    scratch.roll_up(1, 1, "Nov 10");
+    assert_eq!(Some(visitors()), released(2));
+    scratch.roll_up(0, 0, "nothing new");
     // A hit for that day arrives late (a spool drained after an outage): the
-    // day is computed again and the old rows are replaced, not added to.
+    // day is computed again and the old rows are replaced, not added to (2
+    // and 3 would be 5).
     insert(3);
-    assert_eq!(scratch.run(&["rollup"]).trim(), "rolled up 1 day(s)");
-    assert_eq!(visitors(), 3);
+    scratch.roll_up(1, 1, "Nov 10 again");
+    assert_eq!(Some(visitors()), released(3));
+    assert_ne!(released(3), released(5));
 }
 
 #[test]
 fn visits_end_at_utc_midnight_whichever_table_answers() {
     let scratch = Scratch::new("midnight", FOLD_NOTHING);
     // One id across midnight (real ids change there; these rows pretend
-    // not), 20 minutes apart: two visits, each a bounce.
+    // not), 20 minutes apart: two visitors (one a day), two visits, each a
+    // bounce.
     scratch.insert_events(
         "('optimumabq.com', '2026-11-10 23:50:00', 'pageview', 7, '/', 'desktop'), \
          ('optimumabq.com', '2026-11-11 00:10:00', 'pageview', 7, '/', 'desktop')",
     );
-    let expected = json!({"visitors": 2, "pageviews": 2, "visits": 2, "views_per_visit": 1.0, "bounce_rate": 100.0});
+    let cells = Expect::site(SITE, "2026-11-10 00:00", "2026-11-12 00:00", &[], 1);
+    let expected = cells.summary(2, 2, 2, 2);
+    assert_ne!(expected, cells.summary(2, 2, 1, 1), "one visit would show");
     assert_eq!(
         scratch.summary("2026-11-10", "2026-11-11"),
         expected,
@@ -506,10 +930,12 @@ fn visits_end_at_utc_midnight_whichever_table_answers() {
 #[test]
 fn the_rollup_and_the_events_table_agree() {
     // A filter on another dimension makes the events table answer; one that
-    // matches everything must give the rollup's figures.
+    // matches everything must give the rollup's exact figures (its own
+    // cells carry other noise).
+    let all_cities = ["city!=Nowhere"];
     let rolled = cli_json(&args("summary", &[]));
-    let raw = cli_json(&args("summary", &["--filter", "city!=Nowhere"]));
-    assert_eq!(rolled["current"], raw["current"]);
+    let raw = cli_json(&args("summary", &["--filter", all_cities[0]]));
+    assert_same_exact((&rolled, &[]), (&raw, &all_cities), "summary");
     for by in [
         "path",
         "country",
@@ -520,18 +946,14 @@ fn the_rollup_and_the_events_table_agree() {
         "utm_source",
     ] {
         let rollup = cli_json(&args("breakdown", &["--by", by]));
-        let raw = cli_json(&args(
-            "breakdown",
-            &["--by", by, "--filter", "city!=Nowhere"],
-        ));
-        assert_eq!(rollup["rows"], raw["rows"], "{by}");
-        assert_eq!(rollup["total"], raw["total"], "{by}");
+        let raw = cli_json(&args("breakdown", &["--by", by, "--filter", all_cities[0]]));
+        assert_same_exact((&rollup, &[]), (&raw, &all_cities), by);
     }
     // A half-hour zone cannot use hourly rollups; the answer is still exact.
     let report = cli_json(&[
         "summary",
         "--site",
-        "optimumabq.com",
+        SITE,
         "--from",
         "2026-11-01",
         "--to",
@@ -540,17 +962,23 @@ fn the_rollup_and_the_events_table_agree() {
         "Asia/Kolkata",
     ]);
     // Kolkata days Nov 1-2 run from 2026-10-31 18:30 to 2026-11-02 18:30 UTC:
-    // V1-V8 all fall inside, so 8 visitors and 12 page views.
-    assert_eq!(report["current"]["visitors"], 8);
-    assert_eq!(report["current"]["pageviews"], 12);
+    // V1-V8 all fall inside, so 8×30 = 240 visitors and 12×30 = 360 views.
+    let (visitors, pageviews) = site("2026-10-31 18:30", "2026-11-02 18:30").figure(
+        ["all", "", "visitors", "pageviews"],
+        (240, 360),
+        true,
+    );
+    assert_eq!(report["current"]["visitors"].as_u64(), visitors);
+    assert_eq!(report["current"]["pageviews"].as_u64(), pageviews);
 }
 
 /// Every report the dashboard issues for one `==` filter (summary with the
 /// previous period, time series, breakdowns), over `window` (CLI arguments
 /// after the report kind), answered with `filter` alone (from
 /// `daily_filtered` on whole rolled-up UTC days) and with `city!=Nowhere`
-/// added, which matches every hit and makes `events` answer: the two must
-/// be the same. Returns how many reports were compared.
+/// added, which matches every hit and makes `events` answer: the exact
+/// figures behind the two must be the same. Returns how many reports were
+/// compared.
 fn filtered_agrees_with_events(db: &Scratch, window: &[&str], filter: &str) -> usize {
     let report = |kind: &str, extra: &[&str], filters: &[&str]| {
         let mut all = vec![kind];
@@ -562,20 +990,20 @@ fn filtered_agrees_with_events(db: &Scratch, window: &[&str], filter: &str) -> u
         db.beaconhouse().report_json(&all)
     };
     let mut compared = 0;
-    let mut same = |kind: &str, extra: &[&str], keys: &[&str]| {
+    let mut same = |kind: &str, extra: &[&str]| {
+        let raw_filters = [filter, "city!=Nowhere"];
         let rolled = report(kind, extra, &[filter]);
-        let raw = report(kind, extra, &[filter, "city!=Nowhere"]);
-        for key in keys {
-            assert_eq!(
-                rolled[key], raw[key],
-                "{kind} {extra:?} {key} with {filter} over {window:?}"
-            );
-        }
+        let raw = report(kind, extra, &raw_filters);
+        assert_same_exact(
+            (&rolled, &[filter]),
+            (&raw, &raw_filters),
+            &format!("{kind} {extra:?} with {filter} over {window:?}"),
+        );
         compared += 1;
     };
-    same("summary", &[], &["current", "previous"]);
+    same("summary", &[]);
     for interval in ["day", "hour"] {
-        same("timeseries", &["--interval", interval], &["points"]);
+        same("timeseries", &["--interval", interval]);
     }
     for by in [
         "path",
@@ -586,7 +1014,7 @@ fn filtered_agrees_with_events(db: &Scratch, window: &[&str], filter: &str) -> u
         "device",
         "name",
     ] {
-        same("breakdown", &["--by", by], &["rows", "total"]);
+        same("breakdown", &["--by", by]);
     }
     compared
 }
@@ -617,12 +1045,13 @@ fn filtered_reports_from_the_rollup_equal_the_same_from_events() {
             assert_eq!(filtered_agrees_with_events(db, window, filter), 10);
         }
     }
-    // By hand, UTC Nov 1-2 with country==US: V1-V3 and V5-V8 (7 visitors),
-    // page views of V1 (3), V2, V3 (2), V5, V6, V7 (2), V8: 11.
+    // By hand, UTC Nov 1-2 with country==US: V1-V3 and V5-V8 (7×30 = 210
+    // visitors), page views of V1 (3), V2, V3 (2), V5, V6, V7 (2), V8: 11×30
+    // = 330.
     let us = db.beaconhouse().report_json(&[
         "summary",
         "--site",
-        "optimumabq.com",
+        SITE,
         "--from",
         "2026-11-01",
         "--to",
@@ -630,15 +1059,32 @@ fn filtered_reports_from_the_rollup_equal_the_same_from_events() {
         "--filter",
         "country==US",
     ]);
-    assert_eq!(us["current"]["visitors"], 7);
-    assert_eq!(us["current"]["pageviews"], 11);
+    let (visitors, pageviews) = Expect::site(
+        SITE,
+        "2026-11-01 00:00",
+        "2026-11-03 00:00",
+        &["country==US"],
+        MIN_GROUP_SIZE,
+    )
+    .figure(["all", "", "visitors", "pageviews"], (210, 330), false);
+    assert_eq!(us["current"]["visitors"].as_u64(), visitors);
+    assert_eq!(us["current"]["pageviews"].as_u64(), pageviews);
 }
 
 #[test]
 fn filtered_rollups_are_computed_again_for_late_hits_and_old_days() {
     let scratch = Scratch::new("filtered", FOLD_NOTHING);
-    let hit = |at: &str, visitor: u32, path: &str, device: &str| {
-        format!("('optimumabq.com', '2026-11-{at}', 'pageview', {visitor}, '{path}', '{device}')")
+    // Every visitor comes 30 times, so that filtered figures show.
+    let hit = |at: &str, visitor: u64, path: &str, device: &str| {
+        (0..known_hits::COPIES)
+            .map(|copy| {
+                let id = visitor + 1000 * copy;
+                format!(
+                    "('optimumabq.com', '2026-11-{at}', 'pageview', {id}, '{path}', '{device}')"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     scratch.insert_events(
         &[
@@ -651,7 +1097,7 @@ fn filtered_rollups_are_computed_again_for_late_hits_and_old_days() {
         ]
         .join(", "),
     );
-    assert_eq!(scratch.run(&["rollup"]).trim(), "rolled up 2 day(s)");
+    scratch.roll_up(2, 2, "Nov 10 and 11");
     let utc = [
         "--site",
         "optimumabq.com",
@@ -677,21 +1123,31 @@ fn filtered_rollups_are_computed_again_for_late_hits_and_old_days() {
             10
         );
     }
-    // Mobile, UTC: visitors 1, 2 (Nov 10) and 4 (Nov 11); visits: 1's two
-    // views, 2's one (a bounce), 4's two views 40 minutes apart (two
-    // bounces).
-    assert_eq!(
-        mobile(&utc),
-        json!({"visitors": 3, "pageviews": 5, "visits": 4, "views_per_visit": 1.25, "bounce_rate": 75.0})
+    // Mobile, UTC: visitors 1, 2 (Nov 10) and 4 (Nov 11): 3×30 = 90; page
+    // views 5×30 = 150; visits: 1's two views, 2's one (a bounce), 4's two
+    // views 40 minutes apart (two bounces): 4×30 = 120, bounces 3×30 = 90.
+    let cells = Expect::site(
+        SITE,
+        "2026-11-10 00:00",
+        "2026-11-12 00:00",
+        &["device==mobile"],
+        1,
     );
+    assert_eq!(mobile(&utc), cells.summary(90, 150, 120, 90));
+    let visitors = |exact| {
+        cells
+            .figure(["all", "", "visitors", "pageviews"], (exact, 0), false)
+            .0
+    };
 
-    // A late mobile hit for Nov 10: until the day is computed again, the
-    // rollup still holds the old figures (so it is what answered above)...
+    // A late mobile visitor for Nov 10 (30 of them): until the day is
+    // computed again, the rollup still holds the old figures (so it is what
+    // answered above)...
     scratch.insert_events(&hit("10 20:00:00", 5, "/tour", "mobile"));
-    assert_eq!(mobile(&utc)["visitors"], 3);
+    assert_eq!(mobile(&utc)["visitors"].as_u64(), visitors(90));
     // ...then both tables are computed again, and the answers agree.
-    assert_eq!(scratch.run(&["rollup"]).trim(), "rolled up 1 day(s)");
-    assert_eq!(mobile(&utc)["visitors"], 4);
+    scratch.roll_up(1, 1, "Nov 10 again");
+    assert_eq!(mobile(&utc)["visitors"].as_u64(), visitors(120));
     for window in [&utc[..], &denver[..]] {
         assert_eq!(
             filtered_agrees_with_events(&scratch, window, "device==mobile"),
@@ -701,7 +1157,8 @@ fn filtered_rollups_are_computed_again_for_late_hits_and_old_days() {
 
     // A day rolled up before daily_filtered existed (the ledger's `filtered`
     // is 0): filtered reports read it from `events`, unfiltered ones still
-    // from daily_stats, and the next rollup computes it again into both.
+    // from daily_stats, and the next rollup computes it again into both
+    // (its events, and so what was released of it, are the same).
     scratch.clickhouse.query(
         &scratch.database,
         "INSERT INTO daily_filtered (site, day, filter_dimension, filter_value, dimension, value, visitors, hits, visits, bounces, visit_views, computed_at) \
@@ -710,16 +1167,16 @@ fn filtered_rollups_are_computed_again_for_late_hits_and_old_days() {
     );
     scratch.clickhouse.query(
         &scratch.database,
-        "INSERT INTO daily_stats_days (day, events, computed_at, filtered) \
-         SELECT day, events, computed_at + 1, 0 FROM daily_stats_days FINAL WHERE day = '2026-11-11'",
+        "INSERT INTO daily_stats_days (day, events, computed_at, filtered, views_cap) \
+         SELECT day, events, computed_at + 1, 0, views_cap FROM daily_stats_days FINAL WHERE day = '2026-11-11'",
     );
     assert_eq!(
-        mobile(&utc)["visitors"],
-        4,
+        mobile(&utc)["visitors"].as_u64(),
+        visitors(120),
         "Nov 11 from events, not the stale rows"
     );
-    assert_eq!(scratch.run(&["rollup"]).trim(), "rolled up 1 day(s)");
-    assert_eq!(scratch.run(&["rollup"]).trim(), "rolled up 0 day(s)");
+    scratch.roll_up(1, 0, "Nov 11 into daily_filtered");
+    scratch.roll_up(0, 0, "nothing new");
     let filtered_days = scratch.clickhouse.query(
         &scratch.database,
         "SELECT sum(filtered) FROM daily_stats_days FINAL FORMAT TSV",
@@ -729,7 +1186,7 @@ fn filtered_rollups_are_computed_again_for_late_hits_and_old_days() {
         "2",
         "both days are in daily_filtered again"
     );
-    assert_eq!(mobile(&utc)["visitors"], 4);
+    assert_eq!(mobile(&utc)["visitors"].as_u64(), visitors(120));
     assert_eq!(
         filtered_agrees_with_events(&scratch, &utc, "device==mobile"),
         10
@@ -738,6 +1195,41 @@ fn filtered_rollups_are_computed_again_for_late_hits_and_old_days() {
 
 #[test]
 fn no_report_shows_a_group_smaller_than_the_threshold() {
+    // Denver's Nov 1-5 (06:00 UTC Nov 1 to 07:00 UTC Nov 6): the known
+    // visitors, 30 of each, and the few of `known_hits::few`, in groups of
+    // two (F1 and F2: France, Opera, Bing, /about, download) or one (F3:
+    // Italy, Edge, DuckDuckGo, /contact), and three on tablets: none may
+    // show, and a group of one is missing as a group of nobody is.
+    let threshold = site("2026-11-01 06:00", "2026-11-06 07:00").threshold();
+    let few = [
+        "FR",
+        "IT",
+        "Opera",
+        "Edge",
+        "tablet",
+        "bing.com",
+        "duckduckgo.com",
+        "/about",
+        "/contact",
+        "download",
+        "Spark",
+        "Airmail",
+    ];
+    let check = |report: &Value, key: &str, threshold: u64| {
+        let rows = rows(report, key);
+        let mut shown = 0;
+        for (value, unique, _) in &rows {
+            assert!(!few.contains(&value.as_str()), "{key}: {value} shown");
+            match unique {
+                None => assert_eq!(value, "(other)", "{key}"),
+                Some(u) => {
+                    assert!(*u >= threshold, "{key}: {value} of {u} shown");
+                    shown += 1;
+                }
+            }
+        }
+        assert!(shown > 0, "{key}: the known groups show: {rows:?}");
+    };
     for by in [
         "path",
         "entry_page",
@@ -751,14 +1243,23 @@ fn no_report_shows_a_group_smaller_than_the_threshold() {
         "device",
         "name",
     ] {
-        let report = cli_json(&args("breakdown", &["--by", by]));
-        for (value, unique, _) in rows(&report, "rows") {
-            assert!(
-                value == "(other)" && unique.is_none() || unique.is_some_and(|u| u >= 3),
-                "{by}: group {value:?} of {unique:?} visitors shown"
-            );
-        }
+        let report = cli_json(&[
+            "breakdown",
+            "--by",
+            by,
+            "--site",
+            SITE,
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-05",
+            "--tz",
+            "America/Denver",
+        ]);
+        check(&report, "rows", threshold);
     }
+    // Opens of Nov 1-5, UTC: Spark (two recipients in France) and Airmail
+    // (one in Italy) never show.
     let report = cli_json(&[
         "email",
         "--campaign",
@@ -766,15 +1267,12 @@ fn no_report_shows_a_group_smaller_than_the_threshold() {
         "--from",
         "2026-11-01",
         "--to",
-        "2026-11-02",
+        "2026-11-05",
     ]);
+    let threshold =
+        Expect::email("nov-newsletter", "2026-11-01 00:00", "2026-11-06 00:00", 3).threshold();
     for key in ["by_client", "by_country"] {
-        for (value, unique, _) in rows(&report, key) {
-            assert!(
-                value == "(other)" && unique.is_none() || unique.is_some_and(|u| u >= 3),
-                "{key}: {value:?}"
-            );
-        }
+        check(&report, key, threshold);
     }
 }
 
@@ -794,25 +1292,108 @@ fn email_reports_count_opens_recipients_and_proxies() {
         ],
         "/api/v1/stats/email?campaign=nov-newsletter&from=2026-11-01&to=2026-11-02",
     );
-    // 7 opens by 6 recipients; proxied: R1 twice, R2, R6; direct: R3, R4, R5.
-    assert_eq!(report["opens"], 7);
-    assert_eq!(report["unique_opens"], 6);
-    assert_eq!(report["proxied_opens"], 4);
-    assert_eq!(report["direct_opens"], 3);
-    assert_eq!(report["unique_direct_opens"], 3);
+    // 7×30 = 210 opens by 6×30 = 180 recipients, each opening first within
+    // Nov 1-2; proxied: R1 twice, R2, R6 (90 recipients, 120 opens); direct:
+    // R3, R4, R5 (90, 90).
+    let cells = Expect::email("nov-newsletter", "2026-11-01 00:00", "2026-11-03 00:00", 3);
+    let figure = |dimension, value, exact| {
+        cells.figure([dimension, value, "recipients", "opens"], exact, false)
+    };
+    let total = figure("", "", (180, 210));
+    assert_eq!(report["opens"].as_u64(), total.1);
+    assert_eq!(report["unique_opens"].as_u64(), total.0);
+    assert_eq!(
+        report["proxied_opens"].as_u64(),
+        figure("proxied", "1", (90, 120)).1
+    );
+    let direct = figure("proxied", "0", (90, 90));
+    assert_eq!(report["direct_opens"].as_u64(), direct.1);
+    assert_eq!(report["unique_direct_opens"].as_u64(), direct.0);
+    // Each UTC day counts the recipients who opened first that day: R1, R2,
+    // R3 on Nov 1 (4×30 = 120 opens), R4, R5, R6 on Nov 2 (90 opens).
+    let day = |label, from, to, exact| {
+        let (people, count) =
+            cells
+                .over(from, to)
+                .figure(["day", label, "recipients", "opens"], exact, false);
+        (String::from(label), people, count)
+    };
     assert_eq!(
         rows(&report, "by_day"),
-        owned(&[("2026-11-01", 3, 4), ("2026-11-02", 3, 3)])
+        [
+            day(
+                "2026-11-01",
+                "2026-11-01 00:00",
+                "2026-11-02 00:00",
+                (90, 120)
+            ),
+            day(
+                "2026-11-02",
+                "2026-11-02 00:00",
+                "2026-11-03 00:00",
+                (90, 90)
+            ),
+        ]
     );
-    // Gmail: R1 (twice), R5, R6; Apple Mail, Outlook, Thunderbird folded.
+    // Gmail: R1 (twice), R5, R6; Apple Mail (R2), Outlook (R3) and
+    // Thunderbird (R4) one recipient and open each.
     assert_eq!(
         rows(&report, "by_client"),
-        owned(&[("Gmail", 3, 4), ("(other)", 3, 3)])
+        expected_rows(
+            &[
+                ("Gmail", figure("client", "Gmail", (90, 120))),
+                ("Thunderbird", figure("client", "Thunderbird", (30, 30))),
+                ("Apple Mail", figure("client", "Apple Mail", (30, 30))),
+                ("Outlook", figure("client", "Outlook", (30, 30))),
+            ],
+            total
+        )
     );
+    // No country for proxied opens; R3, R4, R5 in the US.
     assert_eq!(
         rows(&report, "by_country"),
-        owned(&[("(none)", 3, 4), ("US", 3, 3)])
+        expected_rows(
+            &[
+                ("(none)", figure("country", "", (90, 120))),
+                ("US", figure("country", "US", (90, 90))),
+            ],
+            total
+        )
     );
+
+    // The December newsletter: R1 opened it first on Nov 2 and again on Nov
+    // 5, R2 first on Nov 5. Nov 5 alone counts R1's open (30 + 30 = 60
+    // opens) but not R1, who first opened before: 30 recipients.
+    let december = |from, to| {
+        cli_json(&[
+            "email",
+            "--campaign",
+            "dec-newsletter",
+            "--from",
+            from,
+            "--to",
+            to,
+        ])
+    };
+    let nov_5 = december("2026-11-05", "2026-11-05");
+    let (recipients, opens) =
+        Expect::email("dec-newsletter", "2026-11-05 00:00", "2026-11-06 00:00", 3).figure(
+            ["", "", "recipients", "opens"],
+            (30, 60),
+            false,
+        );
+    assert_eq!(nov_5["unique_opens"].as_u64(), recipients);
+    assert_eq!(nov_5["opens"].as_u64(), opens);
+    // Nov 2-5 counts R1 (on Nov 2) and R2: 60 recipients, 90 opens.
+    let nov_2_to_5 = december("2026-11-02", "2026-11-05");
+    let (recipients, opens) =
+        Expect::email("dec-newsletter", "2026-11-02 00:00", "2026-11-06 00:00", 3).figure(
+            ["", "", "recipients", "opens"],
+            (60, 90),
+            false,
+        );
+    assert_eq!(nov_2_to_5["unique_opens"].as_u64(), recipients);
+    assert_eq!(nov_2_to_5["opens"].as_u64(), opens);
 }
 
 #[test]
@@ -898,20 +1479,29 @@ fn csv_and_tables_carry_the_same_figures() {
             .unwrap()
             .starts_with("text/csv")
     );
-    assert_eq!(
-        String::from_utf8_lossy(&response.body),
-        "path,visitors,pageviews,share_%\r\n/,4,6,57.14\r\n/pricing,3,3,42.86\r\n(other),-,-,-\r\n(total),7,11,100.00\r\n"
-    );
+    let (paths, total) = denver_paths();
+    let (total_visitors, total_views) = (total.0.unwrap(), total.1.unwrap());
+    let share = |visitors: u64| round2(100.0 * visitors as f64 / total_visitors as f64);
+    let mut csv = String::from("path,visitors,pageviews,share_%\r\n");
+    for (path, (visitors, views)) in &paths {
+        let (visitors, views) = (visitors.unwrap(), views.unwrap());
+        csv += &format!("{path},{visitors},{views},{:.2}\r\n", share(visitors));
+    }
+    let other = expected_rows(&paths, total).pop().unwrap().2.unwrap();
+    csv += &format!("(other),-,{other},-\r\n(total),{total_visitors},{total_views},100.00\r\n");
+    assert_eq!(String::from_utf8_lossy(&response.body), csv);
     let (ok, table, stderr) = cli(&args("breakdown", &["--by", "path"]));
     assert!(ok, "{stderr}");
     assert!(
         table.contains("path      visitors  pageviews  share_%"),
         "{table}"
     );
-    assert!(
-        table.contains("/pricing         3          3    42.86"),
-        "{table}"
+    let (visitors, views) = (paths[1].1.0.unwrap(), paths[1].1.1.unwrap());
+    let pricing = format!(
+        "/pricing  {visitors:>8}  {views:>9}  {:>7.2}",
+        share(visitors)
     );
+    assert!(table.contains(&pricing), "{pricing:?} in {table}");
     let (status, body) = api(&c, "/api/v1/openapi.json", None);
     assert_eq!(status, 200);
     assert!(body.contains("\"openapi\""));

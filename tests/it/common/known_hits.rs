@@ -10,6 +10,11 @@
 //! 1000`, `id + 2000`, ...), doing the same at the same times: a figure
 //! worked out by hand for one of each is `COPIES` times that, and a group of
 //! one of them is large enough for the release step's threshold.
+//!
+//! [`few`] adds, once each and on 2026-11-05 (UTC), after the windows of
+//! most figures worked out for the copies: groups of one and two people,
+//! which no report may show, and a visitor whose page views pass the cap on
+//! both sides of a Denver midnight.
 
 /// How many times each known visitor and recipient comes.
 pub const COPIES: u64 = 30;
@@ -148,6 +153,41 @@ const EVENTS: &[Event] = &[
     view(V9, "2026-11-01 15:00:00", "/", ""),
 ];
 
+/// Visitors of [`few`]: ids past every copy's.
+const F1: Visitor = visitor(100_001, "FR", "Opera", "tablet");
+const F2: Visitor = visitor(100_002, "FR", "Opera", "tablet");
+const F3: Visitor = visitor(100_003, "IT", "Edge", "tablet");
+const F4: Visitor = visitor(100_004, "US", "Chrome", "desktop");
+
+/// What [`few`] inserts (UTC, all on Nov 5).
+const FEW_EVENTS: &[Event] = &[
+    // F1, F2: two people in France with Opera on tablets, from Bing, on
+    // /about, where each downloads something.
+    view(F1, "2026-11-05 12:00:00", "/about", "bing.com"),
+    custom(F1, "2026-11-05 12:01:00", "download", "/about"),
+    view(F2, "2026-11-05 12:30:00", "/about", "bing.com"),
+    custom(F2, "2026-11-05 12:31:00", "download", "/about"),
+    // F3: one person in Italy with Edge, from DuckDuckGo, on /contact.
+    view(F3, "2026-11-05 13:00:00", "/contact", "duckduckgo.com"),
+    // F4: 6 views at 20:00 MST on Nov 4 (03:00 UTC), then 8 at 05:00 MST
+    // on Nov 5 (12:00 UTC), the same UTC day: 14 views, capped at 10 in
+    // the day, but 8 in Denver's Nov 5 (and 6 in its Nov 4).
+    view(F4, "2026-11-05 03:00:00", "/", ""),
+    view(F4, "2026-11-05 03:01:00", "/", ""),
+    view(F4, "2026-11-05 03:02:00", "/", ""),
+    view(F4, "2026-11-05 03:03:00", "/", ""),
+    view(F4, "2026-11-05 03:04:00", "/", ""),
+    view(F4, "2026-11-05 03:05:00", "/", ""),
+    view(F4, "2026-11-05 12:00:00", "/", ""),
+    view(F4, "2026-11-05 12:01:00", "/", ""),
+    view(F4, "2026-11-05 12:02:00", "/", ""),
+    view(F4, "2026-11-05 12:03:00", "/", ""),
+    view(F4, "2026-11-05 12:04:00", "/", ""),
+    view(F4, "2026-11-05 12:05:00", "/", ""),
+    view(F4, "2026-11-05 12:06:00", "/", ""),
+    view(F4, "2026-11-05 12:07:00", "/", ""),
+];
+
 /// An email open: campaign, UTC time, recipient (R1, R2, ...), whether an
 /// image proxy fetched it (rather than the reader's mail client), country,
 /// mail client.
@@ -184,6 +224,17 @@ const OPENS: &[Open] = &[
     Open(NOV, "2026-11-02 16:00:00", 5, DIRECT, "US", "Gmail"),
     Open(NOV, "2026-11-02 17:00:00", 6, PROXIED, "", "Gmail"),
     Open(DEC, "2026-11-02 17:00:00", 1, DIRECT, "US", "Gmail"),
+    // R1 opens the December newsletter again, R2 for the first time.
+    Open(DEC, "2026-11-05 09:00:00", 1, DIRECT, "US", "Gmail"),
+    Open(DEC, "2026-11-05 10:00:00", 2, DIRECT, "US", "Gmail"),
+];
+
+/// What [`few`] inserts: two recipients in France with Spark, one in Italy
+/// with Airmail, ids past every copy's.
+const FEW_OPENS: &[Open] = &[
+    Open(NOV, "2026-11-05 12:00:00", 100_001, DIRECT, "FR", "Spark"),
+    Open(NOV, "2026-11-05 12:30:00", 100_002, DIRECT, "FR", "Spark"),
+    Open(NOV, "2026-11-05 13:00:00", 100_003, DIRECT, "IT", "Airmail"),
 ];
 
 /// The statements that insert every known event and open, [`COPIES`]
@@ -213,6 +264,18 @@ pub fn inserts() -> [String; 2] {
             )
         })
         .collect();
+    statements(&events, &opens)
+}
+
+/// The statements that insert the events and opens of a few people, once
+/// each.
+pub fn few() -> [String; 2] {
+    let events: Vec<String> = FEW_EVENTS.iter().map(Event::values).collect();
+    let opens: Vec<String> = FEW_OPENS.iter().map(Open::values).collect();
+    statements(&events, &opens)
+}
+
+fn statements(events: &[String], opens: &[String]) -> [String; 2] {
     [
         format!(
             "INSERT INTO events (site, ts, name, visitor_id, path, referrer_host, country, browser, device) VALUES {}",
