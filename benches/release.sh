@@ -176,7 +176,7 @@ for site in ["optimumabq.com", "small.example"]:
     for days, first, first_day in [(1, "2026-10-30", 20756), (7, "2026-10-24", 20750), (30, "2026-10-01", 20727)]:
         groups = {}
         for dimension in ["path", "referrer_host", "country"]:
-            exact = sql(f"SELECT value, sum(visitors), sum(pageviews) FROM exact_cells WHERE site = '{site}' AND dimension = '{dimension}' AND toUInt16(day) >= {first_day} GROUP BY value FORMAT TSV")
+            exact = sql(f"SELECT value, sum(visitors), sum(pageviews) FROM exact_cells WHERE site = '{site}' AND dimension = '{dimension}' AND toUInt16(day) BETWEEN {first_day} AND 20756 GROUP BY value FORMAT TSV")
             answer = report(site, dimension, first)
             shown = {row["value"] if row["value"] != "(none)" else "": row for row in answer["rows"] if row["value"] != "(other)"}
             for line in exact.splitlines():
