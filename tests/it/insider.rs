@@ -429,3 +429,98 @@ fn a_count_that_still_grows_is_not_shown() {
     );
     assert_eq!(ask(), before, "the open is in no released cell yet");
 }
+
+const TOKEN: &str = "insider-token-0123456789abcdef0123456789ab";
+
+#[test]
+fn the_same_figure_is_the_same_on_every_surface_in_any_order_and_another_key_changes_it() {
+    // 120 visitors over two days, on three pages.
+    let visitors = (1..=120u64).map(|v| {
+        let path = ["/", "/pricing", "/tour"][v as usize % 3];
+        let day = if v % 2 == 0 {
+            "2026-11-10"
+        } else {
+            "2026-11-11"
+        };
+        format!("('optimumabq.com', '{day} 14:00:00', 'pageview', {v}, '{path}', 'desktop')")
+    });
+    let insert = format!(
+        "INSERT INTO events (site, ts, name, visitor_id, path, device) VALUES {}",
+        visitors.collect::<Vec<_>>().join(", ")
+    );
+    let (clickhouse, database) = world("insider_surfaces", &[insert]);
+    let reporting = format!(
+        "[reporting]\n[[reporting.tokens]]\nname = \"staff\"\ntoken = \"{TOKEN}\"\nsites = [\"*\"]\n"
+    );
+    let collector = Collector::start(clickhouse, &database, &reporting);
+    let query = "site=optimumabq.com&from=2026-11-10&to=2026-11-11&tz=America/Denver";
+    let bearer = format!("Bearer {TOKEN}");
+    let api = |kind: &str, extra: &str| -> String {
+        let response = collector.get(
+            &format!("/api/v1/stats/{kind}?{query}{extra}"),
+            &[("Authorization", &bearer)],
+        );
+        assert_eq!(response.status, 200);
+        String::from_utf8(response.body).unwrap()
+    };
+    // One order, then the other: nothing a request asks changes another's.
+    let summary = api("summary", "");
+    let breakdown = api("breakdown", "&by=path");
+    assert_eq!(api("breakdown", "&by=path"), breakdown);
+    assert_eq!(api("summary", ""), summary);
+    let summary: Value = serde_json::from_str(&summary).unwrap();
+    let visitors = summary["current"]["visitors"].as_u64().unwrap();
+    // CSV.
+    let csv = api("summary", "&format=csv");
+    assert!(
+        csv.lines()
+            .any(|line| line.split(',').any(|cell| cell == visitors.to_string())),
+        "{visitors} not in\n{csv}"
+    );
+    // The dashboard, signed in with the same token.
+    let signed_in = common::request(
+        "POST",
+        &format!("{}/dashboard/session", collector.base),
+        format!(r#"{{"name": "staff", "token": "{TOKEN}"}}"#).as_bytes(),
+        &[
+            ("Content-Type", "application/json"),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+    );
+    assert_eq!(signed_in.status, 204);
+    let cookie = signed_in
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let dashboard = collector.get(
+        &format!("/dashboard/api/stats/summary?{query}"),
+        &[("Cookie", &cookie)],
+    );
+    let dashboard: Value = serde_json::from_slice(&dashboard.body).unwrap();
+    assert_eq!(dashboard["current"], summary["current"]);
+    // The CLI.
+    let cli = |key: &str| {
+        Beaconhouse::new()
+            .config(collector.dir().join("beaconhouse.toml"))
+            .clickhouse(clickhouse, &database)
+            .env("BEACONHOUSE_REPORTING_NOISE_KEY", key)
+            .report_json(&[
+                "summary",
+                "--site",
+                "optimumabq.com",
+                "--from",
+                "2026-11-10",
+                "--to",
+                "2026-11-11",
+                "--tz",
+                "America/Denver",
+            ])
+    };
+    assert_eq!(cli(common::NOISE_KEY)["current"], summary["current"]);
+    // Another key draws other noise: some figure changes.
+    let other = cli("another-noise-key-0123456789abcdef0123456789");
+    assert_ne!(other["current"], summary["current"]);
+}
