@@ -20,7 +20,8 @@
 #
 #   bash benches/release.sh
 #
-# Knobs (environment): EVENTS (10000000), EPSILON (1.0), CAP (10). The
+# Knobs (environment): EVENTS (10000000), EPSILON (1.0), CAP (10), BASELINE
+# (another build's binary: its rollup is timed against this one's). The
 # threshold is the release step's: min_group_size (5), or the existence
 # threshold of ε (15 at ε = 1) when higher.
 set -euo pipefail
@@ -71,6 +72,29 @@ SELECT 'small.example',
        ['US', 'US', 'MX', 'CA'][1 + cityHash64(intDiv(number, 3), 9) % 4],
        CAST('desktop' AS Enum8('desktop' = 1, 'mobile' = 2, 'tablet' = 3, 'other' = 4))
 FROM numbers(13500)"
+
+# The rollup's cost against a baseline binary (BASELINE=path), interleaved
+# on the same data: each run starts from empty rollup tables.
+if [ -n "${BASELINE:-}" ]; then
+  echo "==> timing the rollup: $BASELINE against this build, interleaved" >&2
+  baseline_runs=() build_runs=()
+  for round in 1 2; do
+    for binary in "$BASELINE" target/release/beaconhouse; do
+      for table in daily_stats daily_filtered daily_stats_days; do
+        ch_query releasebench "TRUNCATE TABLE $table"
+      done
+      start=$(date +%s.%N)
+      "$binary" rollup >/dev/null
+      took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+      if [ "$binary" = "$BASELINE" ]; then baseline_runs+=("$took"); else build_runs+=("$took"); fi
+    done
+  done
+  for table in daily_stats daily_filtered daily_stats_days; do
+    ch_query releasebench "TRUNCATE TABLE $table"
+  done
+  echo "Rollup of the 31 days, interleaved baseline / this build: ${baseline_runs[*]} s / ${build_runs[*]} s."
+  echo
+fi
 
 echo "==> rolling up 30 days, then releasing them" >&2
 rollup_start=$(date +%s.%N)
