@@ -2,11 +2,15 @@
 //! page nobody else opened three times, one recipient who opened a test
 //! campaign twice, and a crowd around them. Every attack of issue 8, through
 //! the CLI and the stats API, in JSON and CSV, must show no figure of that
-//! one person (`min_group_size` is the default, 5). The day is rolled up, as
-//! `serve` does once it has ended, so the `==` filters the dashboard adds
-//! are answered from `daily_filtered` and the others from `events`: both
-//! paths are attacked.
+//! one person: every figure over them is withheld, and the answer reads
+//! exactly as it does for a filter (or campaign) nobody is in. The crowd is
+//! large enough for its own figures to pass the release step's threshold
+//! (`min_group_size` is the default, 5; the threshold of a one-day figure
+//! at ε = 1 is 15). The day is rolled up, as `serve` does once it has
+//! ended, so the `==` filters the dashboard adds are answered from
+//! `daily_filtered` and the others from `events`: both paths are attacked.
 
+use crate::common::released::{Expect, VIEWS_CAP};
 use crate::common::{self, Beaconhouse, ClickHouse, Collector};
 use serde_json::Value;
 
@@ -24,6 +28,15 @@ sites = ["*"]
 campaigns = ["*"]
 "#;
 const DAY: [&str; 4] = ["--from", "2026-11-10", "--to", "2026-11-10"];
+/// The UTC day of [`DAY`], as `Expect` takes a window: one cell.
+const WINDOW: (&str, &str) = ("2026-11-10", "2026-11-11");
+/// The crowd's visitors, each with one page view of `/`, and the crowd
+/// campaign's recipients, each with one open.
+const CROWD: u64 = 60;
+/// How many of the crowd arrived with a formula as utm_source.
+const FORMULA_VISITORS: u64 = 30;
+const FORMULA: &str = "=HYPERLINK(\"http://x\")";
+const CROWD_RECIPIENTS: u64 = 30;
 
 struct Setup {
     clickhouse: &'static ClickHouse,
@@ -37,11 +50,11 @@ fn setup() -> &'static Setup {
         let clickhouse = common::clickhouse();
         let database = clickhouse.fresh_database("adversarial");
         common::migrate(clickhouse, &database);
-        // The crowd: visitors 100-111 on `/`, Chrome, US, across the day; six
-        // of them arrived with a formula as utm_source.
-        let mut events: Vec<String> = (100..112)
+        // The crowd: CROWD visitors on `/`, Chrome, US, across the day;
+        // FORMULA_VISITORS of them arrived with a formula as utm_source.
+        let mut events: Vec<String> = (100..100 + CROWD)
             .map(|v| {
-                let source = if v < 106 { "=HYPERLINK(\"http://x\")" } else { "" };
+                let source = if v < 100 + FORMULA_VISITORS { FORMULA } else { "" };
                 format!(
                     "('optimumabq.com', '2026-11-10 {:02}:30:00', 'pageview', {v}, '/', '{source}', 'US', 'Chrome', 'desktop')",
                     8 + v % 10
@@ -61,7 +74,7 @@ fn setup() -> &'static Setup {
                 events.join(", ")
             ),
         );
-        let mut opens: Vec<String> = (100..110)
+        let mut opens: Vec<String> = (100..100 + CROWD_RECIPIENTS)
             .map(|r| format!("('crowd', '2026-11-10 09:00:00', {r}, 0, 'US', 'Gmail')"))
             .collect();
         opens.push("('test-send', '2026-11-10 10:00:00', 1, 0, 'IS', 'Thunderbird')".into());
@@ -123,53 +136,69 @@ fn api(collector: &Collector, path_and_query: &str) -> (u16, String) {
     )
 }
 
-/// Every number in a JSON answer that counts something (not a date).
+/// Every number in a JSON answer that counts something: not a date, and
+/// not its margins (how wide the noise of its figures is, the same for
+/// every answer over as many cells).
 fn figures(value: &Value, out: &mut Vec<f64>) {
     match value {
         Value::Number(n) => out.push(n.as_f64().unwrap()),
         Value::Array(items) => items.iter().for_each(|v| figures(v, out)),
         Value::Object(map) => map
             .iter()
-            .filter(|(key, _)| !matches!(key.as_str(), "period" | "previous_period" | "filters"))
+            .filter(|(key, _)| {
+                !matches!(
+                    key.as_str(),
+                    "period" | "previous_period" | "filters" | "margins"
+                )
+            })
             .for_each(|(_, v)| figures(v, out)),
         _ => {}
     }
 }
 
-/// The person's own figures: 1 visitor, 1 visit, 3 page views (3 per
-/// visit, 0% bounce); the recipient's: 1 recipient, 2 opens.
-const THE_PERSON: [f64; 4] = [1.0, 2.0, 3.0, 100.0];
-
+/// An answer over the person alone shows no figure at all: every one is
+/// withheld (null), `(total)` and `(other)` included. A released figure of
+/// them would be noisy, but its existence would say someone was there.
 fn assert_nothing_of_the_person(answer: &Value, what: &str) {
     let mut found = Vec::new();
     figures(answer, &mut found);
-    for figure in found {
-        assert!(
-            !THE_PERSON.contains(&figure),
-            "{what} shows {figure}:\n{answer:#}"
-        );
-    }
+    assert!(found.is_empty(), "{what} shows {found:?}:\n{answer:#}");
 }
 
-fn assert_no_small_csv_cell(csv: &str, what: &str) {
+/// The same of a CSV answer: no cell is a number (a withheld figure is `-`,
+/// a figure a row does not have is empty).
+fn assert_no_figure_in_csv(csv: &str, what: &str) {
     for line in csv.lines().skip(1) {
-        for cell in line.split(',').skip(1) {
+        for cell in line.split(',') {
             assert!(
-                !["1", "2", "3", "100.00"].contains(&cell),
+                cell.parse::<f64>().is_err(),
                 "{what}: the cell {cell:?} in {line:?}\n{csv}"
             );
         }
     }
 }
 
+/// What tells an answer's subject: its filters and campaign. The rest of an
+/// answer over the person must read exactly as one over nobody.
+fn without_subject(mut answer: Value) -> Value {
+    let map = answer.as_object_mut().unwrap();
+    map.remove("filters");
+    map.remove("campaign");
+    answer
+}
+
+/// Filters down to the person alone, each with a filter of the same kind
+/// that matches nobody.
+const THE_PERSON_OR_NOBODY: [(&str, &str); 4] = [
+    ("path==/that-page", "path==/nobody-came"),
+    ("path~that", "path~nobody"),
+    ("country==IS", "country==NZ"),
+    ("browser==Firefox", "browser==Opera"),
+];
+
 #[test]
 fn filtered_breakdowns_show_nothing_of_one_person() {
-    for filter in [
-        "path==/that-page",
-        "path~that",
-        "country==IS",
-        "browser==Firefox",
-    ] {
+    for (filter, nobody) in THE_PERSON_OR_NOBODY {
         for by in [
             "browser",
             "os",
@@ -180,37 +209,56 @@ fn filtered_breakdowns_show_nothing_of_one_person() {
             "entry_page",
         ] {
             let what = format!("breakdown --by {by} --filter {filter}");
-            let args = [
-                "breakdown",
-                "--site",
-                "optimumabq.com",
-                "--by",
-                by,
-                "--filter",
-                filter,
-            ];
-            let report = cli_json(&args);
+            let args = |filter| {
+                [
+                    "breakdown",
+                    "--site",
+                    "optimumabq.com",
+                    "--by",
+                    by,
+                    "--filter",
+                    filter,
+                ]
+            };
+            let report = cli_json(&args(filter));
             assert_nothing_of_the_person(&report, &what);
-            assert!(report["total"]["count"].is_null(), "{what}: (total)");
-            let (ok, csv, stderr) = cli(&[&args[..], &["--format", "csv"]].concat());
-            assert!(ok, "{stderr}");
-            assert_no_small_csv_cell(&csv, &what);
+            assert_eq!(
+                report["rows"],
+                serde_json::json!([{"value": "(other)", "unique": null, "count": null, "share": null}]),
+                "{what}: the person's row is left out, (other) withheld with (total)"
+            );
+            assert_eq!(
+                without_subject(report),
+                without_subject(cli_json(&args(nobody))),
+                "{what} reads as --filter {nobody}"
+            );
+            let csv = |filter| {
+                let (ok, csv, stderr) = cli(&[&args(filter)[..], &["--format", "csv"]].concat());
+                assert!(ok, "{stderr}");
+                csv
+            };
+            let person = csv(filter);
+            assert_no_figure_in_csv(&person, &what);
+            assert_eq!(person, csv(nobody), "{what}, in CSV");
         }
     }
 }
 
 #[test]
 fn a_filtered_series_hides_when_the_person_came() {
-    for filter in ["path==/that-page", "browser==Firefox"] {
-        let report = cli_json(&[
-            "timeseries",
-            "--site",
-            "optimumabq.com",
-            "--interval",
-            "hour",
-            "--filter",
-            filter,
-        ]);
+    for (filter, nobody) in [THE_PERSON_OR_NOBODY[0], THE_PERSON_OR_NOBODY[3]] {
+        let series = |filter| {
+            cli_json(&[
+                "timeseries",
+                "--site",
+                "optimumabq.com",
+                "--interval",
+                "hour",
+                "--filter",
+                filter,
+            ])
+        };
+        let report = series(filter);
         let points = report["points"].as_array().unwrap();
         assert_eq!(points.len(), 24);
         assert!(
@@ -219,20 +267,34 @@ fn a_filtered_series_hides_when_the_person_came() {
                 .all(|p| p["visitors"].is_null() && p["pageviews"].is_null()),
             "every hour looks the same, the 14:00 of the visit included:\n{report:#}"
         );
+        assert_eq!(
+            without_subject(report),
+            without_subject(series(nobody)),
+            "--filter {filter} reads as --filter {nobody}"
+        );
     }
 }
 
 #[test]
 fn filtered_summaries_and_one_recipient_campaigns_show_nothing() {
-    let summary = cli_json(&[
-        "summary",
-        "--site",
-        "optimumabq.com",
-        "--filter",
-        "path==/that-page",
-    ]);
-    assert_nothing_of_the_person(&summary, "summary");
-    assert!(summary["current"].is_null());
+    let summary = |filter| cli_json(&["summary", "--site", "optimumabq.com", "--filter", filter]);
+    let (filter, nobody) = THE_PERSON_OR_NOBODY[0];
+    let person = summary(filter);
+    assert_nothing_of_the_person(&person, "summary");
+    assert!(person["current"].is_null());
+    // And says why: the threshold of its one cell (the person's one visitor
+    // is far under it), the same for a filter that matches nobody.
+    let threshold = Expect::site("optimumabq.com", WINDOW.0, WINDOW.1, &[filter], 5).threshold();
+    let withheld = format!("fewer than {threshold} is withheld");
+    assert!(
+        person["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|note| note.as_str().unwrap().contains(&withheld)),
+        "{withheld}: {person:#}"
+    );
+    assert_eq!(without_subject(person), without_subject(summary(nobody)));
 
     let email = cli_json(&["email", "--campaign", "test-send"]);
     assert_nothing_of_the_person(&email, "email test-send");
@@ -245,15 +307,27 @@ fn filtered_summaries_and_one_recipient_campaigns_show_nothing() {
     ] {
         assert!(email[key].is_null(), "{key}:\n{email:#}");
     }
+    let never_opened = cli_json(&["email", "--campaign", "never-opened"]);
+    assert_eq!(
+        without_subject(email),
+        without_subject(never_opened),
+        "a campaign one recipient opened reads as one nobody opened"
+    );
     let (ok, csv, _) = cli(&["email", "--campaign", "test-send", "--format", "csv"]);
     assert!(ok);
-    assert_no_small_csv_cell(&csv, "email csv");
+    assert_no_figure_in_csv(&csv, "email csv");
 
-    // A campaign of ten shows its figures.
+    // A campaign of CROWD_RECIPIENTS, each opening once, shows its figures.
     let crowd = cli_json(&["email", "--campaign", "crowd"]);
+    let (unique_opens, opens) = Expect::email("crowd", WINDOW.0, WINDOW.1, 5).figure(
+        ["", "", "recipients", "opens"],
+        (CROWD_RECIPIENTS, CROWD_RECIPIENTS),
+        false,
+    );
+    assert!(unique_opens.is_some(), "the crowd passes the threshold");
     assert_eq!(
         (crowd["opens"].as_u64(), crowd["unique_opens"].as_u64()),
-        (Some(10), Some(10))
+        (opens, unique_opens)
     );
 }
 
@@ -286,16 +360,33 @@ fn the_campaigns_list_dates_no_open() {
             "2026-11-{day} lists the same campaigns"
         );
     }
-    // The crowd's figures show only on its day; the one recipient's never.
-    assert_eq!(
-        days[5]
+    // Each day lists what the release step makes of the crowd's exact count
+    // that day: CROWD_RECIPIENTS on its day, which shows, and nobody on the
+    // others, which does not. The one recipient's figures never show.
+    let crowd = |list: &Value| {
+        let row = list
             .as_array()
             .unwrap()
             .iter()
             .find(|r| r["campaign"] == "crowd")
-            .unwrap()["unique_opens"],
-        10
-    );
+            .unwrap();
+        (row["unique_opens"].as_u64(), row["opens"].as_u64())
+    };
+    let crowd_cells = Expect::email("crowd", WINDOW.0, WINDOW.1, 5);
+    for (day, list) in (5..=15).zip(&days) {
+        let exact = if day == 10 { CROWD_RECIPIENTS } else { 0 };
+        let that_day = crowd_cells.over(
+            &format!("2026-11-{day:02}"),
+            &format!("2026-11-{:02}", day + 1),
+        );
+        let expected = that_day.figure(["", "", "recipients", "opens"], (exact, exact), false);
+        assert_eq!(
+            expected.0.is_some(),
+            day == 10,
+            "2026-11-{day}: only the crowd's day passes the threshold"
+        );
+        assert_eq!(crowd(list), expected, "2026-11-{day}: {list}");
+    }
 }
 
 #[test]
@@ -303,22 +394,58 @@ fn the_api_answers_as_the_cli_does() {
     let s = setup();
     let collector = Collector::start(s.clickhouse, &s.database, REPORTING);
     let day = "from=2026-11-10&to=2026-11-10";
-    for path in [
-        format!(
-            "/api/v1/stats/breakdown?site=optimumabq.com&{day}&by=browser&filter=path%3D%3D%2Fthat-page"
+    for (path, cli_args) in [
+        (
+            format!(
+                "/api/v1/stats/breakdown?site=optimumabq.com&{day}&by=browser&filter=path%3D%3D%2Fthat-page"
+            ),
+            vec![
+                "breakdown",
+                "--site",
+                "optimumabq.com",
+                "--by",
+                "browser",
+                "--filter",
+                "path==/that-page",
+            ],
         ),
-        format!("/api/v1/stats/summary?site=optimumabq.com&{day}&filter=path~that"),
-        format!(
-            "/api/v1/stats/timeseries?site=optimumabq.com&{day}&interval=hour&filter=country%3D%3DIS"
+        (
+            format!("/api/v1/stats/summary?site=optimumabq.com&{day}&filter=path~that"),
+            vec![
+                "summary",
+                "--site",
+                "optimumabq.com",
+                "--filter",
+                "path~that",
+            ],
         ),
-        format!("/api/v1/stats/email?campaign=test-send&{day}"),
+        (
+            format!(
+                "/api/v1/stats/timeseries?site=optimumabq.com&{day}&interval=hour&filter=country%3D%3DIS"
+            ),
+            vec![
+                "timeseries",
+                "--site",
+                "optimumabq.com",
+                "--interval",
+                "hour",
+                "--filter",
+                "country==IS",
+            ],
+        ),
+        (
+            format!("/api/v1/stats/email?campaign=test-send&{day}"),
+            vec!["email", "--campaign", "test-send"],
+        ),
     ] {
         let (status, body) = api(&collector, &path);
         assert_eq!(status, 200, "{path}: {body}");
-        assert_nothing_of_the_person(&serde_json::from_str(&body).unwrap(), &path);
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        assert_nothing_of_the_person(&answer, &path);
+        assert_eq!(answer, cli_json(&cli_args), "{path}");
         let (status, csv) = api(&collector, &format!("{path}&format=csv"));
         assert_eq!(status, 200, "{path}: {csv}");
-        assert_no_small_csv_cell(&csv, &path);
+        assert_no_figure_in_csv(&csv, &path);
     }
     // Cheap differencing is refused with a 400 that names the limit.
     for (path, words) in [
@@ -346,8 +473,11 @@ fn the_api_answers_as_the_cli_does() {
 }
 
 /// What the threshold cannot stop, shown rather than claimed: an unfiltered
-/// total minus a `!=` complement is the excluded page's figure. The README
-/// says so under "What the figures mean".
+/// total minus a `!=` complement is the excluded page's figure, blurred by
+/// the noise of the two figures alone. Both are shown (the whole site
+/// always, the complement holds the crowd), and the exact counts behind
+/// them, each released figure less its cell's noise, differ by exactly the
+/// person's three page views.
 #[test]
 fn a_complement_filter_is_differencing_the_threshold_cannot_stop() {
     let whole = cli_json(&["summary", "--site", "optimumabq.com"]);
@@ -358,8 +488,19 @@ fn a_complement_filter_is_differencing_the_threshold_cannot_stop() {
         "--filter",
         "path!=/that-page",
     ]);
-    let pageviews = |r: &Value| r["current"]["pageviews"].as_u64().unwrap();
-    assert_eq!(pageviews(&whole) - pageviews(&rest), 3);
+    let exact = |report: &Value, filters: &[&str]| {
+        let released = report["current"]["pageviews"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("shown: {report:#}"));
+        Expect::site("optimumabq.com", WINDOW.0, WINDOW.1, filters, 5).exact(
+            ["all", "", "pageviews"],
+            released,
+            VIEWS_CAP,
+        )
+    };
+    let (whole, rest) = (exact(&whole, &[]), exact(&rest, &["path!=/that-page"]));
+    assert_eq!((whole, rest), (CROWD as i64 + 3, CROWD as i64));
+    assert_eq!(whole - rest, 3);
 }
 
 #[test]
@@ -374,8 +515,28 @@ fn csv_cells_from_visitor_input_cannot_run_as_formulas() {
         "csv",
     ]);
     assert!(ok, "{stderr}");
+    // FORMULA_VISITORS visitors, one page view each, of the whole site's
+    // CROWD + 1 (the person's three page views have no utm_source).
+    let expect = Expect::site("optimumabq.com", WINDOW.0, WINDOW.1, &[], 5);
+    let (Some(visitors), Some(pageviews)) = expect.figure(
+        ["utm_source", FORMULA, "visitors", "pageviews"],
+        (FORMULA_VISITORS, FORMULA_VISITORS),
+        false,
+    ) else {
+        panic!("the formula's visitors pass the threshold")
+    };
+    let (Some(total), _) = expect.figure(
+        ["", "", "visitors", "pageviews"],
+        (CROWD + 1, CROWD + 3),
+        true,
+    ) else {
+        panic!("the whole site's total is shown")
+    };
+    let share = (100.0 * (visitors as f64 / total as f64) * 100.0).round() / 100.0;
     assert!(
-        csv.contains("\"'=HYPERLINK(\"\"http://x\"\")\",6,6,"),
+        csv.contains(&format!(
+            "\r\n\"'=HYPERLINK(\"\"http://x\"\")\",{visitors},{pageviews},{share:.2}\r\n"
+        )),
         "{csv}"
     );
     assert!(
