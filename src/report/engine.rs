@@ -212,25 +212,12 @@ impl Reporter {
         if !figure.shown {
             return Ok((None, spans.len()));
         }
-        let per_day = |pick: fn(&VisitDay) -> u64| -> Vec<(u16, u64)> {
-            visits.iter().map(|v| (v.day_number, pick(v))).collect()
+        let released = |count, pick: fn(&VisitDay) -> u64| {
+            let days: Vec<(u16, u64)> = visits.iter().map(|v| (v.day_number, pick(v))).collect();
+            releaser.count(Names { count, ..total }, &spans, &days)
         };
-        let released_visits = releaser.count(
-            Names {
-                count: "visits",
-                ..total
-            },
-            &spans,
-            &per_day(|v| v.visits),
-        );
-        let bounces = releaser.count(
-            Names {
-                count: "bounces",
-                ..total
-            },
-            &spans,
-            &per_day(|v| v.bounces),
-        );
+        let released_visits = released("visits", |v| v.visits);
+        let bounces = released("bounces", |v| v.bounces);
         Ok((
             Some(SummaryFigures {
                 visitors: figure.people,

@@ -23,6 +23,17 @@ use crate::common::{self, Beaconhouse, ClickHouse, Collector};
 
 /// A day that has ended, in UTC.
 const DAY: &str = "2026-11-10";
+/// The arguments of a site report over [`DAY`].
+const ONE_DAY: [&str; 8] = [
+    "--site",
+    "optimumabq.com",
+    "--from",
+    DAY,
+    "--to",
+    DAY,
+    "--tz",
+    "UTC",
+];
 /// ε of every figure: the default.
 const EPSILON: f64 = 1.0;
 /// The count cap: the default `reporting.max_views_per_visitor_day`.
@@ -239,21 +250,14 @@ fn adding_your_own_visitors_to_a_page_does_not_tell_whether_one_person_saw_it() 
         &[views(ordinary().chain(fakes()).chain([(7, "/members")]))],
     );
     let did_not = world("insider_did_not", &[views(ordinary().chain(fakes()))]);
-    let day = [
-        "--site",
-        "optimumabq.com",
-        "--from",
-        DAY,
-        "--to",
-        DAY,
-        "--tz",
-        "UTC",
-    ];
     for (world, did) in [(&saw, true), (&did_not, false)] {
-        let by_path = report(world, &[&["breakdown", "--by", "path"][..], &day].concat());
+        let by_path = report(
+            world,
+            &[&["breakdown", "--by", "path"][..], &ONE_DAY].concat(),
+        );
         let filtered = report(
             world,
-            &[&["summary", "--filter", "path==/members"][..], &day].concat(),
+            &[&["summary", "--filter", "path==/members"][..], &ONE_DAY].concat(),
         );
         let members = by_path["rows"]
             .as_array()
@@ -334,21 +338,11 @@ fn one_person_behind_a_filter_and_nobody_answer_alike() {
     let others = || (1000..1300u64).map(|v| (v, "/"));
     let one = world("insider_one", &[views(others().chain([(7, "/lonely")]))]);
     let none = world("insider_none", &[views(others())]);
-    let day = [
-        "--site",
-        "optimumabq.com",
-        "--from",
-        DAY,
-        "--to",
-        DAY,
-        "--tz",
-        "UTC",
-    ];
     for args in [
-        [&["summary", "--filter", "path==/lonely"][..], &day].concat(),
+        [&["summary", "--filter", "path==/lonely"][..], &ONE_DAY].concat(),
         [
             &["breakdown", "--by", "browser", "--filter", "path==/lonely"][..],
-            &day,
+            &ONE_DAY,
         ]
         .concat(),
         [
@@ -359,12 +353,12 @@ fn one_person_behind_a_filter_and_nobody_answer_alike() {
                 "--filter",
                 "path==/lonely",
             ][..],
-            &day,
+            &ONE_DAY,
         ]
         .concat(),
         [
             &["breakdown", "--by", "path", "--filter", "path~lonely"][..],
-            &day,
+            &ONE_DAY,
         ]
         .concat(),
     ] {
@@ -373,7 +367,10 @@ fn one_person_behind_a_filter_and_nobody_answer_alike() {
     }
     // Unfiltered, the page is one row among others, withheld like an
     // absent one; (other) takes its page view, so the total adds up.
-    let by_path = report(&one, &[&["breakdown", "--by", "path"][..], &day].concat());
+    let by_path = report(
+        &one,
+        &[&["breakdown", "--by", "path"][..], &ONE_DAY].concat(),
+    );
     let values: Vec<&str> = by_path["rows"]
         .as_array()
         .unwrap()
