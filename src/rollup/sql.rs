@@ -155,55 +155,37 @@ impl Subset {
                 " GROUP BY site, {key}visitor_id, day)) ARRAY JOIN [tuple('entry_page', path), tuple('entry_total', '')] AS dim \
                  GROUP BY site, day, {key}dimension, value, visitor_id) GROUP BY site, day, {key}dimension, value"
             ));
-        let mut hours = Statement::new(&format!(
-            "{insert}SELECT site, day, {key}tupleElement(dim, 1), tupleElement(dim, 2), count(), 0, 0, 0, 0, now() \
-             FROM (SELECT site, {key}visitor_id, any(toDate(ts)) AS day, \
-             toString(intDiv(toUInt32(min(ts)) % 86400, 3600)) AS first, \
-             toString(intDiv(toUInt32(max(ts)) % 86400, 3600)) AS last"
-        ));
-        hours.append(self.from(range(), "")).push(&format!(
-            " GROUP BY site, {key}visitor_id) ARRAY JOIN [tuple('first_hour', first), tuple('last_hour', last)] AS dim \
-             GROUP BY site, day, {key}tupleElement(dim, 1), tupleElement(dim, 2)"
-        ));
-        let mut hour_views = Statement::new(&format!(
-            "{insert}SELECT site, day, {key}'hour', value, count(), toUInt64(sum(least(n, ?))), 0, 0, 0, now() \
-             FROM (SELECT site, toDate(ts) AS day, {key}toString(intDiv(toUInt32(ts) % 86400, 3600)) AS value, \
-             visitor_id, countIf(name = 'pageview') AS n"
-        ));
-        hour_views.binds.push(Bind::Number(views_cap));
-        hour_views.append(self.from(range(), "")).push(&format!(
-            " GROUP BY site, day, {key}value, visitor_id) GROUP BY site, day, {key}value"
-        ));
-        // A time bucket's page views over part of a day, each visitor
-        // counting for at most `views_cap` in it, as the sum of per-hour
-        // increments: `prefix_views` at hour h is how much a visitor's capped
-        // views from midnight grow in h, `suffix_views` how much their capped
-        // views to the next midnight grow in h counted backwards. A prefix of
-        // the day sums the first, a suffix the second (telescoping sums).
-        let mut capped_parts = Statement::new(&format!(
-            "{insert}SELECT site, day, {key}tupleElement(part, 1), toString(tupleElement(part, 2)), 0, toUInt64(sum(tupleElement(part, 3))), 0, 0, 0, now() \
+        // Everything a time series needs of each UTC hour, in one pass over
+        // each visitor's hours (the hour and its page views, in order):
+        // - `first_hour` and `last_hour`: the visitors whose first (last) hit
+        //   of the day falls in it, so that a prefix (suffix) of the day sums
+        //   its visitors;
+        // - `hour`: the visitors with a hit in it and their page views, each
+        //   visitor counting for at most `views_cap`;
+        // - `prefix_views` and `suffix_views`: how much a visitor's capped
+        //   page views from midnight grow in the hour, and their capped views
+        //   to the next midnight counted backwards, so that a prefix (suffix)
+        //   of the day sums to its capped page views (telescoping sums).
+        let mut hourly = Statement::new(&format!(
+            "{insert}SELECT site, day, {key}tupleElement(part, 1), toString(tupleElement(part, 2)), \
+             sum(tupleElement(part, 3)), sum(tupleElement(part, 4)), 0, 0, 0, now() \
              FROM (SELECT site, day, {key}arrayCumSum(ns) AS cum, arraySum(ns) AS total, arrayConcat(\
-             arrayMap((x, n, c) -> tuple('prefix_views', tupleElement(x, 1), toUInt64(least(c, ?) - least(c - n, ?))), hn, ns, cum), \
-             arrayMap((x, n, c) -> tuple('suffix_views', tupleElement(x, 1), toUInt64(least(total - c + n, ?) - least(total - c, ?))), hn, ns, cum)) AS parts \
+             [tuple('first_hour', tupleElement(hn[1], 1), toUInt64(1), toUInt64(0)), \
+             tuple('last_hour', tupleElement(hn[length(hn)], 1), toUInt64(1), toUInt64(0))], \
+             arrayMap((x, n) -> tuple('hour', tupleElement(x, 1), toUInt64(1), toUInt64(least(n, ?))), hn, ns), \
+             arrayMap((x, n, c) -> tuple('prefix_views', tupleElement(x, 1), toUInt64(0), toUInt64(least(c, ?) - least(c - n, ?))), hn, ns, cum), \
+             arrayMap((x, n, c) -> tuple('suffix_views', tupleElement(x, 1), toUInt64(0), toUInt64(least(total - c + n, ?) - least(total - c, ?))), hn, ns, cum)) AS parts \
              FROM (SELECT site, day, {key}visitor_id, arraySort(groupArray(tuple(h, n))) AS hn, arrayMap(x -> tupleElement(x, 2), hn) AS ns \
              FROM (SELECT site, toDate(ts) AS day, {key}visitor_id, intDiv(toUInt32(ts) % 86400, 3600) AS h, countIf(name = 'pageview') AS n"
         ));
-        capped_parts.binds = vec![Bind::Number(views_cap); 4];
-        capped_parts
+        hourly.binds = vec![Bind::Number(views_cap); 5];
+        hourly
             .append(self.from(range(), ""))
             .push(&format!(
                 " GROUP BY site, day, {key}visitor_id, h) GROUP BY site, day, {key}visitor_id)) \
                  ARRAY JOIN parts AS part GROUP BY site, day, {key}tupleElement(part, 1), tupleElement(part, 2)"
             ));
-        vec![
-            pages,
-            custom,
-            totals,
-            entries,
-            hours,
-            hour_views,
-            capped_parts,
-        ]
+        vec![pages, custom, totals, entries, hourly]
     }
 }
 
