@@ -455,12 +455,13 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
             {"campaign": "2026-10-small", "opens": null, "unique_opens": null},
         ])
     );
-    // 31 UTC days around the opens, three and two days ago: 90 recipients,
-    // half of whom opened twice, released; the small campaign's two withheld.
+    // The 20 UTC days to yesterday, which hold the opens of three and two
+    // days ago: 90 recipients, half of whom opened twice, released; the small
+    // campaign's two withheld. (Today would end at the last whole hour.)
     let today = beaconhouse::clock::day_of(beaconhouse::clock::now_unix());
     let (from, to) = (
         beaconhouse::clock::iso_date(today - 20),
-        beaconhouse::clock::iso_date(today + 10),
+        beaconhouse::clock::iso_date(today - 1),
     );
     let period = format!("from={from}&to={to}&tz=UTC");
     let campaigns = dashboard.json_with(
@@ -469,7 +470,7 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
     );
     let window = (
         format!("{from} 00:00"),
-        format!("{} 00:00", beaconhouse::clock::iso_date(today + 11)),
+        format!("{} 00:00", beaconhouse::clock::iso_date(today)),
     );
     let expected = |campaign: &str, exact| {
         let released = released::Expect::email(campaign, &window.0, &window.1, 5).figure(
