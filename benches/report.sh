@@ -45,6 +45,8 @@ time_zone = "America/Denver"
 
 [reporting]
 noise_key = "bench-noise-key-0123456789abcdef0123456789abcdef"
+# The baselines read 30 days of events, longer than the default 10 s allows.
+query_timeout_ms = 120000
 
 [[reporting.tokens]]
 name = "bench"
