@@ -172,20 +172,19 @@ impl Releaser<'_> {
     /// whatever their size; the others when their people reach the
     /// threshold of a sum over `spans.len()` cells.
     pub fn group(&self, names: Names<'_>, spans: &[Span], days: &[DayRow], public: bool) -> Figure {
-        let exact = |span: &Span| {
-            days.binary_search_by_key(&span.day, |d| d.day_number)
-                .map_or((0, 0), |i| (days[i].unique, days[i].count))
+        let of_day = |day: u16| {
+            days.binary_search_by_key(&day, |d| d.day_number)
+                .ok()
+                .map(|i| &days[i])
         };
-        let (mut people, mut count) = (0i64, 0i64);
-        for span in spans {
-            let (unique, hits) = exact(span);
-            people += unique as i64 + self.noise(&names, names.people, span, 1);
-            count += hits as i64 + self.noise(&names, names.count, span, self.views_cap);
-        }
-        let people = people.max(0) as u64;
+        let people = self.sum(&names, names.people, spans, 1, |day| {
+            of_day(day).map_or(0, |d| d.unique)
+        });
         Figure {
             people,
-            count: count.max(0) as u64,
+            count: self.sum(&names, names.count, spans, self.views_cap, |day| {
+                of_day(day).map_or(0, |d| d.count)
+            }),
             shown: public || people >= self.mechanism.threshold_of_sum(spans.len()),
         }
     }
@@ -193,14 +192,25 @@ impl Releaser<'_> {
     /// A released count alone (visits, bounces), over `spans`, from exact
     /// `(day, count)` pairs sorted by day.
     pub fn count(&self, names: Names<'_>, spans: &[Span], days: &[(u16, u64)]) -> u64 {
+        self.sum(&names, names.count, spans, self.views_cap, |day| {
+            days.binary_search_by_key(&day, |d| d.0)
+                .map_or(0, |i| days[i].1)
+        })
+    }
+
+    /// The sum over `spans` of each cell's exact count (`exact` of its day)
+    /// plus its noise, at least zero.
+    fn sum(
+        &self,
+        names: &Names<'_>,
+        metric: &str,
+        spans: &[Span],
+        sensitivity: u64,
+        exact: impl Fn(u16) -> u64,
+    ) -> u64 {
         let released: i64 = spans
             .iter()
-            .map(|span| {
-                let exact = days
-                    .binary_search_by_key(&span.day, |d| d.0)
-                    .map_or(0, |i| days[i].1);
-                exact as i64 + self.noise(&names, names.count, span, self.views_cap)
-            })
+            .map(|span| exact(span.day) as i64 + self.noise(names, metric, span, sensitivity))
             .sum();
         released.max(0) as u64
     }
