@@ -547,12 +547,13 @@ fn raw_site(
 }
 
 /// Per visitor and UTC day: the day, the page views as (time, path) in
-/// order, the views that start a visit, and each visit's length. Followed by
+/// order, the views that start a visit, and each visit's length (none for a
+/// visitor with other events only, whom the rollup counts too). Followed by
 /// `FROM events WHERE ...` and `GROUP BY visitor_id, day`: a visit ends at
 /// UTC midnight, where visitor ids change anyway, so the rollup (one day at
 /// a time) and `events` (any range) split visits the same way.
 pub const SESSIONS: &str = "SELECT visitor_id, toDate(ts) AS day, \
-     arraySort(groupArray(tuple(toUInt32(ts), path))) AS views, \
+     arraySort(groupArrayIf(tuple(toUInt32(ts), path), name = 'pageview')) AS views, \
      arrayMap(v -> tupleElement(v, 1), views) AS times, \
      arrayFilter((v, i, gap) -> i = 1 OR gap > 1800, views, arrayEnumerate(times), arrayDifference(times)) AS entries, \
      arrayPopFront(arrayDifference(arrayPushBack(arrayFilter((i, gap) -> i = 1 OR gap > 1800, arrayEnumerate(times), arrayDifference(times)), length(times) + 1))) AS visit_views";

@@ -82,27 +82,50 @@ impl Subset {
         }
     }
 
-    /// ` FROM` the subset's events in `range`, `array_join`ed, then
-    /// ` WHERE 1`, for more conditions to follow. A filtered subset reads
-    /// `events` in a subquery that bounds the range itself: ClickHouse 18.16
-    /// does not push conditions into subqueries.
-    fn from(self, range: Statement, array_join: &str) -> Statement {
-        let mut s = Statement::default();
-        match self {
-            Subset::Everything => {
-                s.push(&format!(" FROM events{array_join} WHERE 1"))
-                    .append(range);
-            }
-            Subset::FilteredBy(dimension) => {
-                s.push(&format!(
-                    " FROM (SELECT {ROLLUP_COLUMNS}, '{}' AS filter_dimension, {} AS filter_value FROM events WHERE 1",
-                    dimension.as_str(),
-                    events_column(dimension)
-                ))
-                .append(range)
-                .push(&format!("){array_join} WHERE 1"));
-            }
-        }
+    /// ` FROM` the subset's events `within` (a range, and any conditions),
+    /// `array_join`ed, then ` WHERE 1`, for more conditions to follow. The
+    /// events are read in a subquery that bounds them itself: ClickHouse
+    /// 18.16 does not push conditions into subqueries, nor before an
+    /// `ARRAY JOIN`.
+    fn read(self, within: Statement, array_join: &str) -> Statement {
+        self.read_with(Statement::default(), within, array_join)
+    }
+
+    /// [`Subset::read`] the events in `range` (one UTC day), each also
+    /// carrying `heavy_id`: its visitor if the visitor has more than
+    /// `views_cap` hits that day, and so may pass the cap in some row; else 0.
+    /// `GLOBAL`: on a cluster, `events` is distributed, and ClickHouse
+    /// refuses a distributed subquery inside a distributed query otherwise.
+    fn read_marking_heavy(
+        self,
+        range: impl Fn() -> Statement,
+        array_join: &str,
+        views_cap: u64,
+    ) -> Statement {
+        let mut heavy_id = Statement::new(
+            ", if((site, visitor_id) GLOBAL IN (SELECT site, visitor_id FROM events WHERE 1",
+        );
+        heavy_id.append(range()).push_bound(
+            " GROUP BY site, visitor_id HAVING count() > ?), visitor_id, 0) AS heavy_id",
+            Bind::Number(views_cap),
+        );
+        self.read_with(heavy_id, range(), array_join)
+    }
+
+    fn read_with(self, columns: Statement, within: Statement, array_join: &str) -> Statement {
+        let filter = match self {
+            Subset::Everything => String::new(),
+            Subset::FilteredBy(dimension) => format!(
+                ", '{}' AS filter_dimension, {} AS filter_value",
+                dimension.as_str(),
+                events_column(dimension)
+            ),
+        };
+        let mut s = Statement::new(&format!(" FROM (SELECT {ROLLUP_COLUMNS}{filter}"));
+        s.append(columns)
+            .push(" FROM events WHERE 1")
+            .append(within)
+            .push(&format!("){array_join} WHERE 1"));
         s
     }
 
@@ -110,82 +133,88 @@ impl Subset {
     /// `daily_stats`'s dimensions (see `schema/0004_rollups.sql`).
     fn statements(self, range: impl Fn() -> Statement, views_cap: u64) -> Vec<Statement> {
         let (insert, key) = (self.insert(), self.key());
-        let page_dimensions = page_dimensions("pageview_total");
-        let by_value = |dimensions: &str, condition: &str| {
-            let mut s = Statement::new(&format!(
-                "{insert}SELECT site, day, {key}dimension, value, count(), toUInt64(sum(least(n, ?))), 0, 0, 0, now() \
-                 FROM (SELECT site, toDate(ts) AS day, {key}tupleElement(dim, 1) AS dimension, tupleElement(dim, 2) AS value, \
-                 visitor_id, count() AS n"
-            ));
-            s.binds.push(Bind::Number(views_cap));
-            s.append(self.from(range(), &format!(" ARRAY JOIN [{dimensions}] AS dim")))
-                .push(condition)
-                .push(&format!(
-                    " GROUP BY site, day, {key}dimension, value, visitor_id) GROUP BY site, day, {key}dimension, value"
-                ));
-            s
-        };
-        let pages = by_value(&page_dimensions.join(", "), Measure::PageViews.condition());
-        let custom = by_value(
-            "tuple('name', name), tuple('event_total', '')",
-            Measure::CustomEvents.condition(),
-        );
-        let mut totals = Statement::new(&format!(
-            "{insert}SELECT site, day, {key}'', '', count(), toUInt64(sum(least(pageviews, ?))), toUInt64(sum(least(length(visit_views), ?))), \
-             toUInt64(sum(least(arrayCount(v -> v = 1, visit_views), ?))), sum(arraySum(visit_views)), now() \
-             FROM (SELECT site, {key}visitor_id, any(toDate(ts)) AS day, countIf(name = 'pageview') AS pageviews, \
-             arraySort(groupArrayIf(toUInt32(ts), name = 'pageview')) AS times, \
-             arrayPopFront(arrayDifference(arrayPushBack(arrayFilter((i, gap) -> i = 1 OR gap > 1800, arrayEnumerate(times), arrayDifference(times)), length(times) + 1))) AS visit_views"
+        // A page view's row under each page dimension, a custom event's
+        // under its name, and each under its measure's total; in one pass.
+        // A visitor with at most `views_cap` hits in the whole day has at
+        // most that many in every row: only the day's heavy visitors are
+        // grouped apart and capped, the rest counted as in an uncapped
+        // rollup (grouping every row by visitor cost 1.7 times as much).
+        let mut by_value = Statement::new(&format!(
+            "{insert}SELECT site, day, {key}dimension, value, sum(visitors), \
+             toUInt64(sum(if(heavy_id = 0, hits, least(hits, ?)))), 0, 0, 0, now() \
+             FROM (SELECT site, toDate(ts) AS day, {key}tupleElement(dim, 1) AS dimension, \
+             tupleElement(dim, 2) AS value, heavy_id, uniqExact(visitor_id) AS visitors, count() AS hits"
         ));
-        totals.binds = vec![Bind::Number(views_cap); 3];
-        totals.append(self.from(range(), "")).push(&format!(
-            " GROUP BY site, {key}visitor_id) GROUP BY site, {key}day"
-        ));
-        let mut entries = Statement::new(&format!(
-            "{insert}SELECT site, day, {key}dimension, value, count(), toUInt64(sum(least(n, ?))), 0, 0, 0, now() \
-             FROM (SELECT site, day, {key}tupleElement(dim, 1) AS dimension, tupleElement(dim, 2) AS value, visitor_id, count() AS n \
-             FROM (SELECT site, {key}visitor_id, day, arrayJoin(arrayMap(v -> tupleElement(v, 2), entries)) AS path \
-             FROM ({SESSIONS}, {key}site"
-        ));
-        entries.binds.push(Bind::Number(views_cap));
-        entries
-            .append(self.from(range(), ""))
-            .push(Measure::PageViews.condition())
+        by_value.binds.push(Bind::Number(views_cap));
+        by_value
+            .append(self.read_marking_heavy(
+                &range,
+                &format!(
+                    " ARRAY JOIN if(name = 'pageview', [{}], [tuple('name', name), tuple('event_total', '')]) AS dim",
+                    page_dimensions("pageview_total").join(", ")
+                ),
+                views_cap,
+            ))
             .push(&format!(
-                " GROUP BY site, {key}visitor_id, day)) ARRAY JOIN [tuple('entry_page', path), tuple('entry_total', '')] AS dim \
-                 GROUP BY site, day, {key}dimension, value, visitor_id) GROUP BY site, day, {key}dimension, value"
+                " GROUP BY site, day, {key}dimension, value, heavy_id) GROUP BY site, day, {key}dimension, value"
             ));
-        // Everything a time series needs of each UTC hour, in one pass over
-        // each visitor's hours (the hour and its page views, in order):
-        // - `first_hour` and `last_hour`: the visitors whose first (last) hit
-        //   of the day falls in it, so that a prefix (suffix) of the day sums
-        //   its visitors;
+        // One pass over each visitor's day (`SESSIONS`, which also counts
+        // visitors with custom events only) gives their rows: the totals
+        // (visitors, page views, visits, bounces, visit lengths), the hours
+        // of their first and last hit (a prefix or suffix of the day sums
+        // its visitors from these), and their entry pages (each counting
+        // the visits it began, capped, under `entry_page` and in all under
+        // `entry_total`).
+        let mut per_visitor = Statement::new(&format!(
+            "{insert}SELECT site, day, {key}tupleElement(part, 1), tupleElement(part, 2), sum(tupleElement(part, 3)), \
+             sum(tupleElement(part, 4)), sum(tupleElement(part, 5)), sum(tupleElement(part, 6)), sum(tupleElement(part, 7)), now() \
+             FROM (SELECT site, day, {key}arrayMap(v -> tupleElement(v, 2), entries) AS entry_paths, arrayConcat(\
+             [tuple('', '', toUInt64(1), toUInt64(least(pageviews, ?)), toUInt64(least(length(visit_views), ?)), \
+             toUInt64(least(arrayCount(v -> v = 1, visit_views), ?)), toUInt64(arraySum(visit_views))), \
+             tuple('first_hour', toString(intDiv(first % 86400, 3600)), toUInt64(1), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0)), \
+             tuple('last_hour', toString(intDiv(last % 86400, 3600)), toUInt64(1), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0))], \
+             arrayMap(path -> tuple('entry_page', path, toUInt64(1), toUInt64(least(countEqual(entry_paths, path), ?)), toUInt64(0), toUInt64(0), toUInt64(0)), \
+             arrayFilter((path, i) -> i = 1, entry_paths, arrayEnumerateUniq(entry_paths))), \
+             arrayMap(n -> tuple('entry_total', '', toUInt64(1), toUInt64(least(n, ?)), toUInt64(0), toUInt64(0), toUInt64(0)), \
+             arrayFilter(n -> n > 0, [length(entry_paths)]))) AS parts \
+             FROM ({SESSIONS}, site, {key}countIf(name = 'pageview') AS pageviews, toUInt32(min(ts)) AS first, toUInt32(max(ts)) AS last"
+        ));
+        per_visitor.binds = vec![Bind::Number(views_cap); 5];
+        per_visitor.append(self.read(range(), "")).push(&format!(
+            " GROUP BY site, {key}visitor_id, day)) ARRAY JOIN parts AS part \
+             GROUP BY site, day, {key}tupleElement(part, 1), tupleElement(part, 2)"
+        ));
+        // What else a time series needs of each UTC hour, from each hour's
+        // visitors and page views in order, the day's heavy visitors apart
+        // (as in `by_value`; for the rest, `cap` is their total, which no
+        // count passes):
         // - `hour`: the visitors with a hit in it and their page views, each
         //   visitor counting for at most `views_cap`;
-        // - `prefix_views` and `suffix_views`: how much a visitor's capped
-        //   page views from midnight grow in the hour, and their capped views
-        //   to the next midnight counted backwards, so that a prefix (suffix)
-        //   of the day sums to its capped page views (telescoping sums).
+        // - `prefix_views` and `suffix_views`: how much capped page views from
+        //   midnight grow in the hour, and capped views to the next midnight
+        //   counted backwards, so that a prefix (suffix) of the day sums to
+        //   its capped page views (telescoping sums).
         let mut hourly = Statement::new(&format!(
             "{insert}SELECT site, day, {key}tupleElement(part, 1), toString(tupleElement(part, 2)), \
              sum(tupleElement(part, 3)), sum(tupleElement(part, 4)), 0, 0, 0, now() \
-             FROM (SELECT site, day, {key}arrayCumSum(ns) AS cum, arraySum(ns) AS total, arrayConcat(\
-             [tuple('first_hour', tupleElement(hn[1], 1), toUInt64(1), toUInt64(0)), \
-             tuple('last_hour', tupleElement(hn[length(hn)], 1), toUInt64(1), toUInt64(0))], \
-             arrayMap((x, n) -> tuple('hour', tupleElement(x, 1), toUInt64(1), toUInt64(least(n, ?))), hn, ns), \
-             arrayMap((x, n, c) -> tuple('prefix_views', tupleElement(x, 1), toUInt64(0), toUInt64(least(c, ?) - least(c - n, ?))), hn, ns, cum), \
-             arrayMap((x, n, c) -> tuple('suffix_views', tupleElement(x, 1), toUInt64(0), toUInt64(least(total - c + n, ?) - least(total - c, ?))), hn, ns, cum)) AS parts \
-             FROM (SELECT site, day, {key}visitor_id, arraySort(groupArray(tuple(h, n))) AS hn, arrayMap(x -> tupleElement(x, 2), hn) AS ns \
-             FROM (SELECT site, toDate(ts) AS day, {key}visitor_id, intDiv(toUInt32(ts) % 86400, 3600) AS h, countIf(name = 'pageview') AS n"
+             FROM (SELECT site, day, {key}arrayCumSum(ns) AS cum, arraySum(ns) AS total, \
+             arrayResize(emptyArrayUInt64(), length(ns), cap) AS caps, arrayConcat(\
+             arrayMap((x, n, k) -> tuple('hour', tupleElement(x, 1), tupleElement(x, 2), toUInt64(least(n, k))), hvn, ns, caps), \
+             arrayMap((x, n, c, k) -> tuple('prefix_views', tupleElement(x, 1), toUInt64(0), toUInt64(least(c, k) - least(c - n, k))), hvn, ns, cum, caps), \
+             arrayMap((x, n, c, k) -> tuple('suffix_views', tupleElement(x, 1), toUInt64(0), toUInt64(least(total - c + n, k) - least(total - c, k))), hvn, ns, cum, caps)) AS parts \
+             FROM (SELECT site, day, {key}arraySort(groupArray(tuple(h, v, n))) AS hvn, arrayMap(x -> tupleElement(x, 3), hvn) AS ns, \
+             if(heavy_id = 0, arraySum(ns), ?) AS cap \
+             FROM (SELECT site, toDate(ts) AS day, {key}heavy_id, intDiv(toUInt32(ts) % 86400, 3600) AS h, \
+             toUInt64(uniqExact(visitor_id)) AS v, toUInt64(countIf(name = 'pageview')) AS n"
         ));
-        hourly.binds = vec![Bind::Number(views_cap); 5];
+        hourly.binds.push(Bind::Number(views_cap));
         hourly
-            .append(self.from(range(), ""))
+            .append(self.read_marking_heavy(&range, "", views_cap))
             .push(&format!(
-                " GROUP BY site, day, {key}visitor_id, h) GROUP BY site, day, {key}visitor_id)) \
+                " GROUP BY site, day, {key}heavy_id, h) GROUP BY site, day, {key}heavy_id)) \
                  ARRAY JOIN parts AS part GROUP BY site, day, {key}tupleElement(part, 1), tupleElement(part, 2)"
             ));
-        vec![pages, custom, totals, entries, hourly]
+        vec![by_value, per_visitor, hourly]
     }
 }
 
@@ -332,7 +361,7 @@ mod tests {
         );
         for (statements, dimension) in filtered.chunks(per_subset).zip(FILTERED_DIMENSIONS) {
             let selects = format!(
-                "'{}' AS filter_dimension, {} AS filter_value FROM events",
+                "'{}' AS filter_dimension, {} AS filter_value",
                 dimension.as_str(),
                 events_column(*dimension)
             );
@@ -344,9 +373,12 @@ mod tests {
                 );
                 assert!(s.text.contains(&selects), "{dimension:?}: {}", s.text);
                 assert_eq!(
-                    s.text.matches("toDateTime(?)").count(),
-                    2,
-                    "the range bounds the subquery"
+                    s.text
+                        .matches("FROM events WHERE 1 AND ((ts >= toDateTime(?)")
+                        .count(),
+                    s.text.matches("FROM events").count(),
+                    "the range bounds every read of events: {}",
+                    s.text
                 );
             }
         }
