@@ -51,6 +51,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     8 => "0008_session_revocations.sql",
     9 => "0009_released.sql",
     10 => "0010_capped_rollups.sql",
+    11 => "0011_noise_derivation.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -16,10 +16,13 @@
 //! but for δ ((ε, δ)-differential privacy of the row's existence).
 //!
 //! Consistency: the noise of a count is not random per request but drawn
-//! from HMAC-SHA256 under `reporting.noise_key` of the count's [`Cell`] (what
-//! is counted, where and when, at the finest granularity released), so
-//! asking again, in another order or through another surface gives the same
-//! figure: repeating a question and averaging gains nothing.
+//! from its [`Cell`] (what is counted, where and when, at the finest
+//! granularity released) under `reporting.noise_key`, so asking again, in
+//! another order or through another surface gives the same figure:
+//! repeating a question and averaging gains nothing. HMAC-SHA256 of the cell
+//! but its day seeds a ChaCha20 stream; the day's noise is the two 64-bit
+//! words at the day's own position in it ([`DERIVATION`] 2). Version 1
+//! hashed each cell with its day: thirty HMACs for a 30-day figure.
 //!
 //! Owns: [`NoiseKey`], [`Cell`], the mechanism ([`Mechanism::noise`]) and
 //! [`Mechanism::release`]. Pure: no I/O, no clock, no thread-local
@@ -31,6 +34,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use hmac::{Hmac, KeyInit, Mac};
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
 use sha2::Sha256;
 
 /// The secret the noise of every cell is derived from (`reporting.noise_key`).
@@ -99,6 +104,10 @@ impl<'a> Cell<'a> {
     }
 }
 
+/// How noise is derived from the key and the cell, recorded with each
+/// released day so that a change releases every day again.
+pub const DERIVATION: u64 = 2;
+
 /// The chance a group of one person is released at all: what separates
 /// "a group of one" from "nobody" in whether a figure exists.
 pub const DELTA: f64 = 1e-6;
@@ -110,8 +119,7 @@ type QuantileKey = (u64, usize, u64);
 #[derive(Clone)]
 pub struct Mechanism {
     key: NoiseKey,
-    /// HMAC-SHA256 with `key` already absorbed: cloned per cell, so a cell
-    /// costs two compressions, not four (a report sums thousands of cells).
+    /// HMAC-SHA256 with `key` already absorbed: cloned per series of cells.
     keyed: Hmac<Sha256>,
     /// [`sum_quantile`]'s answers, by (sensitivity, cells, tail): a report
     /// asks the same few again and again.
@@ -181,15 +189,18 @@ impl Mechanism {
     /// `sensitivity`: a discrete Laplace draw, the same for the same key,
     /// cell and sensitivity.
     pub fn noise(&self, cell: &Cell<'_>, sensitivity: u64) -> i64 {
-        let bytes = self.cell_hash(cell);
-        let uniform = |half: &[u8]| {
-            let n = u64::from_be_bytes(half.try_into().expect("eight bytes"));
-            // In (0, 1): never 0, whose logarithm is infinite.
-            (n as f64 + 0.5) / 18_446_744_073_709_551_616.0
-        };
-        let geometric = |u: f64| (u.ln() / self.alpha(sensitivity).ln()).floor() as i64;
-        // The difference of two geometric draws is a discrete Laplace draw.
-        geometric(uniform(&bytes[..8])) - geometric(uniform(&bytes[8..16]))
+        self.noises(cell, sensitivity).of_day(cell.day)
+    }
+
+    /// The noise of the cells that differ from `cell` in their day alone
+    /// (its `day` is ignored): what [`Mechanism::noise`] gives each, at the
+    /// cost of one HMAC for them all.
+    pub fn noises(&self, cell: &Cell<'_>, sensitivity: u64) -> Noises {
+        Noises {
+            stream: ChaCha20Rng::from_seed(self.series_seed(cell)),
+            next_day: None,
+            ln_alpha: -self.epsilon / sensitivity.max(1) as f64,
+        }
     }
 
     /// `exact` as it is released for `cell`: plus its noise, at least zero.
@@ -247,14 +258,13 @@ impl Mechanism {
         })
     }
 
-    fn cell_hash(&self, cell: &Cell<'_>) -> [u8; 32] {
+    /// HMAC-SHA256 of everything that identifies `cell` but its day.
+    fn series_seed(&self, cell: &Cell<'_>) -> [u8; 32] {
         let mut mac = self.keyed.clone();
-        mac.update(b"beaconhouse/noise/v1");
-        let day = cell.day.to_string();
+        mac.update(b"beaconhouse/noise/v2");
         for field in [
             cell.family,
             cell.subject,
-            &day,
             cell.dimension,
             cell.value,
             cell.metric,
@@ -275,6 +285,36 @@ impl Mechanism {
             mac.update(cell.filters.as_bytes());
         }
         mac.finalize().into_bytes().into()
+    }
+}
+
+/// The noise of a series of cells, by day: [`Mechanism::noises`].
+pub struct Noises {
+    stream: ChaCha20Rng,
+    /// The day whose words the stream reads next, if it was just read.
+    next_day: Option<u16>,
+    /// `ln α`, `-ε / sensitivity`.
+    ln_alpha: f64,
+}
+
+impl Noises {
+    /// The noise of the series' cell of `day`: the difference of two
+    /// geometric draws (a discrete Laplace draw), from the two 64-bit words
+    /// at `4 × day` 32-bit words into the stream. Days read in order cost
+    /// no seek.
+    pub fn of_day(&mut self, day: u16) -> i64 {
+        if self.next_day != Some(day) {
+            self.stream.set_word_pos(u128::from(day) * 4);
+        }
+        self.next_day = day.checked_add(1);
+        let (first, second) = (self.stream.next_u64(), self.stream.next_u64());
+        self.geometric(first) - self.geometric(second)
+    }
+
+    fn geometric(&self, word: u64) -> i64 {
+        // Uniform in (0, 1): never 0, whose logarithm is infinite.
+        let uniform = (word as f64 + 0.5) / 18_446_744_073_709_551_616.0;
+        (uniform.ln() / self.ln_alpha).floor() as i64
     }
 }
 
@@ -393,21 +433,42 @@ mod tests {
             value: "/x",
             ..cell("")
         };
-        assert_ne!(m.cell_hash(&a), m.cell_hash(&b));
+        assert_ne!(m.series_seed(&a), m.series_seed(&b));
     }
 
     /// Over many cells the noise has the discrete Laplace distribution:
     /// each value's frequency against its probability, and the variance
-    /// `2α / (1 - α)²`. The key is fixed, so the draw is too.
+    /// `2α / (1 - α)²`; across series (one cell each) and along one
+    /// series (every day of it). The key is fixed, so the draw is too.
     #[test]
     fn the_noise_is_discrete_laplace() {
         let m = mechanism("a fixed key for the distribution test");
-        let n = 200_000;
+        let values: Vec<String> = (0..200_000).map(|i| i.to_string()).collect();
+        assert_discrete_laplace(values.iter().map(|value| m.noise(&cell(value), 1)));
+        let mut one_series = m.noises(&cell("/"), 1);
+        assert_discrete_laplace((0..=u16::MAX).map(|day| one_series.of_day(day)));
+    }
+
+    /// A series gives each day the noise of that day's cell alone, read in
+    /// order, backwards or skipping.
+    #[test]
+    fn a_series_gives_each_day_its_own_cells_noise() {
+        let m = mechanism("k");
+        let alone = |day: u16| m.noise(&Cell { day, ..cell("/") }, 3);
+        let mut series = m.noises(&cell("/"), 3);
+        for day in [5, 6, 7, 2, 9000, 9001, 6, u16::MAX] {
+            assert_eq!(series.of_day(day), alone(day), "day {day}");
+        }
+        let days: Vec<i64> = (0..50).map(alone).collect();
+        assert!(days.windows(2).any(|pair| pair[0] != pair[1]));
+    }
+
+    fn assert_discrete_laplace(noise: impl Iterator<Item = i64>) {
+        let mut n = 0u64;
         let mut counts = std::collections::HashMap::<i64, u64>::new();
         let (mut sum, mut squares) = (0f64, 0f64);
-        for i in 0..n {
-            let value = i.to_string();
-            let z = m.noise(&cell(&value), 1);
+        for z in noise {
+            n += 1;
             *counts.entry(z).or_default() += 1;
             sum += z as f64;
             squares += (z * z) as f64;
@@ -537,7 +598,7 @@ mod tests {
             filters: "country==US",
             ..whole
         };
-        let hashes = [&whole, &span, &other_span, &filtered].map(|c| m.cell_hash(c));
+        let hashes = [&whole, &span, &other_span, &filtered].map(|c| m.series_seed(c));
         for (i, a) in hashes.iter().enumerate() {
             for b in &hashes[i + 1..] {
                 assert_ne!(a, b);

@@ -362,12 +362,14 @@ mod tests {
                 Placement::EveryNode => vec![table.to_string()],
             })
             .collect();
-        // The ALTERs of 0005, 0007 and 0010 create `events` and
-        // `daily_stats_days` (twice) again over the new columns.
+        // The ALTERs of 0005, 0007, 0010 and 0011 create `events`,
+        // `daily_stats_days` (twice) and `released_days` again over the new
+        // columns.
         expected.extend([
             "events".into(),
             "daily_stats_days".into(),
             "daily_stats_days".into(),
+            "released_days".into(),
         ]);
         created.sort();
         expected.sort();

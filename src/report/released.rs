@@ -137,6 +137,7 @@ pub struct Names<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Figure {
     pub people: u64,
+    /// 0 when withheld: never computed.
     pub count: u64,
     pub shown: bool,
 }
@@ -180,12 +181,21 @@ impl Releaser<'_> {
         let people = self.sum(&names, names.people, spans, 1, |day| {
             of_day(day).map_or(0, |d| d.unique)
         });
+        let shown = public || people >= self.mechanism.threshold_of_sum(spans.len());
+        // A withheld group's count is never shown nor summed (`(other)` is
+        // the total's rest), so its noise is not drawn: most groups of a
+        // long tail are withheld.
+        let count = if shown {
+            self.sum(&names, names.count, spans, self.views_cap, |day| {
+                of_day(day).map_or(0, |d| d.count)
+            })
+        } else {
+            0
+        };
         Figure {
             people,
-            count: self.sum(&names, names.count, spans, self.views_cap, |day| {
-                of_day(day).map_or(0, |d| d.count)
-            }),
-            shown: public || people >= self.mechanism.threshold_of_sum(spans.len()),
+            count,
+            shown,
         }
     }
 
@@ -208,9 +218,30 @@ impl Releaser<'_> {
         sensitivity: u64,
         exact: impl Fn(u16) -> u64,
     ) -> u64 {
+        let cell = |span: &Span| Cell {
+            family: self.family,
+            subject: self.subject,
+            day: span.day,
+            dimension: names.dimension,
+            value: names.value,
+            metric,
+            span: span.part,
+            filters: self.filters,
+        };
+        // The whole days share one series; a part of a day is a cell of
+        // its own.
+        let mut whole_days = None;
         let released: i64 = spans
             .iter()
-            .map(|span| exact(span.day) as i64 + self.noise(names, metric, span, sensitivity))
+            .map(|span| {
+                let noise = match span.part {
+                    None => whole_days
+                        .get_or_insert_with(|| self.mechanism.noises(&cell(span), sensitivity))
+                        .of_day(span.day),
+                    Some(_) => self.mechanism.noise(&cell(span), sensitivity),
+                };
+                exact(span.day) as i64 + noise
+            })
             .sum();
         released.max(0) as u64
     }
@@ -226,20 +257,6 @@ impl Releaser<'_> {
     /// The threshold of figures summed over `cells` cells.
     pub fn threshold(&self, cells: usize) -> u64 {
         self.mechanism.threshold_of_sum(cells)
-    }
-
-    fn noise(&self, names: &Names<'_>, metric: &str, span: &Span, sensitivity: u64) -> i64 {
-        let cell = Cell {
-            family: self.family,
-            subject: self.subject,
-            day: span.day,
-            dimension: names.dimension,
-            value: names.value,
-            metric,
-            span: span.part,
-            filters: self.filters,
-        };
-        self.mechanism.noise(&cell, sensitivity)
     }
 }
 

@@ -10,6 +10,7 @@
 //! write anything but the rollup tables.
 
 use crate::clock;
+use crate::release;
 use crate::report::sql::{
     DAY_SECONDS, FILTERED_DIMENSIONS, Measure, SESSIONS, events_column, in_ranges,
 };
@@ -296,6 +297,8 @@ pub struct CellCount {
 }
 
 /// The events count `released.daily` was computed from, per released day.
+/// A day released with another noise derivation is left out, so it is
+/// released again.
 pub fn released_counts(first: u16) -> Statement {
     let mut s =
         Statement::new("SELECT toUInt16(day) AS day_number, events FROM released_days FINAL");
@@ -303,16 +306,25 @@ pub fn released_counts(first: u16) -> Statement {
         " WHERE day >= toDate(?)",
         Bind::Text(Day(first).to_string()),
     )
+    .push_bound(
+        " AND noise_derivation = ?",
+        Bind::Number(release::DERIVATION),
+    )
     .push(" ORDER BY day");
     s
 }
 
-/// Records that `released.daily` holds `day`, computed from `events` events.
+/// Records that `released.daily` holds `day`, computed from `events` events
+/// with the current noise derivation.
 pub fn record_released(day: u16, events: u64) -> Statement {
     let mut s = Statement::new(
-        "INSERT INTO released_days (day, events, computed_at) SELECT toDate(?), ?, now()",
+        "INSERT INTO released_days (day, events, computed_at, noise_derivation) SELECT toDate(?), ?, now(), ?",
     );
-    s.binds = vec![Bind::Text(Day(day).to_string()), Bind::Number(events)];
+    s.binds = vec![
+        Bind::Text(Day(day).to_string()),
+        Bind::Number(events),
+        Bind::Number(release::DERIVATION),
+    ];
     s
 }
 
