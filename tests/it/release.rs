@@ -211,6 +211,19 @@ fn each_day_is_released_with_its_cells_noise_and_again_only_when_it_changes() {
             assert_eq!(again[cell], *figures, "{cell:?} kept its noise");
         }
     }
+    assert_eq!(stored(&released_database), shown(again.clone()));
+
+    // A day released before the ledger recorded the noise derivation (as
+    // an install upgraded to schema 0011 has): released again, with the
+    // reports' noise.
+    ch.query(
+        &database,
+        "INSERT INTO released_days (day, events, computed_at) SELECT day, events, now() + 1 FROM released_days FINAL",
+    );
+    assert_eq!(
+        rollup(),
+        format!("rolled up 0 day(s)\nreleased 1 day(s) to {released_database}.daily\n")
+    );
     assert_eq!(stored(&released_database), shown(again));
 }
 

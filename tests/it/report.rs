@@ -259,8 +259,8 @@ fn rows(report: &Value, key: &str) -> Vec<ReportRow> {
         .collect()
 }
 
-/// The rows a grouped report must list: the `shown` groups, in this order
-/// (largest released people first), then `(other)`, which counts what the
+/// The rows a grouped report must list: the `shown` groups, largest
+/// released people first, then `(other)`, which counts what the
 /// released `total` holds beyond them (at least zero) and no people.
 fn expected_rows(shown: &[(&str, Figure)], total: Figure) -> Vec<ReportRow> {
     let mut rows: Vec<ReportRow> = shown
@@ -270,6 +270,9 @@ fn expected_rows(shown: &[(&str, Figure)], total: Figure) -> Vec<ReportRow> {
             (value.to_string(), *people, *count)
         })
         .collect();
+    // In the order a breakdown shows them: released people, then count,
+    // then value.
+    rows.sort_by(|a, b| (b.1, b.2).cmp(&(a.1, a.2)).then_with(|| a.0.cmp(&b.0)));
     let shown_count: u64 = shown.iter().map(|(_, (_, count))| count.unwrap()).sum();
     let total_count = total.1.expect("a shown total");
     rows.push((
