@@ -655,21 +655,29 @@ fn grouped(rows: Vec<DayRow>) -> BTreeMap<String, Vec<DayRow>> {
 /// it would show with probability at most δ (`released`), so leaving it out
 /// changes an answer no more often than that, and the long tail of one-off
 /// values costs nothing.
+///
+/// The rows come ordered by group and day (`Aggregation::by_day`), so a
+/// group is a run of them: no map of the thousands of groups of a long tail.
 fn release_groups(
     releaser: &Releaser<'_>,
     names: Names<'_>,
     spans: &[Span],
-    rows: Vec<DayRow>,
+    mut rows: Vec<DayRow>,
 ) -> Vec<Group> {
-    grouped(rows)
-        .into_iter()
-        .filter(|(_, days)| days.iter().map(|d| d.unique).sum::<u64>() > 1)
-        .map(|(key, days)| {
+    let by_group_then_day =
+        |a: &DayRow, b: &DayRow| (&a.group_key, a.day_number).cmp(&(&b.group_key, b.day_number));
+    if !rows.is_sorted_by(|a, b| by_group_then_day(a, b).is_le()) {
+        rows.sort_unstable_by(by_group_then_day);
+    }
+    rows.chunk_by(|a, b| a.group_key == b.group_key)
+        .filter(|days| days.iter().map(|d| d.unique).sum::<u64>() > 1)
+        .map(|days| {
+            let key = days[0].group_key.clone();
             let names = Names {
                 value: &key,
                 ..names
             };
-            let figure = releaser.group(names, spans, &days, false);
+            let figure = releaser.group(names, spans, days, false);
             Group { key, figure }
         })
         .collect()
