@@ -83,8 +83,8 @@ impl Subset {
         }
     }
 
-    /// ` FROM` the subset's events `within` (a range, and any conditions),
-    /// `array_join`ed, then ` WHERE 1`, for more conditions to follow. The
+    /// ` FROM` the subset's events `within` a range, `array_join`ed, then
+    /// ` WHERE 1`, for more conditions to follow. The
     /// events are read in a subquery that bounds them itself: ClickHouse
     /// 18.16 does not push conditions into subqueries, nor before an
     /// `ARRAY JOIN`.
