@@ -155,6 +155,10 @@ pub enum Key {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aggregation {
     parts: Statement,
+    /// Each part holds one row per group and day, and no two parts share a
+    /// day: the rows need no summing (a breakdown's long tail is most of
+    /// its time in ClickHouse otherwise).
+    one_row_per_cell: bool,
 }
 
 /// A group's exact counts within one UTC day (of the window, or of a time
@@ -172,11 +176,17 @@ impl Aggregation {
     /// Every group's rows, by group and day: a released figure sums the
     /// noise of every cell of its window, so every group is needed.
     pub fn by_day(&self) -> Statement {
-        let mut s = Statement::new(
-            "SELECT group_key, day_number, sum(unique) AS unique, sum(count) AS count FROM (",
-        );
+        let (sums, group_by) = if self.one_row_per_cell {
+            ("unique, count", "")
+        } else {
+            (
+                "sum(unique) AS unique, sum(count) AS count",
+                " GROUP BY group_key, day_number",
+            )
+        };
+        let mut s = Statement::new(&format!("SELECT group_key, day_number, {sums} FROM ("));
         s.append(self.parts.clone())
-            .push(") GROUP BY group_key, day_number ORDER BY group_key, day_number");
+            .push(&format!("){group_by} ORDER BY group_key, day_number"));
         s
     }
 }
@@ -400,7 +410,13 @@ pub fn site(
             window, &split.raw, key, measure, filters, views_cap,
         ));
     }
-    Aggregation { parts }
+    Aggregation {
+        parts,
+        // Rollup rows (`FINAL`: one per value and day) of the split's
+        // days, `events` grouped by day for the others; a time series'
+        // rollup part sums hourly rows.
+        one_row_per_cell: !matches!(key, Key::Bucket(_)),
+    }
 }
 
 /// Rollup rows of whole days, one part per day and group. Filters on the
@@ -663,7 +679,10 @@ pub fn email(window: &Window, key: &Key, views_cap: u64) -> Aggregation {
     parts
         .append(in_ranges("ts", &[(window.start, window.end)]))
         .push(" GROUP BY group_key, recipient_id, day_number) GROUP BY group_key, day_number");
-    Aggregation { parts }
+    Aggregation {
+        parts,
+        one_row_per_cell: false,
+    }
 }
 
 /// Every campaign ever opened (within retention), newest id first. Which
