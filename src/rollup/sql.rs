@@ -83,13 +83,13 @@ impl Subset {
         }
     }
 
-    /// ` FROM` the subset's events `within` a range, `array_join`ed, then
-    /// ` WHERE 1`, for more conditions to follow. The
-    /// events are read in a subquery that bounds them itself: ClickHouse
-    /// 18.16 does not push conditions into subqueries, nor before an
-    /// `ARRAY JOIN`.
-    fn read(self, within: Statement, array_join: &str) -> Statement {
-        self.read_with(Statement::default(), within, array_join)
+    /// ` FROM` the subset's events in `range`, then ` WHERE 1`, for more
+    /// conditions to follow. The events are read in a subquery that bounds
+    /// them itself: ClickHouse 18.16 does not push conditions into
+    /// subqueries, nor before an `ARRAY JOIN` ([`Subset::read_marking_heavy`]
+    /// adds one).
+    fn read(self, range: Statement) -> Statement {
+        self.read_with(Statement::default(), range, "")
     }
 
     /// [`Subset::read`] the events in `range` (one UTC day), each also
@@ -113,7 +113,7 @@ impl Subset {
         self.read_with(heavy_id, range(), array_join)
     }
 
-    fn read_with(self, columns: Statement, within: Statement, array_join: &str) -> Statement {
+    fn read_with(self, columns: Statement, range: Statement, array_join: &str) -> Statement {
         let filter = match self {
             Subset::Everything => String::new(),
             Subset::FilteredBy(dimension) => format!(
@@ -125,7 +125,7 @@ impl Subset {
         let mut s = Statement::new(&format!(" FROM (SELECT {ROLLUP_COLUMNS}{filter}"));
         s.append(columns)
             .push(" FROM events WHERE 1")
-            .append(within)
+            .append(range)
             .push(&format!("){array_join} WHERE 1"));
         s
     }
@@ -181,7 +181,7 @@ impl Subset {
              FROM ({SESSIONS}, site, {key}countIf(name = 'pageview') AS pageviews, toUInt32(min(ts)) AS first, toUInt32(max(ts)) AS last"
         ));
         per_visitor.binds = vec![Bind::Number(views_cap); 5];
-        per_visitor.append(self.read(range(), "")).push(&format!(
+        per_visitor.append(self.read(range())).push(&format!(
             " GROUP BY site, {key}visitor_id, day)) ARRAY JOIN parts AS part \
              GROUP BY site, day, {key}tupleElement(part, 1), tupleElement(part, 2)"
         ));
