@@ -52,6 +52,8 @@ pub const MIGRATIONS: &[Migration] = migrations![
     9 => "0009_released.sql",
     10 => "0010_capped_rollups.sql",
     11 => "0011_noise_derivation.sql",
+    12 => "0012_rollup_layout.sql",
+    13 => "0013_old_hour_rows.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -286,21 +288,24 @@ mod tests {
         );
     }
 
-    /// Creating is safe to repeat; the changes ClickHouse 18.16 cannot guard
-    /// with `IF [NOT] EXISTS`, dropping or adding a column, stand alone in
-    /// their file so the ledger runs each exactly once.
+    /// Creating and deleting rows are safe to repeat; the changes ClickHouse
+    /// 18.16 cannot guard with `IF [NOT] EXISTS`, dropping or adding a
+    /// column, stand alone in their file so the ledger runs each exactly
+    /// once.
     #[test]
     fn schema_statements_are_safe_to_repeat_or_run_once_alone() {
         for migration in MIGRATIONS {
             let all = statements(migration.sql);
             for statement in &all {
-                let creates = statement.starts_with("CREATE TABLE IF NOT EXISTS")
-                    || statement.starts_with("CREATE MATERIALIZED VIEW IF NOT EXISTS");
+                let repeatable = statement.starts_with("CREATE TABLE IF NOT EXISTS")
+                    || statement.starts_with("CREATE MATERIALIZED VIEW IF NOT EXISTS")
+                    || (statement.starts_with("ALTER TABLE")
+                        && statement.contains(" DELETE WHERE "));
                 let alters_alone = statement.starts_with("ALTER TABLE")
                     && (statement.contains(" DROP COLUMN ") || statement.contains(" ADD COLUMN "))
                     && all.len() == 1;
                 assert!(
-                    creates || alters_alone,
+                    repeatable || alters_alone,
                     "{}: statements must be safe to repeat, or a lone DROP or ADD COLUMN: {statement}",
                     migration.file
                 );

@@ -23,7 +23,8 @@
 //!   same salts and sign-outs, and a `DROP PARTITION` on any node destroys a
 //!   salt on all of them.
 //! - `ALTER TABLE t ...` of a sharded table runs on `t_local ON CLUSTER`,
-//!   then the `Distributed` table is created again over the new columns
+//!   then, unless it is a `DELETE`, the `Distributed` table is created again
+//!   over the new columns
 //!   (ClickHouse 18.16 refuses `ALTER ... ON CLUSTER` on a `Distributed`
 //!   table when the shards replicate internally). Of a table on every node,
 //!   it runs once, without `ON CLUSTER`: replication carries it everywhere.
@@ -155,14 +156,20 @@ pub fn statements(statement: &str, cluster: Cluster<'_>) -> Result<Vec<String>, 
         let (database, table) = cluster.place(schema_name);
         let name = cluster.name;
         return Ok(match placement(schema_name)? {
-            Placement::Sharded { key } => vec![
-                format!(
+            Placement::Sharded { key } => {
+                let mut statements = vec![format!(
                     "ALTER TABLE {database}.{} ON CLUSTER {name} {action}",
                     local_table(table)
-                ),
-                format!("DROP TABLE IF EXISTS {database}.{table} ON CLUSTER {name}"),
-                distributed(table, key, cluster),
-            ],
+                )];
+                // A `DELETE` leaves the columns as they were.
+                if !action.starts_with("DELETE ") {
+                    statements.extend([
+                        format!("DROP TABLE IF EXISTS {database}.{table} ON CLUSTER {name}"),
+                        distributed(table, key, cluster),
+                    ]);
+                }
+                statements
+            }
             Placement::EveryNode => vec![format!("ALTER TABLE {database}.{table} {action}")],
         });
     }
@@ -295,6 +302,17 @@ mod tests {
             statements("ALTER TABLE recipient_keys ADD COLUMN note String", CLUSTER).unwrap(),
             ["ALTER TABLE stats.recipient_keys ADD COLUMN note String"]
         );
+        assert_eq!(
+            statements(
+                "ALTER TABLE daily_stats DELETE WHERE dimension = 'x'",
+                CLUSTER
+            )
+            .unwrap(),
+            [
+                "ALTER TABLE stats.daily_stats_local ON CLUSTER analytics DELETE WHERE dimension = 'x'"
+            ],
+            "a DELETE changes no column: the distributed table stays"
+        );
     }
 
     #[test]
@@ -362,11 +380,12 @@ mod tests {
                 Placement::EveryNode => vec![table.to_string()],
             })
             .collect();
-        // The ALTERs of 0005, 0007, 0010 and 0011 create `events`,
-        // `daily_stats_days` (twice) and `released_days` again over the new
-        // columns.
+        // The ALTERs of 0005, 0007, 0010, 0011 and 0012 create `events`,
+        // `daily_stats_days` (three times) and `released_days` again over
+        // the new columns; 0013's DELETEs change no column.
         expected.extend([
             "events".into(),
+            "daily_stats_days".into(),
             "daily_stats_days".into(),
             "daily_stats_days".into(),
             "released_days".into(),

@@ -39,6 +39,12 @@ pub struct Window {
 
 pub const DAY_SECONDS: u32 = 86_400;
 
+/// Which rows the rollup writes of a day, as this module reads them
+/// (`daily_stats_days.layout`): a day rolled up in another layout is read
+/// from `events` until the rollup computes it again. 1: hours as `hour`
+/// rows and their excess over a prefix or suffix of the day.
+pub const ROLLUP_LAYOUT: u8 = 1;
+
 impl Window {
     /// The UTC hours the window touches.
     pub fn hours(&self) -> u32 {
@@ -452,15 +458,14 @@ fn rolled_up_groups(
 /// Visitors and page views per time bucket from `daily_stats`, for buckets
 /// that start and end on whole UTC hours. A bucket holds, of each UTC day,
 /// either the day's start and the hours after it (a prefix, or the whole
-/// day) or a run of hours that ends the day (a suffix): the visitors of a
-/// prefix are those whose first hit of the day falls in it (`first_hour`
-/// rows), the visitors of a suffix those whose last hit does (`last_hour`).
-/// Page views, each visitor's capped within the part of the day, come from
-/// the per-hour increments `prefix_views` and `suffix_views` likewise; an
-/// hourly bucket's from its `hour` row. A part is a prefix only when the
-/// window holds the day's midnight: the window's first day is cut at a
-/// local midnight, and its part after the cut is a suffix even when a week
-/// or month bucket holds the hours before the cut too.
+/// day) or a run of hours that ends the day (a suffix). An hourly bucket is
+/// an `hour` row; a prefix counts each visitor in their first hour only and
+/// their page views capped over the prefix, which is its `hour` rows less its
+/// `prefix_excess` rows, and a suffix likewise with `suffix_excess` (see
+/// `rollup::sql`). A part is a prefix only when the window holds the day's
+/// midnight: the window's first day is cut at a local midnight, and its
+/// part after the cut is a suffix even when a week or month bucket holds the
+/// hours before the cut too.
 fn rolled_up_series(
     window: &Window,
     rollup: Rollup<'_>,
@@ -472,33 +477,37 @@ fn rolled_up_series(
     let mut s = Statement::new("SELECT ");
     s.append(bucket(interval, "toDateTime(hour_start)", zone));
     if interval == Interval::Hour {
-        // A bucket is one UTC hour: its `hour` row has it all.
-        s.push(
-            " AS group_key, day_number, if(dimension = 'hour', visitors, 0) AS unique, \
-             if(dimension = 'hour', hits, 0) AS count",
-        );
+        s.push(" AS group_key, day_number, hour_visitors AS unique, hour_views AS count");
     } else {
-        s.push(" AS group_key, day_number, if(dimension IN ('first_hour', 'last_hour') AND ((")
-            .append(bucket(interval, "toDateTime(day_start)", zone))
-            .push(
-                " = group_key AND from_midnight) = (dimension = 'first_hour')), visitors, 0) AS unique, \
-                 if(dimension IN ('prefix_views', 'suffix_views') AND ((",
-            )
-            .append(bucket(interval, "toDateTime(day_start)", zone))
-            .push(" = group_key AND from_midnight) = (dimension = 'prefix_views')), hits, 0) AS count");
+        let is_prefix = || {
+            let mut condition = bucket(interval, "toDateTime(day_start)", zone);
+            condition.push(" = group_key AND from_midnight");
+            condition
+        };
+        s.push(" AS group_key, day_number, toUInt64(hour_visitors - if(")
+            .append(is_prefix())
+            .push(", prefix_excess_visitors, suffix_excess_visitors)) AS unique, toUInt64(hour_views - if(")
+            .append(is_prefix())
+            .push(", prefix_excess_views, suffix_excess_views)) AS count");
     }
     s.push(
-        " FROM (SELECT dimension, visitors, hits, toUInt16(day) AS day_number, toUInt32(day) * 86400 AS day_start, \
+        " FROM (SELECT toUInt16(day) AS day_number, toUInt32(day) * 86400 AS day_start, \
          day_start + toUInt32(value) * 3600 AS hour_start",
     )
     .push_bound(
         ", day_start >= ? AS from_midnight",
         Bind::Number(window.start.into()),
     )
+    .push(
+        ", sumIf(visitors, dimension = 'hour') AS hour_visitors, sumIf(hits, dimension = 'hour') AS hour_views, \
+         sumIf(visitors, dimension = 'prefix_excess') AS prefix_excess_visitors, sumIf(hits, dimension = 'prefix_excess') AS prefix_excess_views, \
+         sumIf(visitors, dimension = 'suffix_excess') AS suffix_excess_visitors, sumIf(hits, dimension = 'suffix_excess') AS suffix_excess_views",
+    )
     .append(rollup_rows(window, rollup))
-    .push(" AND dimension IN ('first_hour', 'last_hour', 'hour', 'prefix_views', 'suffix_views')")
+    .push(" AND dimension IN ('hour', 'prefix_excess', 'suffix_excess')")
     .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
-    .push_bound(" AND day <= toDate(?))", Bind::Text(Day(last).to_string()))
+    .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()))
+    .push(" GROUP BY day, value)")
     .push_bound(" WHERE hour_start >= ?", Bind::Number(window.start.into()))
     .push_bound(" AND hour_start < ?", Bind::Number(window.end.into()));
     s
@@ -704,8 +713,10 @@ pub fn rolled_up_days(first: u16, last: u16, views_cap: u64) -> Statement {
         Bind::Text(Day(first).to_string()),
     )
     .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()))
-    // Days counted with another cap are not the same figures.
+    // Days counted with another cap, or laid out otherwise, are not the
+    // same figures.
     .push_bound(" AND views_cap = ?", Bind::Number(views_cap))
+    .push_bound(" AND layout = ?", Bind::Number(ROLLUP_LAYOUT.into()))
     .push(" ORDER BY day");
     s
 }

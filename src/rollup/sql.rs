@@ -12,7 +12,7 @@
 use crate::clock;
 use crate::release;
 use crate::report::sql::{
-    DAY_SECONDS, FILTERED_DIMENSIONS, Measure, SESSIONS, events_column, in_ranges,
+    DAY_SECONDS, FILTERED_DIMENSIONS, Measure, ROLLUP_LAYOUT, SESSIONS, events_column, in_ranges,
 };
 use crate::report::vocabulary::{Day, Dimension, Vocabulary};
 use crate::store::statement::{Bind, Statement};
@@ -27,9 +27,9 @@ pub fn events_per_day(start: u32, end: u32) -> Statement {
 }
 
 /// The events count both rollup tables were computed from, per rolled-up
-/// day. A day rolled up before `daily_filtered` existed, or with another
-/// `views_cap` (or before counts were capped), is left out, so it is
-/// computed again, into both.
+/// day. A day rolled up before `daily_filtered` existed, with another
+/// `views_cap` (or before counts were capped), or in another layout, is left
+/// out, so it is computed again, into both.
 pub fn rolled_up_counts(first: u16, views_cap: u64) -> Statement {
     let mut s =
         Statement::new("SELECT toUInt16(day) AS day_number, events FROM daily_stats_days FINAL");
@@ -39,6 +39,7 @@ pub fn rolled_up_counts(first: u16, views_cap: u64) -> Statement {
     )
     .push(" AND filtered = 1")
     .push_bound(" AND views_cap = ?", Bind::Number(views_cap))
+    .push_bound(" AND layout = ?", Bind::Number(ROLLUP_LAYOUT.into()))
     .push(" ORDER BY day");
     s
 }
@@ -161,61 +162,55 @@ impl Subset {
             ));
         // One pass over each visitor's day (`SESSIONS`, which also counts
         // visitors with custom events only) gives their rows: the totals
-        // (visitors, page views, visits, bounces, visit lengths), the hours
-        // of their first and last hit (a prefix or suffix of the day sums
-        // its visitors from these), and their entry pages (each counting
-        // the visits it began, capped, under `entry_page` and in all under
-        // `entry_total`).
+        // (visitors, page views, visits, bounces, visit lengths), their
+        // entry pages (each counting the visits it began, capped, under
+        // `entry_page` and in all under `entry_total`), and each UTC hour
+        // they were seen in (`hour`: the visitor, and their page views in it
+        // capped). A prefix of the day (midnight to some hour) counts a
+        // visitor in their first hour only, and their page views capped
+        // over the whole prefix: `prefix_excess` is what the prefix's `hour`
+        // rows count beyond that, per hour (the visitor, if seen earlier;
+        // the views the cap cuts), so a prefix's figures are its `hour` rows
+        // less its `prefix_excess` rows; `suffix_excess` likewise for a run
+        // of hours that ends the day. Excess rows are written only when not
+        // zero: for a visitor seen in one hour and under the cap, never.
+        let excess = |dimension: &str, cumulative: &str, position: &str| {
+            format!(
+                "arrayMap((h, n, c, i) -> tuple('{dimension}', toString(h), toUInt64(i > 1), \
+                 toUInt64(least(n, ?) - (least(c, ?) - least(c - n, ?))), toUInt64(0), toUInt64(0), toUInt64(0)), \
+                 hours, ns, {cumulative}, {position})"
+            )
+        };
         let mut per_visitor = Statement::new(&format!(
             "{insert}SELECT site, day, {key}tupleElement(part, 1), tupleElement(part, 2), sum(tupleElement(part, 3)), \
              sum(tupleElement(part, 4)), sum(tupleElement(part, 5)), sum(tupleElement(part, 6)), sum(tupleElement(part, 7)), now() \
-             FROM (SELECT site, day, {key}arrayMap(v -> tupleElement(v, 2), entries) AS entry_paths, arrayConcat(\
+             FROM (SELECT site, day, {key}arrayMap(v -> tupleElement(v, 2), entries) AS entry_paths, \
+             arrayConcat(\
              [tuple('', '', toUInt64(1), toUInt64(least(pageviews, ?)), toUInt64(least(length(visit_views), ?)), \
-             toUInt64(least(arrayCount(v -> v = 1, visit_views), ?)), toUInt64(arraySum(visit_views))), \
-             tuple('first_hour', toString(intDiv(first % 86400, 3600)), toUInt64(1), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0)), \
-             tuple('last_hour', toString(intDiv(last % 86400, 3600)), toUInt64(1), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0))], \
+             toUInt64(least(arrayCount(v -> v = 1, visit_views), ?)), toUInt64(arraySum(visit_views)))], \
+             arrayMap((h, n) -> tuple('hour', toString(h), toUInt64(1), toUInt64(least(n, ?)), toUInt64(0), toUInt64(0), toUInt64(0)), hours, ns), \
+             arrayFilter(x -> tupleElement(x, 3) + tupleElement(x, 4) > 0, arrayConcat({prefix}, {suffix})), \
              arrayMap(path -> tuple('entry_page', path, toUInt64(1), toUInt64(least(countEqual(entry_paths, path), ?)), toUInt64(0), toUInt64(0), toUInt64(0)), \
              arrayFilter((path, i) -> i = 1, entry_paths, arrayEnumerateUniq(entry_paths))), \
              arrayMap(n -> tuple('entry_total', '', toUInt64(1), toUInt64(least(n, ?)), toUInt64(0), toUInt64(0), toUInt64(0)), \
              arrayFilter(n -> n > 0, [length(entry_paths)]))) AS parts \
-             FROM ({SESSIONS}, site, {key}countIf(name = 'pageview') AS pageviews, toUInt32(min(ts)) AS first, toUInt32(max(ts)) AS last"
+             FROM ({SESSIONS}, site, {key}countIf(name = 'pageview') AS pageviews, \
+             arraySort(groupUniqArray(intDiv(toUInt32(ts) % 86400, 3600))) AS hours, \
+             arrayMap(t -> intDiv(t % 86400, 3600), times) AS view_hours, \
+             arrayMap(h -> toUInt64(countEqual(view_hours, h)), hours) AS ns",
+            prefix = excess("prefix_excess", "arrayCumSum(ns)", "arrayEnumerate(hours)"),
+            suffix = excess(
+                "suffix_excess",
+                "arrayReverse(arrayCumSum(arrayReverse(ns)))",
+                "arrayReverse(arrayEnumerate(hours))"
+            ),
         ));
-        per_visitor.binds = vec![Bind::Number(views_cap); 5];
+        per_visitor.binds = vec![Bind::Number(views_cap); 12];
         per_visitor.append(self.read(range())).push(&format!(
             " GROUP BY site, {key}visitor_id, day)) ARRAY JOIN parts AS part \
              GROUP BY site, day, {key}tupleElement(part, 1), tupleElement(part, 2)"
         ));
-        // What else a time series needs of each UTC hour, from each hour's
-        // visitors and page views in order, the day's heavy visitors apart
-        // (as in `by_value`; for the rest, `cap` is their total, which no
-        // count passes):
-        // - `hour`: the visitors with a hit in it and their page views, each
-        //   visitor counting for at most `views_cap`;
-        // - `prefix_views` and `suffix_views`: how much capped page views from
-        //   midnight grow in the hour, and capped views to the next midnight
-        //   counted backwards, so that a prefix (suffix) of the day sums to
-        //   its capped page views (telescoping sums).
-        let mut hourly = Statement::new(&format!(
-            "{insert}SELECT site, day, {key}tupleElement(part, 1), toString(tupleElement(part, 2)), \
-             sum(tupleElement(part, 3)), sum(tupleElement(part, 4)), 0, 0, 0, now() \
-             FROM (SELECT site, day, {key}arrayCumSum(ns) AS cum, arraySum(ns) AS total, \
-             arrayResize(emptyArrayUInt64(), length(ns), cap) AS caps, arrayConcat(\
-             arrayMap((x, n, k) -> tuple('hour', tupleElement(x, 1), tupleElement(x, 2), toUInt64(least(n, k))), hvn, ns, caps), \
-             arrayMap((x, n, c, k) -> tuple('prefix_views', tupleElement(x, 1), toUInt64(0), toUInt64(least(c, k) - least(c - n, k))), hvn, ns, cum, caps), \
-             arrayMap((x, n, c, k) -> tuple('suffix_views', tupleElement(x, 1), toUInt64(0), toUInt64(least(total - c + n, k) - least(total - c, k))), hvn, ns, cum, caps)) AS parts \
-             FROM (SELECT site, day, {key}arraySort(groupArray(tuple(h, v, n))) AS hvn, arrayMap(x -> tupleElement(x, 3), hvn) AS ns, \
-             if(heavy_id = 0, arraySum(ns), ?) AS cap \
-             FROM (SELECT site, toDate(ts) AS day, {key}heavy_id, intDiv(toUInt32(ts) % 86400, 3600) AS h, \
-             toUInt64(uniqExact(visitor_id)) AS v, toUInt64(countIf(name = 'pageview')) AS n"
-        ));
-        hourly.binds.push(Bind::Number(views_cap));
-        hourly
-            .append(self.read_marking_heavy(&range, "", views_cap))
-            .push(&format!(
-                " GROUP BY site, day, {key}heavy_id, h) GROUP BY site, day, {key}heavy_id)) \
-                 ARRAY JOIN parts AS part GROUP BY site, day, {key}tupleElement(part, 1), tupleElement(part, 2)"
-            ));
-        vec![by_value, per_visitor, hourly]
+        vec![by_value, per_visitor]
     }
 }
 
@@ -235,12 +230,13 @@ pub fn rollup_day(day: u16, events: u64, views_cap: u64) -> Vec<Statement> {
         statements.extend(Subset::FilteredBy(dimension).statements(range, views_cap));
     }
     let mut ledger = Statement::new(
-        "INSERT INTO daily_stats_days (day, events, computed_at, filtered, views_cap) SELECT toDate(?), ?, now(), 1, ?",
+        "INSERT INTO daily_stats_days (day, events, computed_at, filtered, views_cap, layout) SELECT toDate(?), ?, now(), 1, ?, ?",
     );
     ledger.binds = vec![
         Bind::Text(Day(day).to_string()),
         Bind::Number(events),
         Bind::Number(views_cap),
+        Bind::Number(ROLLUP_LAYOUT.into()),
     ];
     statements.push(ledger);
     statements
@@ -361,7 +357,7 @@ mod tests {
         let (ledger, rollups) = statements.split_last().unwrap();
         assert!(
             ledger.text.starts_with("INSERT INTO daily_stats_days")
-                && ledger.text.ends_with(", 1, ?"),
+                && ledger.text.ends_with(", 1, ?, ?"),
             "the ledger comes last and marks the day filtered: {}",
             ledger.text
         );

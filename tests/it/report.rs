@@ -1170,8 +1170,8 @@ fn filtered_rollups_are_computed_again_for_late_hits_and_old_days() {
     );
     scratch.clickhouse.query(
         &scratch.database,
-        "INSERT INTO daily_stats_days (day, events, computed_at, filtered, views_cap) \
-         SELECT day, events, computed_at + 1, 0, views_cap FROM daily_stats_days FINAL WHERE day = '2026-11-11'",
+        "INSERT INTO daily_stats_days (day, events, computed_at, filtered, views_cap, layout) \
+         SELECT day, events, computed_at + 1, 0, views_cap, layout FROM daily_stats_days FINAL WHERE day = '2026-11-11'",
     );
     assert_eq!(
         mobile(&utc)["visitors"].as_u64(),
@@ -1194,6 +1194,37 @@ fn filtered_rollups_are_computed_again_for_late_hits_and_old_days() {
         filtered_agrees_with_events(&scratch, &utc, "device==mobile"),
         10
     );
+
+    // A day rolled up in an older layout of its rows (the ledger's `layout`
+    // is 0, schema 0012): every report reads it from `events`, whatever rows
+    // of it the rollup tables hold, and the next rollup computes it again.
+    let everyone = |tz: &[&str]| {
+        let mut args = vec!["timeseries", "--interval", "day"];
+        args.extend(tz);
+        scratch.beaconhouse().report_json(&args)
+    };
+    let (before_utc, before_denver) = (everyone(&utc), everyone(&denver));
+    scratch.clickhouse.query(
+        &scratch.database,
+        "INSERT INTO daily_stats (site, day, dimension, value, visitors, hits, visits, bounces, visit_views, computed_at) \
+         SELECT site, day, dimension, value, visitors + 100, hits + 100, visits, bounces, visit_views, computed_at + 1 \
+         FROM daily_stats WHERE day = '2026-11-10'",
+    );
+    scratch.clickhouse.query(
+        &scratch.database,
+        "INSERT INTO daily_stats_days (day, events, computed_at, filtered, views_cap, layout) \
+         SELECT day, events, computed_at + 1, filtered, views_cap, 0 FROM daily_stats_days FINAL WHERE day = '2026-11-10'",
+    );
+    assert_eq!(everyone(&utc), before_utc, "Nov 10 from events");
+    assert_eq!(everyone(&denver), before_denver, "Nov 10 from events");
+    scratch.roll_up(1, 0, "Nov 10 in the current layout");
+    let layouts = scratch.clickhouse.query(
+        &scratch.database,
+        "SELECT groupArray(layout) FROM (SELECT layout FROM daily_stats_days FINAL ORDER BY day) FORMAT TSV",
+    );
+    assert_eq!(layouts.trim(), "[1,1]");
+    assert_eq!(everyone(&utc), before_utc);
+    assert_eq!(everyone(&denver), before_denver);
 }
 
 #[test]
