@@ -7,6 +7,7 @@
 
 use std::hint::black_box;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use beaconhouse::config::Config;
@@ -22,6 +23,8 @@ use beaconhouse::row::{EventRow, Record};
 use beaconhouse::spool::{Spool, SpoolSettings, SyncMode};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
+// The tests' fixture writers: this bench writes the city database only.
+#[allow(dead_code)]
 #[path = "../tests/it/common/geoip.rs"]
 mod geoip;
 
@@ -154,7 +157,7 @@ fn whole_hit(c: &mut Criterion) {
     let config = Config::parse(CONFIG, Vec::new()).unwrap();
     let ingest = Ingest::new(
         &config,
-        GeoLookup::disabled(),
+        Arc::new(GeoLookup::disabled()),
         Salts::in_memory(Salt([1; 32])),
     );
     let mut i = 0u32;

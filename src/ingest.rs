@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ipnet::IpNet;
@@ -86,13 +87,13 @@ pub struct Ingest {
     campaigns: CampaignRules,
     referrer_spam: SpamHosts,
     ua: UaClassifier,
-    geo: GeoLookup,
+    geo: Arc<GeoLookup>,
     salts: Salts,
     rate_limit: RateLimiter,
 }
 
 impl Ingest {
-    pub fn new(config: &Config, geo: GeoLookup, salts: Salts) -> Ingest {
+    pub fn new(config: &Config, geo: Arc<GeoLookup>, salts: Salts) -> Ingest {
         Ingest {
             sites: config.sites.clone(),
             trusted_proxies: config.http.trusted_proxies.clone(),

@@ -4,7 +4,7 @@
 //! whose ClickHouse is down still starts and answers hits), the periodic jobs
 //! (the reports' daily rollup, retention, reading dashboard sign-outs), the reports' runtime (reports
 //! never run on the threads that answer hits), the spool and its shipper,
-//! then the listener. Shutdown order is the reverse: stop accepting, drop
+//! then the listener. SIGHUP re-reads the GeoIP database. Shutdown order is the reverse: stop accepting, drop
 //! the reports' runtime, fsync the spool, let the shipper deliver what it can before the deadline
 //! (the rest stays spooled for the next start), exit.
 
@@ -12,11 +12,12 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::web;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::oneshot;
 
 use crate::clock;
 use crate::config::{Config, ExposedSecrets, SessionKey};
-use crate::enrich::geo::{GeoError, GeoLookup};
+use crate::enrich::geo::{GeoError, GeoLookup, Reloaded};
 use crate::http::access::Readers;
 use crate::http::stats::StatsState;
 use crate::http::throttle::AuthThrottle;
@@ -53,6 +54,8 @@ pub enum ServeError {
     },
     #[error("the HTTP server failed: {0}")]
     Server(std::io::Error),
+    #[error("cannot listen for SIGHUP (which re-reads the GeoIP database): {0}")]
+    Signal(std::io::Error),
     #[error(
         "cannot start the reports' {threads} threads: {0}; check the process's thread limit (ulimit -u, TasksMax=)",
         threads = bounded::THREADS
@@ -69,7 +72,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         Some(exposed) => tracing::warn!("{exposed}"),
         None => {}
     }
-    let geo = match &config.geoip.database {
+    let geo = Arc::new(match &config.geoip.database {
         Some(path) => GeoLookup::open(path, config.geoip.precision)?,
         None => {
             tracing::warn!(
@@ -77,7 +80,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             );
             GeoLookup::disabled()
         }
-    };
+    });
+    let hangups = signal(SignalKind::hangup()).map_err(ServeError::Signal)?;
+    tokio::spawn(reload_geoip_on_hangup(hangups, geo.clone()));
 
     let metrics = Arc::new(Metrics::default());
     let endpoints = Endpoints::new(&config.clickhouse)?;
@@ -184,6 +189,31 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         tracing::error!(%error, "the shipper task failed");
     }
     served.map_err(ServeError::Server)
+}
+
+/// Re-reads the GeoIP database on each SIGHUP (`systemctl reload`, which
+/// `deploy/beaconhouse-geoip.path` runs when geoipupdate replaces the file):
+/// hits go on meanwhile, and a file that cannot be read leaves the database
+/// read before in use.
+async fn reload_geoip_on_hangup(mut hangups: Signal, geo: Arc<GeoLookup>) {
+    while hangups.recv().await.is_some() {
+        let geo = geo.clone();
+        match tokio::task::spawn_blocking(move || geo.reload()).await {
+            Ok(Ok(Reloaded::Database { build_epoch })) => {
+                tracing::info!(build_epoch, "SIGHUP: GeoIP database read again")
+            }
+            Ok(Ok(Reloaded::NoDatabase)) => tracing::warn!(
+                "SIGHUP: no GeoIP database is configured (geoip.database), so there is none to read again; set it and restart to add one"
+            ),
+            Ok(Err(error)) => tracing::error!(
+                "SIGHUP: {error}; locations keep coming from the database read before"
+            ),
+            Err(error) => tracing::error!(
+                %error,
+                "SIGHUP: reading the GeoIP database stopped; locations keep coming from the database read before"
+            ),
+        }
+    }
 }
 
 fn bind(

@@ -6,7 +6,8 @@
 //! read at all, so they cannot leak into a row.
 
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -50,10 +51,23 @@ pub enum GeoError {
 }
 
 /// The database, or none. Lookups are in memory and never fail: an address the
-/// database does not know has an empty location.
+/// database does not know has an empty location. The database can be read
+/// again from its file while lookups go on ([`GeoLookup::reload`]).
 pub struct GeoLookup {
-    reader: Option<maxminddb::Reader<Vec<u8>>>,
+    /// The file the database was read from; `None` without one.
+    path: Option<PathBuf>,
+    reader: RwLock<Option<maxminddb::Reader<Vec<u8>>>>,
     precision: Precision,
+}
+
+/// What [`GeoLookup::reload`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reloaded {
+    /// The file was read again; its build time (seconds since the epoch,
+    /// from the database's metadata).
+    Database { build_epoch: u64 },
+    /// No database is configured: nothing to read.
+    NoDatabase,
 }
 
 /// The only fields decoded from a record.
@@ -89,35 +103,41 @@ impl GeoLookup {
     /// No database: every location is empty.
     pub fn disabled() -> GeoLookup {
         GeoLookup {
-            reader: None,
+            path: None,
+            reader: RwLock::new(None),
             precision: Precision::Country,
         }
     }
 
     pub fn open(path: &Path, precision: Precision) -> Result<GeoLookup, GeoError> {
-        let reader = maxminddb::Reader::open_readfile(path).map_err(|cause| GeoError::Open {
-            path: path.display().to_string(),
-            cause,
-        })?;
-        let kind = reader.metadata().database_type.clone();
-        if !(kind.contains("City") || kind.contains("Country")) {
-            return Err(GeoError::WrongKind {
-                path: path.display().to_string(),
-                kind,
-            });
-        }
         Ok(GeoLookup {
-            reader: Some(reader),
+            reader: RwLock::new(Some(read(path)?)),
+            path: Some(path.to_path_buf()),
             precision,
         })
     }
 
+    /// Reads the database's file again and swaps it in (what `serve` does on
+    /// SIGHUP, after geoipupdate replaced the file). Lookups meanwhile use
+    /// the database read before, and keep using it when the new file cannot
+    /// be read: no hit waits on the file, and none loses its location.
+    pub fn reload(&self) -> Result<Reloaded, GeoError> {
+        let Some(path) = &self.path else {
+            return Ok(Reloaded::NoDatabase);
+        };
+        let reader = read(path)?;
+        let build_epoch = reader.metadata().build_epoch;
+        *self.reader.write().unwrap_or_else(PoisonError::into_inner) = Some(reader);
+        Ok(Reloaded::Database { build_epoch })
+    }
+
     pub fn is_enabled(&self) -> bool {
-        self.reader.is_some()
+        self.path.is_some()
     }
 
     pub fn locate(&self, address: IpAddr) -> Location {
-        let Some(reader) = &self.reader else {
+        let loaded = self.reader.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(reader) = loaded.as_ref() else {
             return Location::default();
         };
         let record = match reader
@@ -130,6 +150,22 @@ impl GeoLookup {
         };
         to_location(&record, self.precision)
     }
+}
+
+/// A City or Country database from `path`, read whole into memory.
+fn read(path: &Path) -> Result<maxminddb::Reader<Vec<u8>>, GeoError> {
+    let reader = maxminddb::Reader::open_readfile(path).map_err(|cause| GeoError::Open {
+        path: path.display().to_string(),
+        cause,
+    })?;
+    let kind = reader.metadata().database_type.clone();
+    if !(kind.contains("City") || kind.contains("Country")) {
+        return Err(GeoError::WrongKind {
+            path: path.display().to_string(),
+            kind,
+        });
+    }
+    Ok(reader)
 }
 
 fn to_location(record: &Record<'_>, precision: Precision) -> Location {

@@ -747,6 +747,83 @@ fn without_a_geoip_database_locations_are_empty_and_one_warning_is_logged() {
     );
 }
 
+/// geoipupdate replaces the file, then `systemctl reload` sends SIGHUP: the
+/// next hits are located with the new database, none is lost, and a file
+/// that cannot be read leaves the one read before in use.
+#[test]
+fn sighup_reads_a_replaced_geoip_database_without_losing_a_hit() {
+    let clickhouse = common::clickhouse();
+    let db = clickhouse.fresh_database("georeload");
+    common::migrate(clickhouse, &db);
+    let geo_dir = tempfile::tempdir().unwrap();
+    let mmdb = geo_dir.path().join("city.mmdb");
+    common::geoip::write_city_fixture(&mmdb);
+    let collector = Collector::start(
+        clickhouse,
+        &db,
+        &format!(
+            "[http]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[geoip]\ndatabase = \"{}\"\n",
+            mmdb.display()
+        ),
+    );
+    let hit = |page: &str| {
+        pixel(
+            &collector,
+            &format!(
+                "site=optimumabq.com&url={}",
+                enc(&format!("https://optimumabq.com/{page}"))
+            ),
+            &[("User-Agent", CHROME), ("X-Forwarded-For", "81.2.69.142")],
+        )
+    };
+    let hang_up = |logged: &str| {
+        let before = collector.log().matches(logged).count();
+        let sent = std::process::Command::new("kill")
+            .args(["-HUP", &collector.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        common::eventually(
+            "the collector answers SIGHUP in its log",
+            std::time::Duration::from_secs(10),
+            || {
+                let log = collector.log();
+                if log.matches(logged).count() > before {
+                    Ok(())
+                } else {
+                    Err(log)
+                }
+            },
+        );
+    };
+
+    hit("before");
+    common::geoip::replace_with_country_database(&mmdb, &[("81.2.69.0/24", "IE")]);
+    hang_up("GeoIP database read again");
+    hit("after");
+    std::fs::write(&mmdb, b"half a download").unwrap();
+    hang_up("locations keep coming from the database read before");
+    hit("after-a-bad-file");
+
+    collector.settled();
+    let rows = clickhouse.query(
+        &db,
+        "SELECT path, country, region, city FROM events ORDER BY ts, path FORMAT TSV",
+    );
+    let mut rows: Vec<&str> = rows.lines().collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            "/after\tIE\t\t",
+            "/after-a-bad-file\tIE\t\t",
+            "/before\tGB\tGB-ENG\tLondon",
+        ]
+    );
+    let (clean_exit, log) = collector.stop();
+    assert!(clean_exit, "{log}");
+}
+
 #[test]
 fn collectors_agree_on_salts_and_old_salts_are_destroyed() {
     use beaconhouse::store::salt_keeper::SaltKeeper;

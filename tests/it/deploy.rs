@@ -758,7 +758,11 @@ fn systemd_root() -> tempfile::TempDir {
     }
     // verify checks that each command exists and is executable; the test
     // below runs the real binary's command lines.
-    for command in ["usr/local/bin/beaconhouse", "usr/bin/systemctl"] {
+    for command in [
+        "usr/local/bin/beaconhouse",
+        "usr/bin/systemctl",
+        "usr/bin/kill",
+    ] {
         std::fs::write(path(command), "#!/bin/sh\n").unwrap();
         std::fs::set_permissions(path(command), std::fs::Permissions::from_mode(0o755)).unwrap();
     }

@@ -73,3 +73,35 @@ fn unusable_files_are_refused_with_advice() {
         .to_string();
     assert!(wrong.contains("GeoLite2-ASN"), "{wrong}");
 }
+
+#[test]
+fn a_reload_swaps_the_database_and_keeps_the_old_one_when_the_new_cannot_be_read() {
+    use beaconhouse::enrich::geo::Reloaded;
+    let (_dir, path) = fixture();
+    let geo = GeoLookup::open(&path, Precision::City).unwrap();
+    let london = "81.2.69.142".parse().unwrap();
+    assert_eq!(geo.locate(london), location("GB", "GB-ENG", "London"));
+
+    common::geoip::replace_with_country_database(&path, &[("81.2.69.0/24", "IE")]);
+    assert_eq!(
+        geo.locate(london),
+        location("GB", "GB-ENG", "London"),
+        "the file alone changes nothing"
+    );
+    assert!(matches!(geo.reload(), Ok(Reloaded::Database { .. })));
+    assert_eq!(geo.locate(london), location("IE", "", ""));
+
+    std::fs::write(&path, b"half a download").unwrap();
+    let refused = geo.reload().err().unwrap().to_string();
+    assert!(refused.contains(&path.display().to_string()), "{refused}");
+    assert_eq!(
+        geo.locate(london),
+        location("IE", "", ""),
+        "the database read before stays"
+    );
+
+    assert_eq!(
+        GeoLookup::disabled().reload().unwrap(),
+        Reloaded::NoDatabase
+    );
+}

@@ -118,3 +118,25 @@ pub fn write_city_fixture(path: &Path) {
     }
     std::fs::write(path, writer.to_bytes().unwrap()).unwrap();
 }
+
+#[derive(Serialize)]
+struct CountryRecord {
+    country: Coded,
+}
+
+/// A GeoIP2-Country database of `networks` and their countries, written to a
+/// file beside `path` and renamed over it, as geoipupdate replaces one.
+pub fn replace_with_country_database(path: &Path, networks: &[(&str, &str)]) {
+    let mut writer = mmdb_writer::Writer::new("GeoIP2-Country");
+    for (network, code) in networks {
+        let record = CountryRecord {
+            country: coded(code, code),
+        };
+        writer
+            .insert(network.parse::<ipnet::IpNet>().unwrap(), &record)
+            .unwrap();
+    }
+    let next = path.with_extension("mmdb.new");
+    std::fs::write(&next, writer.to_bytes().unwrap()).unwrap();
+    std::fs::rename(&next, path).unwrap();
+}
