@@ -1,6 +1,8 @@
 //! End to end: a real clickhouse-server, the real binary, real HTTP hits, rows
 //! read back with SQL.
 
+use std::path::Path;
+
 use crate::common::{self, CHROME, ClickHouse, Collector, FIREFOX, enc};
 
 const GOOGLE_PROXY: &str =
@@ -15,15 +17,20 @@ fn setup(prefix: &str) -> (&'static ClickHouse, String, Collector) {
     let geo_dir = tempfile::tempdir().unwrap().keep();
     let mmdb = geo_dir.join("city.mmdb");
     common::geoip::write_city_fixture(&mmdb);
-    let collector = Collector::start(
+    let collector = start_with_geo(clickhouse, &database, &mmdb);
+    (clickhouse, database, collector)
+}
+
+/// A collector trusting loopback as its proxy, with the database at `mmdb`.
+fn start_with_geo(clickhouse: &'static ClickHouse, database: &str, mmdb: &Path) -> Collector {
+    Collector::start(
         clickhouse,
-        &database,
+        database,
         &format!(
             "[http]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[geoip]\ndatabase = \"{}\"\n",
             mmdb.display()
         ),
-    );
-    (clickhouse, database, collector)
+    )
 }
 
 fn pixel(collector: &Collector, query: &str, headers: &[(&str, &str)]) {
@@ -758,14 +765,7 @@ fn sighup_reads_a_replaced_geoip_database_without_losing_a_hit() {
     let geo_dir = tempfile::tempdir().unwrap();
     let mmdb = geo_dir.path().join("city.mmdb");
     common::geoip::write_city_fixture(&mmdb);
-    let collector = Collector::start(
-        clickhouse,
-        &db,
-        &format!(
-            "[http]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[geoip]\ndatabase = \"{}\"\n",
-            mmdb.display()
-        ),
-    );
+    let collector = start_with_geo(clickhouse, &db, &mmdb);
     let hit = |page: &str| {
         pixel(
             &collector,
