@@ -136,6 +136,10 @@ impl GeoLookup {
     }
 
     pub fn locate(&self, address: IpAddr) -> Location {
+        if self.path.is_none() {
+            // Never a database to read: no lock to take.
+            return Location::default();
+        }
         let loaded = self.reader.read().unwrap_or_else(PoisonError::into_inner);
         let Some(reader) = loaded.as_ref() else {
             return Location::default();
