@@ -729,6 +729,8 @@ const UNITS: &[&str] = &[
     "beaconhouse-rollup.timer",
     "beaconhouse-geoip.path",
     "beaconhouse-geoip.service",
+    "geoipupdate.service",
+    "geoipupdate.timer",
 ];
 
 /// The services that run beaconhouse, and the highest `systemd-analyze
@@ -762,6 +764,7 @@ fn systemd_root() -> tempfile::TempDir {
         "usr/local/bin/beaconhouse",
         "usr/bin/systemctl",
         "usr/bin/kill",
+        "usr/bin/geoipupdate",
     ] {
         std::fs::write(path(command), "#!/bin/sh\n").unwrap();
         std::fs::set_permissions(path(command), std::fs::Permissions::from_mode(0o755)).unwrap();
