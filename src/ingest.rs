@@ -86,6 +86,7 @@ pub struct Ingest {
     email_proxy_networks: Vec<IpNet>,
     campaigns: CampaignRules,
     referrer_spam: SpamHosts,
+    datacenter_networks: Vec<IpNet>,
     ua: UaClassifier,
     geo: Arc<GeoLookup>,
     salts: Salts,
@@ -100,6 +101,7 @@ impl Ingest {
             email_proxy_networks: config.email.proxy_networks.clone(),
             campaigns: config.email.campaigns.clone(),
             referrer_spam: config.filter.referrer_spam.clone(),
+            datacenter_networks: config.filter.datacenter_networks.clone(),
             ua: UaClassifier::default(),
             geo,
             salts,
@@ -132,6 +134,13 @@ impl Ingest {
             .unwrap_or_default();
         if self.referrer_spam.lists(&referrer_host) {
             return Err(DropReason::ReferrerSpam);
+        }
+        if self
+            .datacenter_networks
+            .iter()
+            .any(|net| net.contains(&client))
+        {
+            return Err(DropReason::Datacenter);
         }
         let class = self.ua.classify(meta.user_agent).ok_or(DropReason::Bot)?;
         let name = match hit

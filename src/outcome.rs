@@ -26,6 +26,9 @@ pub enum DropReason {
     /// The referrer is a referrer spam host, or a subdomain of one
     /// (`enrich::spam`, `[filter]`).
     ReferrerSpam,
+    /// The client's address is in `filter.datacenter_networks` (servers,
+    /// not people; off unless the operator lists networks).
+    Datacenter,
     /// The client sent more hits than `http.rate_limit_*` allow.
     RateLimited,
     /// The spool reached `spool.max_bytes`.
@@ -39,12 +42,13 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 10] = [
+    pub const ALL: [DropReason; 11] = [
         DropReason::Bot,
         DropReason::UnknownSite,
         DropReason::Invalid,
         DropReason::Unverified,
         DropReason::ReferrerSpam,
+        DropReason::Datacenter,
         DropReason::RateLimited,
         DropReason::SpoolFull,
         DropReason::SpoolError,
@@ -60,6 +64,7 @@ impl DropReason {
             DropReason::Invalid => "invalid",
             DropReason::Unverified => "unverified",
             DropReason::ReferrerSpam => "referrer_spam",
+            DropReason::Datacenter => "datacenter",
             DropReason::RateLimited => "rate_limited",
             DropReason::SpoolFull => "spool_full",
             DropReason::SpoolError => "spool_error",

@@ -897,6 +897,58 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// The strict level: page views and events from the networks listed in
+/// `filter.datacenter_networks` are answered like any hit, counted under
+/// `datacenter`, and stored nowhere; email opens from them still count (a
+/// mail scanner's fetch is marked `proxied` there, not dropped), and other
+/// addresses are visits.
+#[test]
+fn datacenter_networks_are_answered_and_not_counted() {
+    let clickhouse = common::clickhouse();
+    let db = clickhouse.fresh_database("datacenter");
+    common::migrate(clickhouse, &db);
+    let collector = Collector::start(
+        clickhouse,
+        &db,
+        "[http]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[filter]\ndatacenter_networks = [\"192.0.2.0/24\", \"2001:db8:1::/48\"]\n",
+    );
+    let page = |from: &str, path: &str| {
+        let query = format!(
+            "site=optimumabq.com&url={}",
+            common::enc(&format!("https://optimumabq.com{path}"))
+        );
+        pixel(
+            &collector,
+            &query,
+            &[("User-Agent", CHROME), ("X-Forwarded-For", from)],
+        );
+    };
+    page("192.0.2.10", "/from-a-server");
+    page("2001:db8:1::7", "/from-a-server-v6");
+    let beacon = collector.post(
+        "/api/event",
+        br#"{"site":"optimumabq.com","url":"https://optimumabq.com/tour","name":"book_tour"}"#,
+        &[
+            ("Content-Type", "text/plain;charset=UTF-8"),
+            ("User-Agent", FIREFOX),
+            ("X-Forwarded-For", "192.0.2.11"),
+        ],
+    );
+    assert_eq!(beacon.status, 202);
+    let open = collector.get(
+        "/o.gif?c=nov-newsletter&rid=r-1",
+        &[("User-Agent", CHROME), ("X-Forwarded-For", "192.0.2.12")],
+    );
+    assert_eq!(open.status, 200);
+    page("81.2.69.142", "/from-a-person");
+    let counters = collector.settled();
+    assert_eq!(counters.dropped_for("datacenter"), 3);
+    let stored = clickhouse.query(&db, "SELECT path FROM events FORMAT TSV");
+    assert_eq!(stored.trim(), "/from-a-person");
+    let opens = clickhouse.number(&db, "SELECT count() FROM email_opens");
+    assert_eq!(opens, 1, "an open is not a page view: the level leaves it");
+}
+
 /// Referrer spam, from the shipped list and the operator's additions, and
 /// their subdomains, is answered like any hit and counted under its own
 /// reason; a removed host, and ordinary referrers, are counted as visits.
