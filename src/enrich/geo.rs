@@ -54,10 +54,15 @@ pub enum GeoError {
 /// database does not know has an empty location. The database can be read
 /// again from its file while lookups go on ([`GeoLookup::reload`]).
 pub struct GeoLookup {
-    /// The file the database was read from; `None` without one.
-    path: Option<PathBuf>,
-    reader: RwLock<Option<maxminddb::Reader<Vec<u8>>>>,
+    /// `None` without a database.
+    database: Option<Database>,
     precision: Precision,
+}
+
+/// A database and the file it was read from, to read again.
+struct Database {
+    path: PathBuf,
+    reader: RwLock<maxminddb::Reader<Vec<u8>>>,
 }
 
 /// What [`GeoLookup::reload`] did.
@@ -103,16 +108,17 @@ impl GeoLookup {
     /// No database: every location is empty.
     pub fn disabled() -> GeoLookup {
         GeoLookup {
-            path: None,
-            reader: RwLock::new(None),
+            database: None,
             precision: Precision::Country,
         }
     }
 
     pub fn open(path: &Path, precision: Precision) -> Result<GeoLookup, GeoError> {
         Ok(GeoLookup {
-            reader: RwLock::new(Some(read(path)?)),
-            path: Some(path.to_path_buf()),
+            database: Some(Database {
+                reader: RwLock::new(read(path)?),
+                path: path.to_path_buf(),
+            }),
             precision,
         })
     }
@@ -122,28 +128,31 @@ impl GeoLookup {
     /// the database read before, and keep using it when the new file cannot
     /// be read: no hit waits on the file, and none loses its location.
     pub fn reload(&self) -> Result<Reloaded, GeoError> {
-        let Some(path) = &self.path else {
+        let Some(database) = &self.database else {
             return Ok(Reloaded::NoDatabase);
         };
-        let reader = read(path)?;
+        let reader = read(&database.path)?;
         let build_epoch = reader.metadata().build_epoch;
-        *self.reader.write().unwrap_or_else(PoisonError::into_inner) = Some(reader);
+        *database
+            .reader
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = reader;
         Ok(Reloaded::Database { build_epoch })
     }
 
     pub fn is_enabled(&self) -> bool {
-        self.path.is_some()
+        self.database.is_some()
     }
 
     pub fn locate(&self, address: IpAddr) -> Location {
-        if self.path.is_none() {
-            // Never a database to read: no lock to take.
-            return Location::default();
-        }
-        let loaded = self.reader.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(reader) = loaded.as_ref() else {
+        // Without a database there is no lock to take.
+        let Some(database) = &self.database else {
             return Location::default();
         };
+        let reader = database
+            .reader
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         let record = match reader
             .lookup(address)
             .and_then(|found| found.decode::<Record>())
