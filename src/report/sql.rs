@@ -713,11 +713,20 @@ pub fn rolled_up_days(first: u16, last: u16, views_cap: u64) -> Statement {
         Bind::Text(Day(first).to_string()),
     )
     .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()))
-    // Days counted with another cap, or laid out otherwise, are not the
-    // same figures.
-    .push_bound(" AND views_cap = ?", Bind::Number(views_cap))
-    .push_bound(" AND layout = ?", Bind::Number(ROLLUP_LAYOUT.into()))
+    .append(current_ledger_days(views_cap))
     .push(" ORDER BY day");
+    s
+}
+
+/// The condition on `daily_stats_days` rows whose days hold the figures
+/// this module reads: counted with `views_cap` and in [`ROLLUP_LAYOUT`].
+/// Days counted with another cap, or laid out otherwise, are not the same
+/// figures: reports read them from `events`, and the rollup computes them
+/// again.
+pub fn current_ledger_days(views_cap: u64) -> Statement {
+    let mut s = Statement::default();
+    s.push_bound(" AND views_cap = ?", Bind::Number(views_cap))
+        .push_bound(" AND layout = ?", Bind::Number(ROLLUP_LAYOUT.into()));
     s
 }
 

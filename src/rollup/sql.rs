@@ -12,7 +12,8 @@
 use crate::clock;
 use crate::release;
 use crate::report::sql::{
-    DAY_SECONDS, FILTERED_DIMENSIONS, Measure, ROLLUP_LAYOUT, SESSIONS, events_column, in_ranges,
+    DAY_SECONDS, FILTERED_DIMENSIONS, Measure, ROLLUP_LAYOUT, SESSIONS, current_ledger_days,
+    events_column, in_ranges,
 };
 use crate::report::vocabulary::{Day, Dimension, Vocabulary};
 use crate::store::statement::{Bind, Statement};
@@ -38,8 +39,7 @@ pub fn rolled_up_counts(first: u16, views_cap: u64) -> Statement {
         Bind::Text(Day(first).to_string()),
     )
     .push(" AND filtered = 1")
-    .push_bound(" AND views_cap = ?", Bind::Number(views_cap))
-    .push_bound(" AND layout = ?", Bind::Number(ROLLUP_LAYOUT.into()))
+    .append(current_ledger_days(views_cap))
     .push(" ORDER BY day");
     s
 }
