@@ -11,25 +11,27 @@ const GOOGLE_PROXY: &str =
 /// A migrated database and a collector trusting loopback as its proxy, with
 /// the GeoIP fixture.
 fn setup(prefix: &str) -> (&'static ClickHouse, String, Collector) {
-    let clickhouse = common::clickhouse();
-    let database = clickhouse.fresh_database(prefix);
-    common::migrate(clickhouse, &database);
     let geo_dir = tempfile::tempdir().unwrap().keep();
     let mmdb = geo_dir.join("city.mmdb");
     common::geoip::write_city_fixture(&mmdb);
-    let collector = start_with_geo(clickhouse, &database, &mmdb);
+    started(prefix, &with_geo(&mmdb))
+}
+
+/// A fresh migrated database and a collector on it with `config`.
+fn started(prefix: &str, config: &str) -> (&'static ClickHouse, String, Collector) {
+    let clickhouse = common::clickhouse();
+    let database = clickhouse.fresh_database(prefix);
+    common::migrate(clickhouse, &database);
+    let collector = Collector::start(clickhouse, &database, config);
     (clickhouse, database, collector)
 }
 
-/// A collector trusting loopback as its proxy, with the database at `mmdb`.
-fn start_with_geo(clickhouse: &'static ClickHouse, database: &str, mmdb: &Path) -> Collector {
-    Collector::start(
-        clickhouse,
-        database,
-        &format!(
-            "[http]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[geoip]\ndatabase = \"{}\"\n",
-            mmdb.display()
-        ),
+/// The configuration of a collector trusting loopback as its proxy, with the
+/// GeoIP database at `mmdb`.
+fn with_geo(mmdb: &Path) -> String {
+    format!(
+        "[http]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[geoip]\ndatabase = \"{}\"\n",
+        mmdb.display()
     )
 }
 
@@ -725,14 +727,8 @@ fn migrate_is_idempotent() {
 
 #[test]
 fn without_a_geoip_database_locations_are_empty_and_one_warning_is_logged() {
-    let clickhouse = common::clickhouse();
-    let db = clickhouse.fresh_database("nogeo");
-    common::migrate(clickhouse, &db);
-    let collector = Collector::start(
-        clickhouse,
-        &db,
-        "[http]\ntrusted_proxies = [\"127.0.0.1\"]\n",
-    );
+    let (clickhouse, db, collector) =
+        started("nogeo", "[http]\ntrusted_proxies = [\"127.0.0.1\"]\n");
     pixel(
         &collector,
         &format!("site=optimumabq.com&url={}", enc("https://optimumabq.com/")),
@@ -759,13 +755,10 @@ fn without_a_geoip_database_locations_are_empty_and_one_warning_is_logged() {
 /// that cannot be read leaves the one read before in use.
 #[test]
 fn sighup_reads_a_replaced_geoip_database_without_losing_a_hit() {
-    let clickhouse = common::clickhouse();
-    let db = clickhouse.fresh_database("georeload");
-    common::migrate(clickhouse, &db);
     let geo_dir = tempfile::tempdir().unwrap();
     let mmdb = geo_dir.path().join("city.mmdb");
     common::geoip::write_city_fixture(&mmdb);
-    let collector = start_with_geo(clickhouse, &db, &mmdb);
+    let (clickhouse, db, collector) = started("georeload", &with_geo(&mmdb));
     let hit = |page: &str| {
         pixel(
             &collector,
@@ -904,12 +897,8 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// addresses are visits.
 #[test]
 fn datacenter_networks_are_answered_and_not_counted() {
-    let clickhouse = common::clickhouse();
-    let db = clickhouse.fresh_database("datacenter");
-    common::migrate(clickhouse, &db);
-    let collector = Collector::start(
-        clickhouse,
-        &db,
+    let (clickhouse, db, collector) = started(
+        "datacenter",
         "[http]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[filter]\ndatacenter_networks = [\"192.0.2.0/24\", \"2001:db8:1::/48\"]\n",
     );
     let page = |from: &str, path: &str| {
@@ -954,12 +943,10 @@ fn datacenter_networks_are_answered_and_not_counted() {
 /// reason; a removed host, and ordinary referrers, are counted as visits.
 #[test]
 fn referrer_spam_is_answered_and_not_counted() {
-    let clickhouse = common::clickhouse();
-    let db = clickhouse.fresh_database("spam");
-    common::migrate(clickhouse, &db);
-    let filter =
-        "[filter]\nreferrer_spam_add = [\"spam.example\"]\nreferrer_spam_remove = [\"0-0.fr\"]\n";
-    let collector = Collector::start(clickhouse, &db, filter);
+    let (clickhouse, db, collector) = started(
+        "spam",
+        "[filter]\nreferrer_spam_add = [\"spam.example\"]\nreferrer_spam_remove = [\"0-0.fr\"]\n",
+    );
     let page = |referrer: &str| {
         let query = format!(
             "site=optimumabq.com&url={}&ref={}",
