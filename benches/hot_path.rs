@@ -150,6 +150,8 @@ fn sample_row() -> Record {
         os: "Windows 10".into(),
         device: 1,
         event_id: 42,
+        prop_keys: Vec::new(),
+        prop_values: Vec::new(),
     })
 }
 

@@ -8,11 +8,13 @@
 //! pages: `from_the_site`), referrer spam (`enrich::spam`), bot; then the
 //! address is hashed and located
 //! and goes no further than this function's stack. An open's campaign passes
-//! `enrich::campaign`'s rules (a plain name, listed, signed if asked).
+//! `enrich::campaign`'s rules (a plain name, listed, signed if asked). An
+//! event keeps the properties `enrich::props` keeps.
 //! Owns: the order of the privacy decisions.
 //! Must never: do I/O (salts and the GeoIP database are in memory), or let the
 //! address, user agent or recipient token into the row it returns.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -25,11 +27,14 @@ use crate::config::{Config, Site};
 use crate::enrich::campaign::CampaignRules;
 use crate::enrich::email::classify_open;
 use crate::enrich::geo::GeoLookup;
-use crate::enrich::scrub;
 use crate::enrich::spam::SpamHosts;
 use crate::enrich::ua::{Device, UaClassifier};
-use crate::enrich::url::{PageEvidence, UNKNOWN_PAGE, clean_page_url, page_of, referrer_host};
+use crate::enrich::url::{
+    MAX_PATH_CHARS, PageEvidence, UNKNOWN_PAGE, clean_page_url, page_of, referrer_host,
+    route_fragment,
+};
 use crate::enrich::{bounded, truncate_bytes};
+use crate::enrich::{props, scrub};
 use crate::outcome::DropReason;
 use crate::privacy::salt_rules::Salts;
 use crate::privacy::{client_ip, hash};
@@ -68,6 +73,12 @@ pub struct PageHit<'a> {
     pub screen_width: Option<u32>,
     /// The pixel says its `Referer` is the whole page URL (`page=referrer`).
     pub referer_whole: bool,
+    /// The tracker says the site routes by fragment (`h`): the `url`'s
+    /// fragment is part of the page's path.
+    pub hash_route: bool,
+    /// The properties the beacon sent, values as text (`enrich::props`
+    /// decides which are kept).
+    pub props: Vec<(&'a str, Cow<'a, str>)>,
 }
 
 /// An email open, from the open pixel's query.
@@ -150,6 +161,7 @@ impl Ingest {
             Some(name) if !name.is_empty() => name,
             _ => PAGEVIEW.to_string(),
         };
+        let props = props::kept(&hit.props, &name, &site.props, &site.path_patterns);
         let device = match (class.device, hit.screen_width) {
             (Device::Other, Some(width)) => Device::from_screen_width(width),
             (device, _) => device,
@@ -168,7 +180,12 @@ impl Ingest {
             path: if page.path == UNKNOWN_PAGE {
                 page.path
             } else {
-                scrub::path(&page.path, &site.path_patterns)
+                let route = hit.url.filter(|_| hit.hash_route).and_then(route_fragment);
+                let path = match route {
+                    Some(route) => bounded(&(page.path + &route), MAX_PATH_CHARS),
+                    None => page.path,
+                };
+                scrub::path(&path, &site.path_patterns)
             },
             referrer_host,
             utm_source: page.utm.source,
@@ -183,6 +200,8 @@ impl Ingest {
             os: class.os,
             device: device.code(),
             event_id: next_event_id(),
+            prop_keys: props.keys,
+            prop_values: props.values,
         })
     }
 

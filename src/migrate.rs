@@ -54,6 +54,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     11 => "0011_noise_derivation.sql",
     12 => "0012_rollup_layout.sql",
     13 => "0013_old_hour_rows.sql",
+    14 => "0014_event_props.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

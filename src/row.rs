@@ -34,6 +34,10 @@ pub struct EventRow {
     pub device: i8,
     /// See [`next_event_id`].
     pub event_id: u64,
+    /// The kept properties' keys, in order (`enrich::props`), and their
+    /// values: `prop_values[i]` is the value of `prop_keys[i]`.
+    pub prop_keys: Vec<String>,
+    pub prop_values: Vec<String>,
 }
 
 /// A row of `email_opens`, fields in column order.
@@ -52,9 +56,10 @@ pub struct OpenRow {
 /// Anything the batcher ships.
 ///
 /// In the spool a record is tagged by variant number (postcard): 1 is an open
-/// and 2 an event. 0 is an event as spooled by versions that stored page
-/// titles; it is still read, so an upgrade loses nothing spooled, and its
-/// title is dropped on reading.
+/// and 3 an event. Earlier layouts of an event are still read, so an upgrade
+/// loses nothing spooled: 2 is an event spooled before properties were kept
+/// (it has none), 0 one spooled by versions that stored page titles (the
+/// title is dropped on reading).
 // Nearly every record is an event, so boxing the larger variant would add an
 // allocation to almost every hit to save memory only on opens.
 #[allow(clippy::large_enum_variant)]
@@ -69,7 +74,7 @@ impl Serialize for Record {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Record::Open(row) => serializer.serialize_newtype_variant("Record", 1, "Open", row),
-            Record::Event(row) => serializer.serialize_newtype_variant("Record", 2, "Event", row),
+            Record::Event(row) => serializer.serialize_newtype_variant("Record", 3, "Event", row),
         }
     }
 }
@@ -79,7 +84,32 @@ impl Serialize for Record {
 enum Spooled {
     TitledEvent(TitledEventRow),
     Open(OpenRow),
+    UnpropertiedEvent(UnpropertiedEventRow),
     Event(EventRow),
+}
+
+/// An event as spooled before properties were kept: the fields of
+/// [`EventRow`] up to `event_id`.
+#[derive(Deserialize)]
+struct UnpropertiedEventRow {
+    site: String,
+    ts: u32,
+    name: String,
+    visitor_id: u64,
+    path: String,
+    referrer_host: String,
+    utm_source: String,
+    utm_medium: String,
+    utm_campaign: String,
+    utm_term: String,
+    utm_content: String,
+    country: String,
+    region: String,
+    city: String,
+    browser: String,
+    os: String,
+    device: i8,
+    event_id: u64,
 }
 
 /// An event as spooled before titles stopped being stored.
@@ -111,26 +141,60 @@ impl From<Spooled> for Record {
         match spooled {
             Spooled::Event(row) => Record::Event(row),
             Spooled::Open(row) => Record::Open(row),
-            Spooled::TitledEvent(old) => Record::Event(EventRow {
-                site: old.site,
-                ts: old.ts,
-                name: old.name,
-                visitor_id: old.visitor_id,
-                path: old.path,
-                referrer_host: old.referrer_host,
-                utm_source: old.utm_source,
-                utm_medium: old.utm_medium,
-                utm_campaign: old.utm_campaign,
-                utm_term: old.utm_term,
-                utm_content: old.utm_content,
-                country: old.country,
-                region: old.region,
-                city: old.city,
-                browser: old.browser,
-                os: old.os,
-                device: old.device,
-                event_id: old.event_id,
-            }),
+            Spooled::UnpropertiedEvent(old) => Record::Event(old.into()),
+            Spooled::TitledEvent(old) => Record::Event(UnpropertiedEventRow::from(old).into()),
+        }
+    }
+}
+
+impl From<TitledEventRow> for UnpropertiedEventRow {
+    fn from(old: TitledEventRow) -> UnpropertiedEventRow {
+        UnpropertiedEventRow {
+            site: old.site,
+            ts: old.ts,
+            name: old.name,
+            visitor_id: old.visitor_id,
+            path: old.path,
+            referrer_host: old.referrer_host,
+            utm_source: old.utm_source,
+            utm_medium: old.utm_medium,
+            utm_campaign: old.utm_campaign,
+            utm_term: old.utm_term,
+            utm_content: old.utm_content,
+            country: old.country,
+            region: old.region,
+            city: old.city,
+            browser: old.browser,
+            os: old.os,
+            device: old.device,
+            event_id: old.event_id,
+        }
+    }
+}
+
+impl From<UnpropertiedEventRow> for EventRow {
+    fn from(old: UnpropertiedEventRow) -> EventRow {
+        EventRow {
+            site: old.site,
+            ts: old.ts,
+            name: old.name,
+            visitor_id: old.visitor_id,
+            path: old.path,
+            referrer_host: old.referrer_host,
+            utm_source: old.utm_source,
+            utm_medium: old.utm_medium,
+            utm_campaign: old.utm_campaign,
+            utm_term: old.utm_term,
+            utm_content: old.utm_content,
+            country: old.country,
+            region: old.region,
+            city: old.city,
+            browser: old.browser,
+            os: old.os,
+            device: old.device,
+            event_id: old.event_id,
+            prop_keys: Vec::new(),
+            prop_values: Vec::new(),
         }
     }
 }
@@ -223,6 +287,44 @@ mod tests {
     }
 
     #[test]
+    fn events_spooled_before_properties_are_read_with_none() {
+        // The layout of an event before properties were kept, as postcard
+        // wrote it: variant 2 (one varint byte), then the fields in order.
+        #[derive(Serialize)]
+        struct OldEvent {
+            site: &'static str,
+            ts: u32,
+            name: &'static str,
+            visitor_id: u64,
+            rest: [&'static str; 12],
+            device: i8,
+            event_id: u64,
+        }
+        let old = OldEvent {
+            site: "optimumabq.com",
+            ts: 7,
+            name: "book_tour",
+            visitor_id: 9,
+            rest: [
+                "/tour", "", "", "", "", "", "", "US", "", "", "Firefox", "Linux",
+            ],
+            device: 1,
+            event_id: 42,
+        };
+        let mut bytes = vec![2];
+        bytes.extend(postcard::to_stdvec(&old).unwrap());
+        let Record::Event(row) = postcard::from_bytes::<Record>(&bytes).unwrap() else {
+            panic!("an old event reads as an event");
+        };
+        assert_eq!(
+            (row.name.as_str(), row.path.as_str(), row.os.as_str()),
+            ("book_tour", "/tour", "Linux")
+        );
+        assert_eq!((row.device, row.event_id), (1, 42));
+        assert!(row.prop_keys.is_empty() && row.prop_values.is_empty());
+    }
+
+    #[test]
     fn records_round_trip_through_the_spool_encoding() {
         let open = Record::Open(OpenRow {
             campaign: "nov".into(),
@@ -235,6 +337,30 @@ mod tests {
         });
         let bytes = postcard::to_stdvec(&open).unwrap();
         assert_eq!(postcard::from_bytes::<Record>(&bytes).unwrap(), open);
+        let event = Record::Event(EventRow {
+            site: "optimumabq.com".into(),
+            ts: 1,
+            name: "book_tour".into(),
+            visitor_id: 2,
+            path: "/tour".into(),
+            referrer_host: String::new(),
+            utm_source: String::new(),
+            utm_medium: String::new(),
+            utm_campaign: String::new(),
+            utm_term: String::new(),
+            utm_content: String::new(),
+            country: "US".into(),
+            region: String::new(),
+            city: String::new(),
+            browser: "Firefox".into(),
+            os: "Linux".into(),
+            device: 1,
+            event_id: 3,
+            prop_keys: vec!["location".into(), "plan".into()],
+            prop_values: vec!["Downtown".into(), "monthly".into()],
+        });
+        let bytes = postcard::to_stdvec(&event).unwrap();
+        assert_eq!(postcard::from_bytes::<Record>(&bytes).unwrap(), event);
     }
 
     #[test]

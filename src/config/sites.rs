@@ -1,16 +1,18 @@
 //! `[[sites]]`: the websites whose hits are accepted: each one's id, the
 //! hosts its pages are served from, the paths only it knows to be personal,
-//! and the time zone its reports use.
+//! the time zone its reports use, and the event property keys it keeps.
 //!
 //! Refuses no site at all, an empty or overlong id, an id given twice, a
 //! site without hosts, a host that is a URL rather than a bare name, a path
-//! pattern `enrich::scrub` cannot parse, and an unknown time zone.
+//! pattern `enrich::scrub` cannot parse, an unknown time zone, and more than
+//! ten property keys or one `enrich::props` would not read back.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::validate::ConfigError;
+use crate::enrich::props::{MAX_KEY_CHARS, MAX_KEYS_PER_SITE, is_valid_key};
 use crate::enrich::scrub::PathPattern;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,6 +24,8 @@ pub(super) struct RawSite {
     path_patterns: Vec<String>,
     #[serde(default = "utc")]
     time_zone: String,
+    #[serde(default)]
+    props: Vec<String>,
 }
 
 fn utc() -> String {
@@ -41,6 +45,8 @@ pub struct Site {
     pub path_patterns: Vec<PathPattern>,
     /// The IANA time zone its reports use unless a request names another.
     pub time_zone: String,
+    /// The event property keys kept (`enrich::props`); any other is dropped.
+    pub props: Vec<String>,
 }
 
 /// Sites by id, host names lower-cased.
@@ -89,6 +95,20 @@ pub(super) fn validate_sites(raw: Vec<RawSite>) -> Result<HashMap<String, Site>,
                 ),
             ));
         }
+        if site.props.len() > MAX_KEYS_PER_SITE {
+            return Err(ConfigError::invalid(
+                format!("{key}.props"),
+                format!("may list at most {MAX_KEYS_PER_SITE} property keys"),
+            ));
+        }
+        if let Some(bad) = site.props.iter().find(|k| !is_valid_key(k)) {
+            return Err(ConfigError::invalid(
+                format!("{key}.props"),
+                format!(
+                    "must be keys of 1 to {MAX_KEY_CHARS} letters, digits, `_`, `-` or `.`, such as \"plan\", got {bad:?}"
+                ),
+            ));
+        }
         let id = site.id.clone();
         if sites
             .insert(
@@ -98,6 +118,7 @@ pub(super) fn validate_sites(raw: Vec<RawSite>) -> Result<HashMap<String, Site>,
                     hostnames,
                     path_patterns,
                     time_zone,
+                    props: site.props,
                 },
             )
             .is_some()
@@ -139,6 +160,16 @@ mod tests {
                 "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\npath_patterns = [\"members/:id\"]",
                 &[],
                 "sites[0].path_patterns",
+            ),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\nprops = [\"plan\", \"e mail\"]",
+                &[],
+                "sites[0].props",
+            ),
+            (
+                "[[sites]]\nid = \"a\"\nhostnames = [\"a\"]\nprops = [\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\"]",
+                &[],
+                "sites[0].props",
             ),
             (
                 "[[sites]]\nid = \"a\"\nhostnames = [\"https://a.com/\"]",

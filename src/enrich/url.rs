@@ -2,7 +2,9 @@
 //!
 //! A page URL keeps its host (to check it belongs to the site), its path and the
 //! `utm_*` campaign parameters (scrubbed of personal data, `scrub::value`); every other query parameter and the fragment
-//! are dropped, because they routinely carry emails, tokens and search terms.
+//! are dropped, because they routinely carry emails, tokens and search terms;
+//! a site that routes by fragment has it kept as part of the path
+//! ([`route_fragment`]), without its query.
 //! A referrer keeps only its host, and none at all when it is the site itself.
 //!
 //! A hit's page comes from its `url`, else from the `Referer` header; the
@@ -239,6 +241,21 @@ fn page_from(raw: &str, pieces: &Pieces<'_>) -> (PageUrl, bool) {
     (PageUrl { host, path, utm }, origin_only)
 }
 
+/// The route of a page that routes by its fragment (`/app#/settings`):
+/// the fragment with its `#`, without any query it carries (`#/search?q=`),
+/// percent-decoded and bounded; `None` when the URL has none. Read only when
+/// the tracker says the site routes so (`data-hash`); the caller scrubs the
+/// path it makes, as any path.
+pub fn route_fragment(raw: &str) -> Option<String> {
+    let raw = truncate_bytes(raw.trim(), MAX_INPUT_BYTES);
+    let (_, fragment) = raw.split_once('#')?;
+    let route = fragment.split(['?', '#']).next().unwrap_or_default();
+    let decoded = percent_encoding::percent_decode_str(route).decode_utf8_lossy();
+    let decoded = decoded.split(['?', '#']).next().unwrap_or_default();
+    let route = bounded(decoded, MAX_PATH_CHARS);
+    (!route.is_empty()).then(|| format!("#{route}"))
+}
+
 /// The host a visitor came from, without `www.`; empty when there is none, it
 /// cannot be read, or it is one of `own_hosts` (moving within the site is not a
 /// referral).
@@ -278,6 +295,24 @@ mod tests {
 
     fn page(raw: &str) -> PageUrl {
         clean_page_url(raw).unwrap_or_else(|| panic!("{raw} should parse"))
+    }
+
+    #[test]
+    fn a_route_is_the_fragment_without_its_query() {
+        let route = |raw| route_fragment(raw);
+        assert_eq!(
+            route("https://a.com/app#/settings").as_deref(),
+            Some("#/settings")
+        );
+        assert_eq!(
+            route("https://a.com/app#/search?q=carol").as_deref(),
+            Some("#/search")
+        );
+        assert_eq!(route("/app#/a%3Fb=c").as_deref(), Some("#/a"));
+        assert_eq!(route("/app#/caf%C3%A9").as_deref(), Some("#/café"));
+        assert_eq!(route("https://a.com/app#"), None);
+        assert_eq!(route("https://a.com/app"), None);
+        assert_eq!(route("/app#?x=1"), None);
     }
 
     #[test]

@@ -78,6 +78,7 @@ async fn page_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
         name: None,
         screen_width: None,
         referer_whole: query.get("page").as_deref() == Some("referrer"),
+        ..PageHit::default()
     };
     let meta = request_meta(&request, &state);
     let outcome = state
@@ -164,6 +165,8 @@ async fn event_beacon(
             .filter(|w| w.is_finite() && *w >= 0.0)
             .map(|w| w.min(100_000.0) as u32),
         referer_whole: false,
+        hash_route: event.hash_route(),
+        props: event.props(),
     };
     let meta = request_meta(&request, &state);
     let outcome = state

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
+use serde_json::Value;
 
 /// Most parameters of a query string that are read; a pixel needs three, a
 /// report a handful.
@@ -102,11 +103,44 @@ pub struct EventBody {
     pub name: Option<String>,
     #[serde(default)]
     pub w: Option<f64>,
+    /// Properties: an object of keys to text (numbers and booleans are read
+    /// as their text; anything else, and `props` that is not an object, is
+    /// ignored rather than costing the hit).
+    #[serde(default)]
+    props: Option<Value>,
+    /// 1 (or `true`) when the site routes by the URL's fragment.
+    #[serde(default)]
+    h: Option<Value>,
 }
 
 impl EventBody {
     pub fn parse(body: &[u8]) -> Result<EventBody, serde_json::Error> {
         serde_json::from_slice(body)
+    }
+
+    /// The properties sent, each value as text.
+    pub fn props(&self) -> Vec<(&str, Cow<'_, str>)> {
+        let Some(Value::Object(props)) = &self.props else {
+            return Vec::new();
+        };
+        props
+            .iter()
+            .filter_map(|(key, value)| {
+                let text = match value {
+                    Value::String(text) => Cow::Borrowed(text.as_str()),
+                    Value::Number(number) => Cow::Owned(number.to_string()),
+                    Value::Bool(flag) => Cow::Owned(flag.to_string()),
+                    _ => return None,
+                };
+                Some((key.as_str(), text))
+            })
+            .collect()
+    }
+
+    /// Whether the page routes by its URL's fragment.
+    pub fn hash_route(&self) -> bool {
+        matches!(&self.h, Some(Value::Bool(true)))
+            || self.h.as_ref().and_then(Value::as_u64) == Some(1)
     }
 }
 
@@ -165,6 +199,32 @@ mod tests {
         assert_eq!(event.name.as_deref(), Some("x"));
         assert_eq!(event.w, Some(390.0));
         assert!(event.referrer.is_none());
+        assert!(event.props().is_empty() && !event.hash_route());
+        let event = EventBody::parse(
+            br#"{"site":"a.com","name":"book_tour","props":{"plan":"monthly","seats":3,"trial":true,"x":null,"y":{"z":1}},"h":1}"#,
+        )
+        .unwrap();
+        let props: Vec<(&str, String)> = event
+            .props()
+            .into_iter()
+            .map(|(k, v)| (k, v.into_owned()))
+            .collect();
+        let mut props = props;
+        props.sort();
+        assert_eq!(
+            props,
+            [
+                ("plan", "monthly".to_string()),
+                ("seats", "3".to_string()),
+                ("trial", "true".to_string())
+            ]
+        );
+        assert!(event.hash_route());
+        for odd in [r#""props":"plan=x","h":"1""#, r#""props":[1],"h":2"#] {
+            let body = format!(r#"{{"site":"a.com",{odd}}}"#);
+            let event = EventBody::parse(body.as_bytes()).unwrap();
+            assert!(event.props().is_empty() && !event.hash_route(), "{odd}");
+        }
         for bad in [&b"{}"[..], b"[]", b"null", b"{\"site\":1}", b"\xff"] {
             assert!(EventBody::parse(bad).is_err(), "{bad:?}");
         }

@@ -380,10 +380,12 @@ mod tests {
                 Placement::EveryNode => vec![table.to_string()],
             })
             .collect();
-        // The ALTERs of 0005, 0007, 0010, 0011 and 0012 create `events`,
-        // `daily_stats_days` (three times) and `released_days` again over
-        // the new columns; 0013's DELETEs change no column.
+        // The ALTERs of 0005, 0007, 0010, 0011, 0012 and 0014 create
+        // `events` (twice), `daily_stats_days` (three times) and
+        // `released_days` again over the new columns; 0013's DELETEs change
+        // no column.
         expected.extend([
+            "events".into(),
             "events".into(),
             "daily_stats_days".into(),
             "daily_stats_days".into(),

@@ -714,7 +714,7 @@ fn migrate_is_idempotent() {
     let second = common::migrate(clickhouse, &db);
     assert_eq!(second.trim(), "schema is up to date");
     let ledger = clickhouse.query(&db, "SELECT groupArray(version) FROM (SELECT version FROM schema_migrations ORDER BY version) FORMAT TSV");
-    assert_eq!(ledger.trim(), "[1,2,3,4,5,6,7,8,9,10,11,12,13]");
+    assert_eq!(ledger.trim(), "[1,2,3,4,5,6,7,8,9,10,11,12,13,14]");
     let engines = clickhouse.query(
         &db,
         &format!("SELECT name, partition_key FROM system.tables WHERE database = '{db}' AND name IN ('events','email_opens') ORDER BY name FORMAT TSV"),
@@ -970,4 +970,63 @@ fn referrer_spam_is_answered_and_not_counted() {
         "SELECT arrayStringConcat(groupArray(referrer_host), ' ') FROM (SELECT referrer_host FROM events ORDER BY referrer_host) FORMAT TSV",
     );
     assert_eq!(stored.trim(), "0-0.fr google.com notzvuker.net");
+}
+
+/// Properties: the site's allowed keys are stored, scrubbed and cut; a key
+/// it did not allow (a careless `email`) is stored nowhere, nor a value
+/// that is an address; the tracker's own events keep their own key; a
+/// site that routes by fragment keeps the route in the path.
+#[test]
+fn event_properties_keep_only_allowed_keys_scrubbed() {
+    // Keys written first belong to `SITE_TOML`'s `[[sites]]` table.
+    let (clickhouse, db, collector) = started(
+        "props",
+        "props = [\"plan\", \"location\", \"note\"]\n[http]\ntrusted_proxies = [\"127.0.0.1/32\"]\n",
+    );
+    let long = "n".repeat(300);
+    let bodies = [
+        format!(
+            r#"{{"site":"optimumabq.com","url":"https://optimumabq.com/tour","name":"book_tour","props":{{"plan":"monthly","location":"Downtown","email":"carol@example.com","note":"{long}","seats":3}}}}"#
+        ),
+        r#"{"site":"optimumabq.com","url":"https://optimumabq.com/tour","name":"book_tour","props":{"plan":"carol@example.com","location":""}}"#.into(),
+        r#"{"site":"optimumabq.com","url":"https://optimumabq.com/tour","name":"book_tour","props":"plan=monthly"}"#.into(),
+        r#"{"site":"optimumabq.com","url":"https://optimumabq.com/blog","name":"outbound","props":{"host":"Docs.Example.org","path":"/private"}}"#.into(),
+        r#"{"site":"optimumabq.com","url":"https://optimumabq.com/blog","name":"download","props":{"file":"/files/price-list.pdf?t=abc"}}"#.into(),
+        r#"{"site":"optimumabq.com","url":"https://optimumabq.com/app#/settings?tab=carol","h":1}"#.into(),
+        r#"{"site":"optimumabq.com","url":"https://optimumabq.com/app#/ignored"}"#.into(),
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let response = collector.post(
+            "/api/event",
+            body.as_bytes(),
+            &[
+                ("Content-Type", "text/plain;charset=UTF-8"),
+                ("User-Agent", FIREFOX),
+                ("X-Forwarded-For", &format!("81.2.69.{}", 10 + i)),
+            ],
+        );
+        assert_eq!(response.status, 202, "{body}");
+    }
+    collector.settled();
+    let rows = clickhouse.query(
+        &db,
+        "SELECT name, path, arrayStringConcat(arrayMap((k, v) -> concat(k, '=', substring(v, 1, 12), '/', toString(lengthUTF8(v))), prop_keys, prop_values), ' ') FROM events ORDER BY name, path, length(prop_keys) DESC FORMAT TSV",
+    );
+    assert_eq!(
+        rows.trim_end_matches('\n'),
+        [
+            "book_tour\t/tour\tlocation=Downtown/8 note=nnnnnnnnnnnn/256 plan=monthly/7",
+            "book_tour\t/tour\tplan=:email/6",
+            "book_tour\t/tour\t",
+            "download\t/blog\tfile=/files/price/21",
+            "outbound\t/blog\thost=docs.example/16",
+            "pageview\t/app\t",
+            "pageview\t/app#/settings\t",
+        ]
+        .join("\n")
+    );
+    let everything = clickhouse.query(&db, "SELECT * FROM events FORMAT TSV");
+    for never in ["carol", "example.com", "private", "t=abc", "tab="] {
+        assert!(!everything.contains(never), "{never} was stored");
+    }
 }

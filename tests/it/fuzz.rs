@@ -955,8 +955,16 @@ fn short_text() -> impl Strategy<Value = String> {
 fn record() -> impl Strategy<Value = Record> {
     // The text columns of an event, taken in the order they are written below.
     let texts = prop::array::uniform14(short_text());
-    let event = (texts, any::<u32>(), any::<u64>(), any::<i8>(), any::<u64>()).prop_map(
-        |(texts, ts, visitor_id, device, event_id)| {
+    let props = prop::collection::vec((short_text(), short_text()), 0..3);
+    let event = (
+        texts,
+        any::<u32>(),
+        any::<u64>(),
+        any::<i8>(),
+        any::<u64>(),
+        props,
+    )
+        .prop_map(|(texts, ts, visitor_id, device, event_id, props)| {
             let mut texts = texts.into_iter();
             let mut text = || texts.next().unwrap();
             Record::Event(EventRow {
@@ -978,9 +986,10 @@ fn record() -> impl Strategy<Value = Record> {
                 os: text(),
                 device,
                 event_id,
+                prop_keys: props.iter().map(|(k, _)| k.clone()).collect(),
+                prop_values: props.into_iter().map(|(_, v)| v).collect(),
             })
-        },
-    );
+        });
     let open = (
         short_text(),
         any::<u32>(),
