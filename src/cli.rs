@@ -219,6 +219,7 @@ pub fn report<'a>(
         Endpoints::for_reports(&config.clickhouse, &config.reporting)?,
         config.reporting.release.clone(),
         config.reporting.views_cap,
+        config.conversions(),
     );
     let answer = block_on(reporter.run(&request))??;
     Ok(output::render(&answer, request.format))

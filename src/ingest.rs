@@ -39,13 +39,10 @@ use crate::outcome::DropReason;
 use crate::privacy::salt_rules::Salts;
 use crate::privacy::{client_ip, hash};
 use crate::rate_limit::RateLimiter;
-use crate::row::{EventRow, OpenRow, next_event_id};
+use crate::row::{EventRow, MAX_EVENT_NAME_CHARS, OpenRow, PAGEVIEW, next_event_id};
 
-pub const MAX_EVENT_NAME_CHARS: usize = 64;
 /// Recipient tokens longer than this are hashed by their first bytes only.
 const MAX_RECIPIENT_BYTES: usize = 512;
-/// The event name of a page view.
-pub const PAGEVIEW: &str = "pageview";
 
 /// What the transport says about a request, whichever endpoint it hit.
 #[derive(Debug, Clone, Default)]

@@ -14,7 +14,8 @@
 //! - [`privacy`]: consent (DNT/GPC), client address, hashing, the salt rules,
 //!   the retention rule.
 //! - [`enrich`]: URL/referrer cleaning, user-agent classes and bots, GeoIP,
-//!   mail clients and image proxies.
+//!   mail clients and image proxies, event properties.
+//! - [`goal`]: what reaches a site's goals and funnel steps.
 //! - [`rate_limit`]: per-client token buckets.
 //! - [`grant`]: signed, expiring dashboard sessions and shared links.
 //!
@@ -33,8 +34,9 @@
 //!   the [`outcome::DropReason`] it is not stored for.
 //!
 //! Reading is separate: [`report`] answers aggregate-only reports (summary,
-//! time series, breakdowns, email campaigns) through read-only clients, and
-//! imports nothing of the collection path but [`store`]. [`rollup`], the
+//! time series, breakdowns, goals, funnels, email campaigns) through
+//! read-only clients, and imports nothing of the collection path but
+//! [`store`] (of the decisions, the goals and the property keys). [`rollup`], the
 //! second half of the pipeline, computes the daily tables reports read, with
 //! the ingest user's clients: the only writer besides the shipper.
 //!
@@ -51,6 +53,7 @@ pub mod outcome;
 pub mod row;
 
 pub mod enrich;
+pub mod goal;
 pub mod grant;
 pub mod privacy;
 pub mod rate_limit;

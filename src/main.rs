@@ -173,7 +173,7 @@ impl FromArgMatches for ReportCommand {
 /// the parser fills them, as it does for the API.
 fn flag(parameter: &'static Parameter) -> Arg {
     let words = match parameter.values {
-        Values::OneOf(names) => names(),
+        Values::OneOf(names) | Values::Dimension(names) => names(),
         Values::Text | Values::Date | Values::Count { .. } => Vec::new(),
     };
     let help = match parameter.default {

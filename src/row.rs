@@ -10,6 +10,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The `name` of a page view's row; any other name is a custom event's.
+pub const PAGEVIEW: &str = "pageview";
+/// Longest `name` of a custom event, in characters.
+pub const MAX_EVENT_NAME_CHARS: usize = 64;
+
 /// A row of `events`, fields in column order (rows are sent as `RowBinary`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, clickhouse::Row)]
 pub struct EventRow {

@@ -92,6 +92,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         Endpoints::for_reports(&config.clickhouse, &config.reporting)?,
         config.reporting.release.clone(),
         config.reporting.views_cap,
+        config.conversions(),
     );
     tokio::spawn(retention_job::run(
         Retention::new(

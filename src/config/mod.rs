@@ -50,11 +50,13 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::goal::Conversions;
 use crate::spool::SpoolSettings;
 
 pub use clickhouse::ClickHouseConfig;
@@ -227,6 +229,16 @@ impl std::fmt::Display for ExposedSecrets {
 }
 
 impl Config {
+    /// Every site's goals and funnels, for the reports.
+    pub fn conversions(&self) -> Conversions {
+        Arc::new(
+            self.sites
+                .iter()
+                .map(|(id, site)| (id.clone(), site.conversions.clone()))
+                .collect(),
+        )
+    }
+
     /// Reads `path` (if given), applies the environment, validates.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         Self::load_with_env(path, std::env::vars())

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use super::stats::{self, ErrorBody};
 use crate::report::AnyReport;
 use crate::report::parameters::{self, Parameter, Values};
-use crate::report::vocabulary::{ReportKind, Vocabulary};
+use crate::report::vocabulary::{Dimension, ReportKind, Vocabulary};
 
 /// Where the document is served.
 pub const PATH: &str = "/api/v1/openapi.json";
@@ -135,6 +135,14 @@ fn parameter(parameter: &Parameter) -> Value {
         Values::Text => json!({ "type": "string" }),
         Values::Date => json!({ "type": "string", "format": "date" }),
         Values::OneOf(names) => json!({ "type": "string", "enum": names() }),
+        Values::Dimension(names) => {
+            let mut words = names();
+            words.retain(|word| !word.starts_with(Dimension::PROP_PREFIX));
+            json!({ "anyOf": [
+                { "type": "string", "enum": words },
+                { "type": "string", "pattern": Dimension::prop_pattern() },
+            ] })
+        }
         Values::Count { min, max } => json!({ "type": "integer", "minimum": min, "maximum": max }),
     };
     if let Some(default) = parameter.default {
@@ -165,11 +173,12 @@ mod tests {
     use super::*;
     use crate::http::stats::Refusal;
     use crate::report::answer::{
-        Breakdown, CampaignRow, Campaigns, Counted, EmailReport, Margins, PeriodLabel, Point, Row,
-        Summary, SummaryChange, SummaryFigures, Timeseries,
+        Breakdown, CampaignRow, Campaigns, Counted, EmailReport, Funnel, FunnelStep, GoalFigures,
+        GoalRow, Goals, Margins, PeriodLabel, Point, Row, Summary, SummaryChange, SummaryFigures,
+        Timeseries,
     };
     use crate::report::request::ReportRequest;
-    use crate::report::vocabulary::{Dimension, Filter, Format, Interval, RequestError};
+    use crate::report::vocabulary::{Filter, Format, Interval, RequestError};
 
     fn doc() -> Value {
         serde_json::from_str(document()).unwrap()
@@ -263,7 +272,26 @@ mod tests {
     fn the_enums_in_the_document_are_the_choices_in_order() {
         let doc = doc();
         let schemas = &doc["components"]["schemas"];
-        assert_eq!(strings(&schemas["Dimension"]["enum"]), Dimension::names());
+        let words = |names: Vec<&'static str>| -> Vec<String> {
+            names
+                .into_iter()
+                .filter(|name| !name.starts_with(Dimension::PROP_PREFIX))
+                .map(String::from)
+                .collect()
+        };
+        let any_of = |schema: &Value| -> (Vec<String>, String) {
+            (
+                strings(&schema["anyOf"][0]["enum"])
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+                schema["anyOf"][1]["pattern"].as_str().unwrap().to_string(),
+            )
+        };
+        assert_eq!(
+            any_of(&schemas["Dimension"]),
+            (words(Dimension::names()), Dimension::prop_pattern())
+        );
         assert_eq!(strings(&schemas["Interval"]["enum"]), Interval::names());
         assert_eq!(strings(&schemas["Counted"]["enum"]), Counted::names());
         let parameter_enum = |kind: ReportKind, name: &str| -> Vec<String> {
@@ -280,9 +308,19 @@ mod tests {
                 })
                 .unwrap()
         };
+        let by = report_operation(&doc, ReportKind::Breakdown)["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "by")
+            .unwrap()["schema"]
+            .clone();
         assert_eq!(
-            parameter_enum(ReportKind::Breakdown, "by"),
-            Dimension::names()
+            any_of(&by),
+            (
+                words(Dimension::breakdown_names()),
+                Dimension::prop_pattern()
+            )
         );
         assert_eq!(
             parameter_enum(ReportKind::Timeseries, "interval"),
@@ -374,6 +412,49 @@ mod tests {
             },
             notes: vec![],
         };
+        let figures = |people| GoalFigures {
+            converting_visitors: people,
+            conversions: people.map(|p| p * 2),
+            conversion_rate: people.map(|p| p as f64 / 3.0),
+        };
+        let goals = Goals {
+            site: "optimumabq.com".into(),
+            period: period(),
+            previous_period: period(),
+            filters: vec![],
+            visitors: Some(30),
+            previous_visitors: None,
+            goals: vec![GoalRow {
+                name: "Book a tour".into(),
+                reached_by: "event:book_tour".into(),
+                current: figures(Some(12)),
+                previous: figures(None),
+                change: None,
+                rate_change_points: Some(-1.5),
+            }],
+            margins: Margins {
+                people: 4,
+                count: 40,
+            },
+            notes: vec![],
+        };
+        let funnel = Funnel {
+            site: "optimumabq.com".into(),
+            funnel: "Tour booking".into(),
+            period: period(),
+            steps: vec![FunnelStep {
+                step: 1,
+                reached_by: "page:/pricing".into(),
+                visitors: Some(20),
+                of_first: Some(100.0),
+                drop_off: None,
+            }],
+            margins: Margins {
+                people: 4,
+                count: 40,
+            },
+            notes: vec![],
+        };
         let email = EmailReport {
             campaign: "nov-newsletter".into(),
             period: period(),
@@ -420,6 +501,8 @@ mod tests {
                 name(&breakdown),
                 AnyReport::Breakdown(breakdown),
             ),
+            (ReportKind::Goals, name(&goals), AnyReport::Goals(goals)),
+            (ReportKind::Funnel, name(&funnel), AnyReport::Funnel(funnel)),
             (ReportKind::Email, name(&email), AnyReport::Email(email)),
             (
                 ReportKind::Campaigns,

@@ -154,6 +154,76 @@ pub struct Breakdown {
     pub notes: Vec<String>,
 }
 
+/// One goal's figures in one period, released; null when withheld (too few
+/// converting visitors to show).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct GoalFigures {
+    /// Visitors who reached the goal, once per UTC day.
+    pub converting_visitors: Option<u64>,
+    /// Custom events of the goal's name, or page views of its pages.
+    pub conversions: Option<u64>,
+    /// Percent of the period's visitors (with the report's filters) who
+    /// reached the goal: converting visitors over visitors, both released.
+    pub conversion_rate: Option<f64>,
+}
+
+/// One goal of a site.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct GoalRow {
+    pub name: String,
+    /// What reaches it: `event:<name>` or `page:<pattern>`.
+    pub reached_by: String,
+    pub current: GoalFigures,
+    pub previous: GoalFigures,
+    /// Percent change of converting visitors; null when either is withheld
+    /// or the previous was zero.
+    pub change: Option<f64>,
+    /// Change of the conversion rate, in points.
+    pub rate_change_points: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Goals {
+    pub site: String,
+    pub period: PeriodLabel,
+    pub previous_period: PeriodLabel,
+    pub filters: Vec<Filter>,
+    /// Visitors in each period (with the filters): the rates' base. Null
+    /// when withheld.
+    pub visitors: Option<u64>,
+    pub previous_visitors: Option<u64>,
+    pub goals: Vec<GoalRow>,
+    pub margins: Margins,
+    pub notes: Vec<String>,
+}
+
+/// One step of a funnel.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct FunnelStep {
+    /// 1 for the first.
+    pub step: usize,
+    /// What reaches it: `event:<name>` or `page:<pattern>`.
+    pub reached_by: String,
+    /// Visitors who reached this step after every one before it, the same
+    /// UTC day; released, null when withheld.
+    pub visitors: Option<u64>,
+    /// Percent of the first step's visitors.
+    pub of_first: Option<f64>,
+    /// Percent of the previous step's visitors who did not reach this one
+    /// (null for the first step).
+    pub drop_off: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Funnel {
+    pub site: String,
+    pub funnel: String,
+    pub period: PeriodLabel,
+    pub steps: Vec<FunnelStep>,
+    pub margins: Margins,
+    pub notes: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct EmailReport {
     pub campaign: String,
@@ -211,6 +281,8 @@ pub enum AnyReport {
     Summary(Summary),
     Timeseries(Timeseries),
     Breakdown(Breakdown),
+    Goals(Goals),
+    Funnel(Funnel),
     Email(EmailReport),
     Campaigns(Campaigns),
 }
@@ -223,6 +295,8 @@ impl AnyReport {
             ReportKind::Summary => generator.subschema_for::<Summary>(),
             ReportKind::Timeseries => generator.subschema_for::<Timeseries>(),
             ReportKind::Breakdown => generator.subschema_for::<Breakdown>(),
+            ReportKind::Goals => generator.subschema_for::<Goals>(),
+            ReportKind::Funnel => generator.subschema_for::<Funnel>(),
             ReportKind::Email => generator.subschema_for::<EmailReport>(),
             ReportKind::Campaigns => generator.subschema_for::<Campaigns>(),
         }

@@ -14,8 +14,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::answer::{
-    AnyReport, Breakdown, CampaignRow, Campaigns, Counted, EmailReport, NOTE_DAILY_IDS, Point, Row,
-    Summary, SummaryChange, SummaryFigures, Timeseries,
+    self, AnyReport, Breakdown, CampaignRow, Campaigns, Counted, EmailReport, FunnelStep,
+    GoalFigures, GoalRow, Goals, NOTE_DAILY_IDS, Point, Row, Summary, SummaryChange,
+    SummaryFigures, Timeseries,
 };
 use super::coalesce;
 use super::error::{ReportError, mentions_time_zone};
@@ -23,8 +24,9 @@ use super::released::{self, Figure, Names, Released, Releaser, Span};
 use super::request::{Details, ReportRequest};
 use super::sql::{self, BucketRow, DayRow, Key, LedgerDay, Measure, RolledUp, VisitDay, Window};
 use super::suppress::{self, Group};
-use super::vocabulary::{Dimension, Filter, Interval, Period, RequestError, Vocabulary};
+use super::vocabulary::{Dimension, Filter, FilterOp, Interval, Period, RequestError, invalid};
 use crate::clock;
+use crate::goal::{Conversions, Goal, SiteConversions, Target};
 use crate::release::Mechanism;
 use crate::store::clickhouse::Endpoints;
 use crate::store::statement::Statement;
@@ -72,15 +74,23 @@ pub struct Reporter {
     /// Shared by the clones of a reporter, so reports asked for together
     /// share their identical statements.
     in_flight: Arc<coalesce::InFlight>,
+    /// Each site's goals and funnels.
+    conversions: Conversions,
 }
 
 impl Reporter {
-    pub fn new(endpoints: Endpoints, mechanism: Option<Mechanism>, views_cap: u64) -> Reporter {
+    pub fn new(
+        endpoints: Endpoints,
+        mechanism: Option<Mechanism>,
+        views_cap: u64,
+        conversions: Conversions,
+    ) -> Reporter {
         Reporter {
             endpoints,
             mechanism,
             views_cap,
             in_flight: Arc::default(),
+            conversions,
         }
     }
 
@@ -88,33 +98,89 @@ impl Reporter {
     pub async fn run(&self, request: &ReportRequest) -> Result<Released<AnyReport>, ReportError> {
         let mechanism = self.mechanism.as_ref().ok_or(ReportError::NoNoiseKey)?;
         let period = &request.period;
+        // Reports count with goal filters by the goal's definition (its
+        // cells do not change when it is renamed) and show them as asked.
         let report = match &request.details {
             Details::Summary { site, filters } => {
-                AnyReport::Summary(self.summary(mechanism, site, period, filters).await?)
+                let counted = self.by_definition(site, filters)?;
+                let mut report = self.summary(mechanism, site, period, &counted).await?;
+                report.filters.clone_from(filters);
+                AnyReport::Summary(report)
             }
             Details::Timeseries {
                 site,
                 interval,
                 filters,
-            } => AnyReport::Timeseries(
-                self.timeseries(mechanism, site, period, *interval, filters)
-                    .await?,
-            ),
+            } => {
+                let counted = self.by_definition(site, filters)?;
+                let mut report = self
+                    .timeseries(mechanism, site, period, *interval, &counted)
+                    .await?;
+                report.filters.clone_from(filters);
+                AnyReport::Timeseries(report)
+            }
             Details::Breakdown {
                 site,
                 dimension,
                 filters,
                 limit,
-            } => AnyReport::Breakdown(
-                self.breakdown(mechanism, site, period, *dimension, filters, *limit)
-                    .await?,
-            ),
+            } => {
+                let counted = self.by_definition(site, filters)?;
+                let mut report = self
+                    .breakdown(mechanism, site, period, *dimension, &counted, *limit)
+                    .await?;
+                report.filters.clone_from(filters);
+                AnyReport::Breakdown(report)
+            }
+            Details::Goals { site, filters } => {
+                let counted = self.by_definition(site, filters)?;
+                let mut report = self.goals(mechanism, site, period, &counted).await?;
+                report.filters.clone_from(filters);
+                AnyReport::Goals(report)
+            }
+            Details::Funnel { site, funnel } => {
+                AnyReport::Funnel(self.funnel(mechanism, site, period, funnel).await?)
+            }
             Details::Email { campaign, limit } => {
                 AnyReport::Email(self.email(mechanism, campaign, period, *limit).await?)
             }
             Details::Campaigns => AnyReport::Campaigns(self.campaigns(mechanism, period).await?),
         };
         Ok(Released::new(report))
+    }
+
+    /// The site's goals and funnels (none for a site without).
+    fn conversions_of(&self, site: &str) -> &SiteConversions {
+        static NONE: SiteConversions = SiteConversions {
+            goals: Vec::new(),
+            funnels: Vec::new(),
+        };
+        self.conversions.get(site).unwrap_or(&NONE)
+    }
+
+    /// `filters` with each goal's name replaced by its definition, as
+    /// `sql` reads a goal filter; a name the site has no goal of is refused.
+    fn by_definition(&self, site: &str, filters: &[Filter]) -> Result<Vec<Filter>, RequestError> {
+        let conversions = self.conversions_of(site);
+        filters
+            .iter()
+            .map(|filter| {
+                if filter.dimension != Dimension::Goal {
+                    return Ok(filter.clone());
+                }
+                let goal = conversions.goal(&filter.value).ok_or_else(|| {
+                    invalid(
+                        "filter",
+                        &filter.to_string(),
+                        unknown("goal", conversions.goals.iter().map(|g| g.name.as_str())),
+                    )
+                })?;
+                Ok(Filter {
+                    value: goal.target.definition(),
+                    ..filter.clone()
+                })
+            })
+            .collect()
     }
 
     fn releaser<'a>(
@@ -330,8 +396,9 @@ impl Reporter {
         let spans = released::spans(window.start, window.end);
         let canonical = released::canonical_filters(filters);
         let releaser = self.releaser(mechanism, SITE_CELLS, site, &canonical);
+        let dimension_name = dimension.name();
         let names = Names {
-            dimension: dimension.as_str(),
+            dimension: &dimension_name,
             value: "",
             people: "visitors",
             count: count_metric(measure),
@@ -373,6 +440,230 @@ impl Reporter {
             rows,
             margins: releaser.margins(spans.len()),
             notes,
+        })
+    }
+
+    async fn goals(
+        &self,
+        mechanism: &Mechanism,
+        site: &str,
+        period: &Period,
+        filters: &[Filter],
+    ) -> Result<Goals, ReportError> {
+        let previous_period = period.previous().ok_or_else(|| RequestError::Invalid {
+            key: "from",
+            value: period.from.to_string(),
+            problem: "the previous period would start before 1970".into(),
+        })?;
+        let goals = &self.conversions_of(site).goals;
+        let ((visitors, current, cells), (previous_visitors, previous, _)) = tokio::try_join!(
+            self.goal_figures(mechanism, site, period, filters, goals),
+            self.goal_figures(mechanism, site, &previous_period, filters, goals)
+        )?;
+        let rows = goals
+            .iter()
+            .zip(current.into_iter().zip(previous))
+            .map(|(goal, (current, previous))| GoalRow {
+                name: goal.name.clone(),
+                reached_by: goal.target.definition(),
+                change: current
+                    .converting_visitors
+                    .zip(previous.converting_visitors)
+                    .and_then(|(c, p)| percent_change(c as f64, p as f64)),
+                rate_change_points: current
+                    .conversion_rate
+                    .zip(previous.conversion_rate)
+                    .map(|(c, p)| round2(c - p)),
+                current,
+                previous,
+            })
+            .collect();
+        let canonical = released::canonical_filters(filters);
+        let releaser = self.releaser(mechanism, SITE_CELLS, site, &canonical);
+        let mut notes = vec![
+            NOTE_DAILY_IDS.to_string(),
+            "A visitor converts when they reach the goal within the same UTC day (visitor ids change daily): a person who comes back to convert on another day counts as two visitors, one of whom converted. The conversion rate is converting visitors over visitors, both released.".into(),
+            self.noise_note(&releaser, cells, "visitors"),
+            self.withheld_note(&releaser, cells, "visitors"),
+        ];
+        if goals.is_empty() {
+            notes.push("The site defines no goals: add [[sites.goals]] to the configuration (README, \"Goals and funnels\").".into());
+        }
+        Ok(Goals {
+            site: site.into(),
+            period: period.into(),
+            previous_period: (&previous_period).into(),
+            filters: filters.to_vec(),
+            visitors,
+            previous_visitors,
+            goals: rows,
+            margins: releaser.margins(cells),
+            notes,
+        })
+    }
+
+    /// One period's released visitors (with the filters), each goal's
+    /// figures, and how many cells each sums. A goal's figures are those of
+    /// its events (or page views) with the filters: the same cells as a
+    /// report filtered by its event name or path.
+    async fn goal_figures(
+        &self,
+        mechanism: &Mechanism,
+        site: &str,
+        period: &Period,
+        filters: &[Filter],
+        goals: &[Goal],
+    ) -> Result<(Option<u64>, Vec<GoalFigures>, usize), ReportError> {
+        let (window, rolled_up) = self.window(site, period).await?;
+        let aggregation = |measure, filters: &[Filter]| {
+            sql::site(
+                &window,
+                &rolled_up,
+                &Key::Nothing,
+                measure,
+                filters,
+                self.views_cap,
+            )
+            .by_day()
+        };
+        let reaching: Vec<(Measure, Vec<Filter>)> = goals
+            .iter()
+            .map(|goal| {
+                let (measure, filter) = reaching_filter(&goal.target);
+                (measure, filters.iter().cloned().chain([filter]).collect())
+            })
+            .collect();
+        let (visitor_days, goal_days): (Vec<DayRow>, Vec<Vec<DayRow>>) = tokio::try_join!(
+            self.fetch_all(aggregation(Measure::Everything, filters)),
+            futures_util::future::try_join_all(
+                reaching
+                    .iter()
+                    .map(|(measure, filters)| self.fetch_all(aggregation(*measure, filters)))
+            )
+        )?;
+        let spans = released::spans(window.start, window.end);
+        let canonical = released::canonical_filters(filters);
+        let visitors = self
+            .releaser(mechanism, SITE_CELLS, site, &canonical)
+            .group(
+                Names {
+                    dimension: total_dimension(Measure::Everything),
+                    value: "",
+                    people: "visitors",
+                    count: "pageviews",
+                },
+                &spans,
+                &visitor_days,
+                filters.is_empty(),
+            )
+            .people();
+        let figures = reaching
+            .iter()
+            .zip(&goal_days)
+            .map(|((measure, filters), days)| {
+                let canonical = released::canonical_filters(filters);
+                let figure = self
+                    .releaser(mechanism, SITE_CELLS, site, &canonical)
+                    .group(
+                        Names {
+                            dimension: total_dimension(*measure),
+                            value: "",
+                            people: "visitors",
+                            count: count_metric(*measure),
+                        },
+                        &spans,
+                        days,
+                        false,
+                    );
+                GoalFigures {
+                    converting_visitors: figure.people(),
+                    conversions: figure.count(),
+                    conversion_rate: figure
+                        .people()
+                        .zip(visitors)
+                        .filter(|(_, all)| *all > 0)
+                        .map(|(converting, all)| round2(100.0 * ratio(converting, all).min(1.0))),
+                }
+            })
+            .collect();
+        Ok((visitors, figures, spans.len()))
+    }
+
+    async fn funnel(
+        &self,
+        mechanism: &Mechanism,
+        site: &str,
+        period: &Period,
+        name: &str,
+    ) -> Result<answer::Funnel, ReportError> {
+        let conversions = self.conversions_of(site);
+        let funnel = conversions.funnel(name).ok_or_else(|| {
+            invalid(
+                "funnel",
+                name,
+                unknown(
+                    "funnel",
+                    conversions.funnels.iter().map(|f| f.name.as_str()),
+                ),
+            )
+        })?;
+        let window = self.bounds(site, period).await?;
+        let levels: Vec<DayRow> = self
+            .fetch_all(sql::funnel(&window, &funnel.steps).by_day())
+            .await?;
+        let spans = released::spans(window.start, window.end);
+        // Each step's cells are named by every step up to it: a funnel
+        // that shares its first steps with another shares their figures.
+        let mut reached: Vec<Option<u64>> = Vec::new();
+        let mut steps = Vec::new();
+        let mut path = String::new();
+        for (i, step) in funnel.steps.iter().enumerate() {
+            let level = i + 1;
+            path.push_str(&step.definition());
+            path.push('\n');
+            let days = reached_days(&levels, level);
+            let figure = self.releaser(mechanism, SITE_CELLS, site, &path).group(
+                Names {
+                    dimension: "funnel_step",
+                    value: "",
+                    people: "visitors",
+                    count: "events",
+                },
+                &spans,
+                &days,
+                false,
+            );
+            let visitors = figure.people();
+            let first = reached.first().copied().flatten().or(visitors);
+            let before = reached.last().copied().flatten();
+            steps.push(FunnelStep {
+                step: level,
+                reached_by: step.definition(),
+                visitors,
+                of_first: visitors
+                    .zip(first)
+                    .filter(|(_, first)| *first > 0)
+                    .map(|(v, first)| round2(100.0 * ratio(v, first).min(1.0))),
+                drop_off: visitors
+                    .zip(before)
+                    .filter(|(_, before)| *before > 0)
+                    .map(|(v, before)| round2(100.0 * (1.0 - ratio(v, before).min(1.0)))),
+            });
+            reached.push(visitors);
+        }
+        let releaser = self.releaser(mechanism, SITE_CELLS, site, "");
+        Ok(answer::Funnel {
+            site: site.into(),
+            funnel: funnel.name.clone(),
+            period: period.into(),
+            steps,
+            margins: releaser.margins(spans.len()),
+            notes: vec![
+                NOTE_DAILY_IDS.to_string(),
+                "A visitor reaches a step when they reached every step before it, in order, the same UTC day.".into(),
+                self.noise_note(&releaser, spans.len(), "visitors"),
+                self.withheld_note(&releaser, spans.len(), "visitors"),
+            ],
         })
     }
 
@@ -689,6 +980,67 @@ fn row(value: String, unique: Option<u64>, count: Option<u64>, total_unique: u64
         unique,
         count,
         share: unique.map(|u| round2(100.0 * ratio(u, total_unique))),
+    }
+}
+
+/// What a goal's figures count, and the filter that picks its events.
+fn reaching_filter(target: &Target) -> (Measure, Filter) {
+    match target {
+        Target::Event(name) => (
+            Measure::CustomEvents,
+            Filter {
+                dimension: Dimension::Name,
+                op: FilterOp::Equals,
+                value: name.clone(),
+            },
+        ),
+        Target::Page(pattern) => (
+            Measure::PageViews,
+            Filter {
+                dimension: Dimension::Path,
+                op: if target.is_pattern() {
+                    FilterOp::Matches
+                } else {
+                    FilterOp::Equals
+                },
+                value: pattern.clone(),
+            },
+        ),
+    }
+}
+
+/// Per UTC day, the visitors whose funnel level (`group_key`) is at least
+/// `level`.
+fn reached_days(levels: &[DayRow], level: usize) -> Vec<DayRow> {
+    let mut by_day: BTreeMap<u16, u64> = BTreeMap::new();
+    for row in levels {
+        if row.group_key.parse::<usize>().is_ok_and(|l| l >= level) {
+            *by_day.entry(row.day_number).or_default() += row.unique;
+        }
+    }
+    by_day
+        .into_iter()
+        .map(|(day_number, unique)| DayRow {
+            group_key: level.to_string(),
+            day_number,
+            unique,
+            count: 0,
+        })
+        .collect()
+}
+
+/// What a request naming an unknown goal or funnel is told.
+fn unknown<'a>(what: &str, names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.collect();
+    if names.is_empty() {
+        format!(
+            "the site defines no {what}s; add them under [[sites.{what}s]] (README, \"Goals and funnels\")"
+        )
+    } else {
+        format!(
+            "the site has no {what} of this name; use one of: {}",
+            names.join(", ")
+        )
     }
 }
 

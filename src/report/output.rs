@@ -5,7 +5,8 @@
 //! everything printed comes from the report value.
 
 use super::answer::{
-    AnyReport, Breakdown, Campaigns, EmailReport, Row, Summary, SummaryFigures, Timeseries,
+    AnyReport, Breakdown, Campaigns, EmailReport, Funnel, Goals, Row, Summary, SummaryFigures,
+    Timeseries,
 };
 use super::released::Released;
 use super::vocabulary::{Filter, Format, Vocabulary};
@@ -262,11 +263,12 @@ impl Report for Breakdown {
                 self.period.from,
                 self.period.to,
                 self.period.time_zone,
-                self.dimension.as_str(),
+                self.dimension.name(),
                 filters_label(&self.filters)
             ),
             columns: vec![
-                self.dimension.as_str(),
+                // A property's column is its values: the title names it.
+                self.dimension.word().unwrap_or("value"),
                 "visitors",
                 self.count.as_str(),
                 "share_%",
@@ -361,12 +363,92 @@ impl Report for Campaigns {
     }
 }
 
+impl Report for Goals {
+    fn tables(&self) -> Vec<Table> {
+        let rate = |r: Option<f64>| r.map_or_else(|| "-".into(), |r| format!("{r:.2}"));
+        vec![Table {
+            title: format!(
+                "{}: {} to {} ({}), goals, previous period {} to {}{}; visitors {} (previous {})",
+                self.site,
+                self.period.from,
+                self.period.to,
+                self.period.time_zone,
+                self.previous_period.from,
+                self.previous_period.to,
+                filters_label(&self.filters),
+                optional(self.visitors),
+                optional(self.previous_visitors),
+            ),
+            columns: vec![
+                "goal",
+                "converting_visitors",
+                "conversions",
+                "conversion_rate_%",
+                "previous_converting",
+                "previous_rate_%",
+                "change_%",
+            ],
+            rows: self
+                .goals
+                .iter()
+                .map(|g| {
+                    vec![
+                        g.name.clone(),
+                        optional(g.current.converting_visitors),
+                        optional(g.current.conversions),
+                        rate(g.current.conversion_rate),
+                        optional(g.previous.converting_visitors),
+                        rate(g.previous.conversion_rate),
+                        g.change.map_or_else(|| "-".into(), |c| format!("{c:+.1}")),
+                    ]
+                })
+                .collect(),
+        }]
+    }
+
+    fn notes(&self) -> &[String] {
+        &self.notes
+    }
+}
+
+impl Report for Funnel {
+    fn tables(&self) -> Vec<Table> {
+        let percent = |p: Option<f64>| p.map_or_else(|| "-".into(), |p| format!("{p:.2}"));
+        vec![Table {
+            title: format!(
+                "{}: {} to {} ({}), funnel {}",
+                self.site, self.period.from, self.period.to, self.period.time_zone, self.funnel
+            ),
+            columns: vec!["step", "reached_by", "visitors", "of_first_%", "drop_off_%"],
+            rows: self
+                .steps
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.step.to_string(),
+                        s.reached_by.clone(),
+                        optional(s.visitors),
+                        percent(s.of_first),
+                        percent(s.drop_off),
+                    ]
+                })
+                .collect(),
+        }]
+    }
+
+    fn notes(&self) -> &[String] {
+        &self.notes
+    }
+}
+
 impl Report for AnyReport {
     fn tables(&self) -> Vec<Table> {
         match self {
             AnyReport::Summary(report) => report.tables(),
             AnyReport::Timeseries(report) => report.tables(),
             AnyReport::Breakdown(report) => report.tables(),
+            AnyReport::Goals(report) => report.tables(),
+            AnyReport::Funnel(report) => report.tables(),
             AnyReport::Email(report) => report.tables(),
             AnyReport::Campaigns(report) => report.tables(),
         }
@@ -377,6 +459,8 @@ impl Report for AnyReport {
             AnyReport::Summary(report) => report.notes(),
             AnyReport::Timeseries(report) => report.notes(),
             AnyReport::Breakdown(report) => report.notes(),
+            AnyReport::Goals(report) => report.notes(),
+            AnyReport::Funnel(report) => report.notes(),
             AnyReport::Email(report) => report.notes(),
             AnyReport::Campaigns(report) => report.notes(),
         }

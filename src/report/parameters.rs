@@ -39,6 +39,8 @@ pub enum Values {
     Date,
     /// One of the words of a [`Vocabulary`], listed by its `names`.
     OneOf(fn() -> Vec<&'static str>),
+    /// One of these words, or `prop:<key>` (the last of the list).
+    Dimension(fn() -> Vec<&'static str>),
     /// A whole number from `min` to `max`.
     Count { min: usize, max: usize },
 }
@@ -60,6 +62,14 @@ const SITE_KINDS: &[ReportKind] = &[
     ReportKind::Summary,
     ReportKind::Timeseries,
     ReportKind::Breakdown,
+    ReportKind::Goals,
+    ReportKind::Funnel,
+];
+const FILTERED_KINDS: &[ReportKind] = &[
+    ReportKind::Summary,
+    ReportKind::Timeseries,
+    ReportKind::Breakdown,
+    ReportKind::Goals,
 ];
 const EVERY_KIND: &[ReportKind] = ReportKind::ALL;
 
@@ -119,15 +129,26 @@ pub const TZ: Parameter = Parameter {
     description: "IANA time zone for day boundaries and buckets; a site report without it uses the site's configured `time_zone`.",
 };
 
+pub const FUNNEL: Parameter = Parameter {
+    name: "funnel",
+    kinds: &[ReportKind::Funnel],
+    required: true,
+    repeatable: false,
+    values: Values::Text,
+    default: None,
+    example: "Tour booking",
+    description: "The name of one of the site's funnels (`[[sites.funnels]]`).",
+};
+
 pub const FILTER: Parameter = Parameter {
     name: "filter",
-    kinds: SITE_KINDS,
+    kinds: FILTERED_KINDS,
     required: false,
     repeatable: true,
     values: Values::Text,
     default: None,
     example: "country==US",
-    description: "`dimension==value`, `dimension!=value` or `dimension~text` (contains, case-insensitive); repeat to combine (all must hold; at most 3, none twice). Any dimension but `entry_page`; a value is at most 200 characters. A filtered hourly series covers at most 7 days.",
+    description: "`dimension==value`, `dimension!=value`, `dimension~text` (contains, case-insensitive) or `dimension=~pattern` (`*` stands for any text, e.g. `path=~/blog/*`); repeat to combine (all must hold; at most 3, none twice). Any dimension but `entry_page`, `prop:<key>` for an event property, and `goal==<name>` for the visitors who reached one of the site's goals that UTC day; a value is at most 200 characters. A filtered hourly series covers at most 7 days.",
 };
 
 pub const INTERVAL: Parameter = Parameter {
@@ -146,10 +167,10 @@ pub const BY: Parameter = Parameter {
     kinds: &[ReportKind::Breakdown],
     required: true,
     repeatable: false,
-    values: Values::OneOf(Dimension::names),
+    values: Values::Dimension(Dimension::breakdown_names),
     default: None,
     example: "path",
-    description: "What to group by.",
+    description: "What to group by: a dimension, or `prop:<key>` for an event property's values (`[[sites]] props`).",
 };
 
 pub const LIMIT: Parameter = Parameter {
@@ -181,8 +202,8 @@ pub const FORMAT: Parameter = Parameter {
 
 /// Every parameter, in the order errors, `--help` and the OpenAPI document
 /// list them.
-pub const ALL: [&Parameter; 10] = [
-    &SITE, &CAMPAIGN, &FROM, &TO, &TZ, &FILTER, &INTERVAL, &BY, &LIMIT, &FORMAT,
+pub const ALL: [&Parameter; 11] = [
+    &SITE, &CAMPAIGN, &FUNNEL, &FROM, &TO, &TZ, &FILTER, &INTERVAL, &BY, &LIMIT, &FORMAT,
 ];
 
 /// The parameters a kind of report takes, in table order.

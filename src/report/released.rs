@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use super::answer::{AnyReport, Margins};
 use super::sql::{DAY_SECONDS, DayRow};
-use super::vocabulary::{Filter, FilterOp, Vocabulary};
+use super::vocabulary::{Filter, FilterOp};
 use crate::release::{Cell, Mechanism};
 
 /// A report that went through the release step. Surfaces (the stats API,
@@ -114,7 +114,7 @@ pub fn canonical_filters(filters: &[Filter]) -> String {
                 FilterOp::Contains => f.value.to_lowercase(),
                 _ => f.value.clone(),
             };
-            format!("{}{}{}", f.dimension.as_str(), f.op.token(), value)
+            format!("{}{}{}", f.dimension.name(), f.op.token(), value)
         })
         .collect();
     texts.sort();

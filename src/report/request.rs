@@ -45,6 +45,14 @@ pub enum Details {
         filters: Vec<Filter>,
         limit: usize,
     },
+    Goals {
+        site: String,
+        filters: Vec<Filter>,
+    },
+    Funnel {
+        site: String,
+        funnel: String,
+    },
     Email {
         campaign: String,
         limit: usize,
@@ -121,7 +129,9 @@ impl ReportRequest {
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
         default_format: Format,
     ) -> Result<ReportRequest, RequestError> {
-        use parameters::{BY, CAMPAIGN, FILTER, FORMAT, FROM, INTERVAL, LIMIT, SITE, TO, TZ};
+        use parameters::{
+            BY, CAMPAIGN, FILTER, FORMAT, FROM, FUNNEL, INTERVAL, LIMIT, SITE, TO, TZ,
+        };
         let given = Given::collect(kind, pairs)?;
         let period = Period::new(
             Day::parse(FROM.name, given.value(&FROM)?)?,
@@ -164,9 +174,26 @@ impl ReportRequest {
             }
             ReportKind::Breakdown => Details::Breakdown {
                 site: given.value(&SITE)?.to_string(),
-                dimension: Dimension::parse(BY.name, given.value(&BY)?)?,
+                dimension: match Dimension::parse(BY.name, given.value(&BY)?)? {
+                    Dimension::Goal => {
+                        return Err(invalid(
+                            BY.name,
+                            "goal",
+                            "goal is a filter (goal==<name>); the goals report lists every goal",
+                        ));
+                    }
+                    dimension => dimension,
+                },
                 filters: filters(None)?,
                 limit: limit()?,
+            },
+            ReportKind::Goals => Details::Goals {
+                site: given.value(&SITE)?.to_string(),
+                filters: filters(None)?,
+            },
+            ReportKind::Funnel => Details::Funnel {
+                site: given.value(&SITE)?.to_string(),
+                funnel: given.value(&FUNNEL)?.trim().to_string(),
             },
             ReportKind::Email => Details::Email {
                 campaign: given.value(&CAMPAIGN)?.to_string(),
@@ -189,7 +216,9 @@ impl ReportRequest {
         match &self.details {
             Details::Summary { site, .. }
             | Details::Timeseries { site, .. }
-            | Details::Breakdown { site, .. } => Subject::Site(site),
+            | Details::Breakdown { site, .. }
+            | Details::Goals { site, .. }
+            | Details::Funnel { site, .. } => Subject::Site(site),
             Details::Email { campaign, .. } => Subject::Campaign(campaign),
             Details::Campaigns => Subject::Campaigns,
         }

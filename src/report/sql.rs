@@ -23,8 +23,9 @@
 
 use serde::Serialize;
 
-use super::vocabulary::{Day, Dimension, Filter, FilterOp, Interval, Vocabulary};
+use super::vocabulary::{Day, Dimension, Filter, FilterOp, Interval, Vocabulary, like_pattern};
 use crate::clock;
+use crate::goal::Target;
 use crate::store::statement::{Bind, Statement};
 
 /// What is counted, over the UTC instants `[start, end)`.
@@ -240,6 +241,14 @@ pub fn rollup_for<'a>(window: &Window, key: &Key, filters: &'a [Filter]) -> Opti
     if matches!(key, Key::Bucket(_)) && !whole_hours {
         return None;
     }
+    // The rollup keeps no property, and a goal is a condition on each
+    // visitor's day, which no rollup row can answer.
+    let not_rolled_up = |d: &Dimension| matches!(d, Dimension::Prop(_) | Dimension::Goal);
+    if matches!(key, Key::Dimension(d) if not_rolled_up(d))
+        || filters.iter().any(|f| not_rolled_up(&f.dimension))
+    {
+        return None;
+    }
     let mut others = filters
         .iter()
         .filter(|f| !matches!(key, Key::Dimension(d) if f.dimension == *d));
@@ -288,7 +297,7 @@ fn rollup_rows(window: &Window, rollup: Rollup<'_>) -> Statement {
                 .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
                 .push_bound(
                     " AND filter_dimension = ?",
-                    Bind::Text(filter.dimension.as_str().into()),
+                    Bind::Text(filter.dimension.name().into_owned()),
                 )
                 .push_bound(" AND filter_value = ?", Bind::Text(filter.value.clone()));
         }
@@ -329,13 +338,32 @@ pub fn in_ranges(column: &str, ranges: &[(u32, u32)]) -> Statement {
     s
 }
 
-/// The column of `events` a dimension reads.
+/// The column of `events` a dimension reads. A property is read by its key
+/// ([`value_of`]); a goal is a condition on the visitor's day, never a value
+/// (a filter only, [`goal_condition`]): neither is one column.
 pub fn events_column(dimension: Dimension) -> &'static str {
     match dimension {
         Dimension::Device => "toString(device)",
         // Not a column: the sessionized query computes it.
         Dimension::EntryPage => "path",
-        other => other.as_str(),
+        Dimension::Prop(_) | Dimension::Goal => "''",
+        other => other.word().unwrap_or("''"),
+    }
+}
+
+/// What a dimension reads of `events`: its column, or a property's value
+/// by its key (`''` where the event has none).
+fn value_of(dimension: Dimension) -> Statement {
+    match dimension {
+        Dimension::Prop(key) => {
+            let mut s = Statement::default();
+            s.push_bound(
+                "prop_values[indexOf(prop_keys, ?)]",
+                Bind::Text(key.to_string()),
+            );
+            s
+        }
+        other => plain(events_column(other)),
     }
 }
 
@@ -363,16 +391,59 @@ fn bucket(interval: Interval, column: &str, time_zone: &str) -> Statement {
     s
 }
 
-fn filter_condition(column: &str, filter: &Filter) -> Statement {
-    let mut s = Statement::default();
-    let value = Bind::Text(filter.value.clone());
+/// The condition `filter` sets on `value` (a value of `events`, or the
+/// rollup's `value` column).
+fn compare(value: Statement, filter: &Filter) -> Statement {
+    let mut s = Statement::new(" AND ");
+    let given = Bind::Text(filter.value.clone());
     match filter.op {
-        FilterOp::Equals => s.push_bound(&format!(" AND {column} = ?"), value),
-        FilterOp::NotEquals => s.push_bound(&format!(" AND {column} != ?"), value),
-        FilterOp::Contains => s.push_bound(
-            &format!(" AND positionCaseInsensitiveUTF8({column}, ?) > 0"),
-            value,
+        FilterOp::Equals => s.append(value).push_bound(" = ?", given),
+        FilterOp::NotEquals => s.append(value).push_bound(" != ?", given),
+        FilterOp::Contains => s
+            .push("positionCaseInsensitiveUTF8(")
+            .append(value)
+            .push_bound(", ?) > 0", given),
+        FilterOp::Matches => s
+            .append(value)
+            .push_bound(" LIKE ?", Bind::Text(like_pattern(&filter.value))),
+    };
+    s
+}
+
+/// The condition `filter` sets on the site's events in `ranges`. A goal
+/// filter's value is the goal's definition (`goal::Target::definition`,
+/// which the engine puts in place of its name): it keeps the events of the
+/// visitors who reached the goal within `ranges` that UTC day.
+fn event_filter(window: &Window, ranges: &[(u32, u32)], filter: &Filter) -> Statement {
+    if filter.dimension != Dimension::Goal {
+        return compare(value_of(filter.dimension), filter);
+    }
+    // `GLOBAL`: on a cluster `events` is distributed, and ClickHouse refuses
+    // a distributed subquery inside a distributed query otherwise.
+    let mut s = Statement::new(
+        " AND (visitor_id, toDate(ts)) GLOBAL IN (SELECT visitor_id, toDate(ts) FROM events",
+    );
+    s.push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
+        .append(in_ranges("ts", ranges))
+        .append(reaches(Target::parse(&filter.value).as_ref()))
+        .push(")");
+    s
+}
+
+/// The condition on `events` that an event reaches `target` (none, for
+/// none), as [`Target::reached_by`] says.
+pub fn reaches(target: Option<&Target>) -> Statement {
+    let mut s = Statement::default();
+    match target {
+        Some(Target::Event(name)) => s.push_bound(
+            " AND name != 'pageview' AND name = ?",
+            Bind::Text(name.clone()),
         ),
+        Some(Target::Page(pattern)) => s.push_bound(
+            " AND name = 'pageview' AND path LIKE ?",
+            Bind::Text(like_pattern(pattern)),
+        ),
+        None => s.push(" AND 0"),
     };
     s
 }
@@ -438,19 +509,19 @@ fn rolled_up_groups(
     filters: &[Filter],
 ) -> Statement {
     let (group, dimension) = match key {
-        Key::Dimension(d) => ("value", d.as_str()),
-        _ => ("''", measure.total_dimension()),
+        Key::Dimension(d) => ("value", d.name()),
+        _ => ("''", measure.total_dimension().into()),
     };
     let mut s = Statement::new(&format!(
         "SELECT {group} AS group_key, toUInt16(day) AS day_number, visitors AS unique, hits AS count"
     ));
     s.append(rollup_rows(window, rollup))
-        .push_bound(" AND dimension = ?", Bind::Text(dimension.into()))
+        .push_bound(" AND dimension = ?", Bind::Text(dimension.into_owned()))
         .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
         .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()));
     let broken_down = |f: &&Filter| matches!(key, Key::Dimension(d) if f.dimension == *d);
     for filter in filters.iter().filter(broken_down) {
-        s.append(filter_condition("value", filter));
+        s.append(compare(plain("value"), filter));
     }
     s
 }
@@ -528,7 +599,7 @@ fn raw_site(
         .append(in_ranges("ts", ranges))
         .push(measure.condition());
     for filter in filters {
-        hits.append(filter_condition(events_column(filter.dimension), filter));
+        hits.append(event_filter(window, ranges, filter));
     }
     let count = match measure {
         Measure::Everything => "countIf(name = 'pageview')",
@@ -624,7 +695,7 @@ pub fn visits(
             .append(in_ranges("ts", &raw))
             .push(Measure::PageViews.condition());
         for filter in filters {
-            s.append(filter_condition(events_column(filter.dimension), filter));
+            s.append(event_filter(window, &raw, filter));
         }
         s.push(" GROUP BY visitor_id, day)) GROUP BY day_number");
     }
@@ -691,6 +762,40 @@ pub fn email(window: &Window, key: &Key, views_cap: u64) -> Aggregation {
     Aggregation {
         parts,
         one_row_per_cell: false,
+    }
+}
+
+/// How far each visitor got through a funnel of `steps`, per UTC day of
+/// `window`: rows of (the number of steps reached in order, that UTC day,
+/// visitors), visitors who reached none left out. `windowFunnel` (in
+/// ClickHouse since 1.1.54xxx, so 18.16 has it) walks each visitor-day's
+/// events in time order; its window is the whole day, and a day's events
+/// are grouped apart (visitor ids change daily anyway).
+pub fn funnel(window: &Window, steps: &[Target]) -> Aggregation {
+    let mut parts = Statement::new(
+        "SELECT toString(level) AS group_key, day_number, count() AS unique, toUInt64(0) AS count \
+         FROM (SELECT visitor_id, toUInt16(toDate(ts)) AS day_number, windowFunnel(86400)(ts",
+    );
+    let reaching = |step: &Target| {
+        let mut s = Statement::new("(1");
+        s.append(reaches(Some(step))).push(")");
+        s
+    };
+    for step in steps {
+        parts.push(", ").append(reaching(step));
+    }
+    parts
+        .push(") AS level FROM events")
+        .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
+        .append(in_ranges("ts", &[(window.start, window.end)]))
+        .push(" AND (0");
+    for step in steps {
+        parts.push(" OR ").append(reaching(step));
+    }
+    parts.push(") GROUP BY visitor_id, day_number) WHERE level > 0 GROUP BY group_key, day_number");
+    Aggregation {
+        parts,
+        one_row_per_cell: true,
     }
 }
 
@@ -837,6 +942,21 @@ pub fn statement_shapes() -> Vec<Statement> {
         Filter::parse("path~blog").expect("a valid filter"),
         Filter::parse("device==mobile").expect("a valid filter"),
     ];
+    // As the engine hands them over: a goal by its definition.
+    let props_goals_patterns: Vec<Filter> = [
+        "prop:plan==monthly",
+        "goal==page:/blog/*",
+        "path=~/pricing*",
+    ]
+    .into_iter()
+    .map(|f| Filter::parse(f).expect("a valid filter"))
+    .collect();
+    let event_goal = [Filter::parse("goal==event:book_tour").expect("a valid filter")];
+    let steps = [
+        Target::Page("/pricing".into()),
+        Target::Page("/tour/*".into()),
+        Target::Event("book_tour".into()),
+    ];
     let mut statements = vec![midnights(
         "America/Denver",
         "2026-11-01 00:00:00".into(),
@@ -847,7 +967,15 @@ pub fn statement_shapes() -> Vec<Statement> {
         debug_assert!(split(window, &rolled_up.stats, false).days.is_some());
         let mut keys = vec![Key::Nothing];
         keys.extend(Interval::ALL.iter().copied().map(Key::Bucket));
-        keys.extend(Dimension::ALL.iter().copied().map(Key::Dimension));
+        keys.extend(
+            Dimension::ALL
+                .iter()
+                .copied()
+                .filter(|d| *d != Dimension::Goal)
+                .map(Key::Dimension),
+        );
+        let plan = Dimension::parse("by", "prop:plan").expect("a valid dimension");
+        keys.push(Key::Dimension(plan));
         for key in keys {
             for (measure, filters) in [
                 (Measure::Everything, &filters[..]),
@@ -857,6 +985,8 @@ pub fn statement_shapes() -> Vec<Statement> {
                 (Measure::Everything, &one_equals[..]),
                 (Measure::PageViews, &filtered_and_same[..]),
                 (Measure::Visits, &one_equals[..]),
+                (Measure::PageViews, &props_goals_patterns[..]),
+                (Measure::Everything, &event_goal[..]),
             ] {
                 statements.push(site(window, &rolled_up, &key, measure, filters, 10).by_day());
             }
@@ -874,6 +1004,8 @@ pub fn statement_shapes() -> Vec<Statement> {
         statements.push(visits(window, &rolled_up, &filters, 10));
         statements.push(visits(window, &rolled_up, &[], 10));
         statements.push(visits(window, &rolled_up, &one_equals, 10));
+        statements.push(visits(window, &rolled_up, &props_goals_patterns, 10));
+        statements.push(funnel(window, &steps).by_day());
         statements.extend(
             Interval::ALL
                 .iter()
@@ -1045,7 +1177,7 @@ mod tests {
             let answered = rollup_for(&w, &Key::Nothing, std::slice::from_ref(&f));
             assert_eq!(
                 answered.is_some(),
-                dimension != Dimension::EntryPage,
+                !matches!(dimension, Dimension::EntryPage | Dimension::Goal),
                 "{dimension:?}"
             );
         }

@@ -9,10 +9,14 @@
 //! set that `report::sql` maps to fixed column names, and values are bound as
 //! parameters there.
 
+use std::borrow::Cow;
+
+use arrayvec::ArrayString;
 use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::clock;
+use crate::enrich::props::{MAX_KEY_CHARS, is_valid_key};
 
 /// Longest range one report may cover, in days.
 pub const MAX_DAYS: u32 = 732;
@@ -98,6 +102,8 @@ pub enum ReportKind {
     Summary,
     Timeseries,
     Breakdown,
+    Goals,
+    Funnel,
     Email,
     Campaigns,
 }
@@ -107,6 +113,8 @@ impl Vocabulary for ReportKind {
         ReportKind::Summary,
         ReportKind::Timeseries,
         ReportKind::Breakdown,
+        ReportKind::Goals,
+        ReportKind::Funnel,
         ReportKind::Email,
         ReportKind::Campaigns,
     ];
@@ -116,6 +124,8 @@ impl Vocabulary for ReportKind {
             ReportKind::Summary => "summary",
             ReportKind::Timeseries => "timeseries",
             ReportKind::Breakdown => "breakdown",
+            ReportKind::Goals => "goals",
+            ReportKind::Funnel => "funnel",
             ReportKind::Email => "email",
             ReportKind::Campaigns => "campaigns",
         }
@@ -133,6 +143,12 @@ impl ReportKind {
                 "Visitors and page views per hour, day, week (from Monday) or month, every bucket listed."
             }
             ReportKind::Breakdown => "Top groups of one dimension, with counts and share.",
+            ReportKind::Goals => {
+                "Each goal of the site: converting visitors, conversions and conversion rate (converting visitors over visitors), with the previous period of the same length and the change; conversion is within a UTC day, as visitor ids change daily."
+            }
+            ReportKind::Funnel => {
+                "One funnel of the site: the visitors who reached each step in order within a UTC day, and the drop-off between steps."
+            }
             ReportKind::Email => {
                 "Opens of one email campaign: total, unique, proxied and direct, by day, by mail client, by country."
             }
@@ -143,13 +159,17 @@ impl ReportKind {
     }
 }
 
+/// An event property's key, as `[[sites]] props` lists them: at most
+/// [`MAX_KEY_CHARS`] ASCII characters ([`is_valid_key`]), held inline so a
+/// [`Dimension`] stays a plain value.
+pub type PropKey = ArrayString<MAX_KEY_CHARS>;
+
 /// What a breakdown groups by, and what a filter tests. `entry_page` is the
 /// first page of each visit (a breakdown only, never a filter); `name` is the
-/// name of custom events (page views excluded).
-// No doc comments on variants: JSON Schema would turn each into a `oneOf`
-// branch instead of one `enum` in `ALL` order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+/// name of custom events (page views excluded); `goal` (a filter only) keeps
+/// the visitors who reached a goal of the site that day, named by its
+/// display name; `prop:<key>` is an event property's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dimension {
     Path,
     EntryPage,
@@ -164,10 +184,14 @@ pub enum Dimension {
     Os,
     Device,
     Name,
+    Goal,
+    Prop(PropKey),
 }
 
-impl Vocabulary for Dimension {
-    const ALL: &'static [Dimension] = &[
+impl Dimension {
+    /// Every dimension but properties, in the order error messages,
+    /// `--help` and the OpenAPI document list them.
+    pub const ALL: &'static [Dimension] = &[
         Dimension::Path,
         Dimension::EntryPage,
         Dimension::ReferrerHost,
@@ -181,12 +205,17 @@ impl Vocabulary for Dimension {
         Dimension::Os,
         Dimension::Device,
         Dimension::Name,
+        Dimension::Goal,
     ];
 
-    /// The name used in requests, in the `dimension` column of `daily_stats`,
-    /// and (except `entry_page`) as the column of `events`.
-    fn as_str(self) -> &'static str {
-        match self {
+    /// How `prop:<key>` begins.
+    pub const PROP_PREFIX: &'static str = "prop:";
+
+    /// The word of a dimension that is not a property: the name used in
+    /// requests, in the `dimension` column of `daily_stats`, and (except
+    /// `entry_page` and `goal`) as the column of `events`.
+    pub fn word(self) -> Option<&'static str> {
+        Some(match self {
             Dimension::Path => "path",
             Dimension::EntryPage => "entry_page",
             Dimension::ReferrerHost => "referrer_host",
@@ -200,7 +229,104 @@ impl Vocabulary for Dimension {
             Dimension::Os => "os",
             Dimension::Device => "device",
             Dimension::Name => "name",
+            Dimension::Goal => "goal",
+            Dimension::Prop(_) => return None,
+        })
+    }
+
+    /// The dimension as requests and answers spell it: its word, or
+    /// `prop:<key>`.
+    pub fn name(self) -> Cow<'static, str> {
+        match (self, self.word()) {
+            (_, Some(word)) => Cow::Borrowed(word),
+            (Dimension::Prop(key), None) => Cow::Owned(format!("{}{key}", Dimension::PROP_PREFIX)),
+            _ => Cow::Borrowed(""),
         }
+    }
+
+    /// Every word, then the form of a property: what error messages and
+    /// `--help` list.
+    pub fn names() -> Vec<&'static str> {
+        Dimension::ALL
+            .iter()
+            .filter_map(|d| d.word())
+            .chain(["prop:<key>"])
+            .collect()
+    }
+
+    /// The JSON Schema pattern of `prop:<key>`.
+    pub fn prop_pattern() -> String {
+        format!(
+            "^{}[A-Za-z0-9_.-]{{1,{MAX_KEY_CHARS}}}$",
+            Dimension::PROP_PREFIX
+        )
+    }
+
+    /// The words a breakdown may group by (all but `goal`, a filter only),
+    /// then the form of a property.
+    pub fn breakdown_names() -> Vec<&'static str> {
+        Dimension::names()
+            .into_iter()
+            .filter(|name| *name != "goal")
+            .collect()
+    }
+
+    /// The dimension `text` names; the error, under `key`, lists them.
+    pub fn parse(key: &'static str, text: &str) -> Result<Dimension, RequestError> {
+        if let Some(prop) = text.strip_prefix(Dimension::PROP_PREFIX) {
+            return PropKey::from(prop)
+                .ok()
+                .filter(|prop| is_valid_key(prop))
+                .map(Dimension::Prop)
+                .ok_or_else(|| {
+                    invalid(
+                        key,
+                        text,
+                        format!(
+                            "a property key is 1 to {MAX_KEY_CHARS} letters, digits, `_`, `-` or `.`, as `[[sites]] props` lists it, e.g. prop:plan"
+                        ),
+                    )
+                });
+        }
+        Dimension::ALL
+            .iter()
+            .copied()
+            .find(|d| d.word() == Some(text))
+            .ok_or_else(|| {
+                invalid(
+                    key,
+                    text,
+                    format!("use one of {}", Dimension::names().join(", ")),
+                )
+            })
+    }
+}
+
+/// As requests spell it: a word, or `prop:<key>`.
+impl Serialize for Dimension {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name())
+    }
+}
+
+/// One of the words, or `prop:` and a key.
+impl JsonSchema for Dimension {
+    fn schema_name() -> Cow<'static, str> {
+        "Dimension".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let words: Vec<&str> = Dimension::ALL.iter().filter_map(|d| d.word()).collect();
+        schemars::json_schema!({
+            "anyOf": [
+                { "type": "string", "enum": words },
+                {
+                    "type": "string",
+                    "pattern": Dimension::prop_pattern(),
+                    "description": "An event property's value, by its key (`[[sites]] props`)."
+                }
+            ]
+        })
     }
 }
 
@@ -210,10 +336,16 @@ pub enum FilterOp {
     Equals,
     NotEquals,
     Contains,
+    Matches,
 }
 
 impl FilterOp {
-    const ALL: [FilterOp; 3] = [FilterOp::Equals, FilterOp::NotEquals, FilterOp::Contains];
+    const ALL: [FilterOp; 4] = [
+        FilterOp::Equals,
+        FilterOp::NotEquals,
+        FilterOp::Contains,
+        FilterOp::Matches,
+    ];
 
     /// How a filter writes the operator.
     pub fn token(self) -> &'static str {
@@ -221,11 +353,30 @@ impl FilterOp {
             FilterOp::Equals => "==",
             FilterOp::NotEquals => "!=",
             FilterOp::Contains => "~",
+            FilterOp::Matches => "=~",
         }
     }
 }
 
-/// `country==US`, `path!=/`, `referrer_host~google`.
+/// A wildcard pattern (`/blog/*`: `*` stands for any run of characters,
+/// `/` included; everything else is itself) as a `LIKE` pattern.
+pub fn like_pattern(wildcards: &str) -> String {
+    let mut like = String::with_capacity(wildcards.len() + 4);
+    for c in wildcards.chars() {
+        match c {
+            '*' => like.push('%'),
+            '%' | '_' | '\\' => {
+                like.push('\\');
+                like.push(c);
+            }
+            c => like.push(c),
+        }
+    }
+    like
+}
+
+/// `country==US`, `path!=/`, `referrer_host~google`, `path=~/blog/*`,
+/// `prop:plan==monthly`, `goal==Book a tour`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Filter {
     pub dimension: Dimension,
@@ -234,7 +385,8 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub const SYNTAX: &'static str = "dimension==value, dimension!=value or dimension~text";
+    pub const SYNTAX: &'static str =
+        "dimension==value, dimension!=value, dimension~text or dimension=~pattern (* for any text)";
 
     pub fn parse(text: &str) -> Result<Filter, RequestError> {
         // The first operator splits: values may contain `==`, `!=` or `~`.
@@ -254,6 +406,13 @@ impl Filter {
                 "filter",
                 text,
                 "entry_page is a breakdown only; filter on path instead",
+            ));
+        }
+        if dimension == Dimension::Goal && op != FilterOp::Equals {
+            return Err(invalid(
+                "filter",
+                text,
+                "a goal filter keeps the visitors who reached a goal: write goal==<its name>",
             ));
         }
         if value.chars().count() > MAX_FILTER_CHARS {
@@ -277,7 +436,7 @@ impl std::fmt::Display for Filter {
         write!(
             f,
             "{}{}{}",
-            self.dimension.as_str(),
+            self.dimension.name(),
             self.op.token(),
             self.value
         )
@@ -509,12 +668,34 @@ mod tests {
     #[test]
     fn dimensions_intervals_and_limits() {
         for &d in Dimension::ALL {
-            assert_eq!(Dimension::parse("by", d.as_str()).unwrap(), d);
+            assert_eq!(Dimension::parse("by", &d.name()).unwrap(), d);
         }
         let error = Dimension::parse("by", "visitor_id")
             .unwrap_err()
             .to_string();
         assert!(error.contains("use one of path, entry_page"), "{error}");
+        let plan = Dimension::parse("by", "prop:plan").unwrap();
+        assert_eq!(plan.name(), "prop:plan");
+        assert_eq!(plan.word(), None);
+        for bad in [
+            "prop:",
+            "prop:a b",
+            "prop:é",
+            &format!("prop:{}", "k".repeat(65)),
+        ] {
+            assert!(Dimension::parse("by", bad).is_err(), "{bad}");
+        }
+        let f = Filter::parse("prop:plan==monthly").unwrap();
+        assert_eq!((f.dimension, f.value.as_str()), (plan, "monthly"));
+        let f = Filter::parse("path=~/blog/*").unwrap();
+        assert_eq!((f.op, f.value.as_str()), (FilterOp::Matches, "/blog/*"));
+        assert_eq!(f.to_string(), "path=~/blog/*");
+        assert!(Filter::parse("goal==Book a tour").is_ok());
+        assert!(
+            Filter::parse("goal!=Book a tour").is_err(),
+            "a goal is reached or not"
+        );
+        assert_eq!(like_pattern("/blog/*_100%\\"), "/blog/%\\_100\\%\\\\");
         assert_eq!(Interval::parse("interval", "week").unwrap(), Interval::Week);
         assert!(Interval::parse("interval", "minute").is_err());
         assert_eq!(parse_limit("10").unwrap(), 10);

@@ -15,7 +15,7 @@ use crate::report::sql::{
     DAY_SECONDS, FILTERED_DIMENSIONS, Measure, ROLLUP_LAYOUT, SESSIONS, current_ledger_days,
     events_column, in_ranges,
 };
-use crate::report::vocabulary::{Day, Dimension, Vocabulary};
+use crate::report::vocabulary::{Day, Dimension};
 use crate::store::statement::{Bind, Statement};
 
 /// Events per UTC day in `[start, end)`, to find days to roll up (again).
@@ -93,7 +93,7 @@ impl Subset {
             Subset::Everything => String::new(),
             Subset::FilteredBy(dimension) => format!(
                 ", '{}' AS filter_dimension, {} AS filter_value",
-                dimension.as_str(),
+                dimension.name(),
                 events_column(dimension)
             ),
         };
@@ -234,8 +234,8 @@ fn page_dimensions(total: &str) -> Vec<String> {
     Dimension::ALL
         .iter()
         .copied()
-        .filter(|d| !matches!(d, Dimension::EntryPage | Dimension::Name))
-        .map(|d| format!("tuple('{}', {})", d.as_str(), events_column(d)))
+        .filter(|d| !matches!(d, Dimension::EntryPage | Dimension::Name | Dimension::Goal))
+        .map(|d| format!("tuple('{}', {})", d.name(), events_column(d)))
         .chain([format!("tuple('{total}', '')")])
         .collect()
 }
@@ -356,7 +356,7 @@ mod tests {
         for (statements, dimension) in filtered.chunks(per_subset).zip(FILTERED_DIMENSIONS) {
             let selects = format!(
                 "'{}' AS filter_dimension, {} AS filter_value",
-                dimension.as_str(),
+                dimension.name(),
                 events_column(*dimension)
             );
             for s in statements {

@@ -1067,13 +1067,14 @@ fn filterable() -> impl Strategy<Value = Dimension> {
 fn filter_text() -> impl Strategy<Value = String> {
     let dimensions: Vec<String> = Dimension::ALL
         .iter()
-        .map(|d| d.as_str().to_string())
+        .map(|d| d.name().into_owned())
+        .chain(["prop:plan".to_string(), "prop:".to_string()])
         .collect();
     prop_oneof![
         text(),
         (
             select(dimensions),
-            select(vec!["==", "!=", "~", "=", "!", " == "]),
+            select(vec!["==", "!=", "~", "=~", "=", "!", " == "]),
             text()
         )
             .prop_map(|(d, op, value)| format!("{d}{op}{value}")),
@@ -1199,9 +1200,10 @@ fn report_requests() {
             prop_assert!(period.from <= period.to && u32::from(period.days()) <= MAX_DAYS);
             prop_assert!(!period.time_zone.is_empty() && period.time_zone.len() <= 64);
             let (filters, limit) = match &request.details {
-                Details::Summary { filters, .. } | Details::Timeseries { filters, .. } => {
-                    (&filters[..], None)
-                }
+                Details::Summary { filters, .. }
+                | Details::Timeseries { filters, .. }
+                | Details::Goals { filters, .. } => (&filters[..], None),
+                Details::Funnel { .. } => (&[][..], None),
                 Details::Breakdown { filters, limit, .. } => (&filters[..], Some(*limit)),
                 Details::Email { limit, .. } => (&[][..], Some(*limit)),
                 Details::Campaigns => (&[][..], None),

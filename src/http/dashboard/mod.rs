@@ -146,7 +146,7 @@ impl Limits {
             // Asked of the parser itself, so this list follows its rule.
             filterable: Dimension::ALL
                 .iter()
-                .map(|dimension| dimension.as_str())
+                .filter_map(|dimension| dimension.word())
                 .filter(|name| Filter::parse(&format!("{name}==")).is_ok())
                 .collect(),
         }

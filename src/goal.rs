@@ -1,0 +1,153 @@
+//! Goals and funnels: what counts as a conversion on a site, as
+//! `[[sites.goals]]` and `[[sites.funnels]]` define them and the goals and
+//! funnel reports read them.
+//!
+//! A goal is reached by a custom event of one name, or by a page view of a
+//! path that matches a pattern (`/thank-you`, or `/blog/*`: `*` stands for
+//! any run of characters). A funnel is an ordered list of such targets,
+//! reached in order within a visitor's UTC day (visitor ids change daily).
+//!
+//! Owns: [`Target`], [`Goal`], [`Funnel`], [`Conversions`] and the text a
+//! target is written as ([`Target::definition`]), which names it in reports'
+//! cells, so renaming a goal changes no figure.
+//! Must never: do I/O; it is data the configuration validates once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What reaches a goal or a funnel step.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A custom event of this name.
+    Event(String),
+    /// A page view whose path matches this pattern.
+    Page(String),
+}
+
+impl Target {
+    const EVENT: &'static str = "event:";
+    const PAGE: &'static str = "page:";
+
+    /// `event:<name>` or `page:<pattern>`: what [`Target::parse`] reads.
+    pub fn definition(&self) -> String {
+        match self {
+            Target::Event(name) => format!("{}{name}", Target::EVENT),
+            Target::Page(pattern) => format!("{}{pattern}", Target::PAGE),
+        }
+    }
+
+    pub fn parse(definition: &str) -> Option<Target> {
+        if let Some(name) = definition.strip_prefix(Target::EVENT) {
+            return Some(Target::Event(name.to_string()));
+        }
+        definition
+            .strip_prefix(Target::PAGE)
+            .map(|pattern| Target::Page(pattern.to_string()))
+    }
+
+    /// Whether the pattern of a page target stands for more than one path.
+    pub fn is_pattern(&self) -> bool {
+        matches!(self, Target::Page(pattern) if pattern.contains('*'))
+    }
+
+    /// Whether an event of `name` at `path` reaches the target (what the
+    /// reports' SQL asks of ClickHouse; the tests' brute-force check).
+    pub fn reached_by(&self, name: &str, path: &str) -> bool {
+        match self {
+            Target::Event(event) => name != "pageview" && name == event,
+            Target::Page(pattern) => name == "pageview" && wildcard_match(pattern, path),
+        }
+    }
+}
+
+/// Whether `text` matches `pattern`, where `*` stands for any run of
+/// characters.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// A goal of a site: its display name and what reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Goal {
+    pub name: String,
+    pub target: Target,
+}
+
+/// A funnel of a site: its display name and its steps, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Funnel {
+    pub name: String,
+    pub steps: Vec<Target>,
+}
+
+/// A site's goals and funnels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteConversions {
+    pub goals: Vec<Goal>,
+    pub funnels: Vec<Funnel>,
+}
+
+impl SiteConversions {
+    pub fn goal(&self, name: &str) -> Option<&Goal> {
+        self.goals.iter().find(|goal| goal.name == name)
+    }
+
+    pub fn funnel(&self, name: &str) -> Option<&Funnel> {
+        self.funnels.iter().find(|funnel| funnel.name == name)
+    }
+}
+
+/// Every site's goals and funnels, by site id, shared by the reports.
+pub type Conversions = Arc<HashMap<String, SiteConversions>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn definitions_read_back() {
+        for target in [
+            Target::Event("book_tour".into()),
+            Target::Page("/blog/*".into()),
+            Target::Page("/a:b".into()),
+        ] {
+            assert_eq!(Target::parse(&target.definition()), Some(target));
+        }
+        assert_eq!(Target::parse("path:/x"), None);
+    }
+
+    #[test]
+    fn what_reaches_a_target() {
+        let blog = Target::Page("/blog/*".into());
+        assert!(blog.reached_by("pageview", "/blog/"));
+        assert!(blog.reached_by("pageview", "/blog/2026/hello"));
+        assert!(!blog.reached_by("pageview", "/blog"));
+        assert!(!blog.reached_by("subscribe", "/blog/x"), "page views only");
+        let thanks = Target::Page("/thank-you".into());
+        assert!(thanks.reached_by("pageview", "/thank-you"));
+        assert!(!thanks.reached_by("pageview", "/thank-you/again"));
+        let middle = Target::Page("/t/*/b*".into());
+        assert!(middle.reached_by("pageview", "/t/x/y/bz"));
+        assert!(!middle.reached_by("pageview", "/t/x/y/z"));
+        let tour = Target::Event("book_tour".into());
+        assert!(tour.reached_by("book_tour", "/tour"));
+        assert!(!tour.reached_by("pageview", "/tour"));
+        assert!(!Target::Event("pageview".into()).reached_by("pageview", "/"));
+        assert!(blog.is_pattern() && !thanks.is_pattern() && !tour.is_pattern());
+    }
+}
