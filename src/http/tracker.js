@@ -1,7 +1,7 @@
 // The tracker, served as /t.js: the readable source. Visitors download
 // tracker.min.js, made from this file by tools/tracker (terser, pinned in
-// its package-lock.json); tests/tracker.rs fails when the two disagree and
-// when the served file passes 1 KiB compressed.
+// its package-lock.json); tests/it/tracker.rs fails when the two disagree
+// and when the served file reaches 1.5 KiB.
 //
 // On the site's pages as
 //   <script defer src="https://stats.example/t.js" data-site="example.com"></script>
