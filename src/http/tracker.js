@@ -6,8 +6,12 @@
 // On the site's pages as
 //   <script defer src="https://stats.example/t.js" data-site="example.com"></script>
 // it sends one page view on load and one per client-side navigation, and
-// `window.beaconhouse(name)` sends a custom event. It sets no cookie and
-// stores nothing in the browser.
+// `window.beaconhouse(name, props)` sends a custom event. It sets no cookie
+// and stores nothing in the browser.
+//
+// Attributes of the script tag, each optional:
+//   data-site       the site, as the collector knows it (else the page's host)
+//   data-404        the page is a "not found" page: a `404` event on load
 //
 // Plain ES5 (var, function): it runs on every visitor's browser.
 (function () {
@@ -16,24 +20,45 @@
   // the file loaded as a module): then there is no telling where to send.
   if (!script) return;
   var nav = navigator;
-  // The collector is where this file came from: /t.js?v=2 becomes /api/event.
-  var endpoint = script.src.replace(/\/t\.js(\?.*)?$/, '/api/event');
-  var site = script.getAttribute('data-site') || location.hostname;
+  var place = location;
+  // The script tag's data- attributes: `name in data` when there at all.
+  var data = script.dataset;
 
   // A visitor who asks not to be tracked (Do-Not-Track, Global Privacy
   // Control) is not: nothing is sent, and no function is left to call.
   if (nav.doNotTrack == '1' || window.doNotTrack == '1' || nav.globalPrivacyControl) return;
 
-  // Sends one event: `name` defaults to a page view, `url` to this page.
-  function send(name, url) {
+  // The collector is where this file came from: /t.js?v=2 becomes /api/event.
+  var endpoint = script.src.replace(/\/t\.js(\?.*)?$/, '/api/event');
+  var site = data.site || place.hostname;
+
+  // Sends one event, and is window.beaconhouse(name, props): `name`
+  // defaults to a page view. Of `props`, only string, number and boolean
+  // values are sent, all as strings; no `props` at all when none is left.
+  // The collector enforces the limits (keys, lengths, the site's allowlist).
+  function send(name, props) {
+    var kept = {};
+    var any;
+    // Not a string's characters (an old call gave a URL here).
+    if (typeof props == 'object') {
+      for (var key in props) {
+        var value = props[key];
+        if (/^(string|number|boolean)$/.test(typeof value)) {
+          kept[key] = String(value);
+          any = 1;
+        }
+      }
+    }
     // The fields POST /api/event reads; `w` (the screen's width) is how the
-    // collector tells a phone from a desktop when the user agent does not say.
+    // collector tells a phone from a desktop when the user agent does not
+    // say. JSON leaves out the fields that are undefined.
     var body = JSON.stringify({
       site: site,
-      url: url || location.href,
+      url: place.href,
       ref: document.referrer || null,
       name: name || 'pageview',
-      w: screen.width
+      w: screen.width,
+      props: any ? kept : undefined
     });
     // sendBeacon survives the page being closed; where it is missing or
     // refuses the body, a keepalive fetch without cookies does the same.
@@ -56,4 +81,5 @@
   });
 
   send();
+  if ('404' in data) send('404');
 })();

@@ -8,7 +8,9 @@ let frames = 0;
 // A frame with the tracker loaded into it: `prepare(win)` runs first (the
 // visitor's browser settings); every beacon and fetch it makes is recorded
 // in `sent`, and `beacon` says what sendBeacon answers (null: it has none).
-async function track({ src = '/t.js', site = 'example.com', prepare = () => {}, beacon = true, referrer = true } = {}) {
+// `data` holds the script tag's data- attributes (`site` among them; null
+// for none).
+async function track({ src = '/t.js', data = {}, prepare = () => {}, beacon = true, referrer = true } = {}) {
   const frame = document.createElement('iframe');
   if (!referrer) frame.referrerPolicy = 'no-referrer';
   frame.src = '/?frame=' + (++frames);
@@ -28,8 +30,10 @@ async function track({ src = '/t.js', site = 'example.com', prepare = () => {}, 
   };
   prepare(win);
   const script = win.document.createElement('script');
+  for (const [name, value] of Object.entries({ site: 'example.com', ...data })) {
+    if (value !== null) script.setAttribute('data-' + name, value);
+  }
   script.src = src;
-  if (site) script.setAttribute('data-site', site);
   await new Promise((resolve, reject) => {
     script.onload = resolve;
     script.onerror = () => reject(new Error('the tracker did not load from ' + src));
@@ -60,7 +64,7 @@ export const tests = {
   },
 
   async 'without data-site, the page host is the site; without a referrer, ref is null'() {
-    const { sent } = await track({ site: null, referrer: false });
+    const { sent } = await track({ data: { site: null }, referrer: false });
     equal(sent[0].fields.site, location.hostname);
     equal(sent[0].fields.ref, null);
   },
@@ -70,15 +74,46 @@ export const tests = {
     equal(sent[0].url, ENDPOINT);
   },
 
-  async 'custom events, with the page or a given URL'() {
+  async 'a custom event with properties: strings, and numbers and booleans as strings'() {
+    const { win, sent } = await track();
+    win.beaconhouse('book_tour', {
+      plan: 'pro', seats: 3, yearly: true, empty: '',
+      gone: null, missing: undefined, when: new Date(0), list: ['a'], nested: { a: 'b' }, call() {},
+    });
+    equal(sent.length, 2, 'requests');
+    equal(sent[1].via, 'beacon');
+    equal(sent[1].url, ENDPOINT);
+    equal(sent[1].fields, {
+      site: 'example.com', url: win.location.href, ref: location.href, name: 'book_tour', w: win.screen.width,
+      props: { plan: 'pro', seats: '3', yearly: 'true', empty: '' },
+    });
+  },
+
+  async 'no props field unless a property is left to send'() {
     const { win, sent } = await track();
     win.beaconhouse('book_tour');
-    win.beaconhouse('download', 'https://example.com/brochure.pdf');
+    win.beaconhouse('book_tour', {});
+    win.beaconhouse('book_tour', null);
+    win.beaconhouse('book_tour', { gone: null, list: [1] });
+    // What the tracker's second argument once was: a URL, not properties.
+    win.beaconhouse('book_tour', 'https://example.com/brochure.pdf');
+    equal(sent.length, 6, 'requests');
+    for (const { fields } of sent.slice(1)) {
+      equal(fields, {
+        site: 'example.com', url: win.location.href, ref: location.href, name: 'book_tour', w: win.screen.width,
+      });
+    }
+  },
+
+  async 'a 404 event after the page view with data-404, or when the page calls it'() {
+    const { win, sent } = await track({ data: { 404: '' } });
     equal(sent.map((s) => [s.fields.name, s.fields.url]), [
-      ['pageview', win.location.href],
-      ['book_tour', win.location.href],
-      ['download', 'https://example.com/brochure.pdf'],
+      ['pageview', win.location.href], ['404', win.location.href],
     ]);
+    const by = await track();
+    by.win.beaconhouse('404');
+    equal(by.sent.map((s) => s.fields.name), ['pageview', '404']);
+    equal(Object.keys(by.sent[1].fields), ['site', 'url', 'ref', 'name', 'w']);
   },
 
   async 'a page view for each client-side navigation, Back included'() {
@@ -115,7 +150,7 @@ export const tests = {
       'navigator.globalPrivacyControl': (win) => says(win.navigator, 'globalPrivacyControl', true),
     };
     for (const [name, prepare] of Object.entries(settings)) {
-      const { win, sent } = await track({ prepare });
+      const { win, sent } = await track({ prepare, data: { 404: '' } });
       win.history.pushState(null, '', '/elsewhere');
       equal(sent.length, 0, name + ': requests');
       equal(typeof win.beaconhouse, 'undefined', name + ': window.beaconhouse');
