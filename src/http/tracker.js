@@ -5,13 +5,15 @@
 //
 // On the site's pages as
 //   <script defer src="https://stats.example/t.js" data-site="example.com"></script>
-// it sends one page view on load and one per client-side navigation, and
-// `window.beaconhouse(name, props)` sends a custom event. It sets no cookie
-// and stores nothing in the browser.
+// it sends one page view on load and one per client-side navigation to
+// another URL, and `window.beaconhouse(name, props)` sends a custom event.
+// It sets no cookie and stores nothing in the browser.
 //
 // Attributes of the script tag, each optional:
 //   data-site       the site, as the collector knows it (else the page's host)
 //   data-404        the page is a "not found" page: a `404` event on load
+//   data-hash       the fragment names the page (#/pricing): it is part of
+//                   the URL sent, with `h: 1`, and each hashchange is a view
 //
 // Plain ES5 (var, function): it runs on every visitor's browser.
 (function () {
@@ -31,6 +33,15 @@
   // The collector is where this file came from: /t.js?v=2 becomes /api/event.
   var endpoint = script.src.replace(/\/t\.js(\?.*)?$/, '/api/event');
   var site = data.site || place.hostname;
+  // 1 or undefined, as the body's `h` (JSON leaves out what is undefined).
+  var hash = 'hash' in data ? 1 : undefined;
+
+  // This page's URL as sent and as counted: without its fragment (an
+  // anchor within the page, or something private such as a token), unless
+  // the site says the fragment names the page.
+  function here() {
+    return hash ? place.href : place.href.split('#')[0];
+  }
 
   // Sends one event, and is window.beaconhouse(name, props): `name`
   // defaults to a page view. Of `props`, only string, number and boolean
@@ -51,14 +62,16 @@
     }
     // The fields POST /api/event reads; `w` (the screen's width) is how the
     // collector tells a phone from a desktop when the user agent does not
-    // say. JSON leaves out the fields that are undefined.
+    // say; `h: 1` says the URL's fragment names the page. JSON leaves out
+    // the fields that are undefined.
     var body = JSON.stringify({
       site: site,
-      url: place.href,
+      url: here(),
       ref: document.referrer || null,
       name: name || 'pageview',
       w: screen.width,
-      props: any ? kept : undefined
+      props: any ? kept : undefined,
+      h: hash
     });
     // sendBeacon survives the page being closed; where it is missing or
     // refuses the body, a keepalive fetch without cookies does the same.
@@ -69,17 +82,36 @@
 
   window.beaconhouse = send;
 
-  // Client-side navigation: a page view for each pushState and each Back
-  // or Forward (no arguments: the popstate event is not an event name).
-  var pushState = history.pushState;
-  history.pushState = function () {
-    pushState.apply(this, arguments);
-    send();
-  };
-  addEventListener('popstate', function () {
-    send();
+  // Page views. One per URL in a row: a navigation to the URL last counted
+  // (pushState to the same address, a Back that only moves between anchors
+  // of the page, a hash change the site does not count) sends nothing.
+  // pushState and popstate (Back, Forward) count when the URL differs from
+  // the last one counted; so does hashchange, with data-hash. replaceState
+  // never counts: it rewrites the address of the page already counted (a
+  // redirect, a canonical form, the state of a filter), so the new address
+  // becomes the last one counted without a view of its own.
+  var last;
+  function view() {
+    var url = here();
+    if (url != last) {
+      last = url;
+      send();
+    }
+  }
+  function after(method, then) {
+    var original = history[method];
+    history[method] = function () {
+      original.apply(this, arguments);
+      then();
+    };
+  }
+  after('pushState', view);
+  after('replaceState', function () {
+    last = here();
   });
+  addEventListener('popstate', view);
+  if (hash) addEventListener('hashchange', view);
 
-  send();
+  view();
   if ('404' in data) send('404');
 })();

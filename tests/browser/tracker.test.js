@@ -6,10 +6,10 @@
 let frames = 0;
 
 // A frame with the tracker loaded into it: `prepare(win)` runs first (the
-// visitor's browser settings); every beacon and fetch it makes is recorded
-// in `sent`, and `beacon` says what sendBeacon answers (null: it has none).
-// `data` holds the script tag's data- attributes (`site` among them; null
-// for none).
+// visitor's browser settings, the page's address); every beacon and fetch
+// it makes is recorded in `sent`, and `beacon` says what sendBeacon answers
+// (null: it has none). `data` holds the script tag's data- attributes
+// (`site` among them; null for none).
 async function track({ src = '/t.js', data = {}, prepare = () => {}, beacon = true, referrer = true } = {}) {
   const frame = document.createElement('iframe');
   if (!referrer) frame.referrerPolicy = 'no-referrer';
@@ -42,6 +42,10 @@ async function track({ src = '/t.js', data = {}, prepare = () => {}, beacon = tr
   return { win, sent };
 }
 
+// Resolves on the window's next `type` event (after the tracker's own
+// listener, which was added first).
+const next = (win, type) => new Promise((resolve) => win.addEventListener(type, resolve, { once: true }));
+
 // Sets what a visitor's browser says (navigator.doNotTrack has only a getter).
 const says = (object, name, value) => Object.defineProperty(object, name, { value, configurable: true });
 
@@ -51,6 +55,7 @@ function equal(actual, expected, what) {
 }
 
 const ENDPOINT = location.origin + '/api/event';
+const views = (sent) => sent.filter((s) => s.fields.name === 'pageview').map((s) => s.fields.url);
 
 export const tests = {
   async 'a page view on load, with exactly the fields /api/event reads'() {
@@ -121,13 +126,82 @@ export const tests = {
     const first = win.location.href;
     win.history.pushState(null, '', '/pricing');
     equal(win.location.pathname, '/pricing', 'pushState still navigates');
-    const back = new Promise((resolve) => win.addEventListener('popstate', resolve, { once: true }));
+    const back = next(win, 'popstate');
     win.history.back();
     await back;
     equal(sent.map((s) => [s.fields.name, s.fields.url]), [
       ['pageview', first],
       ['pageview', location.origin + '/pricing'],
       ['pageview', first],
+    ]);
+  },
+
+  async 'no second page view for the URL last counted; replaceState counts none'() {
+    const { win, sent } = await track();
+    const origin = win.location.origin;
+    const first = win.location.href;
+    win.history.pushState(null, '', win.location.href);
+    win.history.pushState(null, '', '/pricing');
+    win.history.pushState({ again: true }, '', '/pricing');
+    win.history.pushState(null, '', '/pricing?plan=pro');
+    // replaceState: the page counted now has this address, and no view.
+    win.history.replaceState(null, '', '/pricing?plan=team');
+    equal(win.location.search, '?plan=team', 'replaceState still rewrites');
+    win.history.pushState(null, '', '/pricing?plan=team');
+    win.history.pushState(null, '', '/pricing?plan=pro');
+    // Back to the replaced address: another URL than the last counted.
+    let back = next(win, 'popstate');
+    win.history.back();
+    await back;
+    equal(win.location.search, '?plan=team', 'back');
+    equal(views(sent), [
+      first, origin + '/pricing', origin + '/pricing?plan=pro', origin + '/pricing?plan=pro', origin + '/pricing?plan=team',
+    ]);
+    // Anchors of the page (popstate and hashchange without data-hash):
+    // the fragment is not sent, and a move between them is no view.
+    const moved = next(win, 'hashchange');
+    win.location.hash = '#faq';
+    await moved;
+    back = next(win, 'popstate');
+    win.history.back();
+    await back;
+    equal(views(sent).length, 5, 'views after anchors');
+    win.beaconhouse('book_tour');
+    win.location.hash = '#team';
+    win.beaconhouse('after_anchor');
+    equal(sent.slice(5).map((s) => s.fields.url), [origin + '/pricing?plan=team', origin + '/pricing?plan=team']);
+  },
+
+  async 'with data-hash, the fragment is the page: a view per hashchange, with h: 1'() {
+    const { win, sent } = await track({ data: { hash: '' } });
+    const base = win.location.href;
+    const changed = next(win, 'hashchange');
+    win.location.hash = '#/pricing';
+    await changed;
+    win.history.pushState(null, '', '#/pricing');
+    win.history.pushState(null, '', '#/team');
+    win.beaconhouse('book_tour', { plan: 'pro' });
+    equal(sent.map((s) => s.fields), [base, base + '#/pricing', base + '#/team'].map((url) => ({
+      site: 'example.com', url, ref: location.href, name: 'pageview', w: win.screen.width, h: 1,
+    })).concat([{
+      site: 'example.com', url: base + '#/team', ref: location.href, name: 'book_tour', w: win.screen.width,
+      props: { plan: 'pro' }, h: 1,
+    }]));
+    const back = next(win, 'popstate');
+    win.history.back();
+    await back;
+    equal(views(sent).slice(3), [base + '#/pricing'], 'Back');
+  },
+
+  async 'without data-hash, no fragment is sent and no h'() {
+    const { win, sent } = await track({ prepare: (win) => win.history.replaceState(null, '', '/docs#install') });
+    const changed = next(win, 'hashchange');
+    win.location.hash = '#/pricing';
+    await changed;
+    win.beaconhouse('book_tour', { plan: 'pro' });
+    equal(sent.map((s) => [s.fields.name, s.fields.url, 'h' in s.fields]), [
+      ['pageview', win.location.origin + '/docs', false],
+      ['book_tour', win.location.origin + '/docs', false],
     ]);
   },
 
@@ -150,8 +224,11 @@ export const tests = {
       'navigator.globalPrivacyControl': (win) => says(win.navigator, 'globalPrivacyControl', true),
     };
     for (const [name, prepare] of Object.entries(settings)) {
-      const { win, sent } = await track({ prepare, data: { 404: '' } });
+      const { win, sent } = await track({ prepare, data: { 404: '', hash: '' } });
       win.history.pushState(null, '', '/elsewhere');
+      const changed = next(win, 'hashchange');
+      win.location.hash = '#/pricing';
+      await changed;
       equal(sent.length, 0, name + ': requests');
       equal(typeof win.beaconhouse, 'undefined', name + ': window.beaconhouse');
     }
