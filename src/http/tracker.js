@@ -6,11 +6,14 @@
 // On the site's pages as
 //   <script defer src="https://stats.example/t.js" data-site="example.com"></script>
 // it sends one page view on load and one per client-side navigation to
-// another URL, and `window.beaconhouse(name, props)` sends a custom event.
-// It sets no cookie and stores nothing in the browser.
+// another URL; `window.beaconhouse(name, props)` sends a custom event; a
+// click on a link to another host sends `outbound`, on a link to a file
+// `download`. It sets no cookie and stores nothing in the browser.
 //
 // Attributes of the script tag, each optional:
 //   data-site       the site, as the collector knows it (else the page's host)
+//   data-extensions the file extensions a download ends with, comma-separated
+//                   ("pdf,epub"), in place of the list below; "" for none
 //   data-404        the page is a "not found" page: a `404` event on load
 //   data-hash       the fragment names the page (#/pricing): it is part of
 //                   the URL sent, with `h: 1`, and each hashchange is a view
@@ -35,6 +38,10 @@
   var site = data.site || place.hostname;
   // 1 or undefined, as the body's `h` (JSON leaves out what is undefined).
   var hash = 'hash' in data ? 1 : undefined;
+  var extensions = 'extensions' in data ? data.extensions : 'pdf,zip,csv,docx,xlsx,pptx,txt,mp3,mp4,dmg,exe';
+  // "pdf, epub" becomes /\.(pdf|epub)$/i (the dot of "tar.gz" matches any
+  // character there, which is close enough).
+  var download = RegExp('\\.(' + extensions.replace(/[\s,]+/g, '|') + ')$', 'i');
 
   // This page's URL as sent and as counted: without its fragment (an
   // anchor within the page, or something private such as a token), unless
@@ -73,8 +80,9 @@
       props: any ? kept : undefined,
       h: hash
     });
-    // sendBeacon survives the page being closed; where it is missing or
-    // refuses the body, a keepalive fetch without cookies does the same.
+    // sendBeacon survives the page being closed, or left by the link just
+    // clicked; where it is missing or refuses the body, a keepalive fetch
+    // without cookies does the same.
     if (!(nav.sendBeacon && nav.sendBeacon(endpoint, body))) {
       fetch(endpoint, { method: 'POST', body: body, keepalive: true, credentials: 'omit' });
     }
@@ -111,6 +119,26 @@
   });
   addEventListener('popstate', view);
   if (hash) addEventListener('hashchange', view);
+
+  // Link clicks: the left button (`click`, also Enter on a link) and the
+  // middle one (`auxclick`, button 1; not the right one, which opens a
+  // menu). Seen by the window in the capture phase, before any handler of
+  // the page can stop them, and never prevented: the beacon goes as the
+  // browser follows the link. A link to a file sends its path (no host,
+  // query or fragment); else a link to another host sends that host alone
+  // (no path or query).
+  function click(event) {
+    if (event.button > 1) return;
+    // The nearest <a> around what was clicked, as closest('a') (ES5 has no
+    // closest); an <a> in SVG has a lowercase name and no protocol.
+    var link = event.target;
+    while (link && link.nodeName != 'A') link = link.parentNode;
+    if (!link || !/^https?:$/.test(link.protocol)) return;
+    if (extensions && download.test(link.pathname)) send('download', { file: link.pathname });
+    else if (link.host != place.host) send('outbound', { host: link.hostname });
+  }
+  addEventListener('click', click, true);
+  addEventListener('auxclick', click, true);
 
   view();
   if ('404' in data) send('404');

@@ -42,6 +42,33 @@ async function track({ src = '/t.js', data = {}, prepare = () => {}, beacon = tr
   return { win, sent };
 }
 
+// Clicks (or `type`, with `button`) on what a link holds, as a visitor
+// would: the link is `<a href=HREF><span>`, the event lands on the span.
+// The page's last listener (the window's, bubbling) records whether the
+// click's default was prevented and how many requests were already made,
+// then prevents it itself, so the frame stays on its page. Returns those.
+function click(win, sent, href, { type = 'click', button = 0, stop = false } = {}) {
+  const doc = win.document;
+  const link = doc.createElement('a');
+  if (href !== null) link.setAttribute('href', href);
+  const inner = doc.createElement('span');
+  inner.textContent = 'a link';
+  link.append(inner);
+  doc.body.append(link);
+  // A page's own handler that takes the click over (as a router does).
+  if (stop) link.addEventListener(type, (event) => { event.stopPropagation(); event.preventDefault(); });
+  let seen = { reached: false };
+  const last = (event) => {
+    seen = { reached: true, prevented: event.defaultPrevented, sent: sent.length };
+    event.preventDefault();
+  };
+  win.addEventListener(type, last);
+  inner.dispatchEvent(new win.MouseEvent(type, { bubbles: true, cancelable: true, button }));
+  win.removeEventListener(type, last);
+  link.remove();
+  return seen;
+}
+
 // Resolves on the window's next `type` event (after the tracker's own
 // listener, which was added first).
 const next = (win, type) => new Promise((resolve) => win.addEventListener(type, resolve, { once: true }));
@@ -55,6 +82,7 @@ function equal(actual, expected, what) {
 }
 
 const ENDPOINT = location.origin + '/api/event';
+const events = (sent) => sent.map((s) => [s.fields.name, s.fields.props]);
 const views = (sent) => sent.filter((s) => s.fields.name === 'pageview').map((s) => s.fields.url);
 
 export const tests = {
@@ -108,6 +136,97 @@ export const tests = {
         site: 'example.com', url: win.location.href, ref: location.href, name: 'book_tour', w: win.screen.width,
       });
     }
+  },
+
+  async 'a click on a link to another host sends that host alone, and the link is followed'() {
+    const { win, sent } = await track();
+    const seen = click(win, sent, 'https://shop.elsewhere.example:8443/cart/42?coupon=SECRET#pay');
+    equal(seen, { reached: true, prevented: false, sent: 2 }, 'by the time the page is left');
+    equal(sent[1].via, 'beacon');
+    equal(sent[1].url, ENDPOINT);
+    equal(sent[1].fields, {
+      site: 'example.com', url: win.location.href, ref: location.href, name: 'outbound', w: win.screen.width,
+      props: { host: 'shop.elsewhere.example' },
+    });
+    // Plain http, and a page's handler that stops the click.
+    click(win, sent, 'http://elsewhere.example/', { stop: true });
+    equal(events(sent.slice(2)), [['outbound', { host: 'elsewhere.example' }]]);
+  },
+
+  async 'an outbound click goes by keepalive fetch without cookies where sendBeacon is missing'() {
+    const { win, sent } = await track({ beacon: null });
+    equal(click(win, sent, 'https://elsewhere.example/').prevented, false, 'prevented');
+    equal(sent.map((s) => [s.via, s.fields.name]), [['fetch', 'pageview'], ['fetch', 'outbound']]);
+    const { method, keepalive, credentials } = sent[1].init;
+    equal({ method, keepalive, credentials }, { method: 'POST', keepalive: true, credentials: 'omit' });
+  },
+
+  async 'a middle click counts; a right click, a back button, or a click off links does not'() {
+    const { win, sent } = await track();
+    equal(click(win, sent, 'https://elsewhere.example/a', { type: 'auxclick', button: 1 }).prevented, false);
+    click(win, sent, 'https://elsewhere.example/b', { type: 'auxclick', button: 2 });
+    click(win, sent, 'https://elsewhere.example/c', { type: 'auxclick', button: 3 });
+    win.document.body.dispatchEvent(new win.MouseEvent('click', { bubbles: true, cancelable: true }));
+    equal(events(sent), [['pageview', undefined], ['outbound', { host: 'elsewhere.example' }]]);
+  },
+
+  async 'a link to this host, or not over http(s), is neither outbound nor a download'() {
+    const { win, sent } = await track();
+    for (const href of [
+      '/pricing', '?tab=2', '#team', '', win.location.origin + '/about', 'mailto:someone@elsewhere.example',
+      'tel:+15055550100', 'javascript:void 0', 'ftp://elsewhere.example/menu.pdf', null,
+    ]) {
+      equal(click(win, sent, href).prevented, false, href);
+    }
+    // An <a> in SVG, whose href is no URL.
+    const svg = win.document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    const a = win.document.createElementNS('http://www.w3.org/2000/svg', 'a');
+    a.setAttribute('href', 'https://elsewhere.example/');
+    svg.append(a);
+    win.document.body.append(svg);
+    a.addEventListener('click', (event) => event.preventDefault());
+    a.dispatchEvent(new win.MouseEvent('click', { bubbles: true, cancelable: true }));
+    equal(events(sent), [['pageview', undefined]]);
+  },
+
+  async 'a link to a file sends its path alone, before outbound, by the default extensions'() {
+    const { win, sent } = await track();
+    for (const file of ['pdf', 'zip', 'csv', 'docx', 'xlsx', 'pptx', 'txt', 'mp3', 'mp4', 'dmg', 'exe']) {
+      click(win, sent, '/files/menu.' + file);
+    }
+    click(win, sent, '/files/Menu%20Fall.PDF?v=2#page=3');
+    click(win, sent, 'https://cdn.elsewhere.example/a/brochure.zip?signature=SECRET');
+    click(win, sent, '/notes.epub');
+    click(win, sent, '/pdf');
+    click(win, sent, 'https://elsewhere.example/notes.epub');
+    equal(events(sent.slice(1)), [
+      ...['pdf', 'zip', 'csv', 'docx', 'xlsx', 'pptx', 'txt', 'mp3', 'mp4', 'dmg', 'exe']
+        .map((file) => ['download', { file: '/files/menu.' + file }]),
+      ['download', { file: '/files/Menu%20Fall.PDF' }],
+      ['download', { file: '/a/brochure.zip' }],
+      ['outbound', { host: 'elsewhere.example' }],
+    ]);
+    equal(sent[1].fields.url, win.location.href, 'the page, not the file, is the URL');
+  },
+
+  async 'data-extensions replaces the default extensions; empty, it counts no download'() {
+    const { win, sent } = await track({ data: { extensions: 'pdf, epub,tar.gz' } });
+    click(win, sent, '/notes.epub');
+    click(win, sent, '/menu.pdf');
+    click(win, sent, '/site.tar.gz');
+    click(win, sent, '/data.zip');
+    click(win, sent, 'https://elsewhere.example/data.zip');
+    equal(events(sent.slice(1)), [
+      ['download', { file: '/notes.epub' }],
+      ['download', { file: '/menu.pdf' }],
+      ['download', { file: '/site.tar.gz' }],
+      ['outbound', { host: 'elsewhere.example' }],
+    ]);
+    const none = await track({ data: { extensions: '' } });
+    click(none.win, none.sent, '/menu.pdf');
+    click(none.win, none.sent, '/menu.');
+    click(none.win, none.sent, 'https://elsewhere.example/menu.pdf');
+    equal(events(none.sent.slice(1)), [['outbound', { host: 'elsewhere.example' }]]);
   },
 
   async 'a 404 event after the page view with data-404, or when the page calls it'() {
@@ -229,6 +348,9 @@ export const tests = {
       const changed = next(win, 'hashchange');
       win.location.hash = '#/pricing';
       await changed;
+      equal(click(win, sent, 'https://elsewhere.example/').prevented, false, name + ': outbound prevented');
+      click(win, sent, '/menu.pdf');
+      click(win, sent, 'https://elsewhere.example/', { type: 'auxclick', button: 1 });
       equal(sent.length, 0, name + ': requests');
       equal(typeof win.beaconhouse, 'undefined', name + ': window.beaconhouse');
     }
