@@ -17,8 +17,11 @@
 //   data-404        the page is a "not found" page: a `404` event on load
 //   data-hash       the fragment names the page (#/pricing): it is part of
 //                   the URL sent, with `h: 1`, and each hashchange is a view
+//   data-local      send from localhost, 127.x.x.x, [::1] and file: pages too
 //
-// Plain ES5 (var, function): it runs on every visitor's browser.
+// Plain ES5 (var, function): it runs on every visitor's browser. It reads
+// the page's address only through the name `location` (the tests lend it
+// another one to play a page on localhost).
 (function () {
   var script = document.currentScript;
   // Null where the browser cannot say which script this is (an old one, or
@@ -32,6 +35,14 @@
   // A visitor who asks not to be tracked (Do-Not-Track, Global Privacy
   // Control) is not: nothing is sent, and no function is left to call.
   if (nav.doNotTrack == '1' || window.doNotTrack == '1' || nav.globalPrivacyControl) return;
+  // Nor is the site's developer, on a page of their own machine: localhost
+  // and its subdomains, 127.0.0.0/8, [::1] (browsers write the host of
+  // http://127.1/ as 127.0.0.1), and a file opened from disk. As under
+  // Do-Not-Track, no function is left to call, so a site that calls
+  // beaconhouse() unguarded fails on the developer's machine, not on a
+  // visitor's. data-local counts them, to try the tracker out.
+  var local = /(^|\.)localhost$|^127(\.\d+){3}$|^\[::1\]$/.test(place.hostname) || place.protocol == 'file:';
+  if (local && !('local' in data)) return;
 
   // The collector is where this file came from: /t.js?v=2 becomes /api/event.
   var endpoint = script.src.replace(/\/t\.js(\?.*)?$/, '/api/event');

@@ -2,6 +2,8 @@
 // tests/browser/unit.py: what it sends, where, and when it sends nothing.
 // Each test loads it into a fresh frame of its own, as a site's page would
 // (unit.py serves it at /t.js, so it finds its collector from its own URL).
+// The frames are pages of http://unit.test, which is no developer's own
+// machine: the tracker counts there without data-local.
 
 let frames = 0;
 
@@ -10,7 +12,14 @@ let frames = 0;
 // it makes is recorded in `sent`, and `beacon` says what sendBeacon answers
 // (null: it has none). `data` holds the script tag's data- attributes
 // (`site` among them; null for none).
-async function track({ src = '/t.js', data = {}, prepare = () => {}, beacon = true, referrer = true } = {}) {
+//
+// `at` plays a page at another address (http://localhost:3000/): the
+// served bytes run as an inline script given that address as `location`,
+// the one name the tracker reads it by. The frame stays where it is, and
+// an inline script has no src, so such a tracker sends to ''.
+async function track({
+  src = '/t.js', data = {}, prepare = () => {}, beacon = true, referrer = true, at = null,
+} = {}) {
   const frame = document.createElement('iframe');
   if (!referrer) frame.referrerPolicy = 'no-referrer';
   frame.src = '/?frame=' + (++frames);
@@ -32,6 +41,15 @@ async function track({ src = '/t.js', data = {}, prepare = () => {}, beacon = tr
   const script = win.document.createElement('script');
   for (const [name, value] of Object.entries({ site: 'example.com', ...data })) {
     if (value !== null) script.setAttribute('data-' + name, value);
+  }
+  if (at) {
+    const code = await (await fetch(src)).text();
+    const url = new URL(at);
+    const place = {};
+    for (const key of ['href', 'protocol', 'host', 'hostname', 'port', 'pathname', 'search', 'hash']) place[key] = url[key];
+    script.text = '(function (location) {\n' + code + '\n})(' + JSON.stringify(place) + ');';
+    win.document.head.append(script);
+    return { win, sent };
   }
   script.src = src;
   await new Promise((resolve, reject) => {
@@ -343,7 +361,7 @@ export const tests = {
       'navigator.globalPrivacyControl': (win) => says(win.navigator, 'globalPrivacyControl', true),
     };
     for (const [name, prepare] of Object.entries(settings)) {
-      const { win, sent } = await track({ prepare, data: { 404: '', hash: '' } });
+      const { win, sent } = await track({ prepare, data: { 404: '', hash: '', local: '' } });
       win.history.pushState(null, '', '/elsewhere');
       const changed = next(win, 'hashchange');
       win.location.hash = '#/pricing';
@@ -356,5 +374,28 @@ export const tests = {
     }
     const { sent } = await track({ prepare: (win) => says(win.navigator, 'doNotTrack', '0') });
     equal(sent.length, 1, 'doNotTrack "0" is no request not to track');
+  },
+
+  async 'nothing from the developer\'s own machine without data-local'() {
+    const local = [
+      'http://localhost:3000/pricing', 'http://localhost/', 'http://app.localhost:8080/', 'http://127.0.0.1:8000/',
+      'http://127.1/', 'http://127.8.9.10/', 'http://[::1]:4000/', 'file:///home/dev/site/index.html',
+    ];
+    for (const at of local) {
+      const { win, sent } = await track({ at, data: { 404: '' } });
+      win.history.pushState(null, '', '/elsewhere');
+      click(win, sent, 'https://elsewhere.example/');
+      click(win, sent, '/menu.pdf');
+      equal(sent.length, 0, at + ': requests');
+      equal(typeof win.beaconhouse, 'undefined', at + ': window.beaconhouse');
+      // data-local: the same page counts (and proves the address was read).
+      const counted = await track({ at, data: { local: '' } });
+      equal(counted.sent.map((s) => [s.fields.name, s.fields.url]), [['pageview', new URL(at).href]], at + ' with data-local');
+    }
+    // Hosts that only look local.
+    for (const at of ['http://localhost.example.com/', 'http://mylocalhost/', 'http://127.example/', 'http://10.0.0.1/']) {
+      const { sent } = await track({ at });
+      equal(sent.map((s) => s.fields.url), [at], at);
+    }
   },
 };
