@@ -2,8 +2,10 @@
 //! against its readable source (`src/http/tracker.js`): made from it by the
 //! pinned terser of `tools/tracker` (Node; `tests/run.sh` installs it), kept
 //! under 1.5 KiB (and 1 KiB compressed), and, in Debian's Chromium, sending
-//! what `/api/event` reads and nothing under Do-Not-Track or Global Privacy
-//! Control (`tests/browser/tracker.test.js`).
+//! what `/api/event` reads (page views, custom events with properties,
+//! outbound links, downloads, 404s) and nothing under Do-Not-Track or Global
+//! Privacy Control, nor from a developer's own machine
+//! (`tests/browser/tracker.test.js`).
 
 use crate::common;
 
