@@ -368,8 +368,10 @@ impl Reporter {
         limit: usize,
     ) -> Result<Breakdown, ReportError> {
         let (window, rolled_up) = self.window(site, period).await?;
+        // Properties come with custom events (the tracker's own and
+        // `beaconhouse(name, props)`): their breakdown counts those.
         let (measure, count) = match dimension {
-            Dimension::Name => (Measure::CustomEvents, Counted::Events),
+            Dimension::Name | Dimension::Prop(_) => (Measure::CustomEvents, Counted::Events),
             Dimension::EntryPage => (Measure::Visits, Counted::Visits),
             _ => (Measure::PageViews, Counted::Pageviews),
         };

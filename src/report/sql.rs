@@ -631,7 +631,7 @@ fn raw_site(
             .push(" AS n FROM (SELECT ")
             .append(match key {
                 Key::Bucket(interval) => bucket(*interval, "ts", &window.time_zone),
-                Key::Dimension(d) => plain(events_column(*d)),
+                Key::Dimension(d) => value_of(*d),
                 _ => plain("''"),
             })
             .push(" AS group_key, toUInt16(toDate(ts)) AS day_number, visitor_id, name")

@@ -19,6 +19,7 @@ mod cli;
 mod clickhouse_tls;
 mod cluster;
 mod collector;
+mod conversions;
 mod dashboard;
 mod deploy;
 mod faults;

@@ -64,6 +64,15 @@ impl Expect {
         }
     }
 
+    /// The same cells under the filters text `filters` as the engine names
+    /// them where they are not a request's filters (a funnel's steps).
+    pub fn named(self, filters: &str) -> Expect {
+        Expect {
+            filters: filters.into(),
+            ..self
+        }
+    }
+
     /// The same report over `[from, to)` instead: a time bucket of it.
     pub fn over(&self, from: &str, to: &str) -> Expect {
         Expect {
