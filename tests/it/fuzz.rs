@@ -1054,12 +1054,15 @@ fn spool_records_arbitrary_payloads() {
 // ---------------------------------------------------------------------------
 // report::request: report requests and filters
 
+/// Every dimension a filter may test with any operator (a property among
+/// them); `goal` takes `==` alone.
 fn filterable() -> impl Strategy<Value = Dimension> {
     select(
         Dimension::ALL
             .iter()
             .copied()
-            .filter(|d| *d != Dimension::EntryPage)
+            .filter(|d| !matches!(d, Dimension::EntryPage | Dimension::Goal))
+            .chain([Dimension::parse("by", "prop:plan").unwrap()])
             .collect::<Vec<_>>(),
     )
 }
@@ -1106,9 +1109,19 @@ fn report_filter_round_trip() {
         FilterOp::Equals,
         FilterOp::NotEquals,
         FilterOp::Contains,
+        FilterOp::Matches,
     ]);
-    let value = prop_oneof![text(), near(seeds(&["==", "!=", "~", "/a==b", " US ", ""]))];
-    let input = (filterable(), op, value).prop_map(|(dimension, op, value)| Filter {
+    let value = || {
+        prop_oneof![
+            text(),
+            near(seeds(&["==", "!=", "~", "=~", "/a==b", " US ", ""]))
+        ]
+    };
+    let input = prop_oneof![
+        (filterable(), op, value()),
+        (Just(Dimension::Goal), Just(FilterOp::Equals), value()),
+    ]
+    .prop_map(|(dimension, op, value)| Filter {
         dimension,
         op,
         value,
