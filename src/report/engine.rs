@@ -206,11 +206,7 @@ impl Reporter {
         period: &Period,
         filters: &[Filter],
     ) -> Result<Summary, ReportError> {
-        let previous_period = period.previous().ok_or_else(|| RequestError::Invalid {
-            key: "from",
-            value: period.from.to_string(),
-            problem: "the previous period would start before 1970".into(),
-        })?;
+        let previous_period = previous(period)?;
         let canonical = released::canonical_filters(filters);
         let releaser = self.releaser(mechanism, SITE_CELLS, site, &canonical);
         let ((current, cells), (previous, _)) = tokio::try_join!(
@@ -452,11 +448,7 @@ impl Reporter {
         period: &Period,
         filters: &[Filter],
     ) -> Result<Goals, ReportError> {
-        let previous_period = period.previous().ok_or_else(|| RequestError::Invalid {
-            key: "from",
-            value: period.from.to_string(),
-            problem: "the previous period would start before 1970".into(),
-        })?;
+        let previous_period = previous(period)?;
         let goals = &self.conversions_of(site).goals;
         let ((visitors, current, cells), (previous_visitors, previous, _)) = tokio::try_join!(
             self.goal_figures(mechanism, site, period, filters, goals),
@@ -983,6 +975,16 @@ fn row(value: String, unique: Option<u64>, count: Option<u64>, total_unique: u64
         count,
         share: unique.map(|u| round2(100.0 * ratio(u, total_unique))),
     }
+}
+
+/// The period of the same length before `period`, which summaries and goals
+/// compare with.
+fn previous(period: &Period) -> Result<Period, RequestError> {
+    period.previous().ok_or_else(|| RequestError::Invalid {
+        key: "from",
+        value: period.from.to_string(),
+        problem: "the previous period would start before 1970".into(),
+    })
 }
 
 /// What a goal's figures count, and the filter that picks its events.
