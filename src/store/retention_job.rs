@@ -4,7 +4,9 @@
 //!
 //! Owns: the two statements retention runs ([`partitions_query`] and
 //! [`drop_partition_statement`]), and the loop `beaconhouse serve` runs: once
-//! at start, then daily, again within the hour after a failure. Several
+//! at start, then daily, again within the hour after a failure.
+//! `beaconhouse audit` reads [`Retention::expired`] (the dry run) to find
+//! months kept too long. Several
 //! collectors may run it at once: dropping a month that is already gone does
 //! nothing.
 //!
@@ -83,7 +85,8 @@ impl Expiry {
         format!("{} ({period}): {action}", self.table.name())
     }
 
-    fn months(&self) -> String {
+    /// The expired months, `202409, 202410`.
+    pub fn months(&self) -> String {
         let months: Vec<String> = self.partitions.iter().map(u32::to_string).collect();
         months.join(", ")
     }
