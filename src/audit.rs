@@ -5,7 +5,9 @@
 //! salt kept past the promise; a month kept past `[retention]`; spool files
 //! or a configuration file with secrets that others may read; a staff SQL
 //! user that may read the raw tables; a metric that speaks of Do-Not-Track
-//! or Global Privacy Control.
+//! or Global Privacy Control. `serve` runs the cheap ones
+//! ([`Check::DAILY`]) after each retention pass (at start, then daily) and
+//! exports their findings in `/metrics` ([`daily`]).
 //!
 //! Owns: running the checks ([`Auditor`], through the read-only endpoints of
 //! `Endpoints::read_only`), judging what they read into a [`Report`] whose
@@ -17,12 +19,16 @@
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::json;
+use tokio::sync::watch;
 
 use crate::clock;
 use crate::config::{Config, ExposedSecrets};
+use crate::metrics::Metrics;
 use crate::privacy::audit_rules::{self, Check};
+use crate::spool::Spool;
 use crate::spool::files::{self, Exposure};
 use crate::store::audit_probe::{self, SAMPLE_DAYS, SAMPLE_ROWS, SAMPLE_SECONDS, Sample, Table};
 use crate::store::clickhouse::{Endpoints, TlsError};
@@ -468,6 +474,48 @@ fn metrics_status(exposition: &Exposition) -> Status {
             })
             .collect(),
     )
+}
+
+/// `serve`'s audit: the cheap checks after each retention pass (`passes`:
+/// at start, then daily, hourly while retention fails), their findings in
+/// `/metrics` (`beaconhouse_audit_findings`) and each in the log; a check
+/// that cannot run is logged and counted, its last findings stand. Ends
+/// when retention's loop does.
+pub async fn daily(
+    auditor: Auditor,
+    metrics: Arc<Metrics>,
+    spool: Arc<Spool>,
+    mut passes: watch::Receiver<()>,
+) {
+    while passes.changed().await.is_ok() {
+        let exposition = Exposition {
+            source: "this collector's /metrics".into(),
+            text: metrics.render(spool.stats()),
+        };
+        let report = auditor
+            .run(&Check::DAILY, &exposition, clock::now_unix())
+            .await;
+        for outcome in &report.outcomes {
+            let check = outcome.check.label();
+            match &outcome.status {
+                Status::Ok(_) => metrics.audited(outcome.check, 0),
+                Status::Findings(found) => {
+                    metrics.audited(outcome.check, found.len() as u64);
+                    for finding in found {
+                        tracing::warn!(check, "audit: {finding}");
+                    }
+                }
+                Status::Skipped(_) => {}
+                Status::Failed(error) => {
+                    metrics.audit_failed();
+                    tracing::warn!(
+                        check,
+                        "audit: could not check, trying again after the next retention pass: {error}"
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

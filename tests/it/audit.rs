@@ -1,7 +1,9 @@
 //! `beaconhouse audit` against a real installation: a clean one (migrated,
 //! a collector with a few hits, the rollup run, the shipped staff user)
-//! audits clean; then each problem the audit looks for is planted in turn
-//! and named, with a non-zero exit and no planted value in the output.
+//! audits clean, and so does the collector's own daily audit; then each
+//! problem the audit looks for is planted in turn and named, with a
+//! non-zero exit and no planted value in the output. `serve` exports the
+//! daily checks' findings in `/metrics`.
 //! On a server of this module's own, since it adds the staff user to
 //! `users.d` and then grants it the raw tables.
 
@@ -13,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::common::{
-    self, Beaconhouse, CHROME, ClickHouse, Collector, SERVER_START, SITE_TOML, enc, eventually,
-    staff,
+    self, Beaconhouse, CHROME, ClickHouse, Collector, SERVER_START, SETTLE, SITE_TOML, enc,
+    eventually, staff,
 };
 
 /// A stats token, which makes a configuration file hold a secret.
@@ -132,6 +134,28 @@ fn a_clean_install_audits_clean_and_each_planted_problem_is_named() {
         clickhouse.number(&database, "SELECT count() FROM events"),
         pages.len() as u64
     );
+    // The collector's own audit, after its first retention pass.
+    let daily = eventually(
+        "the collector's daily audit exports its findings",
+        SETTLE,
+        || {
+            let counters = collector.counters();
+            let text = counters.text();
+            let all = ["files", "salts", "retention", "metrics"]
+                .iter()
+                .all(|check| {
+                    text.contains(&format!(
+                        "beaconhouse_audit_findings{{check=\"{check}\"}} 0\n"
+                    ))
+                });
+            if all {
+                Ok(text.to_string())
+            } else {
+                Err(text.to_string())
+            }
+        },
+    );
+    assert!(!daily.contains("check=\"personal_data\""), "{daily}");
 
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("beaconhouse.toml");
@@ -348,4 +372,58 @@ fn a_clean_install_audits_clean_and_each_planted_problem_is_named() {
         "{out}"
     );
     drop(collector_dir);
+}
+
+/// `serve` audits its files after its first retention pass: a
+/// configuration file others may read, holding a token, is one finding of
+/// `files` in `/metrics`, and a line in the log that says what to do.
+#[test]
+fn serve_exports_the_daily_checks_in_metrics() {
+    let clickhouse = clickhouse();
+    let database = clickhouse.fresh_database("audit_serve");
+    common::migrate(clickhouse, &database);
+    let dir = tempfile::Builder::new()
+        .prefix("beaconhouse-collector-")
+        .tempdir()
+        .unwrap();
+    // The collector writes its configuration into this file, which keeps
+    // the mode.
+    write_config(&dir.path().join("beaconhouse.toml"), "", 0o644);
+    let collector = Collector::start_in(
+        dir,
+        clickhouse,
+        &database,
+        &format!(
+            "[[reporting.tokens]]\nname = \"marketing\"\ntoken = \"{TOKEN}\"\nsites = [\"*\"]\n"
+        ),
+    );
+    let text = eventually(
+        "the collector's daily audit finds its configuration file",
+        SETTLE,
+        || {
+            let text = collector.counters().text().to_string();
+            if text.contains("beaconhouse_audit_findings{check=\"metrics\"}") {
+                Ok(text)
+            } else {
+                Err(text)
+            }
+        },
+    );
+    for (check, findings) in [("files", 1), ("salts", 0), ("retention", 0), ("metrics", 0)] {
+        let series = format!("beaconhouse_audit_findings{{check=\"{check}\"}} {findings}\n");
+        assert!(text.contains(&series), "{series}\n{text}");
+    }
+    for never in ["personal_data", "staff_sql"] {
+        assert!(!text.contains(&format!("check=\"{never}\"")), "{text}");
+    }
+    assert!(
+        text.contains("beaconhouse_audit_failures_total 0\n"),
+        "{text}"
+    );
+    let log = collector.log();
+    assert!(
+        log.contains("audit: the configuration file") && log.contains("chmod 600"),
+        "{log}"
+    );
+    assert!(!log.contains(TOKEN));
 }
