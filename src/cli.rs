@@ -4,7 +4,7 @@
 //! nothing here parses arguments or exits.
 //!
 //! Owns: the command bodies (`check-config`, `healthcheck`, `migrate`,
-//! `rollup`, `retention`, `report`, `share`, `email-url`, `serve`), each returning the
+//! `rollup`, `retention`, `audit`, `report`, `share`, `email-url`, `serve`), each returning the
 //! text to print so a test can call it, and [`CliError`], every way one
 //! fails, each saying what to do.
 //! Must never: print a secret (a token, a key, a password), or
@@ -15,22 +15,29 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
+use crate::audit::{self, Auditor, Exposition};
 use crate::clock;
 use crate::config::{Config, ExposedSecrets, LogFormat};
 use crate::enrich::{campaign, scrub};
 use crate::grant::{self, Link, Signed};
+use crate::metrics::Metrics;
 use crate::migrate::{self, MigrateError};
+use crate::privacy::audit_rules::Check;
 use crate::report::output;
 use crate::report::request::{ReportRequest, Subject, with_site_time_zone};
 use crate::report::vocabulary::{Format, ReportKind, RequestError};
 use crate::report::{ReportError, Reporter};
 use crate::rollup::{Rollup, RollupError};
 use crate::serve::{self, ServeError};
+use crate::spool::SpoolStats;
 use crate::store::clickhouse::{Endpoints, TlsError};
 use crate::store::retention_job::{Retention, RetentionError};
 
-/// Longest the health check waits for the admin listener, per step.
+/// Longest the health check (and the audit's scrape) waits for the admin
+/// listener, per step.
 const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(3);
+/// The most of `/metrics` the audit reads.
+const METRICS_MAX_BYTES: u64 = 4 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -114,24 +121,35 @@ pub fn check_config(config: &Config, strict: bool) -> Result<(Option<String>, St
 /// is 200, for container health checks (the image has no HTTP client).
 pub fn healthcheck(admin: SocketAddr) -> Result<String, CliError> {
     let address = reachable(admin);
-    let ask = || -> std::io::Result<String> {
-        let mut stream = TcpStream::connect_timeout(&address, HEALTHCHECK_TIMEOUT)?;
-        stream.set_read_timeout(Some(HEALTHCHECK_TIMEOUT))?;
-        stream.set_write_timeout(Some(HEALTHCHECK_TIMEOUT))?;
-        stream.write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-        let mut head = Vec::new();
-        stream.take(1024).read_to_end(&mut head)?;
-        let head = String::from_utf8_lossy(&head);
-        Ok(head.lines().next().unwrap_or_default().to_string())
-    };
-    let status_line = ask().map_err(|cause| CliError::NoAnswer { address, cause })?;
-    if status_line.split_whitespace().nth(1) != Some("200") {
+    let (status_line, _) = admin_get(address, "/readyz", 1024)
+        .map_err(|cause| CliError::NoAnswer { address, cause })?;
+    if !answered_ok(&status_line) {
         return Err(CliError::NotReady {
             address,
             status_line,
         });
     }
     Ok(format!("ready: {address}/readyz answered {status_line}"))
+}
+
+/// `GET path` on the admin listener at `address`: the status line and the
+/// body, of at most `limit` bytes in all.
+fn admin_get(address: SocketAddr, path: &str, limit: u64) -> std::io::Result<(String, String)> {
+    let mut stream = TcpStream::connect_timeout(&address, HEALTHCHECK_TIMEOUT)?;
+    stream.set_read_timeout(Some(HEALTHCHECK_TIMEOUT))?;
+    stream.set_write_timeout(Some(HEALTHCHECK_TIMEOUT))?;
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())?;
+    let mut answer = Vec::new();
+    stream.take(limit).read_to_end(&mut answer)?;
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status_line = head.lines().next().unwrap_or_default().to_string();
+    Ok((status_line, body.to_string()))
+}
+
+/// Whether a status line says 200.
+fn answered_ok(status_line: &str) -> bool {
+    status_line.split_whitespace().nth(1) == Some("200")
 }
 
 /// Where to ask a listener bound to `address`: a wildcard address (`0.0.0.0`,
@@ -198,6 +216,41 @@ pub fn retention(config: &Config, dry_run: bool) -> Result<Vec<String>, CliError
         .iter()
         .map(|expiry| expiry.describe(dry_run))
         .collect())
+}
+
+/// `audit`: every check of the installation (`privacy::audit_rules::Check`)
+/// and what it found, rendered as `format`, and whether it passed (nothing
+/// found, every check run; `main` exits non-zero otherwise). The metrics
+/// checked are those of the collector on `admin_listen`, or, when none
+/// answers there, this binary's own.
+pub fn audit(config: &Config, format: audit::Format) -> Result<(String, bool), CliError> {
+    let auditor = Auditor::new(config)?;
+    let metrics = scrape_metrics(config.admin_listen);
+    let report = block_on(auditor.run(&Check::ALL, &metrics, clock::now_unix()))?;
+    Ok((report.render(format), report.passed()))
+}
+
+/// The collector's `/metrics` on `admin`, or this binary's own series when
+/// nothing answers there with them.
+fn scrape_metrics(admin: SocketAddr) -> Exposition {
+    let address = reachable(admin);
+    match admin_get(address, "/metrics", METRICS_MAX_BYTES) {
+        Ok((status_line, text)) if answered_ok(&status_line) => Exposition {
+            source: format!("http://{address}/metrics"),
+            text,
+        },
+        _ => Exposition {
+            source: format!(
+                "this binary's own metrics (no collector answered /metrics on admin_listen {address})"
+            ),
+            text: Metrics::default().render(SpoolStats {
+                bytes: 0,
+                segments: 0,
+                max_bytes: 0,
+                sync_failures: 0,
+            }),
+        },
+    }
 }
 
 /// `report <kind>`: the report the flags ask for, printed as a table unless

@@ -40,6 +40,10 @@
 //! second half of the pipeline, computes the daily tables reports read, with
 //! the ingest user's clients: the only writer besides the shipper.
 //!
+//! [`audit`] checks an installation against the promises (personal data in
+//! any table, salts, retention, private files, the staff user, metrics),
+//! reading only; `serve` runs its cheap checks daily.
+//!
 //! The edges: [`http`] (the endpoints) and [`serve`] (wiring, start-up and
 //! shutdown order); on top, [`cli`], what each subcommand does (`main.rs`
 //! only parses the arguments and reports errors).
@@ -72,6 +76,8 @@ pub mod ingest;
 
 pub mod report;
 pub mod rollup;
+
+pub mod audit;
 
 pub mod http;
 pub mod serve;

@@ -58,6 +58,14 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Check this installation against its privacy promises and print each
+    /// finding with what to do; exit non-zero on any finding, or when a
+    /// check cannot run. Reads only.
+    Audit {
+        /// `text`: a line per check or finding; `json`: one object.
+        #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+        format: AuditFormat,
+    },
     /// Print an aggregate report, read from ClickHouse.
     Report {
         #[command(subcommand)]
@@ -101,6 +109,13 @@ enum Command {
         #[arg(long, value_name = "URL", default_value_t = String::new(), hide_default_value = true)]
         url: String,
     },
+}
+
+/// How `beaconhouse audit` prints its report.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AuditFormat {
+    Text,
+    Json,
 }
 
 /// `beaconhouse report <kind> --<parameter> VALUE ...`: a subcommand per
@@ -222,7 +237,7 @@ impl TypedValueParser for ShowsWords {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("beaconhouse: {error:#}");
             ExitCode::FAILURE
@@ -231,7 +246,8 @@ fn main() -> ExitCode {
 }
 
 /// Loads the configuration and runs the command; prints what it returns.
-fn run(cli: Cli) -> anyhow::Result<()> {
+/// Fails only with an error; `audit` may end in a failure code without one.
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::CheckConfig { strict } => {
@@ -258,6 +274,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli::init_logging(config.log_format);
             for line in cli::retention(&config, dry_run)? {
                 println!("{line}");
+            }
+        }
+        Command::Audit { format } => {
+            cli::init_logging(config.log_format);
+            let format = match format {
+                AuditFormat::Text => beaconhouse::audit::Format::Text,
+                AuditFormat::Json => beaconhouse::audit::Format::Json,
+            };
+            let (report, passed) = cli::audit(&config, format)?;
+            print!("{report}");
+            if !passed {
+                return Ok(ExitCode::FAILURE);
             }
         }
         Command::Report { report } => {
@@ -293,5 +321,5 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli::serve(config)?;
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

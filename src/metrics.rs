@@ -10,6 +10,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::outcome::DropReason;
+use crate::privacy::audit_rules::Check;
 use crate::privacy::retention_rule::Table;
 use crate::spool::SpoolStats;
 
@@ -72,6 +73,11 @@ pub struct Metrics {
     dead_letter_pruned_files: AtomicU64,
     dead_letter_pruned_bytes: AtomicU64,
     auth_failures: [AtomicU64; AuthFailure::ALL.len()],
+    /// Findings of each check at its last run, plus one: 0 until it ran,
+    /// and a check that never ran is not rendered.
+    audit_findings: [AtomicU64; Check::ALL.len()],
+    /// Audit checks that could not run (ClickHouse down, an unreadable spool).
+    audit_failures: AtomicU64,
 }
 
 /// Upper bounds (seconds) of the insert latency buckets.
@@ -183,6 +189,16 @@ impl Metrics {
         self.auth_failures[why as usize].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// `check` ran and found `findings` problems.
+    pub fn audited(&self, check: Check, findings: u64) {
+        self.audit_findings[check as usize].store(findings.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// An audit check that could not run; its last findings stand.
+    pub fn audit_failed(&self) {
+        self.audit_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn stored_count(&self) -> u64 {
         self.stored_rows.load(Ordering::Relaxed)
     }
@@ -219,6 +235,20 @@ impl Metrics {
             "reason",
             AuthFailure::ALL.map(|a| (a.label(), get(&self.auth_failures[a as usize]))),
         );
+        let _ = writeln!(
+            out,
+            "# HELP beaconhouse_audit_findings Problems the last daily audit found, by check (beaconhouse audit says what to do); a check not run yet has no sample."
+        );
+        let _ = writeln!(out, "# TYPE beaconhouse_audit_findings gauge");
+        for check in Check::ALL {
+            if let Some(findings) = get(&self.audit_findings[check as usize]).checked_sub(1) {
+                let _ = writeln!(
+                    out,
+                    "beaconhouse_audit_findings{{check=\"{}\"}} {findings}",
+                    check.label()
+                );
+            }
+        }
         let scalars = [
             (
                 "rows_stored_total",
@@ -249,6 +279,12 @@ impl Metrics {
                 "counter",
                 "Retention runs that could not finish (retried within the hour).",
                 &self.retention_failures,
+            ),
+            (
+                "audit_failures_total",
+                "counter",
+                "Daily audit checks that could not run (retried with the next retention pass, within the hour).",
+                &self.audit_failures,
             ),
             (
                 "dead_letter_files",
@@ -383,5 +419,37 @@ mod tests {
         for reason in DropReason::ALL {
             assert!(text.contains(&format!("reason=\"{}\"", reason.label())));
         }
+    }
+
+    #[test]
+    fn audit_findings_show_once_a_check_ran_and_speak_of_no_consent() {
+        let metrics = Metrics::default();
+        let spool = SpoolStats {
+            bytes: 0,
+            segments: 0,
+            max_bytes: 1,
+            sync_failures: 0,
+        };
+        assert!(
+            !metrics
+                .render(spool)
+                .contains("beaconhouse_audit_findings{")
+        );
+        metrics.audited(Check::Files, 2);
+        metrics.audited(Check::Salts, 0);
+        metrics.audit_failed();
+        let text = metrics.render(spool);
+        assert!(text.contains("beaconhouse_audit_findings{check=\"files\"} 2\n"));
+        assert!(text.contains("beaconhouse_audit_findings{check=\"salts\"} 0\n"));
+        assert!(!text.contains("check=\"retention\""), "not run yet");
+        assert!(text.contains("beaconhouse_audit_failures_total 1\n"));
+        for check in Check::ALL {
+            metrics.audited(check, 0);
+        }
+        assert_eq!(
+            crate::privacy::audit_rules::consent_series(&metrics.render(spool)),
+            Vec::<String>::new(),
+            "every series the collector exports"
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! whose ClickHouse is down still starts and answers hits), the periodic jobs
 //! (the reports' daily rollup, retention, reading dashboard sign-outs), the reports' runtime (reports
 //! never run on the threads that answer hits), the spool and its shipper,
-//! then the listener. SIGHUP re-reads the GeoIP database. Shutdown order is the reverse: stop accepting, drop
+//! the daily audit (after each retention pass), then the listener. SIGHUP re-reads the GeoIP database. Shutdown order is the reverse: stop accepting, drop
 //! the reports' runtime, fsync the spool, let the shipper deliver what it can before the deadline
 //! (the rest stays spooled for the next start), exit.
 
@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use actix_web::web;
 use tokio::signal::unix::{Signal, SignalKind, signal};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
+use crate::audit::{self, Auditor};
 use crate::clock;
 use crate::config::{Config, ExposedSecrets, SessionKey};
 use crate::enrich::geo::{GeoError, GeoLookup, Reloaded};
@@ -94,6 +95,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         config.reporting.views_cap,
         config.conversions(),
     );
+    // The audit runs after each retention pass, so it never finds a month
+    // that retention was about to drop.
+    let (retention_passes, audit_after) = watch::channel(());
     tokio::spawn(retention_job::run(
         Retention::new(
             endpoints.clone(),
@@ -101,6 +105,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             config.retention.clone(),
         ),
         metrics.clone(),
+        retention_passes,
     ));
     // Dashboard sign-outs on any collector reach this one within seconds.
     let sign_outs = SignOutKeeper::new(endpoints.clone());
@@ -143,6 +148,14 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         config.spool.dead_letter_max_bytes,
         &metrics,
     )?;
+    // After the salts' first rotation: an audit finds no salt it was about
+    // to destroy.
+    tokio::spawn(audit::daily(
+        Auditor::new(&config)?,
+        metrics.clone(),
+        spool.clone(),
+        audit_after,
+    ));
     let (stop_shipper, shipper_stopped) = oneshot::channel::<()>();
     let shipper = tokio::spawn(shipper::run(
         reader,

@@ -83,14 +83,16 @@ fi
 echo "==> schema/, its cluster form and report queries on a current ClickHouse release"
 statements=$(mktemp)
 rollup_statements=$(mktemp)
+audit_statements=$(mktemp)
 cluster_statements=$(mktemp)
 BEACONHOUSE_TEST_REPORT_SQL_OUT="$statements" BEACONHOUSE_TEST_ROLLUP_SQL_OUT="$rollup_statements" \
-  BEACONHOUSE_TEST_CLUSTER_SQL_OUT="$cluster_statements" \
+  BEACONHOUSE_TEST_AUDIT_SQL_OUT="$audit_statements" BEACONHOUSE_TEST_CLUSTER_SQL_OUT="$cluster_statements" \
   cargo test --locked --quiet --lib -- every_report_statement_is_fully_bound \
-  every_rollup_statement_is_fully_bound every_schema_statement_has_a_cluster_form
-cat "$rollup_statements" >>"$statements"
+  every_rollup_statement_is_fully_bound every_audit_statement_is_fully_bound \
+  every_schema_statement_has_a_cluster_form
+cat "$rollup_statements" "$audit_statements" >>"$statements"
 python3 tests/schema_on_current_clickhouse.py "$statements" "$cluster_statements"
-rm -f "$rollup_statements" "$cluster_statements"
+rm -f "$rollup_statements" "$audit_statements" "$cluster_statements"
 
 echo "==> cargo test"
 # Doc tests are left out: the crate has none, and their empty "0 passed" line

@@ -2,9 +2,10 @@
 """Applies every file of schema/ to a current ClickHouse engine (chdb, in-process),
 twice (a lone `ALTER TABLE ... DROP COLUMN`, which `migrate`'s ledger runs once,
 only the first time), then writes and reads a row of each table the collector writes, and runs
-every report and rollup statement listed in the file given as the first
-argument (written by the unit tests report::sql::tests::every_report_statement_is_fully_bound
-and rollup::sql::tests::every_rollup_statement_is_fully_bound).
+every report, rollup and audit statement listed in the file given as the first
+argument (written by the unit tests report::sql::tests::every_report_statement_is_fully_bound,
+rollup::sql::tests::every_rollup_statement_is_fully_bound and
+store::audit_probe::tests::every_audit_statement_is_fully_bound).
 The second argument lists the cluster form of schema/ (written by
 migrate::cluster::tests::every_schema_statement_has_a_cluster_form): chdb has no
 ZooKeeper, so each statement, and what retention runs on a cluster, is parsed

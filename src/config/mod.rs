@@ -8,7 +8,7 @@
 //! Layout: one file per section of the file, each holding its raw form as
 //! written, its defaults, its `validate` and the validated type it returns
 //! (`clickhouse`, `geoip`, `http`, `email`, `filter`, `pipeline`, `spool`, `reporting`,
-//! `retention`, `sites`); `validate` holds [`ConfigError`] and the checks
+//! `retention`, `audit`, `sites`); `validate` holds [`ConfigError`] and the checks
 //! several sections share. This file reads the file and the environment,
 //! holds the top-level keys and assembles [`Config`]. It imports the
 //! sections; they import only `validate` (and `reporting` the [`Site`] its
@@ -31,6 +31,7 @@
 //! reached by `store`), or quote a value or a line of the file in an error
 //! (it may be a secret: errors name the key and the line).
 
+mod audit;
 mod clickhouse;
 mod email;
 mod filter;
@@ -59,6 +60,7 @@ use serde::{Deserialize, Serialize};
 use crate::goal::Conversions;
 use crate::spool::SpoolSettings;
 
+pub use audit::{AuditConfig, StaffUser};
 pub use clickhouse::ClickHouseConfig;
 pub use email::EmailConfig;
 pub use filter::FilterConfig;
@@ -72,6 +74,7 @@ pub use retention::RetentionConfig;
 pub use sites::Site;
 pub use validate::ConfigError;
 
+use audit::RawAudit;
 use clickhouse::RawClickHouse;
 use email::RawEmail;
 use filter::RawFilter;
@@ -90,7 +93,8 @@ const ENV_TEST_PREFIX: &str = "BEACONHOUSE_TEST_";
 /// Where systemd puts a service's credentials (`LoadCredential=`).
 const ENV_CREDENTIALS: &str = "CREDENTIALS_DIRECTORY";
 /// The keys that hold secrets, as written in the file.
-const SECRET_KEYS: [&str; 6] = [
+const SECRET_KEYS: [&str; 7] = [
+    "audit.staff_password",
     "clickhouse.password",
     "email.signing_key",
     "reporting.share_key",
@@ -114,6 +118,7 @@ const SECTIONS: &[&str] = &[
     "spool",
     "reporting",
     "retention",
+    "audit",
 ];
 
 /// The file as written by the operator, before validation.
@@ -133,6 +138,7 @@ struct RawConfig {
     spool: RawSpool,
     reporting: RawReporting,
     retention: RawRetention,
+    audit: RawAudit,
 }
 
 impl Default for RawConfig {
@@ -151,6 +157,7 @@ impl Default for RawConfig {
             spool: RawSpool::default(),
             reporting: RawReporting::default(),
             retention: RawRetention::default(),
+            audit: RawAudit::default(),
         }
     }
 }
@@ -183,6 +190,7 @@ pub struct Config {
     pub spool: SpoolSettings,
     pub reporting: ReportingConfig,
     pub retention: RetentionConfig,
+    pub audit: AuditConfig,
     /// Set when the file holds secrets and others may read or write it.
     pub exposed_secrets: Option<ExposedSecrets>,
 }
@@ -477,6 +485,7 @@ impl RawConfig {
             spool: self.spool.validate()?,
             reporting,
             retention: self.retention.validate()?,
+            audit: self.audit.validate()?,
             sites,
             exposed_secrets: None,
         })

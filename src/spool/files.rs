@@ -3,8 +3,9 @@
 //! whatever the process's umask, and none is opened through a symbolic link
 //! (`O_NOFOLLOW`).
 //!
-//! Owns: the modes, the options every spool file is opened with, and the
-//! check of a directory at start. A link where the directory or one of its
+//! Owns: the modes, the options every spool file is opened with, the
+//! check of a directory at start, and the audit's survey of the spool
+//! ([`exposures`]: what of it is not its owner's alone; it changes nothing). A link where the directory or one of its
 //! entries should be is refused with its path. A directory others may enter
 //! is tightened to 0700, with a warning, when it holds nothing but the
 //! collector's files; one that holds anything else is refused rather than
@@ -16,9 +17,9 @@
 //! Must never: follow a link inside the spool, widen a mode, or change a
 //! directory that holds files other than the collector's.
 
-use std::fs::{self, DirBuilder, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::fs::{self, DirBuilder, Metadata, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use super::{SpoolError, io_error};
 
@@ -97,6 +98,115 @@ pub fn private_dir(dir: &Path, ours: impl Fn(&str) -> bool) -> Result<(), SpoolE
         dir = %dir.display(),
         "the spool directory (spool.dir) had mode {mode:04o}, so others could read it; it is now 0700"
     );
+    Ok(())
+}
+
+/// An entry of the spool (or the spool itself) that is not its owner's
+/// alone; its `Display` says what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposure {
+    pub path: PathBuf,
+    pub problem: Problem,
+}
+
+/// Why an entry of the spool is not private.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// A symbolic link, which the collector follows nowhere in its spool.
+    Link,
+    /// Its group or others may reach it: `mode`, its permission bits.
+    Shared { mode: u32, directory: bool },
+    /// Owned by `uid`, not by the owner of `spool.dir` (`owner`), the
+    /// collector's user.
+    Owner { uid: u32, owner: u32 },
+}
+
+impl std::fmt::Display for Exposure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path.display();
+        match self.problem {
+            Problem::Link => write!(
+                f,
+                "{path} is a symbolic link, and the collector follows no link in its spool: remove it, and check what else writes there"
+            ),
+            Problem::Shared { mode, directory } => write!(
+                f,
+                "{path} has mode {mode:04o}, so its group or others may read {}: run `chmod {} {path}` (the collector makes its own {:04o})",
+                if directory { "what it holds" } else { "it" },
+                if directory { "700" } else { "600" },
+                if directory { DIR_MODE } else { FILE_MODE },
+            ),
+            Problem::Owner { uid, owner } => write!(
+                f,
+                "{path} belongs to uid {uid}, not to the owner of spool.dir (uid {owner}), the collector's user: run `chown {owner} {path}`, or remove it if the collector did not make it"
+            ),
+        }
+    }
+}
+
+/// What is wrong with an entry of the spool whose metadata (not followed)
+/// is `metadata`, when the spool is `owner`'s: a link, bits for the group or
+/// others, or another owner, in that order.
+fn problem(metadata: &Metadata, owner: u32) -> Option<Problem> {
+    let mode = metadata.permissions().mode() & 0o7777;
+    if metadata.file_type().is_symlink() {
+        Some(Problem::Link)
+    } else if mode & SHARED_BITS != 0 {
+        Some(Problem::Shared {
+            mode,
+            directory: metadata.is_dir(),
+        })
+    } else if metadata.uid() != owner {
+        Some(Problem::Owner {
+            uid: metadata.uid(),
+            owner,
+        })
+    } else {
+        None
+    }
+}
+
+/// What of `dir` (`spool.dir`: segments, the ledger, the lock, dead letters
+/// and anything else there, and `dir` itself) is not private to the owner of
+/// `dir`: links, entries its group or others may reach, entries of other
+/// owners; and how many entries were looked at. `None` when `dir` does not
+/// exist yet (the collector makes it at start). Follows no link, changes
+/// nothing.
+pub fn exposures(dir: &Path) -> std::io::Result<Option<(Vec<Exposure>, usize)>> {
+    let metadata = match fs::symlink_metadata(dir) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        other => other?,
+    };
+    let owner = metadata.uid();
+    let mut found = Vec::new();
+    let mut seen = 0;
+    survey(dir, &metadata, owner, &mut found, &mut seen)?;
+    Ok(Some((found, seen)))
+}
+
+fn survey(
+    path: &Path,
+    metadata: &Metadata,
+    owner: u32,
+    found: &mut Vec<Exposure>,
+    seen: &mut usize,
+) -> std::io::Result<()> {
+    *seen += 1;
+    if let Some(problem) = problem(metadata, owner) {
+        found.push(Exposure {
+            path: path.to_path_buf(),
+            problem,
+        });
+    }
+    if !metadata.is_dir() {
+        return Ok(());
+    }
+    let mut entries = fs::read_dir(path)?.collect::<Result<Vec<_>, _>>()?;
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
+        // Not followed: a link's own metadata.
+        survey(&entry.path(), &entry.metadata()?, owner, found, seen)?;
+    }
     Ok(())
 }
 
@@ -184,6 +294,60 @@ mod tests {
         private_dir(&dir, |name| name == "ledger").unwrap();
         assert_eq!(mode(&dir), DIR_MODE);
         assert_eq!(mode(&ledger), FILE_MODE);
+    }
+
+    #[test]
+    fn the_survey_names_what_others_may_reach_and_changes_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("spool");
+        assert_eq!(exposures(&dir).unwrap(), None, "not made yet");
+        private_dir(&dir, anything).unwrap();
+        let dead = dir.join("dead-letter");
+        private_dir(&dead, anything).unwrap();
+        for file in [dir.join("ledger"), dead.join("1.jsonl")] {
+            options().write(true).create_new(true).open(&file).unwrap();
+        }
+        assert_eq!(exposures(&dir).unwrap(), Some((Vec::new(), 4)));
+
+        set_mode(&dead.join("1.jsonl"), 0o644);
+        set_mode(&dead, 0o750);
+        symlink(root.path(), dir.join("elsewhere")).unwrap();
+        let (found, seen) = exposures(&dir).unwrap().unwrap();
+        assert_eq!(seen, 5);
+        let problems: Vec<(PathBuf, Problem)> =
+            found.iter().map(|e| (e.path.clone(), e.problem)).collect();
+        assert_eq!(
+            problems,
+            [
+                (
+                    dead.clone(),
+                    Problem::Shared {
+                        mode: 0o750,
+                        directory: true
+                    }
+                ),
+                (
+                    dead.join("1.jsonl"),
+                    Problem::Shared {
+                        mode: 0o644,
+                        directory: false
+                    }
+                ),
+                (dir.join("elsewhere"), Problem::Link),
+            ]
+        );
+        assert_eq!(mode(&dead), 0o750, "nothing is tightened");
+        let said = found[1].to_string();
+        assert!(
+            said.contains("mode 0644") && said.contains("chmod 600"),
+            "{said}"
+        );
+        assert!(found[0].to_string().contains("chmod 700"));
+        let other = Exposure {
+            path: dir.join("x"),
+            problem: Problem::Owner { uid: 7, owner: 0 },
+        };
+        assert!(other.to_string().contains("chown 0"), "{other}");
     }
 
     #[test]

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::config::{ClickHouseConfig, ReportingConfig};
+use crate::config::{ClickHouseConfig, ReportingConfig, StaffUser};
 use clickhouse::Client;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -105,14 +105,47 @@ impl Endpoints {
             config,
             Some(&config.database),
             (&config.user, &config.password),
-            Vec::new(),
+            cluster_settings(config),
         )
     }
 
     /// Clients with no database chosen, for creating the database before
     /// anything else.
     pub fn server(config: &ClickHouseConfig) -> Result<Endpoints, TlsError> {
-        Endpoints::build(config, None, (&config.user, &config.password), Vec::new())
+        Endpoints::build(
+            config,
+            None,
+            (&config.user, &config.password),
+            cluster_settings(config),
+        )
+    }
+
+    /// The clients `beaconhouse audit` reads with: as `clickhouse.user`,
+    /// which may read the salts and every raw table, with `readonly = 2` on
+    /// every query, so the audit writes nothing whatever the user may do.
+    /// Each of its statements bounds itself (`store::audit_probe`).
+    pub fn read_only(config: &ClickHouseConfig) -> Result<Endpoints, TlsError> {
+        let mut settings = cluster_settings(config);
+        settings.push(("readonly", "2".to_string()));
+        Endpoints::build(
+            config,
+            Some(&config.database),
+            (&config.user, &config.password),
+            settings,
+        )
+    }
+
+    /// The clients of the staff SQL user `staff`, in the released database,
+    /// as staff reach it: the audit asks through them whether staff are
+    /// refused the raw tables. No setting is sent: the shipped staff user
+    /// (`readonly = 1`) is refused any.
+    pub fn as_staff(config: &ClickHouseConfig, staff: &StaffUser) -> Result<Endpoints, TlsError> {
+        Endpoints::build(
+            config,
+            Some(&config.released_database()),
+            (&staff.user, &staff.password),
+            Vec::new(),
+        )
     }
 
     /// The clients reports read with (the stats API, the dashboard,
@@ -135,7 +168,8 @@ impl Endpoints {
             None => (config.user.as_str(), config.password.as_str()),
         };
         let limits = &reporting.limits;
-        let settings = vec![
+        let mut settings = cluster_settings(config);
+        settings.extend([
             ("readonly", "2".to_string()),
             (
                 "max_execution_time",
@@ -146,7 +180,7 @@ impl Endpoints {
                 "max_bytes_before_external_group_by",
                 (limits.max_memory_bytes / 2).to_string(),
             ),
-        ];
+        ]);
         Endpoints::build(config, Some(&config.database), user, settings)
     }
 
@@ -172,9 +206,6 @@ impl Endpoints {
                     .with_validation(false);
                 if let Some(database) = database {
                     client = client.with_database(database);
-                }
-                if config.cluster.is_some() {
-                    client = client.with_setting("insert_distributed_sync", "1");
                 }
                 for (name, value) in &settings {
                     client = client.with_setting(*name, value.clone());
@@ -234,6 +265,15 @@ impl Endpoints {
                 outcome => return outcome,
             }
         }
+    }
+}
+
+/// On a cluster, inserts into a `Distributed` table wait until every shard
+/// has its rows (see the module's doc); nothing on one server.
+fn cluster_settings(config: &ClickHouseConfig) -> Vec<(&'static str, String)> {
+    match config.cluster {
+        Some(_) => vec![("insert_distributed_sync", "1".to_string())],
+        None => Vec::new(),
     }
 }
 
@@ -451,7 +491,7 @@ pub fn refused(error: &clickhouse::error::Error) -> bool {
 }
 
 /// The `Code: N` of a ClickHouse exception text.
-fn exception_code(body: &str) -> Option<u32> {
+pub(super) fn exception_code(body: &str) -> Option<u32> {
     let start = body.find("Code:")? + "Code:".len();
     let digits: String = body[start..]
         .trim_start()
@@ -635,6 +675,31 @@ mod tests {
             );
         }
         assert_eq!(ingest.current().client.get_setting("readonly"), None);
+    }
+
+    #[test]
+    fn the_audit_reads_only_and_asks_as_staff_with_no_setting() {
+        let config = ClickHouseConfig {
+            urls: vec!["http://10.0.0.1:8123".into()],
+            database: "stats".into(),
+            user: "default".into(),
+            password: String::new(),
+            ca_file: None,
+            cluster: Some("analytics".into()),
+        };
+        let audit = Endpoints::read_only(&config).unwrap();
+        let client = audit.current().client;
+        assert_eq!(client.get_setting("readonly"), Some("2"));
+        assert_eq!(client.get_setting("insert_distributed_sync"), Some("1"));
+        let staff = StaffUser {
+            user: "reporting".into(),
+            password: "pw".into(),
+        };
+        let staff = Endpoints::as_staff(&config, &staff).unwrap();
+        let client = staff.current().client;
+        for setting in ["readonly", "insert_distributed_sync"] {
+            assert_eq!(client.get_setting(setting), None, "{setting}");
+        }
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //!
 //! Owns: the two statements retention runs ([`partitions_query`] and
 //! [`drop_partition_statement`]), and the loop `beaconhouse serve` runs: once
-//! at start, then daily, again within the hour after a failure. Several
+//! at start, then daily, again within the hour after a failure; `serve`'s
+//! audit runs after each pass. `beaconhouse audit` reads [`Retention::expired`]
+//! (the dry run) to find months kept too long. Several
 //! collectors may run it at once: dropping a month that is already gone does
 //! nothing.
 //!
@@ -20,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clickhouse::Client;
+use tokio::sync::watch;
 
 use super::clickhouse::{Endpoints, RELEASED_QUALIFIER, local_table};
 use crate::clock;
@@ -83,7 +86,8 @@ impl Expiry {
         format!("{} ({period}): {action}", self.table.name())
     }
 
-    fn months(&self) -> String {
+    /// The expired months, `202409, 202410`.
+    pub fn months(&self) -> String {
         let months: Vec<String> = self.partitions.iter().map(u32::to_string).collect();
         months.join(", ")
     }
@@ -245,8 +249,10 @@ impl Retention {
 
 /// Enforces retention now, then every [`INTERVAL`] (every [`RETRY`] after a
 /// failure) until the process ends. Failures are logged and counted, never
-/// fatal: the collector keeps collecting.
-pub async fn run(retention: Retention, metrics: Arc<Metrics>) {
+/// fatal: the collector keeps collecting. After each pass, done or not, it
+/// signals `passes`: `serve`'s audit runs then, so it never finds a month
+/// that this pass was about to drop.
+pub async fn run(retention: Retention, metrics: Arc<Metrics>, passes: watch::Sender<()>) {
     loop {
         let today = clock::day_of(clock::now_unix());
         let outcome = retention
@@ -265,6 +271,8 @@ pub async fn run(retention: Retention, metrics: Arc<Metrics>) {
                 RETRY
             }
         };
+        // Nobody may be listening (a collector's audit ended): nothing to do.
+        let _ = passes.send(());
         tokio::time::sleep(wait).await;
     }
 }

@@ -5,8 +5,9 @@
 //! `migrate::cluster`): a collector reads the salts of the node it reaches,
 //! and dropping a day's partition there destroys it on every replica.
 //!
-//! Owns: the `visitor_salts` and `recipient_keys` tables, and the loop that
-//! keeps a collector's [`Salts`] current. Which salt wins, which days are
+//! Owns: the `visitor_salts` and `recipient_keys` tables, the loop that
+//! keeps a collector's [`Salts`] current, and listing the stored days
+//! ([`stored_salt_days`], which `beaconhouse audit` judges too). Which salt wins, which days are
 //! agreed and which are destroyed are `privacy::salt_rules`'s rules; this module
 //! only carries them out.
 //! Must never: log a salt.
@@ -168,14 +169,7 @@ impl SaltKeeper {
     }
 
     async fn destroy_expired(&self, today: u16) -> Result<(), SaltError> {
-        let stored_days: Vec<u16> = self
-            .endpoints
-            .run(|client| {
-                client
-                    .query("SELECT DISTINCT toUInt16(day) FROM visitor_salts")
-                    .fetch_all()
-            })
-            .await?;
+        let stored_days = stored_salt_days(&self.endpoints).await?;
         for day in salt_rules::expired(&stored_days, today) {
             self.endpoints
                 .run(|client| {
@@ -188,6 +182,19 @@ impl SaltKeeper {
         }
         Ok(())
     }
+}
+
+/// The days whose visitor salts are stored: what the keeper destroys
+/// expired days of, and what `beaconhouse audit` judges.
+pub async fn stored_salt_days(endpoints: &Endpoints) -> Result<Vec<u16>, SaltError> {
+    let days = endpoints
+        .run(|client| {
+            client
+                .query("SELECT DISTINCT toUInt16(day) FROM visitor_salts")
+                .fetch_all()
+        })
+        .await?;
+    Ok(days)
 }
 
 /// The winning salt among stored hex salts; unreadable ones are passed over.

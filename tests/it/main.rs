@@ -7,7 +7,7 @@
 //! them, each test on a database of its own; a module whose tests must take
 //! turns holds its own lock (`faults`, `cluster`), and one that needs a
 //! server to itself starts its own (`faults` where it stops the server,
-//! `limits`, `cluster`). No test may change what the process shares: its
+//! `limits`, `cluster`, `audit`). No test may change what the process shares: its
 //! environment, its working directory, or the shared server's users and
 //! settings.
 
@@ -15,6 +15,7 @@ mod common;
 
 mod admission;
 mod adversarial;
+mod audit;
 mod cli;
 mod clickhouse_tls;
 mod cluster;
