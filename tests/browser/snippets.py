@@ -7,13 +7,16 @@ collector: the page-side half of tests/it/snippets.rs, which writes the pages
 
 SPEC.json: {"javascript": bool, "user_agent": str, "site_host": str,
 "collector_origin": "http://host:port", "visit": [path],
-"pages": {path: {"html": str, "referrer_policy": str or null}}}.
+"pages": {path: {"html": str, "referrer_policy": str or null}},
+"actions": [{"eval": script} or {"click": selector}]}.
 
 Serves the pages on loopback at http://<site_host>:<a free port>, maps both
 hosts to loopback in Chromium, and treats the site's and the collector's
 origins as secure, as https would be (so the browser sends Sec-Fetch-Site).
 Loads each page of "visit" in turn in one browser context and waits for the
-network to go quiet. Prints one JSON object: {"site": the site's origin,
+network to go quiet; then, on the last page, does each of "actions" in turn
+(a click does not wait for the navigation it starts), the network quiet
+after each. Prints one JSON object: {"site": the site's origin,
 "requests": [{"page", "method", "url", "referer", "sec_fetch_site"}]}, every
 request to the collector.
 Needs Python Playwright and Debian's /usr/bin/chromium (it never downloads a
@@ -83,6 +86,14 @@ def main():
             current[0] = path
             page.goto(site + path)
             page.wait_for_load_state("networkidle")
+        for action in spec.get("actions", []):
+            if "eval" in action:
+                page.evaluate(action["eval"])
+            else:
+                page.click(action["click"], no_wait_after=True)
+            page.wait_for_load_state("networkidle")
+            # A beacon is sent after the handler returns: let it leave.
+            page.wait_for_timeout(300)
         requests = []
         for path, request in seen:
             headers = request.all_headers()

@@ -97,6 +97,9 @@ struct Load<'a> {
     /// The pages' own `Referrer-Policy` header.
     referrer_policy: Option<&'a str>,
     visit: &'a [&'a str],
+    /// What the visitor then does on the last page, in order:
+    /// `{"eval": script}` or `{"click": selector}` (`snippets.py`).
+    actions: &'a [Value],
 }
 
 /// What the browser sent the collector for a load's pages.
@@ -142,10 +145,15 @@ struct Site {
 }
 
 fn start(prefix: &str) -> Site {
+    start_with(prefix, "")
+}
+
+/// As [`start`], the collector's configuration ending with `extra_toml`.
+fn start_with(prefix: &str, extra_toml: &str) -> Site {
     let clickhouse = common::clickhouse();
     let database = clickhouse.fresh_database(prefix);
     common::migrate(clickhouse, &database);
-    let collector = Collector::start(clickhouse, &database, "");
+    let collector = Collector::start(clickhouse, &database, extra_toml);
     Site {
         clickhouse,
         database,
@@ -184,6 +192,7 @@ impl Site {
             "collector_origin": self.collector_at(load.collector_host),
             "pages": pages,
             "visit": load.visit,
+            "actions": load.actions,
         });
         let file = self.dir.path().join("spec.json");
         std::fs::write(&file, spec.to_string()).unwrap();
@@ -333,6 +342,7 @@ fn the_readme_snippets_record_each_page_once_with_javascript_off_and_on() {
                 snippet: &every_page,
                 referrer_policy: None,
                 visit: &["/", "/pricing/", "/about/"],
+                actions: &[],
             },
             &["/", "/pricing/", "/about/"],
         );
@@ -350,6 +360,7 @@ fn the_readme_snippets_record_each_page_once_with_javascript_off_and_on() {
                 snippet: &server_rendered,
                 referrer_policy: None,
                 visit: &["/pricing/", "/about/"],
+                actions: &[],
             },
             &["/pricing/", "/about/"],
         );
@@ -386,6 +397,7 @@ fn the_pixels_record_the_page_on_pages_whose_own_policy_is_no_referrer_or_same_o
                     snippet,
                     referrer_policy: Some(policy),
                     visit,
+                    actions: &[],
                 },
                 stored,
             );
@@ -409,6 +421,7 @@ fn an_origin_alone_is_an_unknown_page_unless_the_pixel_asked_for_the_whole_url()
             snippet: &without_whole_referer(site.collector_at(SAME_SITE)),
             referrer_policy: None,
             visit,
+            actions: &[],
         },
         &["(unknown)", "(unknown)", "(unknown)"],
     );
@@ -424,6 +437,7 @@ fn an_origin_alone_is_an_unknown_page_unless_the_pixel_asked_for_the_whole_url()
             snippet: &snippet("every-page", site.collector_at(OTHER_SITE)),
             referrer_policy: None,
             visit,
+            actions: &[],
         },
         &["(unknown)", "/pricing/", "/about/"],
     );
@@ -431,4 +445,78 @@ fn an_origin_alone_is_an_unknown_page_unless_the_pixel_asked_for_the_whole_url()
         loaded.referers(whole) && loaded.all_sec_fetch_site("cross-site"),
         "{loaded:#?}"
     );
+}
+
+/// The tracker on a page that routes by fragment: a page view on load, on
+/// `pushState` (once for the same URL) and on a hash change, a custom event
+/// with properties (an allowed key kept, another dropped), a download and
+/// an outbound link followed; the rows are what the visitor did, and no
+/// query, token or address reached them.
+#[test]
+fn the_tracker_records_navigation_events_downloads_and_outbound_links() {
+    let _turn = one_browser_at_a_time();
+    // Keys written first belong to `SITE_TOML`'s `[[sites]]` table.
+    let mut site = start_with("snippets_tracker", "props = [\"plan\"]\n");
+    let collector = site.collector_at(SAME_SITE);
+    let page = move |_: &str| {
+        format!(
+            "<script defer src=\"{collector}/t.js\" data-site=\"optimumabq.com\" data-hash></script>\n\
+             <a id=\"menu\" href=\"/files/fall-menu.pdf?token=abc123\" download>Menu</a>\n\
+             <a id=\"map\" href=\"https://maps.example.net/place/optimum?from=carol\" target=\"_blank\">Map</a>"
+        )
+    };
+    let actions = [
+        json!({"eval": "history.pushState({}, '', '/app/step-2')"}),
+        json!({"eval": "history.pushState({}, '', '/app/step-2')"}),
+        json!({"eval": "location.hash = '#/settings?tab=carol'"}),
+        json!({"eval": "beaconhouse('book_tour', {plan: 'monthly', email: 'carol@example.com'})"}),
+        json!({"click": "#menu"}),
+        json!({"click": "#map"}),
+    ];
+    let (loaded, _) = site.load(&Load {
+        what: "the tracker, navigating",
+        javascript: true,
+        collector_host: SAME_SITE,
+        snippet: &page,
+        referrer_policy: None,
+        visit: &["/app"],
+        actions: &actions,
+    });
+    let beacons = loaded
+        .sent
+        .iter()
+        .filter(|s| s.method == "POST" && s.url.ends_with("/api/event"))
+        .count();
+    assert_eq!(beacons, 6, "one beacon each: {:#?}", loaded.sent);
+    let rows = site.clickhouse.query(
+        &site.database,
+        "SELECT name, path, arrayStringConcat(arrayMap((k, v) -> concat(k, '=', v), prop_keys, prop_values), ' ') FROM events ORDER BY ts, name FORMAT TSV",
+    );
+    let mut rows: Vec<&str> = rows.lines().collect();
+    // Several hits share a second: compare the rows as a set.
+    rows.sort_unstable();
+    assert_eq!(
+        rows,
+        [
+            "book_tour\t/app/step-2#/settings\tplan=monthly",
+            "download\t/app/step-2#/settings\tfile=/files/fall-menu.pdf",
+            "outbound\t/app/step-2#/settings\thost=maps.example.net",
+            "pageview\t/app\t",
+            "pageview\t/app/step-2\t",
+            "pageview\t/app/step-2#/settings\t",
+        ]
+    );
+    let everything = site
+        .clickhouse
+        .query(&site.database, "SELECT * FROM events FORMAT TSV");
+    for never in [
+        "carol",
+        "abc123",
+        "token",
+        "tab=",
+        "place/optimum",
+        "127.0.0.1",
+    ] {
+        assert!(!everything.contains(never), "{never} was stored");
+    }
 }
