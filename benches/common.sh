@@ -78,6 +78,7 @@ load_synthetic() {
   local db=$1 events=$2 opens=$3 start=${4:-1790812800} span=${5:-2592000}
   # Visitors view 1-6 pages each, minutes apart, sometimes with a gap of over
   # 30 minutes (a second visit); by default 2026-10-01 to 2026-10-30 UTC.
+  # Sign-ups carry the property `plan`.
   ch_query "$db" "
   INSERT INTO events
   SELECT
@@ -98,7 +99,9 @@ load_synthetic() {
     ['Chrome', 'Chrome', 'Safari', 'Firefox', 'Edge', 'Samsung Internet'][1 + c % 6] AS browser,
     ['Windows 10', 'Mac OSX', 'iPhone', 'Android', 'Linux'][1 + c % 5] AS os,
     CAST(['desktop', 'desktop', 'mobile', 'tablet'][1 + c % 4] AS Enum8('desktop' = 1, 'mobile' = 2, 'tablet' = 3, 'other' = 4)) AS device,
-    number AS event_id
+    number AS event_id,
+    if(name = 'signup', ['plan'], CAST([] AS Array(String))) AS prop_keys,
+    if(name = 'signup', [['monthly', 'annual', 'day-pass'][1 + cityHash64(number, 19) % 3]], CAST([] AS Array(String))) AS prop_values
   FROM (
     SELECT number, intDiv(number, 3) AS visitor, cityHash64(intDiv(number, 3)) AS h,
            cityHash64(number, 7) % 1000000 / 1000000 AS p,

@@ -19,6 +19,7 @@ use crate::audit::{self, Auditor, Exposition};
 use crate::clock;
 use crate::config::{Config, ExposedSecrets, LogFormat};
 use crate::enrich::{campaign, scrub};
+use crate::goal::site_goals;
 use crate::grant::{self, Link, Signed};
 use crate::metrics::Metrics;
 use crate::migrate::{self, MigrateError};
@@ -183,6 +184,7 @@ pub fn rollup(config: &Config) -> Result<Vec<String>, CliError> {
         Endpoints::new(&config.clickhouse)?,
         &config.clickhouse,
         &config.reporting,
+        site_goals(&config.conversions()),
     );
     let done = block_on(rollup.roll_up(clock::now_unix()))??;
     let mut lines = vec![format!("rolled up {} day(s)", done.rolled_up.len())];
@@ -191,6 +193,12 @@ pub fn rollup(config: &Config) -> Result<Vec<String>, CliError> {
             "released {} day(s) to {}.daily",
             released.len(),
             config.clickhouse.released_database()
+        ));
+    }
+    if done.goal_days > 0 {
+        lines.push(format!(
+            "counted {} day(s) of goals added since those days were rolled up",
+            done.goal_days
         ));
     }
     Ok(lines)

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// What reaches a goal or a funnel step.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Target {
     /// A custom event of this name.
     Event(String),
@@ -114,6 +114,29 @@ impl SiteConversions {
 
 /// Every site's goals and funnels, by site id, shared by the reports.
 pub type Conversions = Arc<HashMap<String, SiteConversions>>;
+
+/// A goal as the rollup counts it: a site and what reaches the goal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SiteGoal {
+    pub site: String,
+    pub target: Target,
+}
+
+/// Every site's goals, each target once per site, in order.
+pub fn site_goals(conversions: &HashMap<String, SiteConversions>) -> Vec<SiteGoal> {
+    let mut goals: Vec<SiteGoal> = conversions
+        .iter()
+        .flat_map(|(site, c)| {
+            c.goals.iter().map(|goal| SiteGoal {
+                site: site.clone(),
+                target: goal.target.clone(),
+            })
+        })
+        .collect();
+    goals.sort();
+    goals.dedup();
+    goals
+}
 
 #[cfg(test)]
 mod tests {

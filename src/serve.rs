@@ -19,6 +19,7 @@ use crate::audit::{self, Auditor};
 use crate::clock;
 use crate::config::{Config, ExposedSecrets, SessionKey};
 use crate::enrich::geo::{GeoError, GeoLookup, Reloaded};
+use crate::goal::site_goals;
 use crate::http::access::Readers;
 use crate::http::stats::StatsState;
 use crate::http::throttle::AuthThrottle;
@@ -88,7 +89,15 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let metrics = Arc::new(Metrics::default());
     let endpoints = Endpoints::new(&config.clickhouse)?;
     // The rollup writes daily_stats and daily_filtered: the ingest user. Reports read only.
-    tokio::spawn(Rollup::new(endpoints.clone(), &config.clickhouse, &config.reporting).run());
+    tokio::spawn(
+        Rollup::new(
+            endpoints.clone(),
+            &config.clickhouse,
+            &config.reporting,
+            site_goals(&config.conversions()),
+        )
+        .run(),
+    );
     let reporter = Reporter::new(
         Endpoints::for_reports(&config.clickhouse, &config.reporting)?,
         config.reporting.release.clone(),

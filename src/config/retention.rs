@@ -49,7 +49,7 @@ impl RetentionConfig {
             Table::EmailOpens => self.email_opens_days,
             // Both rollups, so a filtered report never finds one without the
             // other, and the released figures computed with them.
-            Table::DailyStats | Table::DailyFiltered | Table::ReleasedDaily => {
+            Table::DailyStats | Table::DailyFiltered | Table::DailyGoals | Table::ReleasedDaily => {
                 self.daily_stats_days
             }
         }

@@ -85,6 +85,12 @@ pub const TABLES: &[(&str, Placement)] = &[
             key: "toUInt16(day)",
         },
     ),
+    (
+        "daily_goals",
+        Placement::Sharded {
+            key: "toUInt16(day)",
+        },
+    ),
     // Staff SQL reads it on the node it reaches, never through a
     // `Distributed` table: one would run a staff query's subqueries on the
     // other nodes as the cluster's own user, who may read the raw tables.

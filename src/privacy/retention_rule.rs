@@ -15,8 +15,8 @@
 use crate::clock;
 
 /// The tables whose old rows are dropped, in the order they are: `events`
-/// before `daily_stats` and `daily_filtered`, the rollups computed from it,
-/// and `released.daily`, released from it (all three kept
+/// before `daily_stats`, `daily_filtered` and `daily_goals`, the rollups
+/// computed from it, and `released.daily`, released from it (all four kept
 /// `retention.daily_stats_days`). A fixed enum: a table name never comes
 /// from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,16 +25,18 @@ pub enum Table {
     EmailOpens,
     DailyStats,
     DailyFiltered,
+    DailyGoals,
     /// `released.daily`, in the released database.
     ReleasedDaily,
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 6] = [
         Table::Events,
         Table::EmailOpens,
         Table::DailyStats,
         Table::DailyFiltered,
+        Table::DailyGoals,
         Table::ReleasedDaily,
     ];
 
@@ -46,6 +48,7 @@ impl Table {
             Table::EmailOpens => "email_opens",
             Table::DailyStats => "daily_stats",
             Table::DailyFiltered => "daily_filtered",
+            Table::DailyGoals => "daily_goals",
             Table::ReleasedDaily => "released.daily",
         }
     }

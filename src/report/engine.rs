@@ -22,11 +22,13 @@ use super::coalesce;
 use super::error::{ReportError, mentions_time_zone};
 use super::released::{self, Figure, Names, Released, Releaser, Span};
 use super::request::{Details, ReportRequest};
-use super::sql::{self, BucketRow, DayRow, Key, LedgerDay, Measure, RolledUp, VisitDay, Window};
+use super::sql::{
+    self, BucketRow, DayRow, GoalDay, Key, LedgerDay, Measure, RolledUp, VisitDay, Window,
+};
 use super::suppress::{self, Group};
-use super::vocabulary::{Dimension, Filter, FilterOp, Interval, Period, RequestError, invalid};
+use super::vocabulary::{Dimension, Filter, Interval, Period, RequestError, invalid};
 use crate::clock;
-use crate::goal::{Conversions, Goal, SiteConversions, Target};
+use crate::goal::{Conversions, Goal, SiteConversions};
 use crate::release::Mechanism;
 use crate::store::clickhouse::Endpoints;
 use crate::store::statement::Statement;
@@ -520,20 +522,40 @@ impl Reporter {
             )
             .by_day()
         };
+        // Without other filters a goal's whole days come from its rolled-up
+        // rows, on the days the ledger holds too.
+        let goal_days: Vec<GoalDay> = if filters.is_empty() && !goals.is_empty() {
+            let (first, last) = (clock::day_of(window.start), clock::day_of(window.end));
+            self.fetch_all(sql::rolled_up_goal_days(site, first, last, self.views_cap))
+                .await?
+        } else {
+            Vec::new()
+        };
         let reaching: Vec<(Measure, Vec<Filter>)> = goals
             .iter()
             .map(|goal| {
-                let (measure, filter) = reaching_filter(&goal.target);
+                let (measure, filter) = sql::reaching(&goal.target);
                 (measure, filters.iter().cloned().chain([filter]).collect())
             })
             .collect();
+        let statements = goals
+            .iter()
+            .zip(&reaching)
+            .map(|(goal, (measure, with_goal))| {
+                if !filters.is_empty() {
+                    return aggregation(*measure, with_goal);
+                }
+                let definition = goal.target.definition();
+                let days: Vec<u16> = goal_days
+                    .iter()
+                    .filter(|d| d.goal == definition && rolled_up.stats.contains(&d.day_number))
+                    .map(|d| d.day_number)
+                    .collect();
+                sql::goal(&window, &days, &goal.target, self.views_cap).by_day()
+            });
         let (visitor_days, goal_days): (Vec<DayRow>, Vec<Vec<DayRow>>) = tokio::try_join!(
             self.fetch_all(aggregation(Measure::Everything, filters)),
-            futures_util::future::try_join_all(
-                reaching
-                    .iter()
-                    .map(|(measure, filters)| self.fetch_all(aggregation(*measure, filters)))
-            )
+            futures_util::future::try_join_all(statements.map(|s| self.fetch_all(s)))
         )?;
         let spans = released::spans(window.start, window.end);
         let canonical = released::canonical_filters(filters);
@@ -985,32 +1007,6 @@ fn previous(period: &Period) -> Result<Period, RequestError> {
         value: period.from.to_string(),
         problem: "the previous period would start before 1970".into(),
     })
-}
-
-/// What a goal's figures count, and the filter that picks its events.
-fn reaching_filter(target: &Target) -> (Measure, Filter) {
-    match target {
-        Target::Event(name) => (
-            Measure::CustomEvents,
-            Filter {
-                dimension: Dimension::Name,
-                op: FilterOp::Equals,
-                value: name.clone(),
-            },
-        ),
-        Target::Page(pattern) => (
-            Measure::PageViews,
-            Filter {
-                dimension: Dimension::Path,
-                op: if target.is_pattern() {
-                    FilterOp::Matches
-                } else {
-                    FilterOp::Equals
-                },
-                value: pattern.clone(),
-            },
-        ),
-    }
 }
 
 /// Per UTC day, the visitors whose funnel level (`group_key`) is at least

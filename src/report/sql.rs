@@ -765,6 +765,95 @@ pub fn email(window: &Window, key: &Key, views_cap: u64) -> Aggregation {
     }
 }
 
+/// What a goal's figures count, and the filter that picks its events: a
+/// goal's figures are those of a report filtered so.
+pub fn reaching(target: &Target) -> (Measure, Filter) {
+    match target {
+        Target::Event(name) => (
+            Measure::CustomEvents,
+            Filter {
+                dimension: Dimension::Name,
+                op: FilterOp::Equals,
+                value: name.clone(),
+            },
+        ),
+        Target::Page(pattern) => (
+            Measure::PageViews,
+            Filter {
+                dimension: Dimension::Path,
+                op: if target.is_pattern() {
+                    FilterOp::Matches
+                } else {
+                    FilterOp::Equals
+                },
+                value: pattern.clone(),
+            },
+        ),
+    }
+}
+
+/// A goal's exact counts per UTC day of `window`, without other filters:
+/// from `daily_goals` for the longest run of the whole days it holds of
+/// the goal (`days`, sorted), from `events` for the rest, as a report
+/// filtered by [`reaching`] counts them.
+pub fn goal(window: &Window, days: &[u16], target: &Target, views_cap: u64) -> Aggregation {
+    let split = split(window, days, false);
+    let mut parts = Statement::default();
+    if let Some((first, last)) = split.days {
+        parts
+            .push(
+                "SELECT '' AS group_key, toUInt16(day) AS day_number, visitors AS unique, hits AS count \
+                 FROM daily_goals FINAL",
+            )
+            .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
+            .push_bound(" AND goal = ?", Bind::Text(target.definition()))
+            .push_bound(" AND views_cap = ?", Bind::Number(views_cap))
+            .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
+            .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()));
+    }
+    if !split.raw.is_empty() {
+        if split.days.is_some() {
+            parts.push(" UNION ALL ");
+        }
+        let (measure, filter) = reaching(target);
+        parts.append(raw_site(
+            window,
+            &split.raw,
+            &Key::Nothing,
+            measure,
+            &[filter],
+            views_cap,
+        ));
+    }
+    Aggregation {
+        parts,
+        // Rollup rows (`FINAL`: one per day) and `events` grouped by day,
+        // on different days.
+        one_row_per_cell: true,
+    }
+}
+
+/// The days `daily_goals` holds of the site's goals from `first` to
+/// `last`, counted with `views_cap`: rows of ([`GoalDay`]).
+pub fn rolled_up_goal_days(site: &str, first: u16, last: u16, views_cap: u64) -> Statement {
+    let mut s =
+        Statement::new("SELECT site, goal, toUInt16(day) AS day_number FROM daily_goals FINAL");
+    s.push_bound(" WHERE site = ?", Bind::Text(site.into()))
+        .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
+        .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()))
+        .push_bound(" AND views_cap = ?", Bind::Number(views_cap))
+        .push(" ORDER BY goal, day");
+    s
+}
+
+/// A day `daily_goals` holds of a site's goal (by its definition).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
+pub struct GoalDay {
+    pub site: String,
+    pub goal: String,
+    pub day_number: u16,
+}
+
 /// How far each visitor got through a funnel of `steps`, per UTC day of
 /// `window`: rows of (the number of steps reached in order, that UTC day,
 /// visitors), visitors who reached none left out. `windowFunnel` (in
@@ -957,11 +1046,14 @@ pub fn statement_shapes() -> Vec<Statement> {
         Target::Page("/tour/*".into()),
         Target::Event("book_tour".into()),
     ];
-    let mut statements = vec![midnights(
-        "America/Denver",
-        "2026-11-01 00:00:00".into(),
-        "2026-11-02 00:00:00".into(),
-    )];
+    let mut statements = vec![
+        midnights(
+            "America/Denver",
+            "2026-11-01 00:00:00".into(),
+            "2026-11-02 00:00:00".into(),
+        ),
+        rolled_up_goal_days("optimumabq.com", nov_1_day, nov_1_day + 30, 10),
+    ];
     for window in [&denver, &utc, &kolkata] {
         // Each window reads whole days from the rollups, and edges from events.
         debug_assert!(split(window, &rolled_up.stats, false).days.is_some());
@@ -1006,6 +1098,9 @@ pub fn statement_shapes() -> Vec<Statement> {
         statements.push(visits(window, &rolled_up, &one_equals, 10));
         statements.push(visits(window, &rolled_up, &props_goals_patterns, 10));
         statements.push(funnel(window, &steps).by_day());
+        for target in &steps {
+            statements.push(goal(window, &rolled_up.stats, target, 10).by_day());
+        }
         statements.extend(
             Interval::ALL
                 .iter()

@@ -26,9 +26,13 @@ pub mod sql;
 
 use std::time::Duration;
 
+use std::collections::HashSet;
+
 use crate::clock;
 use crate::config::{ClickHouseConfig, ReportingConfig};
+use crate::goal::SiteGoal;
 use crate::release::{Cell, Mechanism, Verdict};
+use crate::report::sql::GoalDay;
 use crate::store::clickhouse::{Endpoints, describe};
 use sql::{CellCount, DayCount};
 
@@ -59,6 +63,29 @@ pub fn stale_days(events: &[DayCount], rolled_up: &[DayCount]) -> Vec<DayCount> 
         .collect()
 }
 
+/// Of the rolled-up `days`, each day and goal `daily_goals` does not hold
+/// (`held`) yet: what a goal added to the configuration needs. Pure.
+pub fn missing_goal_days<'a>(
+    days: &[u16],
+    goals: &'a [SiteGoal],
+    held: &[GoalDay],
+) -> Vec<(u16, &'a SiteGoal)> {
+    let held: HashSet<(&str, &str, u16)> = held
+        .iter()
+        .map(|h| (h.site.as_str(), h.goal.as_str(), h.day_number))
+        .collect();
+    let mut missing = Vec::new();
+    for goal in goals {
+        let definition = goal.target.definition();
+        for &day in days {
+            if !held.contains(&(goal.site.as_str(), definition.as_str(), day)) {
+                missing.push((day, goal));
+            }
+        }
+    }
+    missing
+}
+
 /// Computes the rollup tables, as the ingest user (`clickhouse.user`): the
 /// reports' own user may not write.
 #[derive(Clone)]
@@ -69,6 +96,8 @@ pub struct Rollup {
     views_cap: u64,
     /// `None` until `reporting.noise_key` is set: nothing is released.
     release: Option<Release>,
+    /// Every site's goals, each with a row per rolled-up day in `daily_goals`.
+    goals: Vec<SiteGoal>,
 }
 
 /// How days are released to `released.daily`.
@@ -102,6 +131,8 @@ pub struct Done {
     pub rolled_up: Vec<u16>,
     /// Days released to `released.daily`; `None` when release is off.
     pub released: Option<Vec<u16>>,
+    /// Rows of goals added since their day was rolled up.
+    pub goal_days: usize,
 }
 
 impl Rollup {
@@ -109,6 +140,7 @@ impl Rollup {
         endpoints: Endpoints,
         clickhouse: &ClickHouseConfig,
         reporting: &ReportingConfig,
+        goals: Vec<SiteGoal>,
     ) -> Rollup {
         let release = reporting.release.clone().map(|mechanism| Release {
             mechanism,
@@ -118,6 +150,7 @@ impl Rollup {
             endpoints,
             views_cap: reporting.views_cap,
             release,
+            goals,
         }
     }
 
@@ -139,12 +172,32 @@ impl Rollup {
         let mut done = Done {
             rolled_up: Vec::new(),
             released: None,
+            goal_days: 0,
         };
-        for day in stale_days(&events, &rolled_up) {
-            for statement in sql::rollup_day(day.day, day.events, self.views_cap) {
+        let stale = stale_days(&events, &rolled_up);
+        for day in &stale {
+            for statement in sql::rollup_day(day.day, day.events, self.views_cap, &self.goals) {
                 self.endpoints.execute(&statement).await?;
             }
             done.rolled_up.push(day.day);
+        }
+        // Goals added since a day was rolled up: their rows alone.
+        if !self.goals.is_empty() {
+            let held: Vec<GoalDay> = self
+                .endpoints
+                .fetch_all(&sql::held_goal_days(first, self.views_cap))
+                .await?;
+            let current: Vec<u16> = rolled_up
+                .iter()
+                .filter(|day| !stale.contains(day))
+                .map(|day| day.day)
+                .collect();
+            for (day, goal) in missing_goal_days(&current, &self.goals, &held) {
+                self.endpoints
+                    .execute(&sql::goal_day(day, goal, self.views_cap))
+                    .await?;
+                done.goal_days += 1;
+            }
         }
         if let Some(release) = &self.release {
             let released: Vec<DayCount> = self
@@ -273,6 +326,46 @@ mod tests {
             visitors,
             pageviews,
         }
+    }
+
+    #[test]
+    fn goals_added_since_a_day_was_rolled_up_are_counted_for_it_alone() {
+        use crate::goal::Target;
+        let goal = |site: &str, target: Target| SiteGoal {
+            site: site.into(),
+            target,
+        };
+        let goals = [
+            goal("a.com", Target::Event("book_tour".into())),
+            goal("a.com", Target::Page("/blog/*".into())),
+            goal("b.com", Target::Event("book_tour".into())),
+        ];
+        let held = |site: &str, goal: &str, day| GoalDay {
+            site: site.into(),
+            goal: goal.into(),
+            day_number: day,
+        };
+        let held = [
+            held("a.com", "event:book_tour", 10),
+            held("a.com", "event:book_tour", 11),
+            held("a.com", "page:/blog/*", 10),
+            held("b.com", "event:book_tour", 10),
+            // Of a day no longer rolled up, or a site's other goal: ignored.
+            held("a.com", "event:book_tour", 3),
+            held("b.com", "page:/blog/*", 11),
+        ];
+        let missing: Vec<(u16, &str, String)> = missing_goal_days(&[10, 11], &goals, &held)
+            .into_iter()
+            .map(|(day, g)| (day, g.site.as_str(), g.target.definition()))
+            .collect();
+        assert_eq!(
+            missing,
+            [
+                (11, "a.com", "page:/blog/*".to_string()),
+                (11, "b.com", "event:book_tour".to_string()),
+            ]
+        );
+        assert!(missing_goal_days(&[10, 11], &[], &held).is_empty());
     }
 
     #[test]

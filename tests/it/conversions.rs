@@ -283,6 +283,51 @@ fn goals_funnels_and_properties_are_the_seeded_counts_released() {
         );
     }
 
+    // The rollup counted each goal of each day; a goal added to the
+    // configuration later is counted for the days already rolled up, alone.
+    assert_eq!(
+        clickhouse.number(&db, "SELECT count() FROM daily_goals FINAL"),
+        3 * 2
+    );
+    let more = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        more.path(),
+        format!("{}{CONFIG}", common::SITE_TOML).replace(
+            "\n[[sites.funnels]]",
+            "\n[[sites.goals]]\nname = \"Pricing page\"\npage = \"/pricing\"\n\n[[sites.funnels]]",
+        ),
+    )
+    .unwrap();
+    let with_more = || {
+        Beaconhouse::new()
+            .config(more.path())
+            .clickhouse(clickhouse, &db)
+    };
+    assert_eq!(
+        with_more().arg("rollup").run_ok(),
+        format!(
+            "rolled up 0 day(s)\nreleased 0 day(s) to {db}_released.daily\ncounted 2 day(s) of goals added since those days were rolled up\n"
+        )
+    );
+    let goals = with_more().report_json(&with("goals", &[]));
+    let pricing = &goals["goals"][3];
+    assert_eq!(pricing["name"], "Pricing page");
+    let reached = exact(&visitor_days(&events, 20_767), |e| {
+        Target::Page("/pricing".into()).reached_by(e.name, e.path)
+    });
+    let (converting, conversions) = cells("2026-11-10", &["path==/pricing"]).figure(
+        ["", "", "visitors", "pageviews"],
+        reached,
+        false,
+    );
+    assert_eq!(
+        (
+            pricing["current"]["converting_visitors"].as_u64(),
+            pricing["current"]["conversions"].as_u64()
+        ),
+        (converting, conversions)
+    );
+
     // The funnel: per visitor-day, the longest run of steps reached in
     // order (greedy: the first event that reaches the next step).
     let steps = [
