@@ -5,8 +5,8 @@ import { statsUrl } from './api.js';
 import { intervalFor, rangeLabel } from './dates.js';
 import { $, h, fmt, signed, busy, card, csvLink, errorBox, fileSafe, roundingText, TOO_FEW_VISITORS } from './dom.js';
 import { chartCard, showSeries } from './chart.js';
-import { PANELS, buildPanel, loadPanel } from './panels.js';
-import { app, sitePairs, track, setNotes } from './view.js';
+import { sitePanels, buildPanel, loadPanel } from './panels.js';
+import { app, siteById, sitePairs, track, setNotes } from './view.js';
 
 // The summary's figures, as the summary report names them.
 const SITE_FIGURES = [
@@ -28,7 +28,7 @@ export function renderOverview() {
   if (view.dataset.kind !== 'overview:' + nav.site) buildOverview(view);
   loadSummary();
   loadChart();
-  for (const panel of PANELS) loadPanel(panel);
+  for (const panel of sitePanels(siteById(nav.site))) loadPanel(panel);
 }
 
 function buildOverview(view) {
@@ -46,7 +46,7 @@ function buildOverview(view) {
   summary.querySelector('h2').classList.add('sr-only');
 
   const chart = chartCard('Visitors and page views');
-  const panels = h('div', { class: 'panels' }, PANELS.map(buildPanel));
+  const panels = h('div', { class: 'panels' }, sitePanels(siteById(app.nav.site)).map(buildPanel));
   view.replaceChildren(summary, chart, panels);
 }
 
