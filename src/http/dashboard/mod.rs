@@ -42,6 +42,7 @@ const MODULES: &[(&str, &str)] = &[
     ("api.js", include_str!("assets/api.js")),
     ("campaigns.js", include_str!("assets/campaigns.js")),
     ("chart.js", include_str!("assets/chart.js")),
+    ("conversions.js", include_str!("assets/conversions.js")),
     ("dates.js", include_str!("assets/dates.js")),
     ("dom.js", include_str!("assets/dom.js")),
     ("overview.js", include_str!("assets/overview.js")),
