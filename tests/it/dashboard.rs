@@ -820,6 +820,8 @@ fn the_dashboard_in_chromium_shows_the_apis_figures() {
     .sign(SHARE_KEY.as_bytes());
     let expired_link = format!("{}/dashboard/#share={expired}", dashboard.collector.base);
     let out = screenshots();
+    // A screenshot left by an earlier run proves nothing.
+    let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).unwrap();
     let mut run = common::browser_script("dashboard.py");
     run.args([
@@ -845,10 +847,13 @@ fn the_dashboard_in_chromium_shows_the_apis_figures() {
         })
         .count();
     assert!(
-        shots >= 14,
-        "a screenshot of each page at both widths, found {shots} in {}",
+        shots >= 19,
+        "a screenshot of each page at both widths, and of the goals, the funnel and the properties, found {shots} in {}",
         out.display()
     );
+    for panel in ["goals.png", "funnel.png", "props.png"] {
+        assert!(out.join(panel).is_file(), "no {panel} in {}", out.display());
+    }
 }
 
 /// Hits today on the busy site of the crowd test. Reports over today read
