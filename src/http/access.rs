@@ -31,8 +31,9 @@ pub struct Readers {
     session_key: SessionKey,
     /// Who signed out when: their earlier sessions are over.
     sign_outs: SignOuts,
-    /// Configured sites and their time zones: a report on another site is a 404.
-    sites: BTreeMap<String, String>,
+    /// Configured sites by id: a report on another site is a 404; the
+    /// dashboard describes each (time zone, goals, funnels, properties).
+    sites: BTreeMap<String, Site>,
 }
 
 /// Who is reading.
@@ -84,21 +85,19 @@ impl Readers {
             sign_outs,
             sites: sites
                 .values()
-                .map(|site| (site.id.clone(), site.time_zone.clone()))
+                .map(|site| (site.id.clone(), site.clone()))
                 .collect(),
         }
     }
 
-    /// The configured sites with their time zones, in id order.
-    pub fn sites(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.sites
-            .iter()
-            .map(|(id, zone)| (id.as_str(), zone.as_str()))
+    /// The configured sites, in id order.
+    pub fn sites(&self) -> impl Iterator<Item = &Site> {
+        self.sites.values()
     }
 
     /// The time zone a site's reports use unless a request names one.
     pub fn time_zone(&self, site: &str) -> Option<&str> {
-        self.sites.get(site).map(String::as_str)
+        self.sites.get(site).map(|site| site.time_zone.as_str())
     }
 
     /// The reader of a request: its bearer token if it sends one, else its
@@ -364,9 +363,17 @@ mod tests {
             share_key: share_key.map(|k| ShareKey::new(k.into())),
             session_key: SessionKey::new(SESSION_KEY.into()),
             sign_outs: SignOuts::default(),
-            sites: [("optimumabq.com".to_string(), "America/Denver".to_string())]
-                .into_iter()
-                .collect(),
+            sites: [Site {
+                id: "optimumabq.com".into(),
+                hostnames: vec!["optimumabq.com".into()],
+                path_patterns: Vec::new(),
+                time_zone: "America/Denver".into(),
+                props: Vec::new(),
+                conversions: Default::default(),
+            }]
+            .into_iter()
+            .map(|site| (site.id.clone(), site))
+            .collect(),
         }
     }
 

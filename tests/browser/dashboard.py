@@ -14,11 +14,13 @@ downloads a browser). Every scenario runs in a fresh browser context.
 Hooks it relies on (kept stable by the dashboard's modules): body[data-state]
 (signed-out|loading|ready|error), [data-panel], [data-figure], [data-row]
 with data-value and [data-cell="unique"|"count"], [data-filter], a[data-csv],
-and the tab buttons' data-tab.
+the tab buttons' data-tab, #props-select, the goals' rows [data-goal] and the
+funnel's steps [data-step] with their [data-cell]s, and #funnel-select.
 """
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import sys
 import time
@@ -140,6 +142,22 @@ def shown(n):
     if isinstance(n, float) and not n.is_integer():
         return f"{n:,.3f}".rstrip("0").rstrip(".")
     return f"{int(n):,}"
+
+
+def round1(n):
+    """Math.round(n * 10) / 10 || 0, as the page rounds a percentage."""
+    return math.floor(n * 10 + 0.5) / 10 or 0.0
+
+
+def percent(n):
+    """A percentage as the page writes it: one decimal, '—' when withheld."""
+    return "—" if n is None else f"{round1(n):,.1f}%"
+
+
+def signed(n):
+    """dom.js's signed(n, 1): a sign (− is U+2212, ± for none), at most one decimal."""
+    text = f"{abs(n):,.1f}".removesuffix(".0")
+    return ("+" if n > 0 else "\u2212" if n < 0 else "±") + text
 
 
 def today_in(time_zone):
@@ -506,6 +524,203 @@ def check_hosts_and_errors(sessions_requests, errors, host):
     return f"{len(sessions_requests)} requests, all to {host}; no console errors"
 
 
+def site_of(s, args):
+    return next(x for x in s.me()["sites"] if x["id"] == args.site)
+
+
+def goal_rows(s):
+    return s.page.eval_on_selector_all(
+        '[data-panel="goals"] [data-goal]',
+        """rows => rows.map(r => [r.dataset.goal].concat(
+             ['converting_visitors', 'conversions', 'conversion_rate', 'change', 'rate_change_points'].map(k => {
+               const cell = r.querySelector('[data-cell="' + k + '"]');
+               return cell ? cell.textContent.trim() : null;
+             })))""")
+
+
+def goal_rows_from_api(report):
+    rows = []
+    for goal in report["goals"]:
+        now = goal["current"]
+        if goal["change"] is not None:
+            change = signed(round1(goal["change"])) + "%"
+        else:
+            change = "—" if now["converting_visitors"] is None else "no comparison"
+        points = goal["rate_change_points"]
+        if points is not None:
+            points = round1(points)
+            points = signed(points) + (" point" if abs(points) == 1 else " points")
+        rows.append([goal["name"], shown(now["converting_visitors"]), shown(now["conversions"]),
+                     percent(now["conversion_rate"]), change, points])
+    return rows
+
+
+def compare_goals(s, api, since=0):
+    url = s.last_request("goals", since)
+    report = api.same_as(url)
+    expect_equal(goal_rows(s), goal_rows_from_api(report), "the goals panel")
+    return report
+
+
+def check_goals(s, api, args):
+    """The goals panel equals the goals report, its withheld figures read as
+    elsewhere, with the note that conversion is within a UTC day; over 7
+    days, with the change against the 7 days before."""
+    site = site_of(s, args)
+    expect(len(site["goals"]) >= 2, f"/dashboard/api/me lists goals {site['goals']}")
+    report = compare_goals(s, api)
+    expect_equal([g["name"] for g in report["goals"]], site["goals"], "goals listed by /dashboard/api/me")
+    shown_goals = [g["name"] for g in report["goals"] if g["current"]["converting_visitors"] is not None]
+    withheld = [g["name"] for g in report["goals"] if g["current"]["converting_visitors"] is None]
+    expect(shown_goals and withheld, f"the seed needs goals shown and withheld: {shown_goals} / {withheld}")
+    text = s.page.inner_text('[data-panel="goals"]')
+    expect("within one UTC day" in text, "the goals panel does not say conversion is within a UTC day")
+    expect("too few visitors to show" in text, "withheld goals are not said to be withheld")
+    if report["visitors"] is not None:
+        expect(f"{shown(report['visitors'])} visitors" in text, "the rate's base is not given")
+    mark = len(s.requests)
+    s.page.select_option("#period", "7d")
+    s.wait_ready("the last 7 days")
+    report = compare_goals(s, api, mark)
+    changes = [g["name"] for g in report["goals"] if g["change"] is not None]
+    expect(changes, "no goal has a change over 7 days; the seed needs the 7 days before")
+    s.page.locator('[data-panel="goals"]').screenshot(path=os.path.join(args.out, "goals.png"))
+    s.page.go_back()
+    s.wait_ready("Back to 30 days")
+    return f"{len(shown_goals)} goals shown, {len(withheld)} withheld; over 7 days, changes for {changes}"
+
+
+def check_goal_filter(s, api, args):
+    """A click on a goal adds goal==<name>: its chip, the URL, every panel
+    asked again with it and equal to the API's; the funnel takes no filter
+    and says so; the chip removes it."""
+    report = api.same_as(s.last_request("goals"))
+    name = next(g["name"] for g in report["goals"] if g["current"]["converting_visitors"] is not None)
+    wanted = "goal==" + name
+    mark = len(s.requests)
+    s.page.locator(f'[data-panel="goals"] [data-goal="{name}"] button').click()
+    s.wait_ready("the view filtered by a goal")
+    chip = s.page.locator(f'[data-filter="{wanted}"]')
+    expect(chip.count() == 1, f"no chip [data-filter={wanted!r}]")
+    expect(f"reached goal {name}" in chip.inner_text(), f"the chip reads {chip.inner_text()!r}")
+    expect_equal(query_of(s.page.url).get("filter"), [wanted], "filter in the URL")
+    for kind in ("summary", "timeseries", "goals"):
+        expect(any(query_of(u).get("filter") == [wanted] for u in s.stats_requests(kind, mark)),
+               f"{kind} was not fetched again with the filter")
+    for panel in list(PANEL_TABS) + ["props"]:
+        fetched = [u for u in s.stats_requests("breakdown", mark) if query_of(u).get("filter") == [wanted]]
+        dims = {query_of(u)["by"][0] for u in fetched}
+        expect(dims & set(PANEL_TABS.get(panel, [])) or (panel == "props" and any(d.startswith("prop:") for d in dims)),
+               f"panel {panel} was not fetched again with the filter")
+    expect(all("filter" not in query_of(u) for u in s.stats_requests("funnel", mark)), "the funnel was asked with a filter")
+    expect("Filters do not apply to funnels" in s.page.inner_text('[data-panel="funnel"]'),
+           "the funnel does not say filters do not apply to it")
+    summary = api.same_as(compare_summary(s, api, mark))
+    expect(summary["current"] is not None, f"the API withholds the visitors who reached {name!r}; seed more")
+    compare_panel(s, api, "pages", "path", mark)
+    compare_panel(s, api, "sources", "referrer_host", mark)
+    compare_goals(s, api, mark)
+    s.screenshot("overview-goal")
+    mark = len(s.requests)
+    s.page.locator(f'[data-filter="{wanted}"] button').click()
+    s.wait_ready("the view without the goal filter")
+    expect(s.page.locator("[data-filter]").count() == 0, "the chip is still there")
+    expect("filter" not in query_of(s.page.url), "the URL still has a filter")
+    compare_summary(s, api, mark)
+    return f"{wanted}: chip, URL, summary, chart, panels and goals asked again with it and equal to the API's; removed"
+
+
+def check_props(s, api, args):
+    """The properties panel offers the site's keys and equals the breakdown
+    by each; a click on a value adds prop:<key>==<value>."""
+    site = site_of(s, args)
+    keys = site["props"]
+    expect(len(keys) >= 2, f"/dashboard/api/me lists property keys {keys}")
+    offered = s.page.eval_on_selector_all("#props-select option", "os => os.map(o => o.textContent)")
+    expect_equal(offered, keys, "property keys offered")
+    details = []
+    for key in reversed(keys):
+        dim = "prop:" + key
+        if s.page.input_value("#props-select") != dim:
+            s.page.select_option("#props-select", dim)
+        s.wait_ready(f"the breakdown by {dim}")
+        url = s.last_request("breakdown", by=dim, limit="10")
+        report = api.same_as(url)
+        expect_equal(report["count"], "events", f"what the breakdown by {dim} counts")
+        expect_equal(s.rows("props"), rows_from_api(report), f"the properties panel by {dim}")
+        details.append(f"{dim}: {len(report['rows'])} rows")
+    s.page.locator('[data-panel="props"]').screenshot(path=os.path.join(args.out, "props.png"))
+    none = s.page.locator('[data-panel="props"] [data-row][data-value="(none)"] button')
+    expect(none.count() == 0, "(none) of a property is offered as a filter")
+    row = s.page.locator('[data-panel="props"] [data-row]').filter(has=s.page.locator("button")).first
+    wanted = f"prop:{keys[0]}==" + row.get_attribute("data-value")
+    mark = len(s.requests)
+    row.locator("button").click()
+    s.wait_ready("the view filtered by a property")
+    expect(s.page.locator(f'[data-filter="{wanted}"]').count() == 1, f"no chip [data-filter={wanted!r}]")
+    expect_equal(query_of(s.page.url).get("filter"), [wanted], "filter in the URL")
+    compare_summary(s, api, mark)
+    compare_panel(s, api, "props", "prop:" + keys[0], mark)
+    return "; ".join(details) + f"; {wanted} filters the view"
+
+
+def funnel_steps(s):
+    return s.page.eval_on_selector_all(
+        '[data-panel="funnel"] [data-step]',
+        """steps => steps.map(li => {
+             const cell = (k) => { const c = li.querySelector('[data-cell="' + k + '"]'); return c ? c.textContent.trim() : null; };
+             const bar = li.querySelector('.step-bar');
+             return [Number(li.dataset.step), li.dataset.value, cell('visitors'), cell('of_first'), cell('drop_off'),
+                     bar ? parseFloat(bar.style.width) : null, bar ? bar.getBoundingClientRect().width : null,
+                     li.querySelector('.step-track').getBoundingClientRect().width];
+           })""")
+
+
+def check_funnel(s, api, args):
+    """Each of the site's funnels: its steps' figures equal the funnel
+    report's, each bar as long as its visitors, withheld steps without one."""
+    site = site_of(s, args)
+    funnels = site["funnels"]
+    expect(len(funnels) >= 2, f"/dashboard/api/me lists funnels {funnels}")
+    offered = s.page.eval_on_selector_all("#funnel-select option", "os => os.map(o => o.textContent)")
+    expect_equal(offered, funnels, "funnels offered")
+    details, withheld_seen, shot = [], False, False
+    for name in funnels:
+        if s.page.input_value("#funnel-select") != name:
+            s.page.select_option("#funnel-select", name)
+        s.wait_ready(f"the funnel {name}")
+        url = s.last_request("funnel", funnel=name)
+        expect("filter" not in query_of(url), "the funnel was asked with a filter")
+        report = api.same_as(url)
+        steps = funnel_steps(s)
+        expect_equal(len(steps), len(report["steps"]), f"steps of {name}")
+        most = max([st["visitors"] or 0 for st in report["steps"]] + [0])
+        for page, step in zip(steps, report["steps"]):
+            number, reached_by, visitors, of_first, drop_off, width, bar_px, track_px = page
+            what = f"{name}, step {step['step']}"
+            expect_equal([number, reached_by], [step["step"], step["reached_by"]], what)
+            share = None if step["step"] == 1 or step["of_first"] is None else percent(step["of_first"])
+            expect_equal([visitors, of_first], [shown(step["visitors"]), share], what)
+            expect_equal(drop_off, None if step["step"] == 1 else percent(step["drop_off"]), f"{what}, drop-off")
+            if step["visitors"] is None:
+                withheld_seen = True
+                expect(width is None, f"{what} is withheld but has a bar")
+                text = s.page.inner_text(f'[data-panel="funnel"] [data-step="{step["step"]}"]')
+                expect("too few visitors to show" in text, f"{what} is withheld without saying so: {text!r}")
+            else:
+                expected = 100 * step["visitors"] / most if most else 0
+                expect(width is not None and abs(width - expected) < 0.01, f"{what}: bar {width}%, expected {expected:.3f}%")
+                expect(abs(bar_px - track_px * expected / 100) <= 1.5,
+                       f"{what}: the bar is {bar_px}px of {track_px}px, expected {expected:.1f}%")
+        if not shot and all(st["visitors"] is not None for st in report["steps"]):
+            s.page.locator('[data-panel="funnel"]').screenshot(path=os.path.join(args.out, "funnel.png"))
+            shot = True
+        details.append(f"{name}: " + " → ".join(shown(st["visitors"]) for st in report["steps"]))
+    expect(withheld_seen, "no funnel step is withheld; the seed needs one")
+    expect(shot, "no funnel has every step shown; the seed needs one")
+    return "; ".join(details)
+
+
 # ------------------------------------------------------------------ main
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -551,6 +766,14 @@ def main(argv):
         scenario([("3. clicking a row filters everything", lambda s: check_filter_by_click(s, api, args))])
         scenario([("6. campaign page equals the email report", lambda s: check_campaign(s, api, args))])
         scenario([("7. small filter is withheld", lambda s: check_small_filter(s, api, args))])
+        scenario([
+            ("11. the funnel's bars equal the funnel report", lambda s: check_funnel(s, api, args)),
+            ("12. the properties panel equals the breakdown by property", lambda s: check_props(s, api, args)),
+        ])
+        scenario([
+            ("13. the goals panel equals the goals report", lambda s: check_goals(s, api, args)),
+            ("14. clicking a goal filters everything by it", lambda s: check_goal_filter(s, api, args)),
+        ])
         results.run("8. shared link opens, expired one is refused",
                     check_shared_link, browser, args, host, errors, overflow)
         scenario([("8b. a shared link asks before it replaces a staff session",
@@ -565,9 +788,9 @@ def main(argv):
 
 
 def check_screenshots(out, shots, overflow):
-    wanted = [f"{name}-{w}.png" for name in ("overview", "overview-filtered", "campaigns", "campaign", "sign-in", "shared",
-                                             "share-ask")
-              for w in WIDTHS]
+    wanted = [f"{name}-{w}.png" for name in ("overview", "overview-filtered", "overview-goal", "campaigns", "campaign",
+                                             "sign-in", "shared", "share-ask")
+              for w in WIDTHS] + ["goals.png", "funnel.png", "props.png"]
     missing = [w for w in wanted if w not in shots]
     expect(not missing, f"missing {missing}")
     expect(not overflow, "wider than the window: " + "; ".join(overflow))

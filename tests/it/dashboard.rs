@@ -11,6 +11,11 @@
 //! plus a few today, on a site whose reports are in America/Denver; two of
 //! them from France, so `country==FR` is withheld; a campaign opened by 90
 //! recipients, a small one opened by two, and one the token may not read.
+//! The site keeps two event properties and has three goals and two
+//! funnels: some 350 visitors book a tour (a custom event with `plan` and
+//! `location`), 300 of them after `/pricing` then `/tour`, where 150 go on
+//! to book; three send the contact form, so that goal and the last step of
+//! the funnel that ends with it are withheld.
 
 use std::path::PathBuf;
 
@@ -27,6 +32,27 @@ const CAMPAIGN: &str = "2026-11-newsletter";
 /// Appended to `common::SITE_TOML`: its first line still belongs to that
 /// `[[sites]]` table.
 const CONFIG_TOML: &str = r#"time_zone = "America/Denver"
+props = ["plan", "location"]
+
+[[sites.goals]]
+name = "Book a tour"
+event = "book_tour"
+
+[[sites.goals]]
+name = "Read the blog"
+page = "/blog/*"
+
+[[sites.goals]]
+name = "Contact form"
+event = "contact_sent"
+
+[[sites.funnels]]
+name = "Tour booking"
+steps = [{ page = "/pricing" }, { page = "/tour" }, { goal = "Book a tour" }]
+
+[[sites.funnels]]
+name = "Blog to contact"
+steps = [{ goal = "Read the blog" }, { goal = "Contact form" }]
 
 [[sites]]
 id = "elsewhere.example"
@@ -88,37 +114,81 @@ fn visitor(id: u64) -> Visitor {
     }
 }
 
-/// `(site, ts, name, visitor_id, path, referrer_host, utm_source, utm_medium,
-/// utm_campaign, country, region, city, browser, os, device)` rows.
+/// The columns of [`seed_events`]' rows.
+const EVENT_COLUMNS: &str = "site, ts, name, visitor_id, path, referrer_host, utm_source, utm_medium, utm_campaign, country, region, city, browser, os, device, prop_keys, prop_values";
+
+/// Rows of [`EVENT_COLUMNS`].
 fn seed_events(now: u64) -> Vec<String> {
     const PAGES: &[&str] = &["/", "/pricing", "/tour", "/blog/open-desk", "/contact"];
+    const PLANS: &[&str] = &["monthly", "annual"];
+    const LOCATIONS: &[&str] = &["downtown", "nob-hill", "uptown"];
     let midnight = now - now % 86_400;
     let mut rows = Vec::new();
-    let mut hit = |v: &Visitor, ts: u64, name: &str, path: &str| {
-        let (country, region, city) = v.country;
-        let (source, medium, campaign) = v.utm;
-        rows.push(format!(
-            "('{SITE}', {ts}, '{name}', {}, '{path}', '{}', '{source}', '{medium}', '{campaign}', '{country}', '{region}', '{city}', '{}', '{}', '{}')",
-            v.id, v.referrer, v.browser, v.os, v.device
-        ));
-    };
     // Past days: 15:00 UTC is the morning in Denver, the same local day.
     for id in 0..1200 {
         let v = visitor(id);
         let start = midnight - (id % 27 + 1) * 86_400 + 15 * 3600 + id * 7;
         for k in 0..(1 + id % 3) {
             let path = PAGES[((id + k) % PAGES.len() as u64) as usize];
-            hit(&v, start + k * 300, "pageview", path);
+            rows.push(event(&v, start + k * 300, "pageview", path, &[]));
         }
+        // Day passes; half of them say nothing of the location.
         if id.is_multiple_of(6) {
-            hit(&v, start + 1000, "book_tour", "/tour");
+            let props: &[(&str, &str)] = match (id / 6) % 2 {
+                0 => &[("plan", "day-pass"), ("location", "downtown")],
+                _ => &[("plan", "day-pass")],
+            };
+            rows.push(event(&v, start + 1000, "book_tour", "/tour", props));
+        }
+        // The funnel's steps in order, a quarter of visitors; half book.
+        if id % 4 == 1 {
+            rows.push(event(&v, start + 1500, "pageview", "/pricing", &[]));
+            rows.push(event(&v, start + 1800, "pageview", "/tour", &[]));
+            if id % 8 == 1 {
+                let props = [
+                    ("plan", PLANS[(id / 8) as usize % PLANS.len()]),
+                    ("location", LOCATIONS[(id / 8) as usize % LOCATIONS.len()]),
+                ];
+                rows.push(event(&v, start + 2100, "book_tour", "/tour", &props));
+            }
+        }
+        // Three blog readers send the contact form: too few to show.
+        if [3, 33, 63].contains(&id) {
+            rows.push(event(&v, start + 2400, "contact_sent", "/contact", &[]));
         }
     }
     // Today, whatever the hour: a minute or two ago.
     for id in 5000..5006 {
-        hit(&visitor(id), now - 120 + id % 60, "pageview", "/");
+        rows.push(event(
+            &visitor(id),
+            now - 120 + id % 60,
+            "pageview",
+            "/",
+            &[],
+        ));
     }
     rows
+}
+
+/// One row of [`EVENT_COLUMNS`]: `v`'s event at `ts` with `props`.
+fn event(v: &Visitor, ts: u64, name: &str, path: &str, props: &[(&str, &str)]) -> String {
+    let (country, region, city) = v.country;
+    let (source, medium, campaign) = v.utm;
+    let keys: Vec<String> = props.iter().map(|(key, _)| format!("'{key}'")).collect();
+    let values: Vec<String> = props
+        .iter()
+        .map(|(_, value)| format!("'{value}'"))
+        .collect();
+    format!(
+        "('{SITE}', {ts}, '{name}', {}, '{path}', '{}', '{source}', '{medium}', '{campaign}', '{country}', '{region}', '{city}', '{}', '{}', '{}', [{}], [{}])",
+        v.id,
+        v.referrer,
+        v.browser,
+        v.os,
+        v.device,
+        keys.join(", "),
+        values.join(", ")
+    )
 }
 
 /// `(campaign, ts, recipient_id, proxied, country, client)` rows.
@@ -166,7 +236,7 @@ fn start() -> Dashboard {
     clickhouse.query(
         &database,
         &format!(
-            "INSERT INTO events (site, ts, name, visitor_id, path, referrer_host, utm_source, utm_medium, utm_campaign, country, region, city, browser, os, device) VALUES {}",
+            "INSERT INTO events ({EVENT_COLUMNS}) VALUES {}",
             seed_events(now).join(", ")
         ),
     );
@@ -418,24 +488,42 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
     assert_eq!(me["campaigns"], true);
     assert_eq!(
         me["sites"],
-        serde_json::json!([{"id": SITE, "time_zone": "America/Denver"}]),
-        "only the token's site"
+        serde_json::json!([{
+            "id": SITE,
+            "time_zone": "America/Denver",
+            "goals": ["Book a tour", "Read the blog", "Contact form"],
+            "funnels": ["Tour booking", "Blog to contact"],
+            "props": ["plan", "location"],
+        }]),
+        "only the token's site, with its goals, funnels and property keys as configured"
     );
 
-    // The same report through the session and through the API, in the
+    // The same reports through the session and through the API, in the
     // site's own time zone when none is asked for.
-    let query = "from=2026-10-01&to=2026-11-30&by=country";
-    let by_session = dashboard.json_with(
-        &format!("/dashboard/api/stats/breakdown?site={SITE}&{query}"),
-        ("Cookie", &cookie),
-    );
     let bearer = format!("Bearer {TOKEN}");
-    let by_token = dashboard.json_with(
-        &format!("/api/v1/stats/breakdown?site={SITE}&{query}"),
-        ("Authorization", &bearer),
-    );
-    assert_eq!(by_session, by_token);
-    assert_eq!(by_token["period"]["time_zone"], "America/Denver");
+    for (kind, query) in [
+        ("breakdown", "from=2026-10-01&to=2026-11-30&by=country"),
+        ("breakdown", "from=2026-10-01&to=2026-11-30&by=prop:plan"),
+        (
+            "goals",
+            "from=2026-10-01&to=2026-11-30&filter=goal%3D%3DBook%20a%20tour",
+        ),
+        (
+            "funnel",
+            "from=2026-10-01&to=2026-11-30&funnel=Tour%20booking",
+        ),
+    ] {
+        let by_session = dashboard.json_with(
+            &format!("/dashboard/api/stats/{kind}?site={SITE}&{query}"),
+            ("Cookie", &cookie),
+        );
+        let by_token = dashboard.json_with(
+            &format!("/api/v1/stats/{kind}?site={SITE}&{query}"),
+            ("Authorization", &bearer),
+        );
+        assert_eq!(by_session, by_token, "{kind}?{query}");
+        assert_eq!(by_token["period"]["time_zone"], "America/Denver");
+    }
     let other_site = dashboard.get_with(
         "/dashboard/api/stats/summary?site=elsewhere.example&from=2026-11-01&to=2026-11-30",
         ("Cookie", &cookie),
@@ -732,6 +820,8 @@ fn the_dashboard_in_chromium_shows_the_apis_figures() {
     .sign(SHARE_KEY.as_bytes());
     let expired_link = format!("{}/dashboard/#share={expired}", dashboard.collector.base);
     let out = screenshots();
+    // A screenshot left by an earlier run proves nothing.
+    let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).unwrap();
     let mut run = common::browser_script("dashboard.py");
     run.args([
@@ -757,10 +847,13 @@ fn the_dashboard_in_chromium_shows_the_apis_figures() {
         })
         .count();
     assert!(
-        shots >= 14,
-        "a screenshot of each page at both widths, found {shots} in {}",
+        shots >= 19,
+        "a screenshot of each page at both widths, and of the goals, the funnel and the properties, found {shots} in {}",
         out.display()
     );
+    for panel in ["goals.png", "funnel.png", "props.png"] {
+        assert!(out.join(panel).is_file(), "no {panel} in {}", out.display());
+    }
 }
 
 /// Hits today on the busy site of the crowd test. Reports over today read

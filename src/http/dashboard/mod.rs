@@ -9,9 +9,10 @@
 //! Secure; SameSite=Strict`, `Path=/` as the `__Host-` prefix requires,
 //! eight hours at most), sign-out (which ends the holder's sessions on
 //! every collector, `store::sign_outs`), what `/dashboard/api/me` tells the
-//! page (the reader, and the request limits the page applies, read from the
-//! parser's own constants so the script never restates one), and the
-//! security headers of every dashboard response.
+//! page (the reader; its sites with their goals, funnels and property keys,
+//! read from the configuration; and the request limits the page applies,
+//! read from the parser's own constants: the script restates none of them),
+//! and the security headers of every dashboard response.
 //! Must never: set a cookie from anywhere but sign-in and sign-out
 //! (visitors never get one), load anything from another host, or run SQL
 //! of its own.
@@ -25,7 +26,7 @@ use super::access::{Reader, SESSION_COOKIE, Scope, session_cookie};
 use super::body;
 use super::stats::{self, Refusal, StatsState};
 use crate::clock;
-use crate::config::Access;
+use crate::config::{Access, Site};
 use crate::grant::{Holder, SESSION_SECONDS};
 use crate::report::request::MAX_FILTERS;
 use crate::report::vocabulary::{Dimension, Filter, MAX_DAYS, MAX_LIMIT, ReportKind, Vocabulary};
@@ -41,6 +42,7 @@ const MODULES: &[(&str, &str)] = &[
     ("api.js", include_str!("assets/api.js")),
     ("campaigns.js", include_str!("assets/campaigns.js")),
     ("chart.js", include_str!("assets/chart.js")),
+    ("conversions.js", include_str!("assets/conversions.js")),
     ("dates.js", include_str!("assets/dates.js")),
     ("dom.js", include_str!("assets/dom.js")),
     ("overview.js", include_str!("assets/overview.js")),
@@ -153,10 +155,33 @@ impl Limits {
     }
 }
 
+/// A site as the page offers it: what its reports ask of the
+/// configuration, so the page restates none of it.
 #[derive(Debug, Serialize, PartialEq)]
 struct SiteInfo {
     id: String,
     time_zone: String,
+    /// Its goals' names (`[[sites.goals]]`), in the configuration's order:
+    /// the goals report's rows and what a `goal==` filter may name.
+    goals: Vec<String>,
+    /// Its funnels' names (`[[sites.funnels]]`): what `funnel=` may name.
+    funnels: Vec<String>,
+    /// The event property keys it keeps (`[[sites]] props`): what
+    /// `by=prop:<key>` and a `prop:<key>==` filter may name.
+    props: Vec<String>,
+}
+
+impl SiteInfo {
+    fn of(site: &Site) -> SiteInfo {
+        let conversions = &site.conversions;
+        SiteInfo {
+            id: site.id.clone(),
+            time_zone: site.time_zone.clone(),
+            goals: conversions.goals.iter().map(|g| g.name.clone()).collect(),
+            funnels: conversions.funnels.iter().map(|f| f.name.clone()).collect(),
+            props: site.props.clone(),
+        }
+    }
 }
 
 /// Always 200, so a signed-out page is not an error in the browser.
@@ -187,11 +212,8 @@ fn session(reader: &Reader, expires: u64, state: &StatsState) -> Session {
     let sites = state
         .readers
         .sites()
-        .filter(|(id, _)| reader.may_read_site(id))
-        .map(|(id, time_zone)| SiteInfo {
-            id: id.into(),
-            time_zone: time_zone.into(),
-        })
+        .filter(|site| reader.may_read_site(&site.id))
+        .map(SiteInfo::of)
         .collect();
     let (name, shared, campaigns) = match reader {
         Reader::Token(token) => (
@@ -430,6 +452,45 @@ mod tests {
         assert_eq!(filterable.len(), Dimension::ALL.len() - 1, "{filterable:?}");
         assert!(!filterable.contains(&"entry_page"), "a breakdown only");
         assert!(filterable.contains(&"path") && filterable.contains(&"name"));
+    }
+
+    #[test]
+    fn a_site_is_offered_with_its_goals_funnels_and_property_keys_as_configured() {
+        use crate::goal::{Funnel, Goal, SiteConversions, Target};
+        let book = Target::Event("book_tour".into());
+        let site = Site {
+            id: "optimumabq.com".into(),
+            hostnames: vec!["optimumabq.com".into()],
+            path_patterns: Vec::new(),
+            time_zone: "America/Denver".into(),
+            props: vec!["plan".into(), "location".into()],
+            conversions: SiteConversions {
+                goals: vec![
+                    Goal {
+                        name: "Book a tour".into(),
+                        target: book.clone(),
+                    },
+                    Goal {
+                        name: "Read the blog".into(),
+                        target: Target::Page("/blog/*".into()),
+                    },
+                ],
+                funnels: vec![Funnel {
+                    name: "Tour booking".into(),
+                    steps: vec![Target::Page("/pricing".into()), book],
+                }],
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(SiteInfo::of(&site)).unwrap(),
+            serde_json::json!({
+                "id": "optimumabq.com",
+                "time_zone": "America/Denver",
+                "goals": ["Book a tour", "Read the blog"],
+                "funnels": ["Tour booking"],
+                "props": ["plan", "location"],
+            })
+        );
     }
 
     #[test]

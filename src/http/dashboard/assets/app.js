@@ -95,6 +95,8 @@ async function enter(justSignedIn) {
     return;
   }
   me.sites = Array.isArray(me.sites) ? me.sites : [];
+  // Each site's goals, funnels and property keys, as its configuration has them.
+  for (const site of me.sites) for (const key of ['goals', 'funnels', 'props']) if (!Array.isArray(site[key])) site[key] = [];
   app.me = me;
   app.nav = readUrl();
   const url = urlFor(app.nav);

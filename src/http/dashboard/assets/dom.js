@@ -42,7 +42,7 @@ function append(el, kids) {
 
 export const fmt = (n) => (n == null ? '—' : n.toLocaleString('en-US'));
 
-function fmtPercent(n) {
+export function fmtPercent(n) {
   return n.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 }) + '%';
 }
 

@@ -1,12 +1,14 @@
 // The overview of one site: its figures against the previous period, the
-// chart of visitors and page views, and the panels (panels.js).
+// chart of visitors and page views, the panels (panels.js) and, where the
+// site defines them, its goals and funnels (conversions.js).
 
 import { statsUrl } from './api.js';
 import { intervalFor, rangeLabel } from './dates.js';
 import { $, h, fmt, signed, busy, card, csvLink, errorBox, fileSafe, roundingText, TOO_FEW_VISITORS } from './dom.js';
 import { chartCard, showSeries } from './chart.js';
-import { PANELS, buildPanel, loadPanel } from './panels.js';
-import { app, sitePairs, track, setNotes } from './view.js';
+import { sitePanels, buildPanel, loadPanel } from './panels.js';
+import { conversionCards, loadConversions } from './conversions.js';
+import { app, siteById, sitePairs, track, setNotes } from './view.js';
 
 // The summary's figures, as the summary report names them.
 const SITE_FIGURES = [
@@ -15,7 +17,7 @@ const SITE_FIGURES = [
 ];
 
 // The site's view: summary figures with their change, the chart of visitors
-// and page views, and the panels.
+// and page views, the panels, the goals and the funnel.
 export function renderOverview() {
   const nav = app.nav;
   $('view-title').textContent = nav.site || 'No site';
@@ -28,7 +30,8 @@ export function renderOverview() {
   if (view.dataset.kind !== 'overview:' + nav.site) buildOverview(view);
   loadSummary();
   loadChart();
-  for (const panel of PANELS) loadPanel(panel);
+  for (const panel of sitePanels(siteById(nav.site))) loadPanel(panel);
+  loadConversions();
 }
 
 function buildOverview(view) {
@@ -46,8 +49,9 @@ function buildOverview(view) {
   summary.querySelector('h2').classList.add('sr-only');
 
   const chart = chartCard('Visitors and page views');
-  const panels = h('div', { class: 'panels' }, PANELS.map(buildPanel));
-  view.replaceChildren(summary, chart, panels);
+  const site = siteById(app.nav.site);
+  const panels = h('div', { class: 'panels' }, sitePanels(site).map(buildPanel));
+  view.replaceChildren(summary, chart, panels, ...conversionCards(site));
 }
 
 function loadSummary() {

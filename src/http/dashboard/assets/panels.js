@@ -1,7 +1,8 @@
 // The overview's panels: a table of the top rows per tab (a dimension), a
 // "See all" dialog and CSV links; a click on a row adds it as a filter,
 // shown as a chip until removed. The dimensions a filter may test and how
-// many filters combine are the server's (app.me.limits).
+// many filters combine are the server's (app.me.limits); the properties
+// panel offers the site's own property keys (app.me.sites).
 
 import { statsUrl } from './api.js';
 import { PERIODS, rangeLabel } from './dates.js';
@@ -15,6 +16,11 @@ const DIM_LABEL = {
   city: 'City', browser: 'Browser', os: 'Operating system', device: 'Device', name: 'Event',
 };
 
+const PROP = 'prop:';
+const isProp = (dim) => dim.indexOf(PROP) === 0;
+// A property's dimension is called by its key.
+const dimLabel = (dim) => (isProp(dim) ? dim.slice(PROP.length) : DIM_LABEL[dim]);
+
 // The overview's panels and their tabs, each tab a dimension.
 export const PANELS = [
   { id: 'pages', title: 'Pages', tabs: [['path', 'Top pages'], ['entry_page', 'Entry pages']] },
@@ -24,14 +30,25 @@ export const PANELS = [
   { id: 'events', title: 'Custom events', tabs: [['name', 'Events']] },
 ];
 
+// The panels of `site`: the above, and its event properties when it keeps
+// any, one chosen at a time (`select`: a list, not tabs).
+export function sitePanels(site) {
+  if (!site || !site.props.length) return PANELS;
+  return PANELS.concat([{
+    id: 'props', title: 'Properties', select: 'Property',
+    tabs: site.props.map((key) => [PROP + key, key]),
+  }]);
+}
+
 // Where a filter on a row moves its panel's tab.
 const DRILL = { country: 'region', region: 'city' };
 const COUNT_WORD = { pageviews: 'Pageviews', visits: 'Visits', events: 'Events' };
 const OPS = { '==': 'is', '!=': 'is not', '~': 'contains' };
 
-function filterLabel(f) {
+export function filterLabel(f) {
   const value = f.value === '' ? '(none)' : f.value;
-  return DIM_LABEL[f.dim].toLowerCase() + ' ' + OPS[f.op] + ' ' + value;
+  if (f.dim === 'goal') return 'reached goal ' + value;
+  return (isProp(f.dim) ? 'property ' + dimLabel(f.dim) : DIM_LABEL[f.dim].toLowerCase()) + ' ' + OPS[f.op] + ' ' + value;
 }
 
 // The filters of the view as chips, each with its remove button.
@@ -68,7 +85,7 @@ export function renderChips() {
 
 // Adds a filter from a row's click, at most as many as the server combines;
 // `nextTab` drills the panel down (country to region to city).
-function addFilter(text, panelId, nextTab) {
+export function addFilter(text, panelId, nextTab) {
   const note = $('filters-note');
   const nav = app.nav;
   $('filters').hidden = false;
@@ -102,7 +119,12 @@ function removeFilter(text) {
 export function buildPanel(panel) {
   const titleId = nextId('h');
   const head = h('div', { class: 'card-head' }, h('h2', { id: titleId, class: 'card-title', tabindex: '-1' }, panel.title));
-  if (panel.tabs.length > 1) {
+  if (panel.select) {
+    head.append(h('div', { class: 'control' },
+      h('label', { for: panel.id + '-select' }, panel.select),
+      h('select', { id: panel.id + '-select', onchange: (event) => selectTab(panel, event.target.value, false) },
+        panel.tabs.map(([dim, label]) => h('option', { value: dim }, label)))));
+  } else if (panel.tabs.length > 1) {
     const list = h('div', { class: 'tabs', role: 'tablist', 'aria-labelledby': titleId });
     panel.tabs.forEach(([dim, label]) => {
       list.append(h('button', {
@@ -113,7 +135,8 @@ export function buildPanel(panel) {
     list.addEventListener('keydown', (event) => tabKeys(event, panel));
     head.append(list);
   }
-  const body = h('div', { class: 'panel-body', id: panel.id + '-body', role: panel.tabs.length > 1 ? 'tabpanel' : null }, loadingText());
+  const tabbed = panel.tabs.length > 1 && !panel.select;
+  const body = h('div', { class: 'panel-body', id: panel.id + '-body', role: tabbed ? 'tabpanel' : null }, loadingText());
   const foot = h('div', { class: 'panel-foot' },
     h('button', { type: 'button', class: 'btn btn-small', data: { seeAll: panel.id }, onclick: () => openAll(panel) }, 'See all'),
     h('span', { class: 'panel-csv', id: panel.id + '-csv' }));
@@ -123,6 +146,10 @@ export function buildPanel(panel) {
 function syncTabs(panel) {
   const el = document.querySelector('[data-panel="' + panel.id + '"]');
   const selected = app.tabs[panel.id];
+  if (panel.select) {
+    $(panel.id + '-select').value = selected;
+    return;
+  }
   for (const tab of el.querySelectorAll('[role="tab"]')) {
     const on = tab.dataset.tab === selected;
     tab.setAttribute('aria-selected', on ? 'true' : 'false');
@@ -154,6 +181,8 @@ function selectTab(panel, dim, focus) {
 
 export function loadPanel(panel) {
   const el = document.querySelector('[data-panel="' + panel.id + '"]');
+  // Another site's property keys are not this one's.
+  if (!panel.tabs.some((t) => t[0] === app.tabs[panel.id])) app.tabs[panel.id] = panel.tabs[0][0];
   const dim = app.tabs[panel.id];
   syncTabs(panel);
   busy(el, true);
@@ -179,12 +208,14 @@ function breakdownCsv(dim) {
 
 // The filter a click on a row of `dim` adds.
 function filterFor(dim, value) {
+  if (isProp(dim)) return dim + '==' + value;
   const target = dim === 'entry_page' ? 'path' : dim;
   return target + '==' + (value === '(none)' ? '' : value);
 }
 
 function emptyText(dim) {
   if (dim === 'name') return 'No custom events in this period.';
+  if (isProp(dim)) return 'No custom event carried this property in this period.';
   return 'No data for this period.';
 }
 
@@ -194,12 +225,15 @@ function breakdownTable(data, dim, panel, inDialog) {
   const countWord = COUNT_WORD[data.count] || 'Count';
   const table = h('table', { class: 'data rows' },
     h('thead', null, h('tr', null,
-      h('th', { scope: 'col' }, DIM_LABEL[dim]),
+      h('th', { scope: 'col' }, dimLabel(dim)),
       h('th', { scope: 'col', class: 'num' }, 'Visitors'),
       h('th', { scope: 'col', class: 'num' }, countWord),
       h('th', { scope: 'col', class: 'num share-col' }, 'Share'))));
   // A click on a row's value filters the view by it.
   const pick = (row, shown) => {
+    // `(none)` of a property counts the custom events without it; a filter
+    // on its empty value would keep page views too, so it is no filter.
+    if (isProp(dim) && row.value === '(none)') return h('span', { class: 'value' }, shown);
     const filter = filterFor(dim, row.value);
     const description = filterLabel(parseFilter(filter));
     return h('button', {
@@ -226,8 +260,8 @@ function breakdownTable(data, dim, panel, inDialog) {
 function openAll(panel) {
   const dialog = $('all-dialog');
   const dim = app.tabs[panel.id];
-  const tabLabel = (panel.tabs.find((t) => t[0] === dim) || [dim, DIM_LABEL[dim]])[1];
-  $('dialog-title').textContent = panel.title + (panel.tabs.length > 1 ? ': ' + tabLabel : '');
+  const tabLabel = (panel.tabs.find((t) => t[0] === dim) || [dim, dimLabel(dim)])[1];
+  $('dialog-title').textContent = panel.title + (panel.tabs.length > 1 || panel.select ? ': ' + tabLabel : '');
   const body = $('dialog-body');
   const p = app.period;
   body.replaceChildren(

@@ -14,7 +14,10 @@ export const app = {
   nav: null,
   // The days of `nav`'s period in the site's zone: from, to, tz.
   period: null,
-  tabs: { pages: 'path', sources: 'referrer_host', locations: 'country', devices: 'browser', events: 'name' },
+  // Each panel's tab (a dimension; the properties panel's is `prop:<key>`),
+  // and the funnel shown: kept while the view changes, not in the URL.
+  tabs: { pages: 'path', sources: 'referrer_host', locations: 'country', devices: 'browser', events: 'name', props: null },
+  funnel: null,
   // Requests of the current view: generation, open requests, failures.
   gen: 0,
   pending: 0,
@@ -42,12 +45,20 @@ export function campaignsAllowed() {
   return !!(app.me && app.me.campaigns && !app.me.shared);
 }
 
-// A filter's parts, or null for text the API would refuse as a filter on a
-// dimension (the server lists those it accepts).
-export function parseFilter(text) {
-  const m = /^([a-z_]+)(==|!=|~)([\s\S]*)$/.exec(text);
-  if (!m || app.me.limits.filterable.indexOf(m[1]) < 0) return null;
-  return { dim: m[1], op: m[2], value: m[3], text };
+// A filter's parts, or null for text the API would refuse as a filter on
+// the site `siteId` (the view's by default): a dimension the server lists,
+// one of the site's property keys (`prop:<key>`), or `goal==` one of its
+// goals.
+export function parseFilter(text, siteId) {
+  const m = /^([a-z_]+|prop:[A-Za-z0-9_.-]+)(==|!=|~)([\s\S]*)$/.exec(text);
+  if (!m) return null;
+  const site = siteById(siteId === undefined ? app.nav.site : siteId);
+  const [, dim, op, value] = m;
+  const known = dim.indexOf('prop:') === 0
+    ? !!site && site.props.indexOf(dim.slice(5)) >= 0
+    : app.me.limits.filterable.indexOf(dim) >= 0 &&
+      (dim !== 'goal' || (op === '==' && !!site && site.goals.indexOf(value) >= 0));
+  return known ? { dim, op, value, text } : null;
 }
 
 export function readUrl() {
@@ -75,7 +86,7 @@ export function readUrl() {
     }
   }
   for (const text of q.getAll('filter')) {
-    const f = parseFilter(text);
+    const f = parseFilter(text, nav.site);
     if (f && nav.filters.length < me.limits.max_filters && nav.filters.indexOf(text) < 0) nav.filters.push(text);
   }
   if (!nav.site && nav.view === 'overview' && campaignsAllowed()) nav.view = 'campaigns';
