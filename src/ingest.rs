@@ -120,6 +120,11 @@ impl Ingest {
         }
     }
 
+    /// `id` when it is a configured site's.
+    pub fn configured_site<'a>(&self, id: &'a str) -> Option<&'a str> {
+        self.sites.contains_key(id).then_some(id)
+    }
+
     pub fn page(
         &self,
         meta: &RequestMeta<'_>,

@@ -56,6 +56,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     13 => "0013_old_hour_rows.sql",
     14 => "0014_event_props.sql",
     15 => "0015_daily_goals.sql",
+    16 => "0016_filtered_hits.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

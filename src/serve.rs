@@ -31,7 +31,8 @@ use crate::pipeline::shipper::{self, ShipSettings};
 use crate::report::{Reporter, bounded};
 use crate::rollup::Rollup;
 use crate::spool::{Spool, SpoolError};
-use crate::store::clickhouse::{ClickHouseSink, Endpoints, TlsError};
+use crate::store::clickhouse::{ClickHouseSink, Endpoints, TlsError, describe};
+use crate::store::filtered_hits::FilteredHits;
 use crate::store::retention_job::{self, Retention};
 use crate::store::salt_keeper::SaltKeeper;
 use crate::store::sign_outs::SignOutKeeper;
@@ -165,6 +166,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         spool.clone(),
         audit_after,
     ));
+    // The filtered-traffic counts are written as the ingest user too.
+    let counts_endpoints = endpoints.clone();
     let (stop_shipper, shipper_stopped) = oneshot::channel::<()>();
     let shipper = tokio::spawn(shipper::run(
         reader,
@@ -189,10 +192,13 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             "BEACONHOUSE_ADMIN_LISTEN",
         )?,
     };
+    let filtered = Arc::new(FilteredHits::default());
+    tokio::spawn(filtered.clone().run(counts_endpoints.clone()));
     let state = web::Data::new(AppState {
         ingest: Ingest::new(&config, geo, salts),
         spool: spool.clone(),
         metrics,
+        filtered: filtered.clone(),
         max_body_bytes: config.http.max_body_bytes,
         request_timeout: config.http.request_timeout,
         max_headers: config.http.max_headers,
@@ -210,6 +216,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let _ = stop_shipper.send(());
     if let Err(error) = shipper.await {
         tracing::error!(%error, "the shipper task failed");
+    }
+    if let Err(error) = filtered.flush(&counts_endpoints).await {
+        tracing::warn!(error = %describe(&error), "the last filtered-traffic counts were not written");
     }
     served.map_err(ServeError::Server)
 }

@@ -49,9 +49,11 @@ impl RetentionConfig {
             Table::EmailOpens => self.email_opens_days,
             // Both rollups, so a filtered report never finds one without the
             // other, and the released figures computed with them.
-            Table::DailyStats | Table::DailyFiltered | Table::DailyGoals | Table::ReleasedDaily => {
-                self.daily_stats_days
-            }
+            Table::DailyStats
+            | Table::DailyFiltered
+            | Table::DailyGoals
+            | Table::FilteredHits
+            | Table::ReleasedDaily => self.daily_stats_days,
         }
     }
 }

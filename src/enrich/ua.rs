@@ -138,6 +138,99 @@ impl UaClassifier {
     }
 }
 
+/// What kind of bot a client the classifier refused is, as the filtered
+/// traffic counts show it: the words of its user agent, looked at once it
+/// is known to be a bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BotKind {
+    /// No user agent at all.
+    Anonymous,
+    /// A browser driven by a program (`HeadlessChrome`, PhantomJS).
+    Headless,
+    /// An HTTP library or command-line tool (`curl`, `python-requests`).
+    Library,
+    /// An uptime or performance monitor.
+    Monitor,
+    /// Anything else: search and SEO crawlers, feed readers, previewers.
+    Crawler,
+}
+
+impl BotKind {
+    pub const ALL: [BotKind; 5] = [
+        BotKind::Anonymous,
+        BotKind::Headless,
+        BotKind::Library,
+        BotKind::Monitor,
+        BotKind::Crawler,
+    ];
+
+    /// The word stored and shown.
+    pub fn label(self) -> &'static str {
+        match self {
+            BotKind::Anonymous => "no_user_agent",
+            BotKind::Headless => "headless",
+            BotKind::Library => "library",
+            BotKind::Monitor => "monitor",
+            BotKind::Crawler => "crawler",
+        }
+    }
+
+    /// The kind of a bot's user agent.
+    pub fn of(user_agent: &str) -> BotKind {
+        let ua = truncate_bytes(user_agent.trim(), MAX_UA_BYTES).to_ascii_lowercase();
+        let has = |words: &[&str]| words.iter().any(|w| ua.contains(w));
+        if ua.is_empty() {
+            BotKind::Anonymous
+        } else if has(&[
+            "headless",
+            "phantomjs",
+            "puppeteer",
+            "playwright",
+            "selenium",
+            "electron",
+        ]) {
+            BotKind::Headless
+        } else if has(&[
+            "monitor",
+            "uptime",
+            "pingdom",
+            "statuscake",
+            "site24x7",
+            "newrelic",
+            "datadog",
+            "lighthouse",
+            "gtmetrix",
+        ]) {
+            BotKind::Monitor
+        } else if has(&[
+            "curl/",
+            "wget/",
+            "python",
+            "go-http-client",
+            "java/",
+            "okhttp",
+            "axios",
+            "node-fetch",
+            "undici",
+            "libwww",
+            "httpclient",
+            "guzzle",
+            "ruby",
+            "postman",
+            "httpie",
+            "aiohttp",
+            "scrapy",
+            "http.rb",
+            "reqwest",
+            "php/",
+        ]) {
+            BotKind::Library
+        } else {
+            BotKind::Crawler
+        }
+    }
+}
+
 fn known(value: &str) -> String {
     if value == woothee::woothee::VALUE_UNKNOWN {
         String::new()
@@ -158,6 +251,41 @@ mod tests {
     const CHROME_ANDROID_PHONE: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36";
     const CHROME_ANDROID_TABLET: &str = "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
     const SAFARI_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15";
+
+    #[test]
+    fn bots_by_kind() {
+        let cases = [
+            ("", BotKind::Anonymous),
+            (
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36",
+                BotKind::Headless,
+            ),
+            ("curl/8.5.0", BotKind::Library),
+            ("python-requests/2.31.0", BotKind::Library),
+            ("Go-http-client/2.0", BotKind::Library),
+            (
+                "Pingdom.com_bot_version_1.4_(http://www.pingdom.com/)",
+                BotKind::Monitor,
+            ),
+            (
+                "Mozilla/5.0 (compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
+                BotKind::Monitor,
+            ),
+            (
+                "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+                BotKind::Crawler,
+            ),
+            (
+                "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+                BotKind::Crawler,
+            ),
+        ];
+        let classifier = UaClassifier::default();
+        for (ua, kind) in cases {
+            assert!(classifier.is_bot(ua), "{ua:?} is a bot");
+            assert_eq!(BotKind::of(ua), kind, "{ua:?}");
+        }
+    }
 
     #[test]
     fn browsers_and_devices() {

@@ -13,8 +13,9 @@ use crate::ingest::{Ingest, OpenHit, PageHit, RequestMeta};
 use crate::metrics::{Endpoint, Metrics};
 use crate::outcome::DropReason;
 use crate::privacy::consent;
-use crate::row::Record;
+use crate::row::{EventRow, Record};
 use crate::spool::{Spool, SpoolError, SyncMode};
+use crate::store::filtered_hits::FilteredHits;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -23,6 +24,8 @@ pub struct AppState {
     pub ingest: Ingest,
     pub spool: Arc<Spool>,
     pub metrics: Arc<Metrics>,
+    /// Page views and events not stored, per site and hour.
+    pub filtered: Arc<FilteredHits>,
     /// Largest accepted beacon body.
     pub max_body_bytes: usize,
     /// How long a beacon's body may take to arrive (`http.request_timeout_ms`).
@@ -81,11 +84,10 @@ async fn page_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
         ..PageHit::default()
     };
     let meta = request_meta(&request, &state);
-    let outcome = state
-        .ingest
-        .page(&meta, &hit, clock::now_unix())
-        .map(Record::Event);
-    record(&state, outcome).await;
+    let now = clock::now_unix();
+    let outcome = state.ingest.page(&meta, &hit, now);
+    count_filtered(&state, &hit, &meta, now, &outcome);
+    record(&state, outcome.map(Record::Event)).await;
     gif()
 }
 
@@ -130,6 +132,9 @@ async fn event_beacon(
         Ok(body) => body,
         Err(error) => {
             state.metrics.dropped(DropReason::Invalid);
+            state
+                .filtered
+                .count(None, clock::now_unix(), DropReason::Invalid, "");
             let message = match error {
                 BodyError::TooLarge { .. } => format!("{error}; an event needs far less"),
                 _ => error.to_string(),
@@ -147,6 +152,9 @@ async fn event_beacon(
         Ok(event) => event,
         Err(error) => {
             state.metrics.dropped(DropReason::Invalid);
+            state
+                .filtered
+                .count(None, clock::now_unix(), DropReason::Invalid, "");
             return json_error(
                 StatusCode::BAD_REQUEST,
                 &format!(
@@ -169,11 +177,10 @@ async fn event_beacon(
         props: event.props(),
     };
     let meta = request_meta(&request, &state);
-    let outcome = state
-        .ingest
-        .page(&meta, &hit, clock::now_unix())
-        .map(Record::Event);
-    record(&state, outcome).await;
+    let now = clock::now_unix();
+    let outcome = state.ingest.page(&meta, &hit, now);
+    count_filtered(&state, &hit, &meta, now, &outcome);
+    record(&state, outcome.map(Record::Event)).await;
     accepted()
 }
 
@@ -236,6 +243,21 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render(state.spool.stats()))
+}
+
+/// Counts a page view or event the decisions refused, for the filtered
+/// traffic figures: under its site when that is configured.
+fn count_filtered(
+    state: &AppState,
+    hit: &PageHit<'_>,
+    meta: &RequestMeta<'_>,
+    now: u32,
+    outcome: &Result<EventRow, DropReason>,
+) {
+    if let Err(reason) = outcome {
+        let site = state.ingest.configured_site(hit.site);
+        state.filtered.count(site, now, *reason, meta.user_agent);
+    }
 }
 
 /// Spools an accepted row, or counts why there is none. With `sync = "always"`

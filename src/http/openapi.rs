@@ -173,9 +173,9 @@ mod tests {
     use super::*;
     use crate::http::stats::Refusal;
     use crate::report::answer::{
-        Breakdown, CampaignRow, Campaigns, Counted, EmailReport, Funnel, FunnelStep, GoalFigures,
-        GoalRow, Goals, Margins, PeriodLabel, Point, Row, Summary, SummaryChange, SummaryFigures,
-        Timeseries,
+        Breakdown, CampaignRow, Campaigns, Counted, EmailReport, FilteredReason, FilteredTraffic,
+        Funnel, FunnelStep, GoalFigures, GoalRow, Goals, Margins, PeriodLabel, Point, Row, Summary,
+        SummaryChange, SummaryFigures, Timeseries,
     };
     use crate::report::request::ReportRequest;
     use crate::report::vocabulary::{Filter, Format, Interval, RequestError};
@@ -455,6 +455,21 @@ mod tests {
             },
             notes: vec![],
         };
+        let filtered = FilteredTraffic {
+            site: "optimumabq.com".into(),
+            period: period(),
+            total: 40,
+            reasons: vec![FilteredReason {
+                reason: "bot".into(),
+                kind: "crawler".into(),
+                hits: 31,
+            }],
+            margins: Margins {
+                people: 4,
+                count: 40,
+            },
+            notes: vec![],
+        };
         let email = EmailReport {
             campaign: "nov-newsletter".into(),
             period: period(),
@@ -503,6 +518,11 @@ mod tests {
             ),
             (ReportKind::Goals, name(&goals), AnyReport::Goals(goals)),
             (ReportKind::Funnel, name(&funnel), AnyReport::Funnel(funnel)),
+            (
+                ReportKind::Filtered,
+                name(&filtered),
+                AnyReport::Filtered(filtered),
+            ),
             (ReportKind::Email, name(&email), AnyReport::Email(email)),
             (
                 ReportKind::Campaigns,

@@ -91,6 +91,8 @@ pub const TABLES: &[(&str, Placement)] = &[
             key: "toUInt16(day)",
         },
     ),
+    // Summed in every report that reads it: any shard will do.
+    ("filtered_hits", Placement::Sharded { key: "rand()" }),
     // Staff SQL reads it on the node it reaches, never through a
     // `Distributed` table: one would run a staff query's subqueries on the
     // other nodes as the cluster's own user, who may read the raw tables.

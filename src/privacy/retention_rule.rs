@@ -16,8 +16,8 @@ use crate::clock;
 
 /// The tables whose old rows are dropped, in the order they are: `events`
 /// before `daily_stats`, `daily_filtered` and `daily_goals`, the rollups
-/// computed from it, and `released.daily`, released from it (all four kept
-/// `retention.daily_stats_days`). A fixed enum: a table name never comes
+/// computed from it, `filtered_hits`, and `released.daily`, released from
+/// `events` (all five kept `retention.daily_stats_days`). A fixed enum: a table name never comes
 /// from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {
@@ -26,17 +26,19 @@ pub enum Table {
     DailyStats,
     DailyFiltered,
     DailyGoals,
+    FilteredHits,
     /// `released.daily`, in the released database.
     ReleasedDaily,
 }
 
 impl Table {
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Table::Events,
         Table::EmailOpens,
         Table::DailyStats,
         Table::DailyFiltered,
         Table::DailyGoals,
+        Table::FilteredHits,
         Table::ReleasedDaily,
     ];
 
@@ -49,6 +51,7 @@ impl Table {
             Table::DailyStats => "daily_stats",
             Table::DailyFiltered => "daily_filtered",
             Table::DailyGoals => "daily_goals",
+            Table::FilteredHits => "filtered_hits",
             Table::ReleasedDaily => "released.daily",
         }
     }

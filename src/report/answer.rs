@@ -224,6 +224,32 @@ pub struct Funnel {
     pub notes: Vec<String>,
 }
 
+/// Hits not counted for one reason (and, for bots, one kind).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct FilteredReason {
+    /// `bot`, `referrer_spam`, `datacenter`, `unknown_site`, `unverified`,
+    /// `invalid` or `rate_limited` (`/metrics`' `reason` label).
+    pub reason: String,
+    /// For bots: `crawler`, `library`, `headless`, `monitor` or
+    /// `no_user_agent`; empty otherwise.
+    pub kind: String,
+    /// Released (noise added).
+    pub hits: u64,
+}
+
+/// What the collector filtered out of a site's traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct FilteredTraffic {
+    pub site: String,
+    pub period: PeriodLabel,
+    /// Every hit of the site not counted, released.
+    pub total: u64,
+    /// Every reason, in a fixed order, zeros included.
+    pub reasons: Vec<FilteredReason>,
+    pub margins: Margins,
+    pub notes: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct EmailReport {
     pub campaign: String,
@@ -283,6 +309,7 @@ pub enum AnyReport {
     Breakdown(Breakdown),
     Goals(Goals),
     Funnel(Funnel),
+    Filtered(FilteredTraffic),
     Email(EmailReport),
     Campaigns(Campaigns),
 }
@@ -297,6 +324,7 @@ impl AnyReport {
             ReportKind::Breakdown => generator.subschema_for::<Breakdown>(),
             ReportKind::Goals => generator.subschema_for::<Goals>(),
             ReportKind::Funnel => generator.subschema_for::<Funnel>(),
+            ReportKind::Filtered => generator.subschema_for::<FilteredTraffic>(),
             ReportKind::Email => generator.subschema_for::<EmailReport>(),
             ReportKind::Campaigns => generator.subschema_for::<Campaigns>(),
         }

@@ -14,9 +14,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::answer::{
-    self, AnyReport, Breakdown, CampaignRow, Campaigns, Counted, EmailReport, FunnelStep,
-    GoalFigures, GoalRow, Goals, NOTE_DAILY_IDS, Point, Row, Summary, SummaryChange,
-    SummaryFigures, Timeseries,
+    self, AnyReport, Breakdown, CampaignRow, Campaigns, Counted, EmailReport, FilteredReason,
+    FilteredTraffic, FunnelStep, GoalFigures, GoalRow, Goals, NOTE_DAILY_IDS, Point, Row, Summary,
+    SummaryChange, SummaryFigures, Timeseries,
 };
 use super::coalesce;
 use super::error::{ReportError, mentions_time_zone};
@@ -28,7 +28,9 @@ use super::sql::{
 use super::suppress::{self, Group};
 use super::vocabulary::{Dimension, Filter, Interval, Period, RequestError, invalid};
 use crate::clock;
+use crate::enrich::ua::BotKind;
 use crate::goal::{Conversions, Goal, SiteConversions};
+use crate::outcome::DropReason;
 use crate::release::Mechanism;
 use crate::store::clickhouse::Endpoints;
 use crate::store::statement::Statement;
@@ -41,6 +43,21 @@ const NONE: &str = "(none)";
 const SITE_CELLS: &str = "daily";
 /// The family of the cells of opens.
 const EMAIL_CELLS: &str = "email";
+/// The family of the cells of hits not counted.
+const FILTERED_CELLS: &str = "filtered";
+
+/// The reasons a site's page views and events are not counted for, in the
+/// order the filtered-traffic report lists them (the pipeline's own losses,
+/// a full spool or a damaged record, are the operator's: `/metrics`).
+const FILTERED_REASONS: [DropReason; 7] = [
+    DropReason::Bot,
+    DropReason::ReferrerSpam,
+    DropReason::Datacenter,
+    DropReason::UnknownSite,
+    DropReason::Unverified,
+    DropReason::Invalid,
+    DropReason::RateLimited,
+];
 
 /// The cell dimension of a site report's total: the page-view total is
 /// `released.daily`'s `''` row; the others count something else, so their
@@ -142,6 +159,9 @@ impl Reporter {
             }
             Details::Funnel { site, funnel } => {
                 AnyReport::Funnel(self.funnel(mechanism, site, period, funnel).await?)
+            }
+            Details::Filtered { site } => {
+                AnyReport::Filtered(self.filtered(mechanism, site, period).await?)
             }
             Details::Email { campaign, limit } => {
                 AnyReport::Email(self.email(mechanism, campaign, period, *limit).await?)
@@ -679,6 +699,73 @@ impl Reporter {
                 "A visitor reaches a step when they reached every step before it, in order, the same UTC day.".into(),
                 self.noise_note(&releaser, spans.len(), "visitors"),
                 self.withheld_note(&releaser, spans.len(), "visitors"),
+            ],
+        })
+    }
+
+    async fn filtered(
+        &self,
+        mechanism: &Mechanism,
+        site: &str,
+        period: &Period,
+    ) -> Result<FilteredTraffic, ReportError> {
+        let window = self.bounds(site, period).await?;
+        let rows: Vec<DayRow> = self.fetch_all(sql::filtered(&window).by_day()).await?;
+        let by_key = grouped(rows);
+        let spans = released::spans(window.start, window.end);
+        let releaser = self.releaser(mechanism, FILTERED_CELLS, site, "");
+        let released = |value: &str, days: &[DayRow]| {
+            let days: Vec<(u16, u64)> = days.iter().map(|d| (d.day_number, d.count)).collect();
+            let names = Names {
+                dimension: "reason",
+                value,
+                people: "",
+                count: "hits",
+            };
+            releaser.count(names, &spans, &days)
+        };
+        let reasons: Vec<FilteredReason> = FILTERED_REASONS
+            .iter()
+            .flat_map(|&reason| {
+                let kinds: Vec<&str> = match reason {
+                    DropReason::Bot => BotKind::ALL.iter().map(|k| k.label()).collect(),
+                    _ => vec![""],
+                };
+                kinds.into_iter().map(move |kind| (reason.label(), kind))
+            })
+            .map(|(reason, kind)| {
+                let key = format!("{reason}:{kind}");
+                let days = by_key.get(&key).map_or(&[][..], Vec::as_slice);
+                FilteredReason {
+                    reason: reason.into(),
+                    kind: kind.into(),
+                    hits: released(&key, days),
+                }
+            })
+            .collect();
+        // The total is a cell of its own, not the sum of the rows' noise.
+        let mut all: BTreeMap<u16, u64> = BTreeMap::new();
+        for row in by_key.values().flatten() {
+            *all.entry(row.day_number).or_default() += row.count;
+        }
+        let all: Vec<DayRow> = all
+            .into_iter()
+            .map(|(day_number, count)| DayRow {
+                group_key: String::new(),
+                day_number,
+                unique: 0,
+                count,
+            })
+            .collect();
+        Ok(FilteredTraffic {
+            site: site.into(),
+            period: period.into(),
+            total: released("", &all),
+            reasons,
+            margins: releaser.margins(spans.len()),
+            notes: vec![
+                "Hits the collector answered but did not count, so that the figures are of people: bots (by kind), referrer spam, data-centre networks (when listed), pages that are not the site's, hits that cannot show they came from the site, malformed ones, and clients over the rate limit. Requests with Do-Not-Track or Global Privacy Control are not here: they are counted nowhere.".into(),
+                "Counted per hour: a period is counted from the hour its first day begins in. Each count carries noise, as every figure does.".into(),
             ],
         })
     }

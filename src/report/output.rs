@@ -5,8 +5,8 @@
 //! everything printed comes from the report value.
 
 use super::answer::{
-    AnyReport, Breakdown, Campaigns, EmailReport, Funnel, Goals, Row, Summary, SummaryFigures,
-    Timeseries,
+    AnyReport, Breakdown, Campaigns, EmailReport, FilteredTraffic, Funnel, Goals, Row, Summary,
+    SummaryFigures, Timeseries,
 };
 use super::released::Released;
 use super::vocabulary::{Filter, Format, Vocabulary};
@@ -441,6 +441,33 @@ impl Report for Funnel {
     }
 }
 
+impl Report for FilteredTraffic {
+    fn tables(&self) -> Vec<Table> {
+        let mut rows: Vec<Vec<String>> = self
+            .reasons
+            .iter()
+            .map(|r| vec![r.reason.clone(), r.kind.clone(), r.hits.to_string()])
+            .collect();
+        rows.push(vec![
+            "(total)".into(),
+            String::new(),
+            self.total.to_string(),
+        ]);
+        vec![Table {
+            title: format!(
+                "{}: {} to {} ({}), hits not counted",
+                self.site, self.period.from, self.period.to, self.period.time_zone
+            ),
+            columns: vec!["reason", "kind", "hits"],
+            rows,
+        }]
+    }
+
+    fn notes(&self) -> &[String] {
+        &self.notes
+    }
+}
+
 impl Report for AnyReport {
     fn tables(&self) -> Vec<Table> {
         match self {
@@ -449,6 +476,7 @@ impl Report for AnyReport {
             AnyReport::Breakdown(report) => report.tables(),
             AnyReport::Goals(report) => report.tables(),
             AnyReport::Funnel(report) => report.tables(),
+            AnyReport::Filtered(report) => report.tables(),
             AnyReport::Email(report) => report.tables(),
             AnyReport::Campaigns(report) => report.tables(),
         }
@@ -461,6 +489,7 @@ impl Report for AnyReport {
             AnyReport::Breakdown(report) => report.notes(),
             AnyReport::Goals(report) => report.notes(),
             AnyReport::Funnel(report) => report.notes(),
+            AnyReport::Filtered(report) => report.notes(),
             AnyReport::Email(report) => report.notes(),
             AnyReport::Campaigns(report) => report.notes(),
         }

@@ -64,6 +64,7 @@ const SITE_KINDS: &[ReportKind] = &[
     ReportKind::Breakdown,
     ReportKind::Goals,
     ReportKind::Funnel,
+    ReportKind::Filtered,
 ];
 const FILTERED_KINDS: &[ReportKind] = &[
     ReportKind::Summary,

@@ -53,6 +53,9 @@ pub enum Details {
         site: String,
         funnel: String,
     },
+    Filtered {
+        site: String,
+    },
     Email {
         campaign: String,
         limit: usize,
@@ -195,6 +198,9 @@ impl ReportRequest {
                 site: given.value(&SITE)?.to_string(),
                 funnel: given.value(&FUNNEL)?.trim().to_string(),
             },
+            ReportKind::Filtered => Details::Filtered {
+                site: given.value(&SITE)?.to_string(),
+            },
             ReportKind::Email => Details::Email {
                 campaign: given.value(&CAMPAIGN)?.to_string(),
                 limit: limit()?,
@@ -218,7 +224,8 @@ impl ReportRequest {
             | Details::Timeseries { site, .. }
             | Details::Breakdown { site, .. }
             | Details::Goals { site, .. }
-            | Details::Funnel { site, .. } => Subject::Site(site),
+            | Details::Funnel { site, .. }
+            | Details::Filtered { site } => Subject::Site(site),
             Details::Email { campaign, .. } => Subject::Campaign(campaign),
             Details::Campaigns => Subject::Campaigns,
         }

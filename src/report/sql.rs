@@ -854,6 +854,28 @@ pub struct GoalDay {
     pub day_number: u16,
 }
 
+/// The hits of the site not counted in `window`, per `reason:kind` and UTC
+/// day (`filtered_hits` counts them per hour: a window cut at a half hour
+/// counts the hour it cuts).
+pub fn filtered(window: &Window) -> Aggregation {
+    let mut parts = Statement::new(
+        "SELECT concat(reason, ':', kind) AS group_key, toUInt16(toDate(hour)) AS day_number, \
+         toUInt64(0) AS unique, sum(hits) AS count FROM filtered_hits",
+    );
+    parts
+        .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
+        .push_bound(
+            " AND hour >= toDateTime(?)",
+            Bind::Number((window.start / 3600 * 3600).into()),
+        )
+        .push_bound(" AND hour < toDateTime(?)", Bind::Number(window.end.into()))
+        .push(" GROUP BY group_key, day_number");
+    Aggregation {
+        parts,
+        one_row_per_cell: true,
+    }
+}
+
 /// How far each visitor got through a funnel of `steps`, per UTC day of
 /// `window`: rows of (the number of steps reached in order, that UTC day,
 /// visitors), visitors who reached none left out. `windowFunnel` (in
@@ -1098,6 +1120,7 @@ pub fn statement_shapes() -> Vec<Statement> {
         statements.push(visits(window, &rolled_up, &one_equals, 10));
         statements.push(visits(window, &rolled_up, &props_goals_patterns, 10));
         statements.push(funnel(window, &steps).by_day());
+        statements.push(filtered(window).by_day());
         for target in &steps {
             statements.push(goal(window, &rolled_up.stats, target, 10).by_day());
         }

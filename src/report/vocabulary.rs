@@ -104,6 +104,7 @@ pub enum ReportKind {
     Breakdown,
     Goals,
     Funnel,
+    Filtered,
     Email,
     Campaigns,
 }
@@ -115,6 +116,7 @@ impl Vocabulary for ReportKind {
         ReportKind::Breakdown,
         ReportKind::Goals,
         ReportKind::Funnel,
+        ReportKind::Filtered,
         ReportKind::Email,
         ReportKind::Campaigns,
     ];
@@ -126,6 +128,7 @@ impl Vocabulary for ReportKind {
             ReportKind::Breakdown => "breakdown",
             ReportKind::Goals => "goals",
             ReportKind::Funnel => "funnel",
+            ReportKind::Filtered => "filtered",
             ReportKind::Email => "email",
             ReportKind::Campaigns => "campaigns",
         }
@@ -148,6 +151,9 @@ impl ReportKind {
             }
             ReportKind::Funnel => {
                 "One funnel of the site: the visitors who reached each step in order within a UTC day, and the drop-off between steps."
+            }
+            ReportKind::Filtered => {
+                "Hits the collector answered but did not count, by reason (bots by kind, referrer spam, data-centre networks, pages not of the site, unverifiable, malformed, rate-limited); Do-Not-Track and Global Privacy Control requests are counted nowhere."
             }
             ReportKind::Email => {
                 "Opens of one email campaign: total, unique, proxied and direct, by day, by mail client, by country."

@@ -14,6 +14,7 @@
 
 pub mod audit_probe;
 pub mod clickhouse;
+pub mod filtered_hits;
 pub mod retention_job;
 pub mod salt_keeper;
 pub mod sign_outs;

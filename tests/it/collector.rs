@@ -1030,3 +1030,101 @@ fn event_properties_keep_only_allowed_keys_scrubbed() {
         assert!(!everything.contains(never), "{never} was stored");
     }
 }
+
+/// Hits answered but not counted are counted, per configured site, reason
+/// and bot kind, in `filtered_hits` (written at the latest when the
+/// collector stops); a site that is not configured is counted under none,
+/// and a request with Do-Not-Track or Global Privacy Control nowhere.
+#[test]
+fn filtered_traffic_is_counted_per_site_reason_and_kind_and_opt_outs_nowhere() {
+    let (clickhouse, db, collector) = started(
+        "filtered",
+        "[http]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[filter]\ndatacenter_networks = [\"192.0.2.0/24\"]\nreferrer_spam_add = [\"spam.example\"]\n",
+    );
+    let page = |site: &str, url: &str, referrer: &str, headers: &[(&str, &str)]| {
+        let query = format!(
+            "site={site}&url={}&ref={}",
+            common::enc(url),
+            common::enc(referrer)
+        );
+        pixel(&collector, &query, headers);
+    };
+    let home = "https://optimumabq.com/";
+    let curl = [("User-Agent", "curl/8.5.0")];
+    page("optimumabq.com", home, "", &curl);
+    page("optimumabq.com", home, "", &curl);
+    page(
+        "optimumabq.com",
+        home,
+        "",
+        &[(
+            "User-Agent",
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        )],
+    );
+    page("optimumabq.com", home, "", &[]);
+    page(
+        "optimumabq.com",
+        "https://copied.example/",
+        "",
+        &[("User-Agent", CHROME)],
+    );
+    page(
+        "evil.example",
+        "https://evil.example/",
+        "",
+        &[("User-Agent", CHROME)],
+    );
+    page(
+        "optimumabq.com",
+        home,
+        "https://promo.spam.example/",
+        &[("User-Agent", CHROME)],
+    );
+    page(
+        "optimumabq.com",
+        home,
+        "",
+        &[("User-Agent", CHROME), ("X-Forwarded-For", "192.0.2.10")],
+    );
+    let invalid = collector.post("/api/event", b"{not json", &[("User-Agent", CHROME)]);
+    assert_eq!(invalid.status, 400);
+    // Opted out: answered, counted nowhere, whatever else they are.
+    page("optimumabq.com", home, "", &[curl[0], ("DNT", "1")]);
+    page(
+        "evil.example",
+        home,
+        "",
+        &[("User-Agent", CHROME), ("Sec-GPC", "1")],
+    );
+    // A person's page view is stored.
+    page("optimumabq.com", home, "", &[("User-Agent", CHROME)]);
+    let counters = collector.settled();
+    assert_eq!(counters.dropped(), 9, "{}", counters.text());
+    let (clean_exit, log) = collector.stop();
+    assert!(clean_exit, "{log}");
+    let counted = clickhouse.query(
+        &db,
+        "SELECT site, reason, kind, sum(hits) FROM filtered_hits GROUP BY site, reason, kind ORDER BY site, reason, kind FORMAT TSV",
+    );
+    assert_eq!(
+        counted.trim_end(),
+        [
+            "\tinvalid\t\t1",
+            "\tunknown_site\t\t1",
+            "optimumabq.com\tbot\tcrawler\t1",
+            "optimumabq.com\tbot\tlibrary\t2",
+            "optimumabq.com\tbot\tno_user_agent\t1",
+            "optimumabq.com\tdatacenter\t\t1",
+            "optimumabq.com\treferrer_spam\t\t1",
+            "optimumabq.com\tunknown_site\t\t1",
+        ]
+        .join("\n")
+    );
+    assert_eq!(clickhouse.number(&db, "SELECT count() FROM events"), 1);
+    let hours = clickhouse.number(
+        &db,
+        "SELECT count() FROM filtered_hits WHERE toMinute(hour) != 0 OR toSecond(hour) != 0",
+    );
+    assert_eq!(hours, 0, "counted per hour");
+}

@@ -427,11 +427,53 @@ fn goals_funnels_and_properties_are_the_seeded_counts_released() {
         (unique, count)
     );
 
+    // Hits not counted: the report lists every reason, each released.
+    clickhouse.query(
+        &db,
+        "INSERT INTO filtered_hits (site, hour, reason, kind, hits) VALUES \
+         ('optimumabq.com', toDateTime('2026-11-10 03:00:00'), 'bot', 'library', 40), \
+         ('optimumabq.com', toDateTime('2026-11-10 03:00:00'), 'bot', 'library', 2), \
+         ('optimumabq.com', toDateTime('2026-11-10 17:00:00'), 'bot', 'crawler', 25), \
+         ('optimumabq.com', toDateTime('2026-11-10 17:00:00'), 'referrer_spam', '', 12), \
+         ('optimumabq.com', toDateTime('2026-11-11 00:00:00'), 'bot', 'crawler', 1000), \
+         ('elsewhere.example', toDateTime('2026-11-10 03:00:00'), 'bot', 'crawler', 1000), \
+         ('', toDateTime('2026-11-10 03:00:00'), 'unknown_site', '', 1000)",
+    );
+    let filtered = report(&with("filtered", &[]));
+    let cells = Expect::filtered(SITE, "2026-11-10 00:00", "2026-11-11 00:00");
+    let exact = [
+        ("bot", "crawler", 25),
+        ("bot", "library", 42),
+        ("bot", "headless", 0),
+        ("referrer_spam", "", 12),
+        ("rate_limited", "", 0),
+    ];
+    for (reason, kind, hits) in exact {
+        let value = format!("{reason}:{kind}");
+        let row = filtered["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["reason"] == reason && r["kind"] == kind)
+            .unwrap_or_else(|| panic!("{value} in {filtered}"));
+        assert_eq!(
+            row["hits"].as_u64(),
+            Some(cells.count(["reason", &value, "hits"], hits)),
+            "{value}"
+        );
+    }
+    assert_eq!(filtered["reasons"].as_array().unwrap().len(), 11, "every reason, zeros too");
+    assert_eq!(
+        filtered["total"].as_u64(),
+        Some(cells.count(["reason", "", "hits"], 25 + 42 + 12))
+    );
+
     // As staff read them (`cargo test -- --nocapture` prints them).
     for args in [
         with("goals", &[]),
         with("funnel", &["--funnel", "Tour booking"]),
         with("breakdown", &["--by", "prop:plan"]),
+        with("filtered", &[]),
     ] {
         let table = Beaconhouse::new()
             .config(config.path())

@@ -1216,7 +1216,7 @@ fn report_requests() {
                 Details::Summary { filters, .. }
                 | Details::Timeseries { filters, .. }
                 | Details::Goals { filters, .. } => (&filters[..], None),
-                Details::Funnel { .. } => (&[][..], None),
+                Details::Funnel { .. } | Details::Filtered { .. } => (&[][..], None),
                 Details::Breakdown { filters, limit, .. } => (&filters[..], Some(*limit)),
                 Details::Email { limit, .. } => (&[][..], Some(*limit)),
                 Details::Campaigns => (&[][..], None),

@@ -64,6 +64,14 @@ impl Expect {
         }
     }
 
+    /// The cells of the hits of `site` not counted over `[from, to)`.
+    pub fn filtered(site: &str, from: &str, to: &str) -> Expect {
+        Expect {
+            family: "filtered",
+            ..Expect::site(site, from, to, &[], 1)
+        }
+    }
+
     /// The same cells under the filters text `filters` as the engine names
     /// them where they are not a request's filters (a funnel's steps).
     pub fn named(self, filters: &str) -> Expect {
