@@ -19,7 +19,7 @@ use crate::audit::{self, Auditor, Exposition};
 use crate::clock;
 use crate::config::{Config, ExposedSecrets, LogFormat};
 use crate::enrich::{campaign, scrub};
-use crate::goal::site_goals;
+use crate::goal::{site_funnels, site_goals};
 use crate::grant::{self, Link, Signed};
 use crate::metrics::Metrics;
 use crate::migrate::{self, MigrateError};
@@ -185,6 +185,7 @@ pub fn rollup(config: &Config) -> Result<Vec<String>, CliError> {
         &config.clickhouse,
         &config.reporting,
         site_goals(&config.conversions()),
+        site_funnels(&config.conversions()),
     );
     let done = block_on(rollup.roll_up(clock::now_unix()))??;
     let mut lines = vec![format!("rolled up {} day(s)", done.rolled_up.len())];

@@ -122,6 +122,40 @@ pub struct SiteGoal {
     pub target: Target,
 }
 
+/// A funnel as the rollup counts it: a site and its steps.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SiteFunnel {
+    pub site: String,
+    pub steps: Vec<Target>,
+}
+
+/// The text that names a funnel by its steps: each step's definition, each
+/// ended by the unit separator (U+001F, which no configured step may hold,
+/// so two step lists never read alike, and which keeps a statement on one
+/// line). Two funnels of the same steps are one funnel.
+pub fn steps_definition(steps: &[Target]) -> String {
+    steps
+        .iter()
+        .map(|step| step.definition() + "\u{1f}")
+        .collect()
+}
+
+/// Every site's funnels, each once per site, in order.
+pub fn site_funnels(conversions: &HashMap<String, SiteConversions>) -> Vec<SiteFunnel> {
+    let mut funnels: Vec<SiteFunnel> = conversions
+        .iter()
+        .flat_map(|(site, c)| {
+            c.funnels.iter().map(|funnel| SiteFunnel {
+                site: site.clone(),
+                steps: funnel.steps.clone(),
+            })
+        })
+        .collect();
+    funnels.sort();
+    funnels.dedup();
+    funnels
+}
+
 /// Every site's goals, each target once per site, in order.
 pub fn site_goals(conversions: &HashMap<String, SiteConversions>) -> Vec<SiteGoal> {
     let mut goals: Vec<SiteGoal> = conversions

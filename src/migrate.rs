@@ -57,6 +57,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     14 => "0014_event_props.sql",
     15 => "0015_daily_goals.sql",
     16 => "0016_filtered_hits.sql",
+    17 => "0017_daily_funnels.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

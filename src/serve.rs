@@ -19,7 +19,7 @@ use crate::audit::{self, Auditor};
 use crate::clock;
 use crate::config::{Config, ExposedSecrets, SessionKey};
 use crate::enrich::geo::{GeoError, GeoLookup, Reloaded};
-use crate::goal::site_goals;
+use crate::goal::{site_funnels, site_goals};
 use crate::http::access::Readers;
 use crate::http::stats::StatsState;
 use crate::http::throttle::AuthThrottle;
@@ -96,6 +96,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             &config.clickhouse,
             &config.reporting,
             site_goals(&config.conversions()),
+            site_funnels(&config.conversions()),
         )
         .run(),
     );

@@ -52,6 +52,7 @@ impl RetentionConfig {
             Table::DailyStats
             | Table::DailyFiltered
             | Table::DailyGoals
+            | Table::DailyFunnels
             | Table::FilteredHits
             | Table::ReleasedDaily => self.daily_stats_days,
         }

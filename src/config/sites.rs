@@ -282,7 +282,11 @@ fn target(
             }),
         (None, Some(event), None) => {
             let event = event.trim();
-            if event.is_empty() || event.chars().count() > MAX_EVENT_NAME_CHARS || event == PAGEVIEW {
+            if event.is_empty()
+                || event.chars().count() > MAX_EVENT_NAME_CHARS
+                || event == PAGEVIEW
+                || event.chars().any(char::is_control)
+            {
                 return Err(ConfigError::invalid(
                     format!("{key}.event"),
                     format!(
@@ -294,7 +298,10 @@ fn target(
         }
         (None, None, Some(page)) => {
             let page = page.trim();
-            if !page.starts_with('/') || page.chars().count() > MAX_NAME_CHARS * 2 {
+            if !page.starts_with('/')
+                || page.chars().count() > MAX_NAME_CHARS * 2
+                || page.chars().any(char::is_control)
+            {
                 return Err(ConfigError::invalid(
                     format!("{key}.page"),
                     "must be a path that starts with /, where * stands for any text, e.g. \"/thank-you\" or \"/blog/*\"",

@@ -91,6 +91,12 @@ pub const TABLES: &[(&str, Placement)] = &[
             key: "toUInt16(day)",
         },
     ),
+    (
+        "daily_funnels",
+        Placement::Sharded {
+            key: "toUInt16(day)",
+        },
+    ),
     // Summed in every report that reads it: any shard will do.
     ("filtered_hits", Placement::Sharded { key: "rand()" }),
     // Staff SQL reads it on the node it reaches, never through a

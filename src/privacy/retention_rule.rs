@@ -15,9 +15,10 @@
 use crate::clock;
 
 /// The tables whose old rows are dropped, in the order they are: `events`
-/// before `daily_stats`, `daily_filtered` and `daily_goals`, the rollups
-/// computed from it, `filtered_hits`, and `released.daily`, released from
-/// `events` (all five kept `retention.daily_stats_days`). A fixed enum: a table name never comes
+/// before `daily_stats`, `daily_filtered`, `daily_goals` and
+/// `daily_funnels`, the rollups computed from it, `filtered_hits`, and
+/// `released.daily`, released from `events` (all six kept
+/// `retention.daily_stats_days`). A fixed enum: a table name never comes
 /// from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {
@@ -26,18 +27,20 @@ pub enum Table {
     DailyStats,
     DailyFiltered,
     DailyGoals,
+    DailyFunnels,
     FilteredHits,
     /// `released.daily`, in the released database.
     ReleasedDaily,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Events,
         Table::EmailOpens,
         Table::DailyStats,
         Table::DailyFiltered,
         Table::DailyGoals,
+        Table::DailyFunnels,
         Table::FilteredHits,
         Table::ReleasedDaily,
     ];
@@ -51,6 +54,7 @@ impl Table {
             Table::DailyStats => "daily_stats",
             Table::DailyFiltered => "daily_filtered",
             Table::DailyGoals => "daily_goals",
+            Table::DailyFunnels => "daily_funnels",
             Table::FilteredHits => "filtered_hits",
             Table::ReleasedDaily => "released.daily",
         }

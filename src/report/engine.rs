@@ -23,13 +23,14 @@ use super::error::{ReportError, mentions_time_zone};
 use super::released::{self, Figure, Names, Released, Releaser, Span};
 use super::request::{Details, ReportRequest};
 use super::sql::{
-    self, BucketRow, DayRow, GoalDay, Key, LedgerDay, Measure, RolledUp, VisitDay, Window,
+    self, BucketRow, DayRow, FunnelDay, GoalDay, Key, LedgerDay, Measure, RolledUp, VisitDay,
+    Window,
 };
 use super::suppress::{self, Group};
 use super::vocabulary::{Dimension, Filter, Interval, Period, RequestError, invalid};
 use crate::clock;
 use crate::enrich::ua::BotKind;
-use crate::goal::{Conversions, Goal, SiteConversions};
+use crate::goal::{Conversions, Goal, SiteConversions, steps_definition};
 use crate::outcome::DropReason;
 use crate::release::Mechanism;
 use crate::store::clickhouse::Endpoints;
@@ -643,20 +644,30 @@ impl Reporter {
                 ),
             )
         })?;
-        let window = self.bounds(site, period).await?;
+        let (window, rolled_up) = self.window(site, period).await?;
+        // Whole days come from the funnel's rolled-up rows, on the days the
+        // ledger holds too.
+        let (first, last) = (clock::day_of(window.start), clock::day_of(window.end));
+        let held: Vec<FunnelDay> = self
+            .fetch_all(sql::rolled_up_funnel_days(site, first, last))
+            .await?;
+        let definition = steps_definition(&funnel.steps);
+        let days: Vec<u16> = held
+            .iter()
+            .filter(|d| d.funnel == definition && rolled_up.stats.contains(&d.day_number))
+            .map(|d| d.day_number)
+            .collect();
         let levels: Vec<DayRow> = self
-            .fetch_all(sql::funnel(&window, &funnel.steps).by_day())
+            .fetch_all(sql::funnel(&window, &days, &funnel.steps).by_day())
             .await?;
         let spans = released::spans(window.start, window.end);
         // Each step's cells are named by every step up to it: a funnel
         // that shares its first steps with another shares their figures.
         let mut reached: Vec<Option<u64>> = Vec::new();
         let mut steps = Vec::new();
-        let mut path = String::new();
         for (i, step) in funnel.steps.iter().enumerate() {
             let level = i + 1;
-            path.push_str(&step.definition());
-            path.push('\n');
+            let path = steps_definition(&funnel.steps[..level]);
             let days = reached_days(&levels, level);
             let figure = self.releaser(mechanism, SITE_CELLS, site, &path).group(
                 Names {

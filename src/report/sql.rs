@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use super::vocabulary::{Day, Dimension, Filter, FilterOp, Interval, Vocabulary, like_pattern};
 use crate::clock;
-use crate::goal::Target;
+use crate::goal::{Target, steps_definition};
 use crate::store::statement::{Bind, Statement};
 
 /// What is counted, over the UTC instants `[start, end)`.
@@ -876,38 +876,89 @@ pub fn filtered(window: &Window) -> Aggregation {
     }
 }
 
-/// How far each visitor got through a funnel of `steps`, per UTC day of
-/// `window`: rows of (the number of steps reached in order, that UTC day,
-/// visitors), visitors who reached none left out. `windowFunnel` (in
-/// ClickHouse since 1.1.54xxx, so 18.16 has it) walks each visitor-day's
-/// events in time order; its window is the whole day, and a day's events
-/// are grouped apart (visitor ids change daily anyway).
-pub fn funnel(window: &Window, steps: &[Target]) -> Aggregation {
-    let mut parts = Statement::new(
-        "SELECT toString(level) AS group_key, day_number, count() AS unique, toUInt64(0) AS count \
-         FROM (SELECT visitor_id, toUInt16(toDate(ts)) AS day_number, windowFunnel(86400)(ts",
-    );
+/// Per visitor and UTC day of the site's events in `ranges`, how many of
+/// `steps` they reached in order (`level`, 0 for a visitor with an event of
+/// a step but not the first before it): `windowFunnel` (ClickHouse 18.16
+/// has it) walks each visitor-day's events in time order, its window the
+/// whole day. Rows of (`visitor_id`, `day_number`, `level`).
+pub fn funnel_levels(site: &str, ranges: &[(u32, u32)], steps: &[Target]) -> Statement {
     let reaching = |step: &Target| {
         let mut s = Statement::new("(1");
         s.append(reaches(Some(step))).push(")");
         s
     };
+    let mut s = Statement::new(
+        "SELECT visitor_id, toUInt16(toDate(ts)) AS day_number, windowFunnel(86400)(ts",
+    );
     for step in steps {
-        parts.push(", ").append(reaching(step));
+        s.push(", ").append(reaching(step));
     }
-    parts
-        .push(") AS level FROM events")
-        .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
-        .append(in_ranges("ts", &[(window.start, window.end)]))
+    s.push(") AS level FROM events")
+        .push_bound(" WHERE site = ?", Bind::Text(site.into()))
+        .append(in_ranges("ts", ranges))
         .push(" AND (0");
     for step in steps {
-        parts.push(" OR ").append(reaching(step));
+        s.push(" OR ").append(reaching(step));
     }
-    parts.push(") GROUP BY visitor_id, day_number) WHERE level > 0 GROUP BY group_key, day_number");
+    s.push(") GROUP BY visitor_id, day_number");
+    s
+}
+
+/// How far the visitors got through a funnel of `steps`, per UTC day of
+/// `window`: rows of (the number of steps reached in order, that UTC day,
+/// visitors), visitors who reached none left out; from `daily_funnels` for
+/// the longest run of whole days it holds of the funnel (`days`, sorted),
+/// from `events` for the rest.
+pub fn funnel(window: &Window, days: &[u16], steps: &[Target]) -> Aggregation {
+    let split = split(window, days, false);
+    let mut parts = Statement::default();
+    if let Some((first, last)) = split.days {
+        parts
+            .push(
+                "SELECT toString(level) AS group_key, toUInt16(day) AS day_number, visitors AS unique, \
+                 toUInt64(0) AS count FROM daily_funnels FINAL",
+            )
+            .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
+            .push_bound(" AND funnel = ?", Bind::Text(steps_definition(steps)))
+            .push(" AND level > 0")
+            .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
+            .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()));
+    }
+    if !split.raw.is_empty() {
+        if split.days.is_some() {
+            parts.push(" UNION ALL ");
+        }
+        parts
+            .push(
+                "SELECT toString(level) AS group_key, day_number, count() AS unique, toUInt64(0) AS count FROM (",
+            )
+            .append(funnel_levels(&window.subject, &split.raw, steps))
+            .push(") WHERE level > 0 GROUP BY group_key, day_number");
+    }
     Aggregation {
         parts,
         one_row_per_cell: true,
     }
+}
+
+/// The days `daily_funnels` holds of the site's funnels from `first` to
+/// `last`: rows of ([`FunnelDay`]).
+pub fn rolled_up_funnel_days(site: &str, first: u16, last: u16) -> Statement {
+    let mut s =
+        Statement::new("SELECT funnel, toUInt16(day) AS day_number FROM daily_funnels FINAL");
+    s.push_bound(" WHERE site = ?", Bind::Text(site.into()))
+        .push(" AND level = 0")
+        .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
+        .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()))
+        .push(" ORDER BY funnel, day");
+    s
+}
+
+/// A day `daily_funnels` holds of a site's funnel (by its steps).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
+pub struct FunnelDay {
+    pub funnel: String,
+    pub day_number: u16,
 }
 
 /// Every campaign ever opened (within retention), newest id first. Which
@@ -1075,6 +1126,7 @@ pub fn statement_shapes() -> Vec<Statement> {
             "2026-11-02 00:00:00".into(),
         ),
         rolled_up_goal_days("optimumabq.com", nov_1_day, nov_1_day + 30, 10),
+        rolled_up_funnel_days("optimumabq.com", nov_1_day, nov_1_day + 30),
     ];
     for window in [&denver, &utc, &kolkata] {
         // Each window reads whole days from the rollups, and edges from events.
@@ -1119,7 +1171,8 @@ pub fn statement_shapes() -> Vec<Statement> {
         statements.push(visits(window, &rolled_up, &[], 10));
         statements.push(visits(window, &rolled_up, &one_equals, 10));
         statements.push(visits(window, &rolled_up, &props_goals_patterns, 10));
-        statements.push(funnel(window, &steps).by_day());
+        statements.push(funnel(window, &rolled_up.stats, &steps).by_day());
+        statements.push(funnel(window, &[], &steps).by_day());
         statements.push(filtered(window).by_day());
         for target in &steps {
             statements.push(goal(window, &rolled_up.stats, target, 10).by_day());

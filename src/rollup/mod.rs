@@ -30,11 +30,11 @@ use std::collections::HashSet;
 
 use crate::clock;
 use crate::config::{ClickHouseConfig, ReportingConfig};
-use crate::goal::SiteGoal;
+use crate::goal::{SiteFunnel, SiteGoal, steps_definition};
 use crate::release::{Cell, Mechanism, Verdict};
 use crate::report::sql::GoalDay;
 use crate::store::clickhouse::{Endpoints, describe};
-use sql::{CellCount, DayCount};
+use sql::{CellCount, DayCount, HeldFunnelDay};
 
 /// How often `serve` looks for days to roll up.
 pub const INTERVAL: Duration = Duration::from_secs(300);
@@ -63,23 +63,23 @@ pub fn stale_days(events: &[DayCount], rolled_up: &[DayCount]) -> Vec<DayCount> 
         .collect()
 }
 
-/// Of the rolled-up `days`, each day and goal `daily_goals` does not hold
-/// (`held`) yet: what a goal added to the configuration needs. Pure.
-pub fn missing_goal_days<'a>(
+/// Of the rolled-up `days`, each day and goal (or funnel) the rollup table
+/// does not hold yet (`held`: site, definition, day), each named by
+/// `keyed` as (site, definition): what a goal or funnel added to the
+/// configuration needs. Pure.
+pub fn missing_days<'a, T>(
     days: &[u16],
-    goals: &'a [SiteGoal],
-    held: &[GoalDay],
-) -> Vec<(u16, &'a SiteGoal)> {
-    let held: HashSet<(&str, &str, u16)> = held
-        .iter()
-        .map(|h| (h.site.as_str(), h.goal.as_str(), h.day_number))
-        .collect();
+    wanted: &'a [T],
+    keyed: impl Fn(&T) -> (String, String),
+    held: &[(&str, &str, u16)],
+) -> Vec<(u16, &'a T)> {
+    let held: HashSet<&(&str, &str, u16)> = held.iter().collect();
     let mut missing = Vec::new();
-    for goal in goals {
-        let definition = goal.target.definition();
+    for item in wanted {
+        let (site, definition) = keyed(item);
         for &day in days {
-            if !held.contains(&(goal.site.as_str(), definition.as_str(), day)) {
-                missing.push((day, goal));
+            if !held.contains(&(site.as_str(), definition.as_str(), day)) {
+                missing.push((day, item));
             }
         }
     }
@@ -98,6 +98,9 @@ pub struct Rollup {
     release: Option<Release>,
     /// Every site's goals, each with a row per rolled-up day in `daily_goals`.
     goals: Vec<SiteGoal>,
+    /// Every site's funnels, each with rows per rolled-up day in
+    /// `daily_funnels`.
+    funnels: Vec<SiteFunnel>,
 }
 
 /// How days are released to `released.daily`.
@@ -131,7 +134,7 @@ pub struct Done {
     pub rolled_up: Vec<u16>,
     /// Days released to `released.daily`; `None` when release is off.
     pub released: Option<Vec<u16>>,
-    /// Rows of goals added since their day was rolled up.
+    /// Days counted of goals and funnels added since the day was rolled up.
     pub goal_days: usize,
 }
 
@@ -141,6 +144,7 @@ impl Rollup {
         clickhouse: &ClickHouseConfig,
         reporting: &ReportingConfig,
         goals: Vec<SiteGoal>,
+        funnels: Vec<SiteFunnel>,
     ) -> Rollup {
         let release = reporting.release.clone().map(|mechanism| Release {
             mechanism,
@@ -151,6 +155,7 @@ impl Rollup {
             views_cap: reporting.views_cap,
             release,
             goals,
+            funnels,
         }
     }
 
@@ -176,26 +181,55 @@ impl Rollup {
         };
         let stale = stale_days(&events, &rolled_up);
         for day in &stale {
-            for statement in sql::rollup_day(day.day, day.events, self.views_cap, &self.goals) {
+            let statements = sql::rollup_day(
+                day.day,
+                day.events,
+                self.views_cap,
+                &self.goals,
+                &self.funnels,
+            );
+            for statement in statements {
                 self.endpoints.execute(&statement).await?;
             }
             done.rolled_up.push(day.day);
         }
-        // Goals added since a day was rolled up: their rows alone.
+        // Goals and funnels added since a day was rolled up: their rows alone.
+        let current: Vec<u16> = rolled_up
+            .iter()
+            .filter(|day| !stale.contains(day))
+            .map(|day| day.day)
+            .collect();
         if !self.goals.is_empty() {
             let held: Vec<GoalDay> = self
                 .endpoints
                 .fetch_all(&sql::held_goal_days(first, self.views_cap))
                 .await?;
-            let current: Vec<u16> = rolled_up
+            let held: Vec<(&str, &str, u16)> = held
                 .iter()
-                .filter(|day| !stale.contains(day))
-                .map(|day| day.day)
+                .map(|h| (h.site.as_str(), h.goal.as_str(), h.day_number))
                 .collect();
-            for (day, goal) in missing_goal_days(&current, &self.goals, &held) {
+            let keyed = |g: &SiteGoal| (g.site.clone(), g.target.definition());
+            for (day, goal) in missing_days(&current, &self.goals, keyed, &held) {
                 self.endpoints
                     .execute(&sql::goal_day(day, goal, self.views_cap))
                     .await?;
+                done.goal_days += 1;
+            }
+        }
+        if !self.funnels.is_empty() {
+            let held: Vec<HeldFunnelDay> = self
+                .endpoints
+                .fetch_all(&sql::held_funnel_days(first))
+                .await?;
+            let held: Vec<(&str, &str, u16)> = held
+                .iter()
+                .map(|h| (h.site.as_str(), h.funnel.as_str(), h.day_number))
+                .collect();
+            let keyed = |f: &SiteFunnel| (f.site.clone(), steps_definition(&f.steps));
+            for (day, funnel) in missing_days(&current, &self.funnels, keyed, &held) {
+                for statement in sql::funnel_day(day, funnel) {
+                    self.endpoints.execute(&statement).await?;
+                }
                 done.goal_days += 1;
             }
         }
@@ -340,21 +374,17 @@ mod tests {
             goal("a.com", Target::Page("/blog/*".into())),
             goal("b.com", Target::Event("book_tour".into())),
         ];
-        let held = |site: &str, goal: &str, day| GoalDay {
-            site: site.into(),
-            goal: goal.into(),
-            day_number: day,
-        };
         let held = [
-            held("a.com", "event:book_tour", 10),
-            held("a.com", "event:book_tour", 11),
-            held("a.com", "page:/blog/*", 10),
-            held("b.com", "event:book_tour", 10),
+            ("a.com", "event:book_tour", 10),
+            ("a.com", "event:book_tour", 11),
+            ("a.com", "page:/blog/*", 10),
+            ("b.com", "event:book_tour", 10),
             // Of a day no longer rolled up, or a site's other goal: ignored.
-            held("a.com", "event:book_tour", 3),
-            held("b.com", "page:/blog/*", 11),
+            ("a.com", "event:book_tour", 3),
+            ("b.com", "page:/blog/*", 11),
         ];
-        let missing: Vec<(u16, &str, String)> = missing_goal_days(&[10, 11], &goals, &held)
+        let keyed = |g: &SiteGoal| (g.site.clone(), g.target.definition());
+        let missing: Vec<(u16, &str, String)> = missing_days(&[10, 11], &goals, keyed, &held)
             .into_iter()
             .map(|(day, g)| (day, g.site.as_str(), g.target.definition()))
             .collect();
@@ -365,7 +395,7 @@ mod tests {
                 (11, "b.com", "event:book_tour".to_string()),
             ]
         );
-        assert!(missing_goal_days(&[10, 11], &[], &held).is_empty());
+        assert!(missing_days(&[10, 11], &[], keyed, &held).is_empty());
     }
 
     #[test]

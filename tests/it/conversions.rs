@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::common::released::{Expect, VIEWS_CAP};
 use crate::common::{self, Beaconhouse, Collector};
-use beaconhouse::goal::Target;
+use beaconhouse::goal::{Target, steps_definition};
 use serde_json::Value;
 
 const SITE: &str = "optimumabq.com";
@@ -345,11 +345,17 @@ fn goals_funnels_and_properties_are_the_seeded_counts_released() {
             })
         })
         .collect();
+    assert_eq!(
+        clickhouse.number(
+            &db,
+            "SELECT count() FROM daily_funnels FINAL WHERE level = 0"
+        ),
+        2,
+        "the rollup counted the funnel on both days: the report reads its rows"
+    );
     let funnel = report(&with("funnel", &["--funnel", "Tour booking"]));
-    let mut path = String::new();
     for (i, step) in steps.iter().enumerate() {
-        path.push_str(&step.definition());
-        path.push('\n');
+        let path = steps_definition(&steps[..=i]);
         let reached = levels.iter().filter(|&&l| l > i).count() as u64;
         let (visitors, _) = cells("2026-11-10", &[]).named(&path).figure(
             ["funnel_step", "", "visitors", "events"],
@@ -462,7 +468,11 @@ fn goals_funnels_and_properties_are_the_seeded_counts_released() {
             "{value}"
         );
     }
-    assert_eq!(filtered["reasons"].as_array().unwrap().len(), 11, "every reason, zeros too");
+    assert_eq!(
+        filtered["reasons"].as_array().unwrap().len(),
+        11,
+        "every reason, zeros too"
+    );
     assert_eq!(
         filtered["total"].as_u64(),
         Some(cells.count(["reason", "", "hits"], 25 + 42 + 12))
