@@ -462,7 +462,11 @@ fn goals_funnels_and_properties_are_the_seeded_counts_released() {
             "{value}"
         );
     }
-    assert_eq!(filtered["reasons"].as_array().unwrap().len(), 11, "every reason, zeros too");
+    assert_eq!(
+        filtered["reasons"].as_array().unwrap().len(),
+        11,
+        "every reason, zeros too"
+    );
     assert_eq!(
         filtered["total"].as_u64(),
         Some(cells.count(["reason", "", "hits"], 25 + 42 + 12))
