@@ -45,6 +45,7 @@ const MODULES: &[(&str, &str)] = &[
     ("conversions.js", include_str!("assets/conversions.js")),
     ("dates.js", include_str!("assets/dates.js")),
     ("dom.js", include_str!("assets/dom.js")),
+    ("filtered.js", include_str!("assets/filtered.js")),
     ("overview.js", include_str!("assets/overview.js")),
     ("panels.js", include_str!("assets/panels.js")),
     ("view.js", include_str!("assets/view.js")),
