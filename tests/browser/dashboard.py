@@ -17,7 +17,8 @@ with data-value and [data-cell="unique"|"count"], [data-filter], a[data-csv],
 the tab buttons' data-tab, #props-select, the goals' rows [data-goal] and the
 funnel's steps [data-step] with their [data-cell]s, #funnel-select, the
 filtered traffic's rows [data-reason] (`reason:kind`) with [data-cell="hits"],
-its [data-cell="total"] and the reasons with none [data-none].
+its [data-cell="total"] and the reasons with none [data-none], and the GeoIP
+database's credit [data-attribution].
 """
 import argparse
 import datetime as dt
@@ -437,6 +438,7 @@ def check_campaign(s, api, args):
     text = s.page.inner_text('[data-panel="campaign"]')
     expect(PROXIED_TEXT in text, "the proxied explanation is missing")
     expect_equal(chart_points(s), len(report["by_day"]), "days in the opens chart")
+    expect_credit(s, "countries")
     s.screenshot("campaign")
     return f"opens {report['opens']}, unique {report['unique_opens']}, as the API"
 
@@ -790,6 +792,33 @@ def check_filtered(s, api, args):
     return f"total {report['total']}; {len(rows)} reasons with hits, {len(none)} with none, as the API"
 
 
+def expect_credit(s, panel):
+    """The GeoIP database's credit under `panel`, as /dashboard/api/me gives it."""
+    credit = s.me()["locations_attribution"]
+    expect(credit, "/dashboard/api/me gives no credit for the test's DB-IP database")
+    link = s.page.locator(f'[data-panel="{panel}"] [data-attribution] a')
+    expect_equal(link.count(), 1, f"credit links under {panel}")
+    expect(link.is_visible(), f"the credit under {panel} is not visible")
+    expect_equal(link.inner_text().strip(), credit["text"], f"the credit under {panel}")
+    expect_equal(link.get_attribute("href"), credit["href"], f"the credit's link under {panel}")
+    expect("noreferrer" in (link.get_attribute("rel") or ""), "the credit's link sends a referrer")
+    return credit
+
+
+def check_credit(s, args):
+    """The locations panel (and its "See all") carries the GeoIP database's
+    credit, as its licence asks; no other panel does."""
+    credit = expect_credit(s, "locations")
+    expect_equal(s.page.locator("[data-attribution]").count(), 1, "credits on the overview")
+    s.page.locator('[data-panel="locations"] [data-see-all]').click()
+    s.wait_ready("See all locations")
+    in_dialog = s.page.locator("#all-dialog [data-attribution] a")
+    expect(in_dialog.count() == 1 and in_dialog.inner_text().strip() == credit["text"],
+           "See all locations does not carry the credit")
+    s.page.click("#dialog-close")
+    return f"{credit['text']!r} linking {credit['href']}"
+
+
 # ------------------------------------------------------------------ main
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -845,6 +874,7 @@ def main(argv):
         ])
         scenario([
             ("15. filtered traffic equals the filtered report", lambda s: check_filtered(s, api, args)),
+            ("16. the locations panel credits the GeoIP database", lambda s: check_credit(s, args)),
         ])
         results.run("8. shared link opens, expired one is refused",
                     check_shared_link, browser, args, host, errors, overflow)

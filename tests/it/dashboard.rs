@@ -18,7 +18,8 @@
 //! the funnel that ends with it are withheld. Hits not counted
 //! (`filtered_hits`): bots of three kinds, referrer spam, hits from
 //! elsewhere, unverifiable and malformed ones over the past weeks, none
-//! for the other reasons, and some of another site's.
+//! for the other reasons, and some of another site's. Locations come from
+//! a database that names itself DB-IP's, whose credit the page shows.
 
 use std::path::PathBuf;
 
@@ -255,6 +256,8 @@ struct Dashboard {
     clickhouse: &'static ClickHouse,
     database: String,
     config: PathBuf,
+    /// Holds the GeoIP database the collector reads.
+    _geoip: tempfile::TempDir,
 }
 
 fn start() -> Dashboard {
@@ -283,13 +286,24 @@ fn start() -> Dashboard {
             seed_filtered(now).join(", ")
         ),
     );
-    let collector = Collector::start(clickhouse, &database, CONFIG_TOML);
+    let geoip = tempfile::tempdir().unwrap();
+    let mmdb = geoip.path().join("dbip-country-lite.mmdb");
+    common::geoip::write_dbip_country_fixture(&mmdb);
+    let collector = Collector::start(
+        clickhouse,
+        &database,
+        &format!(
+            "{CONFIG_TOML}\n[geoip]\ndatabase = \"{}\"\n",
+            mmdb.display()
+        ),
+    );
     let config = collector.dir().join("beaconhouse.toml");
     Dashboard {
         collector,
         clickhouse,
         database,
         config,
+        _geoip: geoip,
     }
 }
 
@@ -520,6 +534,11 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
     let me = dashboard.json_with("/dashboard/api/me", ("Cookie", &cookie));
     assert_eq!(me["signed_in"], true);
     assert_eq!(me["name"], "marketing");
+    // The GeoIP database names itself DB-IP's: its licence's credit.
+    assert_eq!(
+        me["locations_attribution"],
+        serde_json::json!({"text": "IP Geolocation by DB-IP", "href": "https://db-ip.com"})
+    );
     assert_eq!(me["shared"], false);
     assert_eq!(me["campaigns"], true);
     assert_eq!(
