@@ -7,9 +7,19 @@
 # .local/beaconhouse.toml: deploy/beaconhouse.example.toml plus a dashboard
 # token, a share key, a session key and a noise key made on the first run and kept in
 # .local/ (or with the file in BEACONHOUSE_CONFIG, as it is).
+#
+# Without a GeoIP database (BEACONHOUSE_GEOIP_DATABASE) it sets geoip.database
+# to one in .local/: a .mmdb already there, else DB-IP's free IP to Country
+# Lite (CC BY 4.0), fetched by deploy/fetch-geoip.sh when the network allows;
+# without one, locations stay empty and it says so. BEACONHOUSE_FETCH_GEOIP=0
+# fetches nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BEACONHOUSE_SPOOL_DIR=${BEACONHOUSE_SPOOL_DIR:-$PWD/.local/spool}
+# Read here only: the collector takes BEACONHOUSE_* variables as configuration
+# and would refuse this one as an unknown key.
+fetch_geoip=${BEACONHOUSE_FETCH_GEOIP:-1}
+unset BEACONHOUSE_FETCH_GEOIP
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 secret() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
@@ -22,8 +32,20 @@ if [ -z "${BEACONHOUSE_CONFIG:-}" ]; then
   [ -s .local/share-key ] || secret >.local/share-key
   [ -s .local/session-key ] || secret >.local/session-key
   [ -s .local/noise-key ] || secret >.local/noise-key
+  umask 022
+  geoip_database=""
+  if [ -z "${BEACONHOUSE_GEOIP_DATABASE:-}" ]; then
+    # Never fails the run: without a database, locations stay empty.
+    geoip_database=$(BEACONHOUSE_FETCH_GEOIP=$fetch_geoip bash deploy/fetch-geoip.sh .local) || geoip_database=""
+  fi
+  umask 077
   {
-    cat deploy/beaconhouse.example.toml
+    if [ -n "$geoip_database" ]; then
+      sed "/^\[geoip\]\$/a database = \"$geoip_database\"   # added by deploy/run-local.sh" \
+        deploy/beaconhouse.example.toml
+    else
+      cat deploy/beaconhouse.example.toml
+    fi
     echo
     echo "# Added by deploy/run-local.sh: the local secrets, kept in .local/."
     echo "share_key = \"$(cat .local/share-key)\""

@@ -142,6 +142,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         throttle: AuthThrottle::new(config.http.trusted_proxies.clone(), metrics.clone()),
         sign_outs,
         request_timeout: config.http.request_timeout,
+        geo: geo.clone(),
     });
     let keeper = SaltKeeper::new(endpoints.clone());
     if let Err(error) = keeper.rotate(clock::day_of(clock::now_unix())).await {

@@ -62,7 +62,7 @@ impl Default for RawReporting {
             clickhouse_password: None,
             query_timeout_ms: 10_000,
             max_memory_bytes: 1 << 30,
-            // The dashboard asks for 7 reports at once per page load.
+            // The dashboard asks for 8 reports at once per page load.
             max_concurrent: 8,
             // Three people opening the dashboard at once ask for some 30
             // reports; at well under a second each, they all start in time.

@@ -4,7 +4,13 @@
 //! `US-NM`) and the English city name are ever decoded, and only down to the
 //! configured precision. Coordinates, postal codes and accuracy radii are not
 //! read at all, so they cannot leak into a row.
+//!
+//! Also says what the loaded database's licence asks to be shown where its
+//! locations are shown ([`Attribution`], read from the database's metadata:
+//! DB-IP's free databases, CC BY 4.0, and MaxMind's GeoLite2), so the
+//! dashboard credits whichever file is in use, after a reload too.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{PoisonError, RwLock};
@@ -48,6 +54,55 @@ pub enum GeoError {
         "{path} is a {kind} database; geolocation needs a GeoIP2/GeoLite2 City or Country .mmdb"
     )]
     WrongKind { path: String, kind: String },
+}
+
+/// The credit a database's licence asks for beside the locations it gave:
+/// words shown as a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Attribution {
+    /// The words, as the licence gives them.
+    pub text: &'static str,
+    /// Where they link to.
+    pub href: &'static str,
+}
+
+/// DB-IP's free "Lite" databases (CC BY 4.0): a web page that shows their
+/// results links back to DB-IP with these words.
+pub const DB_IP: Attribution = Attribution {
+    text: "IP Geolocation by DB-IP",
+    href: "https://db-ip.com",
+};
+
+/// MaxMind's free GeoLite2 databases (the GeoLite2 licence).
+pub const GEOLITE2: Attribution = Attribution {
+    text: "This product includes GeoLite2 data created by MaxMind, available from https://www.maxmind.com",
+    href: "https://www.maxmind.com",
+};
+
+/// The attribution a database asks for, by its metadata's `database_type`
+/// (`DBIP-Country-Lite`, `GeoLite2-City`, ...) and, for a file that names
+/// its maker only there, its `description`: DB-IP's for any DB-IP database
+/// (the free ones require it; crediting a paid one costs nothing, missing
+/// a free one breaks its licence), MaxMind's for GeoLite2, none for
+/// MaxMind's paid GeoIP2 and anything else.
+pub fn attribution_for(
+    database_type: &str,
+    description: &BTreeMap<String, String>,
+) -> Option<Attribution> {
+    let kind = database_type.to_ascii_lowercase();
+    let described = |words: &[&str]| {
+        description.values().any(|text| {
+            let text = text.to_ascii_lowercase();
+            words.iter().any(|word| text.contains(word))
+        })
+    };
+    if kind.starts_with("dbip") || kind.contains("db-ip") || described(&["db-ip", "dbip"]) {
+        Some(DB_IP)
+    } else if kind.starts_with("geolite2") || described(&["geolite2"]) {
+        Some(GEOLITE2)
+    } else {
+        None
+    }
 }
 
 /// The database, or none. Lookups are in memory and never fail: an address the
@@ -142,6 +197,18 @@ impl GeoLookup {
 
     pub fn is_enabled(&self) -> bool {
         self.database.is_some()
+    }
+
+    /// What the database in use asks to be shown beside its locations
+    /// ([`attribution_for`]); none without a database.
+    pub fn attribution(&self) -> Option<Attribution> {
+        let database = self.database.as_ref()?;
+        let reader = database
+            .reader
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let metadata = reader.metadata();
+        attribution_for(&metadata.database_type, &metadata.description)
     }
 
     pub fn locate(&self, address: IpAddr) -> Location {
@@ -294,9 +361,42 @@ mod tests {
     }
 
     #[test]
+    fn the_attribution_follows_the_database_maker() {
+        let none = BTreeMap::new();
+        let described = |text: &str| BTreeMap::from([("en".to_string(), text.to_string())]);
+        let cases = [
+            // As DB-IP's and MaxMind's files name themselves.
+            ("DBIP-Country-Lite", none.clone(), Some(DB_IP)),
+            ("DBIP-City-Lite", none.clone(), Some(DB_IP)),
+            ("DBIP-Location (compat=City)", none.clone(), Some(DB_IP)),
+            ("dbip-country-lite", none.clone(), Some(DB_IP)),
+            (
+                "GeoIP2-Country",
+                described("dbip-country-lite-2026-11 by DB-IP.com"),
+                Some(DB_IP),
+            ),
+            ("GeoLite2-City", none.clone(), Some(GEOLITE2)),
+            ("GeoLite2-Country", none.clone(), Some(GEOLITE2)),
+            (
+                "Country",
+                described("GeoLite2 Country database"),
+                Some(GEOLITE2),
+            ),
+            // Paid MaxMind databases and others ask for nothing.
+            ("GeoIP2-City", described("GeoIP2 City database"), None),
+            ("GeoIP2-Country", none.clone(), None),
+            ("My-Country", described("our own ranges"), None),
+        ];
+        for (kind, description, expected) in cases {
+            assert_eq!(attribution_for(kind, &description), expected, "{kind}");
+        }
+    }
+
+    #[test]
     fn disabled_lookup_is_empty() {
         let geo = GeoLookup::disabled();
         assert!(!geo.is_enabled());
+        assert_eq!(geo.attribution(), None);
         assert_eq!(
             geo.locate("81.2.69.142".parse().unwrap()),
             Location::default()

@@ -14,6 +14,8 @@
 //! requests in flight run once (`report::coalesce`) only where all the
 //! answer depends on is the same.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -25,6 +27,7 @@ use super::body::BodyError;
 use super::params::{MAX_PAIRS, Query};
 use super::throttle::AuthThrottle;
 use crate::clock;
+use crate::enrich::geo::GeoLookup;
 use crate::report::bounded::Bounded;
 use crate::report::coalesce::InFlight;
 use crate::report::output;
@@ -47,6 +50,9 @@ pub struct StatsState {
     pub sign_outs: SignOutKeeper,
     /// How long a sign-in's body may take to arrive (`http.request_timeout_ms`).
     pub request_timeout: std::time::Duration,
+    /// The GeoIP database hits are located with: the dashboard credits it
+    /// where it shows locations.
+    pub geo: Arc<GeoLookup>,
 }
 
 /// The path of a kind of report.

@@ -15,7 +15,10 @@ Hooks it relies on (kept stable by the dashboard's modules): body[data-state]
 (signed-out|loading|ready|error), [data-panel], [data-figure], [data-row]
 with data-value and [data-cell="unique"|"count"], [data-filter], a[data-csv],
 the tab buttons' data-tab, #props-select, the goals' rows [data-goal] and the
-funnel's steps [data-step] with their [data-cell]s, and #funnel-select.
+funnel's steps [data-step] with their [data-cell]s, #funnel-select, the
+filtered traffic's rows [data-reason] (`reason:kind`) with [data-cell="hits"],
+its [data-cell="total"] and the reasons with none [data-none], and the GeoIP
+database's credit [data-attribution].
 """
 import argparse
 import datetime as dt
@@ -435,6 +438,7 @@ def check_campaign(s, api, args):
     text = s.page.inner_text('[data-panel="campaign"]')
     expect(PROXIED_TEXT in text, "the proxied explanation is missing")
     expect_equal(chart_points(s), len(report["by_day"]), "days in the opens chart")
+    expect_credit(s, "countries")
     s.screenshot("campaign")
     return f"opens {report['opens']}, unique {report['unique_opens']}, as the API"
 
@@ -615,6 +619,11 @@ def check_goal_filter(s, api, args):
     expect(all("filter" not in query_of(u) for u in s.stats_requests("funnel", mark)), "the funnel was asked with a filter")
     expect("Filters do not apply to funnels" in s.page.inner_text('[data-panel="funnel"]'),
            "the funnel does not say filters do not apply to it")
+    expect(s.stats_requests("filtered", mark), "filtered traffic was not asked again")
+    expect(all("filter" not in query_of(u) for u in s.stats_requests("filtered", mark)),
+           "filtered traffic was asked with a filter")
+    expect("Filters do not apply here" in s.page.inner_text('[data-panel="filtered"]'),
+           "filtered traffic does not say filters do not apply to it")
     summary = api.same_as(compare_summary(s, api, mark))
     expect(summary["current"] is not None, f"the API withholds the visitors who reached {name!r}; seed more")
     compare_panel(s, api, "pages", "path", mark)
@@ -721,6 +730,95 @@ def check_funnel(s, api, args):
     return "; ".join(details)
 
 
+# Plain words the page must use for some reasons (`reason:kind`).
+FILTERED_WORDS = {
+    "bot:library": "Bots: HTTP libraries and scripts",
+    "bot:headless": "Bots: headless browsers",
+    "referrer_spam:": "Referrer spam",
+    "datacenter:": "From data-centre networks",
+    "unknown_site:": "Copied snippet or other host",
+    "unverified:": "Could not show it came from the site",
+    "invalid:": "Malformed",
+    "rate_limited:": "Over the rate limit",
+}
+
+
+def filtered_rows(s):
+    return s.page.eval_on_selector_all(
+        '[data-panel="filtered"] [data-reason]',
+        """rows => rows.map(r => [r.dataset.reason, r.querySelector('th').textContent.trim(),
+                                r.querySelector('[data-cell="hits"]').textContent.trim()])""")
+
+
+def check_filtered(s, api, args):
+    """The filtered traffic panel equals the filtered report: its total,
+    each reason with hits in the report's order and in plain words, every
+    reason with none named below; asked without filters; it says that
+    Do-Not-Track and Global Privacy Control requests are counted nowhere and
+    how much noise the counts carry."""
+    url = s.last_request("filtered")
+    q = query_of(url)
+    expect("filter" not in q, f"filtered traffic was asked with a filter: {url}")
+    expect_equal(q.get("site"), [args.site], "the filtered report's site")
+    report = api.same_as(url)
+    expect_equal(s.page.inner_text('[data-panel="filtered"] [data-cell="total"]').strip(), shown(report["total"]),
+                 "hits not counted")
+    key = lambda r: f"{r['reason']}:{r['kind']}"
+    rows = filtered_rows(s)
+    expect_equal([[k, hits] for k, _, hits in rows],
+                 [[key(r), shown(r["hits"])] for r in report["reasons"] if r["hits"] > 0], "reasons with hits")
+    none = s.page.eval_on_selector_all('[data-panel="filtered"] [data-none]', "xs => xs.map(x => x.dataset.none)")
+    expect_equal(none, [key(r) for r in report["reasons"] if r["hits"] == 0], "reasons with none")
+    expect_equal(len(report["reasons"]), 11, "reasons the report lists")
+    words = dict((k, label) for k, label, _ in rows)
+    words.update(zip(none, s.page.eval_on_selector_all('[data-panel="filtered"] [data-none]',
+                                                       "xs => xs.map(x => x.textContent.trim())")))
+    for k, label in words.items():
+        expect(label and label != k and "_" not in label, f"{k} reads {label!r}, not in plain words")
+        if k in FILTERED_WORDS:
+            expect_equal(label, FILTERED_WORDS[k], f"the words for {k}")
+    seeded = [key(r) for r in report["reasons"] if r["hits"] > 0]
+    expect({"bot:crawler", "bot:library", "referrer_spam:"} <= set(seeded),
+           f"the seeded reasons are not all shown: {seeded}")
+    text = s.page.inner_text('[data-panel="filtered"]')
+    expect("Do-Not-Track or Global Privacy Control" in text and "counted nowhere" in text,
+           "the panel does not say that opted-out requests are counted nowhere")
+    margin = report["margins"]["count"]
+    expect("noise" in text and f"within {shown(margin)} hits" in text,
+           f"the panel does not give the noise of its counts ({margin}): {text!r}")
+    panel = s.page.locator('[data-panel="filtered"]')
+    panel.scroll_into_view_if_needed()
+    panel.screenshot(path=os.path.join(args.out, "filtered.png"))
+    return f"total {report['total']}; {len(rows)} reasons with hits, {len(none)} with none, as the API"
+
+
+def expect_credit(s, panel):
+    """The GeoIP database's credit under `panel`, as /dashboard/api/me gives it."""
+    credit = s.me()["locations_attribution"]
+    expect(credit, "/dashboard/api/me gives no credit for the test's DB-IP database")
+    link = s.page.locator(f'[data-panel="{panel}"] [data-attribution] a')
+    expect_equal(link.count(), 1, f"credit links under {panel}")
+    expect(link.is_visible(), f"the credit under {panel} is not visible")
+    expect_equal(link.inner_text().strip(), credit["text"], f"the credit under {panel}")
+    expect_equal(link.get_attribute("href"), credit["href"], f"the credit's link under {panel}")
+    expect("noreferrer" in (link.get_attribute("rel") or ""), "the credit's link sends a referrer")
+    return credit
+
+
+def check_credit(s, args):
+    """The locations panel (and its "See all") carries the GeoIP database's
+    credit, as its licence asks; no other panel does."""
+    credit = expect_credit(s, "locations")
+    expect_equal(s.page.locator("[data-attribution]").count(), 1, "credits on the overview")
+    s.page.locator('[data-panel="locations"] [data-see-all]').click()
+    s.wait_ready("See all locations")
+    in_dialog = s.page.locator("#all-dialog [data-attribution] a")
+    expect(in_dialog.count() == 1 and in_dialog.inner_text().strip() == credit["text"],
+           "See all locations does not carry the credit")
+    s.page.click("#dialog-close")
+    return f"{credit['text']!r} linking {credit['href']}"
+
+
 # ------------------------------------------------------------------ main
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -774,6 +872,10 @@ def main(argv):
             ("13. the goals panel equals the goals report", lambda s: check_goals(s, api, args)),
             ("14. clicking a goal filters everything by it", lambda s: check_goal_filter(s, api, args)),
         ])
+        scenario([
+            ("15. filtered traffic equals the filtered report", lambda s: check_filtered(s, api, args)),
+            ("16. the locations panel credits the GeoIP database", lambda s: check_credit(s, args)),
+        ])
         results.run("8. shared link opens, expired one is refused",
                     check_shared_link, browser, args, host, errors, overflow)
         scenario([("8b. a shared link asks before it replaces a staff session",
@@ -790,7 +892,7 @@ def main(argv):
 def check_screenshots(out, shots, overflow):
     wanted = [f"{name}-{w}.png" for name in ("overview", "overview-filtered", "overview-goal", "campaigns", "campaign",
                                              "sign-in", "shared", "share-ask")
-              for w in WIDTHS] + ["goals.png", "funnel.png", "props.png"]
+              for w in WIDTHS] + ["goals.png", "funnel.png", "props.png", "filtered.png"]
     missing = [w for w in wanted if w not in shots]
     expect(not missing, f"missing {missing}")
     expect(not overflow, "wider than the window: " + "; ".join(overflow))

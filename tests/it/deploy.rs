@@ -1,8 +1,9 @@
 //! The deploy files as shipped (`deploy/`): nginx and Caddy run in front of a
 //! real collector; `nginx -t`, `caddy validate`, `systemd-analyze verify` and
 //! `security` on the units, `docker-compose config` on the compose file and
-//! the image's build context, `beaconhouse healthcheck`, and `grants.sql` on a
-//! current ClickHouse's parser.
+//! the image's build context, `beaconhouse healthcheck`, `grants.sql` on a
+//! current ClickHouse's parser, and `fetch-geoip.sh` (what `run-local.sh`
+//! runs without a GeoIP database) against a fixture served from this machine.
 //!
 //! Each file is used as it ships, with only what a test machine needs put in
 //! (loopback addresses and ports, a throw-away certificate, log and temporary
@@ -1235,4 +1236,179 @@ print(chdb.query("SELECT version()", "TSV").bytes().decode().strip())
         "a current ClickHouse (chdb: `pip install chdb`, as tests/run.sh does) refuses deploy/grants.sql:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+// ---------------------------------------------------------------------------
+// GeoIP on the first run: deploy/fetch-geoip.sh, as deploy/run-local.sh runs it.
+
+/// `YYYY-MM` of last month, UTC, as `date -u -d '... -1 month'` gives it.
+fn last_month() -> String {
+    let today =
+        beaconhouse::clock::iso_date(beaconhouse::clock::day_of(beaconhouse::clock::now_unix()));
+    let year: u32 = today[..4].parse().unwrap();
+    let month: u32 = today[5..7].parse().unwrap();
+    match month {
+        1 => format!("{}-12", year - 1),
+        _ => format!("{year}-{:02}", month - 1),
+    }
+}
+
+/// What `bash deploy/fetch-geoip.sh DIR` did: its exit code, standard output
+/// and standard error.
+fn fetch_geoip(dir: &Path, source: &str, env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let output = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/fetch-geoip.sh"))
+        .arg(dir)
+        .env("BEACONHOUSE_TEST_GEOIP_SOURCE", source)
+        .envs(env.iter().copied())
+        .output()
+        .expect("bash runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// DB-IP's monthly file served from this machine (no test reaches
+/// download.db-ip.com): only last month's is there, as early in a month, so
+/// the script asks for this month's, then takes last month's; a second run
+/// uses the file it left, without the network; with no server it says in
+/// one line that locations stay empty and how to add a database later;
+/// `BEACONHOUSE_FETCH_GEOIP=0` fetches nothing. And `deploy/run-local.sh`'s
+/// own lines put the path into `geoip.database` of the example configuration.
+#[test]
+fn fetch_geoip_takes_db_ips_monthly_file_or_says_plainly_why_not() {
+    let served = temp_dir("geoip-source-");
+    let fixture = served.path().join("fixture.mmdb");
+    common::geoip::write_dbip_country_fixture(&fixture);
+    let gzipped = Command::new(tool("gzip", "gzip"))
+        .arg("-c")
+        .arg(&fixture)
+        .output()
+        .unwrap();
+    assert!(gzipped.status.success());
+    std::fs::remove_file(&fixture).unwrap();
+    let file = format!("dbip-country-lite-{}.mmdb.gz", last_month());
+    std::fs::write(served.path().join(&file), &gzipped.stdout).unwrap();
+    let port = common::free_port();
+    let mut server = Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1"])
+        .arg(port.to_string())
+        .arg("--directory")
+        .arg(served.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 runs");
+    within(PROXY_START, || {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+    })
+    .expect("python3 -m http.server answers");
+    let source = format!("http://127.0.0.1:{port}");
+    let local = temp_dir("geoip-local-");
+    let listing = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+
+    let (code, stdout, stderr) =
+        fetch_geoip(local.path(), &source, &[("BEACONHOUSE_FETCH_GEOIP", "0")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("locations stay empty"), "{stderr}");
+    assert!(listing(local.path()).is_empty(), "nothing fetched");
+
+    let (code, stdout, stderr) = fetch_geoip(local.path(), &source, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let database = local
+        .path()
+        .canonicalize()
+        .unwrap()
+        .join("dbip-country-lite.mmdb");
+    assert_eq!(stdout.trim(), database.display().to_string());
+    for words in [
+        "IP to Country Lite",
+        "CC BY 4.0",
+        "IP Geolocation by DB-IP",
+        "BEACONHOUSE_FETCH_GEOIP=0",
+    ] {
+        assert!(
+            stderr.contains(words),
+            "it does not say {words:?}: {stderr}"
+        );
+    }
+    assert_eq!(
+        listing(local.path()),
+        ["dbip-country-lite.mmdb"],
+        "no partial file left"
+    );
+    let geo = beaconhouse::enrich::geo::GeoLookup::open(
+        &database,
+        beaconhouse::enrich::geo::Precision::City,
+    )
+    .unwrap();
+    assert_eq!(geo.attribution(), Some(beaconhouse::enrich::geo::DB_IP));
+    assert_eq!(geo.locate("81.2.69.142".parse().unwrap()).country, "GB");
+
+    // The network gone: the file from before serves; without one, one line.
+    terminate(&mut server);
+    let (code, stdout, stderr) = fetch_geoip(local.path(), &source, &[]);
+    assert_eq!(
+        (code, stdout.trim()),
+        (Some(0), database.display().to_string().as_str()),
+        "{stderr}"
+    );
+    let empty = temp_dir("geoip-offline-");
+    let (code, stdout, stderr) = fetch_geoip(empty.path(), &source, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("could not download")
+            && last.contains("locations stay empty")
+            && last.contains("To add one later"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.lines().count(),
+        2,
+        "what it tried, then why not: {stderr}"
+    );
+    assert!(listing(empty.path()).is_empty(), "no partial file left");
+
+    // deploy/run-local.sh: what it runs, and the line that sets the path.
+    let run_local = shipped("run-local.sh");
+    let set_database = r#"sed "/^\[geoip\]\$/a database = \"$geoip_database\"   # added by deploy/run-local.sh" \
+        deploy/beaconhouse.example.toml"#;
+    for line in [
+        "unset BEACONHOUSE_FETCH_GEOIP",
+        "bash deploy/fetch-geoip.sh .local) || geoip_database=\"\"",
+        set_database,
+    ] {
+        assert!(
+            run_local.contains(line),
+            "deploy/run-local.sh no longer contains {line:?}: update tests/it/deploy.rs with it"
+        );
+    }
+    let (parses, stderr) = run(Command::new("bash")
+        .arg("-n")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/run-local.sh")));
+    assert!(parses, "{stderr}");
+    let written = Command::new("bash")
+        .arg("-c")
+        .arg(set_database)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("geoip_database", &database)
+        .output()
+        .unwrap();
+    assert!(written.status.success());
+    let toml = local.path().join("beaconhouse.toml");
+    std::fs::write(&toml, &written.stdout).unwrap();
+    let config = beaconhouse::config::Config::load_with_env(Some(&toml), Vec::new()).unwrap();
+    assert_eq!(config.geoip.database.as_deref(), Some(database.as_path()));
 }

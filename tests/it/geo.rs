@@ -1,7 +1,7 @@
 //! GeoIP lookups against a database the test writes itself.
 
 use crate::common;
-use beaconhouse::enrich::geo::{GeoLookup, Location, Precision};
+use beaconhouse::enrich::geo::{DB_IP, GeoLookup, Location, Precision};
 
 fn fixture() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -103,5 +103,36 @@ fn a_reload_swaps_the_database_and_keeps_the_old_one_when_the_new_cannot_be_read
     assert_eq!(
         GeoLookup::disabled().reload().unwrap(),
         Reloaded::NoDatabase
+    );
+}
+
+#[test]
+fn the_credit_a_database_asks_for_follows_the_file_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("country.mmdb");
+    common::geoip::write_dbip_country_fixture(&path);
+    let geo = GeoLookup::open(&path, Precision::City).unwrap();
+    assert_eq!(geo.attribution(), Some(DB_IP));
+    assert_eq!(
+        geo.locate("81.2.69.142".parse().unwrap()),
+        location("GB", "", ""),
+        "a country database at city precision gives the country"
+    );
+    // geoipupdate puts MaxMind's paid GeoIP2 in its place: no credit asked.
+    common::geoip::replace_with_country_database(&path, &[("81.2.69.0/24", "IE")]);
+    assert_eq!(
+        geo.attribution(),
+        Some(DB_IP),
+        "the file alone changes nothing"
+    );
+    geo.reload().unwrap();
+    assert_eq!(geo.attribution(), None);
+    let (_city_dir, city) = fixture();
+    assert_eq!(
+        GeoLookup::open(&city, Precision::City)
+            .unwrap()
+            .attribution(),
+        None,
+        "GeoIP2-City"
     );
 }

@@ -10,8 +10,10 @@
 //! eight hours at most), sign-out (which ends the holder's sessions on
 //! every collector, `store::sign_outs`), what `/dashboard/api/me` tells the
 //! page (the reader; its sites with their goals, funnels and property keys,
-//! read from the configuration; and the request limits the page applies,
-//! read from the parser's own constants: the script restates none of them),
+//! read from the configuration; the request limits the page applies,
+//! read from the parser's own constants; and the attribution the GeoIP
+//! database's licence asks for beside locations, read from the database:
+//! the script restates none of them),
 //! and the security headers of every dashboard response.
 //! Must never: set a cookie from anywhere but sign-in and sign-out
 //! (visitors never get one), load anything from another host, or run SQL
@@ -27,6 +29,7 @@ use super::body;
 use super::stats::{self, Refusal, StatsState};
 use crate::clock;
 use crate::config::{Access, Site};
+use crate::enrich::geo::Attribution;
 use crate::grant::{Holder, SESSION_SECONDS};
 use crate::report::request::MAX_FILTERS;
 use crate::report::vocabulary::{Dimension, Filter, MAX_DAYS, MAX_LIMIT, ReportKind, Vocabulary};
@@ -45,6 +48,7 @@ const MODULES: &[(&str, &str)] = &[
     ("conversions.js", include_str!("assets/conversions.js")),
     ("dates.js", include_str!("assets/dates.js")),
     ("dom.js", include_str!("assets/dom.js")),
+    ("filtered.js", include_str!("assets/filtered.js")),
     ("overview.js", include_str!("assets/overview.js")),
     ("panels.js", include_str!("assets/panels.js")),
     ("view.js", include_str!("assets/view.js")),
@@ -123,6 +127,10 @@ struct Session {
     /// Whether the reader may read any campaign.
     campaigns: bool,
     limits: Limits,
+    /// What the GeoIP database in use asks to be shown where locations are
+    /// (`enrich::geo::attribution_for`); null when it asks nothing or there
+    /// is none.
+    locations_attribution: Option<Attribution>,
 }
 
 /// What a report request may ask, as the parser checks it: the page keeps
@@ -230,6 +238,7 @@ fn session(reader: &Reader, expires: u64, state: &StatsState) -> Session {
         sites,
         campaigns,
         limits: Limits::of_the_parser(),
+        locations_attribution: state.geo.attribution(),
     }
 }
 

@@ -124,6 +124,27 @@ struct CountryRecord {
     country: Coded,
 }
 
+/// A country database as DB-IP's free "IP to Country Lite" names itself in
+/// its metadata (`DBIP-Country-Lite`), in GeoIP2-Country's shape, as DB-IP
+/// writes it: 81.2.69.0/24 in GB, 2001:db8:1::/48 in the US.
+pub fn write_dbip_country_fixture(path: &Path) {
+    let mut writer = mmdb_writer::Writer::builder("DBIP-Country-Lite")
+        .description(&[("en", "IP to Country Lite (a test fixture in DB-IP's shape)")])
+        .build();
+    for (network, code, name) in [
+        ("81.2.69.0/24", "GB", "United Kingdom"),
+        ("2001:db8:1::/48", "US", "United States"),
+    ] {
+        let record = CountryRecord {
+            country: coded(code, name),
+        };
+        writer
+            .insert(network.parse::<ipnet::IpNet>().unwrap(), &record)
+            .unwrap();
+    }
+    std::fs::write(path, writer.to_bytes().unwrap()).unwrap();
+}
+
 /// A GeoIP2-Country database of `networks` and their countries, written to a
 /// file beside `path` and renamed over it, as geoipupdate replaces one.
 pub fn replace_with_country_database(path: &Path, networks: &[(&str, &str)]) {

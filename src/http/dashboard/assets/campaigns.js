@@ -2,7 +2,7 @@
 // campaign's opens (proxied and direct), by day, mail client and country.
 
 import { statsUrl } from './api.js';
-import { $, h, fmt, busy, card, csvLink, errorBox, fileSafe, loadingText, groupRows, nothingToShow, roundingText, OTHER_TEXT, TOO_FEW_RECIPIENTS } from './dom.js';
+import { $, h, fmt, attributionLine, busy, card, csvLink, errorBox, fileSafe, loadingText, groupRows, nothingToShow, roundingText, OTHER_TEXT, TOO_FEW_RECIPIENTS } from './dom.js';
 import { chartCard, showSeries } from './chart.js';
 import { app, urlFor, followLink, periodPairs, track, setNotes, everyRow, redraw } from './view.js';
 
@@ -88,7 +88,8 @@ export function renderCampaign() {
   const countries = h('div', { class: 'panel-body' }, loadingText());
   const groups = h('div', { class: 'panels' },
     card('clients', 'Mail clients', clients, h('div', { class: 'panel-foot' }, csvLink(csvHref, csvName, 'Download CSV (whole report)'))),
-    card('countries', 'Countries', countries, h('div', { class: 'panel-foot' }, csvLink(csvHref, csvName, 'Download CSV (whole report)'))));
+    card('countries', 'Countries', countries, h('div', { class: 'panel-foot' }, csvLink(csvHref, csvName, 'Download CSV (whole report)')),
+      attributionLine(app.me.locations_attribution)));
   const wrapper = h('div', { data: { panel: 'campaign' } }, back, summary, chart, groups);
   view.replaceChildren(wrapper);
   $('chart-actions').replaceChildren(csvLink(csvHref, csvName, 'Download CSV'));

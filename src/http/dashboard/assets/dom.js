@@ -99,6 +99,15 @@ export function csvLink(href, filename, text) {
     h('span', { class: 'csv-icon', 'aria-hidden': 'true' }), text || 'Download CSV');
 }
 
+// The credit the GeoIP database's licence asks for where locations are
+// shown (`locations_attribution` of /dashboard/api/me: its words, as a
+// link), or null when it asks none. Only an https link is made.
+export function attributionLine(attribution) {
+  if (!attribution || !attribution.text || !/^https:\/\//.test(attribution.href || '')) return null;
+  return h('p', { class: 'fineprint attribution', data: { attribution: '' } },
+    h('a', { href: attribution.href, rel: 'noopener noreferrer', target: '_blank' }, attribution.text));
+}
+
 export const fileSafe = (text) => String(text).replace(/[^A-Za-z0-9._-]+/g, '_');
 
 // A row's share of the total's uniques as a bar behind its value; the

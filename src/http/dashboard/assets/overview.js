@@ -1,6 +1,7 @@
 // The overview of one site: its figures against the previous period, the
-// chart of visitors and page views, the panels (panels.js) and, where the
-// site defines them, its goals and funnels (conversions.js).
+// chart of visitors and page views, the panels (panels.js), where the
+// site defines them, its goals and funnels (conversions.js), and the hits
+// it did not count (filtered.js).
 
 import { statsUrl } from './api.js';
 import { intervalFor, rangeLabel } from './dates.js';
@@ -8,6 +9,7 @@ import { $, h, fmt, signed, busy, card, csvLink, errorBox, fileSafe, roundingTex
 import { chartCard, showSeries } from './chart.js';
 import { sitePanels, buildPanel, loadPanel } from './panels.js';
 import { conversionCards, loadConversions } from './conversions.js';
+import { filteredCard, loadFiltered } from './filtered.js';
 import { app, siteById, sitePairs, track, setNotes } from './view.js';
 
 // The summary's figures, as the summary report names them.
@@ -17,7 +19,7 @@ const SITE_FIGURES = [
 ];
 
 // The site's view: summary figures with their change, the chart of visitors
-// and page views, the panels, the goals and the funnel.
+// and page views, the panels, the goals and the funnel, and filtered traffic.
 export function renderOverview() {
   const nav = app.nav;
   $('view-title').textContent = nav.site || 'No site';
@@ -32,6 +34,7 @@ export function renderOverview() {
   loadChart();
   for (const panel of sitePanels(siteById(nav.site))) loadPanel(panel);
   loadConversions();
+  loadFiltered();
 }
 
 function buildOverview(view) {
@@ -51,7 +54,7 @@ function buildOverview(view) {
   const chart = chartCard('Visitors and page views');
   const site = siteById(app.nav.site);
   const panels = h('div', { class: 'panels' }, sitePanels(site).map(buildPanel));
-  view.replaceChildren(summary, chart, panels, ...conversionCards(site));
+  view.replaceChildren(summary, chart, panels, ...conversionCards(site), filteredCard());
 }
 
 function loadSummary() {

@@ -2,11 +2,12 @@
 // "See all" dialog and CSV links; a click on a row adds it as a filter,
 // shown as a chip until removed. The dimensions a filter may test and how
 // many filters combine are the server's (app.me.limits); the properties
-// panel offers the site's own property keys (app.me.sites).
+// panel offers the site's own property keys (app.me.sites). The locations
+// panel credits the GeoIP database as its licence asks (app.me).
 
 import { statsUrl } from './api.js';
 import { PERIODS, rangeLabel } from './dates.js';
-import { $, h, fmt, announce, busy, csvLink, errorBox, fileSafe, loadingText, nextId, groupRows, nothingToShow, OTHER_TEXT, TOO_FEW_VISITORS } from './dom.js';
+import { $, h, fmt, announce, attributionLine, busy, csvLink, errorBox, fileSafe, loadingText, nextId, groupRows, nothingToShow, OTHER_TEXT, TOO_FEW_VISITORS } from './dom.js';
 import { app, go, parseFilter, sitePairs, track, setNotes, everyRow } from './view.js';
 
 // What each dimension is called on screen.
@@ -21,11 +22,12 @@ const isProp = (dim) => dim.indexOf(PROP) === 0;
 // A property's dimension is called by its key.
 const dimLabel = (dim) => (isProp(dim) ? dim.slice(PROP.length) : DIM_LABEL[dim]);
 
-// The overview's panels and their tabs, each tab a dimension.
+// The overview's panels and their tabs, each tab a dimension; `credit`:
+// the panel shows locations, so it carries the GeoIP database's credit.
 export const PANELS = [
   { id: 'pages', title: 'Pages', tabs: [['path', 'Top pages'], ['entry_page', 'Entry pages']] },
   { id: 'sources', title: 'Sources', tabs: [['referrer_host', 'Referrers'], ['utm_source', 'Source'], ['utm_medium', 'Medium'], ['utm_campaign', 'Campaign']] },
-  { id: 'locations', title: 'Locations', tabs: [['country', 'Countries'], ['region', 'Regions'], ['city', 'Cities']] },
+  { id: 'locations', title: 'Locations', tabs: [['country', 'Countries'], ['region', 'Regions'], ['city', 'Cities']], credit: true },
   { id: 'devices', title: 'Devices', tabs: [['browser', 'Browsers'], ['os', 'OS'], ['device', 'Devices']] },
   { id: 'events', title: 'Custom events', tabs: [['name', 'Events']] },
 ];
@@ -140,7 +142,8 @@ export function buildPanel(panel) {
   const foot = h('div', { class: 'panel-foot' },
     h('button', { type: 'button', class: 'btn btn-small', data: { seeAll: panel.id }, onclick: () => openAll(panel) }, 'See all'),
     h('span', { class: 'panel-csv', id: panel.id + '-csv' }));
-  return h('section', { class: 'card panel', data: { panel: panel.id }, 'aria-labelledby': titleId }, head, body, foot);
+  return h('section', { class: 'card panel', data: { panel: panel.id }, 'aria-labelledby': titleId }, head, body, foot,
+    panel.credit ? attributionLine(app.me.locations_attribution) : null);
 }
 
 function syncTabs(panel) {
@@ -267,7 +270,8 @@ function openAll(panel) {
   body.replaceChildren(
     h('p', { class: 'muted dialog-sub' }, PERIODS[app.nav.period] + ' · ' + rangeLabel(p.from, p.to) + ' · up to ' + fmt(app.me.limits.max_limit) + ' rows'),
     h('div', { id: 'dialog-rows' }, loadingText()),
-    h('div', { class: 'panel-foot' }, breakdownCsv(dim)));
+    h('div', { class: 'panel-foot' }, breakdownCsv(dim)),
+    panel.credit ? attributionLine(app.me.locations_attribution) : null);
   if (!dialog.open) dialog.showModal();
   $('dialog-close').focus();
   track('dialog', 'breakdown', sitePairs([['by', dim], everyRow()]), (data) => {
