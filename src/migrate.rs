@@ -55,6 +55,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     12 => "0012_rollup_layout.sql",
     13 => "0013_old_hour_rows.sql",
     14 => "0014_event_props.sql",
+    15 => "0015_email_clicks.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -23,6 +23,9 @@ use crate::clock;
 pub enum Table {
     Events,
     EmailOpens,
+    /// Kept as long as the opens (`retention.email_opens_days`): the scanner
+    /// rules read a recipient's opens and clicks together.
+    EmailClicks,
     DailyStats,
     DailyFiltered,
     /// `released.daily`, in the released database.
@@ -30,9 +33,10 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 6] = [
         Table::Events,
         Table::EmailOpens,
+        Table::EmailClicks,
         Table::DailyStats,
         Table::DailyFiltered,
         Table::ReleasedDaily,
@@ -44,6 +48,7 @@ impl Table {
         match self {
             Table::Events => "events",
             Table::EmailOpens => "email_opens",
+            Table::EmailClicks => "email_clicks",
             Table::DailyStats => "daily_stats",
             Table::DailyFiltered => "daily_filtered",
             Table::ReleasedDaily => "released.daily",

@@ -1165,6 +1165,7 @@ fn grants_sql_gives_staff_the_released_database_and_nothing_raw() {
         [
             "events",
             "email_opens",
+            "email_clicks",
             "daily_stats",
             "daily_filtered",
             "daily_stats_days"
