@@ -270,3 +270,135 @@ fn each_request_signal_of_a_scanner_is_stored_with_its_click() {
         1
     );
 }
+
+/// A small deterministic generator (a linear congruential one), so a
+/// failing case can be run again.
+struct Draws(u64);
+
+impl Draws {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+#[test]
+fn the_reports_classify_clicks_as_the_scanner_rules_say() {
+    use beaconhouse::enrich::scanner::{self, Hit, LOOKAHEAD_SECONDS, Signal};
+    use beaconhouse::report::sql;
+    use std::collections::BTreeMap;
+
+    let clickhouse = common::clickhouse();
+    let db = clickhouse.fresh_database("clicks_rules");
+    common::migrate(clickhouse, &db);
+    // 400 recipients, each with up to 8 hits within 40 seconds (dense
+    // enough for every rule to apply to some and not to others), of four
+    // links, the honeypot, stored request signals and opens.
+    let base: u32 = 1_793_613_600;
+    let until = base + 30;
+    let mut draws = Draws(20_261_102);
+    let mut hits: BTreeMap<u64, Vec<Hit>> = BTreeMap::new();
+    let (mut clicks, mut opens) = (Vec::new(), Vec::new());
+    for recipient in 1..=400u64 {
+        for _ in 0..=draws.below(8) {
+            let at = base + draws.below(41) as u32;
+            let hit = match draws.below(10) {
+                0..=2 => Hit::Open { at },
+                3 => Hit::Click {
+                    at,
+                    link: String::new(),
+                    honeypot: true,
+                    request: None,
+                },
+                kind => Hit::Click {
+                    at,
+                    link: format!("optimumabq.com/{}", draws.below(4)),
+                    honeypot: false,
+                    request: (kind == 4).then(|| Signal::REQUEST[draws.below(4) as usize]),
+                },
+            };
+            match &hit {
+                Hit::Open { at } => opens.push(format!("('c', {at}, {recipient}, 0)")),
+                Hit::Click {
+                    at,
+                    link,
+                    honeypot,
+                    request,
+                } => {
+                    let (host, path) = link.split_at(link.find('/').unwrap_or(0));
+                    clicks.push(format!(
+                        "('c', {at}, {recipient}, '{host}', '{path}', {}, {})",
+                        request.map_or(0, Signal::code),
+                        u8::from(*honeypot)
+                    ));
+                }
+            }
+            hits.entry(recipient).or_default().push(hit);
+        }
+    }
+    // Another campaign's hits change nothing.
+    clicks.push(format!(
+        "('other', {base}, 1, 'optimumabq.com', '/9', 0, 1)"
+    ));
+    clickhouse.query(
+        &db,
+        &format!(
+            "INSERT INTO email_clicks (campaign, ts, recipient_id, link_host, link_path, scanner, honeypot) VALUES {}",
+            clicks.join(", ")
+        ),
+    );
+    clickhouse.query(
+        &db,
+        &format!(
+            "INSERT INTO email_opens (campaign, ts, recipient_id, proxied) VALUES {}",
+            opens.join(", ")
+        ),
+    );
+
+    // What the model says of the hits the statement reads.
+    let read_until = until + LOOKAHEAD_SECONDS;
+    let mut expected = Vec::new();
+    let mut flagged = BTreeMap::new();
+    for (recipient, hits) in &hits {
+        let read: Vec<Hit> = hits
+            .iter()
+            .filter(|hit| match hit {
+                Hit::Open { at } | Hit::Click { at, .. } => *at < read_until,
+            })
+            .cloned()
+            .collect();
+        for (hit, signal) in read.iter().zip(scanner::classify(&read)) {
+            if let Hit::Click { at, link, .. } = hit {
+                let name = signal.map_or("", Signal::name);
+                *flagged.entry(name).or_insert(0) += 1;
+                expected.push(format!("{recipient}\t{at}\t{link}\t{name}"));
+            }
+        }
+    }
+    expected.sort();
+    let statement = sql::classified_clicks(Some("c"), until);
+    let answer = clickhouse.query(
+        &db,
+        &format!(
+            "SELECT recipient_id, at, link, signal FROM ({}) FORMAT TSV",
+            statement.bound_text()
+        ),
+    );
+    let mut got: Vec<String> = answer.lines().map(str::to_string).collect();
+    got.sort();
+    assert_eq!(got.len(), expected.len());
+    for (got, expected) in got.iter().zip(&expected) {
+        assert_eq!(got, expected);
+    }
+    // Every signal and people's clicks are among them.
+    for signal in Signal::ALL {
+        assert!(
+            flagged.get(signal.name()).is_some_and(|n| *n > 0),
+            "{flagged:?}"
+        );
+    }
+    assert!(flagged[""] > 0, "{flagged:?}");
+}

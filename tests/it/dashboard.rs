@@ -10,7 +10,9 @@
 //! day, so the release step's threshold lets a month's breakdowns show)
 //! plus a few today, on a site whose reports are in America/Denver; two of
 //! them from France, so `country==FR` is withheld; a campaign opened by 90
-//! recipients, a small one opened by two, and one the token may not read.
+//! recipients, 70 of whom clicked its links, and whose links a mail
+//! scanner clicked for 50 others; a small one opened (and clicked) by two,
+//! and one the token may not read.
 
 use std::path::PathBuf;
 
@@ -151,6 +153,37 @@ fn seed_opens(now: u64) -> Vec<String> {
     rows
 }
 
+/// `(campaign, ts, recipient_id, link_host, link_path)` rows: people click
+/// the campaign's tour 20 seconds after their first open (70 of them) and
+/// its pricing five minutes later (50); a scanner clicks three links within
+/// a second for 50 recipients who never open (a burst).
+fn seed_clicks(now: u64) -> Vec<String> {
+    let day = now - now % 86_400 - 3 * 86_400 + 16 * 3600;
+    let mut rows = Vec::new();
+    let mut click = |campaign: &str, ts: u64, recipient: u64, path: &str| {
+        rows.push(format!(
+            "('{campaign}', {ts}, {recipient}, 'optimumabq.com', '{path}')"
+        ));
+    };
+    for recipient in 1..=70u64 {
+        let opened = day + recipient * 600;
+        click(CAMPAIGN, opened + 20, recipient, "/tour");
+        if recipient <= 50 {
+            click(CAMPAIGN, opened + 300, recipient, "/pricing");
+        }
+    }
+    for recipient in 101..=150u64 {
+        let delivered = day - 7200 + recipient * 60;
+        click(CAMPAIGN, delivered, recipient, "/tour");
+        click(CAMPAIGN, delivered, recipient, "/pricing");
+        click(CAMPAIGN, delivered + 1, recipient, "/blog/open-desk");
+    }
+    for recipient in 1..=2u64 {
+        click("2026-10-small", day + 30, recipient, "/tour");
+    }
+    rows
+}
+
 struct Dashboard {
     collector: Collector,
     clickhouse: &'static ClickHouse,
@@ -175,6 +208,13 @@ fn start() -> Dashboard {
         &format!(
             "INSERT INTO email_opens (campaign, ts, recipient_id, proxied, country, client) VALUES {}",
             seed_opens(now).join(", ")
+        ),
+    );
+    clickhouse.query(
+        &database,
+        &format!(
+            "INSERT INTO email_clicks (campaign, ts, recipient_id, link_host, link_path) VALUES {}",
+            seed_clicks(now).join(", ")
         ),
     );
     let collector = Collector::start(clickhouse, &database, CONFIG_TOML);
@@ -451,8 +491,8 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
     assert_eq!(
         campaigns["campaigns"],
         serde_json::json!([
-            {"campaign": CAMPAIGN, "opens": null, "unique_opens": null},
-            {"campaign": "2026-10-small", "opens": null, "unique_opens": null},
+            {"campaign": CAMPAIGN, "opens": null, "unique_opens": null, "clicks": null, "unique_clicks": null},
+            {"campaign": "2026-10-small", "opens": null, "unique_opens": null, "clicks": null, "unique_clicks": null},
         ])
     );
     // The 20 UTC days to yesterday, which hold the opens of three and two
@@ -472,23 +512,31 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
         format!("{from} 00:00"),
         format!("{} 00:00", beaconhouse::clock::iso_date(today)),
     );
-    let expected = |campaign: &str, exact| {
-        let released = released::Expect::email(campaign, &window.0, &window.1, 5).figure(
-            ["", "", "recipients", "opens"],
-            exact,
-            false,
-        );
-        serde_json::json!({"campaign": campaign, "opens": released.1, "unique_opens": released.0})
+    let expected = |campaign: &str, opens, clicks| {
+        let cells = released::Expect::email(campaign, &window.0, &window.1, 5);
+        let opens = cells.figure(["", "", "recipients", "opens"], opens, false);
+        let clicks = cells.figure(["", "", "clickers", "clicks"], clicks, false);
+        serde_json::json!({
+            "campaign": campaign,
+            "opens": opens.1,
+            "unique_opens": opens.0,
+            "clicks": clicks.1,
+            "unique_clicks": clicks.0,
+        })
     };
+    // Clicks are people's: 70 clickers, 120 clicks; the scanner's 150
+    // clicks are not among them.
     assert_eq!(
         campaigns["campaigns"],
         serde_json::json!([
-            expected(CAMPAIGN, (90, 135)),
-            expected("2026-10-small", (2, 2))
+            expected(CAMPAIGN, (90, 135), (70, 120)),
+            expected("2026-10-small", (2, 2), (2, 2))
         ])
     );
     assert!(campaigns["campaigns"][0]["unique_opens"].is_u64());
+    assert!(campaigns["campaigns"][0]["unique_clicks"].is_u64());
     assert!(campaigns["campaigns"][1]["unique_opens"].is_null());
+    assert!(campaigns["campaigns"][1]["unique_clicks"].is_null());
     let cli = Beaconhouse::new()
         .config(&dashboard.config)
         .clickhouse(dashboard.clickhouse, &dashboard.database)
