@@ -11,7 +11,7 @@
 //! plus a few today, on a site whose reports are in America/Denver; two of
 //! them from France, so `country==FR` is withheld; a campaign opened by 90
 //! recipients, 70 of whom clicked its links, and whose links a mail
-//! scanner clicked for 50 others; a small one opened (and clicked) by two,
+//! scanner clicked for 100 others; a small one opened (and clicked) by two,
 //! and one the token may not read.
 
 use std::path::PathBuf;
@@ -33,6 +33,10 @@ const CONFIG_TOML: &str = r#"time_zone = "America/Denver"
 [[sites]]
 id = "elsewhere.example"
 hostnames = ["elsewhere.example"]
+
+# The browser test's email links lead to the dashboard itself.
+[email]
+link_hosts = ["127.0.0.1"]
 
 [reporting]
 share_key = "share-key-0123456789abcdef0123456789abcdef"
@@ -156,7 +160,7 @@ fn seed_opens(now: u64) -> Vec<String> {
 /// `(campaign, ts, recipient_id, link_host, link_path)` rows: people click
 /// the campaign's tour 20 seconds after their first open (70 of them) and
 /// its pricing five minutes later (50); a scanner clicks three links within
-/// a second for 50 recipients who never open (a burst).
+/// a second for 100 recipients who never open (a burst).
 fn seed_clicks(now: u64) -> Vec<String> {
     let day = now - now % 86_400 - 3 * 86_400 + 16 * 3600;
     let mut rows = Vec::new();
@@ -172,7 +176,7 @@ fn seed_clicks(now: u64) -> Vec<String> {
             click(CAMPAIGN, opened + 300, recipient, "/pricing");
         }
     }
-    for recipient in 101..=150u64 {
+    for recipient in 101..=200u64 {
         let delivered = day - 7200 + recipient * 60;
         click(CAMPAIGN, delivered, recipient, "/tour");
         click(CAMPAIGN, delivered, recipient, "/pricing");
@@ -524,7 +528,7 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
             "unique_clicks": clicks.0,
         })
     };
-    // Clicks are people's: 70 clickers, 120 clicks; the scanner's 150
+    // Clicks are people's: 70 clickers, 120 clicks; the scanner's 300
     // clicks are not among them.
     assert_eq!(
         campaigns["campaigns"],
@@ -797,6 +801,28 @@ fn the_dashboard_in_chromium_shows_the_apis_figures() {
     .arg("--out")
     .arg(&out);
     passes_in_chromium(run, &dashboard.collector);
+    // What the reports make of the email links Chromium clicked (check 11):
+    // the reader's click is a person's, the three links within a second a
+    // burst, the honeypot and the link seconds after it a scanner's.
+    dashboard.collector.settled();
+    let until = beaconhouse::clock::now_unix() + 60;
+    let classified = beaconhouse::report::sql::classified_clicks(Some(CAMPAIGN), until);
+    let clicked = dashboard.clickhouse.query(
+        &dashboard.database,
+        &format!(
+            "SELECT link, signal FROM ({}) WHERE link LIKE '127.0.0.1%' OR link = '' ORDER BY link FORMAT TSV",
+            classified.bound_text()
+        ),
+    );
+    assert_eq!(
+        clicked.trim_end(),
+        "\thoneypot\n\
+         127.0.0.1/dashboard/\t\n\
+         127.0.0.1/dashboard/a\tburst\n\
+         127.0.0.1/dashboard/after-honeypot\tnear_honeypot\n\
+         127.0.0.1/dashboard/b\tburst\n\
+         127.0.0.1/dashboard/c\tburst"
+    );
     let shots = std::fs::read_dir(&out)
         .unwrap()
         .filter(|e| {
