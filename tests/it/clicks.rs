@@ -2,8 +2,10 @@
 //! real clickhouse-server. Where a click goes (a redirect only to an allowed
 //! host or a signed destination, else a page that sends nowhere), what is
 //! stored of it (the link's host and path, never its query, the token, the
-//! address or the user agent), DNT and GPC (sent on, recorded nowhere), and
-//! what each request-time scanner signal stores.
+//! address or the user agent), DNT and GPC (sent on, recorded nowhere),
+//! what each request-time scanner signal stores, the timing patterns of
+//! scanners clicked over HTTP told from people's clicks, and the reports'
+//! SQL held to `enrich::scanner::classify` on random clicks and opens.
 
 use beaconhouse::enrich::campaign::{SigningKey, link_signature};
 
@@ -268,6 +270,60 @@ fn each_request_signal_of_a_scanner_is_stored_with_its_click() {
             "SELECT count() FROM email_clicks WHERE scanner = 4 AND recipient_id IN (SELECT recipient_id FROM email_opens)"
         ),
         1
+    );
+}
+
+#[test]
+fn scanner_patterns_clicked_over_http_are_told_from_people() {
+    let (clickhouse, db, collector) = started("clicks_patterns");
+    let at = |path: &str| format!("https://optimumabq.com{path}");
+    let click = |rid: &str, path: &str| {
+        let response = collector.get(&link(rid, &at(path), ""), &browser());
+        assert_eq!(response.status, 302, "{rid} {path}");
+    };
+    // A reader in Outlook: the pixel as the message shows, the click
+    // seconds later; another whose client blocks images, one click.
+    collector.get("/o.gif?c=nov&rid=outlook", &browser());
+    click("outlook", "/people/outlook");
+    click("blocked", "/people/blocked");
+    // A gateway: every link of the message at once.
+    for path in ["/burst/a", "/burst/b", "/burst/c"] {
+        click("burst", path);
+    }
+    // Another: the honeypot, and a link right after it.
+    assert_eq!(
+        collector
+            .get("/l?c=nov&rid=honeypot&h=1", &browser())
+            .status,
+        200
+    );
+    click("honeypot", "/honeypot/after");
+    // Another, before any open: two links, as fast as a script goes.
+    click("early", "/early/a");
+    click("early", "/early/b");
+    collector.settled();
+    let until = beaconhouse::clock::now_unix() + 60;
+    let statement = beaconhouse::report::sql::classified_clicks(Some("nov"), until);
+    let classified = clickhouse.query(
+        &db,
+        &format!(
+            "SELECT link, signal FROM ({}) ORDER BY link FORMAT TSV",
+            statement.bound_text()
+        ),
+    );
+    // The burst's three links are within 2 s, so it is a burst before it
+    // is early; the early recipient's two links are early.
+    assert_eq!(
+        classified.trim_end_matches('\n'),
+        "\thoneypot\n\
+         optimumabq.com/burst/a\tburst\n\
+         optimumabq.com/burst/b\tburst\n\
+         optimumabq.com/burst/c\tburst\n\
+         optimumabq.com/early/a\tearly\n\
+         optimumabq.com/early/b\tearly\n\
+         optimumabq.com/honeypot/after\tnear_honeypot\n\
+         optimumabq.com/people/blocked\t\n\
+         optimumabq.com/people/outlook\t"
     );
 }
 
