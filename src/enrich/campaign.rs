@@ -130,6 +130,22 @@ fn verifies(sig: &str, mac: Hmac<Sha256>) -> bool {
     hex::decode_to_slice(sig.trim(), &mut presented).is_ok() && mac.verify_slice(&presented).is_ok()
 }
 
+/// `text` as a query string value.
+fn encoded(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// `base` and `path` with the campaign and the recipient (`c`, `rid`): as
+/// given when it is the mail tool's merge tag (`placeholder`), else encoded.
+fn addressed(base: &str, path: &str, campaign: &str, recipient: &str, placeholder: bool) -> String {
+    let recipient = if placeholder {
+        recipient.to_string()
+    } else {
+        encoded(recipient)
+    };
+    format!("{base}{path}?c={}&rid={recipient}", encoded(campaign))
+}
+
 /// Which opens are taken, from `[email]`.
 #[derive(Debug, Clone, Default)]
 pub struct CampaignRules {
@@ -152,15 +168,8 @@ impl CampaignRules {
     /// is the mail tool's merge tag (`placeholder`), which the tool replaces,
     /// and then no signature can be made.
     pub fn url(&self, base: &str, campaign: &str, recipient: &str, placeholder: bool) -> String {
-        let encode =
-            |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
-        let mut url = format!("{base}/o.gif?c={}&rid=", encode(campaign));
-        if placeholder {
-            url.push_str(recipient);
-            return url;
-        }
-        url.push_str(&encode(recipient));
-        if let Some(key) = &self.signing_key {
+        let mut url = addressed(base, "/o.gif", campaign, recipient, placeholder);
+        if let (Some(key), false) = (&self.signing_key, placeholder) {
             url.push_str("&sig=");
             url.push_str(&signature(key, campaign, recipient));
         }
@@ -181,18 +190,11 @@ impl CampaignRules {
         placeholder: bool,
         destination: Option<&str>,
     ) -> String {
-        let encode =
-            |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
-        let mut url = format!("{base}/l?c={}&rid=", encode(campaign));
-        url.push_str(&if placeholder {
-            recipient.to_string()
-        } else {
-            encode(recipient)
-        });
+        let mut url = addressed(base, "/l", campaign, recipient, placeholder);
         match destination {
             Some(destination) => {
                 url.push_str("&u=");
-                url.push_str(&encode(destination));
+                url.push_str(&encoded(destination));
             }
             None => url.push_str("&h=1"),
         }
