@@ -184,13 +184,14 @@ pub fn old_browser(user_agent: &str) -> bool {
     if ua.contains("MSIE ") {
         return true;
     }
-    OLDEST.iter().any(|(token, oldest)| {
-        // Safari says its version in `Version/`, beside `Safari/`; Chrome's
-        // Android web views say `Version/4.0` beside their own.
-        let chromium = ["Chrome/", "CriOS/", "Chromium/"]
+    // Safari says its version in `Version/`, beside `Safari/`; Chrome's
+    // Android web views say `Version/4.0` beside their own.
+    let safari = ua.contains("Safari/")
+        && !["Chrome/", "CriOS/", "Chromium/"]
             .iter()
             .any(|c| ua.contains(c));
-        if *token == "Version/" && (!ua.contains("Safari/") || chromium) {
+    OLDEST.iter().any(|(token, oldest)| {
+        if *token == "Version/" && !safari {
             return false;
         }
         ua.match_indices(token).any(|(at, _)| {

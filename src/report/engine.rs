@@ -5,9 +5,9 @@
 //!
 //! Owns: [`Reporter`], the one way to run a report. Its endpoints are the
 //! reports' own, read-only ones (`Endpoints::for_reports`): it writes nothing.
-//! Must never: return a row of `events`, `email_opens` or `email_clicks`, or a figure that
-//! did not go through the release step: it answers [`Released`] reports
-//! only.
+//! Must never: return a row of `events`, `email_opens` or `email_clicks`,
+//! or a figure that did not go through the release step: it answers
+//! [`Released`] reports only.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -746,9 +746,10 @@ impl Reporter {
         let mut by_link = Vec::new();
         let mut by_signal = Vec::new();
         for (key, days) in clicks {
-            let (rows, prefix) = match key {
-                _ if key.starts_with(sql::LINK_PREFIX) => (&mut by_link, sql::LINK_PREFIX),
-                _ => (&mut by_signal, sql::SIGNAL_PREFIX),
+            let (rows, prefix) = if key.starts_with(sql::LINK_PREFIX) {
+                (&mut by_link, sql::LINK_PREFIX)
+            } else {
+                (&mut by_signal, sql::SIGNAL_PREFIX)
             };
             rows.extend(days.into_iter().map(|day| DayRow {
                 group_key: day.group_key[prefix.len()..].to_string(),
