@@ -260,12 +260,10 @@ impl Ingest {
             // Link scanners and security gateways fetch images too; they are not readers.
             return Err(DropReason::Bot);
         }
-        let recipient = truncate_bytes(hit.recipient.trim(), MAX_RECIPIENT_BYTES);
-        let campaign_salt = hash::campaign_salt(&self.salts.recipient_key(), campaign);
         Ok(OpenRow {
             campaign: campaign.to_string(),
             ts: now,
-            recipient_id: hash::recipient_id(&campaign_salt, campaign, recipient),
+            recipient_id: self.recipient_id(campaign, hit.recipient),
             proxied: u8::from(class.proxied),
             country: self.geo.locate(client).country,
             client: class.client.to_string(),
@@ -350,18 +348,24 @@ impl Ingest {
             |agent| self.ua.is_bot(agent),
             &self.scanner_networks,
         );
-        let recipient = truncate_bytes(hit.recipient.trim(), MAX_RECIPIENT_BYTES);
-        let campaign_salt = hash::campaign_salt(&self.salts.recipient_key(), campaign);
         Ok(ClickRow {
             campaign: campaign.to_string(),
             ts: now,
-            recipient_id: hash::recipient_id(&campaign_salt, campaign, recipient),
+            recipient_id: self.recipient_id(campaign, hit.recipient),
             link_host,
             link_path,
             scanner: signal.map_or(0, scanner::Signal::code),
             honeypot: u8::from(hit.honeypot),
             click_id: next_event_id(),
         })
+    }
+
+    /// The id of the recipient whose token is `recipient` in `campaign`
+    /// (the name stored): the same for their opens and their clicks.
+    fn recipient_id(&self, campaign: &str, recipient: &str) -> u64 {
+        let recipient = truncate_bytes(recipient.trim(), MAX_RECIPIENT_BYTES);
+        let campaign_salt = hash::campaign_salt(&self.salts.recipient_key(), campaign);
+        hash::recipient_id(&campaign_salt, campaign, recipient)
     }
 
     /// The checks every hit passes first, in this order: the request's size,

@@ -1311,11 +1311,11 @@ fn no_report_shows_a_group_smaller_than_the_threshold() {
     }
 }
 
-#[test]
-fn email_reports_count_opens_recipients_and_proxies() {
-    let c = collector();
-    let report = both(
-        &c,
+/// The November newsletter's email report over Nov 1-2 (UTC), the same
+/// through the CLI and the API.
+fn november(c: &Collector) -> Value {
+    both(
+        c,
         &[
             "email",
             "--campaign",
@@ -1326,7 +1326,13 @@ fn email_reports_count_opens_recipients_and_proxies() {
             "2026-11-02",
         ],
         "/api/v1/stats/email?campaign=nov-newsletter&from=2026-11-01&to=2026-11-02",
-    );
+    )
+}
+
+#[test]
+fn email_reports_count_opens_recipients_and_proxies() {
+    let c = collector();
+    let report = november(&c);
     // 7×30 = 210 opens by 6×30 = 180 recipients, each opening first within
     // Nov 1-2; proxied: R1 twice, R2, R6 (90 recipients, 120 opens); direct:
     // R3, R4, R5 (90, 90).
@@ -1434,19 +1440,7 @@ fn email_reports_count_opens_recipients_and_proxies() {
 #[test]
 fn email_reports_count_people_s_clicks_and_a_scanner_s_apart() {
     let c = collector();
-    let report = both(
-        &c,
-        &[
-            "email",
-            "--campaign",
-            "nov-newsletter",
-            "--from",
-            "2026-11-01",
-            "--to",
-            "2026-11-02",
-        ],
-        "/api/v1/stats/email?campaign=nov-newsletter&from=2026-11-01&to=2026-11-02",
-    );
+    let report = november(&c);
     let cells = Expect::email("nov-newsletter", "2026-11-01 00:00", "2026-11-03 00:00", 3);
     let figure = |dimension, value, exact| {
         cells.figure([dimension, value, "clickers", "clicks"], exact, false)
