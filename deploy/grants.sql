@@ -54,6 +54,7 @@ CREATE ROLE IF NOT EXISTS beaconhouse_report_reader;
 REVOKE beaconhouse_reporting FROM beaconhouse_report_reader;
 GRANT SELECT ON beaconhouse.events TO beaconhouse_report_reader;
 GRANT SELECT ON beaconhouse.email_opens TO beaconhouse_report_reader;
+GRANT SELECT ON beaconhouse.email_clicks TO beaconhouse_report_reader;
 GRANT SELECT ON beaconhouse.daily_stats TO beaconhouse_report_reader;
 GRANT SELECT ON beaconhouse.daily_filtered TO beaconhouse_report_reader;
 GRANT SELECT ON beaconhouse.daily_stats_days TO beaconhouse_report_reader;

@@ -18,7 +18,7 @@ use std::time::Duration;
 use crate::audit::{self, Auditor, Exposition};
 use crate::clock;
 use crate::config::{Config, ExposedSecrets, LogFormat};
-use crate::enrich::{campaign, scrub};
+use crate::enrich::{campaign, link, scrub};
 use crate::goal::{site_funnels, site_goals};
 use crate::grant::{self, Link, Signed};
 use crate::metrics::Metrics;
@@ -58,9 +58,12 @@ pub enum CliError {
     #[error("--campaign {campaign:?}: {problem}")]
     Campaign { campaign: String, problem: String },
     #[error(
-        "email.require_signature is on, and a URL with a merge tag for the recipient cannot be signed (the signature covers the token): pass each token with --recipient, or have the mail tool add sig = lowercase hex of HMAC-SHA256(email.signing_key, campaign + \"\\n\" + recipient token)"
+        "email.require_signature is on, and a URL with a merge tag for the recipient cannot be signed (the signature covers the token): pass each token with --recipient, or have the mail tool add sig = lowercase hex of HMAC-SHA256(email.signing_key, campaign + \"\\n\" + recipient token) (for a link: of \"/l\\n\" + campaign + \"\\n\" + token + \"\\n\" + destination)"
     )]
     PlaceholderUnsigned,
+    /// An email link the collector would not send on.
+    #[error("--link {url:?}: {problem}")]
+    Link { url: String, problem: String },
     #[error(
         "no answer from the admin listener at {address} (admin_listen, BEACONHOUSE_ADMIN_LISTEN): {cause}"
     )]
@@ -324,15 +327,30 @@ pub enum Recipients {
     Placeholder(String),
 }
 
-/// `email-url`: the open pixel's URL for `campaign`, one per recipient
-/// token (signed when `email.signing_key` is set), or one template with the
-/// mail tool's merge tag (unsigned); and a note when the template is
-/// unsigned although a key is set. Refuses a campaign the collector would
-/// not count, or store under another name.
+/// Which URL of a campaign `email-url` prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailUrl {
+    /// The open pixel (`/o.gif`).
+    Pixel,
+    /// A link (`/l`) that sends a click on to this destination.
+    Link(String),
+    /// The honeypot link (`/l` with `h=1`), hidden from readers.
+    Honeypot,
+}
+
+/// `email-url`: the open pixel's URL for `campaign` (or a link's, or the
+/// honeypot's: `what`), one per recipient token (signed when
+/// `email.signing_key` is set), or one template with the mail tool's merge
+/// tag (unsigned); and a note when the template is unsigned although a key
+/// is set. Refuses a campaign the collector would not count, or store under
+/// another name, and a link the collector would not send on: a destination
+/// that is not an absolute http(s) URL, or whose host no site and no
+/// `email.link_hosts` has when the URL cannot be signed.
 pub fn email_url(
     config: &Config,
     campaign: &str,
     recipients: &Recipients,
+    what: &EmailUrl,
     url: &str,
 ) -> Result<(Vec<String>, Option<String>), CliError> {
     let rules = &config.email.campaigns;
@@ -347,7 +365,7 @@ pub fn email_url(
     }
     if !rules.lists(campaign) {
         return Err(refused(
-            "is not in email.campaigns, so its opens are not counted; add it there",
+            "is not in email.campaigns, so its opens and clicks are not counted; add it there",
         ));
     }
     if scrub::value(campaign) != campaign {
@@ -355,21 +373,49 @@ pub fn email_url(
             "looks like personal data (an e-mail, a UUID, a token or six digits in a row) and would be stored as a marker; rename it",
         ));
     }
+    let placeholder = matches!(recipients, Recipients::Placeholder(_));
+    if let EmailUrl::Link(destination) = what {
+        let refused = |problem: &str| CliError::Link {
+            url: destination.clone(),
+            problem: problem.to_string(),
+        };
+        let host = link::destination(destination)
+            .ok_or_else(|| {
+                refused("is not an address a click can be sent to: give an absolute http:// or https:// URL without a user name or password")
+            })?
+            .host;
+        let signed = rules.signing_key.is_some() && !placeholder;
+        if !signed && !config.link_hosts().allows(&host) {
+            return Err(refused(
+                "leads to a host no site and no email.link_hosts has, and the URL is not signed (no email.signing_key, or a merge tag): the collector would show the address instead of sending the click on; add the host to email.link_hosts, or set email.signing_key and pass each token with --recipient",
+            ));
+        }
+    }
+    let destination = match what {
+        EmailUrl::Pixel => None,
+        EmailUrl::Link(destination) => Some(Some(destination.as_str())),
+        EmailUrl::Honeypot => Some(None),
+    };
     let base = base_url(config, url);
+    let url_of = |recipient: &str| match destination {
+        None => rules.url(&base, campaign, recipient, placeholder),
+        Some(to) => rules.link_url(&base, campaign, recipient, placeholder, to),
+    };
     match recipients {
-        Recipients::Tokens(tokens) => Ok((
-            tokens
-                .iter()
-                .map(|token| rules.url(&base, campaign, token, false))
-                .collect(),
-            None,
-        )),
+        Recipients::Tokens(tokens) => {
+            Ok((tokens.iter().map(|token| url_of(token)).collect(), None))
+        }
         Recipients::Placeholder(_) if rules.require_signature => Err(CliError::PlaceholderUnsigned),
         Recipients::Placeholder(tag) => {
+            let counted = if destination.is_some() {
+                "clicks"
+            } else {
+                "opens"
+            };
             let note = rules.signing_key.as_ref().map(|_| {
-                "unsigned: its opens count while email.require_signature is off; for signed URLs pass each token with --recipient".to_string()
+                format!("unsigned: its {counted} count while email.require_signature is off; for signed URLs pass each token with --recipient")
             });
-            Ok((vec![rules.url(&base, campaign, tag, true)], note))
+            Ok((vec![url_of(tag)], note))
         }
     }
 }
@@ -451,6 +497,7 @@ mod tests {
             &signed,
             "2026-11-newsletter",
             &tokens,
+            &EmailUrl::Pixel,
             "https://stats.optimumabq.com/",
         )
         .unwrap();
@@ -468,7 +515,8 @@ mod tests {
         assert!(!urls.iter().any(|url| url.contains(&key)));
 
         let tag = Recipients::Placeholder("{{ .Subscriber.UUID }}".into());
-        let (urls, note) = email_url(&signed, "2026-11-newsletter", &tag, "").unwrap();
+        let (urls, note) =
+            email_url(&signed, "2026-11-newsletter", &tag, &EmailUrl::Pixel, "").unwrap();
         assert_eq!(
             urls,
             ["http://127.0.0.1:8080/o.gif?c=2026-11-newsletter&rid={{ .Subscriber.UUID }}"]
@@ -476,22 +524,88 @@ mod tests {
         assert!(note.is_some_and(|n| n.contains("unsigned")));
         let required = config(&format!("{email}require_signature = true\n"));
         assert!(matches!(
-            email_url(&required, "2026-11-newsletter", &tag, ""),
+            email_url(&required, "2026-11-newsletter", &tag, &EmailUrl::Pixel, ""),
             Err(CliError::PlaceholderUnsigned)
         ));
         for refused in ["nov newsletter", "welcome", "2026-4155550123"] {
             assert!(
                 matches!(
-                    email_url(&signed, refused, &tokens, ""),
+                    email_url(&signed, refused, &tokens, &EmailUrl::Pixel, ""),
                     Err(CliError::Campaign { .. })
                 ),
                 "{refused}"
             );
         }
         let unsigned = config(SITES);
-        let (urls, note) = email_url(&unsigned, "welcome", &tag, "").unwrap();
+        let (urls, note) = email_url(&unsigned, "welcome", &tag, &EmailUrl::Pixel, "").unwrap();
         assert_eq!(note, None);
         assert!(!urls[0].contains("sig="));
+    }
+
+    #[test]
+    fn email_links_and_the_honeypot_are_signed_per_recipient_where_they_can_be() {
+        let key = "e".repeat(32);
+        let signed = config(&format!(
+            "{SITES}\n[email]\nlink_hosts = [\"*.optimumabq.events\"]\nsigning_key = \"{key}\"\n"
+        ));
+        let tokens = Recipients::Tokens(vec!["r-1".into()]);
+        let tag = Recipients::Placeholder("{{ .Subscriber.UUID }}".into());
+        let partner = EmailUrl::Link("https://partner.example/offer".into());
+        let base = "https://stats.optimumabq.com";
+        let (urls, note) = email_url(&signed, "welcome", &tokens, &partner, base).unwrap();
+        let sig = campaign::link_signature(
+            &campaign::SigningKey::new(key.clone()),
+            "welcome",
+            "r-1",
+            "https://partner.example/offer",
+        );
+        assert_eq!(
+            urls,
+            [format!(
+                "{base}/l?c=welcome&rid=r-1&u=https%3A%2F%2Fpartner.example%2Foffer&sig={sig}"
+            )]
+        );
+        assert_eq!(note, None);
+        // A merge tag cannot be signed: only to a host the collector allows.
+        assert!(matches!(
+            email_url(&signed, "welcome", &tag, &partner, base),
+            Err(CliError::Link { .. })
+        ));
+        let own = EmailUrl::Link("https://tickets.optimumabq.events/nov".into());
+        let (urls, note) = email_url(&signed, "welcome", &tag, &own, base).unwrap();
+        assert_eq!(
+            urls,
+            [format!(
+                "{base}/l?c=welcome&rid={{{{ .Subscriber.UUID }}}}&u=https%3A%2F%2Ftickets.optimumabq.events%2Fnov"
+            )]
+        );
+        assert!(note.is_some_and(|n| n.contains("clicks count")));
+        let site = EmailUrl::Link("https://optimumabq.com/tour".into());
+        assert!(email_url(&config(SITES), "welcome", &tag, &site, base).is_ok());
+        assert!(matches!(
+            email_url(&config(SITES), "welcome", &tokens, &partner, base),
+            Err(CliError::Link { .. })
+        ));
+        for bad in ["/tour", "javascript:alert(1)", "https://a@partner.example/"] {
+            assert!(matches!(
+                email_url(
+                    &signed,
+                    "welcome",
+                    &tokens,
+                    &EmailUrl::Link(bad.into()),
+                    base
+                ),
+                Err(CliError::Link { .. })
+            ));
+        }
+        let (urls, _) = email_url(&signed, "welcome", &tokens, &EmailUrl::Honeypot, base).unwrap();
+        assert_eq!(
+            urls,
+            [format!(
+                "{base}/l?c=welcome&rid=r-1&h=1&sig={}",
+                campaign::link_signature(&campaign::SigningKey::new(key), "welcome", "r-1", "")
+            )]
+        );
     }
 
     #[test]

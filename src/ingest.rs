@@ -9,7 +9,11 @@
 //! address is hashed and located
 //! and goes no further than this function's stack. An open's campaign passes
 //! `enrich::campaign`'s rules (a plain name, listed, signed if asked). An
-//! event keeps the properties `enrich::props` keeps.
+//! event keeps the properties `enrich::props` keeps. A click on an email link
+//! passes them too, once its destination is vouched for (`enrich::link`:
+//! [`Ingest::link_target`], which the HTTP edge asks whether or not the
+//! click is recorded); a scanner's click is kept, with what its request
+//! showed of one (`enrich::scanner`).
 //! Owns: the order of the privacy decisions.
 //! Must never: do I/O (salts and the GeoIP database are in memory), or let the
 //! address, user agent or recipient token into the row it returns.
@@ -27,6 +31,8 @@ use crate::config::{Config, Site};
 use crate::enrich::campaign::CampaignRules;
 use crate::enrich::email::classify_open;
 use crate::enrich::geo::GeoLookup;
+use crate::enrich::link::{self, LinkHosts, Target};
+use crate::enrich::scanner::{self, ClickRequest};
 use crate::enrich::spam::SpamHosts;
 use crate::enrich::ua::{Device, UaClassifier};
 use crate::enrich::url::{
@@ -39,7 +45,7 @@ use crate::outcome::DropReason;
 use crate::privacy::salt_rules::Salts;
 use crate::privacy::{client_ip, hash};
 use crate::rate_limit::RateLimiter;
-use crate::row::{EventRow, MAX_EVENT_NAME_CHARS, OpenRow, PAGEVIEW, next_event_id};
+use crate::row::{ClickRow, EventRow, MAX_EVENT_NAME_CHARS, OpenRow, PAGEVIEW, next_event_id};
 
 /// Recipient tokens longer than this are hashed by their first bytes only.
 const MAX_RECIPIENT_BYTES: usize = 512;
@@ -87,12 +93,44 @@ pub struct OpenHit<'a> {
     pub signature: Option<&'a str>,
 }
 
+/// A click on an email link, from `/l`'s query and method.
+#[derive(Debug, Clone, Default)]
+pub struct ClickHit<'a> {
+    pub campaign: &'a str,
+    pub recipient: &'a str,
+    /// `u`: where the link leads.
+    pub url: Option<&'a str>,
+    /// `sig`: the mail tool's signature (`enrich::campaign::link_signature`).
+    pub signature: Option<&'a str>,
+    /// `h=1`: the honeypot link.
+    pub honeypot: bool,
+    /// The method was `HEAD`.
+    pub head: bool,
+    /// The values of the purpose headers (`enrich::scanner::ClickRequest`).
+    pub purposes: Vec<&'a str>,
+}
+
+impl ClickHit<'_> {
+    /// The destination the signature covers: empty for the honeypot.
+    fn signed_url(&self) -> &str {
+        if self.honeypot {
+            ""
+        } else {
+            self.url.unwrap_or("")
+        }
+    }
+}
+
 /// Everything the decisions need, built once at start.
 pub struct Ingest {
     sites: HashMap<String, Site>,
     trusted_proxies: Vec<IpNet>,
     email_proxy_networks: Vec<IpNet>,
     campaigns: CampaignRules,
+    /// Where an email link may send a click unsigned: every site's hosts and
+    /// `email.link_hosts`.
+    link_hosts: LinkHosts,
+    scanner_networks: Vec<IpNet>,
     referrer_spam: SpamHosts,
     datacenter_networks: Vec<IpNet>,
     ua: UaClassifier,
@@ -108,6 +146,8 @@ impl Ingest {
             trusted_proxies: config.http.trusted_proxies.clone(),
             email_proxy_networks: config.email.proxy_networks.clone(),
             campaigns: config.email.campaigns.clone(),
+            link_hosts: config.link_hosts(),
+            scanner_networks: config.email.scanner_networks.clone(),
             referrer_spam: config.filter.referrer_spam.clone(),
             datacenter_networks: config.filter.datacenter_networks.clone(),
             ua: UaClassifier::default(),
@@ -225,17 +265,112 @@ impl Ingest {
             // Link scanners and security gateways fetch images too; they are not readers.
             return Err(DropReason::Bot);
         }
-        let recipient = truncate_bytes(hit.recipient.trim(), MAX_RECIPIENT_BYTES);
-        let campaign_salt = hash::campaign_salt(&self.salts.recipient_key(), campaign);
         Ok(OpenRow {
             campaign: campaign.to_string(),
             ts: now,
-            recipient_id: hash::recipient_id(&campaign_salt, campaign, recipient),
+            recipient_id: self.recipient_id(campaign, hit.recipient),
             proxied: u8::from(class.proxied),
             country: self.geo.locate(client).country,
             client: class.client.to_string(),
             open_id: next_event_id(),
         })
+    }
+
+    /// Where a click on an email link goes, recorded or not: to its
+    /// destination when the host is allowed or the signature checks, else
+    /// nowhere (`enrich::link`).
+    pub fn link_target(&self, hit: &ClickHit<'_>) -> Target {
+        if hit.honeypot {
+            return Target::Honeypot;
+        }
+        let Some(url) = hit.url.filter(|u| !u.trim().is_empty()) else {
+            return Target::NoLink;
+        };
+        let Some(destination) = link::destination(url) else {
+            return Target::NoLink;
+        };
+        let vouched = self.link_hosts.allows(&destination.host)
+            || self
+                .campaigns
+                .signs_link(hit.campaign, hit.recipient, url, hit.signature);
+        if vouched {
+            Target::Redirect(destination)
+        } else {
+            Target::NotVouched(url.to_string())
+        }
+    }
+
+    /// The row of a click on an email link that goes to `target`
+    /// ([`Ingest::link_target`]), or why it is not stored: a link that
+    /// sends nowhere is not the mail tool's (`Unverified`, or `Invalid`
+    /// without a destination), and the campaign passes the rules an open's
+    /// does, with the link's signature. A scanner's click is stored, with
+    /// what its request showed.
+    pub fn click(
+        &self,
+        meta: &RequestMeta<'_>,
+        hit: &ClickHit<'_>,
+        target: &Target,
+        now: u32,
+    ) -> Result<ClickRow, DropReason> {
+        let client = self.admit(meta)?;
+        if hit.recipient.trim().is_empty() {
+            return Err(DropReason::Invalid);
+        }
+        let (link_host, link_path) = match target {
+            Target::Redirect(destination) => {
+                let patterns = self
+                    .sites
+                    .values()
+                    .find(|site| {
+                        site.hostnames
+                            .iter()
+                            .any(|h| h.eq_ignore_ascii_case(&destination.host))
+                    })
+                    .map_or(&[][..], |site| site.path_patterns.as_slice());
+                (
+                    destination.host.clone(),
+                    scrub::path(&destination.path, patterns),
+                )
+            }
+            Target::Honeypot => (String::new(), String::new()),
+            Target::NotVouched(_) => return Err(DropReason::Unverified),
+            Target::NoLink => return Err(DropReason::Invalid),
+        };
+        let campaign = &self.campaigns.admit_click(
+            hit.campaign,
+            hit.recipient,
+            hit.signed_url(),
+            hit.signature,
+        )?;
+        let signal = scanner::request_signal(
+            &ClickRequest {
+                head: hit.head,
+                purposes: &hit.purposes,
+                user_agent: meta.user_agent,
+            },
+            client,
+            |agent| self.ua.is_bot(agent),
+            &self.scanner_networks,
+        );
+        Ok(ClickRow {
+            campaign: campaign.to_string(),
+            ts: now,
+            recipient_id: self.recipient_id(campaign, hit.recipient),
+            link_host,
+            link_path,
+            scanner: signal.map_or(0, scanner::Signal::code),
+            honeypot: u8::from(hit.honeypot),
+            click_id: next_event_id(),
+        })
+    }
+
+    /// The id of the recipient whose token is `recipient` in `campaign`
+    /// (the name stored): the same for their opens and their clicks.
+    fn recipient_id(&self, campaign: &str, recipient: &str) -> u64 {
+        let recipient = truncate_bytes(recipient.trim(), MAX_RECIPIENT_BYTES);
+        let campaign_salt = hash::campaign_salt(&self.salts.recipient_key(), campaign);
+        hash::recipient_id(&campaign_salt, campaign, recipient)
     }
 
     /// The checks every hit passes first, in this order: the request's size,

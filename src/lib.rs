@@ -36,7 +36,8 @@
 //! Reading is separate: [`report`] answers aggregate-only reports (summary,
 //! time series, breakdowns, goals, funnels, email campaigns) through
 //! read-only clients, and imports nothing of the collection path but
-//! [`store`] (of the decisions, the goals and the property keys). [`rollup`], the
+//! [`store`] (of the decisions, the goals, the property keys and the email
+//! scanner rules). [`rollup`], the
 //! second half of the pipeline, computes the daily tables reports read, with
 //! the ingest user's clients: the only writer besides the shipper.
 //!

@@ -84,13 +84,23 @@ enum Command {
         #[arg(long, value_name = "URL", default_value_t = String::new(), hide_default_value = true)]
         url: String,
     },
-    /// Print the email open pixel's URL for a campaign: one per recipient
-    /// token, signed with `email.signing_key` when it is set, or one
-    /// template with the mail tool's merge tag for the token.
+    /// Print the email open pixel's URL for a campaign (or a link's, with
+    /// --link, or the hidden honeypot link's, with --honeypot): one per
+    /// recipient token, signed with `email.signing_key` when it is set, or
+    /// one template with the mail tool's merge tag for the token.
     EmailUrl {
         /// The campaign, as `email.campaigns` allows it.
         #[arg(long)]
         campaign: String,
+        /// A link's URL instead, which a click goes through (`/l`) on its
+        /// way to this destination (an absolute http(s) URL).
+        #[arg(long, value_name = "DESTINATION", conflicts_with = "honeypot")]
+        link: Option<String>,
+        /// The honeypot link's URL instead: put it in the message where no
+        /// reader sees it (README, "Email links"); a scanner that follows
+        /// every link follows it too.
+        #[arg(long)]
+        honeypot: bool,
         /// A recipient's token (opaque, never an address); repeat for
         /// several, one URL a line.
         #[arg(
@@ -300,6 +310,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::EmailUrl {
             campaign,
+            link,
+            honeypot,
             recipients,
             recipient_token_placeholder,
             url,
@@ -308,7 +320,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(tag) => cli::Recipients::Placeholder(tag),
                 None => cli::Recipients::Tokens(recipients),
             };
-            let (urls, note) = cli::email_url(&config, &campaign, &recipients, &url)?;
+            let what = match (link, honeypot) {
+                (Some(destination), _) => cli::EmailUrl::Link(destination),
+                (None, true) => cli::EmailUrl::Honeypot,
+                (None, false) => cli::EmailUrl::Pixel,
+            };
+            let (urls, note) = cli::email_url(&config, &campaign, &recipients, &what, &url)?;
             for url in urls {
                 println!("{url}");
             }

@@ -20,16 +20,23 @@ pub enum Endpoint {
     Pixel,
     Event,
     EmailOpen,
+    EmailClick,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 3] = [Endpoint::Pixel, Endpoint::Event, Endpoint::EmailOpen];
+    pub const ALL: [Endpoint; 4] = [
+        Endpoint::Pixel,
+        Endpoint::Event,
+        Endpoint::EmailOpen,
+        Endpoint::EmailClick,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             Endpoint::Pixel => "pixel",
             Endpoint::Event => "event",
             Endpoint::EmailOpen => "email_open",
+            Endpoint::EmailClick => "email_click",
         }
     }
 }
@@ -57,7 +64,7 @@ impl AuthFailure {
 /// Process-wide counters; shared by reference, updated with relaxed atomics.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    received: [AtomicU64; 3],
+    received: [AtomicU64; Endpoint::ALL.len()],
     dropped: [AtomicU64; DropReason::ALL.len()],
     stored_rows: AtomicU64,
     batches_ok: AtomicU64,

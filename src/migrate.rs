@@ -58,6 +58,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     15 => "0015_daily_goals.sql",
     16 => "0016_filtered_hits.sql",
     17 => "0017_daily_funnels.sql",
+    18 => "0018_email_clicks.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

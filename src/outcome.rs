@@ -19,9 +19,10 @@ pub enum DropReason {
     Invalid,
     /// Nothing shows the hit came from where it claims: a page that names no
     /// host of the site and was not sent from the site's pages, or an email
-    /// open of a campaign `email.campaigns` does not list, or without the
-    /// valid signature `email.require_signature` asks for (or with a wrong
-    /// one).
+    /// open or click of a campaign `email.campaigns` does not list, or
+    /// without the valid signature `email.require_signature` asks for (or
+    /// with a wrong one), or a click on a link to a destination neither
+    /// allowed nor signed (answered with a page that sends nowhere).
     Unverified,
     /// The referrer is a referrer spam host, or a subdomain of one
     /// (`enrich::spam`, `[filter]`).

@@ -1,9 +1,10 @@
 //! The rows the collector stores: one `events` row per accepted page view or
-//! custom event, one `email_opens` row per accepted open, and the random id
-//! each row carries.
+//! custom event, one `email_opens` row per accepted open, one `email_clicks`
+//! row per accepted click, and the random id each row carries.
 //!
-//! Owns: the exact column order of `events` and `email_opens` (rows are sent as
-//! `RowBinary`, so field order is the table's), and the spool's record type.
+//! Owns: the exact column order of `events`, `email_opens` and
+//! `email_clicks` (rows are sent as `RowBinary`, so field order is the
+//! table's), and the spool's record type.
 //! Must never: carry an IP address, a user agent or a recipient token: rows are
 //! built by `ingest` from already-hashed, already-coarsened values. This module
 //! sits on the ground floor and imports nothing of the crate.
@@ -58,13 +59,34 @@ pub struct OpenRow {
     pub open_id: u64,
 }
 
+/// A row of `email_clicks`, fields in column order: what a click needs and
+/// nothing more (no address, user agent, country or client; the link's host
+/// and path, no query).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, clickhouse::Row)]
+pub struct ClickRow {
+    pub campaign: String,
+    pub ts: u32,
+    /// The same id the recipient's opens of the campaign carry.
+    pub recipient_id: u64,
+    /// The destination's host and path, scrubbed; both empty for the honeypot.
+    pub link_host: String,
+    pub link_path: String,
+    /// What the request showed of a scanner (`enrich::scanner::Signal::code`),
+    /// 0 for nothing.
+    pub scanner: u8,
+    /// 1 for a click on the honeypot link.
+    pub honeypot: u8,
+    /// See [`next_event_id`].
+    pub click_id: u64,
+}
+
 /// Anything the batcher ships.
 ///
-/// In the spool a record is tagged by variant number (postcard): 1 is an open
-/// and 3 an event. Earlier layouts of an event are still read, so an upgrade
-/// loses nothing spooled: 2 is an event spooled before properties were kept
-/// (it has none), 0 one spooled by versions that stored page titles (the
-/// title is dropped on reading).
+/// In the spool a record is tagged by variant number (postcard): 1 is an
+/// open, 3 an event and 4 a click. Earlier layouts of an event are still
+/// read, so an upgrade loses nothing spooled: 2 is an event spooled before
+/// properties were kept (it has none), 0 one spooled by versions that stored
+/// page titles (the title is dropped on reading).
 // Nearly every record is an event, so boxing the larger variant would add an
 // allocation to almost every hit to save memory only on opens.
 #[allow(clippy::large_enum_variant)]
@@ -73,6 +95,7 @@ pub struct OpenRow {
 pub enum Record {
     Event(EventRow),
     Open(OpenRow),
+    Click(ClickRow),
 }
 
 impl Serialize for Record {
@@ -80,6 +103,7 @@ impl Serialize for Record {
         match self {
             Record::Open(row) => serializer.serialize_newtype_variant("Record", 1, "Open", row),
             Record::Event(row) => serializer.serialize_newtype_variant("Record", 3, "Event", row),
+            Record::Click(row) => serializer.serialize_newtype_variant("Record", 4, "Click", row),
         }
     }
 }
@@ -91,6 +115,7 @@ enum Spooled {
     Open(OpenRow),
     UnpropertiedEvent(UnpropertiedEventRow),
     Event(EventRow),
+    Click(ClickRow),
 }
 
 /// An event as spooled before properties were kept: the fields of
@@ -146,6 +171,7 @@ impl From<Spooled> for Record {
         match spooled {
             Spooled::Event(row) => Record::Event(row),
             Spooled::Open(row) => Record::Open(row),
+            Spooled::Click(row) => Record::Click(row),
             Spooled::UnpropertiedEvent(old) => Record::Event(old.into()),
             Spooled::TitledEvent(old) => Record::Event(UnpropertiedEventRow::from(old).into()),
         }
@@ -366,6 +392,19 @@ mod tests {
         });
         let bytes = postcard::to_stdvec(&event).unwrap();
         assert_eq!(postcard::from_bytes::<Record>(&bytes).unwrap(), event);
+        let click = Record::Click(ClickRow {
+            campaign: "nov".into(),
+            ts: 1,
+            recipient_id: 2,
+            link_host: "optimumabq.com".into(),
+            link_path: "/tour".into(),
+            scanner: 4,
+            honeypot: 0,
+            click_id: 3,
+        });
+        let bytes = postcard::to_stdvec(&click).unwrap();
+        assert_eq!(bytes[0], 4, "a click is variant 4");
+        assert_eq!(postcard::from_bytes::<Record>(&bytes).unwrap(), click);
     }
 
     #[test]

@@ -88,6 +88,8 @@ def main():
         checks = {
             "events": "INSERT INTO events (site, ts, name, visitor_id, path, device) VALUES ('a.com', now(), 'pageview', 1, '/', 'desktop')",
             "email_opens": "INSERT INTO email_opens (campaign, ts, recipient_id, proxied) VALUES ('c', now(), 1, 1)",
+            "email_clicks": "INSERT INTO email_clicks (campaign, ts, recipient_id, link_host, link_path, scanner, honeypot, click_id)"
+            " VALUES ('c', now(), 1, 'a.com', '/', 0, 0, 7)",
             "visitor_salts": "INSERT INTO visitor_salts VALUES (today(), 'x', now())",
             "recipient_keys": "INSERT INTO recipient_keys VALUES ('x', now())",
             "session_revocations": "INSERT INTO session_revocations (holder, subject, revoked_ms) VALUES ('token', 'm', 1)",
@@ -111,7 +113,7 @@ def main():
             "SELECT holder, subject, max(revoked_ms) AS latest_ms FROM session_revocations"
             " WHERE revoked_ms > 0 GROUP BY holder, subject",
         ]
-        for table in ("events", "email_opens", "daily_stats", "daily_filtered"):
+        for table in ("events", "email_opens", "email_clicks", "daily_stats", "daily_filtered"):
             runtime += [
                 "SELECT DISTINCT partition_id FROM system.parts WHERE active"
                 f" AND database = currentDatabase() AND table = '{table}'",

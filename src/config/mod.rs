@@ -57,6 +57,7 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::enrich::link::{LinkHost, LinkHosts};
 use crate::goal::Conversions;
 use crate::spool::SpoolSettings;
 
@@ -243,6 +244,19 @@ impl Config {
             self.sites
                 .iter()
                 .map(|(id, site)| (id.clone(), site.conversions.clone()))
+                .collect(),
+        )
+    }
+
+    /// Where an email link may send a click unsigned: every site's hosts,
+    /// and `email.link_hosts`.
+    pub fn link_hosts(&self) -> LinkHosts {
+        LinkHosts(
+            self.sites
+                .values()
+                .flat_map(|site| &site.hostnames)
+                .map(|host| LinkHost::Exact(host.to_ascii_lowercase()))
+                .chain(self.email.link_hosts.iter().cloned())
                 .collect(),
         )
     }

@@ -46,7 +46,8 @@ impl RetentionConfig {
     pub fn days(&self, table: Table) -> u16 {
         match table {
             Table::Events => self.events_days,
-            Table::EmailOpens => self.email_opens_days,
+            // A recipient's opens and clicks are read together.
+            Table::EmailOpens | Table::EmailClicks => self.email_opens_days,
             // Both rollups, so a filtered report never finds one without the
             // other, and the released figures computed with them.
             Table::DailyStats

@@ -6,7 +6,10 @@
 //! prefixes, only those; and when the open carries a signature, or
 //! `email.require_signature` asks for one, only with a signature the mail
 //! tool made with `email.signing_key` over the campaign and the recipient
-//! token ([`signature`]).
+//! token ([`signature`]). A click (`/l`) is admitted the same way, its
+//! signature made over the campaign, the recipient token and the link's
+//! destination ([`link_signature`]), which also vouches for the
+//! destination (`enrich::link`).
 //!
 //! Owns: these rules and the signature's formula, as pure functions.
 //! Must never: keep or log a recipient token, or compare a signature in
@@ -91,6 +94,58 @@ fn mac(key: &SigningKey, campaign: &str, recipient: &str) -> Hmac<Sha256> {
     mac
 }
 
+/// What a link's signature begins with: `/` is in no campaign name, so no
+/// open pixel's signature is ever a link's.
+const LINK_DOMAIN: &[u8] = b"/l\n";
+
+/// The `sig` of an email link (`/l`): lowercase hex of HMAC-SHA256 under
+/// the key of `/l`, a line feed, the campaign, a line feed, the recipient
+/// token, a line feed and the destination `u`, each exactly as the URL
+/// carries it once decoded (`u` empty for the honeypot link). What a mail
+/// tool computes, e.g. `printf '/l\n%s\n%s\n%s' "$c" "$rid" "$u" | openssl
+/// dgst -sha256 -hmac "$key"`.
+pub fn link_signature(key: &SigningKey, campaign: &str, recipient: &str, url: &str) -> String {
+    hex::encode(
+        link_mac(key, campaign, recipient, url)
+            .finalize()
+            .into_bytes(),
+    )
+}
+
+fn link_mac(key: &SigningKey, campaign: &str, recipient: &str, url: &str) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.0.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(LINK_DOMAIN);
+    mac.update(campaign.as_bytes());
+    mac.update(b"\n");
+    mac.update(recipient.as_bytes());
+    mac.update(b"\n");
+    mac.update(url.as_bytes());
+    mac
+}
+
+/// Whether `sig` (hex, either case) is `mac`'s, compared in constant time.
+fn verifies(sig: &str, mac: Hmac<Sha256>) -> bool {
+    let mut presented = [0u8; 32];
+    hex::decode_to_slice(sig.trim(), &mut presented).is_ok() && mac.verify_slice(&presented).is_ok()
+}
+
+/// `text` as a query string value.
+fn encoded(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// `base` and `path` with the campaign and the recipient (`c`, `rid`): as
+/// given when it is the mail tool's merge tag (`placeholder`), else encoded.
+fn addressed(base: &str, path: &str, campaign: &str, recipient: &str, placeholder: bool) -> String {
+    let recipient = if placeholder {
+        recipient.to_string()
+    } else {
+        encoded(recipient)
+    };
+    format!("{base}{path}?c={}&rid={recipient}", encoded(campaign))
+}
+
 /// Which opens are taken, from `[email]`.
 #[derive(Debug, Clone, Default)]
 pub struct CampaignRules {
@@ -113,17 +168,44 @@ impl CampaignRules {
     /// is the mail tool's merge tag (`placeholder`), which the tool replaces,
     /// and then no signature can be made.
     pub fn url(&self, base: &str, campaign: &str, recipient: &str, placeholder: bool) -> String {
-        let encode =
-            |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
-        let mut url = format!("{base}/o.gif?c={}&rid=", encode(campaign));
-        if placeholder {
-            url.push_str(recipient);
-            return url;
-        }
-        url.push_str(&encode(recipient));
-        if let Some(key) = &self.signing_key {
+        let mut url = addressed(base, "/o.gif", campaign, recipient, placeholder);
+        if let (Some(key), false) = (&self.signing_key, placeholder) {
             url.push_str("&sig=");
             url.push_str(&signature(key, campaign, recipient));
+        }
+        url
+    }
+
+    /// The URL of an email link at `base` (the collector's address) for
+    /// `campaign` and `recipient` that leads to `destination`, or the
+    /// honeypot link (`None`), signed when a key is configured: what
+    /// `beaconhouse email-url --link` and `--honeypot` print. As in
+    /// [`CampaignRules::url`], a `placeholder` recipient goes in as it is
+    /// and no signature can be made.
+    pub fn link_url(
+        &self,
+        base: &str,
+        campaign: &str,
+        recipient: &str,
+        placeholder: bool,
+        destination: Option<&str>,
+    ) -> String {
+        let mut url = addressed(base, "/l", campaign, recipient, placeholder);
+        match destination {
+            Some(destination) => {
+                url.push_str("&u=");
+                url.push_str(&encoded(destination));
+            }
+            None => url.push_str("&h=1"),
+        }
+        if let (Some(key), false) = (&self.signing_key, placeholder) {
+            url.push_str("&sig=");
+            url.push_str(&link_signature(
+                key,
+                campaign,
+                recipient,
+                destination.unwrap_or(""),
+            ));
         }
         url
     }
@@ -138,26 +220,56 @@ impl CampaignRules {
         recipient: &str,
         sig: Option<&str>,
     ) -> Result<String, DropReason> {
+        self.admit_signed(campaign, sig, |key| mac(key, campaign, recipient))
+    }
+
+    /// As [`CampaignRules::admit`], for a click by `recipient` on a link of
+    /// `campaign` to `url` (empty for the honeypot), signed with
+    /// [`link_signature`].
+    pub fn admit_click(
+        &self,
+        campaign: &str,
+        recipient: &str,
+        url: &str,
+        sig: Option<&str>,
+    ) -> Result<String, DropReason> {
+        self.admit_signed(campaign, sig, |key| link_mac(key, campaign, recipient, url))
+    }
+
+    /// Whether `sig` is the mail tool's signature of a link to `url`: what
+    /// vouches for a destination whose host is not allowed.
+    pub fn signs_link(
+        &self,
+        campaign: &str,
+        recipient: &str,
+        url: &str,
+        sig: Option<&str>,
+    ) -> bool {
+        match (&self.signing_key, sig) {
+            (Some(key), Some(sig)) => verifies(sig, link_mac(key, campaign, recipient, url)),
+            _ => false,
+        }
+    }
+
+    fn admit_signed(
+        &self,
+        campaign: &str,
+        sig: Option<&str>,
+        mac: impl FnOnce(&SigningKey) -> Hmac<Sha256>,
+    ) -> Result<String, DropReason> {
         if !is_plain(campaign) {
             return Err(DropReason::Invalid);
         }
         if !self.lists(campaign) {
             return Err(DropReason::Unverified);
         }
-        match (sig, &self.signing_key) {
-            (Some(sig), Some(key)) => {
-                let mut presented = [0u8; 32];
-                hex::decode_to_slice(sig.trim(), &mut presented)
-                    .map_err(|_| DropReason::Unverified)?;
-                mac(key, campaign, recipient)
-                    .verify_slice(&presented)
-                    .map_err(|_| DropReason::Unverified)?;
-            }
+        let signed = match (sig, &self.signing_key) {
+            (Some(sig), Some(key)) => verifies(sig, mac(key)),
             // A signature no key can check says nothing either way.
-            (Some(_), None) | (None, _) if self.require_signature => {
-                return Err(DropReason::Unverified);
-            }
-            _ => {}
+            (Some(_), None) | (None, _) => !self.require_signature,
+        };
+        if !signed {
+            return Err(DropReason::Unverified);
         }
         Ok(scrub::value(campaign))
     }
@@ -228,6 +340,84 @@ mod tests {
         for bad in ["", "*", "a b*", "a*b", "we*come", "x@y"] {
             assert_eq!(Allowed::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_link_signature_covers_the_campaign_the_recipient_and_the_destination() {
+        let url = "https://optimumabq.com/tour?utm_source=nov";
+        let sig = link_signature(&key(), "welcome", "r-1", url);
+        // The documented formula: HMAC-SHA256(key, "/l\n" campaign "\n"
+        // recipient "\n" destination).
+        let mut expected =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(b"email-signing-key-0123456789abcdef0123")
+                .unwrap();
+        expected.update(b"/l\nwelcome\nr-1\nhttps://optimumabq.com/tour?utm_source=nov");
+        assert_eq!(sig, hex::encode(expected.finalize().into_bytes()));
+        assert_ne!(sig, signature(&key(), "welcome", "r-1"));
+        let rules = CampaignRules {
+            signing_key: Some(key()),
+            require_signature: true,
+            ..CampaignRules::default()
+        };
+        assert!(rules.signs_link("welcome", "r-1", url, Some(&sig)));
+        assert!(rules.signs_link("welcome", "r-1", url, Some(&sig.to_uppercase())));
+        assert_eq!(
+            rules.admit_click("welcome", "r-1", url, Some(&sig)),
+            Ok("welcome".into())
+        );
+        for (campaign, recipient, to) in [
+            ("welcome", "r-1", "https://evil.example/"),
+            ("welcome", "r-2", url),
+            ("welcome2", "r-1", url),
+        ] {
+            assert!(!rules.signs_link(campaign, recipient, to, Some(&sig)));
+            assert_eq!(
+                rules.admit_click(campaign, recipient, to, Some(&sig)),
+                Err(DropReason::Unverified)
+            );
+        }
+        // An open pixel's signature signs no link, and a link's no open.
+        let open = signature(&key(), "welcome", "r-1");
+        assert!(!rules.signs_link("welcome", "r-1", "", Some(&open)));
+        assert_eq!(
+            rules.admit(
+                "welcome",
+                "r-1",
+                Some(&link_signature(&key(), "welcome", "r-1", ""))
+            ),
+            Err(DropReason::Unverified)
+        );
+        assert_eq!(
+            rules.admit_click("welcome", "r-1", url, None),
+            Err(DropReason::Unverified),
+            "required"
+        );
+        assert!(!CampaignRules::default().signs_link("welcome", "r-1", url, Some(&sig)));
+
+        assert_eq!(
+            rules.link_url("https://stats.example", "welcome", "r 1", false, Some(url)),
+            format!(
+                "https://stats.example/l?c=welcome&rid=r+1&u=https%3A%2F%2Foptimumabq.com%2Ftour%3Futm_source%3Dnov&sig={}",
+                link_signature(&key(), "welcome", "r 1", url)
+            )
+        );
+        assert_eq!(
+            rules.link_url("https://stats.example", "welcome", "r-1", false, None),
+            format!(
+                "https://stats.example/l?c=welcome&rid=r-1&h=1&sig={}",
+                link_signature(&key(), "welcome", "r-1", "")
+            )
+        );
+        assert_eq!(
+            rules.link_url(
+                "https://stats.example",
+                "welcome",
+                "{{ .Subscriber.UUID }}",
+                true,
+                None
+            ),
+            "https://stats.example/l?c=welcome&rid={{ .Subscriber.UUID }}&h=1"
+        );
     }
 
     #[test]

@@ -3,14 +3,17 @@
 //!
 //! Owns: URL and referrer cleaning, user-agent classes and bot detection, the
 //! GeoIP lookup, mail-client and image-proxy detection, which campaign
-//! names an open may carry, and which event properties are kept.
+//! names an open or a click may carry, where an email link may send a
+//! click, which clicks a scanner made, and which event properties are kept.
 //! Must never: keep anything finer than a row stores (no full user agent, no
 //! coordinates, no query string beyond `utm_*`), or log its inputs.
 
 pub mod campaign;
 pub mod email;
 pub mod geo;
+pub mod link;
 pub mod props;
+pub mod scanner;
 pub mod scrub;
 pub mod spam;
 pub mod ua;

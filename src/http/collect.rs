@@ -1,6 +1,8 @@
 //! The collection endpoints of the contract: `/p.gif`, `/api/event`, `/o.gif`,
-//! `/t.js`, plus `/healthz` and `/readyz`; and the admin listener's routes
-//! (`/metrics` and the same health checks).
+//! `/l` (an email link: recorded, then a redirect to a destination the
+//! rules vouch for, or a page that sends nowhere), `/t.js`, plus `/healthz`
+//! and `/readyz`; and the admin listener's routes (`/metrics` and the same
+//! health checks).
 
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{ConnectionType, Method, StatusCode};
@@ -9,7 +11,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::body::{self, BodyError};
 use super::params::{EventBody, Query};
 use crate::clock;
-use crate::ingest::{Ingest, OpenHit, PageHit, RequestMeta};
+use crate::enrich::link::{Target, escape_html};
+use crate::ingest::{ClickHit, Ingest, OpenHit, PageHit, RequestMeta};
 use crate::metrics::{Endpoint, Metrics};
 use crate::outcome::DropReason;
 use crate::privacy::consent;
@@ -49,6 +52,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
     config
         .route("/p.gif", web::get().to(page_pixel))
         .route("/o.gif", web::get().to(open_pixel))
+        .route("/l", web::get().to(email_link))
+        .route("/l", web::head().to(email_link))
         .route("/api/event", web::post().to(event_beacon))
         .route(
             "/api/event",
@@ -110,6 +115,87 @@ async fn open_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
         .map(Record::Open);
     record(&state, outcome).await;
     gif()
+}
+
+/// The headers that say a request only looks ahead (`enrich::scanner`).
+const PURPOSE_HEADERS: [&str; 4] = ["purpose", "x-purpose", "sec-purpose", "x-moz"];
+
+/// `GET /l`: a click on an email link. Where it goes is decided whether or
+/// not it is recorded (a DNT or GPC click is sent on all the same, recorded
+/// nowhere).
+async fn email_link(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let query = Query::parse(request.query_string());
+    let (campaign, recipient, url, signature) = (
+        query.get("c"),
+        query.get("rid"),
+        query.get("u"),
+        query.get("sig"),
+    );
+    let headers = request.headers();
+    let hit = ClickHit {
+        campaign: campaign.as_deref().unwrap_or(""),
+        recipient: recipient.as_deref().unwrap_or(""),
+        url: url.as_deref(),
+        signature: signature.as_deref(),
+        honeypot: query.get("h").as_deref() == Some("1"),
+        head: request.method() == Method::HEAD,
+        purposes: PURPOSE_HEADERS
+            .iter()
+            .filter_map(|name| headers.get(*name))
+            .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
+            .collect(),
+    };
+    let target = state.ingest.link_target(&hit);
+    if !opts_out(&request) {
+        state.metrics.received(Endpoint::EmailClick);
+        let meta = request_meta(&request, &state);
+        let outcome = state
+            .ingest
+            .click(&meta, &hit, &target, clock::now_unix())
+            .map(Record::Click);
+        record(&state, outcome).await;
+    }
+    link_answer(&target)
+}
+
+/// How a click is answered: a redirect, or a plain page that sends nowhere
+/// and loads nothing (no script, no image, no style from anywhere).
+fn link_answer(target: &Target) -> HttpResponse {
+    let page = |status: StatusCode, title: &str, body: String| {
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::REFERRER_POLICY, "no-referrer"))
+            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .insert_header((
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; frame-ancestors 'none'",
+            ))
+            .body(format!(
+                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>\n"
+            ))
+    };
+    match target {
+        Target::Redirect(destination) => HttpResponse::Found()
+            .insert_header((header::LOCATION, destination.location.as_str()))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::REFERRER_POLICY, "no-referrer"))
+            .finish(),
+        Target::NotVouched(url) => page(
+            StatusCode::OK,
+            "This link was not opened",
+            format!(
+                "<p>It leads to the address below, which the sender's mail tool did not vouch for, so it is not opened for you. Copy it into your browser only if you trust it.</p><p><code>{}</code></p>",
+                escape_html(url)
+            ),
+        ),
+        Target::Honeypot => page(StatusCode::OK, "Nothing here", String::new()),
+        Target::NoLink => page(
+            StatusCode::BAD_REQUEST,
+            "This link is incomplete",
+            "<p>It names no address to go to.</p>".to_string(),
+        ),
+    }
 }
 
 async fn event_beacon(

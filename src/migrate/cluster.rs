@@ -53,9 +53,16 @@ pub const TABLES: &[(&str, Placement)] = &[
     ("schema_migrations", Placement::EveryNode),
     // By visitor: a visitor's rows of a day (ids change daily) on one shard.
     ("events", Placement::Sharded { key: "visitor_id" }),
-    // By recipient of a campaign.
+    // By recipient of a campaign: a recipient's opens and clicks of a
+    // campaign, which the scanner rules read together, on one shard.
     (
         "email_opens",
+        Placement::Sharded {
+            key: "cityHash64(campaign, recipient_id)",
+        },
+    ),
+    (
+        "email_clicks",
         Placement::Sharded {
             key: "cityHash64(campaign, recipient_id)",
         },

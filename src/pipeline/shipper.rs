@@ -12,7 +12,8 @@
 //! Duplicates: an insert that failed may still have been stored (a timeout
 //! after ClickHouse committed), and the first batch after a restart may have
 //! been stored before the crash. Before sending such a batch the shipper asks
-//! ClickHouse which of its random row ids (`event_id`, `open_id`) it already
+//! ClickHouse which of its random row ids (`event_id`, `open_id`,
+//! `click_id`) it already
 //! holds in the batch's time range and sends only the others. This works on
 //! ClickHouse 18.16, which has no `insert_deduplication_token`.
 //!
@@ -35,7 +36,7 @@ use tokio::time::{Instant, sleep_until};
 use super::dead_letter::DeadLetter;
 use crate::metrics::Metrics;
 use crate::outcome::DropReason;
-use crate::row::{EventRow, OpenRow, Record};
+use crate::row::{ClickRow, EventRow, OpenRow, Record};
 use crate::spool::SpoolReader;
 use crate::store::clickhouse::{ClickHouseSink, IdTable, SinkError};
 
@@ -193,21 +194,44 @@ async fn deliver<F: std::future::Future<Output = ()>>(
     maybe_stored: &mut bool,
     stop: &mut Stop<F>,
 ) -> bool {
-    let (mut events, mut opens): (Vec<EventRow>, Vec<OpenRow>) = (Vec::new(), Vec::new());
+    let mut rows = Rows::default();
     for record in records {
         match record {
-            Record::Event(row) => events.push(row),
-            Record::Open(row) => opens.push(row),
+            Record::Event(row) => rows.events.push(row),
+            Record::Open(row) => rows.opens.push(row),
+            Record::Click(row) => rows.clicks.push(row),
         }
     }
     let mut attempt = 0u32;
     loop {
         let attempt_once = async {
             if *maybe_stored {
-                skip_stored(sink, &mut events, &mut opens, metrics).await?;
+                skip_stored(sink, &mut rows, metrics).await?;
             }
-            ship(sink, dead_letter, IdTable::Events, &mut events, metrics).await?;
-            ship(sink, dead_letter, IdTable::EmailOpens, &mut opens, metrics).await
+            ship(
+                sink,
+                dead_letter,
+                IdTable::Events,
+                &mut rows.events,
+                metrics,
+            )
+            .await?;
+            ship(
+                sink,
+                dead_letter,
+                IdTable::EmailOpens,
+                &mut rows.opens,
+                metrics,
+            )
+            .await?;
+            ship(
+                sink,
+                dead_letter,
+                IdTable::EmailClicks,
+                &mut rows.clicks,
+                metrics,
+            )
+            .await
         };
         let Some(outcome) = stop.bounded(attempt_once).await else {
             // Abandoned mid-insert: it may have landed.
@@ -233,26 +257,58 @@ async fn deliver<F: std::future::Future<Output = ()>>(
     }
 }
 
+/// A batch's rows, by table.
+#[derive(Default)]
+struct Rows {
+    events: Vec<EventRow>,
+    opens: Vec<OpenRow>,
+    clicks: Vec<ClickRow>,
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        self.events.len() + self.opens.len() + self.clicks.len()
+    }
+}
+
 /// Removes the rows ClickHouse already holds.
 async fn skip_stored(
     sink: &ClickHouseSink,
-    events: &mut Vec<EventRow>,
-    opens: &mut Vec<OpenRow>,
+    rows: &mut Rows,
     metrics: &Metrics,
 ) -> Result<(), SinkError> {
-    let before = events.len() + opens.len();
-    if let Some((from, to)) = time_range(events.iter().map(|r| r.ts)) {
-        let stored = sink.stored_ids(IdTable::Events, from, to).await?;
-        events.retain(|row| !stored.contains(&row.event_id));
-    }
-    if let Some((from, to)) = time_range(opens.iter().map(|r| r.ts)) {
-        let stored = sink.stored_ids(IdTable::EmailOpens, from, to).await?;
-        opens.retain(|row| !stored.contains(&row.open_id));
-    }
-    let skipped = before - events.len() - opens.len();
+    let before = rows.len();
+    skip_stored_in(sink, IdTable::Events, &mut rows.events, |r| {
+        (r.ts, r.event_id)
+    })
+    .await?;
+    skip_stored_in(sink, IdTable::EmailOpens, &mut rows.opens, |r| {
+        (r.ts, r.open_id)
+    })
+    .await?;
+    skip_stored_in(sink, IdTable::EmailClicks, &mut rows.clicks, |r| {
+        (r.ts, r.click_id)
+    })
+    .await?;
+    let skipped = before - rows.len();
     if skipped > 0 {
         metrics.already_stored(skipped as u64);
         tracing::info!(skipped, "rows of a retried batch were already stored");
+    }
+    Ok(())
+}
+
+/// Removes from `rows` of `table` those ClickHouse holds, by the time and
+/// random id `key` reads of each.
+async fn skip_stored_in<T>(
+    sink: &ClickHouseSink,
+    table: IdTable,
+    rows: &mut Vec<T>,
+    key: impl Fn(&T) -> (u32, u64),
+) -> Result<(), SinkError> {
+    if let Some((from, to)) = time_range(rows.iter().map(|r| key(r).0)) {
+        let stored = sink.stored_ids(table, from, to).await?;
+        rows.retain(|row| !stored.contains(&key(row).1));
     }
     Ok(())
 }

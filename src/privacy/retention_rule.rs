@@ -24,6 +24,9 @@ use crate::clock;
 pub enum Table {
     Events,
     EmailOpens,
+    /// Kept as long as the opens (`retention.email_opens_days`): the scanner
+    /// rules read a recipient's opens and clicks together.
+    EmailClicks,
     DailyStats,
     DailyFiltered,
     DailyGoals,
@@ -34,9 +37,10 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 9] = [
         Table::Events,
         Table::EmailOpens,
+        Table::EmailClicks,
         Table::DailyStats,
         Table::DailyFiltered,
         Table::DailyGoals,
@@ -51,6 +55,7 @@ impl Table {
         match self {
             Table::Events => "events",
             Table::EmailOpens => "email_opens",
+            Table::EmailClicks => "email_clicks",
             Table::DailyStats => "daily_stats",
             Table::DailyFiltered => "daily_filtered",
             Table::DailyGoals => "daily_goals",

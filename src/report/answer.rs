@@ -263,9 +263,32 @@ pub struct EmailReport {
     /// Recipients with at least one open that did not come through a proxy:
     /// the closest figure to "people who looked at the email".
     pub unique_direct_opens: Option<u64>,
+    /// Clicks on the campaign's links by people: a mail scanner's are
+    /// apart (`scanner_clicks`).
+    pub clicks: Option<u64>,
+    /// Recipients with a click by a person, once per campaign, in the
+    /// period of their first.
+    pub unique_clicks: Option<u64>,
+    /// Percent: `unique_clicks` over `unique_direct_opens`, both released;
+    /// null when either is withheld or there is no direct open. A reader
+    /// whose client blocks images clicks without an open, so it may pass
+    /// 100.
+    pub click_to_open_rate: Option<f64>,
+    /// Clicks that a mail scanner or prefetcher made (`by_signal` says
+    /// which signal showed it).
+    pub scanner_clicks: Option<u64>,
+    /// Recipients with a scanner's click.
+    pub unique_scanner_clicks: Option<u64>,
     pub by_day: Vec<Row>,
     pub by_client: Vec<Row>,
     pub by_country: Vec<Row>,
+    /// People's clicks by link (host and path): `unique` counts clickers,
+    /// `count` clicks.
+    pub by_link: Vec<Row>,
+    /// A scanner's clicks by the signal that flagged them (the first that
+    /// applies: `honeypot`, `network`, `prefetch`, `agent`, `old_browser`,
+    /// `near_honeypot`, `burst`, `early`).
+    pub by_signal: Vec<Row>,
     pub margins: Margins,
     pub notes: Vec<String>,
 }
@@ -277,6 +300,10 @@ pub struct CampaignRow {
     /// Null when withheld: its released recipients are under the threshold.
     pub opens: Option<u64>,
     pub unique_opens: Option<u64>,
+    /// People's clicks (a scanner's left out); null when withheld: its
+    /// released clickers are under the threshold.
+    pub clicks: Option<u64>,
+    pub unique_clicks: Option<u64>,
 }
 
 /// Every campaign, whatever the period, with its figures in the period,

@@ -5,9 +5,9 @@
 //!
 //! Owns: [`Reporter`], the one way to run a report. Its endpoints are the
 //! reports' own, read-only ones (`Endpoints::for_reports`): it writes nothing.
-//! Must never: return a row of `events` or `email_opens`, or a figure that
-//! did not go through the release step: it answers [`Released`] reports
-//! only.
+//! Must never: return a row of `events`, `email_opens` or `email_clicks`,
+//! or a figure that did not go through the release step: it answers
+//! [`Released`] reports only.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -42,7 +42,7 @@ const NONE: &str = "(none)";
 /// The family of the cells of site reports: the cells of `released.daily`
 /// (`rollup::DAILY_CELLS`) where they count the same.
 const SITE_CELLS: &str = "daily";
-/// The family of the cells of opens.
+/// The family of the cells of opens and clicks.
 const EMAIL_CELLS: &str = "email";
 /// The family of the cells of hits not counted.
 const FILTERED_CELLS: &str = "filtered";
@@ -59,6 +59,18 @@ const FILTERED_REASONS: [DropReason; 7] = [
     DropReason::Invalid,
     DropReason::RateLimited,
 ];
+
+/// The cells of people's clicks of a campaign: the email report's total,
+/// and the campaigns list's.
+const PEOPLE_CLICKS: Names<'static> = Names {
+    dimension: "",
+    value: "",
+    people: "clickers",
+    count: "clicks",
+};
+
+/// The notes on clicks.
+const CLICKS_NOTE: &str = "Clicks are people's: a mail scanner's or prefetcher's (by_signal says which signal showed it) are counted apart. Unique clicks count recipients once per campaign, in the period of their first click.";
 
 /// The cell dimension of a site report's total: the page-view total is
 /// `released.daily`'s `''` row; the others count something else, so their
@@ -790,13 +802,14 @@ impl Reporter {
     ) -> Result<EmailReport, ReportError> {
         let window = self.bounds(campaign, period).await?;
         let cap = self.views_cap;
-        let (totals, by_proxy, by_day, buckets, by_client, by_country) = tokio::try_join!(
+        let (totals, by_proxy, by_day, buckets, by_client, by_country, clicks) = tokio::try_join!(
             self.fetch_all::<DayRow>(sql::email(&window, &Key::Nothing, cap).by_day()),
             self.fetch_all::<DayRow>(sql::email(&window, &Key::Proxied, cap).by_day()),
             self.fetch_all::<DayRow>(sql::email(&window, &Key::Day, cap).by_day()),
             self.fetch_all::<BucketRow>(sql::buckets(&window, Interval::Day)),
             self.fetch_all::<DayRow>(sql::email(&window, &Key::Client, cap).by_day()),
             self.fetch_all::<DayRow>(sql::email(&window, &Key::Country, cap).by_day()),
+            self.fetch_all::<DayRow>(sql::clicks(&window, cap).by_day()),
         )?;
         let spans = released::spans(window.start, window.end);
         let releaser = self.releaser(mechanism, EMAIL_CELLS, campaign, "");
@@ -840,6 +853,45 @@ impl Reporter {
             let released = release_groups(&releaser, names(dimension), &spans, groups);
             self.rows(released, &total, limit)
         };
+        // Clicks: people's and a scanner's, each with its groups.
+        let mut clicks = grouped(clicks);
+        let mut take = |key: &str| clicks.remove(key).unwrap_or_default();
+        let (people, scanners) = (take("people"), take("scanner"));
+        let people = releaser.group(PEOPLE_CLICKS, &spans, &people, false);
+        let scanner_names = Names {
+            dimension: "scanner",
+            ..PEOPLE_CLICKS
+        };
+        let scanners = releaser.group(scanner_names, &spans, &scanners, false);
+        let mut by_link = Vec::new();
+        let mut by_signal = Vec::new();
+        for (key, days) in clicks {
+            let (rows, prefix) = if key.starts_with(sql::LINK_PREFIX) {
+                (&mut by_link, sql::LINK_PREFIX)
+            } else {
+                (&mut by_signal, sql::SIGNAL_PREFIX)
+            };
+            rows.extend(days.into_iter().map(|day| DayRow {
+                group_key: day.group_key[prefix.len()..].to_string(),
+                ..day
+            }));
+        }
+        let click_rows = |groups, dimension, total: &Figure| {
+            let names = Names {
+                dimension,
+                ..PEOPLE_CLICKS
+            };
+            self.rows(
+                release_groups(&releaser, names, &spans, groups),
+                total,
+                limit,
+            )
+        };
+        let click_to_open_rate = people
+            .people()
+            .zip(direct.people())
+            .filter(|(_, opened)| *opened > 0)
+            .map(|(clicked, opened)| round2(100.0 * ratio(clicked, opened)));
         Ok(EmailReport {
             campaign: campaign.into(),
             period: period.into(),
@@ -848,13 +900,22 @@ impl Reporter {
             proxied_opens: proxied.count(),
             direct_opens: direct.count(),
             unique_direct_opens: direct.people(),
+            clicks: people.count(),
+            unique_clicks: people.people(),
+            click_to_open_rate,
+            scanner_clicks: scanners.count(),
+            unique_scanner_clicks: scanners.people(),
             by_day,
             by_client: rows(by_client, "client"),
             by_country: rows(by_country, "country"),
+            by_link: click_rows(by_link, "link", &people),
+            by_signal: click_rows(by_signal, "signal", &scanners),
             margins: releaser.margins(widest),
             notes: vec![
                 "Unique opens count recipients once per campaign, in the period of their first open.".into(),
                 "Proxied opens were fetched by a mail provider (Gmail's image proxy, Apple Mail Privacy Protection, Yahoo): they show delivery, not that a person looked.".into(),
+                CLICKS_NOTE.into(),
+                "The click-to-open rate is the recipients who clicked over those who opened directly; a reader whose mail client blocks images clicks without an open, so it may pass 100%.".into(),
                 self.noise_note(&releaser, widest, "recipients"),
                 self.withheld_note(&releaser, widest, "recipients"),
                 self.folded_note("recipients"),
@@ -868,12 +929,14 @@ impl Reporter {
         period: &Period,
     ) -> Result<Campaigns, ReportError> {
         let window = self.bounds("", period).await?;
-        let (names, rows): (Vec<String>, Vec<DayRow>) = tokio::try_join!(
+        let (names, rows, clicks): (Vec<String>, Vec<DayRow>, Vec<DayRow>) = tokio::try_join!(
             self.fetch_all(sql::campaign_names()),
-            self.fetch_all(sql::email(&window, &Key::Campaign, self.views_cap).by_day())
+            self.fetch_all(sql::email(&window, &Key::Campaign, self.views_cap).by_day()),
+            self.fetch_all(sql::campaign_clicks(&window, self.views_cap).by_day()),
         )?;
         let spans = released::spans(window.start, window.end);
         let by_campaign = grouped(rows);
+        let clicks_by_campaign = grouped(clicks);
         let mut margins = None;
         let campaigns = names
             .into_iter()
@@ -888,9 +951,15 @@ impl Reporter {
                     count: "opens",
                 };
                 let figure = releaser.group(names, &spans, days, false);
+                let days = clicks_by_campaign
+                    .get(&campaign)
+                    .map_or(&[][..], Vec::as_slice);
+                let clicks = releaser.group(PEOPLE_CLICKS, &spans, days, false);
                 CampaignRow {
                     opens: figure.count(),
                     unique_opens: figure.people(),
+                    clicks: clicks.count(),
+                    unique_clicks: clicks.people(),
                     campaign,
                 }
             })
@@ -902,6 +971,7 @@ impl Reporter {
             margins: margins.unwrap_or_else(|| releaser.margins(spans.len())),
             notes: vec![
                 "Unique opens count recipients once per campaign, in the period of their first open; opens include proxied ones.".into(),
+                CLICKS_NOTE.into(),
                 self.noise_note(&releaser, spans.len(), "recipients"),
                 self.withheld_note(&releaser, spans.len(), "recipients"),
             ],

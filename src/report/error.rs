@@ -41,7 +41,7 @@ pub enum ReportError {
     )]
     NoNoiseKey,
     #[error(
-        "ClickHouse could not answer the report: {0}; check that it is up, that `beaconhouse migrate` ran, and that the reports' user (`reporting.clickhouse_user`, else `clickhouse.user`) may read events, email_opens, daily_stats, daily_filtered and daily_stats_days"
+        "ClickHouse could not answer the report: {0}; check that it is up, that `beaconhouse migrate` ran, and that the reports' user (`reporting.clickhouse_user`, else `clickhouse.user`) may read events, email_opens, email_clicks, daily_stats, daily_filtered and daily_stats_days"
     )]
     ClickHouse(String),
 }

@@ -22,8 +22,8 @@
 //! Separate from collection: reports read through the reports' own,
 //! read-only clients and write nothing; the daily rollup they read is
 //! computed by `rollup`, beside the pipeline.
-//! Must never: return a row of `events` or `email_opens`, or a figure that
-//! did not go through the release step.
+//! Must never: return a row of `events`, `email_opens` or `email_clicks`,
+//! or a figure that did not go through the release step.
 
 pub mod answer;
 pub mod bounded;

@@ -284,7 +284,9 @@ impl Report for Breakdown {
 
 impl Report for EmailReport {
     fn tables(&self) -> Vec<Table> {
-        let columns = vec!["value", "recipients", "opens", "share_%"];
+        // Every table shares the columns (one CSV): `count` is opens in the
+        // opens' rows and sections, clicks in the clicks'.
+        let columns = vec!["value", "recipients", "count", "share_%"];
         let totals = vec![
             vec![
                 "opens".into(),
@@ -310,6 +312,24 @@ impl Report for EmailReport {
                 optional(self.direct_opens),
                 String::new(),
             ],
+            vec![
+                "clicks".into(),
+                optional(self.unique_clicks),
+                optional(self.clicks),
+                String::new(),
+            ],
+            vec![
+                "click_to_open_rate".into(),
+                String::new(),
+                String::new(),
+                optional(self.click_to_open_rate.map(|rate| format!("{rate:.2}"))),
+            ],
+            vec![
+                "scanner_clicks".into(),
+                optional(self.unique_scanner_clicks),
+                optional(self.scanner_clicks),
+                String::new(),
+            ],
         ];
         let section = |name: &str, rows: &[Row]| Table {
             title: name.to_string(),
@@ -328,6 +348,8 @@ impl Report for EmailReport {
             section("by_day", &self.by_day),
             section("by_client", &self.by_client),
             section("by_country", &self.by_country),
+            section("by_link", &self.by_link),
+            section("by_signal", &self.by_signal),
         ]
     }
 
@@ -343,7 +365,13 @@ impl Report for Campaigns {
                 "campaigns opened {} to {} ({})",
                 self.period.from, self.period.to, self.period.time_zone
             ),
-            columns: vec!["campaign", "unique_opens", "opens"],
+            columns: vec![
+                "campaign",
+                "unique_opens",
+                "opens",
+                "unique_clicks",
+                "clicks",
+            ],
             rows: self
                 .campaigns
                 .iter()
@@ -352,6 +380,8 @@ impl Report for Campaigns {
                         c.campaign.clone(),
                         optional(c.unique_opens),
                         optional(c.opens),
+                        optional(c.unique_clicks),
+                        optional(c.clicks),
                     ]
                 })
                 .collect(),

@@ -16,7 +16,8 @@
 //! pieces the rollup computes its rows with too ([`SESSIONS`],
 //! [`events_column`], [`in_ranges`], [`Measure::condition`],
 //! [`FILTERED_DIMENSIONS`]), so both count the same way. Every query
-//! aggregates: none selects a row of `events` or `email_opens` as it is.
+//! aggregates: none selects a row of `events`, `email_opens` or
+//! `email_clicks` as it is.
 //! Must never: put a value from a request into the text; values travel as
 //! [`Bind`]s, names come from fixed enums. Statements use only what
 //! ClickHouse 18.16 and current releases both accept.
@@ -765,6 +766,161 @@ pub fn email(window: &Window, key: &Key, views_cap: u64) -> Aggregation {
     }
 }
 
+/// Every click on a campaign's links (of `campaign`, or of every campaign)
+/// before `until`, with what it is: rows of `(campaign, recipient_id, at,
+/// link, signal)`, `at` the UTC second, `link` its host and path, `signal`
+/// the name of the scanner signal that flags it (`enrich::scanner`: the
+/// first that applies) or `''` for a person's. The rules of
+/// `scanner::classify`, computed for every click from the recipient's
+/// clicks and opens of the campaign, read up to
+/// `scanner::LOOKAHEAD_SECONDS` past `until` (released cells end two
+/// minutes before now, so those rows are in), so a click's class does not
+/// depend on the window that asks.
+///
+/// Each step is linear in the clicks: the neighbourhood rules (honeypot,
+/// burst) group each second with its neighbours' clicks (a click stands in
+/// the 21 seconds around it), the opening rule (early) each recipient's
+/// clicks and opens; no pair of clicks is compared (a recipient who clicks
+/// thousands of times costs thousands, not millions). ClickHouse 18.16 has
+/// no window functions: arrays and `ARRAY JOIN` do.
+pub fn classified_clicks(campaign: Option<&str>, until: u32) -> Statement {
+    use crate::enrich::scanner::{
+        BURST_LINKS, BURST_SECONDS, EARLY_LINKS, EARLY_SECONDS, HONEYPOT_SECONDS,
+        LOOKAHEAD_SECONDS, Signal,
+    };
+    let read_until = until.saturating_add(LOOKAHEAD_SECONDS);
+    let of_campaign = |s: &mut Statement| {
+        if let Some(campaign) = campaign {
+            s.push_bound(" AND campaign = ?", Bind::Text(campaign.into()));
+        }
+        s.push_bound(" AND ts < toDateTime(?)", Bind::Number(read_until.into()));
+    };
+    let h = HONEYPOT_SECONDS;
+    let request_signals: String = Signal::REQUEST
+        .iter()
+        .map(|signal| {
+            format!(
+                "tupleElement(c, 4) = {}, '{}', ",
+                signal.code(),
+                signal.name()
+            )
+        })
+        .collect();
+    // Click tuples: (at, link, honeypot, scanner code, near_honeypot, burst).
+    let mut s = Statement::new(&format!(
+        "SELECT campaign, recipient_id, tupleElement(c, 1) AS at, tupleElement(c, 2) AS link, \
+         multiIf(tupleElement(c, 3) = 1, '{honeypot}', {request_signals}\
+         tupleElement(c, 5) = 1, '{near}', tupleElement(c, 6) = 1, '{burst}', \
+         early_run AND tupleElement(c, 1) <= first_click + {EARLY_SECONDS} \
+         AND tupleElement(c, 1) < first_open, '{early}', '') AS signal \
+         FROM (SELECT campaign, recipient_id, \
+         arraySort(groupArrayIf(click, opened = 0)) AS clicks, \
+         if(countIf(opened = 1) = 0, toUInt32(4294967295), minIf(at, opened = 1)) AS first_open, \
+         tupleElement(clicks[1], 1) AS first_click, \
+         arrayFilter(c -> tupleElement(c, 1) <= first_click + {EARLY_SECONDS} \
+         AND tupleElement(c, 1) < first_open AND tupleElement(c, 3) = 0, clicks) AS opening, \
+         first_click < first_open \
+         AND length(arrayDistinct(arrayMap(c -> tupleElement(c, 2), opening))) >= {EARLY_LINKS} AS early_run \
+         FROM (SELECT campaign, recipient_id, tupleElement(o, 1) AS at, toUInt8(0) AS opened, \
+         (tupleElement(o, 1), tupleElement(o, 2), tupleElement(o, 3), tupleElement(o, 4), \
+         near_honeypot, burst) AS click \
+         FROM (SELECT campaign, recipient_id, moment, \
+         groupArrayIf((at, link, honeypot, scanner), shift = {h}) AS own, \
+         toUInt8(max(honeypot)) AS near_honeypot, \
+         toUInt8(length(groupUniqArrayIf(link, shift >= {burst_from} AND shift <= {burst_to} \
+         AND honeypot = 0)) >= {BURST_LINKS}) AS burst \
+         FROM (SELECT campaign, recipient_id, toUInt32(ts) AS at, \
+         concat(link_host, link_path) AS link, honeypot, scanner, \
+         arrayJoin(range({width})) AS shift, toInt64(at) + shift - {h} AS moment \
+         FROM email_clicks WHERE 1",
+        honeypot = Signal::Honeypot.name(),
+        near = Signal::NearHoneypot.name(),
+        burst = Signal::Burst.name(),
+        early = Signal::Early.name(),
+        burst_from = h - BURST_SECONDS,
+        burst_to = h + BURST_SECONDS,
+        width = 2 * h + 1,
+    ));
+    of_campaign(&mut s);
+    s.push(
+        ") GROUP BY campaign, recipient_id, moment HAVING length(own) > 0) ARRAY JOIN own AS o \
+         UNION ALL SELECT campaign, recipient_id, toUInt32(ts) AS at, toUInt8(1) AS opened, \
+         (toUInt32(0), '', toUInt8(0), toUInt8(0), toUInt8(0), toUInt8(0)) AS click \
+         FROM email_opens WHERE 1",
+    );
+    of_campaign(&mut s);
+    s.push(") GROUP BY campaign, recipient_id HAVING length(clicks) > 0) ARRAY JOIN clicks AS c");
+    s
+}
+
+/// The prefixes of the group keys of [`clicks`]: a person's clicks by
+/// link, a scanner's by signal.
+pub const LINK_PREFIX: &str = "link:";
+pub const SIGNAL_PREFIX: &str = "signal:";
+
+/// People's clicks and a scanner's of the campaign `window.subject` in
+/// `window`, per group and UTC day, counted as [`email`] counts opens: the
+/// recipients whose first click of the group falls on that day, and the
+/// clicks, each recipient counting for at most `views_cap` of a group's
+/// day. The groups: `people` and `scanner` (every click of each), and
+/// [`LINK_PREFIX`] and a person's click's link, [`SIGNAL_PREFIX`] and a
+/// scanner's click's signal. Classified by [`classified_clicks`].
+pub fn clicks(window: &Window, views_cap: u64) -> Aggregation {
+    let mut groups = Statement::new(&format!(
+        "SELECT arrayJoin(if(signal = '', \
+         ['people', concat('{LINK_PREFIX}', link)], \
+         ['scanner', concat('{SIGNAL_PREFIX}', signal)])) AS group_key, \
+         recipient_id, at FROM ("
+    ));
+    groups
+        .append(classified_clicks(Some(&window.subject), window.end))
+        .push(")");
+    first_and_capped(groups, window, views_cap)
+}
+
+/// People's clicks of every campaign in `window`, per campaign and UTC
+/// day, counted as [`clicks`] counts them: the campaigns list's.
+pub fn campaign_clicks(window: &Window, views_cap: u64) -> Aggregation {
+    let mut groups = Statement::new("SELECT campaign AS group_key, recipient_id, at FROM (");
+    groups
+        .append(classified_clicks(None, window.end))
+        .push(") WHERE signal = ''");
+    first_and_capped(groups, window, views_cap)
+}
+
+/// Of `rows` (`group_key, recipient_id, at`), per group and UTC day of
+/// `window`: the recipients whose first row of the group before the
+/// window's end falls on that day, and the rows in the window, each
+/// recipient counting for at most `views_cap` of a group's day.
+fn first_and_capped(rows: Statement, window: &Window, views_cap: u64) -> Aggregation {
+    let mut parts = Statement::new(
+        "SELECT group_key, toUInt16(intDiv(first, 86400)) AS day_number, \
+         count() AS unique, toUInt64(0) AS count \
+         FROM (SELECT group_key, recipient_id, min(at) AS first FROM (",
+    );
+    parts
+        .append(rows.clone())
+        .push_bound(") WHERE at < ?", Bind::Number(window.end.into()))
+        .push(" GROUP BY group_key, recipient_id)")
+        .push_bound(" WHERE first >= ?", Bind::Number(window.start.into()))
+        .push(" GROUP BY group_key, day_number UNION ALL ")
+        .push_bound(
+            "SELECT group_key, day_number, toUInt64(0) AS unique, \
+             toUInt64(sum(least(n, ?))) AS count \
+             FROM (SELECT group_key, recipient_id, toUInt16(intDiv(at, 86400)) AS day_number, \
+             count() AS n FROM (",
+            Bind::Number(views_cap),
+        )
+        .append(rows)
+        .push_bound(") WHERE at >= ?", Bind::Number(window.start.into()))
+        .push_bound(" AND at < ?", Bind::Number(window.end.into()))
+        .push(" GROUP BY group_key, recipient_id, day_number) GROUP BY group_key, day_number");
+    Aggregation {
+        parts,
+        one_row_per_cell: false,
+    }
+}
+
 /// What a goal's figures count, and the filter that picks its events: a
 /// goal's figures are those of a report filtered so.
 pub fn reaching(target: &Target) -> (Measure, Filter) {
@@ -802,7 +958,10 @@ pub fn goal(window: &Window, days: &[u16], target: &Target, views_cap: u64) -> A
     if let Some((first, last)) = split.days {
         parts
             .push(
-                "SELECT '' AS group_key, toUInt16(day) AS day_number, visitors AS unique, hits AS count \
+                // `materialize`: a constant read through a `Distributed`
+                // table is one on this node and a column from the others,
+                // which 18.16 refuses to unite.
+                "SELECT materialize('') AS group_key, toUInt16(day) AS day_number, visitors AS unique, hits AS count \
                  FROM daily_goals FINAL",
             )
             .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
@@ -860,7 +1019,7 @@ pub struct GoalDay {
 pub fn filtered(window: &Window) -> Aggregation {
     let mut parts = Statement::new(
         "SELECT concat(reason, ':', kind) AS group_key, toUInt16(toDate(hour)) AS day_number, \
-         toUInt64(0) AS unique, sum(hits) AS count FROM filtered_hits",
+         materialize(toUInt64(0)) AS unique, sum(hits) AS count FROM filtered_hits",
     );
     parts
         .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
@@ -915,8 +1074,9 @@ pub fn funnel(window: &Window, days: &[u16], steps: &[Target]) -> Aggregation {
     if let Some((first, last)) = split.days {
         parts
             .push(
+                // `materialize`: as in [`goal`].
                 "SELECT toString(level) AS group_key, toUInt16(day) AS day_number, visitors AS unique, \
-                 toUInt64(0) AS count FROM daily_funnels FINAL",
+                 materialize(toUInt64(0)) AS count FROM daily_funnels FINAL",
             )
             .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
             .push_bound(" AND funnel = ?", Bind::Text(steps_definition(steps)))
@@ -930,7 +1090,7 @@ pub fn funnel(window: &Window, days: &[u16], steps: &[Target]) -> Aggregation {
         }
         parts
             .push(
-                "SELECT toString(level) AS group_key, day_number, count() AS unique, toUInt64(0) AS count FROM (",
+                "SELECT toString(level) AS group_key, day_number, count() AS unique, materialize(toUInt64(0)) AS count FROM (",
             )
             .append(funnel_levels(&window.subject, &split.raw, steps))
             .push(") WHERE level > 0 GROUP BY group_key, day_number");
@@ -961,12 +1121,14 @@ pub struct FunnelDay {
     pub day_number: u16,
 }
 
-/// Every campaign ever opened (within retention), newest id first. Which
-/// campaigns are listed does not depend on the period: a campaign listed
-/// only for the periods it was opened in would date one recipient's open
-/// by sliding a window.
+/// Every campaign ever opened or clicked (within retention), newest id
+/// first. Which campaigns are listed does not depend on the period: a
+/// campaign listed only for the periods it was opened in would date one
+/// recipient's open by sliding a window.
 pub fn campaign_names() -> Statement {
-    Statement::new("SELECT DISTINCT campaign FROM email_opens ORDER BY campaign DESC")
+    Statement::new(
+        "SELECT DISTINCT campaign FROM (SELECT campaign FROM email_opens UNION ALL SELECT campaign FROM email_clicks) ORDER BY campaign DESC",
+    )
 }
 
 /// The days `daily_stats` holds between `first` and `last`, counted with
@@ -1167,6 +1329,8 @@ pub fn statement_shapes() -> Vec<Statement> {
         ] {
             statements.push(email(window, &key, 10).by_day());
         }
+        statements.push(clicks(window, 10).by_day());
+        statements.push(campaign_clicks(window, 10).by_day());
         statements.push(visits(window, &rolled_up, &filters, 10));
         statements.push(visits(window, &rolled_up, &[], 10));
         statements.push(visits(window, &rolled_up, &one_equals, 10));

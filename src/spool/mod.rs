@@ -646,6 +646,7 @@ mod tests {
             .map(|r| match r {
                 Record::Open(o) => o.open_id,
                 Record::Event(e) => e.event_id,
+                Record::Click(c) => c.click_id,
             })
             .collect()
     }

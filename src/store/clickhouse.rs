@@ -393,6 +393,7 @@ fn whole_seconds(duration: Duration) -> u64 {
 pub enum IdTable {
     Events,
     EmailOpens,
+    EmailClicks,
 }
 
 impl IdTable {
@@ -400,6 +401,7 @@ impl IdTable {
         match self {
             IdTable::Events => "events",
             IdTable::EmailOpens => "email_opens",
+            IdTable::EmailClicks => "email_clicks",
         }
     }
 
@@ -410,6 +412,9 @@ impl IdTable {
             }
             IdTable::EmailOpens => {
                 "SELECT open_id FROM email_opens WHERE ts BETWEEN toDateTime(?) AND toDateTime(?)"
+            }
+            IdTable::EmailClicks => {
+                "SELECT click_id FROM email_clicks WHERE ts BETWEEN toDateTime(?) AND toDateTime(?)"
             }
         }
     }

@@ -44,6 +44,7 @@ WIDTHS = (1440, 375)
 TIMEOUT_MS = 30_000
 SITE_FIGURES = ["visitors", "pageviews", "visits", "views_per_visit", "bounce_rate"]
 EMAIL_FIGURES = ["opens", "unique_opens", "proxied_opens", "direct_opens"]
+CLICK_FIGURES = ["clicks", "unique_clicks", "click_to_open_rate", "scanner_clicks", "unique_scanner_clicks"]
 PANEL_TABS = {
     "pages": ["path", "entry_page"],
     "sources": ["referrer_host", "utm_source", "utm_medium", "utm_campaign"],
@@ -52,6 +53,7 @@ PANEL_TABS = {
     "events": ["name"],
 }
 PROXIED_TEXT = "Proxied opens were fetched by a mail provider"
+SCANNER_TEXT = "A mail scanner's"
 STATS_PREFIX = "/dashboard/api/stats/"
 
 
@@ -426,21 +428,80 @@ def check_campaign(s, api, args):
     expect(s.page.locator('[data-panel="campaigns"]').is_visible(), "no campaigns panel")
     expect_equal(query_of(s.page.url).get("view"), ["campaigns"], "view in the URL")
     s.screenshot("campaigns")
+    listed = api.same_as(s.last_request("campaigns"))
+    row = next(c for c in listed["campaigns"] if c["campaign"] == args.campaign)
+    cells = s.page.eval_on_selector(
+        f'[data-panel="campaigns"] [data-row][data-value="{args.campaign}"]',
+        """row => ['count', 'unique', 'clicks', 'unique_clicks'].map(
+             key => row.querySelector(`[data-cell="${key}"]`).textContent.trim())""")
+    expect_equal(cells, [shown(row["opens"]), shown(row["unique_opens"]), shown(row["clicks"]),
+                         shown(row["unique_clicks"])], "the campaign's row in the list")
+    expect(row["clicks"] is not None, "the API withholds the campaign's clicks; seed more clickers")
     link = s.page.locator(f'[data-panel="campaigns"] [data-row][data-value="{args.campaign}"] a')
     expect(link.count() == 1, f"campaign {args.campaign} is not listed")
     link.click()
     s.wait_ready("the campaign page")
     expect_equal(query_of(s.page.url).get("campaign"), [args.campaign], "campaign in the URL")
     report = api.same_as(s.last_request("email", campaign=args.campaign))
-    for name in EMAIL_FIGURES:
+    for name in EMAIL_FIGURES + CLICK_FIGURES:
         expect_equal(s.figure(name), shown(report[name]), f"figure {name}")
     expect(report["opens"] is not None, "the API withholds the campaign's opens; seed more recipients")
+    for name in ("clicks", "click_to_open_rate", "scanner_clicks"):
+        expect(report[name] is not None, f"the API withholds the campaign's {name}; seed more recipients")
     text = s.page.inner_text('[data-panel="campaign"]')
     expect(PROXIED_TEXT in text, "the proxied explanation is missing")
+    expect(SCANNER_TEXT in text, "the scanner explanation is missing")
+    for panel, key in (("clients", "by_client"), ("countries", "by_country"), ("links", "by_link"),
+                       ("signals", "by_signal")):
+        expect_equal(s.rows(panel), rows_from_api({"rows": report[key]}), f"panel {panel}")
+    expect(any(r["value"] == "burst" and r["unique"] is not None for r in report["by_signal"]),
+           f"the scanner's burst is not shown: {report['by_signal']}")
     expect_equal(chart_points(s), len(report["by_day"]), "days in the opens chart")
     expect_credit(s, "countries")
     s.screenshot("campaign")
-    return f"opens {report['opens']}, unique {report['unique_opens']}, as the API"
+    return (f"opens {report['opens']}, unique {report['unique_opens']}, clicks {report['clicks']}, "
+            f"scanner clicks {report['scanner_clicks']}, as the API")
+
+
+def check_email_links(s, args):
+    """A reader clicks an email link in Chromium: through /l to its
+    destination (the dashboard, on a host email.link_hosts allows). Then,
+    from the same browser's network stack, a scanner's doings: three links
+    of one recipient within a second, and another's honeypot and a link
+    seconds later. tests/it/dashboard.rs reads what the reports make of
+    each (a person's click; burst; honeypot and near_honeypot)."""
+    base = args.base.rstrip("/")
+
+    def link(rid, path=None):
+        query = f"c={urllib.parse.quote(args.campaign)}&rid={rid}"
+        if path is None:
+            return f"{base}/l?{query}&h=1"
+        return f"{base}/l?{query}&u={urllib.parse.quote(base + path, safe='')}"
+
+    # A message as a webmail shows it, on a page of its own.
+    s.page.goto("about:blank")
+    s.page.set_content(
+        f'<p>Our November newsletter: <a id="tour" href="{link("chromium-reader", "/dashboard/")}">see the dashboard</a>'
+        f'<a id="honeypot" href="{link("chromium-scanner-2")}" hidden aria-hidden="true" tabindex="-1"></a></p>')
+    expect(not s.page.is_visible("#honeypot"), "the honeypot link shows")
+    with s.page.expect_navigation():
+        s.page.click("#tour")
+    expect(s.page.url.startswith(base + "/dashboard/"), f"the click landed on {s.page.url}")
+    s.wait_settled()
+    # A scanner: every link of the message, within a second; then another's
+    # honeypot, which no reader sees, and a link seconds after it.
+    # As the browser itself would send them (a scanner posing as one).
+    as_browser = {"User-Agent": USER_AGENT}
+    answers = [s.context.request.get(link("chromium-scanner", path), headers=as_browser, max_redirects=0).status
+               for path in ("/dashboard/a", "/dashboard/b", "/dashboard/c")]
+    expect_equal(answers, [302, 302, 302], "the scanner's links redirect")
+    honeypot = s.context.request.get(link("chromium-scanner-2"), headers=as_browser, max_redirects=0)
+    expect_equal(honeypot.status, 200, "the honeypot answers a blank page")
+    expect("location" not in honeypot.headers, "the honeypot redirects")
+    after = s.context.request.get(link("chromium-scanner-2", "/dashboard/after-honeypot"), headers=as_browser,
+                                  max_redirects=0)
+    expect_equal(after.status, 302, "a link after the honeypot")
+    return "the reader's click landed on the dashboard; a burst and a honeypot sent"
 
 
 def check_small_filter(s, api, args):
@@ -876,6 +937,8 @@ def main(argv):
             ("15. filtered traffic equals the filtered report", lambda s: check_filtered(s, api, args)),
             ("16. the locations panel credits the GeoIP database", lambda s: check_credit(s, args)),
         ])
+        scenario([("17. an email link clicked in Chromium goes through the collector",
+                   lambda s: check_email_links(s, args))])
         results.run("8. shared link opens, expired one is refused",
                     check_shared_link, browser, args, host, errors, overflow)
         scenario([("8b. a shared link asks before it replaces a staff session",

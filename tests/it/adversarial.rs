@@ -1,6 +1,7 @@
 //! A curious staff member against the reports: one visitor who viewed a
 //! page nobody else opened three times, one recipient who opened a test
-//! campaign twice, and a crowd around them. Every attack of issue 8, through
+//! campaign twice and clicked its links (and whose mail scanner did), and a
+//! crowd around them. Every attack of issue 8, through
 //! the CLI and the stats API, in JSON and CSV, must show no figure of that
 //! one person: every figure over them is withheld, and the answer reads
 //! exactly as it does for a filter (or campaign) nobody is in. The crowd is
@@ -85,6 +86,16 @@ fn setup() -> &'static Setup {
                 "INSERT INTO email_opens (campaign, ts, recipient_id, proxied, country, client) VALUES {}",
                 opens.join(", ")
             ),
+        );
+        // The recipient's clicks: their scanner's burst before they
+        // opened, then their own click on a link nobody else has.
+        clickhouse.query(
+            &database,
+            "INSERT INTO email_clicks (campaign, ts, recipient_id, link_host, link_path, scanner, honeypot) VALUES \
+             ('test-send', '2026-11-10 09:59:00', 1, 'optimumabq.com', '/a', 0, 0), \
+             ('test-send', '2026-11-10 09:59:00', 1, 'optimumabq.com', '/b', 0, 0), \
+             ('test-send', '2026-11-10 09:59:01', 1, 'optimumabq.com', '/c', 0, 0), \
+             ('test-send', '2026-11-10 10:00:05', 1, 'optimumabq.com', '/secret', 0, 0)",
         );
         let config = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(config.path(), format!("{}\n{REPORTING}", common::SITE_TOML)).unwrap();
@@ -304,6 +315,11 @@ fn filtered_summaries_and_one_recipient_campaigns_show_nothing() {
         "proxied_opens",
         "direct_opens",
         "unique_direct_opens",
+        "clicks",
+        "unique_clicks",
+        "click_to_open_rate",
+        "scanner_clicks",
+        "unique_scanner_clicks",
     ] {
         assert!(email[key].is_null(), "{key}:\n{email:#}");
     }
@@ -342,8 +358,7 @@ fn the_campaigns_list_dates_no_open() {
                 .clone()
         })
         .collect();
-    let test_send =
-        serde_json::json!({"campaign": "test-send", "opens": null, "unique_opens": null});
+    let test_send = serde_json::json!({"campaign": "test-send", "opens": null, "unique_opens": null, "clicks": null, "unique_clicks": null});
     for (day, list) in (5..=15).zip(&days) {
         let rows = list.as_array().unwrap();
         assert!(rows.contains(&test_send), "2026-11-{day}: {list}");

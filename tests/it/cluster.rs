@@ -112,11 +112,15 @@ fn migrate_on_the_cluster_twice_applies_once_and_records_once() {
         &db,
         &tables,
         "daily_filtered:Distributed daily_filtered_local:ReplicatedReplacingMergeTree \
+         daily_funnels:Distributed daily_funnels_local:ReplicatedReplacingMergeTree \
+         daily_goals:Distributed daily_goals_local:ReplicatedReplacingMergeTree \
          daily_stats:Distributed daily_stats_days:Distributed \
          daily_stats_days_local:ReplicatedReplacingMergeTree \
-         daily_stats_local:ReplicatedReplacingMergeTree email_opens:Distributed \
+         daily_stats_local:ReplicatedReplacingMergeTree email_clicks:Distributed \
+         email_clicks_local:ReplicatedMergeTree email_opens:Distributed \
          email_opens_local:ReplicatedMergeTree events:Distributed \
-         events_local:ReplicatedMergeTree recipient_keys:ReplicatedMergeTree \
+         events_local:ReplicatedMergeTree filtered_hits:Distributed \
+         filtered_hits_local:ReplicatedSummingMergeTree recipient_keys:ReplicatedMergeTree \
          released_days:Distributed released_days_local:ReplicatedReplacingMergeTree \
          schema_migrations:ReplicatedMergeTree \
          session_revocations:ReplicatedReplacingMergeTree visitor_salts:ReplicatedMergeTree",
@@ -125,7 +129,7 @@ fn migrate_on_the_cluster_twice_applies_once_and_records_once() {
         "every node holds the ledger, each migration once",
         &db,
         "SELECT groupArray(version) FROM (SELECT version FROM schema_migrations ORDER BY version) FORMAT TSV",
-        "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]",
+        "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18]",
     );
     cluster.everywhere(
         "0005 dropped `title` from the local and the distributed table",

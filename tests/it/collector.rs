@@ -598,6 +598,27 @@ fn no_address_token_or_user_agent_reaches_clickhouse_or_logs() {
             &format!("/o.gif?c=privacy&rid={token}"),
             &[("User-Agent", agent), ("X-Forwarded-For", address)],
         );
+        // An email link whose destination carries personal data in its
+        // path and query, and one a DNT browser follows.
+        let click = collector.get(
+            &format!(
+                "/l?c=privacy&rid={token}&u={}",
+                enc("https://optimumabq.com/u/carol.probe@example.org/reset?secret=hunter2&utm_source=dave.probe@example.net")
+            ),
+            &[("User-Agent", agent), ("X-Forwarded-For", address)],
+        );
+        assert_eq!(click.status, 302);
+        let _ = collector.get(
+            &format!(
+                "/l?c=privacy&rid={token}&u={}",
+                enc("https://optimumabq.com/dnt-marker")
+            ),
+            &[
+                ("User-Agent", agent),
+                ("X-Forwarded-For", address),
+                ("Sec-GPC", "1"),
+            ],
+        );
         pixel(
             &collector,
             &format!(
@@ -624,6 +645,20 @@ fn no_address_token_or_user_agent_reaches_clickhouse_or_logs() {
         "personal data is stored as markers"
     );
     assert_eq!(clickhouse.number(&db, "SELECT count() FROM email_opens"), 4);
+    assert_eq!(
+        clickhouse
+            .query(
+                &db,
+                "SELECT DISTINCT link_host, link_path FROM email_clicks FORMAT TSV"
+            )
+            .trim_end(),
+        "optimumabq.com\t/u/:email/reset",
+        "a link's host and scrubbed path, no query"
+    );
+    assert_eq!(
+        clickhouse.number(&db, "SELECT count() FROM email_clicks"),
+        4
+    );
     let (clean_exit, log, dir) = collector.stop_keeping_dir();
     assert!(clean_exit, "{log}");
     assert!(
@@ -714,7 +749,10 @@ fn migrate_is_idempotent() {
     let second = common::migrate(clickhouse, &db);
     assert_eq!(second.trim(), "schema is up to date");
     let ledger = clickhouse.query(&db, "SELECT groupArray(version) FROM (SELECT version FROM schema_migrations ORDER BY version) FORMAT TSV");
-    assert_eq!(ledger.trim(), "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]");
+    assert_eq!(
+        ledger.trim(),
+        "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18]"
+    );
     let engines = clickhouse.query(
         &db,
         &format!("SELECT name, partition_key FROM system.tables WHERE database = '{db}' AND name IN ('events','email_opens') ORDER BY name FORMAT TSV"),

@@ -10,7 +10,9 @@
 //! day, so the release step's threshold lets a month's breakdowns show)
 //! plus a few today, on a site whose reports are in America/Denver; two of
 //! them from France, so `country==FR` is withheld; a campaign opened by 90
-//! recipients, a small one opened by two, and one the token may not read.
+//! recipients, 70 of whom clicked its links, and whose links a mail
+//! scanner clicked for 100 others; a small one opened (and clicked) by two,
+//! and one the token may not read.
 //! The site keeps two event properties and has three goals and two
 //! funnels: some 350 visitors book a tour (a custom event with `plan` and
 //! `location`), 300 of them after `/pricing` then `/tour`, where 150 go on
@@ -61,6 +63,10 @@ steps = [{ goal = "Read the blog" }, { goal = "Contact form" }]
 [[sites]]
 id = "elsewhere.example"
 hostnames = ["elsewhere.example"]
+
+# The browser test's email links lead to the dashboard itself.
+[email]
+link_hosts = ["127.0.0.1"]
 
 [reporting]
 share_key = "share-key-0123456789abcdef0123456789abcdef"
@@ -251,6 +257,37 @@ fn seed_opens(now: u64) -> Vec<String> {
     rows
 }
 
+/// `(campaign, ts, recipient_id, link_host, link_path)` rows: people click
+/// the campaign's tour 20 seconds after their first open (70 of them) and
+/// its pricing five minutes later (50); a scanner clicks three links within
+/// a second for 100 recipients who never open (a burst).
+fn seed_clicks(now: u64) -> Vec<String> {
+    let day = now - now % 86_400 - 3 * 86_400 + 16 * 3600;
+    let mut rows = Vec::new();
+    let mut click = |campaign: &str, ts: u64, recipient: u64, path: &str| {
+        rows.push(format!(
+            "('{campaign}', {ts}, {recipient}, 'optimumabq.com', '{path}')"
+        ));
+    };
+    for recipient in 1..=70u64 {
+        let opened = day + recipient * 600;
+        click(CAMPAIGN, opened + 20, recipient, "/tour");
+        if recipient <= 50 {
+            click(CAMPAIGN, opened + 300, recipient, "/pricing");
+        }
+    }
+    for recipient in 101..=200u64 {
+        let delivered = day - 7200 + recipient * 60;
+        click(CAMPAIGN, delivered, recipient, "/tour");
+        click(CAMPAIGN, delivered, recipient, "/pricing");
+        click(CAMPAIGN, delivered + 1, recipient, "/blog/open-desk");
+    }
+    for recipient in 1..=2u64 {
+        click("2026-10-small", day + 30, recipient, "/tour");
+    }
+    rows
+}
+
 struct Dashboard {
     collector: Collector,
     clickhouse: &'static ClickHouse,
@@ -284,6 +321,13 @@ fn start() -> Dashboard {
         &format!(
             "INSERT INTO filtered_hits (site, hour, reason, kind, hits) VALUES {}",
             seed_filtered(now).join(", ")
+        ),
+    );
+    clickhouse.query(
+        &database,
+        &format!(
+            "INSERT INTO email_clicks (campaign, ts, recipient_id, link_host, link_path) VALUES {}",
+            seed_clicks(now).join(", ")
         ),
     );
     let geoip = tempfile::tempdir().unwrap();
@@ -594,8 +638,8 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
     assert_eq!(
         campaigns["campaigns"],
         serde_json::json!([
-            {"campaign": CAMPAIGN, "opens": null, "unique_opens": null},
-            {"campaign": "2026-10-small", "opens": null, "unique_opens": null},
+            {"campaign": CAMPAIGN, "opens": null, "unique_opens": null, "clicks": null, "unique_clicks": null},
+            {"campaign": "2026-10-small", "opens": null, "unique_opens": null, "clicks": null, "unique_clicks": null},
         ])
     );
     // The 20 UTC days to yesterday, which hold the opens of three and two
@@ -615,23 +659,31 @@ fn a_session_opens_only_with_a_valid_token_from_the_dashboard_and_reads_what_the
         format!("{from} 00:00"),
         format!("{} 00:00", beaconhouse::clock::iso_date(today)),
     );
-    let expected = |campaign: &str, exact| {
-        let released = released::Expect::email(campaign, &window.0, &window.1, 5).figure(
-            ["", "", "recipients", "opens"],
-            exact,
-            false,
-        );
-        serde_json::json!({"campaign": campaign, "opens": released.1, "unique_opens": released.0})
+    let expected = |campaign: &str, opens, clicks| {
+        let cells = released::Expect::email(campaign, &window.0, &window.1, 5);
+        let opens = cells.figure(["", "", "recipients", "opens"], opens, false);
+        let clicks = cells.figure(["", "", "clickers", "clicks"], clicks, false);
+        serde_json::json!({
+            "campaign": campaign,
+            "opens": opens.1,
+            "unique_opens": opens.0,
+            "clicks": clicks.1,
+            "unique_clicks": clicks.0,
+        })
     };
+    // Clicks are people's: 70 clickers, 120 clicks; the scanner's 300
+    // clicks are not among them.
     assert_eq!(
         campaigns["campaigns"],
         serde_json::json!([
-            expected(CAMPAIGN, (90, 135)),
-            expected("2026-10-small", (2, 2))
+            expected(CAMPAIGN, (90, 135), (70, 120)),
+            expected("2026-10-small", (2, 2), (2, 2))
         ])
     );
     assert!(campaigns["campaigns"][0]["unique_opens"].is_u64());
+    assert!(campaigns["campaigns"][0]["unique_clicks"].is_u64());
     assert!(campaigns["campaigns"][1]["unique_opens"].is_null());
+    assert!(campaigns["campaigns"][1]["unique_clicks"].is_null());
     let cli = Beaconhouse::new()
         .config(&dashboard.config)
         .clickhouse(dashboard.clickhouse, &dashboard.database)
@@ -894,6 +946,28 @@ fn the_dashboard_in_chromium_shows_the_apis_figures() {
     .arg("--out")
     .arg(&out);
     passes_in_chromium(run, &dashboard.collector);
+    // What the reports make of the email links Chromium clicked (check 11):
+    // the reader's click is a person's, the three links within a second a
+    // burst, the honeypot and the link seconds after it a scanner's.
+    dashboard.collector.settled();
+    let until = beaconhouse::clock::now_unix() + 60;
+    let classified = beaconhouse::report::sql::classified_clicks(Some(CAMPAIGN), until);
+    let clicked = dashboard.clickhouse.query(
+        &dashboard.database,
+        &format!(
+            "SELECT link, signal FROM ({}) WHERE link LIKE '127.0.0.1%' OR link = '' ORDER BY link FORMAT TSV",
+            classified.bound_text()
+        ),
+    );
+    assert_eq!(
+        clicked.trim_end(),
+        "\thoneypot\n\
+         127.0.0.1/dashboard/\t\n\
+         127.0.0.1/dashboard/a\tburst\n\
+         127.0.0.1/dashboard/after-honeypot\tnear_honeypot\n\
+         127.0.0.1/dashboard/b\tburst\n\
+         127.0.0.1/dashboard/c\tburst"
+    );
     let shots = std::fs::read_dir(&out)
         .unwrap()
         .filter(|e| {

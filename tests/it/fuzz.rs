@@ -29,7 +29,7 @@ use beaconhouse::report::request::{Details, MAX_FILTERS, ReportRequest, with_sit
 use beaconhouse::report::vocabulary::{
     Day, Dimension, Filter, FilterOp, Format, MAX_DAYS, MAX_LIMIT, ReportKind, Vocabulary,
 };
-use beaconhouse::row::{EventRow, OpenRow, Record};
+use beaconhouse::row::{ClickRow, EventRow, OpenRow, Record};
 use beaconhouse::spool::frame::{self, Scan};
 use ipnet::IpNet;
 use proptest::prelude::*;
@@ -1012,7 +1012,29 @@ fn record() -> impl Strategy<Value = Record> {
                 })
             },
         );
-    prop_oneof![event, open]
+    let click = (
+        prop::array::uniform3(short_text()),
+        any::<u32>(),
+        any::<u64>(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |([campaign, link_host, link_path], ts, recipient_id, scanner, honeypot, click_id)| {
+                Record::Click(ClickRow {
+                    campaign,
+                    ts,
+                    recipient_id,
+                    link_host,
+                    link_path,
+                    scanner,
+                    honeypot,
+                    click_id,
+                })
+            },
+        );
+    prop_oneof![event, open, click]
 }
 
 #[test]

@@ -18,6 +18,7 @@ mod adversarial;
 mod audit;
 mod cli;
 mod clickhouse_tls;
+mod clicks;
 mod cluster;
 mod collector;
 mod conversions;

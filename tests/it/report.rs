@@ -1248,6 +1248,7 @@ fn no_report_shows_a_group_smaller_than_the_threshold() {
         "download",
         "Spark",
         "Airmail",
+        "optimumabq.com/jobs",
     ];
     let check = |report: &Value, key: &str, threshold: u64| {
         let rows = rows(report, key);
@@ -1305,16 +1306,16 @@ fn no_report_shows_a_group_smaller_than_the_threshold() {
     ]);
     let threshold =
         Expect::email("nov-newsletter", "2026-11-01 00:00", "2026-11-06 00:00", 3).threshold();
-    for key in ["by_client", "by_country"] {
+    for key in ["by_client", "by_country", "by_link", "by_signal"] {
         check(&report, key, threshold);
     }
 }
 
-#[test]
-fn email_reports_count_opens_recipients_and_proxies() {
-    let c = collector();
-    let report = both(
-        &c,
+/// The November newsletter's email report over Nov 1-2 (UTC), the same
+/// through the CLI and the API.
+fn november(c: &Collector) -> Value {
+    both(
+        c,
         &[
             "email",
             "--campaign",
@@ -1325,7 +1326,13 @@ fn email_reports_count_opens_recipients_and_proxies() {
             "2026-11-02",
         ],
         "/api/v1/stats/email?campaign=nov-newsletter&from=2026-11-01&to=2026-11-02",
-    );
+    )
+}
+
+#[test]
+fn email_reports_count_opens_recipients_and_proxies() {
+    let c = collector();
+    let report = november(&c);
     // 7×30 = 210 opens by 6×30 = 180 recipients, each opening first within
     // Nov 1-2; proxied: R1 twice, R2, R6 (90 recipients, 120 opens); direct:
     // R3, R4, R5 (90, 90).
@@ -1428,6 +1435,116 @@ fn email_reports_count_opens_recipients_and_proxies() {
         );
     assert_eq!(nov_2_to_5["unique_opens"].as_u64(), recipients);
     assert_eq!(nov_2_to_5["opens"].as_u64(), opens);
+}
+
+#[test]
+fn email_reports_count_people_s_clicks_and_a_scanner_s_apart() {
+    let c = collector();
+    let report = november(&c);
+    let cells = Expect::email("nov-newsletter", "2026-11-01 00:00", "2026-11-03 00:00", 3);
+    let figure = |dimension, value, exact| {
+        cells.figure([dimension, value, "clickers", "clicks"], exact, false)
+    };
+    // People (`known_hits::CLICKS`): R3 (1 click), R4 (2), R1, R7, R9 and
+    // R10 (1 each): 6×30 = 180 clickers, 7×30 = 210 clicks.
+    let people = figure("", "", (180, 210));
+    assert_eq!(report["clicks"].as_u64(), people.1);
+    assert_eq!(report["unique_clicks"].as_u64(), people.0);
+    // The rate: released clickers over released direct openers (R3, R4,
+    // R5: 90).
+    let (direct, _) = Expect::email("nov-newsletter", "2026-11-01 00:00", "2026-11-03 00:00", 3)
+        .figure(["proxied", "0", "recipients", "opens"], (90, 90), false);
+    assert_eq!(
+        report["click_to_open_rate"].as_f64(),
+        Some(round2(
+            100.0 * people.0.unwrap() as f64 / direct.unwrap() as f64
+        ))
+    );
+    // Scanners: R8 (3 clicks), R9 (2), R10 (2), R11 to R14 (1 each): 7×30 =
+    // 210 recipients, 11×30 = 330 clicks.
+    let scanners = figure("scanner", "", (210, 330));
+    assert_eq!(report["scanner_clicks"].as_u64(), scanners.1);
+    assert_eq!(report["unique_scanner_clicks"].as_u64(), scanners.0);
+    // People's links: /tour by R3, R4, R1 and R9; /pricing by R4, R7 and
+    // R10. R8's /blog is a scanner's only.
+    assert_eq!(
+        rows(&report, "by_link"),
+        expected_rows(
+            &[
+                (
+                    "optimumabq.com/tour",
+                    figure("link", "optimumabq.com/tour", (120, 120))
+                ),
+                (
+                    "optimumabq.com/pricing",
+                    figure("link", "optimumabq.com/pricing", (90, 90))
+                ),
+            ],
+            people
+        )
+    );
+    // Each scanner pattern under its signal.
+    let signal = |name, exact| (name, figure("signal", name, exact));
+    assert_eq!(
+        rows(&report, "by_signal"),
+        expected_rows(
+            &[
+                signal("burst", (30, 90)),
+                signal("early", (30, 60)),
+                signal("honeypot", (30, 30)),
+                signal("near_honeypot", (30, 30)),
+                signal("network", (30, 30)),
+                signal("prefetch", (30, 30)),
+                signal("agent", (30, 30)),
+                signal("old_browser", (30, 30)),
+            ],
+            scanners
+        )
+    );
+    // The same figures as a table, as the CLI prints them.
+    let (ok, table, _) = cli(&[
+        "email",
+        "--campaign",
+        "nov-newsletter",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-02",
+    ]);
+    assert!(ok);
+    println!(
+        "beaconhouse report email --campaign nov-newsletter --from 2026-11-01 --to 2026-11-02\n{table}"
+    );
+    for line in ["clicks", "scanner_clicks", "by_link", "by_signal"] {
+        assert!(table.lines().any(|l| l.starts_with(line)), "{table}");
+    }
+
+    // The campaigns list: people's clicks, the same cells as the report's.
+    let list = cli_json(&["campaigns", "--from", "2026-11-01", "--to", "2026-11-02"]);
+    let nov = list["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["campaign"] == "nov-newsletter")
+        .unwrap();
+    assert_eq!(
+        (nov["unique_clicks"].as_u64(), nov["clicks"].as_u64()),
+        people
+    );
+    // The December newsletter has no click: withheld, as nobody is.
+    let dec = list["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["campaign"] == "dec-newsletter")
+        .unwrap();
+    assert_eq!(
+        (&dec["unique_clicks"], &dec["clicks"]),
+        (&Value::Null, &Value::Null)
+    );
+    let (ok, table, _) = cli(&["campaigns", "--from", "2026-11-01", "--to", "2026-11-02"]);
+    assert!(ok);
+    println!("beaconhouse report campaigns --from 2026-11-01 --to 2026-11-02\n{table}");
 }
 
 #[test]

@@ -33,6 +33,9 @@ impl Scratch {
             Table::EmailOpens => format!(
                 "INSERT INTO email_opens (campaign, ts, recipient_id, proxied) SELECT 'nov', {at}, number, 0"
             ),
+            Table::EmailClicks => format!(
+                "INSERT INTO email_clicks (campaign, ts, recipient_id, link_host, link_path) SELECT 'nov', {at}, number, 'optimumabq.com', '/'"
+            ),
             // A distinct value per row, so that no row replaces another.
             Table::DailyStats => format!(
                 "INSERT INTO daily_stats (site, day, dimension, value, visitors, hits, visits, bounces, visit_views, computed_at) SELECT 'optimumabq.com', toDate({at}), 'path', toString(number), 1, 1, 1, 0, 1, now()"
@@ -79,6 +82,7 @@ impl Scratch {
 enum Table {
     Events,
     EmailOpens,
+    EmailClicks,
     DailyStats,
     DailyFiltered,
     ReleasedDaily,
@@ -89,6 +93,7 @@ impl Table {
         match self {
             Table::Events => ("events", "ts"),
             Table::EmailOpens => ("email_opens", "ts"),
+            Table::EmailClicks => ("email_clicks", "ts"),
             Table::DailyStats => ("daily_stats", "day"),
             Table::DailyFiltered => ("daily_filtered", "day"),
             Table::ReleasedDaily => ("released.daily", "day"),
@@ -124,6 +129,7 @@ fn retention_drops_whole_expired_months_and_a_dry_run_drops_nothing() {
     for (table, old, recent, now) in [
         (Table::Events, 2, 3, 4),
         (Table::EmailOpens, 1, 2, 1),
+        (Table::EmailClicks, 3, 1, 2),
         (Table::DailyStats, 1, 2, 0),
         (Table::DailyFiltered, 1, 2, 0),
     ] {
@@ -135,15 +141,18 @@ fn retention_drops_whole_expired_months_and_a_dry_run_drops_nothing() {
     }
     let events = db.months(Table::Events);
     let opens = db.months(Table::EmailOpens);
+    let clicks = db.months(Table::EmailClicks);
     let daily = db.months(Table::DailyStats);
     let filtered = db.months(Table::DailyFiltered);
     // 30 and 3 months ago and now are three months.
     assert_eq!(rows(&events), [2, 3, 4], "{events:?}");
     assert_eq!(rows(&opens), [1, 2, 1], "{opens:?}");
+    assert_eq!(rows(&clicks), [3, 1, 2], "{clicks:?}");
     assert_eq!(rows(&daily), [1, 2], "{daily:?}");
     let (old_events, old_opens) = (events[0].0, opens[0].0);
 
-    // The defaults: events 732 days, email opens 400, daily_stats forever.
+    // The defaults: events 732 days, email opens and clicks 400,
+    // daily_stats forever.
     let dry = db.beaconhouse().args(["retention", "--dry-run"]).run_ok();
     says(
         &dry,
@@ -157,6 +166,12 @@ fn retention_drops_whole_expired_months_and_a_dry_run_drops_nothing() {
         "400 days, months ended before ",
         &format!("would drop {old_opens}"),
     );
+    says(
+        &dry,
+        "email_clicks",
+        "400 days, months ended before ",
+        &format!("would drop {old_opens}"),
+    );
     assert_eq!(
         line(&dry, "daily_stats"),
         "daily_stats (kept forever): nothing to drop"
@@ -165,14 +180,21 @@ fn retention_drops_whole_expired_months_and_a_dry_run_drops_nothing() {
         line(&dry, "daily_filtered"),
         "daily_filtered (kept forever): nothing to drop"
     );
+    for table in ["daily_goals", "daily_funnels", "filtered_hits"] {
+        assert_eq!(
+            line(&dry, table),
+            format!("{table} (kept forever): nothing to drop")
+        );
+    }
     assert_eq!(
         line(&dry, "released.daily"),
         "released.daily (kept forever): nothing to drop"
     );
-    // One line per table: the four above and released.daily.
-    assert_eq!(dry.lines().count(), 5, "{dry}");
+    // One line per table: the eight above and released.daily.
+    assert_eq!(dry.lines().count(), 9, "{dry}");
     assert_eq!(db.months(Table::Events), events, "a dry run drops nothing");
     assert_eq!(db.months(Table::EmailOpens), opens);
+    assert_eq!(db.months(Table::EmailClicks), clicks);
     assert_eq!(db.months(Table::DailyStats), daily);
 
     let done = db.beaconhouse().arg("retention").run_ok();
@@ -188,12 +210,19 @@ fn retention_drops_whole_expired_months_and_a_dry_run_drops_nothing() {
         "400 days",
         &format!("dropped {old_opens}"),
     );
+    says(
+        &done,
+        "email_clicks",
+        "400 days",
+        &format!("dropped {old_opens}"),
+    );
     assert_eq!(
         line(&done, "daily_stats"),
         "daily_stats (kept forever): nothing to drop"
     );
     assert_eq!(db.months(Table::Events), events[1..]);
     assert_eq!(db.months(Table::EmailOpens), opens[1..]);
+    assert_eq!(db.months(Table::EmailClicks), clicks[1..]);
     assert_eq!(
         db.months(Table::DailyStats),
         daily,
@@ -202,7 +231,13 @@ fn retention_drops_whole_expired_months_and_a_dry_run_drops_nothing() {
     assert_eq!(db.months(Table::DailyFiltered), filtered);
 
     let again = db.beaconhouse().arg("retention").run_ok();
-    for table in ["events", "email_opens", "daily_stats", "daily_filtered"] {
+    for table in [
+        "events",
+        "email_opens",
+        "email_clicks",
+        "daily_stats",
+        "daily_filtered",
+    ] {
         assert!(
             line(&again, table).ends_with("): nothing to drop"),
             "{again}"
@@ -272,13 +307,16 @@ fn serve_drops_expired_months_at_start() {
     db.seed(Table::Events, 0, 4);
     db.seed(Table::EmailOpens, 30, 1);
     db.seed(Table::EmailOpens, 0, 1);
+    db.seed(Table::EmailClicks, 30, 2);
+    db.seed(Table::EmailClicks, 0, 1);
     db.seed(Table::DailyStats, 30, 1);
     let events = db.months(Table::Events);
     let opens = db.months(Table::EmailOpens);
+    let clicks = db.months(Table::EmailClicks);
     let daily = db.months(Table::DailyStats);
     assert_eq!(
-        (rows(&events), rows(&opens), rows(&daily)),
-        (vec![2, 4], vec![1, 1], vec![1])
+        (rows(&events), rows(&opens), rows(&clicks), rows(&daily)),
+        (vec![2, 4], vec![1, 1], vec![2, 1], vec![1])
     );
 
     let collector = Collector::start(
@@ -292,10 +330,14 @@ fn serve_drops_expired_months_at_start() {
         ))
     };
     common::eventually(
-        "the collector drops the expired months of events and email_opens",
+        "the collector drops the expired months of events, email_opens and email_clicks",
         SETTLE,
-        || match (dropped("events"), dropped("email_opens")) {
-            (1, 1) => Ok(()),
+        || match (
+            dropped("events"),
+            dropped("email_opens"),
+            dropped("email_clicks"),
+        ) {
+            (1, 1, 1) => Ok(()),
             other => Err(other),
         },
     );
@@ -305,6 +347,7 @@ fn serve_drops_expired_months_at_start() {
         "the 4 rows of now kept"
     );
     assert_eq!(db.months(Table::EmailOpens), opens[1..]);
+    assert_eq!(db.months(Table::EmailClicks), clicks[1..]);
     assert_eq!(db.months(Table::DailyStats), daily);
     assert_eq!(dropped("daily_stats"), 0);
     assert_eq!(collector.metric("beaconhouse_retention_failures_total"), 0);

@@ -15,6 +15,10 @@
 //! most figures worked out for the copies: groups of one and two people,
 //! which no report may show, and a visitor whose page views pass the cap on
 //! both sides of a Denver midnight.
+//!
+//! [`CLICKS`] are clicks on the November newsletter's links by people and
+//! by each kind of mail scanner (`enrich::scanner`), worked out by hand in
+//! `tests/it/report.rs`.
 
 /// How many times each known visitor and recipient comes.
 pub const COPIES: u64 = 30;
@@ -229,6 +233,57 @@ const OPENS: &[Open] = &[
     Open(DEC, "2026-11-05 10:00:00", 2, DIRECT, "US", "Gmail"),
 ];
 
+/// A click on an email link: campaign, UTC time, recipient, the link's path
+/// on optimumabq.com (empty for the honeypot), the request-time scanner
+/// code (`enrich::scanner::Signal::code`).
+struct Click(&'static str, &'static str, u64, &'static str, u8);
+
+impl Click {
+    /// `(campaign, ts, recipient_id, link_host, link_path, scanner, honeypot)`
+    fn values(&self) -> String {
+        let Click(campaign, at, recipient, path, scanner) = self;
+        let (host, honeypot) = if path.is_empty() {
+            ("", 1)
+        } else {
+            ("optimumabq.com", 0)
+        };
+        format!("('{campaign}', '{at}', {recipient}, '{host}', '{path}', {scanner}, {honeypot})")
+    }
+}
+
+/// The honeypot link's path: none.
+const HONEYPOT: &str = "";
+
+/// Who clicked which link of the November newsletter when (UTC), people
+/// and scanners. People: R3 seconds after their open (as Outlook loads the
+/// pixel and the reader clicks), R4 two links a second apart after theirs,
+/// R1 after a proxied open, R7 with no open (images blocked), and R9 and
+/// R10 a day after their scanner's clicks. Scanners: R8's three links
+/// within a second (burst), R9's honeypot and a link five seconds later
+/// (honeypot, near_honeypot), R10's two links six seconds apart before any
+/// open (early), and R11 to R14 as their requests showed (network,
+/// prefetch, agent, old_browser).
+const CLICKS: &[Click] = &[
+    Click(NOV, "2026-11-01 17:00:04", 3, "/tour", 0),
+    Click(NOV, "2026-11-02 15:00:30", 4, "/pricing", 0),
+    Click(NOV, "2026-11-02 15:00:31", 4, "/tour", 0),
+    Click(NOV, "2026-11-01 18:00:10", 1, "/tour", 0),
+    Click(NOV, "2026-11-01 20:00:00", 7, "/pricing", 0),
+    Click(NOV, "2026-11-01 14:00:00", 8, "/tour", 0),
+    Click(NOV, "2026-11-01 14:00:00", 8, "/pricing", 0),
+    Click(NOV, "2026-11-01 14:00:01", 8, "/blog", 0),
+    Click(NOV, "2026-11-01 14:10:00", 9, HONEYPOT, 0),
+    Click(NOV, "2026-11-01 14:10:05", 9, "/tour", 0),
+    Click(NOV, "2026-11-02 09:00:00", 9, "/tour", 0),
+    Click(NOV, "2026-11-01 14:20:00", 10, "/tour", 0),
+    Click(NOV, "2026-11-01 14:20:06", 10, "/pricing", 0),
+    Click(NOV, "2026-11-02 10:00:00", 10, "/pricing", 0),
+    Click(NOV, "2026-11-01 14:30:00", 11, "/tour", 4),
+    Click(NOV, "2026-11-01 14:31:00", 12, "/tour", 1),
+    Click(NOV, "2026-11-01 14:32:00", 13, "/tour", 2),
+    Click(NOV, "2026-11-01 14:33:00", 14, "/tour", 3),
+];
+
 /// What [`few`] inserts: two recipients in France with Spark, one in Italy
 /// with Airmail, ids past every copy's.
 const FEW_OPENS: &[Open] = &[
@@ -237,9 +292,12 @@ const FEW_OPENS: &[Open] = &[
     Open(NOV, "2026-11-05 13:00:00", 100_003, DIRECT, "IT", "Airmail"),
 ];
 
-/// The statements that insert every known event and open, [`COPIES`]
-/// times over.
-pub fn inserts() -> [String; 2] {
+/// What [`few`] clicks: one recipient, on a link nobody else clicks.
+const FEW_CLICKS: &[Click] = &[Click(NOV, "2026-11-05 12:00:10", 100_001, "/jobs", 0)];
+
+/// The statements that insert every known event, open and click,
+/// [`COPIES`] times over.
+pub fn inserts() -> [String; 3] {
     let copies = || (0..COPIES).map(|copy| copy * 1000);
     let events: Vec<String> = copies()
         .flat_map(|offset| {
@@ -264,18 +322,28 @@ pub fn inserts() -> [String; 2] {
             )
         })
         .collect();
-    statements(&events, &opens)
+    let clicks: Vec<String> = copies()
+        .flat_map(|offset| {
+            CLICKS
+                .iter()
+                .map(move |Click(campaign, at, recipient, path, scanner)| {
+                    Click(campaign, at, recipient + offset, path, *scanner).values()
+                })
+        })
+        .collect();
+    statements(&events, &opens, &clicks)
 }
 
-/// The statements that insert the events and opens of a few people, once
-/// each.
-pub fn few() -> [String; 2] {
+/// The statements that insert the events, opens and clicks of a few
+/// people, once each.
+pub fn few() -> [String; 3] {
     let events: Vec<String> = FEW_EVENTS.iter().map(Event::values).collect();
     let opens: Vec<String> = FEW_OPENS.iter().map(Open::values).collect();
-    statements(&events, &opens)
+    let clicks: Vec<String> = FEW_CLICKS.iter().map(Click::values).collect();
+    statements(&events, &opens, &clicks)
 }
 
-fn statements(events: &[String], opens: &[String]) -> [String; 2] {
+fn statements(events: &[String], opens: &[String], clicks: &[String]) -> [String; 3] {
     [
         format!(
             "INSERT INTO events (site, ts, name, visitor_id, path, referrer_host, country, browser, device) VALUES {}",
@@ -284,6 +352,10 @@ fn statements(events: &[String], opens: &[String]) -> [String; 2] {
         format!(
             "INSERT INTO email_opens (campaign, ts, recipient_id, proxied, country, client) VALUES {}",
             opens.join(", ")
+        ),
+        format!(
+            "INSERT INTO email_clicks (campaign, ts, recipient_id, link_host, link_path, scanner, honeypot) VALUES {}",
+            clicks.join(", ")
         ),
     ]
 }

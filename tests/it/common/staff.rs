@@ -50,6 +50,7 @@ pub fn assert_refused_everything_raw(
     let mut attempts: Vec<String> = [
         "events",
         "email_opens",
+        "email_clicks",
         "visitor_salts",
         "recipient_keys",
         "daily_stats",
