@@ -395,7 +395,6 @@ impl Report for Campaigns {
 
 impl Report for Goals {
     fn tables(&self) -> Vec<Table> {
-        let rate = |r: Option<f64>| r.map_or_else(|| "-".into(), |r| format!("{r:.2}"));
         vec![Table {
             title: format!(
                 "{}: {} to {} ({}), goals, previous period {} to {}{}; visitors {} (previous {})",
@@ -426,10 +425,10 @@ impl Report for Goals {
                         g.name.clone(),
                         optional(g.current.converting_visitors),
                         optional(g.current.conversions),
-                        rate(g.current.conversion_rate),
+                        optional(g.current.conversion_rate.map(|r| format!("{r:.2}"))),
                         optional(g.previous.converting_visitors),
-                        rate(g.previous.conversion_rate),
-                        g.change.map_or_else(|| "-".into(), |c| format!("{c:+.1}")),
+                        optional(g.previous.conversion_rate.map(|r| format!("{r:.2}"))),
+                        optional(g.change.map(|c| format!("{c:+.1}"))),
                     ]
                 })
                 .collect(),
@@ -443,7 +442,6 @@ impl Report for Goals {
 
 impl Report for Funnel {
     fn tables(&self) -> Vec<Table> {
-        let percent = |p: Option<f64>| p.map_or_else(|| "-".into(), |p| format!("{p:.2}"));
         vec![Table {
             title: format!(
                 "{}: {} to {} ({}), funnel {}",
@@ -458,8 +456,8 @@ impl Report for Funnel {
                         s.step.to_string(),
                         s.reached_by.clone(),
                         optional(s.visitors),
-                        percent(s.of_first),
-                        percent(s.drop_off),
+                        optional(s.of_first.map(|p| format!("{p:.2}"))),
+                        optional(s.drop_off.map(|p| format!("{p:.2}"))),
                     ]
                 })
                 .collect(),
