@@ -30,7 +30,7 @@ use super::suppress::{self, Group};
 use super::vocabulary::{Dimension, Filter, Interval, Period, RequestError, invalid};
 use crate::clock;
 use crate::enrich::ua::BotKind;
-use crate::goal::{Conversions, Goal, SiteConversions, steps_definition};
+use crate::goal::{Conversions, Goal, SiteConversions, Target, steps_definition};
 use crate::outcome::DropReason;
 use crate::release::Mechanism;
 use crate::store::clickhouse::Endpoints;
@@ -543,7 +543,25 @@ impl Reporter {
         filters: &[Filter],
         goals: &[Goal],
     ) -> Result<(Option<u64>, Vec<GoalFigures>, usize), ReportError> {
-        let (window, rolled_up) = self.window(site, period).await?;
+        let window = self.bounds(site, period).await?;
+        let (first, last) = (clock::day_of(window.start), clock::day_of(window.end));
+        // Without other filters one statement counts the visitors and every
+        // goal (`sql::goals`): a goal's whole days from its rolled-up rows,
+        // on the days the ledger holds too.
+        let unfiltered = filters.is_empty() && !goals.is_empty();
+        let (rolled_up, goal_days) = tokio::try_join!(self.rolled_up(&window), async {
+            if unfiltered {
+                self.fetch_all::<GoalDay>(sql::rolled_up_goal_days(
+                    site,
+                    first,
+                    last,
+                    self.views_cap,
+                ))
+                .await
+            } else {
+                Ok(Vec::new())
+            }
+        })?;
         let aggregation = |measure, filters: &[Filter]| {
             sql::site(
                 &window,
@@ -555,15 +573,6 @@ impl Reporter {
             )
             .by_day()
         };
-        // Without other filters a goal's whole days come from its rolled-up
-        // rows, on the days the ledger holds too.
-        let goal_days: Vec<GoalDay> = if filters.is_empty() && !goals.is_empty() {
-            let (first, last) = (clock::day_of(window.start), clock::day_of(window.end));
-            self.fetch_all(sql::rolled_up_goal_days(site, first, last, self.views_cap))
-                .await?
-        } else {
-            Vec::new()
-        };
         let reaching: Vec<(Measure, Vec<Filter>)> = goals
             .iter()
             .map(|goal| {
@@ -571,25 +580,44 @@ impl Reporter {
                 (measure, filters.iter().cloned().chain([filter]).collect())
             })
             .collect();
-        let statements = goals
-            .iter()
-            .zip(&reaching)
-            .map(|(goal, (measure, with_goal))| {
-                if !filters.is_empty() {
-                    return aggregation(*measure, with_goal);
-                }
-                let definition = goal.target.definition();
-                let days: Vec<u16> = goal_days
-                    .iter()
-                    .filter(|d| d.goal == definition && rolled_up.stats.contains(&d.day_number))
-                    .map(|d| d.day_number)
-                    .collect();
-                sql::goal(&window, &days, &goal.target, self.views_cap).by_day()
-            });
-        let (visitor_days, goal_days): (Vec<DayRow>, Vec<Vec<DayRow>>) = tokio::try_join!(
-            self.fetch_all(aggregation(Measure::Everything, filters)),
-            futures_util::future::try_join_all(statements.map(|s| self.fetch_all(s)))
-        )?;
+        let (visitor_days, goal_days): (Vec<DayRow>, Vec<Vec<DayRow>>) = if unfiltered {
+            let definitions: Vec<String> = goals.iter().map(|g| g.target.definition()).collect();
+            let days: Vec<Vec<u16>> = definitions
+                .iter()
+                .map(|definition| {
+                    goal_days
+                        .iter()
+                        .filter(|d| {
+                            d.goal == *definition && rolled_up.stats.contains(&d.day_number)
+                        })
+                        .map(|d| d.day_number)
+                        .collect()
+                })
+                .collect();
+            let targets: Vec<(&Target, &[u16])> = goals
+                .iter()
+                .zip(&days)
+                .map(|(goal, days)| (&goal.target, &days[..]))
+                .collect();
+            let rows: Vec<DayRow> = self
+                .fetch_all(sql::goals(&window, &rolled_up.stats, &targets, self.views_cap).by_day())
+                .await?;
+            let keyed = |key: &str| -> Vec<DayRow> {
+                rows.iter()
+                    .filter(|row| row.group_key == key)
+                    .cloned()
+                    .collect()
+            };
+            (keyed(""), definitions.iter().map(|d| keyed(d)).collect())
+        } else {
+            let statements = reaching
+                .iter()
+                .map(|(measure, with_goal)| self.fetch_all(aggregation(*measure, with_goal)));
+            tokio::try_join!(
+                self.fetch_all(aggregation(Measure::Everything, filters)),
+                futures_util::future::try_join_all(statements)
+            )?
+        };
         let spans = released::spans(window.start, window.end);
         let canonical = released::canonical_filters(filters);
         let visitors = self
@@ -1005,12 +1033,17 @@ impl Reporter {
     /// The period's window, and the days in it that the daily rollups hold.
     async fn window(&self, site: &str, period: &Period) -> Result<(Window, RolledUp), ReportError> {
         let window = self.bounds(site, period).await?;
-        let first = clock::day_of(window.start);
-        let last = clock::day_of(window.end);
+        let rolled_up = self.rolled_up(&window).await?;
+        Ok((window, rolled_up))
+    }
+
+    /// The days of `window` the rollup tables hold, per the ledger.
+    async fn rolled_up(&self, window: &Window) -> Result<RolledUp, ReportError> {
+        let (first, last) = (clock::day_of(window.start), clock::day_of(window.end));
         let ledger: Vec<LedgerDay> = self
             .fetch_all(sql::rolled_up_days(first, last, self.views_cap))
             .await?;
-        Ok((window, RolledUp::from_ledger(&ledger)))
+        Ok(RolledUp::from_ledger(&ledger))
     }
 
     /// Resolves the period's local midnights to UTC instants, the end no
