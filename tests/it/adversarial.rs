@@ -159,7 +159,7 @@ fn figures(value: &Value, out: &mut Vec<f64>) {
             .filter(|(key, _)| {
                 !matches!(
                     key.as_str(),
-                    "period" | "previous_period" | "filters" | "margins"
+                    "period" | "previous_period" | "filters" | "margins" | "step"
                 )
             })
             .for_each(|(_, v)| figures(v, out)),
@@ -559,4 +559,177 @@ fn csv_cells_from_visitor_input_cannot_run_as_formulas() {
             .all(|line| !line.starts_with('=') && !line.starts_with("\"=")),
         "{csv}"
     );
+}
+
+/// The conversions setup: the crowd, half of whom book a tour (plan
+/// `monthly`); the person, who views `/that-page` and books a tour on the
+/// plan `private-office`; and three visitors the curious staff member made
+/// up themselves, who do the same as the person (they also carry
+/// `desk=staff-test`, which tells them apart). Goals, properties and a
+/// funnel are configured; the day is rolled up.
+const CONVERSIONS: &str = r#"props = ["plan", "desk"]
+
+[[sites.goals]]
+name = "Book a tour"
+event = "book_tour"
+
+[[sites.goals]]
+name = "Never reached"
+event = "never_sent"
+
+[[sites.funnels]]
+name = "That page to a tour"
+steps = [{ page = "/that-page" }, { goal = "Book a tour" }]
+"#;
+const STAFF_OWN: [u64; 3] = [900, 901, 902];
+
+fn conversions_setup() -> &'static Setup {
+    static SETUP: std::sync::OnceLock<Setup> = std::sync::OnceLock::new();
+    SETUP.get_or_init(|| {
+        let clickhouse = common::clickhouse();
+        let database = clickhouse.fresh_database("adversarial_conversions");
+        common::migrate(clickhouse, &database);
+        let row = |visitor: u64, time: &str, name: &str, path: &str, browser: &str, props: &str| {
+            let (keys, values): (Vec<String>, Vec<String>) = props
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap();
+                    (format!("'{k}'"), format!("'{v}'"))
+                })
+                .unzip();
+            // The crowd is in the US; the person and the made-up visitors
+            // in Iceland.
+            let country = if browser == "Chrome" { "US" } else { "IS" };
+            format!(
+                "('optimumabq.com', '2026-11-10 {time}', '{name}', {visitor}, '{path}', '{country}', '{browser}', 'desktop', [{}], [{}])",
+                keys.join(", "),
+                values.join(", ")
+            )
+        };
+        let mut events = Vec::new();
+        for v in 100..100 + CROWD {
+            let time = format!("{:02}:30:00", 8 + v % 10);
+            events.push(row(v, &time, "pageview", "/", "Chrome", ""));
+            if v < 100 + CROWD / 2 {
+                events.push(row(v, &time, "book_tour", "/", "Chrome", "plan=monthly"));
+            }
+        }
+        events.push(row(1, "14:05:00", "pageview", "/that-page", "Firefox", ""));
+        events.push(row(1, "14:06:00", "book_tour", "/that-page", "Firefox", "plan=private-office"));
+        for v in STAFF_OWN {
+            events.push(row(v, "15:05:00", "pageview", "/that-page", "Opera", ""));
+            events.push(row(v, "15:06:00", "book_tour", "/that-page", "Opera", "plan=private-office,desk=staff-test"));
+        }
+        clickhouse.query(
+            &database,
+            &format!(
+                "INSERT INTO events (site, ts, name, visitor_id, path, country, browser, device, prop_keys, prop_values) VALUES {}",
+                events.join(", ")
+            ),
+        );
+        let config = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            config.path(),
+            format!("{}{CONVERSIONS}\n{REPORTING}", common::SITE_TOML),
+        )
+        .unwrap();
+        let (ok, stdout, stderr) = Beaconhouse::new()
+            .config(config.path())
+            .clickhouse(clickhouse, &database)
+            .arg("rollup")
+            .output();
+        assert!(ok && stdout.contains("rolled up 1 day(s)"), "{stdout}{stderr}");
+        Setup {
+            clickhouse,
+            database,
+            config,
+        }
+    })
+}
+
+/// Goal and property filters narrow a report to the person and the staff
+/// member's own three made-up visitors: every figure is withheld, and the
+/// answer reads exactly as one over the made-up visitors alone, so neither
+/// the person's conversion, nor their plan, nor their path through the
+/// funnel shows, whether the figures come from the rollup or from `events`.
+#[test]
+fn goal_and_property_filters_with_made_up_hits_show_nothing_of_one_person() {
+    let s = conversions_setup();
+    let report = |args: &[&str]| {
+        Beaconhouse::new()
+            .config(s.config.path())
+            .clickhouse(s.clickhouse, &s.database)
+            .report_json(
+                &[
+                    &args[..1],
+                    &["--site", "optimumabq.com"],
+                    &args[1..],
+                    &DAY[..],
+                ]
+                .concat(),
+            )
+    };
+    // The crowd's conversions are shown (the goal's figures come from the
+    // rollup here): the report works, and the person is in it.
+    let goals = report(&["goals"]);
+    assert!(
+        goals["goals"][0]["current"]["converting_visitors"].is_u64(),
+        "{goals:#}"
+    );
+
+    // The person with the made-up visitors, against the made-up ones alone.
+    let with_person_and_own = [
+        ("prop:plan==private-office", "prop:desk==staff-test"),
+        ("path==/that-page", "browser==Opera"),
+    ];
+    for (person_and_own, own) in with_person_and_own {
+        for args in [
+            vec!["goals"],
+            vec!["breakdown", "--by", "prop:plan"],
+            vec!["breakdown", "--by", "browser"],
+            vec!["summary"],
+        ] {
+            let what = format!("{args:?} --filter {person_and_own}");
+            let answer = report(&[&args[..], &["--filter", person_and_own]].concat());
+            assert_nothing_of_the_person(&answer, &what);
+            assert_eq!(
+                without_subject(answer),
+                without_subject(report(&[&args[..], &["--filter", own]].concat())),
+                "{what} reads as --filter {own}"
+            );
+        }
+    }
+    // A goal filter with a filter to the person's browser or country.
+    for narrowing in ["browser==Firefox", "country==IS"] {
+        for args in [vec!["breakdown", "--by", "prop:plan"], vec!["summary"]] {
+            let what = format!("{args:?} --filter goal==Book a tour --filter {narrowing}");
+            let answer = report(
+                &[
+                    &args[..],
+                    &["--filter", "goal==Book a tour", "--filter", narrowing],
+                ]
+                .concat(),
+            );
+            assert_nothing_of_the_person(&answer, &what);
+        }
+    }
+    let by_plan = report(&[
+        "breakdown",
+        "--by",
+        "prop:plan",
+        "--filter",
+        "goal==Book a tour",
+    ]);
+    let plans: Vec<&str> = by_plan["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["value"].as_str().unwrap())
+        .collect();
+    assert!(!plans.contains(&"private-office"), "{by_plan:#}");
+    // Nobody but the person and the made-up visitors went through the
+    // funnel: none of its steps shows a figure.
+    let funnel = report(&["funnel", "--funnel", "That page to a tour"]);
+    assert_nothing_of_the_person(&funnel, "funnel");
 }
