@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# A busy day: HISTORY synthetic events over the 29 days before today (rolled
-# up, as `serve` leaves them) and TODAY events since today's UTC midnight
-# (read from `events`, as every report over a period that includes today
-# does) go into a real ClickHouse; then the dashboard's overview (summary,
-# time series and the five panels' breakdowns, asked at once as the page
-# asks them) is timed through the stats API for the last 30 days and for
-# today, once by one person and once by three at the same moment.
+# A busy day: HISTORY synthetic events over the 29 days before today and
+# TODAY events since today's UTC midnight go into a real ClickHouse, and
+# `beaconhouse rollup` rolls them up as `serve` keeps them: the days before
+# whole, today up to its last hour that has ended. Then the dashboard's
+# overview (summary, time series and the five panels' breakdowns, asked at
+# once as the page asks them) is timed through the stats API for the last
+# 30 days and for today, once by one person and once by three at the same
+# moment.
 #
 #   bash benches/today.sh
 #   BEFORE=path/to/an/older/beaconhouse bash benches/today.sh
 #
-# With BEFORE, a second collector runs that binary on the same database and
-# the runs alternate between the two (before, after, before, ...), so both
-# see the same machine at the same moments. Prints a Markdown table: median
-# and worst wall time of an overview, and how many of its reports were
-# refused (503) because every slot was taken or because one ran past
-# `reporting.query_timeout_ms`.
+# With BEFORE, that binary migrates a second database, which gets a copy of
+# the same events, rolls it up as it does (a binary from before today's
+# rollup reads today from `events`) and serves it; the runs alternate
+# between the two collectors (before, after, before, ...), so both see the
+# same machine at the same moments. Prints how long each rollup took and a
+# Markdown table: median and worst wall time of an overview, and how many
+# of its reports were refused (503) because every slot was taken or
+# because one ran past `reporting.query_timeout_ms`. Run it after 01:03
+# UTC: until then today has no hour to roll up.
 #
 # Knobs (environment): HISTORY (1000000), TODAY (3000000), RUNS (7).
 set -euo pipefail
@@ -56,16 +60,35 @@ span=$((now - midnight - 4800))
 echo "==> loading $HISTORY events over 29 days and $TODAY today" >&2
 load_synthetic todaybench "$HISTORY" 1000 $((midnight - 29 * 86400)) $((29 * 86400 - 4800))
 load_synthetic todaybench "$TODAY" 1000 "$midnight" "$span"
-echo "==> rolling up the days before today" >&2
-rolled=$(target/release/beaconhouse rollup)
 # Timed runs should not race ClickHouse's merges of the fresh inserts.
 ch_query todaybench "OPTIMIZE TABLE events FINAL" >/dev/null
+# seconds COMMAND...: runs it, printing its output on stderr and its wall
+# time in seconds on stdout.
+seconds() {
+  local start end
+  start=$(date +%s.%N)
+  "$@" >&2
+  end=$(date +%s.%N)
+  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }'
+}
+if [ -n "${BEFORE:-}" ]; then
+  echo "==> copying the events for $BEFORE" >&2
+  BEACONHOUSE_CLICKHOUSE_DATABASE=todaybench_before "$BEFORE" migrate >/dev/null
+  ch_query todaybench_before "INSERT INTO events SELECT * FROM todaybench.events" >/dev/null
+  ch_query todaybench_before "OPTIMIZE TABLE events FINAL" >/dev/null
+  echo "==> rolling up with $BEFORE" >&2
+  rollup_before=$(BEACONHOUSE_CLICKHOUSE_DATABASE=todaybench_before seconds "$BEFORE" rollup)
+fi
+echo "==> rolling up" >&2
+rollup_after=$(seconds target/release/beaconhouse rollup)
+rolled_today=$(ch_query todaybench "SELECT if(max(counted_until) = 0, 'not rolled up', toString(toDateTime(max(counted_until), 'UTC'))) FROM daily_stats_days FINAL WHERE day = today()")
 
-# serve NAME BINARY: starts a collector on the database and sets `base`.
+# serve NAME BINARY DATABASE: starts a collector on the database and sets `base`.
 serve() {
   local port
   port=$(free_port)
   BEACONHOUSE_LISTEN="127.0.0.1:$port" BEACONHOUSE_ADMIN_LISTEN="127.0.0.1:$(free_port)" \
+    BEACONHOUSE_CLICKHOUSE_DATABASE="$3" \
     BEACONHOUSE_SPOOL_DIR="$work/spool-$1" "$2" serve >/dev/null 2>"$work/$1.log" &
   pids+=($!)
   base="http://127.0.0.1:$port"
@@ -76,10 +99,10 @@ serve() {
 }
 collectors=()
 if [ -n "${BEFORE:-}" ]; then
-  serve before "$BEFORE"
+  serve before "$BEFORE" todaybench_before
   collectors+=("before=$base")
 fi
-serve after target/release/beaconhouse
+serve after target/release/beaconhouse todaybench
 collectors+=("after=$base")
 
 today_rows=$(ch_query todaybench "SELECT count() FROM events WHERE toDate(ts) = today()")
@@ -140,7 +163,8 @@ PY
 cat <<TABLE
 
 Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); ClickHouse $(ch_query todaybench "SELECT version()") on the same machine.
-Data: $HISTORY events over the 29 days before today (${rolled}) and $today_rows today (UTC), 90% on optimumabq.com; $RUNS timed runs per case after one warm-up, collectors alternating.
+Data: $HISTORY events over the 29 days before today and $today_rows today (UTC), 90% on optimumabq.com; $RUNS timed runs per case after one warm-up, collectors alternating.
+Rollup: ${rollup_after} s (the 29 days, and today up to ${rolled_today})${BEFORE:+; $BEFORE: ${rollup_before} s (the 29 days)}.
 
 $(cat "$work/timings.md")
 TABLE

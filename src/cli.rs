@@ -205,6 +205,12 @@ pub fn rollup(config: &Config) -> Result<Vec<String>, CliError> {
             done.goal_days
         ));
     }
+    if let Some(until) = done.today {
+        lines.push(format!(
+            "rolled up today up to {} UTC",
+            clock::utc_minute(until)
+        ));
+    }
     Ok(lines)
 }
 

@@ -59,6 +59,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     16 => "0016_filtered_hits.sql",
     17 => "0017_daily_funnels.sql",
     18 => "0018_email_clicks.sql",
+    19 => "0019_today_so_far.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

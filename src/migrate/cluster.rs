@@ -401,13 +401,14 @@ mod tests {
                 Placement::EveryNode => vec![table.to_string()],
             })
             .collect();
-        // The ALTERs of 0005, 0007, 0010, 0011, 0012 and 0014 create
-        // `events` (twice), `daily_stats_days` (three times) and
+        // The ALTERs of 0005, 0007, 0010, 0011, 0012, 0014 and 0019 create
+        // `events` (twice), `daily_stats_days` (four times) and
         // `released_days` again over the new columns; 0013's DELETEs change
         // no column.
         expected.extend([
             "events".into(),
             "events".into(),
+            "daily_stats_days".into(),
             "daily_stats_days".into(),
             "daily_stats_days".into(),
             "daily_stats_days".into(),

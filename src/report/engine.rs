@@ -600,7 +600,7 @@ impl Reporter {
                 .map(|(goal, days)| (&goal.target, &days[..]))
                 .collect();
             let rows: Vec<DayRow> = self
-                .fetch_all(sql::goals(&window, &rolled_up.stats, &targets, self.views_cap).by_day())
+                .fetch_all(sql::goals(&window, &rolled_up, &targets, self.views_cap).by_day())
                 .await?;
             let keyed = |key: &str| -> Vec<DayRow> {
                 rows.iter()
@@ -698,7 +698,7 @@ impl Reporter {
             .map(|d| d.day_number)
             .collect();
         let levels: Vec<DayRow> = self
-            .fetch_all(sql::funnel(&window, &days, &funnel.steps).by_day())
+            .fetch_all(sql::funnel(&window, &days, rolled_up.partial, &funnel.steps).by_day())
             .await?;
         let spans = released::spans(window.start, window.end);
         // Each step's cells are named by every step up to it: a funnel
@@ -1043,7 +1043,7 @@ impl Reporter {
         let ledger: Vec<LedgerDay> = self
             .fetch_all(sql::rolled_up_days(first, last, self.views_cap))
             .await?;
-        Ok(RolledUp::from_ledger(&ledger))
+        Ok(RolledUp::from_ledger(&ledger, window.end))
     }
 
     /// Resolves the period's local midnights to UTC instants, the end no

@@ -91,7 +91,7 @@ pub fn spans(start: u32, end: u32) -> Vec<Span> {
 
 /// How long after an hour ends its hits are taken to have arrived: the
 /// spool ships within a second or two while ClickHouse answers.
-const SETTLE_SECONDS: u32 = 120;
+pub const SETTLE_SECONDS: u32 = 120;
 
 /// The end of what may be released at `now`: the start of the last UTC hour
 /// that ended (and settled). A period that runs into the current hour ends

@@ -64,11 +64,22 @@ pub struct Split {
 
 /// Splits `window` around the longest run of consecutive `rolled_up` days
 /// (sorted) that lie wholly inside it, or, with `partial_days`, that overlap
-/// it at all (time series, which [`site`] can cut at any whole hour).
-pub fn split(window: &Window, rolled_up: &[u16], partial_days: bool) -> Split {
+/// it at all (time series, which [`site`] can cut at any whole hour). The
+/// `partial` day's rows count its midnight to the window's end: it lies
+/// inside when its midnight does.
+pub fn split(
+    window: &Window,
+    rolled_up: &[u16],
+    partial: Option<u16>,
+    partial_days: bool,
+) -> Split {
     let usable = |day: u16| {
         let start = u32::from(day) * DAY_SECONDS;
-        let end = start + DAY_SECONDS;
+        let end = if Some(day) == partial {
+            window.end
+        } else {
+            start + DAY_SECONDS
+        };
         if partial_days {
             start < window.end && end > window.start
         } else {
@@ -272,6 +283,9 @@ pub struct RolledUp {
     pub stats: Vec<u16>,
     /// Days in `daily_filtered` too (rolled up since it exists).
     pub filtered: Vec<u16>,
+    /// The day of `stats` that is today so far, whose rows count from its
+    /// midnight to the window's end ([`split`]).
+    pub partial: Option<u16>,
 }
 
 impl RolledUp {
@@ -472,9 +486,10 @@ pub fn site(
         Some(rollup) => split(
             window,
             rolled_up.days(rollup),
+            rolled_up.partial,
             matches!(key, Key::Bucket(_)),
         ),
-        None => split(window, &[], false),
+        None => split(window, &[], None, false),
     };
     let mut parts = Statement::default();
     if let (Some((first, last)), Some(rollup)) = (split.days, rollup) {
@@ -675,7 +690,12 @@ pub fn visits(
     views_cap: u64,
 ) -> Statement {
     let rollup = rollup_for(window, &Key::Nothing, filters);
-    let split = split(window, rollup.map_or(&[], |r| rolled_up.days(r)), false);
+    let split = split(
+        window,
+        rollup.map_or(&[], |r| rolled_up.days(r)),
+        rolled_up.partial,
+        false,
+    );
     let (days, raw) = (split.days, split.raw);
     let mut s =
         Statement::new("SELECT day_number, sum(visits) AS visits, sum(bounces) AS bounces FROM (");
@@ -968,14 +988,14 @@ pub fn reaching(target: &Target) -> (Measure, Filter) {
 /// 166 ms where the count of the same events cost 71 (benches/conversions.sh).
 pub fn goals(
     window: &Window,
-    rolled_up: &[u16],
+    rolled_up: &RolledUp,
     goals: &[(&Target, &[u16])],
     views_cap: u64,
 ) -> Aggregation {
-    let mut alike: Vec<(Split, Vec<Option<&Target>>)> =
-        vec![(split(window, rolled_up, false), vec![None])];
+    let totals = split(window, &rolled_up.stats, rolled_up.partial, false);
+    let mut alike: Vec<(Split, Vec<Option<&Target>>)> = vec![(totals, vec![None])];
     for &(target, days) in goals {
-        let split = split(window, days, false);
+        let split = split(window, days, rolled_up.partial, false);
         match alike.iter_mut().find(|(other, _)| *other == split) {
             Some((_, figures)) => figures.push(Some(target)),
             None => alike.push((split, vec![Some(target)])),
@@ -1187,10 +1207,15 @@ pub fn funnel_levels(site: &str, ranges: &[(u32, u32)], steps: &[Target]) -> Sta
 /// How far the visitors got through a funnel of `steps`, per UTC day of
 /// `window`: rows of (the number of steps reached in order, that UTC day,
 /// visitors), visitors who reached none left out; from `daily_funnels` for
-/// the longest run of whole days it holds of the funnel (`days`, sorted),
-/// from `events` for the rest.
-pub fn funnel(window: &Window, days: &[u16], steps: &[Target]) -> Aggregation {
-    let split = split(window, days, false);
+/// the longest run of whole days it holds of the funnel (`days`, sorted;
+/// `partial`: today so far, as in [`split`]), from `events` for the rest.
+pub fn funnel(
+    window: &Window,
+    days: &[u16],
+    partial: Option<u16>,
+    steps: &[Target],
+) -> Aggregation {
+    let split = split(window, days, partial, false);
     let mut parts = Statement::default();
     if let Some((first, last)) = split.days {
         parts
@@ -1256,8 +1281,9 @@ pub fn campaign_names() -> Statement {
 /// `views_cap`, in order, each
 /// with whether `daily_filtered` holds it too ([`LedgerDay`]).
 pub fn rolled_up_days(first: u16, last: u16, views_cap: u64) -> Statement {
-    let mut s =
-        Statement::new("SELECT toUInt16(day) AS day_number, filtered FROM daily_stats_days FINAL");
+    let mut s = Statement::new(
+        "SELECT toUInt16(day) AS day_number, filtered, counted_until FROM daily_stats_days FINAL",
+    );
     s.push_bound(
         " WHERE day >= toDate(?)",
         Bind::Text(Day(first).to_string()),
@@ -1286,18 +1312,31 @@ pub struct LedgerDay {
     pub day_number: u16,
     /// 1 when `daily_filtered` was computed with `daily_stats`.
     pub filtered: u8,
+    /// 0 for a whole day; for today so far, the instant its rows count up to.
+    pub counted_until: u32,
 }
 
 impl RolledUp {
-    /// The days of the ledger's rows, in their order.
-    pub fn from_ledger(days: &[LedgerDay]) -> RolledUp {
+    /// The days of the ledger's rows, in their order, for a window that
+    /// ends at `window_end`: today so far only when its rows count up to
+    /// exactly that instant.
+    pub fn from_ledger(days: &[LedgerDay], window_end: u32) -> RolledUp {
+        let partial = days
+            .iter()
+            .find(|d| d.counted_until != 0 && d.counted_until == window_end)
+            .map(|d| d.day_number);
         RolledUp {
-            stats: days.iter().map(|d| d.day_number).collect(),
-            filtered: days
+            stats: days
                 .iter()
-                .filter(|d| d.filtered == 1)
+                .filter(|d| d.counted_until == 0 || Some(d.day_number) == partial)
                 .map(|d| d.day_number)
                 .collect(),
+            filtered: days
+                .iter()
+                .filter(|d| d.filtered == 1 && d.counted_until == 0)
+                .map(|d| d.day_number)
+                .collect(),
+            partial,
         }
     }
 }
@@ -1375,6 +1414,7 @@ pub fn statement_shapes() -> Vec<Statement> {
     let rolled_up = RolledUp {
         stats: days.clone(),
         filtered: days,
+        partial: None,
     };
     let filters: Vec<Filter> = ["country==US", "path~blog", "device!=mobile"]
         .into_iter()
@@ -1413,7 +1453,7 @@ pub fn statement_shapes() -> Vec<Statement> {
     ];
     for window in [&denver, &utc, &kolkata] {
         // Each window reads whole days from the rollups, and edges from events.
-        debug_assert!(split(window, &rolled_up.stats, false).days.is_some());
+        debug_assert!(split(window, &rolled_up.stats, None, false).days.is_some());
         let mut keys = vec![Key::Nothing];
         keys.extend(Interval::ALL.iter().copied().map(Key::Bucket));
         keys.extend(
@@ -1456,15 +1496,15 @@ pub fn statement_shapes() -> Vec<Statement> {
         statements.push(visits(window, &rolled_up, &[], 10));
         statements.push(visits(window, &rolled_up, &one_equals, 10));
         statements.push(visits(window, &rolled_up, &props_goals_patterns, 10));
-        statements.push(funnel(window, &rolled_up.stats, &steps).by_day());
-        statements.push(funnel(window, &[], &steps).by_day());
+        statements.push(funnel(window, &rolled_up.stats, None, &steps).by_day());
+        statements.push(funnel(window, &[], None, &steps).by_day());
         statements.push(filtered(window).by_day());
         let all_days: Vec<(&Target, &[u16])> =
             steps.iter().map(|t| (t, &rolled_up.stats[..])).collect();
-        statements.push(goals(window, &rolled_up.stats, &all_days, 10).by_day());
+        statements.push(goals(window, &rolled_up, &all_days, 10).by_day());
         // A goal added since the rollup ran: its own pass over `events`.
         let one_new = [(&steps[0], &[][..]), (&steps[2], &rolled_up.stats[..])];
-        statements.push(goals(window, &rolled_up.stats, &one_new, 10).by_day());
+        statements.push(goals(window, &rolled_up, &one_new, 10).by_day());
         statements.extend(
             Interval::ALL
                 .iter()
@@ -1510,7 +1550,7 @@ mod tests {
         let w = window(midnight(NOV_1) + 6 * 3600, midnight(NOV_1 + 30) + 7 * 3600);
         let all: Vec<u16> = (NOV_1 - 5..NOV_1 + 40).collect();
         assert_eq!(
-            split(&w, &all, false),
+            split(&w, &all, None, false),
             Split {
                 days: Some((NOV_1 + 1, NOV_1 + 29)),
                 raw: vec![
@@ -1523,7 +1563,7 @@ mod tests {
         // the rest is raw.
         let gappy: Vec<u16> = (NOV_1..NOV_1 + 40).filter(|d| *d != NOV_1 + 10).collect();
         assert_eq!(
-            split(&w, &gappy, false),
+            split(&w, &gappy, None, false),
             Split {
                 days: Some((NOV_1 + 11, NOV_1 + 29)),
                 raw: vec![
@@ -1533,30 +1573,84 @@ mod tests {
             }
         );
         // Nothing rolled up, or a window inside one day: all raw.
-        assert_eq!(split(&w, &[], false).raw, vec![(w.start, w.end)]);
+        assert_eq!(split(&w, &[], None, false).raw, vec![(w.start, w.end)]);
         let short = window(midnight(NOV_1) + 3600, midnight(NOV_1) + 7200);
-        assert_eq!(split(&short, &all, false).days, None);
+        assert_eq!(split(&short, &all, None, false).days, None);
         // A time series can cut days at any hour: partial days count too.
         assert_eq!(
-            split(&w, &all, true),
+            split(&w, &all, None, true),
             Split {
                 days: Some((NOV_1, NOV_1 + 30)),
                 raw: vec![],
             }
         );
         assert_eq!(
-            split(&short, &all, true).days,
+            split(&short, &all, None, true).days,
             Some((NOV_1, NOV_1)),
             "an hour of a rolled-up day"
         );
         // Whole UTC days exactly: no raw part at all.
         let utc = window(midnight(NOV_1), midnight(NOV_1 + 2));
         assert_eq!(
-            split(&utc, &all, false),
+            split(&utc, &all, None, false),
             Split {
                 days: Some((NOV_1, NOV_1 + 1)),
                 raw: vec![]
             }
+        );
+    }
+
+    #[test]
+    fn today_so_far_counts_as_a_day_when_it_ends_where_the_window_does() {
+        // Nov 1-10 in UTC, read at 14:30 on Nov 10: the window ends at
+        // 14:00, and the rollup counted Nov 10 up to 14:00.
+        let end = midnight(NOV_1 + 9) + 14 * 3600;
+        let ledger: Vec<LedgerDay> = (NOV_1..NOV_1 + 10)
+            .map(|day| LedgerDay {
+                day_number: day,
+                filtered: u8::from(day < NOV_1 + 9),
+                counted_until: if day == NOV_1 + 9 { end } else { 0 },
+            })
+            .collect();
+        let rolled_up = RolledUp::from_ledger(&ledger, end);
+        assert_eq!(rolled_up.partial, Some(NOV_1 + 9));
+        assert_eq!(rolled_up.stats.len(), 10);
+        assert_eq!(
+            rolled_up.filtered.len(),
+            9,
+            "today so far has no daily_filtered rows"
+        );
+        let w = Window {
+            time_zone: "UTC".into(),
+            ..window(midnight(NOV_1), end)
+        };
+        let whole = Split {
+            days: Some((NOV_1, NOV_1 + 9)),
+            raw: vec![],
+        };
+        assert_eq!(split(&w, &rolled_up.stats, rolled_up.partial, false), whole);
+        assert_eq!(split(&w, &rolled_up.stats, rolled_up.partial, true), whole);
+        // Counted up to another hour (the rollup is behind, or the window
+        // ends earlier): today is read from events.
+        let behind = RolledUp::from_ledger(&ledger, end + 3600);
+        assert_eq!((behind.partial, behind.stats.len()), (None, 9));
+        let later = Window {
+            end: end + 3600,
+            ..w.clone()
+        };
+        assert_eq!(
+            split(&later, &behind.stats, behind.partial, false),
+            Split {
+                days: Some((NOV_1, NOV_1 + 8)),
+                raw: vec![(midnight(NOV_1 + 9), end + 3600)],
+            }
+        );
+        // A day counted whole is never read as far as a window that ends
+        // inside it.
+        let inside = window(midnight(NOV_1), midnight(NOV_1 + 8) + 3600);
+        assert_eq!(
+            split(&inside, &rolled_up.stats, rolled_up.partial, false).raw,
+            vec![(midnight(NOV_1 + 8), inside.end)]
         );
     }
 
@@ -1661,6 +1755,7 @@ mod tests {
         let rolled_up = RolledUp {
             stats: vec![NOV_1, NOV_1 + 1, NOV_1 + 2, NOV_1 + 3],
             filtered: vec![NOV_1 + 2, NOV_1 + 3],
+            partial: None,
         };
         let us = [filter("country==US")];
         let a = site(
@@ -1722,6 +1817,7 @@ mod tests {
         let sp = RolledUp {
             stats: vec![NOV_1 + 1],
             filtered: vec![NOV_1 + 1],
+            partial: None,
         };
         let filters = [filter(&format!("city=={hostile}"))];
         let path = Key::Dimension(Dimension::Path);
@@ -1762,6 +1858,7 @@ mod tests {
         let sp = RolledUp {
             stats: vec![NOV_1, NOV_1 + 1, NOV_1 + 2],
             filtered: vec![],
+            partial: None,
         };
         let a = site(
             &w,

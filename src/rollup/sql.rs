@@ -40,10 +40,49 @@ pub fn rolled_up_counts(first: u16, views_cap: u64) -> Statement {
         " WHERE day >= toDate(?)",
         Bind::Text(Day(first).to_string()),
     )
-    .push(" AND filtered = 1")
+    .push(" AND filtered = 1 AND counted_until = 0")
     .append(current_ledger_days(views_cap))
     .push(" ORDER BY day");
     s
+}
+
+/// The ledger's row of `day` if the rollup counted part of it (today so
+/// far), counted with `views_cap`: rows of ([`CountedSoFar`]).
+pub fn counted_so_far(day: u16, views_cap: u64) -> Statement {
+    let mut s = Statement::new("SELECT events, counted_until FROM daily_stats_days FINAL");
+    s.push_bound(" WHERE day = toDate(?)", Bind::Text(Day(day).to_string()))
+        .push(" AND counted_until > 0")
+        .append(current_ledger_days(views_cap));
+    s
+}
+
+/// How much of today the rollup counted, and of how many events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
+pub struct CountedSoFar {
+    pub events: u64,
+    pub counted_until: u32,
+}
+
+/// How much of a UTC day one rollup counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayPart {
+    /// The day has ended: all of it, into every rollup table.
+    Whole,
+    /// Today, from its midnight to this instant (the start of an hour), into
+    /// `daily_stats`, `daily_goals` and `daily_funnels`: what reports over
+    /// today need most, at a small part of the whole rollup's cost
+    /// (`daily_filtered` is most of it).
+    Until(u32),
+}
+
+impl DayPart {
+    /// The end of what is counted of `day`.
+    fn end(self, day: u16) -> u32 {
+        match self {
+            DayPart::Whole => (u32::from(day) + 1) * DAY_SECONDS,
+            DayPart::Until(end) => end,
+        }
+    }
 }
 
 /// The days `daily_goals` holds from `first` on, counted with `views_cap`,
@@ -64,7 +103,7 @@ pub fn held_goal_days(first: u16, views_cap: u64) -> Statement {
 /// events, each visitor counting for at most `views_cap` (as a report
 /// filtered by `report::sql::reaching` counts them). A day without any
 /// gets a row of zeros: the row says the day was counted.
-pub fn goal_day(day: u16, goal: &SiteGoal, views_cap: u64) -> Statement {
+pub fn goal_day(day: u16, part: DayPart, goal: &SiteGoal, views_cap: u64) -> Statement {
     let start = u32::from(day) * DAY_SECONDS;
     let mut s = Statement::new(
         "INSERT INTO daily_goals (site, day, goal, visitors, hits, views_cap, computed_at) ",
@@ -79,7 +118,7 @@ pub fn goal_day(day: u16, goal: &SiteGoal, views_cap: u64) -> Statement {
         .push_bound(", ?, now()", Bind::Number(views_cap))
         .push(" FROM (SELECT visitor_id, count() AS n FROM events")
         .push_bound(" WHERE site = ?", Bind::Text(goal.site.clone()))
-        .append(in_ranges("ts", &[(start, start + DAY_SECONDS)]))
+        .append(in_ranges("ts", &[(start, part.end(day))]))
         .append(reaches(Some(&goal.target)))
         .push(" GROUP BY visitor_id)");
     s
@@ -109,9 +148,9 @@ pub struct HeldFunnelDay {
 /// The statements that (re)compute one funnel's rows of one UTC day in
 /// `daily_funnels`: visitors per level reached, then the row of level 0,
 /// which is written whatever the day holds and says it was counted.
-pub fn funnel_day(day: u16, funnel: &SiteFunnel) -> Vec<Statement> {
+pub fn funnel_day(day: u16, part: DayPart, funnel: &SiteFunnel) -> Vec<Statement> {
     let start = u32::from(day) * DAY_SECONDS;
-    let levels = || funnel_levels(&funnel.site, &[(start, start + DAY_SECONDS)], &funnel.steps);
+    let levels = || funnel_levels(&funnel.site, &[(start, part.end(day))], &funnel.steps);
     let insert = |select: &str| {
         let mut s = Statement::new(
             "INSERT INTO daily_funnels (site, day, funnel, level, visitors, computed_at) ",
@@ -288,37 +327,57 @@ impl Subset {
 }
 
 /// The statements that (re)compute `daily_stats` and `daily_filtered` for
-/// one UTC day, every site at once, and the day's rows of each of `goals`
-/// in `daily_goals` and of each of `funnels` in `daily_funnels`, then
-/// record the day with its `events` count. Run in order; re-running replaces the day's rows. One filter
-/// dimension per statement: grouping by all of them at once holds every
-/// group of the day in memory together, and took 9 s a day on 10M synthetic
-/// events against some 0.5 s per dimension. Counts (page views, events,
-/// visits, bounces) are capped per visitor and row at `views_cap`, as the
-/// release step's sensitivity assumes; the ledger records the cap.
+/// one UTC day (of a [`DayPart::Until`], `daily_stats` alone), every site at
+/// once, and the day's rows of each of `goals` in `daily_goals` and of each
+/// of `funnels` in `daily_funnels`, then record the day with its `events`
+/// count and how much of it was counted. Run in order; re-running replaces
+/// the day's rows. One filter dimension per statement: grouping by all of
+/// them at once holds every group of the day in memory together, and took
+/// 9 s a day on 10M synthetic events against some 0.5 s per dimension.
+/// Counts (page views, events, visits, bounces) are capped per visitor and
+/// row at `views_cap`, as the release step's sensitivity assumes; the
+/// ledger records the cap.
 pub fn rollup_day(
     day: u16,
+    part: DayPart,
     events: u64,
     views_cap: u64,
     goals: &[SiteGoal],
     funnels: &[SiteFunnel],
 ) -> Vec<Statement> {
     let start = u32::from(day) * DAY_SECONDS;
-    let range = || in_ranges("ts", &[(start, start + DAY_SECONDS)]);
+    let range = || in_ranges("ts", &[(start, part.end(day))]);
     let mut statements = Subset::Everything.statements(range, views_cap);
-    for &dimension in FILTERED_DIMENSIONS {
-        statements.extend(Subset::FilteredBy(dimension).statements(range, views_cap));
+    if part == DayPart::Whole {
+        for &dimension in FILTERED_DIMENSIONS {
+            statements.extend(Subset::FilteredBy(dimension).statements(range, views_cap));
+        }
     }
-    statements.extend(goals.iter().map(|goal| goal_day(day, goal, views_cap)));
-    statements.extend(funnels.iter().flat_map(|funnel| funnel_day(day, funnel)));
+    statements.extend(
+        goals
+            .iter()
+            .map(|goal| goal_day(day, part, goal, views_cap)),
+    );
+    statements.extend(
+        funnels
+            .iter()
+            .flat_map(|funnel| funnel_day(day, part, funnel)),
+    );
+    let (filtered, counted_until) = match part {
+        DayPart::Whole => (1, 0),
+        DayPart::Until(end) => (0, end),
+    };
     let mut ledger = Statement::new(
-        "INSERT INTO daily_stats_days (day, events, computed_at, filtered, views_cap, layout) SELECT toDate(?), ?, now(), 1, ?, ?",
+        "INSERT INTO daily_stats_days (day, events, computed_at, filtered, views_cap, layout, counted_until) \
+         SELECT toDate(?), ?, now(), ?, ?, ?, ?",
     );
     ledger.binds = vec![
         Bind::Text(Day(day).to_string()),
         Bind::Number(events),
+        Bind::Number(filtered),
         Bind::Number(views_cap),
         Bind::Number(ROLLUP_LAYOUT.into()),
+        Bind::Number(counted_until.into()),
     ];
     statements.push(ledger);
     statements
@@ -432,7 +491,24 @@ pub fn statement_shapes() -> Vec<Statement> {
     }];
     statements.push(held_goal_days(nov_1_day, 10));
     statements.push(held_funnel_days(nov_1_day));
-    statements.extend(rollup_day(nov_1_day, 12, 10, &goals, &funnels));
+    statements.extend(rollup_day(
+        nov_1_day,
+        DayPart::Whole,
+        12,
+        10,
+        &goals,
+        &funnels,
+    ));
+    let today_at_two = DayPart::Until(nov_1 + 14 * 3600);
+    statements.extend(rollup_day(
+        nov_1_day,
+        today_at_two,
+        12,
+        10,
+        &goals,
+        &funnels,
+    ));
+    statements.push(counted_so_far(nov_1_day, 10));
     statements.extend(cells_of_day(nov_1_day, 10));
     statements.extend([released_counts(nov_1_day), record_released(nov_1_day, 12)]);
     statements
@@ -446,7 +522,7 @@ mod tests {
 
     #[test]
     fn a_day_is_rolled_up_into_both_tables_before_the_ledger_marks_it() {
-        let statements = rollup_day(NOV_1, 12, 10, &[], &[]);
+        let statements = rollup_day(NOV_1, DayPart::Whole, 12, 10, &[], &[]);
         let per_subset = Subset::Everything.statements(Statement::default, 10).len();
         assert_eq!(
             statements.len(),
@@ -455,9 +531,14 @@ mod tests {
         let (ledger, rollups) = statements.split_last().unwrap();
         assert!(
             ledger.text.starts_with("INSERT INTO daily_stats_days")
-                && ledger.text.ends_with(", 1, ?, ?"),
-            "the ledger comes last and marks the day filtered: {}",
-            ledger.text
+                && ledger.binds[2..]
+                    == [
+                        Bind::Number(1),
+                        Bind::Number(10),
+                        Bind::Number(1),
+                        Bind::Number(0)
+                    ],
+            "the ledger comes last and marks the day filtered and whole: {ledger:?}"
         );
         let (stats, filtered) = rollups.split_at(per_subset);
         assert!(
@@ -491,8 +572,48 @@ mod tests {
     }
 
     #[test]
+    fn today_so_far_is_rolled_up_into_daily_stats_alone_up_to_its_end() {
+        let until = u32::from(NOV_1) * DAY_SECONDS + 14 * 3600;
+        let goals = [SiteGoal {
+            site: "optimumabq.com".into(),
+            target: Target::Event("book_tour".into()),
+        }];
+        let statements = rollup_day(NOV_1, DayPart::Until(until), 12, 10, &goals, &[]);
+        let per_subset = Subset::Everything.statements(Statement::default, 10).len();
+        assert_eq!(statements.len(), per_subset + 2);
+        let (ledger, rollups) = statements.split_last().unwrap();
+        assert_eq!(
+            ledger.binds[2..],
+            [
+                Bind::Number(0),
+                Bind::Number(10),
+                Bind::Number(1),
+                Bind::Number(until.into())
+            ],
+            "not filtered, counted until 14:00"
+        );
+        assert!(
+            rollups[..per_subset]
+                .iter()
+                .all(|s| s.text.starts_with("INSERT INTO daily_stats ("))
+        );
+        assert!(
+            rollups[per_subset]
+                .text
+                .starts_with("INSERT INTO daily_goals")
+        );
+        for statement in rollups {
+            assert!(
+                statement.binds.contains(&Bind::Number(until.into())),
+                "every read of events ends at 14:00: {}",
+                statement.text
+            );
+        }
+    }
+
+    #[test]
     fn rollup_values_are_bound_never_spliced() {
-        for statement in rollup_day(NOV_1, 12, 10, &[], &[]) {
+        for statement in rollup_day(NOV_1, DayPart::Whole, 12, 10, &[], &[]) {
             assert_eq!(statement.text.matches('?').count(), statement.binds.len());
             assert!(statement.text.starts_with("INSERT INTO daily_"));
         }

@@ -129,7 +129,7 @@ fn migrate_on_the_cluster_twice_applies_once_and_records_once() {
         "every node holds the ledger, each migration once",
         &db,
         "SELECT groupArray(version) FROM (SELECT version FROM schema_migrations ORDER BY version) FORMAT TSV",
-        "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18]",
+        &common::every_migration(),
     );
     cluster.everywhere(
         "0005 dropped `title` from the local and the distributed table",

@@ -33,4 +33,5 @@ mod release;
 mod report;
 mod retention;
 mod snippets;
+mod today;
 mod tracker;

@@ -592,6 +592,17 @@ impl ClickHouse {
 }
 
 /// Runs `beaconhouse migrate` against `database`.
+/// What `schema_migrations` holds once every migration ran, as
+/// `SELECT groupArray(version)` prints it: each version once, in order.
+pub fn every_migration() -> String {
+    let versions: Vec<String> = beaconhouse::migrate::MIGRATIONS
+        .iter()
+        .filter(|m| m.version > 0)
+        .map(|m| m.version.to_string())
+        .collect();
+    format!("[{}]", versions.join(","))
+}
+
 pub fn migrate(clickhouse: &ClickHouse, database: &str) -> String {
     migrate_on(&clickhouse.target(), database)
 }
