@@ -40,6 +40,9 @@ cat >"$work/beaconhouse.toml" <<TOML
 id = "optimumabq.com"
 hostnames = ["optimumabq.com"]
 
+[reporting]
+noise_key = "bench-noise-key-0123456789abcdef0123456789abcdef"
+
 [[reporting.tokens]]
 name = "bench"
 token = "$TOKEN"
@@ -121,16 +124,19 @@ def overview(base, start, interval):
     return [f"{base}/api/v1/stats/{p}" for p in paths]
 
 def get(url):
-    """(refused as busy, stopped at the time limit): a 503 says which."""
+    """(refused as busy, stopped at the time limit): a 503 says which; any
+    other answer but a 200 stops the benchmark."""
     request = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
     try:
         urllib.request.urlopen(request, timeout=600).read()
         return (0, 0)
     except urllib.error.HTTPError as e:
-        if e.code != 503:
-            raise
-        busy = "max_concurrent" in e.read().decode()
-        return (int(busy), int(not busy))
+        body = e.read().decode()
+        if e.code == 503 and "max_concurrent" in body:
+            return (1, 0)
+        if e.code == 503 and "query_timeout_ms" in body:
+            return (0, 1)
+        sys.exit(f"{url}: {e.code} {body}")
 
 def timed(urls):
     with ThreadPoolExecutor(len(urls)) as pool:
