@@ -6,7 +6,10 @@
 #
 # Fair means: both servers run side by side on the same machine, driven by
 # the same wrk script (varied user agents, pages, referrers, campaigns and
-# X-Forwarded-For addresses), in interleaved pairs (baseline, collector,
+# X-Forwarded-For addresses, built once and sent in turn), which is first
+# shown not to be the bottleneck: the bare server answers it at 90% or more
+# of its rate with one fixed request and no script (the table says so, or
+# says it is not), then in interleaved pairs (baseline, collector,
 # baseline, collector, ...), and every run starts with ClickHouse in the same
 # state: the collector's earlier hits all stored and ClickHouse idle (merges
 # done), so no run pays for the work another left behind. Every pair's ratio
@@ -58,8 +61,8 @@ settle() {
   echo "warning: ClickHouse did not settle within 120 s" >&2
 }
 
-run_wrk() { # name url script
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$3" "$2" >"$work/$1.txt"
+run_wrk() { # name url [script]
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency ${3:+-s "$3"} "$2" >"$work/$1.txt"
   summarise "$work/$1.txt"
 }
 
@@ -99,6 +102,27 @@ for workers in $WORKER_COUNTS; do
 
   DURATION=3 run_wrk warm "$collector/p.gif" benches/wrk/pixel.lua >/dev/null
   DURATION=3 run_wrk warm-base "$base/p.gif" benches/wrk/pixel.lua >/dev/null
+
+  # Is the load generator the bottleneck? The bare server driven by the
+  # varied script against the same server asked one fixed request by wrk
+  # with no script (its lightest load), interleaved; the varied script must
+  # reach 90% of that for the ratios below to be the collector's.
+  fixed="$base/p.gif?site=optimumabq.com&url=https%3A%2F%2Foptimumabq.com%2Fpricing"
+  fixed_sum=0
+  varied_sum=0
+  for round in 1 2 3; do
+    read -r f_rps _ < <(DURATION=5 run_wrk "fixed-$workers-$round" "$fixed")
+    read -r v_rps _ < <(DURATION=5 run_wrk "varied-$workers-$round" "$base/p.gif" benches/wrk/pixel.lua)
+    fixed_sum=$((fixed_sum + f_rps))
+    varied_sum=$((varied_sum + v_rps))
+  done
+  generator=$(awk -v v="$varied_sum" -v f="$fixed_sum" 'BEGIN {
+    r = v / f
+    printf "Load generator: the bare server answered the varied requests of benches/wrk/pixel.lua at %d req/s and one fixed request (wrk without a script) at %d req/s, %.2f of it (3 rounds of 5 s, interleaved): ", v / 3, f / 3, r
+    if (r >= 0.9) print "the generator is not the bottleneck."
+    else print "BELOW 0.9: the generator is the bottleneck, and the ratios below flatter the collector; try THREADS=2."
+  }')
+  echo "$generator" >&2
 
   table="$work/pairs-$workers.md"
   : >"$table"
@@ -154,6 +178,8 @@ for workers in $WORKER_COUNTS; do
   {
     echo
     echo "### $workers HTTP worker(s) each"
+    echo
+    echo "$generator"
     echo
     echo "| pair | baseline req/s | collector req/s | ratio | baseline CPU µs/request | collector CPU µs/hit | CPU ratio | baseline p99 ms | collector p99 ms | ClickHouse CPU µs/row | rows stored of hits answered |"
     echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
