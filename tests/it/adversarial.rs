@@ -48,74 +48,94 @@ struct Setup {
 fn setup() -> &'static Setup {
     static SETUP: std::sync::OnceLock<Setup> = std::sync::OnceLock::new();
     SETUP.get_or_init(|| {
+        let setup = Setup::rolled_up("adversarial", "", |clickhouse, database| {
+            // The crowd: CROWD visitors on `/`, Chrome, US, across the day;
+            // FORMULA_VISITORS of them arrived with a formula as utm_source.
+            let mut events: Vec<String> = (100..100 + CROWD)
+                .map(|v| {
+                    let source = if v < 100 + FORMULA_VISITORS { FORMULA } else { "" };
+                    format!(
+                        "('optimumabq.com', '2026-11-10 {:02}:30:00', 'pageview', {v}, '/', '{source}', 'US', 'Chrome', 'desktop')",
+                        8 + v % 10
+                    )
+                })
+                .collect();
+            // The person: three views of a page nobody else opened, Firefox, Iceland.
+            for minute in ["05", "10", "20"] {
+                events.push(format!(
+                    "('optimumabq.com', '2026-11-10 14:{minute}:00', 'pageview', 1, '/that-page', '', 'IS', 'Firefox', 'desktop')"
+                ));
+            }
+            clickhouse.query(
+                &database,
+                &format!(
+                    "INSERT INTO events (site, ts, name, visitor_id, path, utm_source, country, browser, device) VALUES {}",
+                    events.join(", ")
+                ),
+            );
+            let mut opens: Vec<String> = (100..100 + CROWD_RECIPIENTS)
+                .map(|r| format!("('crowd', '2026-11-10 09:00:00', {r}, 0, 'US', 'Gmail')"))
+                .collect();
+            opens.push("('test-send', '2026-11-10 10:00:00', 1, 0, 'IS', 'Thunderbird')".into());
+            opens.push("('test-send', '2026-11-10 16:00:00', 1, 0, 'IS', 'Thunderbird')".into());
+            clickhouse.query(
+                &database,
+                &format!(
+                    "INSERT INTO email_opens (campaign, ts, recipient_id, proxied, country, client) VALUES {}",
+                    opens.join(", ")
+                ),
+            );
+            // The recipient's clicks: their scanner's burst before they
+            // opened, then their own click on a link nobody else has.
+            clickhouse.query(
+                &database,
+                "INSERT INTO email_clicks (campaign, ts, recipient_id, link_host, link_path, scanner, honeypot) VALUES \
+                 ('test-send', '2026-11-10 09:59:00', 1, 'optimumabq.com', '/a', 0, 0), \
+                 ('test-send', '2026-11-10 09:59:00', 1, 'optimumabq.com', '/b', 0, 0), \
+                 ('test-send', '2026-11-10 09:59:01', 1, 'optimumabq.com', '/c', 0, 0), \
+                 ('test-send', '2026-11-10 10:00:05', 1, 'optimumabq.com', '/secret', 0, 0)",
+            );
+        });
+        let (clickhouse, database) = (setup.clickhouse, &setup.database);
+        let own_rows = clickhouse.query(
+            database,
+            "SELECT count() FROM daily_filtered WHERE filter_dimension = 'path' AND filter_value = '/that-page' FORMAT TSV",
+        );
+        assert_ne!(own_rows.trim(), "0", "the person's filter rows are rolled up");
+        setup
+    })
+}
+
+impl Setup {
+    /// A fresh database with the rows `seed` inserts, and the site's
+    /// configuration with `toml` and [`REPORTING`], the day rolled up, as
+    /// `serve` leaves it once the day has ended.
+    fn rolled_up(prefix: &str, toml: &str, seed: impl FnOnce(&ClickHouse, &str)) -> Setup {
         let clickhouse = common::clickhouse();
-        let database = clickhouse.fresh_database("adversarial");
+        let database = clickhouse.fresh_database(prefix);
         common::migrate(clickhouse, &database);
-        // The crowd: CROWD visitors on `/`, Chrome, US, across the day;
-        // FORMULA_VISITORS of them arrived with a formula as utm_source.
-        let mut events: Vec<String> = (100..100 + CROWD)
-            .map(|v| {
-                let source = if v < 100 + FORMULA_VISITORS { FORMULA } else { "" };
-                format!(
-                    "('optimumabq.com', '2026-11-10 {:02}:30:00', 'pageview', {v}, '/', '{source}', 'US', 'Chrome', 'desktop')",
-                    8 + v % 10
-                )
-            })
-            .collect();
-        // The person: three views of a page nobody else opened, Firefox, Iceland.
-        for minute in ["05", "10", "20"] {
-            events.push(format!(
-                "('optimumabq.com', '2026-11-10 14:{minute}:00', 'pageview', 1, '/that-page', '', 'IS', 'Firefox', 'desktop')"
-            ));
-        }
-        clickhouse.query(
-            &database,
-            &format!(
-                "INSERT INTO events (site, ts, name, visitor_id, path, utm_source, country, browser, device) VALUES {}",
-                events.join(", ")
-            ),
-        );
-        let mut opens: Vec<String> = (100..100 + CROWD_RECIPIENTS)
-            .map(|r| format!("('crowd', '2026-11-10 09:00:00', {r}, 0, 'US', 'Gmail')"))
-            .collect();
-        opens.push("('test-send', '2026-11-10 10:00:00', 1, 0, 'IS', 'Thunderbird')".into());
-        opens.push("('test-send', '2026-11-10 16:00:00', 1, 0, 'IS', 'Thunderbird')".into());
-        clickhouse.query(
-            &database,
-            &format!(
-                "INSERT INTO email_opens (campaign, ts, recipient_id, proxied, country, client) VALUES {}",
-                opens.join(", ")
-            ),
-        );
-        // The recipient's clicks: their scanner's burst before they
-        // opened, then their own click on a link nobody else has.
-        clickhouse.query(
-            &database,
-            "INSERT INTO email_clicks (campaign, ts, recipient_id, link_host, link_path, scanner, honeypot) VALUES \
-             ('test-send', '2026-11-10 09:59:00', 1, 'optimumabq.com', '/a', 0, 0), \
-             ('test-send', '2026-11-10 09:59:00', 1, 'optimumabq.com', '/b', 0, 0), \
-             ('test-send', '2026-11-10 09:59:01', 1, 'optimumabq.com', '/c', 0, 0), \
-             ('test-send', '2026-11-10 10:00:05', 1, 'optimumabq.com', '/secret', 0, 0)",
-        );
+        seed(clickhouse, &database);
         let config = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(config.path(), format!("{}\n{REPORTING}", common::SITE_TOML)).unwrap();
+        std::fs::write(
+            config.path(),
+            format!("{}{toml}\n{REPORTING}", common::SITE_TOML),
+        )
+        .unwrap();
         let (ok, stdout, stderr) = Beaconhouse::new()
             .config(config.path())
             .clickhouse(clickhouse, &database)
             .arg("rollup")
             .output();
-        assert!(ok && stdout.contains("rolled up 1 day(s)"), "{stdout}{stderr}");
-        let own_rows = clickhouse.query(
-            &database,
-            "SELECT count() FROM daily_filtered WHERE filter_dimension = 'path' AND filter_value = '/that-page' FORMAT TSV",
+        assert!(
+            ok && stdout.contains("rolled up 1 day(s)"),
+            "{stdout}{stderr}"
         );
-        assert_ne!(own_rows.trim(), "0", "the person's filter rows are rolled up");
         Setup {
             clickhouse,
             database,
             config,
         }
-    })
+    }
 }
 
 /// `beaconhouse` on the setup's database and config.
@@ -586,65 +606,47 @@ const STAFF_OWN: [u64; 3] = [900, 901, 902];
 fn conversions_setup() -> &'static Setup {
     static SETUP: std::sync::OnceLock<Setup> = std::sync::OnceLock::new();
     SETUP.get_or_init(|| {
-        let clickhouse = common::clickhouse();
-        let database = clickhouse.fresh_database("adversarial_conversions");
-        common::migrate(clickhouse, &database);
-        let row = |visitor: u64, time: &str, name: &str, path: &str, browser: &str, props: &str| {
-            let (keys, values): (Vec<String>, Vec<String>) = props
-                .split(',')
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    let (k, v) = p.split_once('=').unwrap();
-                    (format!("'{k}'"), format!("'{v}'"))
-                })
-                .unzip();
-            // The crowd is in the US; the person and the made-up visitors
-            // in Iceland.
-            let country = if browser == "Chrome" { "US" } else { "IS" };
-            format!(
-                "('optimumabq.com', '2026-11-10 {time}', '{name}', {visitor}, '{path}', '{country}', '{browser}', 'desktop', [{}], [{}])",
-                keys.join(", "),
-                values.join(", ")
-            )
-        };
-        let mut events = Vec::new();
-        for v in 100..100 + CROWD {
-            let time = format!("{:02}:30:00", 8 + v % 10);
-            events.push(row(v, &time, "pageview", "/", "Chrome", ""));
-            if v < 100 + CROWD / 2 {
-                events.push(row(v, &time, "book_tour", "/", "Chrome", "plan=monthly"));
+        Setup::rolled_up("adversarial_conversions", CONVERSIONS, |clickhouse, database| {
+            let row = |visitor: u64, time: &str, name: &str, path: &str, browser: &str, props: &str| {
+                let (keys, values): (Vec<String>, Vec<String>) = props
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(|p| {
+                        let (k, v) = p.split_once('=').unwrap();
+                        (format!("'{k}'"), format!("'{v}'"))
+                    })
+                    .unzip();
+                // The crowd is in the US; the person and the made-up visitors
+                // in Iceland.
+                let country = if browser == "Chrome" { "US" } else { "IS" };
+                format!(
+                    "('optimumabq.com', '2026-11-10 {time}', '{name}', {visitor}, '{path}', '{country}', '{browser}', 'desktop', [{}], [{}])",
+                    keys.join(", "),
+                    values.join(", ")
+                )
+            };
+            let mut events = Vec::new();
+            for v in 100..100 + CROWD {
+                let time = format!("{:02}:30:00", 8 + v % 10);
+                events.push(row(v, &time, "pageview", "/", "Chrome", ""));
+                if v < 100 + CROWD / 2 {
+                    events.push(row(v, &time, "book_tour", "/", "Chrome", "plan=monthly"));
+                }
             }
-        }
-        events.push(row(1, "14:05:00", "pageview", "/that-page", "Firefox", ""));
-        events.push(row(1, "14:06:00", "book_tour", "/that-page", "Firefox", "plan=private-office"));
-        for v in STAFF_OWN {
-            events.push(row(v, "15:05:00", "pageview", "/that-page", "Opera", ""));
-            events.push(row(v, "15:06:00", "book_tour", "/that-page", "Opera", "plan=private-office,desk=staff-test"));
-        }
-        clickhouse.query(
-            &database,
-            &format!(
-                "INSERT INTO events (site, ts, name, visitor_id, path, country, browser, device, prop_keys, prop_values) VALUES {}",
-                events.join(", ")
-            ),
-        );
-        let config = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(
-            config.path(),
-            format!("{}{CONVERSIONS}\n{REPORTING}", common::SITE_TOML),
-        )
-        .unwrap();
-        let (ok, stdout, stderr) = Beaconhouse::new()
-            .config(config.path())
-            .clickhouse(clickhouse, &database)
-            .arg("rollup")
-            .output();
-        assert!(ok && stdout.contains("rolled up 1 day(s)"), "{stdout}{stderr}");
-        Setup {
-            clickhouse,
-            database,
-            config,
-        }
+            events.push(row(1, "14:05:00", "pageview", "/that-page", "Firefox", ""));
+            events.push(row(1, "14:06:00", "book_tour", "/that-page", "Firefox", "plan=private-office"));
+            for v in STAFF_OWN {
+                events.push(row(v, "15:05:00", "pageview", "/that-page", "Opera", ""));
+                events.push(row(v, "15:06:00", "book_tour", "/that-page", "Opera", "plan=private-office,desk=staff-test"));
+            }
+            clickhouse.query(
+                &database,
+                &format!(
+                    "INSERT INTO events (site, ts, name, visitor_id, path, country, browser, device, prop_keys, prop_values) VALUES {}",
+                    events.join(", ")
+                ),
+            );
+        })
     })
 }
 
