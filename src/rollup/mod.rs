@@ -5,8 +5,10 @@
 //! reports read finished numbers for whole days. Today so far, too: its
 //! hours up to the last one that ended and settled go into `daily_stats`,
 //! `daily_goals` and `daily_funnels` each time another hour ends
-//! ([`today_so_far`]), so a report over today reads some 24 rows an hour
-//! instead of every hit (a day of 3 million hits took seconds per report).
+//! ([`today_so_far`]), so a report over a period that includes today reads
+//! the rollup's rows, not every hit of today (with 3 million hits today, a
+//! 30-day overview took 3.7 s from `events` and takes 0.11 s so:
+//! `benches/today.sh`).
 //!
 //! It also releases each ended day to staff SQL: `released.daily` (in the
 //! database `<clickhouse.database>_released`, the only one staff may read)
