@@ -67,7 +67,7 @@ fn setup() -> &'static Setup {
                 ));
             }
             clickhouse.query(
-                &database,
+                database,
                 &format!(
                     "INSERT INTO events (site, ts, name, visitor_id, path, utm_source, country, browser, device) VALUES {}",
                     events.join(", ")
@@ -79,7 +79,7 @@ fn setup() -> &'static Setup {
             opens.push("('test-send', '2026-11-10 10:00:00', 1, 0, 'IS', 'Thunderbird')".into());
             opens.push("('test-send', '2026-11-10 16:00:00', 1, 0, 'IS', 'Thunderbird')".into());
             clickhouse.query(
-                &database,
+                database,
                 &format!(
                     "INSERT INTO email_opens (campaign, ts, recipient_id, proxied, country, client) VALUES {}",
                     opens.join(", ")
@@ -88,7 +88,7 @@ fn setup() -> &'static Setup {
             // The recipient's clicks: their scanner's burst before they
             // opened, then their own click on a link nobody else has.
             clickhouse.query(
-                &database,
+                database,
                 "INSERT INTO email_clicks (campaign, ts, recipient_id, link_host, link_path, scanner, honeypot) VALUES \
                  ('test-send', '2026-11-10 09:59:00', 1, 'optimumabq.com', '/a', 0, 0), \
                  ('test-send', '2026-11-10 09:59:00', 1, 'optimumabq.com', '/b', 0, 0), \
@@ -640,7 +640,7 @@ fn conversions_setup() -> &'static Setup {
                 events.push(row(v, "15:06:00", "book_tour", "/that-page", "Opera", "plan=private-office,desk=staff-test"));
             }
             clickhouse.query(
-                &database,
+                database,
                 &format!(
                     "INSERT INTO events (site, ts, name, visitor_id, path, country, browser, device, prop_keys, prop_values) VALUES {}",
                     events.join(", ")
