@@ -21,12 +21,16 @@
 # because one ran past `reporting.query_timeout_ms`. Run it after 01:03
 # UTC: until then today has no hour to roll up.
 #
-# Knobs (environment): HISTORY (1000000), TODAY (3000000), RUNS (7).
+# Knobs (environment): HISTORY (1000000), TODAY (3000000), RUNS (7), ZONE
+# (UTC: the time zone the overviews ask for; in another, today starts at a
+# local midnight inside a UTC day, and its summary and breakdowns read
+# today from `events`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HISTORY=${HISTORY:-1000000}
 TODAY=${TODAY:-3000000}
 RUNS=${RUNS:-7}
+ZONE=${ZONE:-UTC}
 TOKEN=bench-token-0123456789abcdef0123456789abcdef
 
 . benches/common.sh
@@ -109,16 +113,19 @@ serve after target/release/beaconhouse todaybench
 collectors+=("after=$base")
 
 today_rows=$(ch_query todaybench "SELECT count() FROM events WHERE toDate(ts) = today()")
-python3 - "$TOKEN" "$RUNS" "$(date -u -d "@$midnight" +%F)" "$(date -u -d "@$((midnight - 29 * 86400))" +%F)" "${collectors[@]}" >"$work/timings.md" <<'PY'
-import statistics, sys, time, urllib.error, urllib.request
+python3 - "$TOKEN" "$RUNS" "$ZONE" "${collectors[@]}" >"$work/timings.md" <<'PY'
+import datetime, statistics, sys, time, urllib.error, urllib.request, zoneinfo
 from concurrent.futures import ThreadPoolExecutor
-token, runs, today, first = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-collectors = [c.split("=", 1) for c in sys.argv[5:]]
+token, runs, zone = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+today_date = datetime.datetime.now(zoneinfo.ZoneInfo(zone)).date()
+today, first = today_date.isoformat(), (today_date - datetime.timedelta(days=29)).isoformat()
+collectors = [c.split("=", 1) for c in sys.argv[4:]]
+assert collectors, "no collector to time"
 PANELS = ["path", "referrer_host", "country", "browser", "name"]
 
 def overview(base, start, interval):
     """The dashboard's reports of one overview, as the page asks them."""
-    period = f"site=optimumabq.com&from={start}&to={today}&tz=UTC"
+    period = f"site=optimumabq.com&from={start}&to={today}&tz={zone}"
     paths = [f"summary?{period}", f"timeseries?{period}&interval={interval}"]
     paths += [f"breakdown?{period}&by={by}&limit=10" for by in PANELS]
     return [f"{base}/api/v1/stats/{p}" for p in paths]
@@ -169,7 +176,7 @@ PY
 cat <<TABLE
 
 Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); ClickHouse $(ch_query todaybench "SELECT version()") on the same machine.
-Data: $HISTORY events over the 29 days before today and $today_rows today (UTC), 90% on optimumabq.com; $RUNS timed runs per case after one warm-up, collectors alternating.
+Data: $HISTORY events over the 29 days before today and $today_rows today (UTC), 90% on optimumabq.com; $RUNS timed runs per case after one warm-up, collectors alternating; periods in $ZONE.
 Rollup: ${rollup_after} s (the 29 days, and today up to ${rolled_today})${BEFORE:+; $BEFORE: ${rollup_before} s (the 29 days)}.
 
 $(cat "$work/timings.md")
