@@ -21,6 +21,12 @@
 # of it; ClickHouse's own CPU from the start of the run until it is idle
 # again (inserts and the merges they cause), per row stored.
 #
+# With BEFORE=path/to/an/older/beaconhouse, that binary runs as a second
+# collector, on a database and a spool of its own, and each round runs the
+# baseline, the older collector and this one in turn (A B C A B C ...):
+# before/after figures of a change to the hit path, under the same
+# conditions.
+#
 # Knobs (environment): DURATION (s per run, default 15), PAIRS (3),
 # CONNECTIONS (32), THREADS (wrk threads, 1), WORKER_COUNTS ("1 N", N = cores),
 # FSYNC_INTERVAL_MS (unset: the collector's default). Needs wrk, Debian's
@@ -39,22 +45,37 @@ install_missing wrk:wrk clickhouse-server:clickhouse-server
 
 hz=$(getconf CLK_TCK)
 http_get() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
-# The sum of a metric's series (all labels) on the collector's admin listener.
-metric_sum() { http_get "$admin/metrics" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { printf "%d\n", s }'; }
+# metric_sum ADMIN_URL METRIC: the sum of a metric's series (all labels) on
+# a collector's admin listener.
+metric_sum() { http_get "$1/metrics" | awk -v m="$2" 'index($0, m) == 1 { s += $NF } END { printf "%d\n", s }'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-stored() { ch_query bench "SELECT count() FROM events"; }
+stored() { ch_query "$1" "SELECT count() FROM events"; }
 now() { date +%s.%N; }
 
-# Waits (up to 120 s) until ClickHouse holds every hit the collector accepted
-# and has used under 3% of a core for a whole second.
+# Collectors under test, by label: binary, database, and once started, pid,
+# base URL and admin URL.
+labels=(this)
+declare -A binary=([this]=target/release/beaconhouse) database=([this]=bench) cpid cbase cadmin
+if [ -n "${BEFORE:-}" ]; then
+  labels=(before this)
+  binary[before]=$BEFORE
+  database[before]=bench_before
+fi
+
+# Waits (up to 120 s) until ClickHouse holds every hit each collector
+# accepted and has used under 3% of a core for a whole second.
 settle() {
-  local accepted before after
+  local label accepted before after behind
   for _ in $(seq 1 120); do
-    accepted=$(( $(metric_sum beaconhouse_hits_received_total) - $(metric_sum beaconhouse_hits_dropped_total) ))
+    behind=0
+    for label in "${labels[@]}"; do
+      accepted=$(( $(metric_sum "${cadmin[$label]}" beaconhouse_hits_received_total) - $(metric_sum "${cadmin[$label]}" beaconhouse_hits_dropped_total) ))
+      [ "$(stored "${database[$label]}")" -ge "$accepted" ] || behind=1
+    done
     before=$(cpu_ticks "$clickhouse_pid")
     sleep 1
     after=$(cpu_ticks "$clickhouse_pid")
-    if [ "$(stored)" -ge "$accepted" ] && [ $((after - before)) -le $((hz * 3 / 100)) ]; then
+    if [ "$behind" = 0 ] && [ $((after - before)) -le $((hz * 3 / 100)) ]; then
       return 0
     fi
   done
@@ -78,29 +99,38 @@ export BEACONHOUSE_HTTP_RATE_LIMIT_BURST=1000000
 [ -z "${FSYNC_INTERVAL_MS:-}" ] || export BEACONHOUSE_SPOOL_FSYNC_INTERVAL_MS=$FSYNC_INTERVAL_MS
 export RUST_LOG=warn
 migrate_when_up
+[ -z "${BEFORE:-}" ] || BEACONHOUSE_CLICKHOUSE_DATABASE=bench_before "$BEFORE" migrate >/dev/null
 
 for workers in $WORKER_COUNTS; do
   echo "==> $workers HTTP worker(s) each" >&2
-  port=$(free_port)
-  admin_port=$(free_port)
-  BEACONHOUSE_HTTP_WORKERS=$workers BEACONHOUSE_SPOOL_DIR="$work/spool-$workers" \
-    BEACONHOUSE_LISTEN="127.0.0.1:$port" BEACONHOUSE_ADMIN_LISTEN="127.0.0.1:$admin_port" \
-    target/release/beaconhouse serve 2>"$work/collector-$workers.log" &
-  collector_pid=$!
-  pids+=($collector_pid)
-  collector="http://127.0.0.1:$port"
-  admin="http://127.0.0.1:$admin_port"
+  for label in "${labels[@]}"; do
+    port=$(free_port)
+    admin_port=$(free_port)
+    BEACONHOUSE_HTTP_WORKERS=$workers BEACONHOUSE_SPOOL_DIR="$work/spool-$label-$workers" \
+      BEACONHOUSE_CLICKHOUSE_DATABASE="${database[$label]}" \
+      BEACONHOUSE_LISTEN="127.0.0.1:$port" BEACONHOUSE_ADMIN_LISTEN="127.0.0.1:$admin_port" \
+      "${binary[$label]}" serve 2>"$work/collector-$label-$workers.log" &
+    cpid[$label]=$!
+    pids+=($!)
+    cbase[$label]="http://127.0.0.1:$port"
+    cadmin[$label]="http://127.0.0.1:$admin_port"
+  done
+  # "this" collector, for the runs that are its alone.
+  collector_pid=${cpid[this]}
+  collector=${cbase[this]}
+  admin=${cadmin[this]}
   base_port=$(free_port)
   target/release/examples/bare_gif "127.0.0.1:$base_port" "$workers" 2>/dev/null &
   base_pid=$!
   pids+=($base_pid)
   base="http://127.0.0.1:$base_port"
-  for _ in $(seq 1 100); do
-    http_get "$admin/healthz" >/dev/null 2>&1 && http_get "$base/p.gif" >/dev/null 2>&1 && break
-    sleep 0.1
+  for label in "${labels[@]}"; do
+    for _ in $(seq 1 100); do
+      http_get "${cadmin[$label]}/healthz" >/dev/null 2>&1 && http_get "$base/p.gif" >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    DURATION=3 run_wrk "warm-$label" "${cbase[$label]}/p.gif" benches/wrk/pixel.lua >/dev/null
   done
-
-  DURATION=3 run_wrk warm "$collector/p.gif" benches/wrk/pixel.lua >/dev/null
   DURATION=3 run_wrk warm-base "$base/p.gif" benches/wrk/pixel.lua >/dev/null
 
   # Is the load generator the bottleneck? The bare server driven by the
@@ -134,32 +164,33 @@ for workers in $WORKER_COUNTS; do
     b_cpu=$(( $(cpu_ticks "$base_pid") - before ))
     b_ch=$(( $(cpu_ticks "$clickhouse_pid") - ch_before ))
 
-    settle
-    rows_before=$(stored)
-    received_before=$(metric_sum 'beaconhouse_hits_received_total{endpoint="pixel"}')
-    ch_before=$(cpu_ticks "$clickhouse_pid")
-    before=$(cpu_ticks "$collector_pid")
-    read -r c_rps c_p50 c_p99 _ < <(run_wrk "pixel-$workers-$pair" "$collector/p.gif" benches/wrk/pixel.lua)
-    ended=$(now)
-    received=$(( $(metric_sum 'beaconhouse_hits_received_total{endpoint="pixel"}') - received_before ))
-    settle
-    c_cpu=$(( $(cpu_ticks "$collector_pid") - before ))
-    c_ch=$(( $(cpu_ticks "$clickhouse_pid") - ch_before ))
-    landed=$(( $(stored) - rows_before ))
-    awk -v p="$pair" -v br="$b_rps" -v cr="$c_rps" -v bc="$b_cpu" -v bn="$b_requests" -v cc="$c_cpu" -v cn="$received" \
-      -v ch="$c_ch" -v bch="$b_ch" -v rows="$landed" -v hz="$hz" -v bp="$b_p99" -v cp="$c_p99" 'BEGIN {
-        bu = 1e6 * bc / hz / bn; cu = 1e6 * cc / hz / cn
-        printf "| %d | %d | %d | %.2f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %d of %d |\n",
-          p, br, cr, cr / br, bu, cu, cu / bu, bp, cp, 1e6 * ch / hz / (rows > 0 ? rows : 1), rows, cn
-        if (bch > hz / 10) printf "warning: ClickHouse used %.1f s of CPU during baseline run %d\n", bch / hz, p > "/dev/stderr"
-      }' >>"$table"
+    for label in "${labels[@]}"; do
+      settle
+      rows_before=$(stored "${database[$label]}")
+      received_before=$(metric_sum "${cadmin[$label]}" 'beaconhouse_hits_received_total{endpoint="pixel"}')
+      ch_before=$(cpu_ticks "$clickhouse_pid")
+      before=$(cpu_ticks "${cpid[$label]}")
+      read -r c_rps c_p50 c_p99 _ < <(run_wrk "pixel-$label-$workers-$pair" "${cbase[$label]}/p.gif" benches/wrk/pixel.lua)
+      received=$(( $(metric_sum "${cadmin[$label]}" 'beaconhouse_hits_received_total{endpoint="pixel"}') - received_before ))
+      settle
+      c_cpu=$(( $(cpu_ticks "${cpid[$label]}") - before ))
+      c_ch=$(( $(cpu_ticks "$clickhouse_pid") - ch_before ))
+      landed=$(( $(stored "${database[$label]}") - rows_before ))
+      awk -v p="$pair" -v l="$label" -v br="$b_rps" -v cr="$c_rps" -v bc="$b_cpu" -v bn="$b_requests" -v cc="$c_cpu" -v cn="$received" \
+        -v ch="$c_ch" -v bch="$b_ch" -v rows="$landed" -v hz="$hz" -v bp="$b_p99" -v cp="$c_p99" 'BEGIN {
+          bu = 1e6 * bc / hz / bn; cu = 1e6 * cc / hz / cn
+          printf "| %d | %s | %d | %d | %.2f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %d of %d |\n",
+            p, l, br, cr, cr / br, bu, cu, cu / bu, bp, cp, 1e6 * ch / hz / (rows > 0 ? rows : 1), rows, cn
+          if (bch > hz / 10) printf "warning: ClickHouse used %.1f s of CPU during baseline run %d\n", bch / hz, p > "/dev/stderr"
+        }' >>"$table"
+    done
   done
 
   # Latency at a fixed rate: wrk has no rate option; each connection waits
   # WRK_DELAY_MS on average after every answer (pixel.lua), so with 10 ms
   # the rate is about connections / (10 ms + latency). A short calibration
   # sets the connection count that gives half of the median peak rate.
-  peak=$(awk -F'|' '{ print $4 }' "$table" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+  peak=$(awk -F'|' '$3 ~ /this/ { print $5 }' "$table" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
   half_target=$((peak / 2))
   half_conns=$(awk -v r="$half_target" 'BEGIN { c = int(r * 11 / 1000 + 0.5); print (c < 1 ? 1 : c) }')
   read -r calib_rps _ < <(WRK_DELAY_MS=10 CONNECTIONS=$half_conns DURATION=3 run_wrk "calibrate-$workers" "$collector/p.gif" benches/wrk/pixel.lua)
@@ -181,13 +212,16 @@ for workers in $WORKER_COUNTS; do
     echo
     echo "$generator"
     echo
-    echo "| pair | baseline req/s | collector req/s | ratio | baseline CPU µs/request | collector CPU µs/hit | CPU ratio | baseline p99 ms | collector p99 ms | ClickHouse CPU µs/row | rows stored of hits answered |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| pair | collector | baseline req/s | collector req/s | ratio | baseline CPU µs/request | collector CPU µs/hit | CPU ratio | baseline p99 ms | collector p99 ms | ClickHouse CPU µs/row | rows stored of hits answered |"
+    echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     cat "$table"
     echo
-    column() { awk -F'|' -v k="$1" '{ print $k + 0 }' "$table" | sort -n; }
+    column() { awk -F'|' -v k="$1" -v l="$2" '$3 ~ l { print $k + 0 }' "$table" | sort -n; }
     median() { awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-    echo "Ratio: worst $(column 5 | head -1), median $(column 5 | median). CPU per hit against the bare server: median $(column 8 | median)x, worst $(column 8 | tail -1)x."
+    for label in "${labels[@]}"; do
+      echo "Ratio ($label): worst $(column 6 "$label" | head -1), median $(column 6 "$label" | median). CPU per hit against the bare server: median $(column 9 "$label" | median)x, worst $(column 9 "$label" | tail -1)x."
+      echo
+    done
     echo
     echo "| other runs (collector) | req/s | p50 ms | p99 ms |"
     echo "|---|---:|---:|---:|"
@@ -196,12 +230,12 @@ for workers in $WORKER_COUNTS; do
     echo
     echo "Collector peak RSS: $rss MiB (no GeoIP database loaded)."
   } >"$work/report-$workers.md"
-  kill "$collector_pid" "$base_pid" 2>/dev/null || true
-  wait "$collector_pid" "$base_pid" 2>/dev/null || true
+  kill "${cpid[@]}" "$base_pid" 2>/dev/null || true
+  wait "${cpid[@]}" "$base_pid" 2>/dev/null || true
 done
 
 cat <<HEAD
 
-Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), load average before the runs $(cut -d' ' -f1-3 /proc/loadavg); wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s per run, $PAIRS pairs (baseline first, then collector), each run started with ClickHouse $(ch_query bench "SELECT version()") idle and holding every earlier hit; spool fsync every ${FSYNC_INTERVAL_MS:-(default)} ms.
+Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), load average before the runs $(cut -d' ' -f1-3 /proc/loadavg); wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s per run, $PAIRS rounds (the baseline, then the collector: ${labels[*]}), each run started with ClickHouse $(ch_query bench "SELECT version()") idle and holding every earlier hit; spool fsync every ${FSYNC_INTERVAL_MS:-(default)} ms.
 HEAD
 for workers in $WORKER_COUNTS; do cat "$work/report-$workers.md"; done
