@@ -1024,9 +1024,6 @@ pub fn goals(
             }
             let targets: Vec<&Target> = figures.iter().flatten().copied().collect();
             if !targets.is_empty() {
-                // `materialize`: a constant read through a `Distributed`
-                // table is one on this node and a column from the others,
-                // which 18.16 refuses to unite.
                 let mut rows = Statement::new(
                     "SELECT goal AS group_key, toUInt16(day) AS day_number, visitors AS unique, hits AS count \
                      FROM daily_goals FINAL",
@@ -1087,6 +1084,9 @@ fn raw_goals(
         s.push("]");
         s
     };
+    // `materialize`: a constant read through a `Distributed` table is one
+    // on this node and a column from the others, which 18.16 refuses to
+    // unite with the rollup's part.
     let mut s = Statement::new(
         "SELECT group_key, day_number, unique, count FROM (SELECT day_number, materialize(",
     );
@@ -1220,7 +1220,7 @@ pub fn funnel(
     if let Some((first, last)) = split.days {
         parts
             .push(
-                // `materialize`: as in [`goal`].
+                // `materialize`: as in [`raw_goals`].
                 "SELECT toString(level) AS group_key, toUInt16(day) AS day_number, visitors AS unique, \
                  materialize(toUInt64(0)) AS count FROM daily_funnels FINAL",
             )

@@ -499,10 +499,10 @@ pub fn statement_shapes() -> Vec<Statement> {
         &goals,
         &funnels,
     ));
-    let today_at_two = DayPart::Until(nov_1 + 14 * 3600);
+    let today_to_14h = DayPart::Until(nov_1 + 14 * 3600);
     statements.extend(rollup_day(
         nov_1_day,
-        today_at_two,
+        today_to_14h,
         12,
         10,
         &goals,
