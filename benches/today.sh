@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A busy day: HISTORY synthetic events over the 29 days before today and
-# TODAY events since today's UTC midnight go into a real ClickHouse, and
-# `beaconhouse rollup` rolls them up as `serve` keeps them: the days before
-# whole, today up to its last hour that has ended. Then the dashboard's
+# TODAY events since today's midnight (in ZONE, the site's time zone) go
+# into a real ClickHouse, and `beaconhouse rollup` rolls them up as `serve`
+# keeps them: the UTC days before whole, today up to its last hour that has
+# ended, and, in a zone whose midnight is not UTC's, yesterday's and
+# today's parts from the site's midnight. Then the dashboard's
 # overview (summary, time series and the five panels' breakdowns, asked at
 # once as the page asks them) is timed through the stats API for the last
 # 30 days and for today, once by one person and once by three at the same
@@ -18,13 +20,14 @@
 # same machine at the same moments. Prints how long each rollup took and a
 # Markdown table: median and worst wall time of an overview, and how many
 # of its reports were refused (503) because every slot was taken or
-# because one ran past `reporting.query_timeout_ms`. Run it after 01:03
-# UTC: until then today has no hour to roll up.
+# because one ran past `reporting.query_timeout_ms`. Run it at least an
+# hour and three minutes after midnight in ZONE (and in UTC): until then
+# today has no hour to roll up.
 #
 # Knobs (environment): HISTORY (1000000), TODAY (3000000), RUNS (7), ZONE
-# (UTC: the time zone the overviews ask for; in another, today starts at a
-# local midnight inside a UTC day, and its summary and breakdowns read
-# today from `events`).
+# (UTC: the site's time zone, which the overviews ask for; in another,
+# today starts at a local midnight inside a UTC day, which a collector from
+# before the `local_*` tables read from `events`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HISTORY=${HISTORY:-1000000}
@@ -43,6 +46,7 @@ cat >"$work/beaconhouse.toml" <<TOML
 [[sites]]
 id = "optimumabq.com"
 hostnames = ["optimumabq.com"]
+time_zone = "$ZONE"
 
 [reporting]
 noise_key = "bench-noise-key-0123456789abcdef0123456789abcdef"
@@ -59,7 +63,11 @@ export RUST_LOG=warn
 migrate_when_up
 
 now=$(date -u +%s)
-midnight=$((now - now % 86400))
+# Today's midnight in ZONE, as a UTC instant.
+midnight=$(python3 -c 'import datetime, sys, zoneinfo
+z = zoneinfo.ZoneInfo(sys.argv[1])
+d = datetime.datetime.now(z).date()
+print(int(datetime.datetime(d.year, d.month, d.day, tzinfo=z).timestamp()))' "$ZONE")
 # Hits of a synthetic visitor spread over 80 minutes after its start: none
 # lands after now.
 span=$((now - midnight - 4800))
@@ -89,6 +97,7 @@ fi
 echo "==> rolling up" >&2
 rollup_after=$(seconds target/release/beaconhouse rollup)
 rolled_today=$(ch_query todaybench "SELECT if(max(counted_until) = 0, 'not rolled up', toString(toDateTime(max(counted_until), 'UTC'))) FROM daily_stats_days FINAL WHERE day = today()")
+rolled_local=$(ch_query todaybench "SELECT arrayStringConcat(groupArray(concat(toString(toDateTime(counted_from, 'UTC')), ' to ', toString(toDateTime(counted_until, 'UTC')))), ', ') FROM (SELECT * FROM local_days FINAL ORDER BY counted_from)")
 
 # serve NAME BINARY DATABASE: starts a collector on the database and sets `base`.
 serve() {
@@ -112,7 +121,7 @@ fi
 serve after target/release/beaconhouse todaybench
 collectors+=("after=$base")
 
-today_rows=$(ch_query todaybench "SELECT count() FROM events WHERE toDate(ts) = today()")
+today_rows=$(ch_query todaybench "SELECT count() FROM events WHERE ts >= toDateTime($midnight)")
 python3 - "$TOKEN" "$RUNS" "$ZONE" "${collectors[@]}" >"$work/timings.md" <<'PY'
 import datetime, statistics, sys, time, urllib.error, urllib.request, zoneinfo
 from concurrent.futures import ThreadPoolExecutor
@@ -176,8 +185,8 @@ PY
 cat <<TABLE
 
 Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); ClickHouse $(ch_query todaybench "SELECT version()") on the same machine.
-Data: $HISTORY events over the 29 days before today and $today_rows today (UTC), 90% on optimumabq.com; $RUNS timed runs per case after one warm-up, collectors alternating; periods in $ZONE.
-Rollup: ${rollup_after} s (the 29 days, and today up to ${rolled_today})${BEFORE:+; $BEFORE: ${rollup_before} s (the 29 days)}.
+Data: $HISTORY events over the 29 days before today and $today_rows today ($ZONE), 90% on optimumabq.com; $RUNS timed runs per case after one warm-up, collectors alternating; periods in $ZONE.
+Rollup: ${rollup_after} s (the UTC days before today, today up to ${rolled_today} UTC, and from the site's midnight: ${rolled_local:-none})${BEFORE:+; $BEFORE: ${rollup_before} s}.
 
 $(cat "$work/timings.md")
 TABLE

@@ -19,7 +19,6 @@ use crate::audit::{self, Auditor, Exposition};
 use crate::clock;
 use crate::config::{Config, ExposedSecrets, LogFormat};
 use crate::enrich::{campaign, link, scrub};
-use crate::goal::{site_funnels, site_goals};
 use crate::grant::{self, Link, Signed};
 use crate::metrics::Metrics;
 use crate::migrate::{self, MigrateError};
@@ -183,13 +182,7 @@ pub fn migrate(config: &Config) -> Result<Vec<String>, CliError> {
 /// needs it, and releases them to staff SQL, as the ingest user (the
 /// reports' user may not write). One line for each.
 pub fn rollup(config: &Config) -> Result<Vec<String>, CliError> {
-    let rollup = Rollup::new(
-        Endpoints::new(&config.clickhouse)?,
-        &config.clickhouse,
-        &config.reporting,
-        site_goals(&config.conversions()),
-        site_funnels(&config.conversions()),
-    );
+    let rollup = Rollup::new(Endpoints::new(&config.clickhouse)?, config);
     let done = block_on(rollup.roll_up(clock::now_unix()))??;
     let mut lines = vec![format!("rolled up {} day(s)", done.rolled_up.len())];
     if let Some(released) = done.released {
@@ -209,6 +202,12 @@ pub fn rollup(config: &Config) -> Result<Vec<String>, CliError> {
         lines.push(format!(
             "rolled up today up to {} UTC",
             clock::utc_minute(until)
+        ));
+    }
+    if done.local > 0 {
+        lines.push(format!(
+            "rolled up {} part(s) of yesterday and today from sites' local midnights",
+            done.local
         ));
     }
     Ok(lines)

@@ -140,6 +140,25 @@ pub fn steps_definition(steps: &[Target]) -> String {
         .collect()
 }
 
+/// The text that names a set of goals and funnels (a site's, as a part of a
+/// day from its local midnight was counted with them): the goals'
+/// definitions and the funnels' [`steps_definition`]s, each list sorted,
+/// each item once, as JSON (one line, whatever a definition holds). The
+/// same set in any order or repetition reads the same.
+pub fn conversions_definition<'a>(
+    goals: impl Iterator<Item = &'a Target>,
+    funnels: impl Iterator<Item = &'a [Target]>,
+) -> String {
+    let sorted = |mut definitions: Vec<String>| {
+        definitions.sort();
+        definitions.dedup();
+        definitions
+    };
+    let goals = sorted(goals.map(Target::definition).collect());
+    let funnels = sorted(funnels.map(steps_definition).collect());
+    serde_json::json!({ "goals": goals, "funnels": funnels }).to_string()
+}
+
 /// Every site's funnels, each once per site, in order.
 pub fn site_funnels(conversions: &HashMap<String, SiteConversions>) -> Vec<SiteFunnel> {
     let mut funnels: Vec<SiteFunnel> = conversions
@@ -186,6 +205,31 @@ mod tests {
             assert_eq!(Target::parse(&target.definition()), Some(target));
         }
         assert_eq!(Target::parse("path:/x"), None);
+    }
+
+    #[test]
+    fn a_set_of_goals_and_funnels_reads_the_same_in_any_order() {
+        let (tour, blog) = (
+            Target::Event("book_tour".into()),
+            Target::Page("/blog/*".into()),
+        );
+        let steps = [blog.clone(), tour.clone()];
+        let funnels: [&[Target]; 1] = [&steps];
+        let one = conversions_definition([&tour, &blog].into_iter(), funnels.into_iter());
+        let other = conversions_definition([&blog, &tour, &blog].into_iter(), funnels.into_iter());
+        assert_eq!(one, other);
+        assert_ne!(
+            one,
+            conversions_definition([&tour].into_iter(), funnels.into_iter())
+        );
+        assert_ne!(
+            one,
+            conversions_definition([&tour, &blog].into_iter(), std::iter::empty())
+        );
+        assert_eq!(
+            conversions_definition(std::iter::empty(), std::iter::empty()),
+            r#"{"funnels":[],"goals":[]}"#
+        );
     }
 
     #[test]

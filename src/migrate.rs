@@ -60,6 +60,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     17 => "0017_daily_funnels.sql",
     18 => "0018_email_clicks.sql",
     19 => "0019_today_so_far.sql",
+    20 => "0020_local_days.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -19,7 +19,6 @@ use crate::audit::{self, Auditor};
 use crate::clock;
 use crate::config::{Config, ExposedSecrets, SessionKey};
 use crate::enrich::geo::{GeoError, GeoLookup, Reloaded};
-use crate::goal::{site_funnels, site_goals};
 use crate::http::access::Readers;
 use crate::http::stats::StatsState;
 use crate::http::throttle::AuthThrottle;
@@ -90,16 +89,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let metrics = Arc::new(Metrics::default());
     let endpoints = Endpoints::new(&config.clickhouse)?;
     // The rollup writes daily_stats and daily_filtered: the ingest user. Reports read only.
-    tokio::spawn(
-        Rollup::new(
-            endpoints.clone(),
-            &config.clickhouse,
-            &config.reporting,
-            site_goals(&config.conversions()),
-            site_funnels(&config.conversions()),
-        )
-        .run(),
-    );
+    tokio::spawn(Rollup::new(endpoints.clone(), &config).run());
     let reporter = Reporter::new(
         Endpoints::for_reports(&config.clickhouse, &config.reporting)?,
         config.reporting.release.clone(),

@@ -45,7 +45,10 @@ impl RetentionConfig {
     /// The days `table`'s rows are kept; 0 keeps them forever.
     pub fn days(&self, table: Table) -> u16 {
         match table {
-            Table::Events => self.events_days,
+            // Read for yesterday and today only: kept as the hits they count.
+            Table::Events | Table::LocalStats | Table::LocalGoals | Table::LocalFunnels => {
+                self.events_days
+            }
             // A recipient's opens and clicks are read together.
             Table::EmailOpens | Table::EmailClicks => self.email_opens_days,
             // Both rollups, so a filtered report never finds one without the

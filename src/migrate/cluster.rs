@@ -104,6 +104,30 @@ pub const TABLES: &[(&str, Placement)] = &[
             key: "toUInt16(day)",
         },
     ),
+    (
+        "local_stats",
+        Placement::Sharded {
+            key: "toUInt16(day)",
+        },
+    ),
+    (
+        "local_goals",
+        Placement::Sharded {
+            key: "toUInt16(day)",
+        },
+    ),
+    (
+        "local_funnels",
+        Placement::Sharded {
+            key: "toUInt16(day)",
+        },
+    ),
+    (
+        "local_days",
+        Placement::Sharded {
+            key: "toUInt16(day)",
+        },
+    ),
     // Summed in every report that reads it: any shard will do.
     ("filtered_hits", Placement::Sharded { key: "rand()" }),
     // Staff SQL reads it on the node it reaches, never through a

@@ -15,9 +15,10 @@
 use crate::clock;
 
 /// The tables whose old rows are dropped, in the order they are: `events`
-/// before `daily_stats`, `daily_filtered`, `daily_goals` and
-/// `daily_funnels`, the rollups computed from it, `filtered_hits`, and
-/// `released.daily`, released from `events` (all six kept
+/// before `daily_stats`, `daily_filtered`, `daily_goals`,
+/// `daily_funnels` and the `local_*` tables of days from a local midnight,
+/// the rollups computed from it, `filtered_hits`, and `released.daily`,
+/// released from `events` (all nine kept
 /// `retention.daily_stats_days`). A fixed enum: a table name never comes
 /// from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,13 +32,16 @@ pub enum Table {
     DailyFiltered,
     DailyGoals,
     DailyFunnels,
+    LocalStats,
+    LocalGoals,
+    LocalFunnels,
     FilteredHits,
     /// `released.daily`, in the released database.
     ReleasedDaily,
 }
 
 impl Table {
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 12] = [
         Table::Events,
         Table::EmailOpens,
         Table::EmailClicks,
@@ -45,6 +49,9 @@ impl Table {
         Table::DailyFiltered,
         Table::DailyGoals,
         Table::DailyFunnels,
+        Table::LocalStats,
+        Table::LocalGoals,
+        Table::LocalFunnels,
         Table::FilteredHits,
         Table::ReleasedDaily,
     ];
@@ -60,6 +67,9 @@ impl Table {
             Table::DailyFiltered => "daily_filtered",
             Table::DailyGoals => "daily_goals",
             Table::DailyFunnels => "daily_funnels",
+            Table::LocalStats => "local_stats",
+            Table::LocalGoals => "local_goals",
+            Table::LocalFunnels => "local_funnels",
             Table::FilteredHits => "filtered_hits",
             Table::ReleasedDaily => "released.daily",
         }

@@ -23,14 +23,16 @@ use super::error::{ReportError, mentions_time_zone};
 use super::released::{self, Figure, Names, Released, Releaser, Span};
 use super::request::{Details, ReportRequest};
 use super::sql::{
-    self, BucketRow, DayRow, FunnelDay, GoalDay, Key, LedgerDay, Measure, RolledUp, VisitDay,
-    Window,
+    self, BucketRow, DayRow, FunnelDay, GoalDay, Key, LedgerDay, LocalDay, LocalPart, Measure,
+    RolledUp, VisitDay, Window,
 };
 use super::suppress::{self, Group};
 use super::vocabulary::{Dimension, Filter, Interval, Period, RequestError, invalid};
 use crate::clock;
 use crate::enrich::ua::BotKind;
-use crate::goal::{Conversions, Goal, SiteConversions, Target, steps_definition};
+use crate::goal::{
+    Conversions, Goal, SiteConversions, Target, conversions_definition, steps_definition,
+};
 use crate::outcome::DropReason;
 use crate::release::Mechanism;
 use crate::store::clickhouse::Endpoints;
@@ -698,7 +700,7 @@ impl Reporter {
             .map(|d| d.day_number)
             .collect();
         let levels: Vec<DayRow> = self
-            .fetch_all(sql::funnel(&window, &days, rolled_up.partial, &funnel.steps).by_day())
+            .fetch_all(sql::funnel(&window, &rolled_up, &days, &funnel.steps).by_day())
             .await?;
         let spans = released::spans(window.start, window.end);
         // Each step's cells are named by every step up to it: a funnel
@@ -1037,13 +1039,34 @@ impl Reporter {
         Ok((window, rolled_up))
     }
 
-    /// The days of `window` the rollup tables hold, per the ledger.
+    /// The days of `window` the rollup tables hold, per the ledgers. A
+    /// part of a day from the site's local midnight counts only of
+    /// yesterday and today, which the rollup keeps current
+    /// (`rollup::local_parts`), and only when counted with the site's
+    /// goals and funnels as they are now.
     async fn rolled_up(&self, window: &Window) -> Result<RolledUp, ReportError> {
         let (first, last) = (clock::day_of(window.start), clock::day_of(window.end));
-        let ledger: Vec<LedgerDay> = self
-            .fetch_all(sql::rolled_up_days(first, last, self.views_cap))
-            .await?;
-        Ok(RolledUp::from_ledger(&ledger, window.end))
+        let kept_from = clock::day_of(clock::now_unix()).saturating_sub(1);
+        let (ledger, local): (Vec<LedgerDay>, Vec<LocalDay>) = tokio::try_join!(
+            self.fetch_all(sql::rolled_up_days(first, last, self.views_cap)),
+            self.fetch_all(sql::local_days(
+                Some(&window.subject),
+                first.max(kept_from),
+                last,
+                self.views_cap,
+            )),
+        )?;
+        let conversions = self.conversions_of(&window.subject);
+        let current = conversions_definition(
+            conversions.goals.iter().map(|g| &g.target),
+            conversions.funnels.iter().map(|f| &f.steps[..]),
+        );
+        let local: Vec<LocalPart> = local
+            .iter()
+            .filter(|day| day.conversions == current)
+            .map(LocalDay::part)
+            .collect();
+        Ok(RolledUp::from_ledger(&ledger, &local, window))
     }
 
     /// Resolves the period's local midnights to UTC instants, the end no

@@ -6,7 +6,9 @@
 //! ([`split`]) into the longest run of whole days that `daily_stats` holds,
 //! answered from there, and the rest (the partial days at its edges, today,
 //! days not rolled up yet), answered from `events` with one exact count per
-//! UTC day. Every statement returns such per-day parts, and the reports sum
+//! UTC day; a window that starts at the site's local midnight inside a UTC
+//! day reads that day's part from `local_stats` when the rollup holds it
+//! ([`split_after`]). Every statement returns such per-day parts, and the reports sum
 //! them: rollup and raw answers are the same numbers. A report with one
 //! `dimension==value` filter on another dimension than the one broken down
 //! reads `daily_filtered` instead ([`rollup_for`]), which holds the same
@@ -55,11 +57,80 @@ impl Window {
 }
 
 /// How a window is answered: a run of whole UTC days from `daily_stats`
-/// (first and last day, both included), and UTC ranges from `events`.
+/// (first and last day, both included), a part of a day from a local
+/// midnight from `local_stats`, and UTC ranges from `events`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Split {
     pub days: Option<(u16, u16)>,
+    pub local: Option<LocalPart>,
     pub raw: Vec<(u32, u32)>,
+}
+
+/// A part of a UTC day that starts at a site's local midnight, as the
+/// rollup holds it in the `local_*` tables: `[from, until)`, `until` the
+/// start of an hour or the day's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalPart {
+    pub day: u16,
+    pub from: u32,
+    pub until: u32,
+}
+
+impl LocalPart {
+    /// Whether the part can answer the start of `window`: it starts where
+    /// the window does and ends where the window or its UTC day does, so
+    /// no other rows count the same day (a day's visitors are counted once,
+    /// in one row).
+    fn starts(&self, window: &Window) -> bool {
+        let day_end = (u32::from(self.day) + 1) * DAY_SECONDS;
+        self.from == window.start
+            && self.until <= window.end
+            && (self.until == window.end || self.until == day_end)
+    }
+}
+
+/// The rolled-up rows a statement reads: a run of whole days (the last one
+/// perhaps today so far) of a `daily_*` table, or a part of a day from a
+/// local midnight of a `local_*` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rows {
+    Days(u16, u16),
+    Local(LocalPart),
+}
+
+impl Split {
+    /// What the split reads of the rollup.
+    fn rows(&self) -> impl Iterator<Item = Rows> {
+        let days = self.days.map(|(first, last)| Rows::Days(first, last));
+        self.local.map(Rows::Local).into_iter().chain(days)
+    }
+}
+
+impl Rows {
+    /// `daily_<name>`, or `local_<name>` for a part of a day.
+    fn table(self, name: &str) -> String {
+        match self {
+            Rows::Days(..) => format!("daily_{name}"),
+            Rows::Local(_) => format!("local_{name}"),
+        }
+    }
+
+    /// ` AND` the condition on the rows' days (and part).
+    fn days(self) -> Statement {
+        let mut s = Statement::default();
+        match self {
+            Rows::Days(first, last) => s
+                .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
+                .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string())),
+            Rows::Local(part) => s
+                .push_bound(
+                    " AND day = toDate(?)",
+                    Bind::Text(Day(part.day).to_string()),
+                )
+                .push_bound(" AND counted_from = ?", Bind::Number(part.from.into())),
+        };
+        s
+    }
 }
 
 /// Splits `window` around the longest run of consecutive `rolled_up` days
@@ -101,6 +172,7 @@ pub fn split(
     let Some((first, last)) = best else {
         return Split {
             days: None,
+            local: None,
             raw: vec![(window.start, window.end)],
         };
     };
@@ -110,11 +182,41 @@ pub fn split(
     );
     Split {
         days: Some((first, last)),
+        local: None,
         raw: [(window.start, from), (to, window.end)]
             .into_iter()
             .filter(|(a, b)| a < b)
             .collect(),
     }
+}
+
+/// [`split`] of a window of whole days, that first reads `local` (a part
+/// of a day from a local midnight that the rollup holds, [`RolledUp::local`])
+/// when it answers the window's start ([`LocalPart::starts`]).
+fn split_after(
+    window: &Window,
+    local: Option<LocalPart>,
+    rolled_up: &[u16],
+    partial: Option<u16>,
+) -> Split {
+    let Some(part) = local.filter(|part| part.starts(window)) else {
+        return split(window, rolled_up, partial, false);
+    };
+    let rest = Window {
+        start: part.until,
+        ..window.clone()
+    };
+    let mut split = if rest.start < rest.end {
+        split(&rest, rolled_up, partial, false)
+    } else {
+        Split {
+            days: None,
+            local: None,
+            raw: Vec::new(),
+        }
+    };
+    split.local = Some(part);
+    split
 }
 
 /// What a site report counts. Unique counts are always of visitors.
@@ -286,6 +388,9 @@ pub struct RolledUp {
     /// The day of `stats` that is today so far, whose rows count from its
     /// midnight to the window's end ([`split`]).
     pub partial: Option<u16>,
+    /// The part of a day from the site's local midnight that answers the
+    /// window's start, when `local_stats` holds one ([`split_after`]).
+    pub local: Option<LocalPart>,
 }
 
 impl RolledUp {
@@ -299,15 +404,17 @@ impl RolledUp {
 
 /// ` FROM` the rollup table `FINAL`, ` WHERE` the site (and, in
 /// `daily_filtered`, the filter) is the window's: the leading columns of
-/// both tables' keys.
-fn rollup_rows(window: &Window, rollup: Rollup<'_>) -> Statement {
+/// the tables' keys; then the condition on the days of `rows`. A part of a
+/// day from a local midnight is in `local_stats` alone, unfiltered.
+fn rollup_rows(window: &Window, rollup: Rollup<'_>, rows: Rows) -> Statement {
     let mut s = Statement::default();
     match rollup {
         Rollup::Stats => {
-            s.push(" FROM daily_stats FINAL")
+            s.push(&format!(" FROM {} FINAL", rows.table("stats")))
                 .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()));
         }
         Rollup::Filtered(filter) => {
+            debug_assert!(matches!(rows, Rows::Days(..)), "no filtered local rows");
             s.push(" FROM daily_filtered FINAL")
                 .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
                 .push_bound(
@@ -317,6 +424,7 @@ fn rollup_rows(window: &Window, rollup: Rollup<'_>) -> Statement {
                 .push_bound(" AND filter_value = ?", Bind::Text(filter.value.clone()));
         }
     }
+    s.append(rows.days());
     s
 }
 
@@ -482,33 +590,33 @@ pub fn site(
     views_cap: u64,
 ) -> Aggregation {
     let rollup = rollup_for(window, key, filters);
-    let split = match rollup {
-        Some(rollup) => split(
-            window,
-            rolled_up.days(rollup),
-            rolled_up.partial,
-            matches!(key, Key::Bucket(_)),
-        ),
-        None => split(window, &[], None, false),
+    let split = match (rollup, key) {
+        (Some(rollup), Key::Bucket(_)) => {
+            split(window, rolled_up.days(rollup), rolled_up.partial, true)
+        }
+        (Some(Rollup::Stats), _) => {
+            split_after(window, rolled_up.local, &rolled_up.stats, rolled_up.partial)
+        }
+        (Some(rollup), _) => split(window, rolled_up.days(rollup), rolled_up.partial, false),
+        (None, _) => split(window, &[], None, false),
     };
     let mut parts = Statement::default();
-    if let (Some((first, last)), Some(rollup)) = (split.days, rollup) {
-        match key {
-            Key::Bucket(interval) => {
-                parts.append(rolled_up_series(window, rollup, first, last, *interval))
-            }
-            _ => parts.append(rolled_up_groups(
-                window, rollup, first, last, key, measure, filters,
-            )),
-        };
+    if let Some(rollup) = rollup {
+        for rows in split.rows() {
+            let part = match (key, rows) {
+                (Key::Bucket(interval), Rows::Days(first, last)) => {
+                    rolled_up_series(window, rollup, first, last, *interval)
+                }
+                _ => rolled_up_groups(window, rollup, rows, key, measure, filters),
+            };
+            union(&mut parts, part);
+        }
     }
     if !split.raw.is_empty() {
-        if split.days.is_some() {
-            parts.push(" UNION ALL ");
-        }
-        parts.append(raw_site(
-            window, &split.raw, key, measure, filters, views_cap,
-        ));
+        union(
+            &mut parts,
+            raw_site(window, &split.raw, key, measure, filters, views_cap),
+        );
     }
     Aggregation {
         parts,
@@ -525,8 +633,7 @@ pub fn site(
 fn rolled_up_groups(
     window: &Window,
     rollup: Rollup<'_>,
-    first: u16,
-    last: u16,
+    rows: Rows,
     key: &Key,
     measure: Measure,
     filters: &[Filter],
@@ -538,10 +645,8 @@ fn rolled_up_groups(
     let mut s = Statement::new(&format!(
         "SELECT {group} AS group_key, toUInt16(day) AS day_number, visitors AS unique, hits AS count"
     ));
-    s.append(rollup_rows(window, rollup))
-        .push_bound(" AND dimension = ?", Bind::Text(dimension.into_owned()))
-        .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
-        .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()));
+    s.append(rollup_rows(window, rollup, rows))
+        .push_bound(" AND dimension = ?", Bind::Text(dimension.into_owned()));
     let broken_down = |f: &&Filter| matches!(key, Key::Dimension(d) if f.dimension == *d);
     for filter in filters.iter().filter(broken_down) {
         s.append(compare(plain("value"), filter));
@@ -597,10 +702,8 @@ fn rolled_up_series(
          sumIf(visitors, dimension = 'prefix_excess') AS prefix_excess_visitors, sumIf(hits, dimension = 'prefix_excess') AS prefix_excess_views, \
          sumIf(visitors, dimension = 'suffix_excess') AS suffix_excess_visitors, sumIf(hits, dimension = 'suffix_excess') AS suffix_excess_views",
     )
-    .append(rollup_rows(window, rollup))
+    .append(rollup_rows(window, rollup, Rows::Days(first, last)))
     .push(" AND dimension IN ('hour', 'prefix_excess', 'suffix_excess')")
-    .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
-    .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()))
     .push(" GROUP BY day, value)")
     .push_bound(" WHERE hour_start >= ?", Bind::Number(window.start.into()))
     .push_bound(" AND hour_start < ?", Bind::Number(window.end.into()));
@@ -690,26 +793,29 @@ pub fn visits(
     views_cap: u64,
 ) -> Statement {
     let rollup = rollup_for(window, &Key::Nothing, filters);
-    let split = split(
-        window,
-        rollup.map_or(&[], |r| rolled_up.days(r)),
-        rolled_up.partial,
-        false,
-    );
-    let (days, raw) = (split.days, split.raw);
-    let mut s =
-        Statement::new("SELECT day_number, sum(visits) AS visits, sum(bounces) AS bounces FROM (");
-    if let (Some((first, last)), Some(rollup)) = (days, rollup) {
-        s.push("SELECT toUInt16(day) AS day_number, visits, bounces")
-            .append(rollup_rows(window, rollup))
-            .push(" AND dimension = ''")
-            .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
-            .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()));
-    }
-    if !raw.is_empty() {
-        if days.is_some() {
-            s.push(" UNION ALL ");
+    let split = match rollup {
+        Some(Rollup::Stats) => {
+            split_after(window, rolled_up.local, &rolled_up.stats, rolled_up.partial)
         }
+        _ => split(
+            window,
+            rollup.map_or(&[], |r| rolled_up.days(r)),
+            rolled_up.partial,
+            false,
+        ),
+    };
+    let mut parts = Statement::default();
+    if let Some(rollup) = rollup {
+        for rows in split.rows() {
+            let mut part = Statement::new("SELECT toUInt16(day) AS day_number, visits, bounces");
+            part.append(rollup_rows(window, rollup, rows))
+                .push(" AND dimension = ''");
+            union(&mut parts, part);
+        }
+    }
+    let raw = split.raw;
+    if !raw.is_empty() {
+        let mut s = Statement::default();
         s.push(
             "SELECT day_number, toUInt64(sum(least(length(visit_views), ?))) AS visits, \
              toUInt64(sum(least(arrayCount(v -> v = 1, visit_views), ?))) AS bounces \
@@ -726,8 +832,12 @@ pub fn visits(
             s.append(event_filter(window, &raw, filter));
         }
         s.push(" GROUP BY visitor_id, day)) GROUP BY day_number");
+        union(&mut parts, s);
     }
-    s.push(") GROUP BY day_number ORDER BY day_number");
+    let mut s =
+        Statement::new("SELECT day_number, sum(visits) AS visits, sum(bounces) AS bounces FROM (");
+    s.append(parts)
+        .push(") GROUP BY day_number ORDER BY day_number");
     s
 }
 
@@ -992,30 +1102,23 @@ pub fn goals(
     goals: &[(&Target, &[u16])],
     views_cap: u64,
 ) -> Aggregation {
-    let totals = split(window, &rolled_up.stats, rolled_up.partial, false);
-    let mut alike: Vec<(Split, Vec<Option<&Target>>)> = vec![(totals, vec![None])];
+    let split = |days| split_after(window, rolled_up.local, days, rolled_up.partial);
+    let mut alike: Vec<(Split, Vec<Option<&Target>>)> = vec![(split(&rolled_up.stats), vec![None])];
     for &(target, days) in goals {
-        let split = split(window, days, rolled_up.partial, false);
+        let split = split(days);
         match alike.iter_mut().find(|(other, _)| *other == split) {
             Some((_, figures)) => figures.push(Some(target)),
             None => alike.push((split, vec![Some(target)])),
         }
     }
     let mut parts = Statement::default();
-    let union = |parts: &mut Statement, part: Statement| {
-        if !parts.text.is_empty() {
-            parts.push(" UNION ALL ");
-        }
-        parts.append(part);
-    };
     for (split, figures) in alike {
-        if let Some((first, last)) = split.days {
+        for rows in split.rows() {
             if figures.contains(&None) {
                 let totals = rolled_up_groups(
                     window,
                     Rollup::Stats,
-                    first,
-                    last,
+                    rows,
                     &Key::Nothing,
                     Measure::Everything,
                     &[],
@@ -1024,16 +1127,17 @@ pub fn goals(
             }
             let targets: Vec<&Target> = figures.iter().flatten().copied().collect();
             if !targets.is_empty() {
-                let mut rows = Statement::new(
+                let mut goal_rows = Statement::new(&format!(
                     "SELECT goal AS group_key, toUInt16(day) AS day_number, visitors AS unique, hits AS count \
-                     FROM daily_goals FINAL",
-                );
-                rows.push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
+                     FROM {} FINAL",
+                    rows.table("goals")
+                ));
+                goal_rows
+                    .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
                     .append(one_of("goal", targets.iter().map(|t| t.definition())))
                     .push_bound(" AND views_cap = ?", Bind::Number(views_cap))
-                    .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
-                    .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()));
-                union(&mut parts, rows);
+                    .append(rows.days());
+                union(&mut parts, goal_rows);
             }
         }
         if !split.raw.is_empty() {
@@ -1049,6 +1153,14 @@ pub fn goals(
         // grouped by day, on different days for each figure.
         one_row_per_cell: true,
     }
+}
+
+/// `part` after `parts`, ` UNION ALL` between them.
+fn union(parts: &mut Statement, part: Statement) {
+    if !parts.text.is_empty() {
+        parts.push(" UNION ALL ");
+    }
+    parts.append(part);
 }
 
 /// ` AND column IN (...)` of `values`, each bound.
@@ -1208,38 +1320,39 @@ pub fn funnel_levels(site: &str, ranges: &[(u32, u32)], steps: &[Target]) -> Sta
 /// `window`: rows of (the number of steps reached in order, that UTC day,
 /// visitors), visitors who reached none left out; from `daily_funnels` for
 /// the longest run of whole days it holds of the funnel (`days`, sorted;
-/// `partial`: today so far, as in [`split`]), from `events` for the rest.
+/// today so far, as in [`split`]), from `local_funnels` for a part of a day
+/// from a local midnight (as in [`split_after`]), from `events` for the
+/// rest.
 pub fn funnel(
     window: &Window,
+    rolled_up: &RolledUp,
     days: &[u16],
-    partial: Option<u16>,
     steps: &[Target],
 ) -> Aggregation {
-    let split = split(window, days, partial, false);
+    let split = split_after(window, rolled_up.local, days, rolled_up.partial);
     let mut parts = Statement::default();
-    if let Some((first, last)) = split.days {
-        parts
-            .push(
-                // `materialize`: as in [`raw_goals`].
-                "SELECT toString(level) AS group_key, toUInt16(day) AS day_number, visitors AS unique, \
-                 materialize(toUInt64(0)) AS count FROM daily_funnels FINAL",
-            )
+    for rows in split.rows() {
+        let mut levels = Statement::new(&format!(
+            // `materialize`: as in [`raw_goals`].
+            "SELECT toString(level) AS group_key, toUInt16(day) AS day_number, visitors AS unique, \
+             materialize(toUInt64(0)) AS count FROM {} FINAL",
+            rows.table("funnels")
+        ));
+        levels
             .push_bound(" WHERE site = ?", Bind::Text(window.subject.clone()))
             .push_bound(" AND funnel = ?", Bind::Text(steps_definition(steps)))
             .push(" AND level > 0")
-            .push_bound(" AND day >= toDate(?)", Bind::Text(Day(first).to_string()))
-            .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()));
+            .append(rows.days());
+        union(&mut parts, levels);
     }
     if !split.raw.is_empty() {
-        if split.days.is_some() {
-            parts.push(" UNION ALL ");
-        }
-        parts
-            .push(
-                "SELECT toString(level) AS group_key, day_number, count() AS unique, materialize(toUInt64(0)) AS count FROM (",
-            )
+        let mut levels = Statement::new(
+            "SELECT toString(level) AS group_key, day_number, count() AS unique, materialize(toUInt64(0)) AS count FROM (",
+        );
+        levels
             .append(funnel_levels(&window.subject, &split.raw, steps))
             .push(") WHERE level > 0 GROUP BY group_key, day_number");
+        union(&mut parts, levels);
     }
     Aggregation {
         parts,
@@ -1306,6 +1419,51 @@ pub fn current_ledger_days(views_cap: u64) -> Statement {
     s
 }
 
+/// The parts of days from a local midnight that `local_days` holds from
+/// `first` to `last`, counted with `views_cap` in [`ROLLUP_LAYOUT`], of
+/// `site` (or of every site): rows of [`LocalDay`].
+pub fn local_days(site: Option<&str>, first: u16, last: u16, views_cap: u64) -> Statement {
+    let mut s = Statement::new(
+        "SELECT site, toUInt16(day) AS day_number, counted_from, counted_until, events, conversions \
+         FROM local_days FINAL",
+    );
+    s.push_bound(
+        " WHERE day >= toDate(?)",
+        Bind::Text(Day(first).to_string()),
+    )
+    .push_bound(" AND day <= toDate(?)", Bind::Text(Day(last).to_string()));
+    if let Some(site) = site {
+        s.push_bound(" AND site = ?", Bind::Text(site.into()));
+    }
+    s.append(current_ledger_days(views_cap))
+        .push(" ORDER BY site, day, counted_from");
+    s
+}
+
+/// A part of a day from a site's local midnight in the ledger `local_days`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
+pub struct LocalDay {
+    pub site: String,
+    pub day_number: u16,
+    pub counted_from: u32,
+    pub counted_until: u32,
+    /// The site's events in the part when it was counted.
+    pub events: u64,
+    /// The site's goals and funnels it was counted with
+    /// (`goal::conversions_definition`).
+    pub conversions: String,
+}
+
+impl LocalDay {
+    pub fn part(&self) -> LocalPart {
+        LocalPart {
+            day: self.day_number,
+            from: self.counted_from,
+            until: self.counted_until,
+        }
+    }
+}
+
 /// A day of the rollup's ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
 pub struct LedgerDay {
@@ -1317,10 +1475,12 @@ pub struct LedgerDay {
 }
 
 impl RolledUp {
-    /// The days of the ledger's rows, in their order, for a window that
-    /// ends at `window_end`: today so far only when its rows count up to
-    /// exactly that instant.
-    pub fn from_ledger(days: &[LedgerDay], window_end: u32) -> RolledUp {
+    /// The days of the ledger's rows, in their order, for `window`: today
+    /// so far only when its rows count up to exactly the window's end; of
+    /// `local` (parts of days from the site's local midnight that hold what
+    /// the reports read), the one that answers the window's start.
+    pub fn from_ledger(days: &[LedgerDay], local: &[LocalPart], window: &Window) -> RolledUp {
+        let window_end = window.end;
         let partial = days
             .iter()
             .find(|d| d.counted_until != 0 && d.counted_until == window_end)
@@ -1337,6 +1497,7 @@ impl RolledUp {
                 .map(|d| d.day_number)
                 .collect(),
             partial,
+            local: local.iter().copied().find(|part| part.starts(window)),
         }
     }
 }
@@ -1411,10 +1572,11 @@ pub fn statement_shapes() -> Vec<Statement> {
         ..denver.clone()
     };
     let days: Vec<u16> = (nov_1_day..nov_1_day + 5).collect();
-    let rolled_up = RolledUp {
+    let whole_days = RolledUp {
         stats: days.clone(),
         filtered: days,
         partial: None,
+        local: None,
     };
     let filters: Vec<Filter> = ["country==US", "path~blog", "device!=mobile"]
         .into_iter()
@@ -1450,9 +1612,20 @@ pub fn statement_shapes() -> Vec<Statement> {
         ),
         rolled_up_goal_days("optimumabq.com", nov_1_day, nov_1_day + 30, 10),
         rolled_up_funnel_days("optimumabq.com", nov_1_day, nov_1_day + 30),
+        local_days(Some("optimumabq.com"), nov_1_day, nov_1_day + 30, 10),
     ];
     for window in [&denver, &utc, &kolkata] {
-        // Each window reads whole days from the rollups, and edges from events.
+        // Each window reads whole days from the rollups, and edges from
+        // events; Denver's first day from its local midnight from the rollup.
+        let rolled_up = RolledUp {
+            local: Some(LocalPart {
+                day: nov_1_day,
+                from: denver.start,
+                until: nov_1 + DAY_SECONDS,
+            })
+            .filter(|part| part.starts(window)),
+            ..whole_days.clone()
+        };
         debug_assert!(split(window, &rolled_up.stats, None, false).days.is_some());
         let mut keys = vec![Key::Nothing];
         keys.extend(Interval::ALL.iter().copied().map(Key::Bucket));
@@ -1496,8 +1669,8 @@ pub fn statement_shapes() -> Vec<Statement> {
         statements.push(visits(window, &rolled_up, &[], 10));
         statements.push(visits(window, &rolled_up, &one_equals, 10));
         statements.push(visits(window, &rolled_up, &props_goals_patterns, 10));
-        statements.push(funnel(window, &rolled_up.stats, None, &steps).by_day());
-        statements.push(funnel(window, &[], None, &steps).by_day());
+        statements.push(funnel(window, &rolled_up, &rolled_up.stats, &steps).by_day());
+        statements.push(funnel(window, &RolledUp::default(), &[], &steps).by_day());
         statements.push(filtered(window).by_day());
         let all_days: Vec<(&Target, &[u16])> =
             steps.iter().map(|t| (t, &rolled_up.stats[..])).collect();
@@ -1553,6 +1726,7 @@ mod tests {
             split(&w, &all, None, false),
             Split {
                 days: Some((NOV_1 + 1, NOV_1 + 29)),
+                local: None,
                 raw: vec![
                     (w.start, midnight(NOV_1 + 1)),
                     (midnight(NOV_1 + 30), w.end)
@@ -1566,6 +1740,7 @@ mod tests {
             split(&w, &gappy, None, false),
             Split {
                 days: Some((NOV_1 + 11, NOV_1 + 29)),
+                local: None,
                 raw: vec![
                     (w.start, midnight(NOV_1 + 11)),
                     (midnight(NOV_1 + 30), w.end)
@@ -1581,6 +1756,7 @@ mod tests {
             split(&w, &all, None, true),
             Split {
                 days: Some((NOV_1, NOV_1 + 30)),
+                local: None,
                 raw: vec![],
             }
         );
@@ -1595,7 +1771,95 @@ mod tests {
             split(&utc, &all, None, false),
             Split {
                 days: Some((NOV_1, NOV_1 + 1)),
+                local: None,
                 raw: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn a_day_from_a_local_midnight_answers_the_start_of_a_window_that_starts_there() {
+        // Denver (UTC-7), read at 03:30 UTC on Nov 10: its today runs from
+        // 07:00 UTC on Nov 9 to 03:00 on Nov 10. The rollup holds Nov 9
+        // from 07:00 to its end, and Nov 10 up to 03:00.
+        let (today, from, end) = (
+            NOV_1 + 9,
+            midnight(NOV_1 + 8) + 7 * 3600,
+            midnight(NOV_1 + 9) + 3 * 3600,
+        );
+        let yesterday = LocalPart {
+            day: NOV_1 + 8,
+            from,
+            until: midnight(today),
+        };
+        let ledger: Vec<LedgerDay> = (NOV_1..=today)
+            .map(|day| LedgerDay {
+                day_number: day,
+                filtered: u8::from(day < today),
+                counted_until: if day == today { end } else { 0 },
+            })
+            .collect();
+        let w = window(from, end);
+        let rolled_up = RolledUp::from_ledger(&ledger, &[yesterday], &w);
+        assert_eq!(
+            (rolled_up.local, rolled_up.partial),
+            (Some(yesterday), Some(today))
+        );
+        assert_eq!(
+            split_after(&w, rolled_up.local, &rolled_up.stats, rolled_up.partial),
+            Split {
+                days: Some((today, today)),
+                local: Some(yesterday),
+                raw: vec![],
+            }
+        );
+        // Later that day, its today from 07:00 to 15:00, all of it one part.
+        let (from, end) = (midnight(today) + 7 * 3600, midnight(today) + 15 * 3600);
+        let part = LocalPart {
+            day: today,
+            from,
+            until: end,
+        };
+        let w = window(from, end);
+        let rolled_up = RolledUp::from_ledger(&ledger, &[yesterday, part], &w);
+        assert_eq!(rolled_up.local, Some(part));
+        assert_eq!(
+            split_after(&w, rolled_up.local, &rolled_up.stats, rolled_up.partial),
+            Split {
+                days: None,
+                local: Some(part),
+                raw: vec![],
+            }
+        );
+        // A part that ends before the window and inside its day would count
+        // the day's visitors in two rows: it is not used. Nor is one that
+        // starts elsewhere, or ends past the window.
+        for (part, w) in [
+            (
+                LocalPart {
+                    until: end - 3600,
+                    ..part
+                },
+                w.clone(),
+            ),
+            (part, window(from + 3600, end)),
+            (part, window(from, end - 3600)),
+        ] {
+            assert_eq!(RolledUp::from_ledger(&ledger, &[part], &w).local, None);
+            assert_eq!(
+                split_after(&w, Some(part), &rolled_up.stats, None),
+                split(&w, &rolled_up.stats, None, false),
+            );
+        }
+        // Denver's yesterday: its part of Nov 9, then Nov 10 to 07:00 from
+        // events.
+        let w = window(yesterday.from, from);
+        assert_eq!(
+            split_after(&w, Some(yesterday), &rolled_up.stats, None),
+            Split {
+                days: None,
+                local: Some(yesterday),
+                raw: vec![(midnight(today), from)],
             }
         );
     }
@@ -1612,7 +1876,7 @@ mod tests {
                 counted_until: if day == NOV_1 + 9 { end } else { 0 },
             })
             .collect();
-        let rolled_up = RolledUp::from_ledger(&ledger, end);
+        let rolled_up = RolledUp::from_ledger(&ledger, &[], &window(midnight(NOV_1), end));
         assert_eq!(rolled_up.partial, Some(NOV_1 + 9));
         assert_eq!(rolled_up.stats.len(), 10);
         assert_eq!(
@@ -1626,13 +1890,14 @@ mod tests {
         };
         let whole = Split {
             days: Some((NOV_1, NOV_1 + 9)),
+            local: None,
             raw: vec![],
         };
         assert_eq!(split(&w, &rolled_up.stats, rolled_up.partial, false), whole);
         assert_eq!(split(&w, &rolled_up.stats, rolled_up.partial, true), whole);
         // Counted up to another hour (the rollup is behind, or the window
         // ends earlier): today is read from events.
-        let behind = RolledUp::from_ledger(&ledger, end + 3600);
+        let behind = RolledUp::from_ledger(&ledger, &[], &window(midnight(NOV_1), end + 3600));
         assert_eq!((behind.partial, behind.stats.len()), (None, 9));
         let later = Window {
             end: end + 3600,
@@ -1642,6 +1907,7 @@ mod tests {
             split(&later, &behind.stats, behind.partial, false),
             Split {
                 days: Some((NOV_1, NOV_1 + 8)),
+                local: None,
                 raw: vec![(midnight(NOV_1 + 9), end + 3600)],
             }
         );
@@ -1756,6 +2022,7 @@ mod tests {
             stats: vec![NOV_1, NOV_1 + 1, NOV_1 + 2, NOV_1 + 3],
             filtered: vec![NOV_1 + 2, NOV_1 + 3],
             partial: None,
+            local: None,
         };
         let us = [filter("country==US")];
         let a = site(
@@ -1818,6 +2085,7 @@ mod tests {
             stats: vec![NOV_1 + 1],
             filtered: vec![NOV_1 + 1],
             partial: None,
+            local: None,
         };
         let filters = [filter(&format!("city=={hostile}"))];
         let path = Key::Dimension(Dimension::Path);
@@ -1859,6 +2127,7 @@ mod tests {
             stats: vec![NOV_1, NOV_1 + 1, NOV_1 + 2],
             filtered: vec![],
             partial: None,
+            local: None,
         };
         let a = site(
             &w,

@@ -8,7 +8,10 @@
 //! ([`today_so_far`]), so a report over a period that includes today reads
 //! the rollup's rows, not every hit of today (with 3 million hits today, a
 //! 30-day overview took 3.7 s from `events` and takes 0.11 s so:
-//! `benches/today.sh`).
+//! `benches/today.sh`). And for a site whose midnight falls inside a UTC
+//! day (America/Denver: 07:00 UTC), yesterday's and today's part from that
+//! midnight go into the `local_*` tables ([`local_parts`]), so the site's
+//! own "today" reads rows too.
 //!
 //! It also releases each ended day to staff SQL: `released.daily` (in the
 //! database `<clickhouse.database>_released`, the only one staff may read)
@@ -17,7 +20,8 @@
 //! `reporting.noise_key`, withheld under the threshold), once
 //! `reporting.noise_key` is set.
 //!
-//! Owns: deciding which days to (re)compute ([`stale_days`], [`today_so_far`]), running
+//! Owns: deciding which days to (re)compute ([`stale_days`], [`today_so_far`],
+//! [`local_parts`]), running
 //! [`sql::rollup_day`] and the release of a day for them, and the one client
 //! of beaconhouse besides the shipper's that writes: [`Rollup`] holds the
 //! ingest user's endpoints, so the reports, which hold read-only ones, write
@@ -34,14 +38,19 @@ use std::time::Duration;
 
 use std::collections::HashSet;
 
+use chrono::{Days, TimeZone};
+use chrono_tz::Tz;
+
 use crate::clock;
-use crate::config::{ClickHouseConfig, ReportingConfig};
-use crate::goal::{SiteFunnel, SiteGoal, steps_definition};
+use crate::config::Config;
+use crate::goal::{
+    SiteFunnel, SiteGoal, conversions_definition, site_funnels, site_goals, steps_definition,
+};
 use crate::release::{Cell, Mechanism, Verdict};
 use crate::report::released;
-use crate::report::sql::{DAY_SECONDS, GoalDay};
+use crate::report::sql::{DAY_SECONDS, GoalDay, LocalDay, local_days};
 use crate::store::clickhouse::{Endpoints, describe};
-use sql::{CellCount, CountedSoFar, DayCount, DayPart, HeldFunnelDay};
+use sql::{CellCount, CountedSoFar, DayCount, DayPart, HeldFunnelDay, PartEvents};
 
 /// How often `serve` looks for days to roll up.
 pub const INTERVAL: Duration = Duration::from_secs(300);
@@ -108,6 +117,9 @@ pub struct Rollup {
     /// Every site's funnels, each with rows per rolled-up day in
     /// `daily_funnels`.
     funnels: Vec<SiteFunnel>,
+    /// Every site's time zone: a site whose midnight falls inside a UTC
+    /// day has that day's part from it rolled up too ([`local_parts`]).
+    time_zones: Vec<(String, Tz)>,
 }
 
 /// How days are released to `released.daily`.
@@ -145,26 +157,30 @@ pub struct Done {
     pub goal_days: usize,
     /// The instant today was rolled up to, when it was.
     pub today: Option<u32>,
+    /// Parts of days from a site's local midnight rolled up.
+    pub local: usize,
 }
 
 impl Rollup {
-    pub fn new(
-        endpoints: Endpoints,
-        clickhouse: &ClickHouseConfig,
-        reporting: &ReportingConfig,
-        goals: Vec<SiteGoal>,
-        funnels: Vec<SiteFunnel>,
-    ) -> Rollup {
-        let release = reporting.release.clone().map(|mechanism| Release {
+    pub fn new(endpoints: Endpoints, config: &Config) -> Rollup {
+        let release = config.reporting.release.clone().map(|mechanism| Release {
             mechanism,
-            table: format!("{}.daily", clickhouse.released_database()),
+            table: format!("{}.daily", config.clickhouse.released_database()),
         });
+        let conversions = config.conversions();
+        let mut time_zones: Vec<(String, Tz)> = config
+            .sites
+            .values()
+            .filter_map(|site| Some((site.id.clone(), site.time_zone.parse().ok()?)))
+            .collect();
+        time_zones.sort_by(|a, b| a.0.cmp(&b.0));
         Rollup {
             endpoints,
-            views_cap: reporting.views_cap,
+            views_cap: config.reporting.views_cap,
             release,
-            goals,
-            funnels,
+            goals: site_goals(&conversions),
+            funnels: site_funnels(&conversions),
+            time_zones,
         }
     }
 
@@ -188,6 +204,7 @@ impl Rollup {
             released: None,
             goal_days: 0,
             today: None,
+            local: 0,
         };
         let stale = stale_days(&events, &rolled_up);
         for day in &stale {
@@ -245,6 +262,7 @@ impl Rollup {
             }
         }
         done.today = self.roll_up_today(now).await?;
+        done.local = self.roll_up_local(now).await?;
         if let Some(release) = &self.release {
             let released: Vec<DayCount> = self
                 .endpoints
@@ -298,6 +316,69 @@ impl Rollup {
         Ok(Some(until))
     }
 
+    /// Rolls up each part of yesterday and today from a site's local
+    /// midnight ([`local_parts`]) that the ledger `local_days` holds less
+    /// of, from another count of the site's events, or with other goals and
+    /// funnels; returns how many.
+    async fn roll_up_local(&self, now: u32) -> Result<usize, RollupError> {
+        let parts = local_parts(&self.time_zones, now);
+        let Some(first) = parts.iter().map(|part| part.day).min() else {
+            return Ok(0);
+        };
+        let held: Vec<LocalDay> = self
+            .endpoints
+            .fetch_all(&local_days(None, first, clock::day_of(now), self.views_cap))
+            .await?;
+        let mut rolled_up = 0;
+        for local in parts {
+            let (day, part) = (local.day, local.part());
+            let events = self
+                .endpoints
+                .fetch_all::<PartEvents>(&sql::events_of(part, day))
+                .await?
+                .first()
+                .map_or(0, |count| count.events);
+            let current = LocalDay {
+                site: local.site.into(),
+                day_number: day,
+                counted_from: local.from,
+                counted_until: local.until,
+                events,
+                conversions: self.conversions_of(local.site),
+            };
+            if events == 0 || held.contains(&current) {
+                continue;
+            }
+            let statements = sql::rollup_day(
+                day,
+                part,
+                events,
+                self.views_cap,
+                &self.goals,
+                &self.funnels,
+            );
+            for statement in statements {
+                self.endpoints.execute(&statement).await?;
+            }
+            rolled_up += 1;
+        }
+        Ok(rolled_up)
+    }
+
+    /// The site's goals and funnels, as a part of its day counts them.
+    fn conversions_of(&self, site: &str) -> String {
+        conversions_definition(
+            self.goals
+                .iter()
+                .filter(|g| g.site == site)
+                .map(|g| &g.target),
+            self.funnels
+                .iter()
+                .filter(|f| f.site == site)
+                .map(|f| &f.steps[..]),
+        )
+    }
+
     /// Writes the released cells of `day` to `released.daily`, then records
     /// the day.
     async fn release_day(
@@ -347,6 +428,12 @@ impl Rollup {
                             "rolled up today so far for reports"
                         );
                     }
+                    if done.local > 0 {
+                        tracing::info!(
+                            parts = done.local,
+                            "rolled up days from sites' local midnights for reports"
+                        );
+                    }
                     if let Some(days) = done.released.filter(|days| !days.is_empty()) {
                         tracing::info!(days = days.len(), "released days to staff SQL");
                     }
@@ -374,6 +461,72 @@ pub fn today_so_far(now: u32) -> Option<(u16, u32)> {
     let today = clock::day_of(now);
     let until = released::complete_until(now.saturating_sub(TODAY_MARGIN));
     (until > u32::from(today) * DAY_SECONDS).then_some((today, until))
+}
+
+/// A part of a UTC day from a site's local midnight, `[from, until)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalRun<'a> {
+    pub site: &'a str,
+    pub day: u16,
+    pub from: u32,
+    pub until: u32,
+}
+
+impl<'a> LocalRun<'a> {
+    fn part(self) -> DayPart<'a> {
+        DayPart::Local {
+            site: self.site,
+            from: self.from,
+            until: self.until,
+        }
+    }
+}
+
+/// The parts of yesterday and today from each site's local midnight that
+/// reports over a site's own day read (`time_zones`: each site's): from the
+/// midnight, when one falls inside the UTC day ([`local_midnight`]), to the
+/// day's end or to the last hour that [`today_so_far`] counts, whichever
+/// comes first; none before an hour of it has ended. Pure.
+pub fn local_parts(time_zones: &[(String, Tz)], now: u32) -> Vec<LocalRun<'_>> {
+    let today = clock::day_of(now);
+    let counted = released::complete_until(now.saturating_sub(TODAY_MARGIN));
+    let mut parts = Vec::new();
+    for (site, zone) in time_zones {
+        for day in [today.saturating_sub(1), today] {
+            let Some(from) = local_midnight(*zone, day) else {
+                continue;
+            };
+            let until = counted.min((u32::from(day) + 1) * DAY_SECONDS);
+            if from < until {
+                let site = site.as_str();
+                parts.push(LocalRun {
+                    site,
+                    day,
+                    from,
+                    until,
+                });
+            }
+        }
+    }
+    parts
+}
+
+/// The UTC instant of `zone`'s midnight inside the UTC day `day` (after
+/// its start): none in UTC, nor on a day whose midnight the zone skips.
+/// Pure.
+pub fn local_midnight(zone: Tz, day: u16) -> Option<u32> {
+    let start = u32::from(day) * DAY_SECONDS;
+    let local_date = zone
+        .timestamp_opt(start.into(), 0)
+        .single()?
+        .date_naive()
+        .checked_add_days(Days::new(1))?;
+    let midnight = zone
+        .from_local_datetime(&local_date.and_hms_opt(0, 0, 0)?)
+        .earliest()?
+        .timestamp();
+    let midnight = u32::try_from(midnight).ok()?;
+    (midnight > start && midnight < start + DAY_SECONDS).then_some(midnight)
 }
 
 /// Seconds from `now` to the next rollup: [`INTERVAL`], or less when
@@ -460,6 +613,73 @@ mod tests {
         assert_eq!(next_run(at(15, 2, 59)), 1);
         assert_eq!(next_run(at(15, 3, 0)), 300, "the next hour is an hour away");
         assert_eq!(next_run(at(15, 59, 0)), 240);
+    }
+
+    #[test]
+    fn a_sites_day_from_its_local_midnight_is_rolled_up_for_yesterday_and_today() {
+        let nov_10 = clock::day_from_civil(2026, 11, 10).unwrap();
+        let midnight = u32::from(nov_10) * DAY_SECONDS;
+        let zone = |name: &str| name.parse::<Tz>().unwrap();
+        // Mountain Standard Time, then Daylight Time (March 9, 2026 is a
+        // Monday after the switch), India's half hour, none in UTC, and
+        // one east of UTC by more than half a day.
+        assert_eq!(
+            local_midnight(zone("America/Denver"), nov_10),
+            Some(midnight + 7 * 3600)
+        );
+        let march_9 = clock::day_from_civil(2026, 3, 9).unwrap();
+        assert_eq!(
+            local_midnight(zone("America/Denver"), march_9),
+            Some(u32::from(march_9) * DAY_SECONDS + 6 * 3600)
+        );
+        assert_eq!(
+            local_midnight(zone("Asia/Kolkata"), nov_10),
+            Some(midnight + 18 * 3600 + 1800)
+        );
+        assert_eq!(
+            local_midnight(zone("Pacific/Kiritimati"), nov_10),
+            Some(midnight + 10 * 3600)
+        );
+        assert_eq!(local_midnight(zone("UTC"), nov_10), None);
+        assert_eq!(local_midnight(zone("Europe/London"), nov_10), None);
+
+        let zones = vec![
+            ("denver.example".to_string(), zone("America/Denver")),
+            ("utc.example".to_string(), zone("UTC")),
+        ];
+        let at = |h: u32, m: u32| midnight + h * 3600 + m * 60;
+        let run = |day: u16, from: u32, until: u32| LocalRun {
+            site: "denver.example",
+            day,
+            from,
+            until,
+        };
+        let yesterday_from = midnight - 17 * 3600;
+        // 03:05 UTC: yesterday's part whole; today's midnight is to come.
+        assert_eq!(
+            local_parts(&zones, at(3, 5)),
+            [run(nov_10 - 1, yesterday_from, midnight)]
+        );
+        // 00:02 UTC: yesterday's part to 23:00 (reports read its last hour
+        // from 00:02, the rollup from 00:03).
+        assert_eq!(
+            local_parts(&zones, at(0, 2)),
+            [run(nov_10 - 1, yesterday_from, midnight - 3600)]
+        );
+        // 08:03 UTC: an hour of today's part has ended and settled.
+        assert_eq!(
+            local_parts(&zones, at(8, 3)),
+            [
+                run(nov_10 - 1, yesterday_from, midnight),
+                run(nov_10, at(7, 0), at(8, 0))
+            ]
+        );
+        assert_eq!(local_parts(&zones, at(8, 2)).len(), 1, "not yet");
+        // 15:03 UTC: today's part to 15:00.
+        assert_eq!(
+            local_parts(&zones, at(15, 3))[1],
+            run(nov_10, at(7, 0), at(15, 0))
+        );
     }
 
     #[test]

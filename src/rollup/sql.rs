@@ -1,7 +1,8 @@
 //! The rollup's SQL: which days have events, which the rollup holds, and
 //! the statements that compute one UTC day into `daily_stats`,
-//! `daily_filtered` and `daily_goals` and record it in the ledger
-//! `daily_stats_days`.
+//! `daily_filtered`, `daily_goals` and `daily_funnels` and record it in the
+//! ledger `daily_stats_days`, or a site's part of a day from its local
+//! midnight into the `local_*` tables and `local_days`.
 //!
 //! The rows are the per-day parts that `report::sql` reads back: the same
 //! dimensions, columns, page-view conditions and sessionization
@@ -11,11 +12,11 @@
 //! write anything but the rollup tables.
 
 use crate::clock;
-use crate::goal::{SiteFunnel, SiteGoal, Target, steps_definition};
+use crate::goal::{SiteFunnel, SiteGoal, Target, conversions_definition, steps_definition};
 use crate::release;
 use crate::report::sql::{
     DAY_SECONDS, FILTERED_DIMENSIONS, Measure, ROLLUP_LAYOUT, SESSIONS, current_ledger_days,
-    events_column, funnel_levels, in_ranges, reaches,
+    events_column, funnel_levels, in_ranges, local_days, reaches,
 };
 use crate::report::vocabulary::{Day, Dimension};
 use crate::store::statement::{Bind, Statement};
@@ -56,6 +57,19 @@ pub fn counted_so_far(day: u16, views_cap: u64) -> Statement {
     s
 }
 
+/// The number of events of `part` of `day`: rows of [`PartEvents`].
+pub fn events_of(part: DayPart, day: u16) -> Statement {
+    let mut s = Statement::new("SELECT count() AS events FROM events WHERE 1");
+    s.append(part.events(day));
+    s
+}
+
+/// How many events a part of a day holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
+pub struct PartEvents {
+    pub events: u64,
+}
+
 /// How much of today the rollup counted, and of how many events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clickhouse::Row)]
 pub struct CountedSoFar {
@@ -65,7 +79,7 @@ pub struct CountedSoFar {
 
 /// How much of a UTC day one rollup counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DayPart {
+pub enum DayPart<'a> {
     /// The day has ended: all of it, into every rollup table.
     Whole,
     /// Today, from its midnight to this instant (the start of an hour), into
@@ -73,14 +87,60 @@ pub enum DayPart {
     /// today need most, at a small part of the whole rollup's cost
     /// (`daily_filtered` is most of it).
     Until(u32),
+    /// One site's events from its local midnight `from` inside the day to
+    /// `until` (the start of an hour, or the day's end), into `local_stats`,
+    /// `local_goals` and `local_funnels`: a report over the site's own day
+    /// starts at `from`, where no row of `daily_stats` begins.
+    Local {
+        site: &'a str,
+        from: u32,
+        until: u32,
+    },
 }
 
-impl DayPart {
-    /// The end of what is counted of `day`.
-    fn end(self, day: u16) -> u32 {
+impl DayPart<'_> {
+    /// The UTC instants counted of `day`.
+    fn range(self, day: u16) -> (u32, u32) {
+        let midnight = u32::from(day) * DAY_SECONDS;
         match self {
-            DayPart::Whole => (u32::from(day) + 1) * DAY_SECONDS,
-            DayPart::Until(end) => end,
+            DayPart::Whole => (midnight, midnight + DAY_SECONDS),
+            DayPart::Until(end) => (midnight, end),
+            DayPart::Local { from, until, .. } => (from, until),
+        }
+    }
+
+    /// The condition on `events` that picks the part's events of `day`.
+    fn events(self, day: u16) -> Statement {
+        let mut s = Statement::default();
+        if let DayPart::Local { site, .. } = self {
+            s.push_bound(" AND site = ?", Bind::Text(site.into()));
+        }
+        s.append(in_ranges("ts", &[self.range(day)]));
+        s
+    }
+
+    /// `daily_<name>` or, of a part from a local midnight, `local_<name>`
+    /// with its key column `counted_from`.
+    fn table(self, name: &str) -> (String, &'static str) {
+        match self {
+            DayPart::Local { .. } => (format!("local_{name}"), "counted_from, "),
+            _ => (format!("daily_{name}"), ""),
+        }
+    }
+
+    /// Whether the part counts `site`'s events.
+    fn counts(self, site: &str) -> bool {
+        match self {
+            DayPart::Local { site: own, .. } => own == site,
+            _ => true,
+        }
+    }
+
+    /// The binds of the columns [`DayPart::table`] adds, in its order.
+    fn key_binds(self) -> Vec<Bind> {
+        match self {
+            DayPart::Local { from, .. } => vec![Bind::Number(from.into())],
+            _ => Vec::new(),
         }
     }
 }
@@ -104,13 +164,16 @@ pub fn held_goal_days(first: u16, views_cap: u64) -> Statement {
 /// filtered by `report::sql::reaching` counts them). A day without any
 /// gets a row of zeros: the row says the day was counted.
 pub fn goal_day(day: u16, part: DayPart, goal: &SiteGoal, views_cap: u64) -> Statement {
-    let start = u32::from(day) * DAY_SECONDS;
-    let mut s = Statement::new(
-        "INSERT INTO daily_goals (site, day, goal, visitors, hits, views_cap, computed_at) ",
-    );
+    let (table, key) = part.table("goals");
+    let mut s = Statement::new(&format!(
+        "INSERT INTO {table} (site, day, {key}goal, visitors, hits, views_cap, computed_at) "
+    ));
     s.push_bound("SELECT ?", Bind::Text(goal.site.clone()))
-        .push_bound(", toDate(?)", Bind::Text(Day(day).to_string()))
-        .push_bound(", ?", Bind::Text(goal.target.definition()))
+        .push_bound(", toDate(?)", Bind::Text(Day(day).to_string()));
+    for bind in part.key_binds() {
+        s.push_bound(", ?", bind);
+    }
+    s.push_bound(", ?", Bind::Text(goal.target.definition()))
         .push_bound(
             ", count(), toUInt64(sum(least(n, ?)))",
             Bind::Number(views_cap),
@@ -118,7 +181,7 @@ pub fn goal_day(day: u16, part: DayPart, goal: &SiteGoal, views_cap: u64) -> Sta
         .push_bound(", ?, now()", Bind::Number(views_cap))
         .push(" FROM (SELECT visitor_id, count() AS n FROM events")
         .push_bound(" WHERE site = ?", Bind::Text(goal.site.clone()))
-        .append(in_ranges("ts", &[(start, part.end(day))]))
+        .append(in_ranges("ts", &[part.range(day)]))
         .append(reaches(Some(&goal.target)))
         .push(" GROUP BY visitor_id)");
     s
@@ -149,15 +212,18 @@ pub struct HeldFunnelDay {
 /// `daily_funnels`: visitors per level reached, then the row of level 0,
 /// which is written whatever the day holds and says it was counted.
 pub fn funnel_day(day: u16, part: DayPart, funnel: &SiteFunnel) -> Vec<Statement> {
-    let start = u32::from(day) * DAY_SECONDS;
-    let levels = || funnel_levels(&funnel.site, &[(start, part.end(day))], &funnel.steps);
+    let levels = || funnel_levels(&funnel.site, &[part.range(day)], &funnel.steps);
+    let (table, key) = part.table("funnels");
     let insert = |select: &str| {
-        let mut s = Statement::new(
-            "INSERT INTO daily_funnels (site, day, funnel, level, visitors, computed_at) ",
-        );
+        let mut s = Statement::new(&format!(
+            "INSERT INTO {table} (site, day, {key}funnel, level, visitors, computed_at) "
+        ));
         s.push_bound("SELECT ?", Bind::Text(funnel.site.clone()))
-            .push_bound(", toDate(?)", Bind::Text(Day(day).to_string()))
-            .push_bound(", ?", Bind::Text(steps_definition(&funnel.steps)))
+            .push_bound(", toDate(?)", Bind::Text(Day(day).to_string()));
+        for bind in part.key_binds() {
+            s.push_bound(", ?", bind);
+        }
+        s.push_bound(", ?", Bind::Text(steps_definition(&funnel.steps)))
             .push(select);
         s
     };
@@ -184,6 +250,9 @@ enum Subset {
     Everything,
     /// The events of each value of a dimension, into `daily_filtered`.
     FilteredBy(Dimension),
+    /// A site's events from its local midnight, this instant, on: into
+    /// `local_stats`, keyed by it.
+    Local(u32),
 }
 
 /// The columns of `events` the rollup statements read.
@@ -192,12 +261,14 @@ const ROLLUP_COLUMNS: &str = "site, ts, name, visitor_id, path, referrer_host, u
 
 impl Subset {
     fn insert(self) -> String {
-        let (table, filter) = match self {
-            Subset::Everything => ("daily_stats", ""),
-            Subset::FilteredBy(_) => ("daily_filtered", "filter_dimension, filter_value, "),
+        let table = match self {
+            Subset::Everything => "daily_stats",
+            Subset::FilteredBy(_) => "daily_filtered",
+            Subset::Local(_) => "local_stats",
         };
         format!(
-            "INSERT INTO {table} (site, day, {filter}dimension, value, visitors, hits, visits, bounces, visit_views, computed_at) "
+            "INSERT INTO {table} (site, day, {}dimension, value, visitors, hits, visits, bounces, visit_views, computed_at) ",
+            self.key()
         )
     }
 
@@ -207,6 +278,7 @@ impl Subset {
         match self {
             Subset::Everything => "",
             Subset::FilteredBy(_) => "filter_dimension, filter_value, ",
+            Subset::Local(_) => "counted_from, ",
         }
     }
 
@@ -215,15 +287,20 @@ impl Subset {
     /// subquery that bounds them itself: ClickHouse 18.16 does not push
     /// conditions into subqueries, nor before an `ARRAY JOIN`.
     fn read(self, range: Statement, array_join: &str) -> Statement {
-        let filter = match self {
-            Subset::Everything => String::new(),
-            Subset::FilteredBy(dimension) => format!(
-                ", '{}' AS filter_dimension, {} AS filter_value",
-                dimension.name(),
-                events_column(dimension)
-            ),
-        };
-        let mut s = Statement::new(&format!(" FROM (SELECT {ROLLUP_COLUMNS}{filter}"));
+        let mut s = Statement::new(&format!(" FROM (SELECT {ROLLUP_COLUMNS}"));
+        match self {
+            Subset::Everything => {}
+            Subset::FilteredBy(dimension) => {
+                s.push(&format!(
+                    ", '{}' AS filter_dimension, {} AS filter_value",
+                    dimension.name(),
+                    events_column(dimension)
+                ));
+            }
+            Subset::Local(from) => {
+                s.push_bound(", toUInt32(?) AS counted_from", Bind::Number(from.into()));
+            }
+        }
         s.push(" FROM events WHERE 1")
             .append(range)
             .push(&format!("){array_join} WHERE 1"));
@@ -330,8 +407,10 @@ impl Subset {
 /// one UTC day (of a [`DayPart::Until`], `daily_stats` alone), every site at
 /// once, and the day's rows of each of `goals` in `daily_goals` and of each
 /// of `funnels` in `daily_funnels`, then record the day with its `events`
-/// count and how much of it was counted. Run in order; re-running replaces
-/// the day's rows. One filter dimension per statement: grouping by all of
+/// count and how much of it was counted (of a [`DayPart::Local`]: the
+/// site's rows and its goals' and funnels' in the `local_*` tables, and
+/// its ledger `local_days`). Run in order; re-running replaces the day's
+/// rows. One filter dimension per statement: grouping by all of
 /// them at once holds every group of the day in memory together, and took
 /// 9 s a day on 10M synthetic events against some 0.5 s per dimension.
 /// Counts (page views, events, visits, bounces) are capped per visitor and
@@ -345,14 +424,19 @@ pub fn rollup_day(
     goals: &[SiteGoal],
     funnels: &[SiteFunnel],
 ) -> Vec<Statement> {
-    let start = u32::from(day) * DAY_SECONDS;
-    let range = || in_ranges("ts", &[(start, part.end(day))]);
-    let mut statements = Subset::Everything.statements(range, views_cap);
+    let range = || part.events(day);
+    let subset = match part {
+        DayPart::Local { from, .. } => Subset::Local(from),
+        _ => Subset::Everything,
+    };
+    let mut statements = subset.statements(range, views_cap);
     if part == DayPart::Whole {
         for &dimension in FILTERED_DIMENSIONS {
             statements.extend(Subset::FilteredBy(dimension).statements(range, views_cap));
         }
     }
+    let goals: Vec<&SiteGoal> = goals.iter().filter(|g| part.counts(&g.site)).collect();
+    let funnels: Vec<&SiteFunnel> = funnels.iter().filter(|f| part.counts(&f.site)).collect();
     statements.extend(
         goals
             .iter()
@@ -363,24 +447,57 @@ pub fn rollup_day(
             .iter()
             .flat_map(|funnel| funnel_day(day, part, funnel)),
     );
-    let (filtered, counted_until) = match part {
-        DayPart::Whole => (1, 0),
-        DayPart::Until(end) => (0, end),
-    };
-    let mut ledger = Statement::new(
-        "INSERT INTO daily_stats_days (day, events, computed_at, filtered, views_cap, layout, counted_until) \
-         SELECT toDate(?), ?, now(), ?, ?, ?, ?",
+    let conversions = conversions_definition(
+        goals.iter().map(|g| &g.target),
+        funnels.iter().map(|f| &f.steps[..]),
     );
-    ledger.binds = vec![
-        Bind::Text(Day(day).to_string()),
-        Bind::Number(events),
-        Bind::Number(filtered),
-        Bind::Number(views_cap),
-        Bind::Number(ROLLUP_LAYOUT.into()),
-        Bind::Number(counted_until.into()),
-    ];
-    statements.push(ledger);
+    statements.push(ledger(day, part, events, views_cap, conversions));
     statements
+}
+
+/// The ledger's row of what [`rollup_day`] counted: `daily_stats_days`,
+/// or `local_days` for a part from a local midnight (with `conversions`,
+/// the site's goals and funnels it counted).
+fn ledger(day: u16, part: DayPart, events: u64, views_cap: u64, conversions: String) -> Statement {
+    let day = Bind::Text(Day(day).to_string());
+    let (cap, layout) = (Bind::Number(views_cap), Bind::Number(ROLLUP_LAYOUT.into()));
+    let (text, binds) = match part {
+        DayPart::Local { site, from, until } => (
+            "INSERT INTO local_days (site, day, counted_from, counted_until, events, views_cap, layout, conversions, computed_at) \
+             SELECT ?, toDate(?), ?, ?, ?, ?, ?, ?, now()",
+            vec![
+                Bind::Text(site.into()),
+                day,
+                Bind::Number(from.into()),
+                Bind::Number(until.into()),
+                Bind::Number(events),
+                cap,
+                layout,
+                Bind::Text(conversions),
+            ],
+        ),
+        DayPart::Whole | DayPart::Until(_) => {
+            let (filtered, counted_until) = match part {
+                DayPart::Until(end) => (0, end),
+                _ => (1, 0),
+            };
+            (
+                "INSERT INTO daily_stats_days (day, events, computed_at, filtered, views_cap, layout, counted_until) \
+                 SELECT toDate(?), ?, now(), ?, ?, ?, ?",
+                vec![
+                    day,
+                    Bind::Number(events),
+                    Bind::Number(filtered),
+                    cap,
+                    layout,
+                    Bind::Number(counted_until.into()),
+                ],
+            )
+        }
+    };
+    let mut s = Statement::new(text);
+    s.binds = binds;
+    s
 }
 
 /// `tuple('<dimension>', <column>)` of every dimension a page view has a
@@ -509,6 +626,21 @@ pub fn statement_shapes() -> Vec<Statement> {
         &funnels,
     ));
     statements.push(counted_so_far(nov_1_day, 10));
+    let from_denver_midnight = DayPart::Local {
+        site: "optimumabq.com",
+        from: nov_1 + 6 * 3600,
+        until: nov_1 + 14 * 3600,
+    };
+    statements.extend(rollup_day(
+        nov_1_day,
+        from_denver_midnight,
+        12,
+        10,
+        &goals,
+        &funnels,
+    ));
+    statements.push(local_days(None, nov_1_day, nov_1_day, 10));
+    statements.push(events_of(from_denver_midnight, nov_1_day));
     statements.extend(cells_of_day(nov_1_day, 10));
     statements.extend([released_counts(nov_1_day), record_released(nov_1_day, 12)]);
     statements
@@ -612,6 +744,87 @@ mod tests {
     }
 
     #[test]
+    fn a_sites_day_from_its_local_midnight_is_rolled_up_into_the_local_tables_alone() {
+        let (from, until) = (
+            u32::from(NOV_1) * DAY_SECONDS + 7 * 3600,
+            u32::from(NOV_1) * DAY_SECONDS + 14 * 3600,
+        );
+        let goal = |site: &str| SiteGoal {
+            site: site.into(),
+            target: Target::Event("book_tour".into()),
+        };
+        let funnel = |site: &str| SiteFunnel {
+            site: site.into(),
+            steps: vec![Target::Page("/".into()), Target::Event("book_tour".into())],
+        };
+        let part = DayPart::Local {
+            site: "denver.example",
+            from,
+            until,
+        };
+        let statements = rollup_day(
+            NOV_1,
+            part,
+            12,
+            10,
+            &[goal("denver.example"), goal("other.example")],
+            &[funnel("other.example"), funnel("denver.example")],
+        );
+        let per_subset = Subset::Everything.statements(Statement::default, 10).len();
+        // The site's own goal and funnel (two statements) only.
+        assert_eq!(statements.len(), per_subset + 1 + 2 + 1);
+        let (ledger, rollups) = statements.split_last().unwrap();
+        assert!(ledger.text.starts_with("INSERT INTO local_days"));
+        assert_eq!(
+            ledger.binds[..5],
+            [
+                Bind::Text("denver.example".into()),
+                Bind::Text("2026-11-01".into()),
+                Bind::Number(from.into()),
+                Bind::Number(until.into()),
+                Bind::Number(12),
+            ]
+        );
+        assert_eq!(
+            ledger.binds.last(),
+            Some(&Bind::Text(conversions_definition(
+                [goal("x").target].iter(),
+                [&funnel("x").steps[..]].into_iter()
+            )))
+        );
+        for (statement, table) in rollups.iter().zip(["local_stats"; 2].into_iter().chain([
+            "local_goals",
+            "local_funnels",
+            "local_funnels",
+        ])) {
+            assert!(
+                statement
+                    .text
+                    .starts_with(&format!("INSERT INTO {table} (site, day, counted_from, ")),
+                "{}",
+                statement.text
+            );
+            for bind in [
+                Bind::Text("denver.example".into()),
+                Bind::Number(from.into()),
+                Bind::Number(until.into()),
+            ] {
+                assert!(
+                    statement.binds.contains(&bind),
+                    "{bind:?}: {}",
+                    statement.text
+                );
+            }
+            assert!(
+                !statement
+                    .binds
+                    .contains(&Bind::Text("other.example".into()))
+            );
+            assert_eq!(statement.text.matches('?').count(), statement.binds.len());
+        }
+    }
+
+    #[test]
     fn rollup_values_are_bound_never_spliced() {
         for statement in rollup_day(NOV_1, DayPart::Whole, 12, 10, &[], &[]) {
             assert_eq!(statement.text.matches('?').count(), statement.binds.len());
@@ -637,6 +850,7 @@ mod tests {
                     || statement.starts_with("INSERT INTO daily_filtered")
                     || statement.starts_with("INSERT INTO daily_goals")
                     || statement.starts_with("INSERT INTO daily_funnels")
+                    || statement.starts_with("INSERT INTO local_")
                     || statement.starts_with("INSERT INTO released_days"),
                 "{statement}"
             );

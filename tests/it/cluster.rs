@@ -120,7 +120,11 @@ fn migrate_on_the_cluster_twice_applies_once_and_records_once() {
          email_clicks_local:ReplicatedMergeTree email_opens:Distributed \
          email_opens_local:ReplicatedMergeTree events:Distributed \
          events_local:ReplicatedMergeTree filtered_hits:Distributed \
-         filtered_hits_local:ReplicatedSummingMergeTree recipient_keys:ReplicatedMergeTree \
+         filtered_hits_local:ReplicatedSummingMergeTree local_days:Distributed \
+         local_days_local:ReplicatedReplacingMergeTree local_funnels:Distributed \
+         local_funnels_local:ReplicatedReplacingMergeTree local_goals:Distributed \
+         local_goals_local:ReplicatedReplacingMergeTree local_stats:Distributed \
+         local_stats_local:ReplicatedReplacingMergeTree recipient_keys:ReplicatedMergeTree \
          released_days:Distributed released_days_local:ReplicatedReplacingMergeTree \
          schema_migrations:ReplicatedMergeTree \
          session_revocations:ReplicatedReplacingMergeTree visitor_salts:ReplicatedMergeTree",

@@ -9,14 +9,20 @@
 //! delivered late counts again; once the day has ended it is rolled up
 //! whole. The rollup's clock is passed in, so the test reads the same at
 //! any hour.
+//!
+//! A site in America/Denver, whose day starts at 07:00 UTC: its day from
+//! that midnight, yesterday's and today's so far, is rolled up into the
+//! `local_*` tables, and its "today" and "yesterday" read them exactly as
+//! they read `events`, before 07:00 UTC (yesterday's part and today's
+//! first hours) and after.
 
 use beaconhouse::config::Config;
-use beaconhouse::goal::{Target, site_funnels, site_goals};
+use beaconhouse::goal::Target;
 use beaconhouse::report::sql::{
-    self, DayRow, GoalDay, Key, LedgerDay, Measure, RolledUp, VisitDay, Window,
+    self, DayRow, GoalDay, Key, LedgerDay, LocalDay, LocalPart, Measure, RolledUp, VisitDay, Window,
 };
 use beaconhouse::report::vocabulary::{Dimension, Filter, Interval};
-use beaconhouse::rollup::Rollup;
+use beaconhouse::rollup::{Done, Rollup};
 use beaconhouse::store::clickhouse::Endpoints;
 use beaconhouse::store::statement::Statement;
 
@@ -43,6 +49,15 @@ steps = [{ page = "/" }, { page = "/blog/*" }, { goal = "Book a tour" }]
 max_views_per_visitor_day = 4
 "#;
 const HOUR: u32 = 3600;
+
+/// [`CONFIG`] with the site's reports in America/Denver.
+fn in_denver() -> String {
+    CONFIG.replacen(
+        "hostnames = [\"optimumabq.com\"]\n",
+        "hostnames = [\"optimumabq.com\"]\ntime_zone = \"America/Denver\"\n",
+        1,
+    )
+}
 
 /// Two whole days before `day`, and `day` itself around the clock: 400
 /// visitors, each with 1 to 7 hits minutes apart (so visits and visitors
@@ -77,6 +92,20 @@ fn seed(day: u16) -> Vec<String> {
     rows
 }
 
+/// The environment that points the configuration at `database`.
+fn env_of(database: &str) -> [(String, String); 2] {
+    [
+        (
+            "BEACONHOUSE_CLICKHOUSE_URL".to_string(),
+            common::clickhouse().url.clone(),
+        ),
+        (
+            "BEACONHOUSE_CLICKHOUSE_DATABASE".to_string(),
+            database.to_string(),
+        ),
+    ]
+}
+
 struct Setup {
     database: String,
     config: Config,
@@ -85,7 +114,7 @@ struct Setup {
 }
 
 impl Setup {
-    fn new(day: u16) -> Setup {
+    fn new(day: u16, config: &str) -> Setup {
         let clickhouse = common::clickhouse();
         let database = clickhouse.fresh_database("today");
         common::migrate(clickhouse, &database);
@@ -96,17 +125,7 @@ impl Setup {
                 seed(day).join(", ")
             ),
         );
-        let env = [
-            (
-                "BEACONHOUSE_CLICKHOUSE_URL".to_string(),
-                clickhouse.url.clone(),
-            ),
-            (
-                "BEACONHOUSE_CLICKHOUSE_DATABASE".to_string(),
-                database.clone(),
-            ),
-        ];
-        let config = Config::parse(CONFIG, env).unwrap();
+        let config = Config::parse(config, env_of(&database)).unwrap();
         let endpoints = Endpoints::new(&config.clickhouse).unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -120,17 +139,10 @@ impl Setup {
         }
     }
 
-    /// The rollup as `serve` runs it at `now`: how far it counted today.
-    fn roll_up(&self, now: u32) -> Option<u32> {
-        let conversions = self.config.conversions();
-        let rollup = Rollup::new(
-            self.endpoints.clone(),
-            &self.config.clickhouse,
-            &self.config.reporting,
-            site_goals(&conversions),
-            site_funnels(&conversions),
-        );
-        self.runtime.block_on(rollup.roll_up(now)).unwrap().today
+    /// The rollup as `serve` runs it at `now`.
+    fn roll_up(&self, now: u32) -> Done {
+        let rollup = Rollup::new(self.endpoints.clone(), &self.config);
+        self.runtime.block_on(rollup.roll_up(now)).unwrap()
     }
 
     fn fetch<T>(&self, statement: &Statement) -> Vec<T>
@@ -150,7 +162,17 @@ impl Setup {
         );
         let views_cap = self.config.reporting.views_cap;
         let ledger: Vec<LedgerDay> = self.fetch(&sql::rolled_up_days(first, last, views_cap));
-        RolledUp::from_ledger(&ledger, window.end)
+        let local: Vec<LocalPart> = self
+            .fetch::<LocalDay>(&sql::local_days(
+                Some(&window.subject),
+                first,
+                last,
+                views_cap,
+            ))
+            .iter()
+            .map(LocalDay::part)
+            .collect();
+        RolledUp::from_ledger(&ledger, &local, window)
     }
 
     /// Every report statement over `window`, as read with `rolled_up` and
@@ -239,13 +261,12 @@ impl Setup {
             Target::Page("/blog/*".into()),
             Target::Event("book_tour".into()),
         ];
-        let funnel = |days: &[u16], partial: Option<u16>| -> Vec<DayRow> {
-            self.fetch(&sql::funnel(window, days, partial, &steps).by_day())
+        let funnel = |rolled_up: &RolledUp, days: &[u16]| -> Vec<DayRow> {
+            self.fetch(&sql::funnel(window, rolled_up, days, &steps).by_day())
         };
-        let funnel_days: Vec<u16> = rolled_up.stats.clone();
         assert_eq!(
-            funnel(&funnel_days, rolled_up.partial),
-            funnel(&[], None),
+            funnel(rolled_up, &rolled_up.stats),
+            funnel(&nothing, &[]),
             "{what}: funnel"
         );
     }
@@ -260,16 +281,23 @@ fn window(start: u32, end: u32) -> Window {
     }
 }
 
+fn denver(start: u32, end: u32) -> Window {
+    Window {
+        time_zone: "America/Denver".into(),
+        ..window(start, end)
+    }
+}
+
 #[test]
 fn today_so_far_reads_from_the_rollup_exactly_as_from_events() {
     let day = beaconhouse::clock::day_from_civil(2026, 11, 12).unwrap();
     let midnight = u32::from(day) * 86_400;
-    let s = Setup::new(day);
+    let s = Setup::new(day, CONFIG);
     let clickhouse = common::clickhouse();
 
     // 14:05: the two days before are rolled up whole, today up to 14:00.
     assert_eq!(
-        s.roll_up(midnight + 14 * HOUR + 300),
+        s.roll_up(midnight + 14 * HOUR + 300).today,
         Some(midnight + 14 * HOUR)
     );
     let ledger = clickhouse.query(
@@ -308,7 +336,7 @@ fn today_so_far_reads_from_the_rollup_exactly_as_from_events() {
     assert_eq!(s.rolled_up(&later).partial, None);
 
     // Nothing new: nothing to do. A hit delivered late, at 10:00: counted again.
-    assert_eq!(s.roll_up(midnight + 14 * HOUR + 600), None);
+    assert_eq!(s.roll_up(midnight + 14 * HOUR + 600).today, None);
     clickhouse.query(
         &s.database,
         &format!(
@@ -318,7 +346,7 @@ fn today_so_far_reads_from_the_rollup_exactly_as_from_events() {
         ),
     );
     assert_eq!(
-        s.roll_up(midnight + 14 * HOUR + 900),
+        s.roll_up(midnight + 14 * HOUR + 900).today,
         Some(midnight + 14 * HOUR)
     );
     let w = window(midnight, midnight + 14 * HOUR);
@@ -326,11 +354,11 @@ fn today_so_far_reads_from_the_rollup_exactly_as_from_events() {
 
     // At 15:05, up to 15:00; the day after, whole.
     assert_eq!(
-        s.roll_up(midnight + 15 * HOUR + 300),
+        s.roll_up(midnight + 15 * HOUR + 300).today,
         Some(midnight + 15 * HOUR)
     );
     assert_eq!(
-        s.roll_up(midnight + 86_400 + 600),
+        s.roll_up(midnight + 86_400 + 600).today,
         None,
         "not yet an hour of the next day"
     );
@@ -352,4 +380,119 @@ fn today_so_far_reads_from_the_rollup_exactly_as_from_events() {
         (None, true)
     );
     s.assert_rollup_reads_as_events(&whole, &rolled_up, "the whole day");
+}
+
+#[test]
+fn a_sites_day_from_its_local_midnight_reads_from_the_rollup_exactly_as_from_events() {
+    let day = beaconhouse::clock::day_from_civil(2026, 11, 12).unwrap();
+    let midnight = u32::from(day) * 86_400;
+    // Mountain Standard Time: the site's days start at 07:00 UTC.
+    let (yesterday_from, today_from) = (midnight - 17 * HOUR, midnight + 7 * HOUR);
+    let s = Setup::new(day, &in_denver());
+    let clickhouse = common::clickhouse();
+    let local_ledger = || {
+        clickhouse.query(
+            &s.database,
+            "SELECT toUInt16(day), counted_from, counted_until, events > 0 FROM local_days FINAL ORDER BY day FORMAT CSV",
+        )
+    };
+
+    // 03:05 UTC, 20:05 in Denver: yesterday's part from its midnight is
+    // whole; today's UTC day is rolled up to 03:00, and has no part yet.
+    let done = s.roll_up(midnight + 3 * HOUR + 300);
+    assert_eq!((done.today, done.local), (Some(midnight + 3 * HOUR), 1));
+    assert_eq!(
+        local_ledger(),
+        format!("{},{yesterday_from},{midnight},1\n", day - 1)
+    );
+    let today_in_denver = denver(yesterday_from, midnight + 3 * HOUR);
+    let rolled_up = s.rolled_up(&today_in_denver);
+    let yesterday_part = LocalPart {
+        day: day - 1,
+        from: yesterday_from,
+        until: midnight,
+    };
+    assert_eq!(
+        (rolled_up.local, rolled_up.partial),
+        (Some(yesterday_part), Some(day))
+    );
+    s.assert_rollup_reads_as_events(&today_in_denver, &rolled_up, "Denver's today at 20:05");
+
+    // 14:05 UTC: today's part from 07:00 to 14:00 as well.
+    let done = s.roll_up(midnight + 14 * HOUR + 300);
+    assert_eq!((done.today, done.local), (Some(midnight + 14 * HOUR), 1));
+    assert_eq!(
+        local_ledger(),
+        format!(
+            "{},{yesterday_from},{midnight},1\n{day},{today_from},{},1\n",
+            day - 1,
+            midnight + 14 * HOUR
+        )
+    );
+    let today_in_denver = denver(today_from, midnight + 14 * HOUR);
+    let rolled_up = s.rolled_up(&today_in_denver);
+    assert_eq!(
+        rolled_up.local,
+        Some(LocalPart {
+            day,
+            from: today_from,
+            until: midnight + 14 * HOUR
+        })
+    );
+    s.assert_rollup_reads_as_events(&today_in_denver, &rolled_up, "Denver's today at 07:05");
+    // Yesterday in Denver: its part of the UTC day before, then today's
+    // first seven hours from events.
+    let yesterday_in_denver = denver(yesterday_from, today_from);
+    let rolled_up = s.rolled_up(&yesterday_in_denver);
+    assert_eq!(rolled_up.local, Some(yesterday_part));
+    s.assert_rollup_reads_as_events(&yesterday_in_denver, &rolled_up, "Denver's yesterday");
+    // A window that starts at another hour reads no part.
+    assert_eq!(
+        s.rolled_up(&denver(today_from + HOUR, midnight + 14 * HOUR))
+            .local,
+        None
+    );
+
+    // A late hit at 09:00 is counted again; so is the part when a goal is
+    // added to the configuration (its ledger names the goals it counted).
+    clickhouse.query(
+        &s.database,
+        &format!(
+            "INSERT INTO events (site, ts, name, visitor_id, path, country) VALUES \
+             ('optimumabq.com', toDateTime({}), 'book_tour', 1, '/blog/a', 'US')",
+            midnight + 9 * HOUR
+        ),
+    );
+    assert_eq!(s.roll_up(midnight + 14 * HOUR + 600).local, 1);
+    let today_in_denver = denver(today_from, midnight + 14 * HOUR);
+    s.assert_rollup_reads_as_events(
+        &today_in_denver,
+        &s.rolled_up(&today_in_denver),
+        "Denver's today after a late hit",
+    );
+    let database = s.database.clone();
+    let conversions = || {
+        clickhouse.query(
+            &database,
+            &format!(
+                "SELECT conversions FROM local_days FINAL WHERE counted_from = {today_from} FORMAT TSV"
+            ),
+        )
+    };
+    let before = conversions();
+    let with_pricing = in_denver().replace(
+        "[[sites.funnels]]",
+        "[[sites.goals]]\nname = \"Pricing\"\npage = \"/pricing\"\n\n[[sites.funnels]]",
+    );
+    let s = Setup {
+        config: Config::parse(&with_pricing, env_of(&s.database)).unwrap(),
+        ..s
+    };
+    assert_eq!(
+        s.roll_up(midnight + 14 * HOUR + 900).local,
+        2,
+        "yesterday's and today's"
+    );
+    assert_ne!(conversions(), before);
+    assert!(conversions().contains("page:/pricing"), "{}", conversions());
 }
