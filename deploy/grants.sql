@@ -42,7 +42,8 @@ GRANT beaconhouse_reporting TO reporting;
 
 -- The collector's reports (the stats API, the dashboard, `beaconhouse
 -- report`) read the raw tables, the rollups and which days the rollup
--- holds, never the salts; the rollup, which writes daily_stats,
+-- holds (every table a report statement names: tests/it/deploy.rs checks),
+-- never the salts; the rollup, which writes daily_stats,
 -- daily_filtered and the released tables, keeps clickhouse.user. Set
 -- reporting.clickhouse_user = "beaconhouse_reports" and
 -- reporting.clickhouse_password to its password: it is the collector's, not
@@ -58,6 +59,13 @@ GRANT SELECT ON beaconhouse.email_clicks TO beaconhouse_report_reader;
 GRANT SELECT ON beaconhouse.daily_stats TO beaconhouse_report_reader;
 GRANT SELECT ON beaconhouse.daily_filtered TO beaconhouse_report_reader;
 GRANT SELECT ON beaconhouse.daily_stats_days TO beaconhouse_report_reader;
+GRANT SELECT ON beaconhouse.daily_goals TO beaconhouse_report_reader;
+GRANT SELECT ON beaconhouse.daily_funnels TO beaconhouse_report_reader;
+GRANT SELECT ON beaconhouse.filtered_hits TO beaconhouse_report_reader;
+GRANT SELECT ON beaconhouse.local_stats TO beaconhouse_report_reader;
+GRANT SELECT ON beaconhouse.local_goals TO beaconhouse_report_reader;
+GRANT SELECT ON beaconhouse.local_funnels TO beaconhouse_report_reader;
+GRANT SELECT ON beaconhouse.local_days TO beaconhouse_report_reader;
 
 CREATE USER IF NOT EXISTS beaconhouse_reports
     IDENTIFIED WITH sha256_hash BY 'replace-with-the-sha256-of-the-password';
