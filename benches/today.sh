@@ -139,12 +139,17 @@ def overview(base, start, interval):
     paths += [f"breakdown?{period}&by={by}&limit=10" for by in PANELS]
     return [f"{base}/api/v1/stats/{p}" for p in paths]
 
+answers = {}
+
 def get(url):
     """(refused as busy, stopped at the time limit): a 503 says which; any
-    other answer but a 200 stops the benchmark."""
+    other answer but a 200 stops the benchmark. Keeps the answer by its
+    path, per collector."""
     request = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
     try:
-        urllib.request.urlopen(request, timeout=600).read()
+        body = urllib.request.urlopen(request, timeout=600).read()
+        base, path = url.split("/api/v1/stats/", 1)
+        answers.setdefault(path, {})[base] = body
         return (0, 0)
     except urllib.error.HTTPError as e:
         body = e.read().decode()
@@ -172,6 +177,12 @@ for name, start, interval, people in cases:
     results = {label: [] for label, _ in collectors}
     for label, base in collectors:
         timed(overview(base, start, interval) * people)  # warm-up
+    # Both collectors count the same events under the same noise key: the
+    # same answers, byte for byte, whichever table each read them from.
+    for path, bodies in answers.items():
+        if len(set(bodies.values())) > 1:
+            sys.exit(f"the collectors answer {path} differently: {bodies}")
+    answers.clear()
     for _ in range(runs):
         for label, base in collectors:
             results[label].append(timed(overview(base, start, interval) * people))
