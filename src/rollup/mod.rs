@@ -208,17 +208,7 @@ impl Rollup {
         };
         let stale = stale_days(&events, &rolled_up);
         for day in &stale {
-            let statements = sql::rollup_day(
-                day.day,
-                DayPart::Whole,
-                day.events,
-                self.views_cap,
-                &self.goals,
-                &self.funnels,
-            );
-            for statement in statements {
-                self.endpoints.execute(&statement).await?;
-            }
+            self.compute(day.day, DayPart::Whole, day.events).await?;
             done.rolled_up.push(day.day);
         }
         // Goals and funnels added since a day was rolled up: their rows alone.
@@ -302,17 +292,7 @@ impl Rollup {
         if events == 0 || counted.first() == Some(&current) {
             return Ok(None);
         }
-        let statements = sql::rollup_day(
-            today,
-            DayPart::Until(until),
-            events,
-            self.views_cap,
-            &self.goals,
-            &self.funnels,
-        );
-        for statement in statements {
-            self.endpoints.execute(&statement).await?;
-        }
+        self.compute(today, DayPart::Until(until), events).await?;
         Ok(Some(until))
     }
 
@@ -349,20 +329,27 @@ impl Rollup {
             if events == 0 || held.contains(&current) {
                 continue;
             }
-            let statements = sql::rollup_day(
-                day,
-                part,
-                events,
-                self.views_cap,
-                &self.goals,
-                &self.funnels,
-            );
-            for statement in statements {
-                self.endpoints.execute(&statement).await?;
-            }
+            self.compute(day, part, events).await?;
             rolled_up += 1;
         }
         Ok(rolled_up)
+    }
+
+    /// Runs [`sql::rollup_day`]'s statements for `part` of `day`, which
+    /// held `events` events.
+    async fn compute(&self, day: u16, part: DayPart<'_>, events: u64) -> Result<(), RollupError> {
+        let statements = sql::rollup_day(
+            day,
+            part,
+            events,
+            self.views_cap,
+            &self.goals,
+            &self.funnels,
+        );
+        for statement in statements {
+            self.endpoints.execute(&statement).await?;
+        }
+        Ok(())
     }
 
     /// The site's goals and funnels, as a part of its day counts them.
