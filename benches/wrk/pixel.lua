@@ -57,7 +57,10 @@ function init(args)
   for i = 1, count do
     local page = "https://optimumabq.com" .. pick(paths) .. pick(campaigns)
     local path = "/p.gif?site=optimumabq.com&url=" .. urlencode(page) .. "&ref=" .. urlencode(pick(referrers))
-    local ip = math.random(1, 223) .. "." .. math.random(0, 255) .. "." .. math.random(0, 255) .. "." .. math.random(1, 254)
+    -- One in four from 81.2.69.0/24, which the GeoIP database load.sh
+    -- loads places in London: those lookups find and decode a record.
+    local ip = math.random(4) == 1 and ("81.2.69." .. math.random(1, 254))
+      or (math.random(1, 223) .. "." .. math.random(0, 255) .. "." .. math.random(0, 255) .. "." .. math.random(1, 254))
     requests[i] = wrk.format("GET", path, { ["User-Agent"] = pick(uas), ["X-Forwarded-For"] = ip })
   end
 end

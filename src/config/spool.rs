@@ -45,7 +45,9 @@ impl RawSpool {
                 "must name a directory the collector may write, e.g. /var/lib/beaconhouse/spool",
             ));
         }
-        let segment_bytes = in_range("spool.segment_bytes", self.segment_bytes, 1 << 16..=1 << 40)?;
+        // A segment is reserved on disk whole and mapped while it is
+        // written: a gigabyte is room for millions of hits.
+        let segment_bytes = in_range("spool.segment_bytes", self.segment_bytes, 1 << 16..=1 << 30)?;
         if self.max_bytes < segment_bytes {
             return Err(ConfigError::invalid(
                 "spool.max_bytes",

@@ -312,9 +312,7 @@ async fn healthz() -> HttpResponse {
 /// Ready to take hits: the spool has room and its last fsync worked. A load
 /// balancer should send traffic elsewhere while this answers 503.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let spool = state.spool.stats();
-    let nearly_full = spool.bytes.saturating_mul(10) >= spool.max_bytes.saturating_mul(9);
-    if nearly_full {
+    if state.spool.nearly_full() {
         return json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "the spool is over 90% full: ClickHouse is not keeping up or is down",
@@ -361,31 +359,38 @@ async fn record(state: &AppState, outcome: Result<Record, DropReason>) {
         }
         Err(SpoolError::Full) => {
             state.metrics.dropped(DropReason::SpoolFull);
-            warn_rate_limited(
-                &SPOOL_FULL_WARNED,
-                "the spool is full: hits are being dropped until ClickHouse catches up (see beaconhouse_hits_dropped_total{reason=\"spool_full\"})",
-            );
+            if first_in_ten_seconds(&SPOOL_FULL_LOGGED) {
+                tracing::warn!(
+                    "the spool is full: hits are being dropped until ClickHouse catches up (see beaconhouse_hits_dropped_total{{reason=\"spool_full\"}})"
+                );
+            }
         }
         Err(error) => {
             state.metrics.dropped(DropReason::SpoolError);
-            tracing::error!(%error, "a hit could not be spooled");
+            // A full disk fails every hit alike: one line per ten seconds
+            // tells the operator, a line per hit would fill the disk's logs.
+            if first_in_ten_seconds(&SPOOL_ERROR_LOGGED) {
+                tracing::error!(
+                    %error,
+                    "hits cannot be spooled and are being dropped (see beaconhouse_hits_dropped_total{{reason=\"spool_error\"}}; logged at most every 10 s)"
+                );
+            }
         }
     }
 }
 
-static SPOOL_FULL_WARNED: AtomicU32 = AtomicU32::new(0);
+static SPOOL_FULL_LOGGED: AtomicU32 = AtomicU32::new(0);
+static SPOOL_ERROR_LOGGED: AtomicU32 = AtomicU32::new(0);
 
-/// Logs `message` at most once per ten seconds for the given `last` marker.
-fn warn_rate_limited(last: &AtomicU32, message: &str) {
+/// Whether ten seconds have passed since `last` was marked; marks it now if
+/// so (one caller wins).
+fn first_in_ten_seconds(last: &AtomicU32) -> bool {
     let now = clock::now_unix();
     let previous = last.load(Ordering::Relaxed);
-    if now >= previous.saturating_add(10)
+    now >= previous.saturating_add(10)
         && last
             .compare_exchange(previous, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
-    {
-        tracing::warn!("{message}");
-    }
 }
 
 fn gif() -> HttpResponse {

@@ -13,14 +13,49 @@ pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 
 /// Appends one frame holding `payload` to `out`.
 pub fn encode(payload: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER_BYTES]);
+    out.extend_from_slice(payload);
+    seal(&mut out[start..]);
+}
+
+/// Writes the header of a frame whose payload is already in place: `frame`
+/// is the whole frame, its first `HEADER_BYTES` the header's room. The
+/// spool serializes a row straight into its mapped segment this way, with
+/// no buffer between.
+pub fn seal(frame: &mut [u8]) {
+    let (header, payload) = frame.split_at_mut(HEADER_BYTES);
     let length = (payload.len() as u32).to_le_bytes();
     let mut crc = crc32fast::Hasher::new();
     crc.update(&length);
     crc.update(payload);
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&length);
-    out.extend_from_slice(&crc.finalize().to_le_bytes());
-    out.extend_from_slice(payload);
+    header[..4].copy_from_slice(&MAGIC);
+    header[4..8].copy_from_slice(&length);
+    header[8..].copy_from_slice(&crc.finalize().to_le_bytes());
+}
+
+/// Where the written part of a segment ends: after its last intact frame,
+/// or after its last byte that is not zero, whichever is further. A segment
+/// the collector did not close (it was killed, or the machine stopped) keeps
+/// the zeroed tail its size was reserved with; cutting it there lets replay
+/// read to the end without counting the unused room as damage, while a
+/// frame torn by the stop still counts (its bytes are kept), and so does a
+/// frame whose last bytes are zeros (its end is found by walking the frames).
+pub fn data_end(segment: &[u8]) -> usize {
+    let last_nonzero = segment.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let mut at = 0;
+    let mut last_frame_end = 0;
+    while at < last_nonzero {
+        match scan(&segment[at..]) {
+            Scan::Frame { next, .. } => {
+                at += next;
+                last_frame_end = at;
+            }
+            Scan::Damaged { resume } => at += resume,
+            Scan::Incomplete => break,
+        }
+    }
+    last_frame_end.max(last_nonzero)
 }
 
 /// What the bytes at the start of a buffer hold.
@@ -160,6 +195,52 @@ mod tests {
         assert_eq!(scan(&torn[HEADER_BYTES + 5..]), Scan::Incomplete);
         assert_eq!(read_all(torn), (vec![b"first".to_vec()], 1));
         assert_eq!(scan(&buf[..2]), Scan::Incomplete);
+    }
+
+    #[test]
+    fn the_zeroed_tail_of_a_segment_is_cut_and_nothing_written_is() {
+        let written = frames(&[b"first", b"second"]);
+        let mut segment = written.clone();
+        segment.resize(4096, 0);
+        assert_eq!(data_end(&segment), written.len());
+        assert_eq!(data_end(&written), written.len());
+        assert_eq!(data_end(&[0; 64]), 0);
+        assert_eq!(data_end(&[]), 0);
+
+        // A frame whose payload ends in zeros keeps them.
+        let zeros_last = frames(&[b"first", b"ends\0\0\0"]);
+        let mut segment = zeros_last.clone();
+        segment.resize(4096, 0);
+        assert_eq!(data_end(&segment), zeros_last.len());
+
+        // A frame torn by a stop keeps its bytes, so replay counts it damaged.
+        let mut torn = frames(&[b"first"]);
+        torn.extend_from_slice(&MAGIC);
+        torn.extend_from_slice(&[9, 0, 0, 0, 1]);
+        let mut segment = torn.clone();
+        segment.resize(4096, 0);
+        assert_eq!(data_end(&segment), torn.len());
+        assert_eq!(read_all(&segment[..data_end(&segment)]).1, 1);
+
+        // Frames after a hole of zeros (pages lost in a power cut) are kept.
+        let mut holed = frames(&[b"first"]);
+        holed.resize(holed.len() + 100, 0);
+        encode(b"after", &mut holed);
+        let mut segment = holed.clone();
+        segment.resize(4096, 0);
+        assert_eq!(data_end(&segment), holed.len());
+        assert_eq!(
+            read_all(&segment[..data_end(&segment)]),
+            (vec![b"first".to_vec(), b"after".to_vec()], 1)
+        );
+    }
+
+    #[test]
+    fn a_sealed_frame_reads_as_an_encoded_one() {
+        let mut frame = vec![0; HEADER_BYTES];
+        frame.extend_from_slice(b"payload");
+        seal(&mut frame);
+        assert_eq!(frame, frames(&[b"payload"]));
     }
 
     #[test]

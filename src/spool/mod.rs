@@ -1,7 +1,9 @@
 //! The durable spool between the request path and ClickHouse.
 //!
-//! Every accepted row is appended to the current segment file (`segment-N.log`)
-//! as a checksummed frame ([`frame`]); the shipper reads segments in order,
+//! Every accepted row is serialized into the current segment file
+//! (`segment-N.log`) as a checksummed frame ([`frame`]): the segment is
+//! reserved on disk whole and memory-mapped ([`segment`]), so an append is a
+//! copy into the page cache, not a system call. The shipper reads segments in order,
 //! inserts batches into ClickHouse, and records the position ClickHouse has
 //! acknowledged in `ledger`. A segment is deleted only once every record in it
 //! is acknowledged, never as it is read (a crash mid-batch must not lose it).
@@ -11,8 +13,8 @@
 //! skipped and counted.
 //!
 //! Guarantee: at-least-once delivery of every row whose frame was fsynced.
-//! With `sync = "interval"` a hit is answered once its frame is written to the
-//! page cache (appends are unbuffered); a SIGKILL of the collector loses
+//! With `sync = "interval"` a hit is answered once its frame is copied into the
+//! page cache (the mapping is shared); a SIGKILL of the collector loses
 //! nothing, a power loss or kernel crash loses at most the last
 //! `fsync_interval_ms`. With `sync = "always"` a hit is
 //! answered only after its frame is fsynced (group commit: one fsync covers
@@ -27,6 +29,7 @@
 
 pub mod files;
 pub mod frame;
+mod segment;
 
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -39,6 +42,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::row::Record;
+use segment::MappedSegment;
 
 /// Bytes read from a segment at a time.
 const READ_CHUNK: usize = 4 * 1024 * 1024;
@@ -96,6 +100,11 @@ pub enum SpoolError {
     #[error("a row could not be encoded for the spool: {0}")]
     Encode(postcard::Error),
     #[error(
+        "a row is larger than a spool frame may be ({} bytes) or than spool.segment_bytes; the hit was not stored",
+        frame::MAX_PAYLOAD_BYTES
+    )]
+    TooLarge,
+    #[error(
         "{0} is a symbolic link, and the collector follows no link in its spool (spool.dir): remove the link and check what else writes there, or set spool.dir to the directory it points to"
     )]
     Link(PathBuf),
@@ -136,19 +145,20 @@ pub struct Spool {
 }
 
 struct Writer {
-    /// Unbuffered: every append is one `write` into the page cache, so a
-    /// crashed process loses nothing it answered; only fsync waits for the disk.
-    file: File,
+    /// Where appends go; `None` once `close` has closed it (an append after
+    /// that starts the next segment).
+    current: Option<MappedSegment>,
+    /// The current segment's number, or the last one's after `close`.
     segment: u64,
-    /// Bytes appended to the current segment, buffered or not.
-    written: u64,
     /// Frames appended since start; a frame's number is its sync ticket.
     appended: u64,
 }
 
 struct Shared {
     settings: SpoolSettings,
-    /// Bytes of all segments on disk, including frames still buffered.
+    /// Bytes of frames in all segments on disk. The disk holds the current
+    /// segment's unused room as well: `rotate` keeps both within
+    /// `max_bytes`.
     bytes: AtomicU64,
     segments: AtomicU64,
     /// How far the reader may read: published by the syncer (every frame
@@ -204,7 +214,7 @@ impl Spool {
             if id < acked.segment {
                 fs::remove_file(&path).map_err(io_error(&path))?;
             } else {
-                bytes += fs::metadata(&path).map_err(io_error(&path))?.len();
+                bytes += cut_unused_room(&path)?;
                 segments += 1;
             }
         }
@@ -214,7 +224,7 @@ impl Spool {
             .map(|last| last + 1)
             .unwrap_or(1)
             .max(acked.segment);
-        let file = create_segment(&dir, segment)?;
+        let current = MappedSegment::create(&segment_path(&dir, segment), settings.segment_bytes)?;
         segments += 1;
 
         let start = Position { segment, offset: 0 };
@@ -234,9 +244,8 @@ impl Spool {
         });
         let spool = Arc::new(Spool {
             writer: Mutex::new(Writer {
-                file,
+                current: Some(current),
                 segment,
-                written: 0,
                 appended: 0,
             }),
             shared: shared.clone(),
@@ -258,26 +267,24 @@ impl Spool {
     }
 
     /// Appends a record; returns its sync ticket for [`Spool::wait_durable`].
+    /// The room of the current segment is already reserved, so only an
+    /// append that starts a new segment can find the spool full.
     pub fn append(&self, record: &Record) -> Result<u64, SpoolError> {
-        let payload = postcard::to_stdvec(record).map_err(SpoolError::Encode)?;
-        let mut framed = Vec::with_capacity(payload.len() + frame::HEADER_BYTES);
-        frame::encode(&payload, &mut framed);
-        let length = framed.len() as u64;
-        if self.shared.bytes.load(Ordering::Relaxed) + length > self.shared.settings.max_bytes {
-            return Err(SpoolError::Full);
-        }
         let mut writer = self.lock_writer();
-        if writer.written > 0 && writer.written + length > self.shared.settings.segment_bytes {
-            self.rotate(&mut writer)?;
-        }
-        let segment = writer.segment;
-        writer
-            .file
-            .write_all(&framed)
-            .map_err(io_error(&segment_path(&self.shared.settings.dir, segment)))?;
-        writer.written += length;
-        writer.appended += 1;
+        let stored = match &mut writer.current {
+            Some(current) => current.append(record)?,
+            None => None,
+        };
+        let length = match stored {
+            Some(length) => length,
+            // Not even an empty segment holds it.
+            None => self
+                .rotate(&mut writer)?
+                .append(record)?
+                .ok_or(SpoolError::TooLarge)?,
+        };
         self.shared.bytes.fetch_add(length, Ordering::Relaxed);
+        writer.appended += 1;
         Ok(writer.appended)
     }
 
@@ -293,6 +300,16 @@ impl Spool {
 
     pub fn sync_mode(&self) -> SyncMode {
         self.shared.settings.sync
+    }
+
+    /// Over 90% full, so readiness can say so before hits are refused. The
+    /// spool holds as many whole segments as `max_bytes` has room for
+    /// (`rotate`), so that is what it is full at.
+    pub fn nearly_full(&self) -> bool {
+        let settings = &self.shared.settings;
+        let capacity = settings.max_bytes / settings.segment_bytes * settings.segment_bytes;
+        let bytes = self.shared.bytes.load(Ordering::Relaxed);
+        bytes.saturating_mul(10) >= capacity.saturating_mul(9)
     }
 
     pub fn stats(&self) -> SpoolStats {
@@ -313,8 +330,8 @@ impl Spool {
         if let Some(handle) = handle {
             let _ = handle.join();
         }
-        if let Err(error) = self.sync() {
-            tracing::error!(%error, "final spool fsync failed");
+        if let Err(error) = self.close_current(&mut self.lock_writer()) {
+            tracing::error!(%error, "closing the spool's segment failed");
         }
     }
 
@@ -357,61 +374,85 @@ impl Spool {
     }
 
     /// Publishes what was appended as readable, then fsyncs outside the lock
-    /// so appends continue meanwhile.
+    /// so appends continue meanwhile. (A closed segment was fsynced as it
+    /// was closed.)
     fn sync(&self) -> Result<(), SpoolError> {
         let (file, position, appended) = {
             let writer = self.lock_writer();
             if writer.appended == *self.shared.durable.borrow() {
                 return Ok(());
             }
-            let path = segment_path(&self.shared.settings.dir, writer.segment);
-            let file = writer.file.try_clone().map_err(io_error(&path))?;
+            let Some(current) = &writer.current else {
+                return Ok(());
+            };
             let position = Position {
                 segment: writer.segment,
-                offset: writer.written,
+                offset: current.written(),
             };
-            (file, position, writer.appended)
+            (current.file()?, position, writer.appended)
         };
-        self.shared.readable.send_if_modified(|readable| {
-            let newer = position > *readable;
-            if newer {
-                *readable = position;
-            }
-            newer
-        });
+        self.publish_readable(position);
         file.sync_data().map_err(io_error(&segment_path(
             &self.shared.settings.dir,
             position.segment,
         )))?;
-        self.shared.durable.send_if_modified(|durable| {
-            let newer = appended > *durable;
-            if newer {
-                *durable = appended;
-            }
-            newer
-        });
+        self.publish_durable(appended);
         Ok(())
     }
 
-    /// Closes the current segment (flushed and fsynced) and starts the next.
-    fn rotate(&self, writer: &mut Writer) -> Result<(), SpoolError> {
-        let dir = &self.shared.settings.dir;
-        let old = segment_path(dir, writer.segment);
-        writer.file.sync_data().map_err(io_error(&old))?;
+    /// Closes the current segment and starts the next; refuses when the
+    /// frames on disk and a whole new segment's room would pass `max_bytes`.
+    /// Returns the new segment.
+    fn rotate<'w>(&self, writer: &'w mut Writer) -> Result<&'w mut MappedSegment, SpoolError> {
+        let settings = &self.shared.settings;
+        if self.shared.bytes.load(Ordering::Relaxed) + settings.segment_bytes > settings.max_bytes {
+            return Err(SpoolError::Full);
+        }
+        self.close_current(writer)?;
         let next = writer.segment + 1;
-        writer.file = create_segment(dir, next)?;
-        writer.segment = next;
-        writer.written = 0;
+        let segment =
+            MappedSegment::create(&segment_path(&settings.dir, next), settings.segment_bytes)?;
         self.shared.segments.fetch_add(1, Ordering::Relaxed);
-        self.shared.readable.send_replace(Position {
+        writer.segment = next;
+        self.publish_readable(Position {
             segment: next,
             offset: 0,
         });
-        let appended = writer.appended;
-        self.shared
-            .durable
-            .send_if_modified(|durable| std::mem::replace(durable, appended) != appended);
+        Ok(writer.current.insert(segment))
+    }
+
+    /// Cuts the current segment's unused room off, fsyncs it and publishes
+    /// all of it; the next append starts a new segment.
+    fn close_current(&self, writer: &mut Writer) -> Result<(), SpoolError> {
+        let Some(current) = writer.current.take() else {
+            return Ok(());
+        };
+        let end = Position {
+            segment: writer.segment,
+            offset: current.written(),
+        };
+        current.close()?;
+        self.publish_readable(end);
+        self.publish_durable(writer.appended);
         Ok(())
+    }
+
+    fn publish_readable(&self, position: Position) {
+        self.shared.readable.send_if_modified(|readable| {
+            position > *readable && {
+                *readable = position;
+                true
+            }
+        });
+    }
+
+    fn publish_durable(&self, appended: u64) {
+        self.shared.durable.send_if_modified(|durable| {
+            appended > *durable && {
+                *durable = appended;
+                true
+            }
+        });
     }
 
     fn lock_writer(&self) -> std::sync::MutexGuard<'_, Writer> {
@@ -549,14 +590,32 @@ fn segment_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("segment-{id:020}.log"))
 }
 
-/// Creates a new segment: never an existing file, never through a link.
-fn create_segment(dir: &Path, id: u64) -> Result<File, SpoolError> {
-    let path = segment_path(dir, id);
-    files::options()
-        .create_new(true)
-        .append(true)
-        .open(&path)
-        .map_err(io_error(&path))
+/// Cuts a segment left by an earlier run to its written part (see
+/// [`frame::data_end`]); returns its length. A segment that was closed has
+/// nothing to cut; one whose process was killed still has the zeroed room
+/// its size was reserved with.
+fn cut_unused_room(path: &Path) -> Result<u64, SpoolError> {
+    let file = files::options()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io_error(path))?;
+    let length = file.metadata().map_err(io_error(path))?.len();
+    if length == 0 {
+        return Ok(0);
+    }
+    // SAFETY: the spool's lock is held, so no other collector writes or
+    // shortens the file while it is read here.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error(path))?;
+    if map.last() != Some(&0) {
+        return Ok(length);
+    }
+    let end = frame::data_end(&map) as u64;
+    drop(map);
+    file.set_len(end)
+        .and_then(|()| file.sync_data())
+        .map_err(io_error(path))?;
+    Ok(end)
 }
 
 /// Whether `name` is one the spool (or its dead-letter directory) uses.
@@ -704,6 +763,112 @@ mod tests {
         spool.append(&open(50)).unwrap();
         let replay = read_n(&mut reader, 31);
         assert_eq!(ids(&replay.records), (20..51).collect::<Vec<_>>());
+        spool.close();
+    }
+
+    /// The spool's files as a killed collector leaves them: what the page
+    /// cache holds, copied while the writer still has them open.
+    fn snapshot(from: &Path, to: &Path) {
+        fs::create_dir(to).unwrap();
+        for entry in fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name() != Some(LOCK.as_ref()) {
+                fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+            }
+        }
+        files::private_dir(to, is_spool_entry).unwrap();
+    }
+
+    fn segment_lengths(dir: &Path) -> Vec<u64> {
+        list_segments(dir)
+            .unwrap()
+            .iter()
+            .map(|&id| fs::metadata(segment_path(dir, id)).unwrap().len())
+            .collect()
+    }
+
+    #[test]
+    fn a_killed_writers_segments_replay_every_frame_and_no_unused_room() {
+        let root = tempfile::tempdir().unwrap();
+        let live = root.path().join("live");
+        let (spool, _reader) = Spool::open(settings(&live, 1 << 20, 1 << 12)).unwrap();
+        for n in 0..150 {
+            spool.append(&open(n)).unwrap();
+        }
+        let killed = root.path().join("killed");
+        snapshot(&live, &killed);
+        let lengths = segment_lengths(&killed);
+        assert!(lengths.len() > 1, "{lengths:?}");
+        assert!(
+            lengths[..lengths.len() - 1].iter().all(|&l| l < 1 << 12),
+            "closed segments hold only their frames: {lengths:?}"
+        );
+        assert_eq!(
+            lengths.last(),
+            Some(&(1 << 12)),
+            "the current one is reserved whole"
+        );
+
+        // A frame torn by the kill, in a copy of its own: its header is
+        // written last, so it is its payload alone.
+        let torn = root.path().join("torn");
+        snapshot(&live, &torn);
+        let last = segment_path(&torn, *list_segments(&torn).unwrap().last().unwrap());
+        let mut bytes = fs::read(&last).unwrap();
+        let end = frame::data_end(&bytes);
+        bytes[end..end + 20].fill(0x5a);
+        fs::write(&last, &bytes).unwrap();
+        spool.close();
+
+        let (replayed, mut reader) = Spool::open(settings(&killed, 1 << 20, 1 << 12)).unwrap();
+        let batch = read_n(&mut reader, 150);
+        assert_eq!(ids(&batch.records), (0..150).collect::<Vec<_>>());
+        assert_eq!(batch.damaged, 0, "the zeroed room is not damage");
+        assert_eq!(reader.read(10).unwrap().records.len(), 0);
+        replayed.close();
+
+        let (replayed, mut reader) = Spool::open(settings(&torn, 1 << 20, 1 << 12)).unwrap();
+        let batch = read_n(&mut reader, 150);
+        assert_eq!(ids(&batch.records), (0..150).collect::<Vec<_>>());
+        let after = reader.read(10).unwrap();
+        assert_eq!(
+            (after.records.len(), after.damaged),
+            (0, 1),
+            "the torn frame is counted"
+        );
+        replayed.close();
+    }
+
+    #[test]
+    fn a_closed_spool_holds_exactly_its_frames_and_takes_appends_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let (spool, mut reader) = Spool::open(settings(dir.path(), 1 << 20, 1 << 12)).unwrap();
+        for n in 0..10 {
+            spool.append(&open(n)).unwrap();
+        }
+        spool.close();
+        assert_eq!(segment_lengths(dir.path()), vec![spool.stats().bytes]);
+        spool.append(&open(10)).unwrap();
+        spool.close();
+        let batch = read_n(&mut reader, 11);
+        assert_eq!(ids(&batch.records), (0..11).collect::<Vec<_>>());
+        assert_eq!(
+            segment_lengths(dir.path()).iter().sum::<u64>(),
+            spool.stats().bytes
+        );
+    }
+
+    #[test]
+    fn a_row_larger_than_a_segment_is_refused_and_the_next_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (spool, mut reader) = Spool::open(settings(dir.path(), 1 << 20, 1 << 10)).unwrap();
+        let mut huge = open(0);
+        if let Record::Open(row) = &mut huge {
+            row.campaign = "c".repeat(2000);
+        }
+        assert!(matches!(spool.append(&huge), Err(SpoolError::TooLarge)));
+        spool.append(&open(1)).unwrap();
+        assert_eq!(ids(&read_n(&mut reader, 1).records), vec![1]);
         spool.close();
     }
 

@@ -7,6 +7,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use crate::common::{self, CHROME, ClickHouse, Collector, enc};
 
@@ -116,6 +118,193 @@ fn sigkill_and_restart_replays_every_answered_hit_exactly_once() {
     assert_eq!((count, unique), (2 * N as u64, 2 * N as u64));
     let (clean_exit, log) = last.stop();
     assert!(clean_exit, "{log}");
+}
+
+/// The markers of `/hit/{marker}` rows in `events`, once `collector` has
+/// accounted for every hit, one entry per row (duplicates kept).
+fn stored_markers(collector: &Collector, clickhouse: &ClickHouse, db: &str) -> Vec<usize> {
+    collector.settled();
+    let body = clickhouse.query(db, "SELECT path FROM events FORMAT TSV");
+    let mut markers: Vec<usize> = body
+        .lines()
+        .map(|path| path.strip_prefix("/hit/").unwrap().parse().unwrap())
+        .collect();
+    markers.sort_unstable();
+    markers
+}
+
+#[test]
+fn sigkill_under_load_loses_no_answered_hit() {
+    let _serial = serial();
+    let (clickhouse, db) = setup("sigkill_load");
+    // Small segments, so the kill lands among rotations as well as copies.
+    let small_segments = format!("{PROXY}[spool]\nsegment_bytes = 65536\n");
+    let collector = Collector::start(&clickhouse, &db, &small_segments);
+    const SENDERS: usize = 8;
+    const BEFORE_KILL: usize = 3000;
+    let next = AtomicUsize::new(0);
+    let answered = Mutex::new(Vec::new());
+    let pixel = format!("{}/p.gif?site=optimumabq.com&url=", collector.base);
+    let dir = std::thread::scope(|scope| {
+        for _ in 0..SENDERS {
+            scope.spawn(|| {
+                loop {
+                    let marker = next.fetch_add(1, Ordering::Relaxed);
+                    let url = enc(&format!("https://optimumabq.com/hit/{marker}"));
+                    let response = common::try_request(
+                        "GET",
+                        &format!("{pixel}{url}"),
+                        &[],
+                        &[("User-Agent", CHROME), ("X-Forwarded-For", "81.2.69.142")],
+                    );
+                    match response {
+                        Some(response) if response.status == 200 => {
+                            answered.lock().unwrap().push(marker)
+                        }
+                        // The collector is gone.
+                        _ => return,
+                    }
+                }
+            });
+        }
+        while answered.lock().unwrap().len() < BEFORE_KILL {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        collector.kill()
+    });
+    let sent = next.into_inner();
+    let answered = answered.into_inner().unwrap();
+    let restarted = Collector::start_in(dir, &clickhouse, &db, PROXY);
+    let stored = stored_markers(&restarted, &clickhouse, &db);
+    let damaged = restarted.metric("beaconhouse_hits_dropped_total{reason=\"damaged\"}");
+    eprintln!(
+        "sigkill under load: {} answered of {sent} sent by {SENDERS} senders, {} stored, {damaged} damaged",
+        answered.len(),
+        stored.len()
+    );
+    let mut distinct = stored.clone();
+    distinct.dedup();
+    assert_eq!(distinct, stored, "no hit is stored twice");
+    for marker in &answered {
+        assert!(
+            stored.binary_search(marker).is_ok(),
+            "answered hit {marker} was lost"
+        );
+    }
+    assert!(stored.iter().all(|&marker| marker < sent));
+    // Only a hit that was never answered may be lost, torn mid-copy.
+    assert!(damaged <= SENDERS as u64, "{damaged}");
+    let (clean_exit, log) = restarted.stop();
+    assert!(clean_exit, "{log}");
+}
+
+/// Mounts a tmpfs of `kib` KiB at `at`, as root (or through `sudo -n`, as
+/// the test command's installs do); unmounted on drop.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &Path, kib: u64) -> SmallDisk {
+        std::fs::create_dir_all(at).unwrap();
+        let mount = as_root(&[
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            &format!("size={kib}k,mode=0700"),
+            "tmpfs",
+            at.to_str().unwrap(),
+        ]);
+        assert!(
+            mount,
+            "this test mounts a {kib} KiB tmpfs to fill a disk: run the tests as root or with passwordless sudo (CI runs them as root)"
+        );
+        SmallDisk(at.to_path_buf())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        as_root(&["umount", "-l", self.0.to_str().unwrap()]);
+    }
+}
+
+fn as_root(command: &[&str]) -> bool {
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    let mut run = if root {
+        std::process::Command::new(command[0])
+    } else {
+        let mut sudo = std::process::Command::new("sudo");
+        sudo.args(["-n", command[0]]);
+        sudo
+    };
+    run.args(&command[1..])
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+#[test]
+fn a_full_disk_drops_hits_visibly_and_the_spool_recovers_when_room_returns() {
+    let _serial = serial();
+    let (mut clickhouse, db) = setup("fulldisk");
+    clickhouse.stop();
+    let dir = tempfile::Builder::new()
+        .prefix("beaconhouse-fulldisk-")
+        .tempdir()
+        .unwrap();
+    // Room for three 64 KiB segments and the spool's small files; the
+    // spool's own limit (1 GiB by default) is never what refuses.
+    let disk = SmallDisk::mount(&dir.path().join("spool"), 224);
+    let small_segments = format!("{PROXY}[spool]\nsegment_bytes = 65536\n");
+    let collector = Collector::start_in(dir, &clickhouse, &db, &small_segments);
+    const N: usize = 3000;
+    for marker in 0..N {
+        hit(&collector, marker);
+    }
+    let refused = collector.metric("beaconhouse_hits_dropped_total{reason=\"spool_error\"}");
+    let accepted = N as u64 - refused;
+    eprintln!("full disk: sent {N}, refused {refused}, spooled {accepted}");
+    assert!(refused > 0, "the disk filled up");
+    assert!(
+        accepted > 600,
+        "three segments' worth was spooled: {accepted}"
+    );
+    assert_eq!(
+        collector.get("/healthz", &[]).status,
+        200,
+        "no SIGBUS, no crash"
+    );
+    let log = collector.log();
+    let reports = log.matches("hits cannot be spooled").count();
+    assert!(
+        (1..=2).contains(&reports),
+        "the full disk is logged, not once per hit ({reports} lines):\n{log}"
+    );
+    assert!(log.contains("No space left on device"), "{log}");
+
+    // Once ClickHouse takes the spooled hits, their segments are deleted and
+    // the disk has room again.
+    clickhouse.resume();
+    let (count, unique) = stored_rows(&collector, &clickhouse, &db);
+    assert_eq!(
+        (count, unique),
+        (accepted, accepted),
+        "every spooled hit is stored once"
+    );
+    for marker in N..N + 100 {
+        hit(&collector, marker);
+    }
+    let counters = collector.settled();
+    assert_eq!(
+        counters.dropped_for("spool_error"),
+        refused,
+        "hits are spooled again"
+    );
+    assert_eq!(counters.stored(), accepted + 100);
+    let (clean_exit, log) = collector.stop();
+    assert!(clean_exit, "{log}");
+    drop(disk);
 }
 
 #[test]

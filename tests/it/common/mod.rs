@@ -699,7 +699,11 @@ impl Collector {
             log_path,
             process,
             dir,
-            replaying: spool.exists(),
+            // A directory of its own mounted there (a small disk) is not a
+            // spool left behind.
+            replaying: spool
+                .read_dir()
+                .is_ok_and(|mut entries| entries.next().is_some()),
             clickhouse_url: target.urls[0].clone(),
         };
         let healthy = within(COLLECTOR_START, || {
