@@ -182,15 +182,6 @@ fn whole_hit(c: &mut Criterion) {
             black_box(ingest.page(&meta, &hit, 1_795_600_000).unwrap())
         })
     });
-    let row = sample_row();
-    c.bench_function("spool/encode row (postcard + frame)", |b| {
-        b.iter(|| {
-            let payload = postcard::to_stdvec(black_box(&row)).unwrap();
-            let mut framed = Vec::with_capacity(payload.len() + 12);
-            beaconhouse::spool::frame::encode(&payload, &mut framed);
-            black_box(framed)
-        })
-    });
 }
 
 fn spool_append(c: &mut Criterion) {
