@@ -262,6 +262,7 @@ impl Spool {
             readable: shared.readable.subscribe(),
             shared,
             next: acked,
+            chunk: Vec::new(),
         };
         Ok((spool, reader))
     }
@@ -478,6 +479,9 @@ pub struct SpoolReader {
     readable: watch::Receiver<Position>,
     /// The first byte not yet read.
     next: Position,
+    /// Bytes read from a segment, kept between reads: a fresh buffer of up
+    /// to `READ_CHUNK` each time cost the shipper page faults.
+    chunk: Vec<u8>,
 }
 
 impl SpoolReader {
@@ -513,12 +517,15 @@ impl SpoolReader {
             }
             let Some(mut file) = file else { break };
             let length = ((end - self.next.offset) as usize).min(READ_CHUNK);
-            let mut buf = vec![0u8; length];
+            if self.chunk.len() < length {
+                self.chunk.resize(length, 0);
+            }
+            let chunk = &mut self.chunk[..length];
             file.seek(SeekFrom::Start(self.next.offset))
-                .and_then(|_| file.read_exact(&mut buf))
+                .and_then(|_| file.read_exact(chunk))
                 .map_err(io_error(&path))?;
             let at_end = self.next.offset + length as u64 == end;
-            let consumed = scan_chunk(&buf, closed && at_end, max_records, &mut batch);
+            let consumed = scan_chunk(chunk, closed && at_end, max_records, &mut batch);
             self.next.offset += consumed as u64;
             if consumed == 0 {
                 break;
