@@ -1046,7 +1046,7 @@ impl Reporter {
     /// goals and funnels as they are now.
     async fn rolled_up(&self, window: &Window) -> Result<RolledUp, ReportError> {
         let (first, last) = (clock::day_of(window.start), clock::day_of(window.end));
-        let kept_from = clock::day_of(clock::now_unix()).saturating_sub(1);
+        let kept_from = sql::first_local_day(clock::day_of(clock::now_unix()));
         let (ledger, local): (Vec<LedgerDay>, Vec<LocalDay>) = tokio::try_join!(
             self.fetch_all(sql::rolled_up_days(first, last, self.views_cap)),
             self.fetch_all(sql::local_days(

@@ -1419,6 +1419,13 @@ pub fn current_ledger_days(views_cap: u64) -> Statement {
     s
 }
 
+/// The first day whose parts from a local midnight the rollup keeps
+/// current (yesterday, of `today`): it does not count an older part again
+/// for a late hit, so reports do not read one.
+pub fn first_local_day(today: u16) -> u16 {
+    today.saturating_sub(1)
+}
+
 /// The parts of days from a local midnight that `local_days` holds from
 /// `first` to `last`, counted with `views_cap` in [`ROLLUP_LAYOUT`], of
 /// `site` (or of every site): rows of [`LocalDay`].

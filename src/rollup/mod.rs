@@ -43,12 +43,10 @@ use chrono_tz::Tz;
 
 use crate::clock;
 use crate::config::Config;
-use crate::goal::{
-    SiteFunnel, SiteGoal, conversions_definition, site_funnels, site_goals, steps_definition,
-};
+use crate::goal::{SiteFunnel, SiteGoal, site_funnels, site_goals, steps_definition};
 use crate::release::{Cell, Mechanism, Verdict};
 use crate::report::released;
-use crate::report::sql::{DAY_SECONDS, GoalDay, LocalDay, local_days};
+use crate::report::sql::{DAY_SECONDS, GoalDay, LocalDay, first_local_day, local_days};
 use crate::store::clickhouse::{Endpoints, describe};
 use sql::{CellCount, CountedSoFar, DayCount, DayPart, HeldFunnelDay, PartEvents};
 
@@ -324,7 +322,7 @@ impl Rollup {
                 counted_from: local.from,
                 counted_until: local.until,
                 events,
-                conversions: self.conversions_of(local.site),
+                conversions: sql::counted_conversions(part, &self.goals, &self.funnels),
             };
             if events == 0 || held.contains(&current) {
                 continue;
@@ -350,20 +348,6 @@ impl Rollup {
             self.endpoints.execute(&statement).await?;
         }
         Ok(())
-    }
-
-    /// The site's goals and funnels, as a part of its day counts them.
-    fn conversions_of(&self, site: &str) -> String {
-        conversions_definition(
-            self.goals
-                .iter()
-                .filter(|g| g.site == site)
-                .map(|g| &g.target),
-            self.funnels
-                .iter()
-                .filter(|f| f.site == site)
-                .map(|f| &f.steps[..]),
-        )
     }
 
     /// Writes the released cells of `day` to `released.daily`, then records
@@ -479,7 +463,7 @@ pub fn local_parts(time_zones: &[(String, Tz)], now: u32) -> Vec<LocalRun<'_>> {
     let counted = released::complete_until(now.saturating_sub(TODAY_MARGIN));
     let mut parts = Vec::new();
     for (site, zone) in time_zones {
-        for day in [today.saturating_sub(1), today] {
+        for day in first_local_day(today)..=today {
             let Some(from) = local_midnight(*zone, day) else {
                 continue;
             };

@@ -435,30 +435,50 @@ pub fn rollup_day(
             statements.extend(Subset::FilteredBy(dimension).statements(range, views_cap));
         }
     }
-    let goals: Vec<&SiteGoal> = goals.iter().filter(|g| part.counts(&g.site)).collect();
-    let funnels: Vec<&SiteFunnel> = funnels.iter().filter(|f| part.counts(&f.site)).collect();
     statements.extend(
         goals
             .iter()
+            .filter(|goal| part.counts(&goal.site))
             .map(|goal| goal_day(day, part, goal, views_cap)),
     );
     statements.extend(
         funnels
             .iter()
+            .filter(|funnel| part.counts(&funnel.site))
             .flat_map(|funnel| funnel_day(day, part, funnel)),
     );
-    let conversions = conversions_definition(
-        goals.iter().map(|g| &g.target),
-        funnels.iter().map(|f| &f.steps[..]),
-    );
-    statements.push(ledger(day, part, events, views_cap, conversions));
+    statements.push(ledger(day, part, events, views_cap, goals, funnels));
     statements
 }
 
+/// The goals and funnels of `goals` and `funnels` that `part` counts (of a
+/// part from a local midnight, its site's alone), as `local_days.conversions`
+/// records them ([`conversions_definition`]): the rollup compares its ledger
+/// with this to know whether a part must be counted again.
+pub fn counted_conversions(part: DayPart, goals: &[SiteGoal], funnels: &[SiteFunnel]) -> String {
+    conversions_definition(
+        goals
+            .iter()
+            .filter(|goal| part.counts(&goal.site))
+            .map(|goal| &goal.target),
+        funnels
+            .iter()
+            .filter(|funnel| part.counts(&funnel.site))
+            .map(|funnel| &funnel.steps[..]),
+    )
+}
+
 /// The ledger's row of what [`rollup_day`] counted: `daily_stats_days`,
-/// or `local_days` for a part from a local midnight (with `conversions`,
-/// the site's goals and funnels it counted).
-fn ledger(day: u16, part: DayPart, events: u64, views_cap: u64, conversions: String) -> Statement {
+/// or `local_days` for a part from a local midnight (with the site's goals
+/// and funnels it counted, [`counted_conversions`]).
+fn ledger(
+    day: u16,
+    part: DayPart,
+    events: u64,
+    views_cap: u64,
+    goals: &[SiteGoal],
+    funnels: &[SiteFunnel],
+) -> Statement {
     let day = Bind::Text(Day(day).to_string());
     let (cap, layout) = (Bind::Number(views_cap), Bind::Number(ROLLUP_LAYOUT.into()));
     let (text, binds) = match part {
@@ -473,7 +493,7 @@ fn ledger(day: u16, part: DayPart, events: u64, views_cap: u64, conversions: Str
                 Bind::Number(events),
                 cap,
                 layout,
-                Bind::Text(conversions),
+                Bind::Text(counted_conversions(part, goals, funnels)),
             ],
         ),
         DayPart::Whole | DayPart::Until(_) => {
