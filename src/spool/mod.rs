@@ -214,7 +214,7 @@ impl Spool {
             if id < acked.segment {
                 fs::remove_file(&path).map_err(io_error(&path))?;
             } else {
-                bytes += cut_unused_room(&path)?;
+                bytes += segment::cut_unused_room(&path)?;
                 segments += 1;
             }
         }
@@ -595,34 +595,6 @@ fn scan_chunk(buf: &[u8], final_chunk: bool, max_records: usize, batch: &mut Rea
 
 fn segment_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("segment-{id:020}.log"))
-}
-
-/// Cuts a segment left by an earlier run to its written part (see
-/// [`frame::data_end`]); returns its length. A segment that was closed has
-/// nothing to cut; one whose process was killed still has the zeroed room
-/// its size was reserved with.
-fn cut_unused_room(path: &Path) -> Result<u64, SpoolError> {
-    let file = files::options()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(io_error(path))?;
-    let length = file.metadata().map_err(io_error(path))?.len();
-    if length == 0 {
-        return Ok(0);
-    }
-    // SAFETY: the spool's lock is held, so no other collector writes or
-    // shortens the file while it is read here.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error(path))?;
-    if map.last() != Some(&0) {
-        return Ok(length);
-    }
-    let end = frame::data_end(&map) as u64;
-    drop(map);
-    file.set_len(end)
-        .and_then(|()| file.sync_data())
-        .map_err(io_error(path))?;
-    Ok(end)
 }
 
 /// Whether `name` is one the spool (or its dead-letter directory) uses.

@@ -17,7 +17,8 @@
 //! (A copy-on-write filesystem such as btrfs or ZFS cannot promise the
 //! blocks; see the README's spool section.)
 //!
-//! Owns: creating, mapping and closing the file of the current segment.
+//! Owns: creating, mapping and closing the file of the current segment, and
+//! cutting that room off a segment a killed run left ([`cut_unused_room`]).
 //! Must never: copy past the reserved size, or close a segment with its
 //! unused, zeroed room still in it (the reader reads a closed segment to its
 //! length).
@@ -131,8 +132,39 @@ impl MappedSegment {
             written,
         } = self;
         drop(map);
-        file.set_len(written as u64)
-            .and_then(|()| file.sync_data())
-            .map_err(io_error(&path))
+        cut(&file, &path, written as u64)
     }
+}
+
+/// Cuts a segment left by an earlier run to its written part (see
+/// [`frame::data_end`]); returns its length. A segment that was closed has
+/// nothing to cut; one whose process was killed still has the zeroed room
+/// its size was reserved with.
+pub fn cut_unused_room(path: &Path) -> Result<u64, SpoolError> {
+    let file = files::options()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io_error(path))?;
+    let length = file.metadata().map_err(io_error(path))?.len();
+    if length == 0 {
+        return Ok(0);
+    }
+    // SAFETY: the spool's lock is held, so no other collector writes or
+    // shortens the file while it is read here.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error(path))?;
+    if map.last() != Some(&0) {
+        return Ok(length);
+    }
+    let end = frame::data_end(&map) as u64;
+    drop(map);
+    cut(&file, path, end)?;
+    Ok(end)
+}
+
+/// Shortens the segment `file` to `length` bytes and fsyncs it.
+fn cut(file: &File, path: &Path, length: u64) -> Result<(), SpoolError> {
+    file.set_len(length)
+        .and_then(|()| file.sync_data())
+        .map_err(io_error(path))
 }
