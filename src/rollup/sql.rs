@@ -435,36 +435,47 @@ pub fn rollup_day(
             statements.extend(Subset::FilteredBy(dimension).statements(range, views_cap));
         }
     }
+    let (goals, funnels) = counted(part, goals, funnels);
     statements.extend(
         goals
             .iter()
-            .filter(|goal| part.counts(&goal.site))
             .map(|goal| goal_day(day, part, goal, views_cap)),
     );
     statements.extend(
         funnels
             .iter()
-            .filter(|funnel| part.counts(&funnel.site))
             .flat_map(|funnel| funnel_day(day, part, funnel)),
     );
-    statements.push(ledger(day, part, events, views_cap, goals, funnels));
+    statements.push(ledger(day, part, events, views_cap, &goals, &funnels));
     statements
 }
 
-/// The goals and funnels of `goals` and `funnels` that `part` counts (of a
-/// part from a local midnight, its site's alone), as `local_days.conversions`
-/// records them ([`conversions_definition`]): the rollup compares its ledger
-/// with this to know whether a part must be counted again.
+/// The goals and funnels of `goals` and `funnels` that `part` counts: of a
+/// part from a local midnight, its site's alone.
+fn counted<'g>(
+    part: DayPart,
+    goals: &'g [SiteGoal],
+    funnels: &'g [SiteFunnel],
+) -> (Vec<&'g SiteGoal>, Vec<&'g SiteFunnel>) {
+    (
+        goals.iter().filter(|g| part.counts(&g.site)).collect(),
+        funnels.iter().filter(|f| part.counts(&f.site)).collect(),
+    )
+}
+
+/// What `local_days.conversions` records of a part: the goals and funnels
+/// it counts ([`counted`]), as [`conversions_definition`] names them. The
+/// rollup compares its ledger with this to know whether a part must be
+/// counted again.
 pub fn counted_conversions(part: DayPart, goals: &[SiteGoal], funnels: &[SiteFunnel]) -> String {
+    let (goals, funnels) = counted(part, goals, funnels);
+    definition_of(&goals, &funnels)
+}
+
+fn definition_of(goals: &[&SiteGoal], funnels: &[&SiteFunnel]) -> String {
     conversions_definition(
-        goals
-            .iter()
-            .filter(|goal| part.counts(&goal.site))
-            .map(|goal| &goal.target),
-        funnels
-            .iter()
-            .filter(|funnel| part.counts(&funnel.site))
-            .map(|funnel| &funnel.steps[..]),
+        goals.iter().map(|g| &g.target),
+        funnels.iter().map(|f| &f.steps[..]),
     )
 }
 
@@ -476,8 +487,8 @@ fn ledger(
     part: DayPart,
     events: u64,
     views_cap: u64,
-    goals: &[SiteGoal],
-    funnels: &[SiteFunnel],
+    goals: &[&SiteGoal],
+    funnels: &[&SiteFunnel],
 ) -> Statement {
     let day = Bind::Text(Day(day).to_string());
     let (cap, layout) = (Bind::Number(views_cap), Bind::Number(ROLLUP_LAYOUT.into()));
@@ -493,7 +504,7 @@ fn ledger(
                 Bind::Number(events),
                 cap,
                 layout,
-                Bind::Text(counted_conversions(part, goals, funnels)),
+                Bind::Text(definition_of(goals, funnels)),
             ],
         ),
         DayPart::Whole | DayPart::Until(_) => {
