@@ -19,6 +19,7 @@ use beaconhouse::ingest::{Ingest, PageHit, RequestMeta};
 use beaconhouse::privacy::hash::{Salt, visitor_id};
 use beaconhouse::privacy::salt_rules::Salts;
 use beaconhouse::privacy::{client_ip, consent};
+use beaconhouse::row::row_binary::EncodedRows;
 use beaconhouse::row::{EventRow, Record};
 use beaconhouse::spool::{Spool, SpoolSettings, SyncMode};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -217,7 +218,9 @@ fn spool_append(c: &mut Criterion) {
             )
         });
         // Keep the spool from growing across benchmark runs.
-        let read = reader.read(usize::MAX).unwrap();
+        let read = reader
+            .read(&mut EncodedRows::default(), usize::MAX)
+            .unwrap();
         reader.acknowledge(read.end).unwrap();
         spool.close();
     }

@@ -36,9 +36,10 @@ use tokio::time::{Instant, sleep_until};
 use super::dead_letter::DeadLetter;
 use crate::metrics::Metrics;
 use crate::outcome::DropReason;
-use crate::row::{ClickRow, EventRow, OpenRow, Record};
+use crate::row::row_binary::{EncodedRows, Table, TableRows};
+use crate::row::{ClickRow, EventRow, OpenRow};
 use crate::spool::SpoolReader;
-use crate::store::clickhouse::{ClickHouseSink, IdTable, SinkError};
+use crate::store::clickhouse::{ClickHouseSink, SinkError};
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LONGEST_RETRY: Duration = Duration::from_secs(30);
@@ -67,25 +68,25 @@ pub async fn run(
     };
     // The batch in flight before a restart may already be stored.
     let mut maybe_stored = true;
+    // Emptied by each delivery; its buffers are kept for the next batch.
+    let mut rows = EncodedRows::default();
     loop {
-        let mut records = Vec::new();
         let mut end = None;
         let mut first_row_at: Option<Instant> = None;
         loop {
-            match reader.read(settings.batch_rows - records.len()) {
-                Ok(batch) => {
-                    if batch.damaged > 0 {
-                        metrics.dropped_many(DropReason::Damaged, batch.damaged);
+            match reader.read(&mut rows, settings.batch_rows) {
+                Ok(progress) => {
+                    if progress.damaged > 0 {
+                        metrics.dropped_many(DropReason::Damaged, progress.damaged);
                         tracing::warn!(
-                            damaged = batch.damaged,
+                            damaged = progress.damaged,
                             "skipped damaged spool records (failed checksum or unreadable)"
                         );
                     }
-                    if !batch.records.is_empty() {
+                    if !rows.is_empty() {
                         first_row_at.get_or_insert_with(Instant::now);
                     }
-                    records.extend(batch.records);
-                    end = Some(batch.end);
+                    end = Some(progress.end);
                 }
                 Err(error) => {
                     tracing::error!(%error, "cannot read the spool; retrying in a second");
@@ -94,7 +95,7 @@ pub async fn run(
                     }
                 }
             }
-            if records.len() >= settings.batch_rows || (stop.stopping() && reader.caught_up()) {
+            if rows.len() >= settings.batch_rows || (stop.stopping() && reader.caught_up()) {
                 break;
             }
             let flush_at = first_row_at.map(|t| t + settings.flush_interval);
@@ -107,11 +108,11 @@ pub async fn run(
                 () = stop.signalled() => {}
             }
         }
-        if !records.is_empty()
+        if !rows.is_empty()
             && !deliver(
                 &sink,
                 &dead_letter,
-                records,
+                &mut rows,
                 &metrics,
                 &mut maybe_stored,
                 &mut stop,
@@ -189,49 +190,21 @@ impl<F: std::future::Future<Output = ()>> Stop<F> {
 async fn deliver<F: std::future::Future<Output = ()>>(
     sink: &ClickHouseSink,
     dead_letter: &DeadLetter,
-    records: Vec<Record>,
+    rows: &mut EncodedRows,
     metrics: &Metrics,
     maybe_stored: &mut bool,
     stop: &mut Stop<F>,
 ) -> bool {
-    let mut rows = Rows::default();
-    for record in records {
-        match record {
-            Record::Event(row) => rows.events.push(row),
-            Record::Open(row) => rows.opens.push(row),
-            Record::Click(row) => rows.clicks.push(row),
-        }
-    }
     let mut attempt = 0u32;
     loop {
         let attempt_once = async {
             if *maybe_stored {
-                skip_stored(sink, &mut rows, metrics).await?;
+                skip_stored(sink, rows, metrics).await?;
             }
-            ship(
-                sink,
-                dead_letter,
-                IdTable::Events,
-                &mut rows.events,
-                metrics,
-            )
-            .await?;
-            ship(
-                sink,
-                dead_letter,
-                IdTable::EmailOpens,
-                &mut rows.opens,
-                metrics,
-            )
-            .await?;
-            ship(
-                sink,
-                dead_letter,
-                IdTable::EmailClicks,
-                &mut rows.clicks,
-                metrics,
-            )
-            .await
+            for (table, table_rows) in rows.by_table() {
+                ship(sink, dead_letter, table, table_rows, metrics).await?;
+            }
+            Ok::<(), SinkError>(())
         };
         let Some(outcome) = stop.bounded(attempt_once).await else {
             // Abandoned mid-insert: it may have landed.
@@ -257,39 +230,20 @@ async fn deliver<F: std::future::Future<Output = ()>>(
     }
 }
 
-/// A batch's rows, by table.
-#[derive(Default)]
-struct Rows {
-    events: Vec<EventRow>,
-    opens: Vec<OpenRow>,
-    clicks: Vec<ClickRow>,
-}
-
-impl Rows {
-    fn len(&self) -> usize {
-        self.events.len() + self.opens.len() + self.clicks.len()
-    }
-}
-
-/// Removes the rows ClickHouse already holds.
+/// Removes the rows ClickHouse already holds, by each table's time range
+/// and the rows' random ids.
 async fn skip_stored(
     sink: &ClickHouseSink,
-    rows: &mut Rows,
+    rows: &mut EncodedRows,
     metrics: &Metrics,
 ) -> Result<(), SinkError> {
     let before = rows.len();
-    skip_stored_in(sink, IdTable::Events, &mut rows.events, |r| {
-        (r.ts, r.event_id)
-    })
-    .await?;
-    skip_stored_in(sink, IdTable::EmailOpens, &mut rows.opens, |r| {
-        (r.ts, r.open_id)
-    })
-    .await?;
-    skip_stored_in(sink, IdTable::EmailClicks, &mut rows.clicks, |r| {
-        (r.ts, r.click_id)
-    })
-    .await?;
+    for (table, table_rows) in rows.by_table() {
+        if let Some((from, to)) = table_rows.time_range() {
+            let stored = sink.stored_ids(table, from, to).await?;
+            table_rows.retain_ids(|id| !stored.contains(&id));
+        }
+    }
     let skipped = before - rows.len();
     if skipped > 0 {
         metrics.already_stored(skipped as u64);
@@ -298,28 +252,13 @@ async fn skip_stored(
     Ok(())
 }
 
-/// Removes from `rows` of `table` those ClickHouse holds, by the time and
-/// random id `key` reads of each.
-async fn skip_stored_in<T>(
-    sink: &ClickHouseSink,
-    table: IdTable,
-    rows: &mut Vec<T>,
-    key: impl Fn(&T) -> (u32, u64),
-) -> Result<(), SinkError> {
-    if let Some((from, to)) = time_range(rows.iter().map(|r| key(r).0)) {
-        let stored = sink.stored_ids(table, from, to).await?;
-        rows.retain(|row| !stored.contains(&key(row).1));
-    }
-    Ok(())
-}
-
 /// Inserts `rows` into `table`, or dead-letters them if ClickHouse rejects them;
 /// empties `rows` either way. Errors are the retryable ones.
-async fn ship<T: serde::Serialize + clickhouse::RowOwned + clickhouse::RowWrite>(
+async fn ship(
     sink: &ClickHouseSink,
     dead_letter: &DeadLetter,
-    table: IdTable,
-    rows: &mut Vec<T>,
+    table: Table,
+    rows: &mut TableRows,
     metrics: &Metrics,
 ) -> Result<(), SinkError> {
     if rows.is_empty() {
@@ -333,7 +272,7 @@ async fn ship<T: serde::Serialize + clickhouse::RowOwned + clickhouse::RowWrite>
         }
         Err(SinkError::Rejected(reason)) => {
             metrics.batch_failed();
-            match dead_letter.write(table.name(), &reason, rows, metrics) {
+            match write_dead_letter(dead_letter, table, &reason, rows, metrics) {
                 Ok(path) => {
                     metrics.dropped_many(DropReason::DeadLettered, rows.len() as u64);
                     tracing::error!(
@@ -357,10 +296,32 @@ async fn ship<T: serde::Serialize + clickhouse::RowOwned + clickhouse::RowWrite>
     Ok(())
 }
 
-fn time_range(timestamps: impl Iterator<Item = u32>) -> Option<(u32, u32)> {
-    timestamps.fold(None, |range, ts| match range {
-        None => Some((ts, ts)),
-        Some((low, high)) => Some((low.min(ts), high.max(ts))),
+/// Writes rejected rows decoded, so the operator reads them as JSON.
+fn write_dead_letter(
+    dead_letter: &DeadLetter,
+    table: Table,
+    reason: &str,
+    rows: &TableRows,
+    metrics: &Metrics,
+) -> std::io::Result<std::path::PathBuf> {
+    let name = table.name();
+    let written = match table {
+        Table::Events => rows
+            .decode::<EventRow>()
+            .map(|rows| dead_letter.write(name, reason, &rows, metrics)),
+        Table::EmailOpens => rows
+            .decode::<OpenRow>()
+            .map(|rows| dead_letter.write(name, reason, &rows, metrics)),
+        Table::EmailClicks => rows
+            .decode::<ClickRow>()
+            .map(|rows| dead_letter.write(name, reason, &rows, metrics)),
+    };
+    // The rows were walked whole as they were read, so they decode.
+    written.unwrap_or_else(|| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the rejected rows could not be decoded",
+        ))
     })
 }
 
@@ -400,11 +361,5 @@ mod tests {
         for _ in 0..1000 {
             assert!((0.0..1.0).contains(&random_fraction()));
         }
-    }
-
-    #[test]
-    fn time_range_spans_the_batch() {
-        assert_eq!(time_range([5, 3, 9].into_iter()), Some((3, 9)));
-        assert_eq!(time_range(std::iter::empty()), None);
     }
 }

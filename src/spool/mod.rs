@@ -42,6 +42,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::row::Record;
+use crate::row::row_binary::EncodedRows;
 use segment::MappedSegment;
 
 /// Bytes read from a segment at a time.
@@ -97,8 +98,6 @@ pub enum SpoolError {
         "the spool at {0} is in use by another collector; give each collector its own spool.dir"
     )]
     Locked(PathBuf),
-    #[error("a row could not be encoded for the spool: {0}")]
-    Encode(postcard::Error),
     #[error(
         "a row is larger than a spool frame may be ({} bytes) or than spool.segment_bytes; the hit was not stored",
         frame::MAX_PAYLOAD_BYTES
@@ -463,13 +462,12 @@ impl Spool {
     }
 }
 
-/// Records read from the spool, and where reading stopped.
+/// Where a read of the spool stopped, and what it skipped.
 #[derive(Debug, Default)]
-pub struct ReadBatch {
-    pub records: Vec<Record>,
-    /// Acknowledge up to here once `records` are stored.
+pub struct ReadProgress {
+    /// Acknowledge up to here once the rows read are stored.
     pub end: Position,
-    /// Frames that failed their checksum or could not be decoded, skipped.
+    /// Frames that failed their checksum or hold no row, skipped.
     pub damaged: u64,
 }
 
@@ -485,11 +483,16 @@ pub struct SpoolReader {
 }
 
 impl SpoolReader {
-    /// Reads up to `max_records` of what is readable now, without waiting.
-    pub fn read(&mut self, max_records: usize) -> Result<ReadBatch, SpoolError> {
+    /// Reads what is readable now, without waiting, into `rows` until they
+    /// hold `max_rows`.
+    pub fn read(
+        &mut self,
+        rows: &mut EncodedRows,
+        max_rows: usize,
+    ) -> Result<ReadProgress, SpoolError> {
         let dir = self.shared.settings.dir.clone();
-        let mut batch = ReadBatch::default();
-        while batch.records.len() < max_records {
+        let mut progress = ReadProgress::default();
+        while rows.len() < max_rows {
             let limit = *self.readable.borrow_and_update();
             let closed = self.next.segment < limit.segment;
             let path = segment_path(&dir, self.next.segment);
@@ -525,14 +528,20 @@ impl SpoolReader {
                 .and_then(|_| file.read_exact(chunk))
                 .map_err(io_error(&path))?;
             let at_end = self.next.offset + length as u64 == end;
-            let consumed = scan_chunk(chunk, closed && at_end, max_records, &mut batch);
+            let consumed = scan_chunk(
+                chunk,
+                closed && at_end,
+                max_rows,
+                rows,
+                &mut progress.damaged,
+            );
             self.next.offset += consumed as u64;
             if consumed == 0 {
                 break;
             }
         }
-        batch.end = self.next;
-        Ok(batch)
+        progress.end = self.next;
+        Ok(progress)
     }
 
     /// Records that ClickHouse has everything before `upto`: writes the ledger
@@ -567,24 +576,30 @@ impl SpoolReader {
     }
 }
 
-/// Decodes frames from `buf` into `batch`; returns the bytes consumed.
-fn scan_chunk(buf: &[u8], final_chunk: bool, max_records: usize, batch: &mut ReadBatch) -> usize {
+/// Adds the rows of the frames in `buf` to `rows`, counting the damaged
+/// ones; returns the bytes consumed.
+fn scan_chunk(
+    buf: &[u8],
+    final_chunk: bool,
+    max_rows: usize,
+    rows: &mut EncodedRows,
+    damaged: &mut u64,
+) -> usize {
     let mut at = 0;
-    while at < buf.len() && batch.records.len() < max_records {
+    while at < buf.len() && rows.len() < max_rows {
         match frame::scan(&buf[at..]) {
             frame::Scan::Frame { payload, next } => {
-                match postcard::from_bytes::<Record>(payload) {
-                    Ok(record) => batch.records.push(record),
-                    Err(_) => batch.damaged += 1,
+                if rows.push_spooled(payload).is_err() {
+                    *damaged += 1;
                 }
                 at += next;
             }
             frame::Scan::Damaged { resume } => {
-                batch.damaged += 1;
+                *damaged += 1;
                 at += resume;
             }
             frame::Scan::Incomplete if final_chunk => {
-                batch.damaged += 1;
+                *damaged += 1;
                 at += frame::skip_damaged(&buf[at..]);
             }
             frame::Scan::Incomplete => break,
@@ -689,11 +704,29 @@ mod tests {
             .collect()
     }
 
+    /// What a test read: the rows decoded, and where reading stopped.
+    #[derive(Default)]
+    struct Read {
+        records: Vec<Record>,
+        end: Position,
+        damaged: u64,
+    }
+
+    fn read_now(reader: &mut SpoolReader, max_rows: usize) -> Read {
+        let mut rows = EncodedRows::default();
+        let progress = reader.read(&mut rows, max_rows).unwrap();
+        Read {
+            records: rows.decode_all().unwrap(),
+            end: progress.end,
+            damaged: progress.damaged,
+        }
+    }
+
     /// Reads until `want` records arrived (the syncer publishes within a ms).
-    fn read_n(reader: &mut SpoolReader, want: usize) -> ReadBatch {
-        let mut all = ReadBatch::default();
+    fn read_n(reader: &mut SpoolReader, want: usize) -> Read {
+        let mut all = Read::default();
         for _ in 0..2000 {
-            let batch = reader.read(want - all.records.len()).unwrap();
+            let batch = read_now(reader, want - all.records.len());
             all.records.extend(batch.records);
             all.damaged += batch.damaged;
             all.end = batch.end;
@@ -703,6 +736,28 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         all
+    }
+
+    #[test]
+    fn records_an_earlier_version_spooled_are_replayed() {
+        // Before rows were spooled as RowBinary, postcard wrote the variant
+        // number (1, an open) and the row's fields.
+        let dir = tempfile::tempdir().unwrap();
+        files::private_dir(dir.path(), is_spool_entry).unwrap();
+        let Record::Open(row) = open(7) else {
+            unreachable!()
+        };
+        let mut payload = vec![1];
+        payload.extend(postcard::to_stdvec(&row).unwrap());
+        let mut segment = Vec::new();
+        frame::encode(&payload, &mut segment);
+        fs::write(segment_path(dir.path(), 1), &segment).unwrap();
+        let (spool, mut reader) = Spool::open(settings(dir.path(), 1 << 20, 1 << 12)).unwrap();
+        spool.append(&open(8)).unwrap();
+        let batch = read_n(&mut reader, 2);
+        assert_eq!(ids(&batch.records), vec![7, 8]);
+        assert_eq!(batch.damaged, 0);
+        spool.close();
     }
 
     #[test]
@@ -803,13 +858,13 @@ mod tests {
         let batch = read_n(&mut reader, 150);
         assert_eq!(ids(&batch.records), (0..150).collect::<Vec<_>>());
         assert_eq!(batch.damaged, 0, "the zeroed room is not damage");
-        assert_eq!(reader.read(10).unwrap().records.len(), 0);
+        assert_eq!(read_now(&mut reader, 10).records.len(), 0);
         replayed.close();
 
         let (replayed, mut reader) = Spool::open(settings(&torn, 1 << 20, 1 << 12)).unwrap();
         let batch = read_n(&mut reader, 150);
         assert_eq!(ids(&batch.records), (0..150).collect::<Vec<_>>());
-        let after = reader.read(10).unwrap();
+        let after = read_now(&mut reader, 10);
         assert_eq!(
             (after.records.len(), after.damaged),
             (0, 1),

@@ -1,5 +1,5 @@
 //! The segment being written: a file whose whole size is reserved on disk
-//! when it is created, mapped into memory, each row serialized straight into
+//! when it is created, mapped into memory, each row encoded straight into
 //! the mapping as one frame.
 //!
 //! Why a mapping: a copy into the page cache costs a fraction of the `write`
@@ -82,7 +82,7 @@ impl MappedSegment {
         }
     }
 
-    /// Serializes `record` into the segment as one frame; returns the frame's
+    /// Encodes `record` into the segment as one frame (`row::row_binary`); returns the frame's
     /// length, or `None` when it does not fit in the room left (start a new
     /// segment). Nothing of a frame that did not fit stays behind.
     pub fn append(&mut self, record: &Record) -> Result<Option<u64>, SpoolError> {
@@ -93,14 +93,14 @@ impl MappedSegment {
         };
         let payload_start = start + frame::HEADER_BYTES;
         let payload_end = payload_start + payload_room;
-        match postcard::to_slice(record, &mut self.map[payload_start..payload_end]) {
-            Ok(payload) => {
-                let end = payload_start + payload.len();
+        match record.encode_spooled(&mut self.map[payload_start..payload_end]) {
+            Some(length) => {
+                let end = payload_start + length;
                 frame::seal(&mut self.map[start..end]);
                 self.written = end;
                 Ok(Some((end - start) as u64))
             }
-            Err(postcard::Error::SerializeBufferFull) => {
+            None => {
                 // Zeroed again, so a segment left by a killed process ends
                 // in zeros here and replay counts no damage for it.
                 self.map[payload_start..payload_end].fill(0);
@@ -109,7 +109,6 @@ impl MappedSegment {
                 }
                 Ok(None)
             }
-            Err(error) => Err(SpoolError::Encode(error)),
         }
     }
 

@@ -23,8 +23,9 @@
 //!
 //! Compatibility: the same code runs against ClickHouse 18.16 (Debian's package)
 //! and current releases. Schema validation is off, because 18.16 cannot describe
-//! a table in `RowBinaryWithNamesAndTypes`; rows are therefore plain `RowBinary`
-//! whose field order must match the table (see `row::EventRow`). No
+//! a table in `RowBinaryWithNamesAndTypes`; rows are therefore plain `RowBinary`,
+//! which the spool already holds them in (`row::row_binary`), so an insert
+//! sends their bytes as they are. No
 //! `LowCardinality`, TTL, codecs or `{name:Type}` parameters are used anywhere;
 //! values are bound with the client's `?` placeholders.
 //! Must never: build SQL from request data.
@@ -36,6 +37,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::config::{ClickHouseConfig, ReportingConfig, StaffUser};
+use crate::row::row_binary::{Table, TableRows};
 use clickhouse::Client;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -387,35 +389,18 @@ fn whole_seconds(duration: Duration) -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-/// The tables rows are inserted into, with the column holding each row's
-/// random id. A fixed enum: table names never come from a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IdTable {
-    Events,
-    EmailOpens,
-    EmailClicks,
-}
-
-impl IdTable {
-    pub fn name(self) -> &'static str {
-        match self {
-            IdTable::Events => "events",
-            IdTable::EmailOpens => "email_opens",
-            IdTable::EmailClicks => "email_clicks",
+/// The query for the row ids `table` holds in a time range: the column
+/// holding each row's random id.
+fn stored_ids_query(table: Table) -> &'static str {
+    match table {
+        Table::Events => {
+            "SELECT event_id FROM events WHERE ts BETWEEN toDateTime(?) AND toDateTime(?)"
         }
-    }
-
-    fn stored_ids_query(self) -> &'static str {
-        match self {
-            IdTable::Events => {
-                "SELECT event_id FROM events WHERE ts BETWEEN toDateTime(?) AND toDateTime(?)"
-            }
-            IdTable::EmailOpens => {
-                "SELECT open_id FROM email_opens WHERE ts BETWEEN toDateTime(?) AND toDateTime(?)"
-            }
-            IdTable::EmailClicks => {
-                "SELECT click_id FROM email_clicks WHERE ts BETWEEN toDateTime(?) AND toDateTime(?)"
-            }
+        Table::EmailOpens => {
+            "SELECT open_id FROM email_opens WHERE ts BETWEEN toDateTime(?) AND toDateTime(?)"
+        }
+        Table::EmailClicks => {
+            "SELECT click_id FROM email_clicks WHERE ts BETWEEN toDateTime(?) AND toDateTime(?)"
         }
     }
 }
@@ -433,19 +418,22 @@ impl ClickHouseSink {
         ClickHouseSink { endpoints }
     }
 
-    pub async fn insert<T>(&self, table: IdTable, rows: &[T]) -> Result<(), SinkError>
-    where
-        T: clickhouse::RowOwned + clickhouse::RowWrite,
-    {
+    /// Inserts rows already encoded as `RowBinary`: their bytes are sent as
+    /// they are, compressed, in the chunks the rows were cut into.
+    pub async fn insert(&self, table: Table, rows: &TableRows) -> Result<(), SinkError> {
         let endpoint = self.endpoints.current();
+        let statement = format!(
+            "INSERT INTO {}({}) FORMAT RowBinary",
+            table.name(),
+            table.columns().join(",")
+        );
         let result = async {
             let mut insert = endpoint
                 .client
-                .insert::<T>(table.name())
-                .await?
+                .insert_formatted_with(statement)
                 .with_timeouts(Some(INSERT_TIMEOUT), Some(INSERT_TIMEOUT));
-            for row in rows {
-                insert.write(row).await?;
+            for chunk in rows.chunks() {
+                insert.send(bytes::Bytes::copy_from_slice(chunk)).await?;
             }
             insert.end().await
         }
@@ -456,14 +444,14 @@ impl ClickHouseSink {
     /// The row ids `table` holds with `ts` between `from` and `to` (inclusive).
     pub async fn stored_ids(
         &self,
-        table: IdTable,
+        table: Table,
         from: u32,
         to: u32,
     ) -> Result<std::collections::HashSet<u64>, SinkError> {
         let endpoint = self.endpoints.current();
         let ids: Vec<u64> = endpoint
             .client
-            .query(table.stored_ids_query())
+            .query(stored_ids_query(table))
             .bind(from)
             .bind(to)
             .fetch_all()
