@@ -78,14 +78,14 @@ async fn page_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
     }
     state.metrics.received(Endpoint::Pixel);
     let query = Query::parse(request.query_string());
-    let (site, url, referrer) = (query.get("site"), query.get("url"), query.get("ref"));
+    let [site, url, referrer, page] = query.first_values(["site", "url", "ref", "page"]);
     let hit = PageHit {
         site: site.as_deref().unwrap_or(""),
         url: url.as_deref(),
         referrer: referrer.as_deref(),
         name: None,
         screen_width: None,
-        referer_whole: query.get("page").as_deref() == Some("referrer"),
+        referer_whole: page.as_deref() == Some("referrer"),
         ..PageHit::default()
     };
     let meta = request_meta(&request, &state);
@@ -102,7 +102,7 @@ async fn open_pixel(request: HttpRequest, state: web::Data<AppState>) -> HttpRes
     }
     state.metrics.received(Endpoint::EmailOpen);
     let query = Query::parse(request.query_string());
-    let (campaign, recipient, signature) = (query.get("c"), query.get("rid"), query.get("sig"));
+    let [campaign, recipient, signature] = query.first_values(["c", "rid", "sig"]);
     let hit = OpenHit {
         campaign: campaign.as_deref().unwrap_or(""),
         recipient: recipient.as_deref().unwrap_or(""),
@@ -125,19 +125,15 @@ const PURPOSE_HEADERS: [&str; 4] = ["purpose", "x-purpose", "sec-purpose", "x-mo
 /// nowhere).
 async fn email_link(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let query = Query::parse(request.query_string());
-    let (campaign, recipient, url, signature) = (
-        query.get("c"),
-        query.get("rid"),
-        query.get("u"),
-        query.get("sig"),
-    );
+    let [campaign, recipient, url, signature, honeypot] =
+        query.first_values(["c", "rid", "u", "sig", "h"]);
     let headers = request.headers();
     let hit = ClickHit {
         campaign: campaign.as_deref().unwrap_or(""),
         recipient: recipient.as_deref().unwrap_or(""),
         url: url.as_deref(),
         signature: signature.as_deref(),
-        honeypot: query.get("h").as_deref() == Some("1"),
+        honeypot: honeypot.as_deref() == Some("1"),
         head: request.method() == Method::HEAD,
         purposes: PURPOSE_HEADERS
             .iter()

@@ -46,9 +46,30 @@ impl<'a> Query<'a> {
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<Cow<'a, str>> {
-        self.raw_pairs()
-            .find(|(key, _)| decode(key) == name)
-            .map(|(_, value)| decode(value))
+        let [value] = self.first_values([name]);
+        value
+    }
+
+    /// The first value of each of `names`, in one pass: a pixel reads four,
+    /// and reading them one at a time walked the query four times.
+    pub fn first_values<const N: usize>(&self, names: [&str; N]) -> [Option<Cow<'a, str>>; N] {
+        let mut values = [const { None }; N];
+        let mut missing = N;
+        for (key, value) in self.raw_pairs() {
+            if missing == 0 {
+                break;
+            }
+            let key = decode(key);
+            let unread = names
+                .iter()
+                .zip(values.iter_mut())
+                .find(|(name, slot)| slot.is_none() && **name == key);
+            if let Some((_, slot)) = unread {
+                *slot = Some(decode(value));
+                missing -= 1;
+            }
+        }
+        values
     }
 
     /// Every `(name, value)`, decoded, in order, repeated names included.
@@ -157,6 +178,11 @@ mod tests {
         assert_eq!(query.get("bad").as_deref(), Some("\u{fffd}%A"));
         assert_eq!(query.get("x").as_deref(), Some(""));
         assert_eq!(query.get("missing"), None);
+        let [site, url, missing, x] = query.first_values(["site", "url", "missing", "x"]);
+        assert_eq!(
+            (site.as_deref(), url.as_deref(), missing, x.as_deref()),
+            (Some("a.com"), Some("https://a.com/x"), None, Some(""))
+        );
         assert_eq!(
             query.pairs().filter(|(key, _)| *key == "site").count(),
             2,
