@@ -36,7 +36,7 @@ use tokio::time::{Instant, sleep_until};
 use super::dead_letter::DeadLetter;
 use crate::metrics::Metrics;
 use crate::outcome::DropReason;
-use crate::row::row_binary::{EncodedRows, Table, TableRows};
+use crate::row::row_binary::{EncodedRows, Table, TableRow, TableRows};
 use crate::row::{ClickRow, EventRow, OpenRow};
 use crate::spool::SpoolReader;
 use crate::store::clickhouse::{ClickHouseSink, SinkError};
@@ -304,25 +304,27 @@ fn write_dead_letter(
     rows: &TableRows,
     metrics: &Metrics,
 ) -> std::io::Result<std::path::PathBuf> {
-    let name = table.name();
-    let written = match table {
-        Table::Events => rows
-            .decode::<EventRow>()
-            .map(|rows| dead_letter.write(name, reason, &rows, metrics)),
-        Table::EmailOpens => rows
-            .decode::<OpenRow>()
-            .map(|rows| dead_letter.write(name, reason, &rows, metrics)),
-        Table::EmailClicks => rows
-            .decode::<ClickRow>()
-            .map(|rows| dead_letter.write(name, reason, &rows, metrics)),
-    };
+    match table {
+        Table::Events => write_decoded::<EventRow>(dead_letter, reason, rows, metrics),
+        Table::EmailOpens => write_decoded::<OpenRow>(dead_letter, reason, rows, metrics),
+        Table::EmailClicks => write_decoded::<ClickRow>(dead_letter, reason, rows, metrics),
+    }
+}
+
+fn write_decoded<T: TableRow + serde::Serialize>(
+    dead_letter: &DeadLetter,
+    reason: &str,
+    rows: &TableRows,
+    metrics: &Metrics,
+) -> std::io::Result<std::path::PathBuf> {
     // The rows were walked whole as they were read, so they decode.
-    written.unwrap_or_else(|| {
-        Err(std::io::Error::new(
+    let decoded = rows.decode::<T>().ok_or_else(|| {
+        std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "the rejected rows could not be decoded",
-        ))
-    })
+        )
+    })?;
+    dead_letter.write(T::TABLE.name(), reason, &decoded, metrics)
 }
 
 /// Exponential backoff capped at [`LONGEST_RETRY`], with "equal jitter": half

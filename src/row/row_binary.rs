@@ -24,6 +24,9 @@ pub enum Table {
     EmailClicks,
 }
 
+/// Every table, in the order a batch holds them (and [`Table::index`]).
+const TABLES: [Table; 3] = [Table::Events, Table::EmailOpens, Table::EmailClicks];
+
 /// A spool payload's first byte names its table. Payloads spooled by
 /// earlier versions (postcard) start with a variant number from 0 to 4, so
 /// these tags tell the two apart.
@@ -111,12 +114,18 @@ enum Column {
 /// A row type and its table, and how it is written and read as `RowBinary`.
 pub trait TableRow: Sized {
     const TABLE: Table;
+    /// The row's `ts` and random id, which a batch keeps beside its bytes.
+    fn key(&self) -> (u32, u64);
     fn encode(&self, out: &mut Out<'_>);
     fn decode(input: &mut In<'_>) -> Option<Self>;
 }
 
 impl TableRow for EventRow {
     const TABLE: Table = Table::Events;
+
+    fn key(&self) -> (u32, u64) {
+        (self.ts, self.event_id)
+    }
 
     fn encode(&self, out: &mut Out<'_>) {
         out.text(&self.site);
@@ -174,6 +183,10 @@ impl TableRow for EventRow {
 impl TableRow for OpenRow {
     const TABLE: Table = Table::EmailOpens;
 
+    fn key(&self) -> (u32, u64) {
+        (self.ts, self.open_id)
+    }
+
     fn encode(&self, out: &mut Out<'_>) {
         out.text(&self.campaign);
         out.bytes(&self.ts.to_le_bytes());
@@ -199,6 +212,10 @@ impl TableRow for OpenRow {
 
 impl TableRow for ClickRow {
     const TABLE: Table = Table::EmailClicks;
+
+    fn key(&self) -> (u32, u64) {
+        (self.ts, self.click_id)
+    }
 
     fn encode(&self, out: &mut Out<'_>) {
         out.text(&self.campaign);
@@ -446,10 +463,18 @@ impl EncodedRows {
     /// Adds a record, encoding it.
     pub fn push(&mut self, record: &Record) {
         match record {
-            Record::Event(row) => self.tables[0].push_row(row),
-            Record::Open(row) => self.tables[1].push_row(row),
-            Record::Click(row) => self.tables[2].push_row(row),
+            Record::Event(row) => self.rows_of_mut::<EventRow>().push_row(row),
+            Record::Open(row) => self.rows_of_mut::<OpenRow>().push_row(row),
+            Record::Click(row) => self.rows_of_mut::<ClickRow>().push_row(row),
         }
+    }
+
+    fn rows_of<T: TableRow>(&self) -> &TableRows {
+        &self.tables[T::TABLE.index()]
+    }
+
+    fn rows_of_mut<T: TableRow>(&mut self) -> &mut TableRows {
+        &mut self.tables[T::TABLE.index()]
     }
 
     pub fn len(&self) -> usize {
@@ -461,33 +486,19 @@ impl EncodedRows {
     }
 
     pub fn by_table(&mut self) -> impl Iterator<Item = (Table, &mut TableRows)> {
-        [Table::Events, Table::EmailOpens, Table::EmailClicks]
-            .into_iter()
-            .zip(self.tables.iter_mut())
+        TABLES.into_iter().zip(self.tables.iter_mut())
     }
 
     /// Every row decoded, in table order (for tests and tools; the shipper
     /// sends the bytes).
     pub fn decode_all(&self) -> Option<Vec<Record>> {
         let mut records = Vec::with_capacity(self.len());
-        records.extend(
-            self.tables[0]
-                .decode::<EventRow>()?
-                .into_iter()
-                .map(Record::Event),
-        );
-        records.extend(
-            self.tables[1]
-                .decode::<OpenRow>()?
-                .into_iter()
-                .map(Record::Open),
-        );
-        records.extend(
-            self.tables[2]
-                .decode::<ClickRow>()?
-                .into_iter()
-                .map(Record::Click),
-        );
+        let events = self.rows_of::<EventRow>().decode::<EventRow>()?;
+        records.extend(events.into_iter().map(Record::Event));
+        let opens = self.rows_of::<OpenRow>().decode::<OpenRow>()?;
+        records.extend(opens.into_iter().map(Record::Open));
+        let clicks = self.rows_of::<ClickRow>().decode::<ClickRow>()?;
+        records.extend(clicks.into_iter().map(Record::Click));
         Some(records)
     }
 }
@@ -558,11 +569,7 @@ impl TableRows {
 
     fn push_bytes(&mut self, row: &[u8], ts: u32, id: u64) {
         self.bytes.extend_from_slice(row);
-        self.rows.push(RowKey {
-            ts,
-            id,
-            end: self.bytes.len(),
-        });
+        self.keep(ts, id);
     }
 
     fn push_row<T: TableRow>(&mut self, row: &T) {
@@ -578,11 +585,12 @@ impl TableRows {
             }
             room *= 2;
         }
-        let mut input = In {
-            buf: &self.bytes[start..],
-        };
-        // The walk reads what `encode` wrote; it cannot fail on it.
-        let (ts, id) = input.walk(T::TABLE).unwrap_or_default();
+        let (ts, id) = row.key();
+        self.keep(ts, id);
+    }
+
+    /// Records the row that ends where the bytes now do.
+    fn keep(&mut self, ts: u32, id: u64) {
         self.rows.push(RowKey {
             ts,
             id,
@@ -829,7 +837,7 @@ mod tests {
 
     #[test]
     fn the_shapes_have_a_column_for_each_field() {
-        for table in [Table::Events, Table::EmailOpens, Table::EmailClicks] {
+        for table in TABLES {
             assert_eq!(table.shape().len(), table.columns().len(), "{table:?}");
             assert_eq!(table.columns()[1], "ts");
             assert!(table.columns()[table.id_column()].ends_with("_id"));
